@@ -1,0 +1,21 @@
+# Installs headers, library, CLI, a CMake package (find_package(vecaccel)) and a pkg-config file.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS vecaccel EXPORT vecaccelTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY include/vecaccel DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT vecaccelTargets NAMESPACE vecaccel:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vecaccel)
+
+configure_package_config_file(cmake/vecaccelConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vecaccel)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vecaccel)
+
+configure_file(cmake/vecaccel.pc.in ${CMAKE_CURRENT_BINARY_DIR}/vecaccel.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vecaccel.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,37 @@
+#pragma once
+// CommandAllocator (MTL4CommandAllocator): the memory command buffers are recorded into.
+//
+// Not thread-safe: use one allocator per recording thread. reset() recycles the memory of
+// every command buffer recorded from it, so it is allowed only once the GPU has completed
+// all of them; earlier it throws invalid_argument with the pending and reached values.
+
+#include <cstdint>
+#include <memory>
+
+namespace vecaccel {
+
+namespace detail {
+class AllocatorImpl;
+}
+
+class CommandAllocator {
+ public:
+  CommandAllocator(CommandAllocator&&) noexcept;
+  CommandAllocator& operator=(CommandAllocator&&) noexcept;
+  ~CommandAllocator();
+
+  /// True when every command buffer recorded from this allocator has completed (or was
+  /// never committed).
+  bool is_idle() const;
+  void reset();
+  /// Command buffers recorded since the last reset.
+  std::uint32_t recorded_count() const noexcept;
+
+  const std::shared_ptr<detail::AllocatorImpl>& impl() const noexcept { return impl_; }
+  explicit CommandAllocator(std::shared_ptr<detail::AllocatorImpl> impl) noexcept;
+
+ private:
+  std::shared_ptr<detail::AllocatorImpl> impl_;
+};
+
+}  // namespace vecaccel

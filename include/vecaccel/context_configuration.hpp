@@ -1,0 +1,34 @@
+#pragma once
+// ContextConfiguration (MetalConfiguration): how a context picks its device and sizes its
+// queue, pool and residency set. A plain value.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace vecaccel {
+
+struct ContextConfiguration {
+  /// Device::select_best() when true, else the first device that supports the explicit model.
+  bool prefer_high_performance_device = true;
+  /// Cap on memory the buffer pool holds (leased + cached); empty: half the device-local
+  /// memory (half the largest heap on a device without a device-local heap).
+  std::optional<std::uint64_t> max_buffer_pool_memory;
+  /// Released buffers kept per size bucket for reuse.
+  std::size_t max_buffers_per_size = 10;
+  std::string command_queue_label = "vecaccel";
+  /// Submissions in flight on the context's queue at most (back-pressure beyond).
+  std::uint32_t max_command_buffer_count = 3;
+  /// Buffers the context's residency set may hold.
+  std::size_t residency_set_capacity = 256;
+  /// Record GPU time per operation with timestamp queries (performance_stats()).
+  bool enable_profiling = false;
+  /// Wait limit of execute_and_wait when ExecuteOptions gives none.
+  std::chrono::nanoseconds default_timeout = std::chrono::seconds(30);
+  /// Throw residency_violation when an operation uses a buffer outside the residency sets.
+  bool validate_residency = true;
+};
+
+}  // namespace vecaccel

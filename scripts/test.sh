@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds, runs
+# every test under the Khronos validation layer (synchronization validation on; any message
+# fails), then the AddressSanitizer/UBSan build, then an outside project against the
+# installed package. Usage: scripts/test.sh [--quick]   (--quick: the first stage only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+jobs=$(nproc)
+
+echo "== build and test (validation layer on)"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j"$jobs"
+ctest --preset dev -j"$jobs"
+[ "${1:-}" = "--quick" ] && exit 0
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j"$jobs"
+ctest --preset asan -j"$jobs"
+
+echo "== outside consumer of the installed package"
+scripts/check_install.sh build-dev

@@ -1,0 +1,56 @@
+#pragma once
+// The implementation of CommandAllocator: a command pool whose buffers are recycled on reset.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "vk.hpp"
+
+namespace vecaccel::detail {
+
+class DeviceImpl;
+class Timeline;
+
+class AllocatorImpl {
+ public:
+  explicit AllocatorImpl(std::shared_ptr<DeviceImpl> device);
+
+  /// A primary command buffer in the initial state, and its index since the last reset.
+  std::pair<vk::raii::CommandBuffer*, std::uint32_t> take();
+  /// Recording bookkeeping: one thread at a time may record from an allocator.
+  void begin_recording();
+  void end_recording() noexcept;
+
+  /// A command buffer recorded from here was committed with this timeline value.
+  void record_submission(const std::shared_ptr<Timeline>& timeline, std::uint64_t value);
+  bool is_idle() const;
+  /// invalid_argument while submitted work has not completed or a buffer is recording.
+  void reset();
+  std::uint32_t recorded_count() const noexcept { return next_; }
+
+  /// Timestamp queries for profiling: two per command buffer slot.
+  vk::QueryPool query_pool_for(std::uint32_t slot, std::uint32_t& first_query);
+
+  DeviceImpl& device() const noexcept { return *device_; }
+
+ private:
+  static constexpr std::uint32_t slots_per_query_pool = 32;
+
+  std::shared_ptr<DeviceImpl> device_;
+  vk::raii::CommandPool pool_{nullptr};
+  std::deque<vk::raii::CommandBuffer> buffers_;  // a deque: recording holds pointers into it
+  std::uint32_t next_ = 0;
+  std::vector<vk::raii::QueryPool> query_pools_;
+  mutable std::mutex submissions_mutex_;  // commits may come from another thread
+  std::vector<std::pair<std::weak_ptr<Timeline>, std::uint64_t>> submissions_;
+  std::atomic<int> recording_{0};
+  std::thread::id recording_thread_;
+};
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,74 @@
+#pragma once
+// The memory behind a Buffer: its own allocation, or a range of a parent (sub-allocation).
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vecaccel/buffer.hpp"
+#include "vk.hpp"
+
+namespace vecaccel::detail {
+
+class DeviceImpl;
+class Timeline;
+
+class BufferImpl : public std::enable_shared_from_this<BufferImpl> {
+ public:
+  /// A dedicated allocation. Throws as BufferFactory::make_buffer documents.
+  BufferImpl(std::shared_ptr<DeviceImpl> device, const BufferDescriptor& descriptor);
+  /// size bytes at offset of parent (which stays alive as long as this does).
+  BufferImpl(std::shared_ptr<BufferImpl> parent, std::uint64_t offset, std::uint64_t size,
+             std::string label);
+  ~BufferImpl();
+  BufferImpl(const BufferImpl&) = delete;
+  BufferImpl& operator=(const BufferImpl&) = delete;
+
+  std::uint64_t id() const noexcept { return id_; }
+  std::uint64_t size() const noexcept { return size_; }
+  const std::string& label() const noexcept { return label_; }
+  StorageMode storage() const noexcept { return storage_; }
+  /// The Vulkan buffer and this buffer's offset inside it.
+  vk::Buffer handle() const noexcept { return handle_; }
+  std::uint64_t offset() const noexcept { return offset_; }
+  std::uint64_t address() const noexcept { return address_; }
+  std::span<std::byte> mapped() const noexcept { return mapped_; }
+  DeviceImpl& device() const noexcept { return *device_; }
+  /// "buffer 12 'queries' (4096 bytes)": how errors name a buffer.
+  std::string describe() const;
+
+  /// Memory priority in [0, 1] where VK_EXT_pageable_device_local_memory is enabled.
+  void set_priority(float priority);
+
+  /// Completion tracking. A command buffer that encodes a use holds a pending use until it is
+  /// committed (then the use becomes a timeline value) or dropped.
+  void begin_pending_use() noexcept { pending_uses_.fetch_add(1, std::memory_order_acq_rel); }
+  void end_pending_use() noexcept { pending_uses_.fetch_sub(1, std::memory_order_acq_rel); }
+  void record_use(const std::shared_ptr<Timeline>& timeline, std::uint64_t value);
+  bool is_idle() const;
+
+ private:
+  std::shared_ptr<DeviceImpl> device_;
+  std::shared_ptr<BufferImpl> parent_;
+  vk::raii::DeviceMemory memory_{nullptr};
+  vk::raii::Buffer buffer_{nullptr};
+  vk::Buffer handle_;
+  std::uint64_t offset_ = 0;
+  std::uint64_t size_ = 0;
+  std::uint64_t address_ = 0;
+  std::uint64_t id_ = 0;
+  StorageMode storage_ = StorageMode::shared;
+  std::string label_;
+  std::span<std::byte> mapped_;
+
+  std::atomic<int> pending_uses_{0};
+  mutable std::mutex uses_mutex_;
+  std::vector<std::pair<std::weak_ptr<Timeline>, std::uint64_t>> uses_;
+};
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,470 @@
+#include "command_buffer_impl.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "allocator_impl.hpp"
+#include "buffer_impl.hpp"
+#include "device_impl.hpp"
+#include "pipeline_impl.hpp"
+#include "queue_impl.hpp"
+#include "residency_set_impl.hpp"
+#include "timeline.hpp"
+#include "vecaccel/command_allocator.hpp"
+#include "vecaccel/command_buffer.hpp"
+#include "vecaccel/residency_set.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+using S2 = vk::PipelineStageFlagBits2;
+using A2 = vk::AccessFlagBits2;
+
+std::string_view state_name(CommandBufferImpl::State s) {
+  switch (s) {
+    case CommandBufferImpl::State::initial:
+      return "not begun";
+    case CommandBufferImpl::State::recording:
+      return "recording";
+    case CommandBufferImpl::State::ended:
+      return "ended";
+    case CommandBufferImpl::State::committed:
+      return "committed";
+  }
+  return "unknown";
+}
+
+vk::PipelineStageFlags2 stages_of(Stage s) {
+  vk::PipelineStageFlags2 out;
+  if (has_stage(s, Stage::dispatch)) out |= S2::eComputeShader;
+  if (has_stage(s, Stage::blit)) out |= S2::eCopy | S2::eClear;
+  if (has_stage(s, Stage::host)) out |= S2::eHost;
+  return out;
+}
+
+/// What `after` stages may have written: only writes need making available.
+vk::AccessFlags2 writes_of(Stage s) {
+  vk::AccessFlags2 out;
+  if (has_stage(s, Stage::dispatch)) out |= A2::eShaderStorageWrite;
+  if (has_stage(s, Stage::blit)) out |= A2::eTransferWrite;
+  if (has_stage(s, Stage::host)) out |= A2::eHostWrite;
+  return out;
+}
+
+vk::AccessFlags2 accesses_of(Stage s) {
+  vk::AccessFlags2 out;
+  if (has_stage(s, Stage::dispatch)) out |= A2::eShaderStorageRead | A2::eShaderStorageWrite;
+  if (has_stage(s, Stage::blit)) out |= A2::eTransferRead | A2::eTransferWrite;
+  if (has_stage(s, Stage::host)) out |= A2::eHostRead | A2::eHostWrite;
+  return out;
+}
+
+void check_stages(Stage after, Stage before) {
+  if (after == Stage::none || before == Stage::none) {
+    throw Error(Errc::invalid_argument, "a barrier needs stages on both sides");
+  }
+}
+
+}  // namespace
+
+CommandBufferImpl::CommandBufferImpl(std::shared_ptr<DeviceImpl> device)
+    : device_(std::move(device)) {}
+
+CommandBufferImpl::~CommandBufferImpl() {
+  if (state_ == State::recording && allocator_) allocator_->end_recording();
+  release_uses();
+}
+
+void CommandBufferImpl::release_uses() noexcept {
+  for (const auto& buffer : used_)
+    buffer->end_pending_use();
+  used_.clear();
+  used_ids_.clear();
+  unresolved_.clear();
+}
+
+void CommandBufferImpl::require_recording(std::string_view what) const {
+  if (state_ != State::recording) {
+    throw Error(Errc::invalid_argument, std::string(what) +
+                                            " needs a recording command buffer; it is " +
+                                            std::string(state_name(state_)));
+  }
+}
+
+void CommandBufferImpl::require_encoding(std::string_view what) const {
+  require_recording(what);
+  if (!encoding_) {
+    throw Error(Errc::invalid_argument,
+                std::string(what) + " needs an open encoder (make_compute_encoder)");
+  }
+}
+
+void CommandBufferImpl::begin(const std::shared_ptr<AllocatorImpl>& allocator) {
+  if (state_ == State::recording) {
+    throw Error(Errc::invalid_argument, "begin() on a command buffer that is already recording");
+  }
+  if (&allocator->device() != device_.get()) {
+    throw Error(Errc::invalid_argument, "the allocator belongs to another device");
+  }
+  release_uses();  // an ended but never committed recording is abandoned
+  allocator->begin_recording();
+  try {
+    auto [handle, slot] = allocator->take();
+    handle->begin(
+        vk::CommandBufferBeginInfo{.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
+    handle_ = handle;
+    slot_ = slot;
+  } catch (...) {
+    allocator->end_recording();
+    throw;
+  }
+  allocator_ = allocator;
+  state_ = State::recording;
+  committed_value_ = 0;
+  pipeline_.reset();
+  bindings_.fill(std::nullopt);
+  bindings_dirty_ = pipeline_dirty_ = false;
+  profiled_ = false;
+}
+
+void CommandBufferImpl::use_residency_set(std::shared_ptr<ResidencySetImpl> set) {
+  if (std::find(sets_.begin(), sets_.end(), set) == sets_.end()) sets_.push_back(std::move(set));
+}
+
+ComputeEncoder& CommandBufferImpl::make_encoder() {
+  require_recording("make_compute_encoder");
+  if (encoding_)
+    throw Error(Errc::invalid_argument, "an encoder is already open; end_encoding() it first");
+  if (!encoder_) encoder_.emplace(*this);
+  encoding_ = true;
+  return *encoder_;
+}
+
+void CommandBufferImpl::end_encoding() {
+  require_encoding("end_encoding");
+  encoding_ = false;
+}
+
+void CommandBufferImpl::end() {
+  require_recording("end");
+  if (encoding_)
+    throw Error(Errc::invalid_argument, "end() with an open encoder; end_encoding() first");
+  // Results are read through mapped memory once the timeline says done: make every write
+  // of this command buffer visible to the host.
+  const vk::MemoryBarrier2 to_host{.srcStageMask = S2::eComputeShader | S2::eCopy | S2::eClear,
+                                   .srcAccessMask = A2::eShaderStorageWrite | A2::eTransferWrite,
+                                   .dstStageMask = S2::eHost,
+                                   .dstAccessMask = A2::eHostRead};
+  handle_->pipelineBarrier2(
+      vk::DependencyInfo{.memoryBarrierCount = 1, .pMemoryBarriers = &to_host});
+  handle_->end();
+  allocator_->end_recording();
+  state_ = State::ended;
+}
+
+void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
+  if (!buffer.valid()) {
+    throw Error(Errc::invalid_argument, std::string(how) + ": empty buffer handle");
+  }
+  const auto& impl = buffer.impl();
+  if (&impl->device() != device_.get()) {
+    throw Error(Errc::invalid_argument,
+                std::string(how) + ": " + impl->describe() + " belongs to another device");
+  }
+  if (!used_ids_.insert(impl->id()).second) return;
+  impl->begin_pending_use();
+  used_.push_back(impl);
+  if (!validate_residency_) return;
+  const auto in_set = [&](const auto& set) { return set->contains(impl->id()); };
+  if (std::any_of(sets_.begin(), sets_.end(), in_set)) return;
+  if (target_queue_ != nullptr) {
+    if (target_queue_->residency_sets_contain(impl->id())) return;
+    throw Error(Errc::residency_violation,
+                std::string(how) + " uses " + impl->describe() +
+                    ", which is in no committed residency set of the command buffer or its queue");
+  }
+  unresolved_.push_back(impl);  // the queue's sets decide at commit
+}
+
+void CommandBufferImpl::set_pipeline(const ComputePipeline& pipeline) {
+  require_encoding("set_pipeline");
+  if (!pipeline.valid()) throw Error(Errc::invalid_argument, "set_pipeline: empty pipeline");
+  if (pipeline_ != pipeline.impl()) {
+    pipeline_ = pipeline.impl();
+    pipeline_dirty_ = true;
+  }
+}
+
+void CommandBufferImpl::set_argument_table(const ArgumentTable& table) {
+  require_encoding("set_argument_table");
+  const std::uint64_t alignment = device_->capabilities().min_storage_buffer_offset_alignment;
+  const std::uint64_t max_range = device_->capabilities().max_storage_buffer_range;
+  for (std::uint32_t i = 0; i < ArgumentTable::max_bindings; ++i) {
+    std::optional<Bound> bound;
+    if (const auto address = table.address(i)) {
+      auto [impl, offset] = device_->resolve_address(*address);
+      bound = Bound{std::move(impl), offset, 0};
+    } else if (const auto& binding = table.binding(i)) {
+      bound = Bound{binding->buffer.impl(), binding->offset, binding->range};
+    }
+    if (bound) {
+      use(Buffer(bound->buffer), "argument table binding");
+      // Built only on the error paths below: binding is the hot path of every dispatch.
+      const auto how = [i] { return "argument table binding " + std::to_string(i); };
+      const std::uint64_t available = bound->buffer->size() - bound->offset;
+      if (bound->range == 0) bound->range = available;
+      if (bound->range > available) {
+        throw Error(Errc::invalid_argument, how() + ": range " + std::to_string(bound->range) +
+                                                " at offset " + std::to_string(bound->offset) +
+                                                " overruns " + bound->buffer->describe());
+      }
+      if (bound->range > max_range) {
+        throw Error(Errc::invalid_argument,
+                    how() + ": range of " + std::to_string(bound->range) +
+                        " bytes exceeds the device's storage buffer range of " +
+                        std::to_string(max_range) + " bytes; bind a sub-range");
+      }
+      if ((bound->buffer->offset() + bound->offset) % alignment != 0) {
+        throw Error(Errc::invalid_argument, how() + ": offset " + std::to_string(bound->offset) +
+                                                " is not a multiple of the device's storage "
+                                                "buffer alignment " +
+                                                std::to_string(alignment));
+      }
+    }
+    bindings_[i] = std::move(bound);
+  }
+  bindings_dirty_ = true;
+}
+
+void CommandBufferImpl::set_constant_bytes(std::span<const std::byte> bytes) {
+  require_encoding("set_constants");
+  if (bytes.size() > ShaderLibraryImpl::push_constant_bytes || bytes.size() % 4 != 0) {
+    throw Error(Errc::invalid_argument, "push constants of " + std::to_string(bytes.size()) +
+                                            " bytes: need a multiple of 4, at most " +
+                                            std::to_string(ShaderLibraryImpl::push_constant_bytes));
+  }
+  if (!pipeline_) throw Error(Errc::invalid_argument, "set_constants before set_pipeline");
+  handle_->pushConstants<std::byte>(pipeline_->layout(), vk::ShaderStageFlagBits::eCompute, 0,
+                                    bytes);
+}
+
+void CommandBufferImpl::flush_bindings() {
+  if (pipeline_dirty_)
+    handle_->bindPipeline(vk::PipelineBindPoint::eCompute, pipeline_->pipeline());
+  if (!bindings_dirty_ && !pipeline_dirty_) return;
+  std::array<vk::DescriptorBufferInfo, ArgumentTable::max_bindings> infos{};
+  std::array<vk::WriteDescriptorSet, ArgumentTable::max_bindings> writes{};
+  std::uint32_t count = 0;
+  const std::uint32_t mask = pipeline_->binding_mask();
+  for (std::uint32_t i = 0; i < ArgumentTable::max_bindings; ++i) {
+    if (!(mask & (1u << i))) continue;
+    if (!bindings_[i]) {
+      throw Error(Errc::invalid_argument, "shader '" + pipeline_->name() + "' reads binding " +
+                                              std::to_string(i) +
+                                              ", which the argument table does not set");
+    }
+    const Bound& b = *bindings_[i];
+    infos[count] = vk::DescriptorBufferInfo{
+        .buffer = b.buffer->handle(), .offset = b.buffer->offset() + b.offset, .range = b.range};
+    writes[count] = vk::WriteDescriptorSet{.dstBinding = i,
+                                           .descriptorCount = 1,
+                                           .descriptorType = vk::DescriptorType::eStorageBuffer,
+                                           .pBufferInfo = &infos[count]};
+    ++count;
+  }
+  if (count > 0) {
+    handle_->pushDescriptorSetKHR(
+        vk::PipelineBindPoint::eCompute, pipeline_->layout(), 0,
+        vk::ArrayProxy<const vk::WriteDescriptorSet>(count, writes.data()));
+  }
+  bindings_dirty_ = pipeline_dirty_ = false;
+}
+
+void CommandBufferImpl::dispatch(std::uint32_t x, std::uint32_t y, std::uint32_t z) {
+  require_encoding("dispatch");
+  if (!pipeline_) throw Error(Errc::invalid_argument, "dispatch before set_pipeline");
+  const auto& limit = device_->capabilities().max_workgroup_count;
+  const std::uint32_t counts[3] = {x, y, z};
+  for (int i = 0; i < 3; ++i) {
+    if (counts[i] > limit[i]) {
+      throw Error(Errc::invalid_argument, "dispatch of " + std::to_string(counts[i]) +
+                                              " workgroups in dimension " + std::to_string(i) +
+                                              " exceeds the device's limit of " +
+                                              std::to_string(limit[i]));
+    }
+  }
+  flush_bindings();
+  if (x == 0 || y == 0 || z == 0) return;  // nothing to run, and Vulkan allows it
+  handle_->dispatch(x, y, z);
+}
+
+void CommandBufferImpl::dispatch_threads(std::uint32_t x, std::uint32_t y, std::uint32_t z) {
+  require_encoding("dispatch_threads");
+  if (!pipeline_) throw Error(Errc::invalid_argument, "dispatch_threads before set_pipeline");
+  const auto size = pipeline_->workgroup_size();
+  const auto groups = [](std::uint32_t n, std::uint32_t g) { return n / g + (n % g != 0); };
+  dispatch(groups(x, size[0]), groups(y, size[1]), groups(z, size[2]));
+}
+
+void CommandBufferImpl::barrier(std::span<const Buffer> resources, Stage after, Stage before) {
+  require_encoding("barrier");
+  check_stages(after, before);
+  std::vector<vk::BufferMemoryBarrier2> barriers;
+  barriers.reserve(resources.size());
+  for (const Buffer& buffer : resources) {
+    use(buffer, "barrier");
+    const auto& impl = buffer.impl();
+    barriers.push_back(vk::BufferMemoryBarrier2{.srcStageMask = stages_of(after),
+                                                .srcAccessMask = writes_of(after),
+                                                .dstStageMask = stages_of(before),
+                                                .dstAccessMask = accesses_of(before),
+                                                .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+                                                .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+                                                .buffer = impl->handle(),
+                                                .offset = impl->offset(),
+                                                .size = impl->size()});
+  }
+  if (barriers.empty()) return;
+  handle_->pipelineBarrier2(
+      vk::DependencyInfo{.bufferMemoryBarrierCount = static_cast<std::uint32_t>(barriers.size()),
+                         .pBufferMemoryBarriers = barriers.data()});
+}
+
+void CommandBufferImpl::barrier(Stage after, Stage before) {
+  require_encoding("barrier");
+  check_stages(after, before);
+  const vk::MemoryBarrier2 memory{.srcStageMask = stages_of(after),
+                                  .srcAccessMask = writes_of(after),
+                                  .dstStageMask = stages_of(before),
+                                  .dstAccessMask = accesses_of(before)};
+  handle_->pipelineBarrier2(
+      vk::DependencyInfo{.memoryBarrierCount = 1, .pMemoryBarriers = &memory});
+}
+
+void CommandBufferImpl::copy(const Buffer& source, std::uint64_t source_offset,
+                             const Buffer& destination, std::uint64_t destination_offset,
+                             std::uint64_t size) {
+  require_encoding("copy_buffer");
+  use(source, "copy_buffer source");
+  use(destination, "copy_buffer destination");
+  const auto& src = source.impl();
+  const auto& dst = destination.impl();
+  const auto check = [&](const BufferImpl& b, std::uint64_t offset, std::string_view side) {
+    if (offset > b.size() || size > b.size() - offset) {
+      throw Error(Errc::invalid_argument, "copy_buffer " + std::string(side) + ": " +
+                                              std::to_string(size) + " bytes at offset " +
+                                              std::to_string(offset) + " overrun " + b.describe());
+    }
+  };
+  check(*src, source_offset, "source");
+  check(*dst, destination_offset, "destination");
+  if (size == 0) return;
+  const std::uint64_t s = src->offset() + source_offset;
+  const std::uint64_t d = dst->offset() + destination_offset;
+  if (src->handle() == dst->handle() && s < d + size && d < s + size) {
+    throw Error(Errc::invalid_argument, "copy_buffer: source and destination ranges overlap");
+  }
+  handle_->copyBuffer(src->handle(), dst->handle(),
+                      vk::BufferCopy{.srcOffset = s, .dstOffset = d, .size = size});
+}
+
+void CommandBufferImpl::fill(const Buffer& buffer, std::uint64_t offset, std::uint64_t size,
+                             std::uint32_t pattern) {
+  require_encoding("fill_buffer");
+  use(buffer, "fill_buffer");
+  const auto& impl = buffer.impl();
+  if (offset % 4 != 0 || size % 4 != 0) {
+    throw Error(Errc::invalid_argument, "fill_buffer: offset " + std::to_string(offset) +
+                                            " and size " + std::to_string(size) +
+                                            " must be multiples of 4");
+  }
+  if (offset > impl->size() || size > impl->size() - offset) {
+    throw Error(Errc::invalid_argument, "fill_buffer: " + std::to_string(size) +
+                                            " bytes at offset " + std::to_string(offset) +
+                                            " overrun " + impl->describe());
+  }
+  if (size == 0) return;
+  handle_->fillBuffer(impl->handle(), impl->offset() + offset, size, pattern);
+}
+
+void CommandBufferImpl::write_begin_timestamp() {
+  require_recording("profiling");
+  std::uint32_t first = 0;
+  const vk::QueryPool pool = allocator_->query_pool_for(slot_, first);
+  handle_->resetQueryPool(pool, first, 2);
+  handle_->writeTimestamp2(S2::eTopOfPipe, pool, first);
+  profiled_ = true;
+}
+
+void CommandBufferImpl::write_end_timestamp() {
+  require_recording("profiling");
+  std::uint32_t first = 0;
+  const vk::QueryPool pool = allocator_->query_pool_for(slot_, first);
+  handle_->writeTimestamp2(S2::eBottomOfPipe, pool, first + 1);
+}
+
+std::optional<std::uint64_t> CommandBufferImpl::read_elapsed_ns() const {
+  if (!profiled_ || state_ != State::committed) return std::nullopt;
+  std::uint32_t first = 0;
+  const vk::QueryPool pool = allocator_->query_pool_for(slot_, first);
+  std::array<std::uint64_t, 2> ticks{};
+  const auto result =
+      static_cast<vk::Result>(device_->device().getDispatcher()->vkGetQueryPoolResults(
+          *device_->device(), pool, first, 2, sizeof(ticks), ticks.data(), sizeof(std::uint64_t),
+          VK_QUERY_RESULT_64_BIT));
+  if (result != vk::Result::eSuccess || ticks[1] < ticks[0]) return std::nullopt;
+  return static_cast<std::uint64_t>(static_cast<double>(ticks[1] - ticks[0]) *
+                                    device_->capabilities().timestamp_period_ns);
+}
+
+std::vector<std::shared_ptr<void>> CommandBufferImpl::mark_committed(
+    const std::shared_ptr<Timeline>& timeline, std::uint64_t value) {
+  std::vector<std::shared_ptr<void>> keep_alive;
+  keep_alive.push_back(allocator_);
+  allocator_->record_submission(timeline, value);
+  for (const auto& buffer : used_) {
+    buffer->record_use(timeline, value);
+    if (retain_buffers_) keep_alive.push_back(buffer);
+  }
+  release_uses();
+  state_ = State::committed;
+  committed_value_ = value;
+  return keep_alive;
+}
+
+}  // namespace vecaccel::detail
+
+namespace vecaccel {
+
+CommandBuffer::CommandBuffer(std::unique_ptr<detail::CommandBufferImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+CommandBuffer::CommandBuffer(CommandBuffer&&) noexcept = default;
+CommandBuffer& CommandBuffer::operator=(CommandBuffer&&) noexcept = default;
+CommandBuffer::~CommandBuffer() = default;
+
+void CommandBuffer::begin(CommandAllocator& allocator) {
+  impl_->begin(allocator.impl());
+}
+void CommandBuffer::use_residency_set(ResidencySet& set) {
+  impl_->use_residency_set(set.impl());
+}
+void CommandBuffer::set_residency_validation(bool enabled) noexcept {
+  impl_->set_residency_validation(enabled);
+}
+ComputeEncoder& CommandBuffer::make_compute_encoder() {
+  return impl_->make_encoder();
+}
+void CommandBuffer::end() {
+  impl_->end();
+}
+void CommandBuffer::set_label(std::string label) {
+  impl_->label = std::move(label);
+}
+const std::string& CommandBuffer::label() const noexcept {
+  return impl_->label;
+}
+std::uint64_t CommandBuffer::committed_value() const noexcept {
+  return impl_->committed_value();
+}
+
+}  // namespace vecaccel

@@ -1,0 +1,124 @@
+#pragma once
+// The implementation of CommandBuffer and the state of its ComputeEncoder.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "vecaccel/argument_table.hpp"
+#include "vecaccel/compute_encoder.hpp"
+#include "vk.hpp"
+
+namespace vecaccel::detail {
+
+class AllocatorImpl;
+class BufferImpl;
+class DeviceImpl;
+class PipelineImpl;
+class QueueImpl;
+class ResidencySetImpl;
+class Timeline;
+
+class CommandBufferImpl {
+ public:
+  enum class State { initial, recording, ended, committed };
+
+  explicit CommandBufferImpl(std::shared_ptr<DeviceImpl> device);
+  /// Drops pending buffer uses of an uncommitted recording.
+  ~CommandBufferImpl();
+  CommandBufferImpl(const CommandBufferImpl&) = delete;
+  CommandBufferImpl& operator=(const CommandBufferImpl&) = delete;
+
+  void begin(const std::shared_ptr<AllocatorImpl>& allocator);
+  void use_residency_set(std::shared_ptr<ResidencySetImpl> set);
+  void set_residency_validation(bool enabled) noexcept { validate_residency_ = enabled; }
+  /// Implicit (legacy) model: keep every used buffer alive until the submission completes.
+  void set_retain_buffers(bool retain) noexcept { retain_buffers_ = retain; }
+  /// The queue this will be committed to, when known: residency is then fully checked while
+  /// encoding instead of partly at commit. The queue must outlive the recording.
+  void set_target_queue(const QueueImpl* queue) noexcept { target_queue_ = queue; }
+  ComputeEncoder& make_encoder();
+  void end();
+
+  // Encoder operations (ComputeEncoder forwards here).
+  void set_pipeline(const ComputePipeline& pipeline);
+  void set_argument_table(const ArgumentTable& table);
+  void set_constant_bytes(std::span<const std::byte> bytes);
+  void dispatch(std::uint32_t x, std::uint32_t y, std::uint32_t z);
+  void dispatch_threads(std::uint32_t x, std::uint32_t y, std::uint32_t z);
+  void barrier(std::span<const Buffer> resources, Stage after, Stage before);
+  void barrier(Stage after, Stage before);
+  void copy(const Buffer& source, std::uint64_t source_offset, const Buffer& destination,
+            std::uint64_t destination_offset, std::uint64_t size);
+  void fill(const Buffer& buffer, std::uint64_t offset, std::uint64_t size, std::uint32_t pattern);
+  void end_encoding();
+  bool encoding() const noexcept { return encoding_; }
+
+  /// Profiling: timestamps at the start and end of the recorded work.
+  void write_begin_timestamp();
+  void write_end_timestamp();
+  /// GPU nanoseconds between the two timestamps; only once the submission completed.
+  std::optional<std::uint64_t> read_elapsed_ns() const;
+
+  // Queue side.
+  State state() const noexcept { return state_; }
+  vk::CommandBuffer handle() const noexcept { return **handle_; }
+  const std::shared_ptr<AllocatorImpl>& allocator() const noexcept { return allocator_; }
+  /// Buffers whose residency the command buffer's own sets did not satisfy.
+  const std::vector<std::shared_ptr<BufferImpl>>& unresolved() const noexcept {
+    return unresolved_;
+  }
+  bool validates_residency() const noexcept { return validate_residency_; }
+  /// Called by the queue once submitted with value on timeline; returns what must stay alive
+  /// until completion.
+  std::vector<std::shared_ptr<void>> mark_committed(const std::shared_ptr<Timeline>& timeline,
+                                                    std::uint64_t value);
+  std::uint64_t committed_value() const noexcept { return committed_value_; }
+  DeviceImpl& device() const noexcept { return *device_; }
+
+  std::string label;
+
+ private:
+  void require_recording(std::string_view what) const;
+  void require_encoding(std::string_view what) const;
+  /// Residency check and completion tracking for every buffer a command touches.
+  void use(const Buffer& buffer, std::string_view how);
+  void flush_bindings();
+  void release_uses() noexcept;
+
+  std::shared_ptr<DeviceImpl> device_;
+  State state_ = State::initial;
+  std::shared_ptr<AllocatorImpl> allocator_;
+  vk::raii::CommandBuffer* handle_ = nullptr;  // owned by allocator_
+  std::uint32_t slot_ = 0;
+  std::optional<ComputeEncoder> encoder_;
+  bool encoding_ = false;
+  bool validate_residency_ = true;
+  bool retain_buffers_ = false;
+  bool profiled_ = false;
+  const QueueImpl* target_queue_ = nullptr;
+  std::uint64_t committed_value_ = 0;
+
+  std::vector<std::shared_ptr<ResidencySetImpl>> sets_;
+  std::vector<std::shared_ptr<BufferImpl>> used_;
+  std::unordered_set<std::uint64_t> used_ids_;
+  std::vector<std::shared_ptr<BufferImpl>> unresolved_;
+
+  // Encoder state.
+  std::shared_ptr<PipelineImpl> pipeline_;
+  struct Bound {
+    std::shared_ptr<BufferImpl> buffer;
+    std::uint64_t offset;
+    std::uint64_t range;
+  };
+  std::array<std::optional<Bound>, ArgumentTable::max_bindings> bindings_{};
+  bool bindings_dirty_ = false;
+  bool pipeline_dirty_ = false;
+};
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,284 @@
+#include "queue_impl.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "buffer_impl.hpp"
+#include "command_buffer_impl.hpp"
+#include "device_impl.hpp"
+#include "residency_set_impl.hpp"
+#include "timeline.hpp"
+#include "vecaccel/command_buffer.hpp"
+#include "vecaccel/residency_set.hpp"
+
+namespace vecaccel::detail {
+
+QueueImpl::QueueImpl(std::shared_ptr<DeviceImpl> device, CommandQueueDescriptor descriptor)
+    : device_(std::move(device)),
+      descriptor_(std::move(descriptor)),
+      hardware_(device_->next_hardware_queue()),
+      timeline_(std::make_shared<Timeline>(device_, 0, false)),
+      event_(timeline_) {
+  if (descriptor_.max_command_buffer_count == 0) {
+    throw Error(Errc::invalid_argument, "max_command_buffer_count must be at least 1");
+  }
+}
+
+QueueImpl::~QueueImpl() {
+  try {
+    std::uint64_t last = 0;
+    {
+      std::lock_guard lock(mutex_);
+      last = last_submitted_;
+    }
+    if (!device_->is_lost()) timeline_->wait(last, std::nullopt);
+  } catch (const Error&) {
+    // Lost device: there is nothing left to wait for.
+  }
+}
+
+std::uint64_t QueueImpl::last_submitted() const {
+  std::lock_guard lock(mutex_);
+  return last_submitted_;
+}
+
+void QueueImpl::wait_idle(const WaitOptions& options) const {
+  const std::uint64_t last = last_submitted();
+  if (!timeline_->wait(last, options.timeout, options.stop)) {
+    throw Error(Errc::timeout, "queue '" + descriptor_.label + "' did not reach value " +
+                                   std::to_string(last) + " in time");
+  }
+}
+
+void QueueImpl::add_residency_set(std::shared_ptr<ResidencySetImpl> set) {
+  std::lock_guard lock(sets_mutex_);
+  if (std::find(sets_.begin(), sets_.end(), set) == sets_.end()) sets_.push_back(std::move(set));
+}
+
+void QueueImpl::remove_residency_set(const ResidencySetImpl* set) {
+  std::lock_guard lock(sets_mutex_);
+  std::erase_if(sets_, [&](const auto& s) { return s.get() == set; });
+}
+
+bool QueueImpl::residency_sets_contain(std::uint64_t buffer_id) const {
+  std::lock_guard lock(sets_mutex_);
+  return std::any_of(sets_.begin(), sets_.end(),
+                     [&](const auto& s) { return s->contains(buffer_id); });
+}
+
+void QueueImpl::wait_for_slot(const WaitOptions& options) {
+  // Back-pressure: submission N may start only once N - max has completed.
+  const std::uint64_t max = descriptor_.max_command_buffer_count;
+  std::uint64_t next = 0;
+  {
+    std::lock_guard lock(mutex_);
+    next = last_submitted_ + 1;
+  }
+  if (next <= max) return;
+  const std::uint64_t needed = next - max;
+  if (!timeline_->wait(needed, options.timeout, options.stop)) {
+    throw Error(Errc::timeout, "queue '" + descriptor_.label + "': " + std::to_string(max) +
+                                   " submissions still in flight (max_command_buffer_count); "
+                                   "value " +
+                                   std::to_string(needed) + " not reached in time");
+  }
+}
+
+void QueueImpl::reclaim_completed() {
+  const std::uint64_t done = timeline_->completed_value();
+  while (!in_flight_.empty() && in_flight_.front().value <= done)
+    in_flight_.pop_front();
+}
+
+std::uint64_t QueueImpl::submit_locked(
+    std::span<const vk::CommandBufferSubmitInfo> command_buffers) {
+  const std::uint64_t value = last_submitted_ + 1;
+  std::vector<vk::SemaphoreSubmitInfo> waits;
+  waits.reserve(pending_waits_.size());
+  for (const auto& [event, wait_value] : pending_waits_) {
+    waits.push_back(vk::SemaphoreSubmitInfo{
+        .semaphore = event->handle(),
+        .value = wait_value,
+        .stageMask = vk::PipelineStageFlagBits2::eComputeShader |
+                     vk::PipelineStageFlagBits2::eCopy | vk::PipelineStageFlagBits2::eClear});
+  }
+  // Completion means every command of the batch finished, timestamps included.
+  const vk::SemaphoreSubmitInfo signal{.semaphore = timeline_->handle(),
+                                       .value = value,
+                                       .stageMask = vk::PipelineStageFlagBits2::eAllCommands};
+  const vk::SubmitInfo2 submit{
+      .waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size()),
+      .pWaitSemaphoreInfos = waits.data(),
+      .commandBufferInfoCount = static_cast<std::uint32_t>(command_buffers.size()),
+      .pCommandBufferInfos = command_buffers.data(),
+      .signalSemaphoreInfoCount = 1,
+      .pSignalSemaphoreInfos = &signal};
+  vk::Result result = vk::Result::eSuccess;
+  {
+    std::lock_guard hardware_lock(hardware_.mutex);
+    result = static_cast<vk::Result>(device_->device().getDispatcher()->vkQueueSubmit2(
+        static_cast<VkQueue>(hardware_.queue), 1, reinterpret_cast<const VkSubmitInfo2*>(&submit),
+        VK_NULL_HANDLE));
+  }
+  if (result != vk::Result::eSuccess) {
+    if (result != vk::Result::eErrorDeviceLost) {
+      // Nothing was submitted for this value: mark it reached so no waiter hangs on it.
+      last_submitted_ = value;
+      timeline_->signal_unchecked(value);
+    }
+    device_->throw_vulkan_error(result, "vkQueueSubmit2 on queue '" + descriptor_.label + "'");
+  }
+  last_submitted_ = value;
+  pending_waits_.clear();
+  return value;
+}
+
+std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
+                                const WaitOptions& options) {
+  device_->check_not_lost("commit");
+  std::vector<vk::CommandBufferSubmitInfo> infos;
+  infos.reserve(buffers.size());
+  for (CommandBuffer* buffer : buffers) {
+    if (buffer == nullptr) throw Error(Errc::invalid_argument, "commit: null command buffer");
+    CommandBufferImpl& cb = *buffer->impl();
+    if (cb.state() != CommandBufferImpl::State::ended) {
+      throw Error(Errc::invalid_argument,
+                  cb.state() == CommandBufferImpl::State::committed
+                      ? "commit: the command buffer was committed already; begin() it again"
+                      : "commit: the command buffer is not ended");
+    }
+    if (&cb.device() != device_.get()) {
+      throw Error(Errc::invalid_argument, "commit: the command buffer belongs to another device");
+    }
+    if (cb.validates_residency()) {
+      for (const auto& unresolved : cb.unresolved()) {
+        if (!residency_sets_contain(unresolved->id())) {
+          throw Error(Errc::residency_violation,
+                      "commit to queue '" + descriptor_.label + "': " + unresolved->describe() +
+                          " is used but is in no committed residency set of the command "
+                          "buffer or the queue");
+        }
+      }
+    }
+    infos.push_back(vk::CommandBufferSubmitInfo{.commandBuffer = cb.handle()});
+  }
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (buffers[i] == buffers[j]) {
+        throw Error(Errc::invalid_argument, "commit: the same command buffer appears twice");
+      }
+    }
+  }
+
+  for (;;) {
+    wait_for_slot(options);
+    std::lock_guard lock(mutex_);
+    if (last_submitted_ + 1 > descriptor_.max_command_buffer_count &&
+        !timeline_->reached(last_submitted_ + 1 - descriptor_.max_command_buffer_count)) {
+      continue;  // another thread took the slot first
+    }
+    reclaim_completed();
+    const std::uint64_t value = submit_locked(infos);
+    InFlight record{value, {}};
+    for (CommandBuffer* buffer : buffers) {
+      auto keep = buffer->impl()->mark_committed(timeline_, value);
+      std::move(keep.begin(), keep.end(), std::back_inserter(record.keep_alive));
+    }
+    in_flight_.push_back(std::move(record));
+    return value;
+  }
+}
+
+void QueueImpl::signal_event(const std::shared_ptr<Timeline>& event, std::uint64_t value) {
+  device_->check_not_lost("signal_event");
+  if (&event->device() != device_.get()) {
+    throw Error(Errc::invalid_argument, "signal_event: the event belongs to another device");
+  }
+  std::lock_guard lock(mutex_);
+  const std::uint64_t own = last_submitted_ + 1;
+  std::vector<vk::SemaphoreSubmitInfo> waits;
+  for (const auto& [e, v] : pending_waits_) {
+    waits.push_back({.semaphore = e->handle(),
+                     .value = v,
+                     .stageMask = vk::PipelineStageFlagBits2::eAllCommands});
+  }
+  // One batch that signals both the event and the queue's own timeline, after all work
+  // submitted before it (a semaphore signal's first scope is everything earlier in order).
+  const std::array<vk::SemaphoreSubmitInfo, 2> signals = {
+      vk::SemaphoreSubmitInfo{.semaphore = event->handle(),
+                              .value = value,
+                              .stageMask = vk::PipelineStageFlagBits2::eAllCommands},
+      vk::SemaphoreSubmitInfo{.semaphore = timeline_->handle(),
+                              .value = own,
+                              .stageMask = vk::PipelineStageFlagBits2::eAllCommands}};
+  const vk::SubmitInfo2 submit{.waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size()),
+                               .pWaitSemaphoreInfos = waits.data(),
+                               .signalSemaphoreInfoCount = 2,
+                               .pSignalSemaphoreInfos = signals.data()};
+  vk::Result result = vk::Result::eSuccess;
+  {
+    std::lock_guard hardware_lock(hardware_.mutex);
+    result = static_cast<vk::Result>(device_->device().getDispatcher()->vkQueueSubmit2(
+        static_cast<VkQueue>(hardware_.queue), 1, reinterpret_cast<const VkSubmitInfo2*>(&submit),
+        VK_NULL_HANDLE));
+  }
+  if (result != vk::Result::eSuccess) device_->throw_vulkan_error(result, "signal_event");
+  last_submitted_ = own;
+  pending_waits_.clear();
+}
+
+void QueueImpl::wait_event(const std::shared_ptr<Timeline>& event, std::uint64_t value) {
+  if (&event->device() != device_.get()) {
+    throw Error(Errc::invalid_argument, "wait_event: the event belongs to another device");
+  }
+  std::lock_guard lock(mutex_);
+  pending_waits_.emplace_back(event, value);
+}
+
+}  // namespace vecaccel::detail
+
+namespace vecaccel {
+
+CommandQueue::CommandQueue(std::shared_ptr<detail::QueueImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+CommandQueue::CommandQueue(CommandQueue&&) noexcept = default;
+CommandQueue& CommandQueue::operator=(CommandQueue&&) noexcept = default;
+CommandQueue::~CommandQueue() = default;
+
+void CommandQueue::add_residency_set(ResidencySet& set) {
+  impl_->add_residency_set(set.impl());
+}
+void CommandQueue::remove_residency_set(ResidencySet& set) {
+  impl_->remove_residency_set(set.impl().get());
+}
+std::uint64_t CommandQueue::commit(std::span<CommandBuffer* const> buffers,
+                                   const WaitOptions& options) {
+  return impl_->commit(buffers, options);
+}
+std::uint64_t CommandQueue::commit(CommandBuffer& buffer, const WaitOptions& options) {
+  CommandBuffer* one[] = {&buffer};
+  return impl_->commit(one, options);
+}
+void CommandQueue::signal_event(SharedEvent& event, std::uint64_t value) {
+  impl_->signal_event(event.impl(), value);
+}
+void CommandQueue::wait_event(SharedEvent& event, std::uint64_t value) {
+  impl_->wait_event(event.impl(), value);
+}
+const SharedEvent& CommandQueue::completion_event() const noexcept {
+  return impl_->completion_event();
+}
+std::uint64_t CommandQueue::last_submitted_value() const noexcept {
+  return impl_->last_submitted();
+}
+void CommandQueue::wait_idle(const WaitOptions& options) const {
+  impl_->wait_idle(options);
+}
+const std::string& CommandQueue::label() const noexcept {
+  return impl_->descriptor().label;
+}
+std::uint32_t CommandQueue::max_command_buffer_count() const noexcept {
+  return impl_->descriptor().max_command_buffer_count;
+}
+
+}  // namespace vecaccel

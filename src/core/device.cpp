@@ -1,0 +1,389 @@
+#include "vecaccel/device.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "allocator_impl.hpp"
+#include "buffer_impl.hpp"
+#include "command_buffer_impl.hpp"
+#include "device_impl.hpp"
+#include "instance.hpp"
+#include "pipeline_impl.hpp"
+#include "queue_impl.hpp"
+#include "residency_set_impl.hpp"
+#include "timeline.hpp"
+#include "vecaccel/command_allocator.hpp"
+#include "vecaccel/command_buffer.hpp"
+#include "vecaccel/command_queue.hpp"
+#include "vecaccel/residency_set.hpp"
+#include "vecaccel/shader_library.hpp"
+#include "vecaccel/shared_event.hpp"
+
+namespace vecaccel {
+
+std::string_view to_string(DeviceType type) noexcept {
+  switch (type) {
+    case DeviceType::discrete:
+      return "discrete";
+    case DeviceType::integrated:
+      return "integrated";
+    case DeviceType::virtual_gpu:
+      return "virtual";
+    case DeviceType::cpu:
+      return "cpu";
+    case DeviceType::other:
+      return "other";
+  }
+  return "other";
+}
+
+namespace detail {
+namespace {
+
+constexpr std::uint32_t max_hardware_queues = 4;
+
+/// A compute-only family when there is one (it is never stalled behind graphics work).
+std::uint32_t pick_queue_family(const vk::raii::PhysicalDevice& physical) {
+  const auto families = physical.getQueueFamilyProperties();
+  std::optional<std::uint32_t> any;
+  for (std::uint32_t i = 0; i < families.size(); ++i) {
+    const auto flags = families[i].queueFlags;
+    if (!(flags & vk::QueueFlagBits::eCompute)) continue;
+    if (!(flags & vk::QueueFlagBits::eGraphics) && families[i].timestampValidBits > 0) return i;
+    if (!any) any = i;
+  }
+  if (!any) {
+    throw Error(Errc::device_initialization_failed, "the device has no compute queue family");
+  }
+  return *any;
+}
+
+std::chrono::nanoseconds spin_for(const DeviceInfo& info) {
+  if (const char* env = std::getenv("VECACCEL_SPIN_US")) {
+    return std::chrono::microseconds(std::strtoul(env, nullptr, 10));
+  }
+  if (info.type == DeviceType::cpu) return std::chrono::nanoseconds(0);
+  return std::chrono::microseconds(200);
+}
+
+}  // namespace
+
+DeviceImpl::DeviceImpl(const vk::raii::PhysicalDevice& physical, DeviceInfo info)
+    : physical_(physical), info_(std::move(info)) {
+  const Capabilities& caps = info_.capabilities;
+  queue_family_ = pick_queue_family(physical_);
+  const auto families = physical_.getQueueFamilyProperties();
+  const std::uint32_t queue_count =
+      std::min(families[queue_family_].queueCount, max_hardware_queues);
+  const std::vector<float> priorities(queue_count, 1.0f);
+  const vk::DeviceQueueCreateInfo queue_info{.queueFamilyIndex = queue_family_,
+                                             .queueCount = queue_count,
+                                             .pQueuePriorities = priorities.data()};
+
+  const bool v13 = caps.api_version >= VK_API_VERSION_1_3;
+  const bool v12 = caps.api_version >= VK_API_VERSION_1_2;
+  std::vector<const char*> extensions;
+  if (caps.push_descriptor) extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  if (caps.memory_budget) extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  if (caps.memory_priority) {
+    extensions.push_back(VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME);
+    extensions.push_back(VK_EXT_PAGEABLE_DEVICE_LOCAL_MEMORY_EXTENSION_NAME);
+  }
+  if (caps.cooperative_matrix) extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+
+  vk::PhysicalDevicePageableDeviceLocalMemoryFeaturesEXT pageable{.pageableDeviceLocalMemory =
+                                                                      VK_TRUE};
+  vk::PhysicalDeviceCooperativeMatrixFeaturesNV coop{
+      .pNext = caps.memory_priority ? &pageable : nullptr, .cooperativeMatrix = VK_TRUE};
+  void* extension_features = caps.cooperative_matrix ? static_cast<void*>(&coop)
+                             : caps.memory_priority  ? static_cast<void*>(&pageable)
+                                                     : nullptr;
+  vk::PhysicalDeviceVulkan11Features f11{.pNext = extension_features,
+                                         .storageBuffer16BitAccess = caps.shader_float16};
+  vk::PhysicalDeviceVulkan12Features f12{.pNext = &f11,
+                                         .shaderFloat16 = caps.shader_float16,
+                                         .timelineSemaphore = caps.timeline_semaphore,
+                                         .bufferDeviceAddress = caps.buffer_device_address};
+  vk::PhysicalDeviceVulkan13Features f13{.pNext = &f12,
+                                         .subgroupSizeControl = caps.subgroup_size_control,
+                                         .computeFullSubgroups = caps.subgroup_size_control,
+                                         .synchronization2 = caps.synchronization2,
+                                         .maintenance4 = VK_TRUE};
+  void* features = v13 ? static_cast<void*>(&f13) : v12 ? static_cast<void*>(&f12) : nullptr;
+  const vk::DeviceCreateInfo device_info{
+      .pNext = features,
+      .queueCreateInfoCount = 1,
+      .pQueueCreateInfos = &queue_info,
+      .enabledExtensionCount = static_cast<std::uint32_t>(extensions.size()),
+      .ppEnabledExtensionNames = extensions.data()};
+  try {
+    device_ = vk::raii::Device(physical_, device_info);
+  } catch (const vk::SystemError& e) {
+    throw Error(Errc::device_initialization_failed,
+                "cannot create a logical device on '" + info_.name + "': " + e.what());
+  }
+  for (std::uint32_t i = 0; i < queue_count; ++i) {
+    auto queue = std::make_unique<HardwareQueue>();
+    queue->queue = *device_.getQueue(queue_family_, i);
+    queues_.push_back(std::move(queue));
+  }
+  memory_properties_ = physical_.getMemoryProperties();
+  spin_ = spin_for(info_);
+  if (info_.supports_explicit_model) listener_ = std::make_unique<EventListener>(*this);
+}
+
+DeviceImpl::~DeviceImpl() {
+  if (shaders_) shaders_->save_cache();
+  listener_.reset();
+  shaders_.reset();
+  if (*device_) device_.waitIdle();
+}
+
+HardwareQueue& DeviceImpl::next_hardware_queue() {
+  return *queues_[next_queue_.fetch_add(1) % queues_.size()];
+}
+
+std::uint32_t DeviceImpl::memory_type(StorageMode storage) const {
+  using F = vk::MemoryPropertyFlagBits;
+  const auto& mp = memory_properties_;
+  const auto heap_size = [&](std::uint32_t type) {
+    return mp.memoryHeaps[mp.memoryTypes[type].heapIndex].size;
+  };
+  const auto find = [&](vk::MemoryPropertyFlags wanted, std::uint64_t min_heap) {
+    for (std::uint32_t i = 0; i < mp.memoryTypeCount; ++i) {
+      if ((mp.memoryTypes[i].propertyFlags & wanted) == wanted && heap_size(i) >= min_heap) {
+        return std::optional<std::uint32_t>(i);
+      }
+    }
+    return std::optional<std::uint32_t>();
+  };
+  const std::uint64_t local = info_.capabilities.device_local_memory;
+  std::optional<std::uint32_t> type;
+  if (storage == StorageMode::private_) {
+    type = find(F::eDeviceLocal, 0);
+  } else {
+    // Device-local host-visible memory only when it is most of the device (resizable BAR or
+    // unified memory); a 256 MiB window would run out long before the device does.
+    type = find(F::eDeviceLocal | F::eHostVisible | F::eHostCoherent, local / 2);
+    if (!type) type = find(F::eHostVisible | F::eHostCoherent | F::eHostCached, 0);
+    if (!type) type = find(F::eHostVisible | F::eHostCoherent, 0);
+  }
+  if (!type) {
+    throw Error(Errc::unsupported, "device '" + info_.name + "' has no memory type for " +
+                                       (storage == StorageMode::shared ? "shared" : "private") +
+                                       " buffers");
+  }
+  return *type;
+}
+
+bool DeviceImpl::memory_type_host_visible(std::uint32_t type) const {
+  return static_cast<bool>(memory_properties_.memoryTypes[type].propertyFlags &
+                           vk::MemoryPropertyFlagBits::eHostVisible);
+}
+
+void DeviceImpl::mark_lost() noexcept {
+  lost_.store(true, std::memory_order_release);
+  if (listener_) listener_->wake();
+}
+
+void DeviceImpl::check_not_lost(std::string_view during) const {
+  if (is_lost()) {
+    throw Error(Errc::device_lost,
+                "device '" + info_.name + "' was lost; " + std::string(during) + " failed");
+  }
+}
+
+void DeviceImpl::throw_vulkan_error(vk::Result result, std::string_view during) {
+  const std::string what = std::string(during) + ": " + vk::to_string(result);
+  switch (result) {
+    case vk::Result::eErrorDeviceLost:
+      mark_lost();
+      throw Error(Errc::device_lost, "device '" + info_.name + "' was lost during " + what);
+    case vk::Result::eErrorOutOfDeviceMemory:
+    case vk::Result::eErrorOutOfHostMemory:
+    case vk::Result::eErrorTooManyObjects:
+      throw Error(Errc::out_of_device_memory, what);
+    default:
+      throw Error(Errc::device_initialization_failed, what);
+  }
+}
+
+ShaderLibrary& DeviceImpl::shaders() {
+  std::call_once(shaders_once_, [this] {
+    shaders_ = std::make_unique<ShaderLibrary>(std::make_unique<ShaderLibraryImpl>(*this));
+  });
+  return *shaders_;
+}
+
+void DeviceImpl::register_address(std::uint64_t address, std::uint64_t size, BufferImpl* buffer) {
+  std::unique_lock lock(addresses_mutex_);
+  addresses_[address] = {size, buffer};
+}
+
+void DeviceImpl::unregister_address(std::uint64_t address) {
+  std::unique_lock lock(addresses_mutex_);
+  addresses_.erase(address);
+}
+
+std::pair<std::shared_ptr<BufferImpl>, std::uint64_t> DeviceImpl::resolve_address(
+    std::uint64_t address) {
+  std::shared_lock lock(addresses_mutex_);
+  auto it = addresses_.upper_bound(address);
+  if (it != addresses_.begin()) {
+    --it;
+    auto buffer = it->second.buffer->weak_from_this().lock();
+    if (buffer && address < it->first + it->second.size) return {buffer, address - it->first};
+  }
+  throw Error(Errc::invalid_argument, "gpu address " + std::to_string(address) +
+                                          " is inside no live buffer of this device");
+}
+
+void DeviceImpl::require_explicit_model(std::string_view what) const {
+  if (info_.supports_explicit_model) return;
+  const Capabilities& c = info_.capabilities;
+  std::string missing;
+  if (c.api_version < VK_API_VERSION_1_3) {
+    missing += " Vulkan 1.3 (device has " + std::to_string(VK_API_VERSION_MAJOR(c.api_version)) +
+               "." + std::to_string(VK_API_VERSION_MINOR(c.api_version)) + ")";
+  }
+  if (!c.timeline_semaphore) missing += " timelineSemaphore";
+  if (!c.synchronization2) missing += " synchronization2";
+  throw Error(Errc::explicit_model_unsupported, std::string(what) + " needs the explicit model; '" +
+                                                    info_.name + "' lacks:" + missing);
+}
+
+}  // namespace detail
+
+// --- Device ------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<DeviceInfo> enumerate_with(const DeviceOptions& options) {
+  const auto& instance = detail::Instance::get().instance();
+  std::vector<DeviceInfo> out;
+  vk::raii::PhysicalDevices physicals(instance);
+  for (std::uint32_t i = 0; i < physicals.size(); ++i) {
+    out.push_back(detail::query_device_info(physicals[i], i, options));
+  }
+  return out;
+}
+
+int type_rank(DeviceType type) {
+  switch (type) {
+    case DeviceType::discrete:
+      return 0;
+    case DeviceType::integrated:
+      return 1;
+    case DeviceType::virtual_gpu:
+      return 2;
+    case DeviceType::cpu:
+      return 3;
+    case DeviceType::other:
+      return 4;
+  }
+  return 5;
+}
+
+std::string list_devices(const std::vector<DeviceInfo>& devices) {
+  std::string out;
+  for (const auto& d : devices) {
+    out += " [" + std::to_string(d.index) + "] " + d.name + " (" + std::string(to_string(d.type)) +
+           ")";
+  }
+  return out.empty() ? " none" : out;
+}
+
+}  // namespace
+
+Device::Device(std::shared_ptr<detail::DeviceImpl> impl) noexcept : impl_(std::move(impl)) {}
+
+std::vector<DeviceInfo> Device::enumerate() {
+  return enumerate_with({});
+}
+
+Device Device::open(std::uint32_t index, const DeviceOptions& options) {
+  const auto& instance = detail::Instance::get().instance();
+  vk::raii::PhysicalDevices physicals(instance);
+  if (index >= physicals.size()) {
+    throw Error(Errc::invalid_argument,
+                "device index " + std::to_string(index) +
+                    " is out of range: " + std::to_string(physicals.size()) + " device(s)");
+  }
+  auto info = detail::query_device_info(physicals[index], index, options);
+  return Device(std::make_shared<detail::DeviceImpl>(physicals[index], std::move(info)));
+}
+
+Device Device::select_best(const DeviceOptions& options) {
+  const auto devices = enumerate_with(options);
+  if (const char* wanted = std::getenv("VECACCEL_DEVICE"); wanted != nullptr && *wanted) {
+    const std::string_view w(wanted);
+    const bool numeric =
+        std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+    for (const auto& d : devices) {
+      const bool match =
+          numeric ? std::to_string(d.index) == w : d.name.find(w) != std::string::npos;
+      if (match) return open(d.index, options);
+    }
+    throw Error(
+        Errc::device_initialization_failed,
+        "VECACCEL_DEVICE=" + std::string(w) + " matches no device; found:" + list_devices(devices));
+  }
+  const DeviceInfo* best = nullptr;
+  for (const auto& d : devices) {
+    const auto key = [](const DeviceInfo& x) {
+      return std::pair(!x.supports_explicit_model, type_rank(x.type));
+    };
+    if (best == nullptr || key(d) < key(*best)) best = &d;
+  }
+  if (best == nullptr) {
+    throw Error(Errc::device_initialization_failed,
+                "no Vulkan device found (install a driver; on a machine without a GPU, Mesa's "
+                "lavapipe: apt-get install mesa-vulkan-drivers)");
+  }
+  return open(best->index, options);
+}
+
+const DeviceInfo& Device::info() const noexcept {
+  return impl_->info();
+}
+const Capabilities& Device::capabilities() const noexcept {
+  return impl_->capabilities();
+}
+bool Device::supports_explicit_model() const noexcept {
+  return impl_->info().supports_explicit_model;
+}
+bool Device::is_lost() const noexcept {
+  return impl_->is_lost();
+}
+BufferFactory Device::buffer_factory() const {
+  return BufferFactory(impl_);
+}
+ShaderLibrary& Device::shaders() const {
+  return impl_->shaders();
+}
+
+CommandQueue Device::make_command_queue(const CommandQueueDescriptor& descriptor) const {
+  impl_->require_explicit_model("a command queue");
+  return CommandQueue(std::make_shared<detail::QueueImpl>(impl_, descriptor));
+}
+
+CommandAllocator Device::make_command_allocator() const {
+  return CommandAllocator(std::make_shared<detail::AllocatorImpl>(impl_));
+}
+
+CommandBuffer Device::make_command_buffer() const {
+  return CommandBuffer(std::make_unique<detail::CommandBufferImpl>(impl_));
+}
+
+SharedEvent Device::make_shared_event(std::uint64_t initial_value) const {
+  impl_->require_explicit_model("a shared event");
+  return SharedEvent(std::make_shared<detail::Timeline>(impl_, initial_value, true));
+}
+
+ResidencySet Device::make_residency_set(const ResidencySetDescriptor& descriptor) const {
+  return ResidencySet(std::make_shared<detail::ResidencySetImpl>(impl_, descriptor));
+}
+
+}  // namespace vecaccel

@@ -1,0 +1,288 @@
+#include <unistd.h>
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "device_impl.hpp"
+#include "pipeline_impl.hpp"
+#include "vecaccel/argument_table.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t spirv_magic = 0x07230203;
+constexpr std::uint32_t op_decorate = 71;
+constexpr std::uint32_t decoration_binding = 33;
+constexpr std::uint32_t decoration_descriptor_set = 34;
+
+std::string cache_directory() {
+  if (const char* flag = std::getenv("VECACCEL_PIPELINE_CACHE"); flag && std::string(flag) == "0") {
+    return {};
+  }
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    return std::string(xdg) + "/vecaccel";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::string(home) + "/.cache/vecaccel";
+  }
+  return {};
+}
+
+/// The driver validates its own blob too, but a foreign or truncated file must never reach it:
+/// check the header against this device first.
+bool cache_header_matches(const std::vector<char>& data,
+                          const vk::PhysicalDeviceProperties& props) {
+  VkPipelineCacheHeaderVersionOne header{};
+  if (data.size() < sizeof(header)) return false;
+  std::copy_n(data.data(), sizeof(header), reinterpret_cast<char*>(&header));
+  return header.headerSize >= sizeof(header) && header.headerSize <= data.size() &&
+         header.headerVersion == VK_PIPELINE_CACHE_HEADER_VERSION_ONE &&
+         header.vendorID == props.vendorID && header.deviceID == props.deviceID &&
+         std::equal(std::begin(header.pipelineCacheUUID), std::end(header.pipelineCacheUUID),
+                    props.pipelineCacheUUID.begin());
+}
+
+std::string hex(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+}  // namespace
+
+std::uint32_t reflect_binding_mask(std::span<const std::uint32_t> spirv) {
+  if (spirv.size() < 5 || spirv[0] != spirv_magic) return 0;
+  // Variables in set 0 with a Binding decoration; SPIR-V decorates by result id.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> bindings;  // id -> binding
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> sets;      // id -> set
+  for (std::size_t i = 5; i < spirv.size();) {
+    const std::uint32_t word_count = spirv[i] >> 16;
+    const std::uint32_t opcode = spirv[i] & 0xffff;
+    if (word_count == 0 || i + word_count > spirv.size()) break;
+    if (opcode == op_decorate && word_count >= 4) {
+      if (spirv[i + 2] == decoration_binding) bindings.emplace_back(spirv[i + 1], spirv[i + 3]);
+      if (spirv[i + 2] == decoration_descriptor_set) sets.emplace_back(spirv[i + 1], spirv[i + 3]);
+    }
+    i += word_count;
+  }
+  std::uint32_t mask = 0;
+  for (const auto& [id, binding] : bindings) {
+    const auto set =
+        std::find_if(sets.begin(), sets.end(), [&](const auto& s) { return s.first == id; });
+    if ((set == sets.end() || set->second == 0) && binding < 32) mask |= 1u << binding;
+  }
+  return mask;
+}
+
+ShaderLibraryImpl::ShaderLibraryImpl(DeviceImpl& device) : device_(device) {
+  const std::string dir = cache_directory();
+  if (!dir.empty()) {
+    const auto props = device_.physical().getProperties();
+    cache_path_ = dir + "/pipelines-" + hex(props.vendorID) + "-" + hex(props.deviceID) + ".bin";
+  }
+  load_cache();
+}
+
+ShaderLibraryImpl::~ShaderLibraryImpl() = default;
+
+void ShaderLibraryImpl::load_cache() {
+  std::vector<char> data;
+  if (!cache_path_.empty()) {
+    std::ifstream in(cache_path_, std::ios::binary);
+    if (in) data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!cache_header_matches(data, device_.physical().getProperties())) data.clear();
+  }
+  try {
+    cache_ = vk::raii::PipelineCache(
+        device_.device(),
+        vk::PipelineCacheCreateInfo{.initialDataSize = data.size(), .pInitialData = data.data()});
+  } catch (const vk::SystemError&) {
+    // A blob the driver rejects anyway: start empty rather than fail.
+    cache_ = vk::raii::PipelineCache(device_.device(), vk::PipelineCacheCreateInfo{});
+  }
+}
+
+void ShaderLibraryImpl::save_cache() const {
+  if (cache_path_.empty() || !*cache_) return;
+  try {
+    std::vector<std::uint8_t> data;
+    {
+      std::lock_guard lock(mutex_);
+      data = cache_.getData();
+    }
+    const fs::path path(cache_path_);
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) return;
+    // Write aside, then rename: concurrent processes never see a half-written cache.
+    const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid());
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(data.data()),
+                static_cast<std::streamsize>(data.size()));
+      if (!out) {
+        fs::remove(temp, ec);
+        return;
+      }
+    }
+    fs::rename(temp, path, ec);
+    if (ec) fs::remove(temp, ec);
+  } catch (...) {
+    // The cache is an optimisation; failing to save it must not fail the program.
+  }
+}
+
+ComputePipeline ShaderLibraryImpl::pipeline(const PipelineDescriptor& descriptor) {
+  Key key{descriptor.name, descriptor.workgroup_size, descriptor.constants,
+          descriptor.required_subgroup_size};
+  std::lock_guard lock(mutex_);
+  if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
+  const auto shaders = embedded_shaders();
+  const auto shader = std::find_if(shaders.begin(), shaders.end(),
+                                   [&](const auto& s) { return s.name == descriptor.name; });
+  if (shader == shaders.end()) {
+    throw Error(Errc::invalid_argument, "no shader named '" + descriptor.name + "'");
+  }
+  ComputePipeline created = create(descriptor, *shader);
+  pipelines_.emplace(std::move(key), created);
+  return created;
+}
+
+ComputePipeline ShaderLibraryImpl::create(const PipelineDescriptor& descriptor,
+                                          const EmbeddedShader& shader) {
+  const Capabilities& caps = device_.capabilities();
+  const auto& wg = descriptor.workgroup_size;
+  const std::uint64_t invocations = std::uint64_t{wg[0]} * wg[1] * wg[2];
+  for (int i = 0; i < 3; ++i) {
+    if (wg[i] == 0 || wg[i] > caps.max_workgroup_size[i]) {
+      throw Error(Errc::invalid_argument, "shader '" + descriptor.name + "': workgroup size " +
+                                              std::to_string(wg[i]) + " in dimension " +
+                                              std::to_string(i) + " is outside 1.." +
+                                              std::to_string(caps.max_workgroup_size[i]));
+    }
+  }
+  if (invocations > caps.max_workgroup_invocations) {
+    throw Error(Errc::invalid_argument, "shader '" + descriptor.name + "': workgroup of " +
+                                            std::to_string(invocations) +
+                                            " invocations exceeds the device's " +
+                                            std::to_string(caps.max_workgroup_invocations));
+  }
+  const std::uint32_t subgroup = descriptor.required_subgroup_size;
+  if (subgroup != 0 && (!caps.subgroup_size_control || subgroup < caps.min_subgroup_size ||
+                        subgroup > caps.max_subgroup_size)) {
+    throw Error(Errc::unsupported,
+                "shader '" + descriptor.name + "': subgroup size " + std::to_string(subgroup) +
+                    " is not available (device: " + std::to_string(caps.min_subgroup_size) + ".." +
+                    std::to_string(caps.max_subgroup_size) + ")");
+  }
+  try {
+    // Every pipeline shares one layout shape, so push constants and bindings stay valid
+    // across pipeline switches inside an encoder.
+    std::array<vk::DescriptorSetLayoutBinding, ArgumentTable::max_bindings> bindings{};
+    for (std::uint32_t i = 0; i < bindings.size(); ++i) {
+      bindings[i] = {.binding = i,
+                     .descriptorType = vk::DescriptorType::eStorageBuffer,
+                     .descriptorCount = 1,
+                     .stageFlags = vk::ShaderStageFlagBits::eCompute};
+    }
+    vk::raii::DescriptorSetLayout set_layout(
+        device_.device(), vk::DescriptorSetLayoutCreateInfo{
+                              .flags = vk::DescriptorSetLayoutCreateFlagBits::ePushDescriptorKHR,
+                              .bindingCount = static_cast<std::uint32_t>(bindings.size()),
+                              .pBindings = bindings.data()});
+    const vk::PushConstantRange range{
+        .stageFlags = vk::ShaderStageFlagBits::eCompute, .offset = 0, .size = push_constant_bytes};
+    const vk::DescriptorSetLayout set_layout_handle = *set_layout;
+    vk::raii::PipelineLayout layout(device_.device(),
+                                    vk::PipelineLayoutCreateInfo{.setLayoutCount = 1,
+                                                                 .pSetLayouts = &set_layout_handle,
+                                                                 .pushConstantRangeCount = 1,
+                                                                 .pPushConstantRanges = &range});
+    vk::raii::ShaderModule module(device_.device(),
+                                  vk::ShaderModuleCreateInfo{.codeSize = shader.spirv.size_bytes(),
+                                                             .pCode = shader.spirv.data()});
+    std::vector<std::uint32_t> values = {wg[0], wg[1], wg[2]};
+    values.insert(values.end(), descriptor.constants.begin(), descriptor.constants.end());
+    std::vector<vk::SpecializationMapEntry> entries;
+    for (std::uint32_t i = 0; i < values.size(); ++i) {
+      entries.push_back({.constantID = i, .offset = 4 * i, .size = 4});
+    }
+    const vk::SpecializationInfo specialization{
+        .mapEntryCount = static_cast<std::uint32_t>(entries.size()),
+        .pMapEntries = entries.data(),
+        .dataSize = values.size() * 4,
+        .pData = values.data()};
+    const vk::PipelineShaderStageRequiredSubgroupSizeCreateInfo required{.requiredSubgroupSize =
+                                                                             subgroup};
+    const vk::ComputePipelineCreateInfo info{
+        .stage = {.pNext = subgroup != 0 ? &required : nullptr,
+                  .flags = subgroup != 0
+                               ? vk::PipelineShaderStageCreateFlagBits::eRequireFullSubgroups
+                               : vk::PipelineShaderStageCreateFlags{},
+                  .stage = vk::ShaderStageFlagBits::eCompute,
+                  .module = *module,
+                  .pName = "main",
+                  .pSpecializationInfo = &specialization},
+        .layout = *layout};
+    vk::raii::Pipeline pipeline(device_.device(), cache_, info);
+    return ComputePipeline(std::make_shared<PipelineImpl>(
+        descriptor.name, wg, reflect_binding_mask(shader.spirv), std::move(set_layout),
+        std::move(layout), std::move(pipeline)));
+  } catch (const vk::SystemError& e) {
+    throw Error(Errc::pipeline_creation_failed, "shader '" + descriptor.name + "': " + e.what());
+  }
+}
+
+std::size_t ShaderLibraryImpl::pipeline_count() const {
+  std::lock_guard lock(mutex_);
+  return pipelines_.size();
+}
+
+}  // namespace vecaccel::detail
+
+namespace vecaccel {
+
+ComputePipeline::ComputePipeline(std::shared_ptr<detail::PipelineImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+const std::string& ComputePipeline::name() const noexcept {
+  return impl_->name();
+}
+std::array<std::uint32_t, 3> ComputePipeline::workgroup_size() const noexcept {
+  return impl_->workgroup_size();
+}
+std::uint32_t ComputePipeline::binding_mask() const noexcept {
+  return impl_->binding_mask();
+}
+std::uint32_t ComputePipeline::push_constant_size() const noexcept {
+  return detail::ShaderLibraryImpl::push_constant_bytes;
+}
+
+ShaderLibrary::ShaderLibrary(std::unique_ptr<detail::ShaderLibraryImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+ShaderLibrary::ShaderLibrary(ShaderLibrary&&) noexcept = default;
+ShaderLibrary& ShaderLibrary::operator=(ShaderLibrary&&) noexcept = default;
+ShaderLibrary::~ShaderLibrary() = default;
+
+std::vector<std::string_view> ShaderLibrary::shader_names() {
+  std::vector<std::string_view> names;
+  for (const auto& shader : detail::embedded_shaders())
+    names.push_back(shader.name);
+  return names;
+}
+ComputePipeline ShaderLibrary::pipeline(const PipelineDescriptor& descriptor) {
+  return impl_->pipeline(descriptor);
+}
+std::size_t ShaderLibrary::pipeline_count() const {
+  return impl_->pipeline_count();
+}
+void ShaderLibrary::save_cache() const {
+  impl_->save_cache();
+}
+
+}  // namespace vecaccel

@@ -1,0 +1,51 @@
+#pragma once
+// A timeline semaphore: the implementation of SharedEvent and of each queue's completion.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+
+#include "vk.hpp"
+
+namespace vecaccel::detail {
+
+class DeviceImpl;
+
+class Timeline : public std::enable_shared_from_this<Timeline> {
+ public:
+  /// host_signal: whether the CPU may signal it (queue timelines are GPU-signalled only).
+  Timeline(std::shared_ptr<DeviceImpl> device, std::uint64_t initial, bool host_signal);
+
+  vk::Semaphore handle() const noexcept { return *semaphore_; }
+  DeviceImpl& device() const noexcept { return *device_; }
+
+  /// Reads the counter (cached: values only grow).
+  std::uint64_t completed_value() const;
+  bool reached(std::uint64_t value) const { return completed_value() >= value; }
+  /// Host signal; invalid_argument when not allowed or not increasing.
+  void signal(std::uint64_t value);
+  /// Signals from the host without the checks, for the queue that owns this timeline.
+  void signal_unchecked(std::uint64_t value);
+
+  /// Spins briefly, then blocks. False on timeout; throws cancelled when stop is requested,
+  /// device_lost when the device is lost.
+  bool wait(std::uint64_t value, std::optional<std::chrono::nanoseconds> timeout,
+            const std::stop_token& stop = {}) const;
+
+  void notify(std::uint64_t value, std::function<void(std::uint64_t)> callback);
+
+ private:
+  bool block(std::uint64_t value, std::chrono::steady_clock::time_point deadline,
+             const std::stop_token& stop) const;
+
+  std::shared_ptr<DeviceImpl> device_;
+  vk::raii::Semaphore semaphore_{nullptr};
+  bool host_signal_;
+  mutable std::atomic<std::uint64_t> cached_{0};
+};
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,259 @@
+// One conformance suite for AccelerationContext, run against the explicit Context and the
+// deprecated LegacyContext through the interface only (issue 3, item 6), plus what is specific
+// to the legacy model (implicit retention).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "buffer_impl.hpp"
+#include "support/support.hpp"
+#include "vecaccel/legacy_context.hpp"
+
+// This suite tests the deprecated class on purpose.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+using namespace vecaccel;
+using namespace std::chrono_literals;
+namespace vt = vecaccel::testing;
+
+namespace {
+
+template <class F>
+void expect_error(Errc code, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    return;
+  }
+  ADD_FAILURE() << "expected " << to_string(code) << ", nothing was thrown";
+}
+
+template <class C>
+class Conformance : public ::testing::Test {
+ protected:
+  C concrete;
+  AccelerationContext& context = concrete;
+  Device device = concrete.device();
+
+  /// busy_loop iterations over `count` elements that take at least `duration` (calibrated
+  /// once per context type through the interface itself).
+  std::uint32_t iterations_for(std::uint32_t count, std::chrono::milliseconds duration) {
+    static double seconds_per_element_step = 0;
+    if (seconds_per_element_step == 0) {
+      constexpr std::uint32_t probe = 2000;
+      auto out = context.get_buffer(count * 4);
+      run_busy_loop(out.buffer(), count, 10, 1);  // warm-up: pipeline creation
+      const auto start = std::chrono::steady_clock::now();
+      run_busy_loop(out.buffer(), count, probe, 1);
+      seconds_per_element_step =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+          (double(probe) * count);
+    }
+    const double steps =
+        std::chrono::duration<double>(duration).count() / (seconds_per_element_step * count);
+    return static_cast<std::uint32_t>(std::min(steps * 1.5 + 100, 4e9));
+  }
+
+  void run_busy_loop(const Buffer& out, std::uint32_t count, std::uint32_t iterations,
+                     std::uint32_t seed) {
+    context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+      vt::encode_busy_loop(device, e, out, count, iterations, seed);
+    });
+  }
+};
+
+using ContextTypes = ::testing::Types<Context, LegacyContext>;
+
+class ContextNames {
+ public:
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, Context> ? "Context" : "LegacyContext";
+  }
+};
+
+TYPED_TEST_SUITE(Conformance, ContextTypes, ContextNames);
+
+TYPED_TEST(Conformance, ExecuteAndWaitReturnsTheResultComputedOnTheGpu) {
+  AccelerationContext& ctx = this->context;
+  constexpr std::uint32_t n = 1000;
+  std::vector<float> xs(n), ys(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    xs[i] = static_cast<float>(i % 23) - 11.0f;
+    ys[i] = static_cast<float>(i % 7) * 0.5f;
+  }
+  auto x = ctx.get_buffer(std::span<const float>(xs));
+  auto y = ctx.get_buffer(std::span<const float>(ys));
+  EXPECT_EQ(x.size(), n * 4u);
+  EXPECT_EQ(x.read<float>(), xs);
+  const std::string tag = ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+    vt::encode_scale_add(this->device, e, x.buffer(), y.buffer(), n, 4.0f);
+    return std::string("done");
+  });
+  EXPECT_EQ(tag, "done");
+  const auto out = y.read<float>(n);
+  for (std::uint32_t i = 0; i < n; ++i)
+    ASSERT_EQ(out[i], 4.0f * xs[i] + ys[i]) << i;
+
+  // A void operation.
+  ctx.execute_and_wait(
+      [&](CommandBuffer&, ComputeEncoder& e) { e.fill_buffer(y.buffer(), 0, n * 4, 0u); });
+  EXPECT_EQ(y.read<float>(n), std::vector<float>(n, 0.0f));
+}
+
+TYPED_TEST(Conformance, ExecuteReturnsAtOnceAndGetWaits) {
+  AccelerationContext& ctx = this->context;
+  constexpr std::uint32_t count = 2048;
+  const std::uint32_t iterations = this->iterations_for(count, 200ms);
+  auto out = ctx.get_buffer(count * 4);
+  auto submission = ctx.execute([&](CommandBuffer&, ComputeEncoder& e) {
+    vt::encode_busy_loop(this->device, e, out.buffer(), count, iterations, 3);
+    return 7;
+  });
+  EXPECT_FALSE(submission.is_complete());
+  EXPECT_GT(submission.timeline_value(), 0u);
+  EXPECT_EQ(submission.get(), 7);
+  EXPECT_TRUE(submission.is_complete());
+  const auto values = out.read<std::uint32_t>();
+  EXPECT_EQ(values[0], vt::busy_loop_reference(3, 0, iterations));
+  EXPECT_EQ(values[count - 1], vt::busy_loop_reference(3, count - 1, iterations));
+}
+
+TYPED_TEST(Conformance, TimeoutThrowsAndTheContextStaysUsable) {
+  AccelerationContext& ctx = this->context;
+  constexpr std::uint32_t count = 2048;
+  const std::uint32_t iterations = this->iterations_for(count, 400ms);
+  auto out = ctx.get_buffer(count * 4);
+  const auto start = std::chrono::steady_clock::now();
+  expect_error(Errc::timeout, [&] {
+    ctx.execute_and_wait(
+        [&](CommandBuffer&, ComputeEncoder& e) {
+          vt::encode_busy_loop(this->device, e, out.buffer(), count, iterations, 9);
+        },
+        {.timeout = 20ms});
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms) << "gave up at the timeout";
+
+  // Still usable; the timed-out work completes and its buffer stayed alive.
+  auto small = ctx.get_buffer(64);
+  ctx.execute_and_wait(
+      [&](CommandBuffer&, ComputeEncoder& e) { e.fill_buffer(small.buffer(), 0, 64, 5u); });
+  EXPECT_EQ(small.read<std::uint32_t>(1)[0], 5u);
+  const auto values = out.read<std::uint32_t>();  // the fill above completed after it
+  EXPECT_EQ(values[count - 1], vt::busy_loop_reference(9, count - 1, iterations));
+}
+
+TYPED_TEST(Conformance, StopBeforeEncodingCancelsWithoutEncoding) {
+  AccelerationContext& ctx = this->context;
+  std::stop_source source;
+  source.request_stop();
+  bool encoded = false;
+  expect_error(Errc::cancelled, [&] {
+    ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) { encoded = true; },
+                         {.stop = source.get_token()});
+  });
+  EXPECT_FALSE(encoded);
+  expect_error(Errc::cancelled, [&] {
+    ctx.execute([&](CommandBuffer&, ComputeEncoder&) { encoded = true; },
+                {.stop = source.get_token()});
+  });
+  EXPECT_FALSE(encoded);
+}
+
+TYPED_TEST(Conformance, StopWhileWaitingCancelsAndTheWorkStillCompletes) {
+  AccelerationContext& ctx = this->context;
+  constexpr std::uint32_t count = 2048;
+  const std::uint32_t iterations = this->iterations_for(count, 400ms);
+  auto out = ctx.get_buffer(count * 4);
+  std::stop_source source;
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(30ms);
+    source.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  expect_error(Errc::cancelled, [&] {
+    ctx.execute_and_wait(
+        [&](CommandBuffer&, ComputeEncoder& e) {
+          vt::encode_busy_loop(this->device, e, out.buffer(), count, iterations, 4);
+        },
+        {.stop = source.get_token()});
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms) << "the wait noticed the stop";
+  ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) {});  // waits behind it
+  EXPECT_EQ(out.read<std::uint32_t>()[count - 1],
+            vt::busy_loop_reference(4, count - 1, iterations));
+}
+
+TYPED_TEST(Conformance, ManyThreadsExecuteAtOnce) {
+  AccelerationContext& ctx = this->context;
+  constexpr int threads = 4;
+  constexpr int rounds = 25;
+  std::atomic<int> wrong{0};
+  {
+    std::vector<std::jthread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        try {
+          for (int r = 0; r < rounds; ++r) {
+            const std::uint32_t pattern = static_cast<std::uint32_t>(t * 1000 + r);
+            auto token = ctx.get_buffer(256 * 4);
+            const auto written = ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+              e.fill_buffer(token.buffer(), 0, 256 * 4, pattern);
+              return pattern;
+            });
+            const auto values = token.read<std::uint32_t>();
+            if (written != pattern || values != std::vector<std::uint32_t>(256, pattern)) ++wrong;
+          }
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << "thread " << t << ": " << e.what();
+          ++wrong;
+        }
+      });
+    }
+  }
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TYPED_TEST(Conformance, ExceptionsFromTheOperationPropagateAndLeaveTheContextUsable) {
+  AccelerationContext& ctx = this->context;
+  EXPECT_THROW(ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) -> int {
+    throw std::runtime_error("encode failed");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) { return 1; }), 1);
+}
+
+// The legacy model retains what a submission binds: dropping the last handle right after
+// execute() is safe, and the memory goes only once the GPU is done.
+TEST(LegacyContext, SubmissionsRetainTheirBuffersUntilComplete) {
+  LegacyContext ctx;
+  Device device = ctx.device();
+  constexpr std::uint32_t count = 2048;
+  std::weak_ptr<detail::BufferImpl> watch;
+  Submission<void> submission = [&] {
+    Buffer out = device.buffer_factory().make_buffer(count * 4);  // not pooled, not resident
+    watch = out.impl();
+    return ctx.execute([&](CommandBuffer&, ComputeEncoder& e) {
+      vt::encode_busy_loop(device, e, out, count, 1000, 1);
+    });
+  }();
+  EXPECT_FALSE(watch.expired()) << "the submission keeps the buffer alive";
+  submission.wait();
+  ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) {});  // the queue reclaims here
+  EXPECT_TRUE(watch.expired()) << "and lets go once it completed";
+}
+
+TEST(LegacyContext, ExposesItsPoolWithoutResidency) {
+  LegacyContext ctx({.max_buffer_pool_memory = 8u << 20, .max_buffers_per_size = 3});
+  EXPECT_EQ(ctx.buffer_pool().statistics().max_bytes, 8u << 20);
+  { auto token = ctx.get_buffer(100); }
+  EXPECT_EQ(ctx.buffer_pool().statistics().buffers_cached, 1u);
+}
+
+}  // namespace

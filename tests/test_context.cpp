@@ -1,0 +1,264 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stop_token>
+#include <thread>
+
+#include "device_impl.hpp"
+#include "support/support.hpp"
+
+using namespace vecaccel;
+using namespace std::chrono_literals;
+namespace vt = vecaccel::testing;
+
+// The seed's testMetal4ContextCreation, testCommandBufferCreation and testBasicExecution.
+TEST(Context, Creation) {
+  Context context;
+  EXPECT_TRUE(context.device().supports_explicit_model());
+  EXPECT_EQ(context.configuration().max_command_buffer_count, 3u);
+  EXPECT_EQ(context.command_queue().max_command_buffer_count(), 3u);
+  EXPECT_EQ(context.configuration().default_timeout, 30s);
+}
+
+TEST(Context, CommandBufferCreation) {
+  Context context;
+  CommandBuffer cb = context.make_command_buffer();
+  EXPECT_EQ(cb.committed_value(), 0u);
+}
+
+TEST(Context, BasicExecution) {
+  Context context;
+  bool executed = false;
+  context.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) { executed = true; });
+  EXPECT_TRUE(executed);
+}
+
+TEST(Context, ExecuteReturnsAtOnceAndTheResultAfterCompletion) {
+  Context context;
+  constexpr std::uint32_t count = 4096;
+  const std::uint32_t iterations = vt::iterations_for(context, count, 200ms);
+  auto out = context.get_buffer(count * 4);
+  Device device = context.device();
+  auto submission = context.execute([&](CommandBuffer&, ComputeEncoder& e) {
+    vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 11);
+    return 42;
+  });
+  EXPECT_FALSE(submission.is_complete());
+  EXPECT_GT(submission.timeline_value(), 0u);
+  EXPECT_EQ(submission.get(), 42);
+  EXPECT_TRUE(submission.is_complete());
+  const auto values = out.read<std::uint32_t>(count);
+  EXPECT_EQ(values[count - 1], vt::busy_loop_reference(11, count - 1, iterations));
+}
+
+TEST(Context, ExecuteAndWaitComputesOnTheGpu) {
+  Context context;
+  constexpr std::uint32_t n = 3000;
+  std::vector<float> xs(n), ys(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    xs[i] = static_cast<float>(i % 17) - 8.0f;
+    ys[i] = static_cast<float>(i % 5);
+  }
+  auto x = context.get_buffer(std::span<const float>(xs));
+  auto y = context.get_buffer(std::span<const float>(ys));
+  Device device = context.device();
+  const auto sum = context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+    vt::encode_scale_add(device, e, x.buffer(), y.buffer(), n, -1.5f);
+    return n;
+  });
+  EXPECT_EQ(sum, n);
+  const auto out = y.read<float>(n);
+  for (std::uint32_t i = 0; i < n; ++i)
+    ASSERT_EQ(out[i], -1.5f * xs[i] + ys[i]);
+}
+
+TEST(Context, ExecuteAndWaitThrowsTimeoutAndTheResultStillLandsLater) {
+  Context context;
+  constexpr std::uint32_t count = 4096;
+  const std::uint32_t iterations = vt::iterations_for(context, count, 400ms);
+  auto out = context.get_buffer(count * 4);
+  Device device = context.device();
+  try {
+    context.execute_and_wait(
+        [&](CommandBuffer&, ComputeEncoder& e) {
+          vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 21);
+        },
+        {.timeout = 5ms});
+    FAIL() << "expected a timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::timeout);
+  }
+  EXPECT_EQ(context.performance_stats().timeouts, 1u);
+  context.command_queue().wait_idle();
+  const auto values = out.read<std::uint32_t>(count);
+  for (std::uint32_t i = 0; i < count; i += 61) {
+    ASSERT_EQ(values[i], vt::busy_loop_reference(21, i, iterations));
+  }
+  // Still fully usable.
+  bool ran = false;
+  context.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) { ran = true; });
+  EXPECT_TRUE(ran);
+}
+
+TEST(Context, StopRequestedBeforeEncodingNeverRunsTheOperation) {
+  Context context;
+  std::stop_source stop;
+  stop.request_stop();
+  bool ran = false;
+  try {
+    context.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) { ran = true; },
+                             {.stop = stop.get_token()});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::cancelled);
+  }
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(context.performance_stats().operations, 0u);
+}
+
+TEST(Context, StopRequestedAfterEncodingCancelsTheWaitButTheWorkCompletes) {
+  Context context;
+  constexpr std::uint32_t count = 4096;
+  const std::uint32_t iterations = vt::iterations_for(context, count, 200ms);
+  auto out = context.get_buffer(count * 4);
+  Device device = context.device();
+  std::stop_source stop;
+  const auto operations_before = context.performance_stats().operations;
+  try {
+    context.execute_and_wait(
+        [&](CommandBuffer&, ComputeEncoder& e) {
+          vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 31);
+          stop.request_stop();
+        },
+        {.stop = stop.get_token()});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::cancelled);
+  }
+  EXPECT_EQ(context.performance_stats().operations, operations_before + 1);
+  context.command_queue().wait_idle();
+  EXPECT_EQ(out.read<std::uint32_t>(1)[0], vt::busy_loop_reference(31, 0, iterations));
+}
+
+TEST(Context, StopWhileWaitingCancelsPromptly) {
+  Context context;
+  constexpr std::uint32_t count = 4096;
+  const std::uint32_t iterations = vt::iterations_for(context, count, 500ms);
+  auto out = context.get_buffer(count * 4);
+  Device device = context.device();
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(20ms);
+    stop.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(context.execute_and_wait(
+                   [&](CommandBuffer&, ComputeEncoder& e) {
+                     vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 1);
+                   },
+                   {.stop = stop.get_token()}),
+               Error);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 450ms);
+  stopper.join();
+}
+
+TEST(Context, AnExceptionFromTheOperationPropagatesAndNothingIsSubmitted) {
+  Context context;
+  EXPECT_THROW(context.execute_and_wait([](CommandBuffer&, ComputeEncoder&) {
+    throw Error(Errc::invalid_argument, "from the operation");
+  }),
+               Error);
+  EXPECT_EQ(context.command_queue().last_submitted_value(), 0u);
+  bool ran = false;
+  context.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) { ran = true; });
+  EXPECT_TRUE(ran);
+}
+
+TEST(Context, EightThreadsTimesTwoHundredOperationsAllCorrect) {
+  Context context;
+  Device device = context.device();
+  constexpr int threads = 8;
+  constexpr int per_thread = 200;
+  constexpr std::uint32_t n = 64;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::vector<float> xs(n, static_cast<float>(t + 1));
+      auto x = context.get_buffer(std::span<const float>(xs));
+      for (int k = 0; k < per_thread; ++k) {
+        std::vector<float> ys(n, static_cast<float>(k));
+        auto y = context.get_buffer(std::span<const float>(ys));
+        const float a = static_cast<float>(k % 7);
+        context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+          vt::encode_scale_add(device, e, x.buffer(), y.buffer(), n, a);
+        });
+        const auto out = y.read<float>(n);
+        for (float v : out) {
+          if (v != a * static_cast<float>(t + 1) + static_cast<float>(k)) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(context.performance_stats().operations, std::uint64_t{threads * per_thread});
+}
+
+TEST(Context, DeviceLossFailsPendingAndLaterWaits) {
+  Context context;
+  constexpr std::uint32_t count = 4096;
+  const std::uint32_t iterations = vt::iterations_for(context, count, 300ms);
+  auto out = context.get_buffer(count * 4);
+  Device device = context.device();
+  auto pending = context.execute([&](CommandBuffer&, ComputeEncoder& e) {
+    vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 1);
+  });
+  device.impl()->mark_lost();  // what a VK_ERROR_DEVICE_LOST from the driver does
+  try {
+    pending.wait();
+    if (!pending.is_complete()) FAIL() << "a wait returned on a lost device before completion";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::device_lost);
+  }
+  try {
+    context.execute_and_wait([](CommandBuffer&, ComputeEncoder&) {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::device_lost);
+  }
+  // The loss was simulated: the real GPU is still running the work, which must finish before
+  // the test tears down the buffers it writes.
+  device.impl()->device().waitIdle();
+}
+
+TEST(Context, ProfilingRecordsGpuTimePerOperation) {
+  Context context({.enable_profiling = true});
+  if (context.device().capabilities().timestamp_period_ns == 0) GTEST_SKIP() << "no timestamps";
+  constexpr std::uint32_t count = 4096;
+  auto out = context.get_buffer(count * 4);
+  Device device = context.device();
+  for (int i = 0; i < 5; ++i) {
+    context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+      vt::encode_busy_loop(device, e, out.buffer(), count, 2000, 1);
+    });
+  }
+  context.execute_and_wait([](CommandBuffer&, ComputeEncoder&) {});
+  const auto stats = context.performance_stats();
+  EXPECT_GE(stats.operations, 6u);
+  EXPECT_GE(stats.profiled_operations, 5u);
+  EXPECT_GT(stats.total_gpu_time.count(), 0);
+  EXPECT_GE(stats.max_gpu_time, stats.last_gpu_time);
+}
+
+TEST(Context, CleanupWaitsAndFreesCachedBuffers) {
+  Context context;
+  { auto token = context.get_buffer(1 << 20); }
+  EXPECT_GT(context.buffer_pool().statistics().bytes_cached, 0u);
+  context.cleanup();
+  EXPECT_EQ(context.buffer_pool().statistics().bytes_cached, 0u);
+  bool ran = false;
+  context.execute_and_wait([&](CommandBuffer&, ComputeEncoder&) { ran = true; });
+  EXPECT_TRUE(ran);
+}
