@@ -1,0 +1,18 @@
+#pragma once
+// Distance metrics. l2 is the squared Euclidean distance (smaller is better); inner_product
+// and cosine are similarities (larger is better), reported as similarities as FAISS does.
+
+#include <string_view>
+
+namespace vecaccel {
+
+enum class Metric { l2, inner_product, cosine };
+
+std::string_view to_string(Metric metric) noexcept;
+/// "l2", "ip" / "inner_product", "cosine"; invalid_argument naming the text otherwise.
+Metric parse_metric(std::string_view text);
+constexpr bool smaller_is_better(Metric metric) noexcept {
+  return metric == Metric::l2;
+}
+
+}  // namespace vecaccel

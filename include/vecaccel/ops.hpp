@@ -1,0 +1,78 @@
+#pragma once
+// Vector search primitives: pairwise distances, per-row top-k selection and fused exact kNN.
+//
+// Each op comes in two forms. The host form (distances, top_k, knn) takes host spans, uploads,
+// runs one command buffer on the context and returns host results. The encode form
+// (encode_*) records into a caller's encoder over GPU buffers, with the barriers it needs, so
+// several ops fuse into one command buffer; the caller keeps the buffers alive until the
+// submission completes. Matrices are row-major float32. Thread-safe as the context is.
+//
+// Errors: invalid_argument for dimension 0, mismatched sizes, k = 0 or k > max_k, NaN or Inf
+// in an input row (naming the row), buffers too small (with both sizes).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "vecaccel/buffer.hpp"
+#include "vecaccel/compute_encoder.hpp"
+#include "vecaccel/context.hpp"
+#include "vecaccel/metric.hpp"
+
+namespace vecaccel {
+
+/// rows x k results, row-major. Rows are sorted best first; ties are ordered by label. When
+/// fewer than k candidates exist, rows are padded with label -1 and the worst distance
+/// (+inf for l2, -inf for similarities).
+struct KnnResult {
+  std::size_t rows = 0;
+  std::size_t k = 0;
+  std::vector<float> distances;
+  std::vector<std::int64_t> labels;
+};
+
+namespace ops {
+
+/// Largest k top_k and knn accept.
+inline constexpr std::size_t max_k = 2048;
+
+/// queries (nq x dim) against base (nb x dim): the nq x nb matrix of metric values.
+std::vector<float> distances(Context& context, std::span<const float> queries,
+                             std::span<const float> base, std::size_t dim, Metric metric);
+
+/// Per row of a rows x cols matrix, the k smallest (largest when `largest`) values and their
+/// column indices.
+KnnResult top_k(Context& context, std::span<const float> values, std::size_t rows, std::size_t cols,
+                std::size_t k, bool largest);
+
+/// The k nearest base rows of each query; labels are base row numbers. Never materialises
+/// the whole nq x nb distance matrix: it works in tiles and merges per-tile selections.
+KnnResult knn(Context& context, std::span<const float> queries, std::span<const float> base,
+              std::size_t dim, std::size_t k, Metric metric);
+
+/// A row-major float32 matrix in a GPU buffer. `row_stride` is in floats (0: cols).
+struct MatrixRef {
+  Buffer buffer;
+  std::uint64_t offset = 0;  ///< bytes
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+};
+
+/// Squared L2 norm of each row of `matrix` into `norms` (rows floats at norms_offset).
+void encode_row_norms(Context& context, ComputeEncoder& encoder, const MatrixRef& matrix,
+                      const Buffer& norms, std::uint64_t norms_offset = 0);
+
+/// out (nq x nb floats) = metric(queries, base). query_norms/base_norms are squared row norms
+/// (from encode_row_norms) for l2 and cosine; ignored for inner_product.
+void encode_distances(Context& context, ComputeEncoder& encoder, const MatrixRef& queries,
+                      const MatrixRef& base, const Buffer& query_norms, const Buffer& base_norms,
+                      Metric metric, const MatrixRef& out);
+
+/// Per row of `values`, the k best into out_values / out_labels (rows x k floats / int32
+/// column indices), sorted best first, ties by index.
+void encode_top_k(Context& context, ComputeEncoder& encoder, const MatrixRef& values, std::size_t k,
+                  bool largest, const Buffer& out_values, const Buffer& out_labels);
+
+}  // namespace ops
+}  // namespace vecaccel

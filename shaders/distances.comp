@@ -1,0 +1,105 @@
+#version 450
+// out[q][c] = metric(query q, base row c) for a tile of queries x base rows: a tiled matrix
+// product (shared-memory tiles of TILE_K dimensions, MICRO_M x MICRO_N outputs per thread in
+// registers) with the metric applied in the epilogue from precomputed squared norms.
+//
+// Workgroup: (TILE_N / MICRO_N) x (TILE_M / MICRO_M) threads; it computes TILE_M queries x
+// TILE_N base rows. Thread (tx, ty) owns queries ty + i * THREADS_Y and base rows
+// tx + j * THREADS_X, so neighbouring threads read neighbouring shared words and write
+// neighbouring output columns.
+layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
+
+layout(constant_id = 3) const uint TILE_M = 64;
+layout(constant_id = 4) const uint TILE_N = 64;
+layout(constant_id = 5) const uint TILE_K = 16;
+layout(constant_id = 6) const uint MICRO_M = 4;
+layout(constant_id = 7) const uint MICRO_N = 4;
+
+const uint THREADS_X = TILE_N / MICRO_N;
+const uint THREADS_Y = TILE_M / MICRO_M;
+const uint THREADS = THREADS_X * THREADS_Y;
+
+const uint METRIC_L2 = 0;
+const uint METRIC_INNER_PRODUCT = 1;
+const uint METRIC_COSINE = 2;
+
+layout(set = 0, binding = 0, std430) readonly buffer Queries { float queries[]; };
+layout(set = 0, binding = 1, std430) readonly buffer Base { float base[]; };
+layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
+layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
+layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
+
+layout(push_constant) uniform Constants {
+  uint num_queries;   // rows of this tile's query block
+  uint num_base;      // base rows of this tile
+  uint dim;
+  uint metric;
+  uint query_offset;  // first query row (elements = rows * dim)
+  uint base_offset;   // first base row
+  uint out_stride;    // floats per output row
+  uint out_offset;    // elements
+} pc;
+
+shared float tile_q[TILE_K][TILE_M];
+shared float tile_b[TILE_K][TILE_N];
+
+void main() {
+  const uint tx = gl_LocalInvocationID.x;
+  const uint ty = gl_LocalInvocationID.y;
+  const uint tid = ty * THREADS_X + tx;
+  const uint q0 = gl_WorkGroupID.y * TILE_M;
+  const uint b0 = gl_WorkGroupID.x * TILE_N;
+
+  float acc[MICRO_M][MICRO_N];
+  for (uint i = 0; i < MICRO_M; ++i)
+    for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = 0.0;
+
+  for (uint k0 = 0; k0 < pc.dim; k0 += TILE_K) {
+    // Cooperative loads, consecutive threads along the dimension axis (contiguous in memory).
+    for (uint e = tid; e < TILE_M * TILE_K; e += THREADS) {
+      const uint r = e / TILE_K;
+      const uint kk = e % TILE_K;
+      const uint q = q0 + r;
+      const uint k = k0 + kk;
+      tile_q[kk][r] = (q < pc.num_queries && k < pc.dim)
+                          ? queries[(pc.query_offset + q) * pc.dim + k] : 0.0;
+    }
+    for (uint e = tid; e < TILE_N * TILE_K; e += THREADS) {
+      const uint r = e / TILE_K;
+      const uint kk = e % TILE_K;
+      const uint b = b0 + r;
+      const uint k = k0 + kk;
+      tile_b[kk][r] = (b < pc.num_base && k < pc.dim)
+                          ? base[(pc.base_offset + b) * pc.dim + k] : 0.0;
+    }
+    barrier();
+    for (uint kk = 0; kk < TILE_K; ++kk) {
+      float a[MICRO_M];
+      float b[MICRO_N];
+      for (uint i = 0; i < MICRO_M; ++i) a[i] = tile_q[kk][ty + i * THREADS_Y];
+      for (uint j = 0; j < MICRO_N; ++j) b[j] = tile_b[kk][tx + j * THREADS_X];
+      for (uint i = 0; i < MICRO_M; ++i)
+        for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+    }
+    barrier();
+  }
+
+  for (uint i = 0; i < MICRO_M; ++i) {
+    const uint q = q0 + ty + i * THREADS_Y;
+    if (q >= pc.num_queries) continue;
+    const float qn = pc.metric == METRIC_INNER_PRODUCT ? 0.0 : query_norms[pc.query_offset + q];
+    for (uint j = 0; j < MICRO_N; ++j) {
+      const uint b = b0 + tx + j * THREADS_X;
+      if (b >= pc.num_base) continue;
+      float v = acc[i][j];
+      if (pc.metric == METRIC_L2) {
+        // ||q||^2 + ||x||^2 - 2 q.x can dip below zero by rounding; a distance cannot.
+        v = max(qn + base_norms[pc.base_offset + b] - 2.0 * v, 0.0);
+      } else if (pc.metric == METRIC_COSINE) {
+        const float denominator = sqrt(qn) * sqrt(base_norms[pc.base_offset + b]);
+        v = denominator > 0.0 ? v / denominator : 0.0;  // a zero vector is similar to nothing
+      }
+      out_values[pc.out_offset + q * pc.out_stride + b] = v;
+    }
+  }
+}

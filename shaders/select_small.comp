@@ -1,0 +1,87 @@
+#version 450
+// Top-k for small k (k <= LIST): each thread keeps a sorted list of its LIST best candidates
+// in registers while it streams its share of the segment (one read of each value, and almost
+// every value is rejected by one comparison), then k rounds of a workgroup-wide minimum pop
+// the k best heads. One workgroup per (segment, row).
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
+
+layout(constant_id = 3) const uint LIST = 16;
+layout(constant_id = 4) const uint MAX_SUBGROUPS = 128;
+
+#include "select_common.glsl"
+
+shared uint round_key[MAX_SUBGROUPS];
+shared int round_label[MAX_SUBGROUPS];
+shared uint winner_key;
+shared int winner_label;
+
+void main() {
+  const uint row = gl_WorkGroupID.y;
+  const uint segment = gl_WorkGroupID.x;
+  const uint begin = segment * pc.segment_length;
+  const uint end = min(begin + pc.segment_length, pc.cols);
+  const uint threads = gl_WorkGroupSize.x;
+
+  uint keys[LIST];
+  int labels[LIST];
+  for (uint i = 0; i < LIST; ++i) {
+    keys[i] = WORST_KEY;
+    labels[i] = NO_LABEL;
+  }
+  for (uint col = begin + gl_LocalInvocationID.x; col < end; col += threads) {
+    const uint key = to_key(in_values[pc.in_offset + row * pc.in_stride + col]);
+    const int label = label_at(row, col);
+    if (!better(key, label, keys[LIST - 1], labels[LIST - 1])) continue;
+    // Insertion into the sorted list; constant bounds keep it in registers.
+    uint k = key;
+    int l = label;
+    for (uint i = 0; i < LIST; ++i) {
+      if (better(k, l, keys[i], labels[i])) {
+        const uint tk = keys[i];
+        const int tl = labels[i];
+        keys[i] = k;
+        labels[i] = l;
+        k = tk;
+        l = tl;
+      }
+    }
+  }
+
+  // k rounds: the workgroup's best head wins and its owner pops it.
+  for (uint r = 0; r < pc.k; ++r) {
+    const uint head_key = keys[0];
+    const int head_label = labels[0];
+    const uint best_key = subgroupMin(head_key);
+    const uint best_label = subgroupMin(head_key == best_key ? uint(head_label) : 0xffffffffu);
+    if (subgroupElect()) {
+      round_key[gl_SubgroupID] = best_key;
+      round_label[gl_SubgroupID] = int(best_label);
+    }
+    barrier();
+    if (gl_LocalInvocationID.x == 0) {
+      uint wk = round_key[0];
+      int wl = round_label[0];
+      for (uint s = 1; s < gl_NumSubgroups; ++s) {
+        if (better(round_key[s], round_label[s], wk, wl)) {
+          wk = round_key[s];
+          wl = round_label[s];
+        }
+      }
+      winner_key = wk;
+      winner_label = wl;
+      write_result(row, segment, r, wk, wl);
+    }
+    barrier();
+    if (head_key == winner_key && head_label == winner_label && head_label != NO_LABEL) {
+      for (uint i = 0; i + 1 < LIST; ++i) {
+        keys[i] = keys[i + 1];
+        labels[i] = labels[i + 1];
+      }
+      keys[LIST - 1] = WORST_KEY;
+      labels[LIST - 1] = NO_LABEL;
+    }
+    barrier();
+  }
+}

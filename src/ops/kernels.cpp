@@ -1,0 +1,137 @@
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <string>
+
+#include "vecaccel/argument_table.hpp"
+#include "vecaccel/error.hpp"
+#include "vecaccel/shader_library.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+/// k up to this uses per-thread register lists (one pass); above, radix select.
+constexpr std::uint32_t small_k_limit = 32;
+
+std::uint32_t groups(std::uint32_t n, std::uint32_t per_group) {
+  return n / per_group + (n % per_group != 0);
+}
+
+std::uint32_t metric_code(Metric metric) {
+  switch (metric) {
+    case Metric::l2:
+      return 0;
+    case Metric::inner_product:
+      return 1;
+    case Metric::cosine:
+      return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+KernelShapes KernelShapes::for_device(const Capabilities& caps) {
+  KernelShapes s{};
+  // Large register tiles pay off where the hardware has the registers and shared memory
+  // (GPUs with 32-wide subgroups); CPU drivers run each workgroup as a loop and prefer small.
+  const bool big = caps.subgroup_size >= 32 && caps.max_shared_memory_bytes >= 48 * 1024 &&
+                   caps.max_workgroup_invocations >= 256;
+  if (big) {
+    s.tile_m = 128, s.tile_n = 128, s.tile_k = 8, s.micro_m = 8, s.micro_n = 8;
+  } else {
+    s.tile_m = 64, s.tile_n = 64, s.tile_k = 16, s.micro_m = 4, s.micro_n = 4;
+  }
+  s.small_threads = std::min<std::uint32_t>(big ? 128 : 64, caps.max_workgroup_invocations);
+  s.radix_threads = std::min<std::uint32_t>(big ? 256 : 128, caps.max_workgroup_invocations);
+  s.max_subgroups =
+      std::max<std::uint32_t>(1, s.radix_threads / std::max(1u, caps.min_subgroup_size));
+  s.max_subgroups =
+      std::max(s.max_subgroups, s.small_threads / std::max(1u, caps.min_subgroup_size));
+  return s;
+}
+
+void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
+                      std::uint32_t matrix_offset, std::uint32_t rows, std::uint32_t dim,
+                      const Buffer& norms, std::uint32_t norms_offset) {
+  if (rows == 0) return;
+  struct {
+    std::uint32_t rows, dim, matrix_offset, norms_offset;
+  } constants{rows, dim, matrix_offset, norms_offset};
+  constexpr std::uint32_t threads = 64;
+  const std::uint32_t max_groups = device.capabilities().max_workgroup_count[0];
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = "row_norms", .workgroup_size = {threads, 1, 1}}));
+  encoder.set_argument_table(ArgumentTable().set_buffer(0, matrix).set_buffer(1, norms));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(std::min(groups(rows, threads), max_groups));
+}
+
+void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
+  if (a.num_queries == 0 || a.num_base == 0) return;
+  const KernelShapes s = KernelShapes::for_device(device.capabilities());
+  const std::uint32_t tx = s.tile_n / s.micro_n;
+  const std::uint32_t ty = s.tile_m / s.micro_m;
+  struct {
+    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, out_stride,
+        out_offset;
+  } constants{a.num_queries,  a.num_base,    a.dim,        metric_code(a.metric),
+              a.query_offset, a.base_offset, a.out_stride, a.out_offset};
+  encoder.set_pipeline(device.shaders().pipeline(
+      {.name = "distances",
+       .workgroup_size = {tx, ty, 1},
+       .constants = {s.tile_m, s.tile_n, s.tile_k, s.micro_m, s.micro_n}}));
+  encoder.set_argument_table(ArgumentTable()
+                                 .set_buffer(0, a.queries)
+                                 .set_buffer(1, a.base)
+                                 .set_buffer(2, a.query_norms)
+                                 .set_buffer(3, a.base_norms)
+                                 .set_buffer(4, a.out));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(groups(a.num_base, s.tile_n), groups(a.num_queries, s.tile_m));
+}
+
+std::uint32_t default_segment_length(std::uint32_t k) {
+  const std::uint32_t cap = std::bit_ceil(std::max(k, 32u));
+  return k <= small_k_limit ? 8192 : std::max(8192u, 4 * cap);
+}
+
+std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const SelectArgs& a) {
+  if (a.k == 0 || a.k > 2048) {
+    throw Error(Errc::invalid_argument,
+                "select: k = " + std::to_string(a.k) + " is outside 1..2048");
+  }
+  const std::uint32_t segment = a.segment_length == 0 ? std::max(a.cols, 1u) : a.segment_length;
+  const std::uint32_t segments = std::max(1u, groups(a.cols, segment));
+  if (a.rows == 0) return segments;
+  const KernelShapes s = KernelShapes::for_device(device.capabilities());
+  struct {
+    std::uint32_t rows, cols, in_stride, in_offset, segment_length, k, largest, has_labels,
+        label_offset, out_stride, out_offset;
+  } constants{a.rows,         a.cols,       a.in_stride,         a.in_offset,
+              segment,        a.k,          a.largest ? 1u : 0u, a.labels.valid() ? 1u : 0u,
+              a.label_offset, a.out_stride, a.out_offset};
+  if (a.k <= small_k_limit) {
+    const std::uint32_t list = a.k <= 16 ? 16 : 32;
+    encoder.set_pipeline(device.shaders().pipeline({.name = "select_small",
+                                                    .workgroup_size = {s.small_threads, 1, 1},
+                                                    .constants = {list, s.max_subgroups}}));
+  } else {
+    const std::uint32_t cap = std::bit_ceil(std::max(a.k, 32u));
+    encoder.set_pipeline(device.shaders().pipeline({.name = "select_radix",
+                                                    .workgroup_size = {s.radix_threads, 1, 1},
+                                                    .constants = {cap, s.max_subgroups}}));
+  }
+  // Without labels the shader never reads binding 1; bind the values there to keep it valid.
+  encoder.set_argument_table(ArgumentTable()
+                                 .set_buffer(0, a.values)
+                                 .set_buffer(1, a.labels.valid() ? a.labels : a.values)
+                                 .set_buffer(2, a.out_values)
+                                 .set_buffer(3, a.out_labels));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(segments, a.rows);
+  return segments;
+}
+
+}  // namespace vecaccel::detail

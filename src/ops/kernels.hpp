@@ -1,0 +1,65 @@
+#pragma once
+// The vector-search kernels as encoder calls: each picks its shape for the device (from
+// capabilities, never from the device's name), binds its buffers and dispatches. Callers
+// place the barriers between them.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "vecaccel/buffer.hpp"
+#include "vecaccel/compute_encoder.hpp"
+#include "vecaccel/device.hpp"
+#include "vecaccel/metric.hpp"
+
+namespace vecaccel::detail {
+
+/// A float32 matrix region: `rows` rows of `stride` floats from element `offset`.
+struct MatrixSlice {
+  Buffer buffer;
+  std::uint32_t offset = 0;
+  std::uint32_t rows = 0;
+  std::uint32_t stride = 0;
+};
+
+/// Shapes chosen per device.
+struct KernelShapes {
+  std::uint32_t tile_m, tile_n, tile_k, micro_m, micro_n;  // distances
+  std::uint32_t small_threads;                             // select_small workgroup
+  std::uint32_t radix_threads;                             // select_radix workgroup
+  std::uint32_t max_subgroups;
+  static KernelShapes for_device(const Capabilities& caps);
+};
+
+/// norms[norms_offset + i] = |row i|^2 for rows of `dim` floats from element matrix_offset.
+void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
+                      std::uint32_t matrix_offset, std::uint32_t rows, std::uint32_t dim,
+                      const Buffer& norms, std::uint32_t norms_offset);
+
+struct DistanceArgs {
+  Buffer queries, base, query_norms, base_norms, out;
+  std::uint32_t num_queries = 0, num_base = 0, dim = 0;
+  std::uint32_t query_offset = 0;  // first query row
+  std::uint32_t base_offset = 0;   // first base row
+  std::uint32_t out_stride = 0, out_offset = 0;
+  Metric metric = Metric::l2;
+};
+void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
+
+struct SelectArgs {
+  Buffer values;
+  Buffer labels;  // empty: labels are label_offset + column
+  std::uint32_t rows = 0, cols = 0, in_stride = 0, in_offset = 0;
+  std::uint32_t segment_length = 0;  // 0: the whole row
+  std::uint32_t k = 0;
+  bool largest = false;
+  std::uint32_t label_offset = 0;
+  Buffer out_values, out_labels;
+  std::uint32_t out_stride = 0, out_offset = 0;
+};
+/// Per row and segment, the k best (value, label) pairs at out[row * out_stride + segment *
+/// k + i]. Returns the number of segments per row.
+std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const SelectArgs& args);
+/// The segment length encode_select uses for this k when asked to choose (0).
+std::uint32_t default_segment_length(std::uint32_t k);
+
+}  // namespace vecaccel::detail

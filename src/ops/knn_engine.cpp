@@ -1,0 +1,253 @@
+#include "knn_engine.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "kernels.hpp"
+#include "vecaccel/error.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+/// Distance tiles stay this small at most, however large the device's storage range.
+constexpr std::uint64_t max_tile_bytes = 256ull << 20;
+/// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
+constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
+
+constexpr std::uint32_t worst_bits(bool largest) {
+  return largest ? 0xff800000u : 0x7f800000u;
+}
+
+std::uint32_t u32(std::size_t v, std::string_view what) {
+  if (v > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error(Errc::invalid_argument, std::string(what) + " of " + std::to_string(v) +
+                                            " exceeds the 32-bit limit of the kernels");
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+KnnResult padding(std::size_t rows, std::size_t k, Metric metric) {
+  KnnResult r{rows, k, {}, {}};
+  const float worst = smaller_is_better(metric) ? std::numeric_limits<float>::infinity()
+                                                : -std::numeric_limits<float>::infinity();
+  r.distances.assign(rows * k, worst);
+  r.labels.assign(rows * k, -1);
+  return r;
+}
+
+}  // namespace
+
+void check_finite(std::span<const float> values, std::size_t dim, std::string_view what,
+                  std::size_t first_row) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      throw Error(Errc::invalid_argument, std::string(what) + " row " +
+                                              std::to_string(first_row + i / dim) + " holds " +
+                                              std::to_string(values[i]) + " at dimension " +
+                                              std::to_string(i % dim) + ": values must be finite");
+    }
+  }
+}
+
+KnnEngine::KnnEngine(Context& context, std::size_t dim, Metric metric)
+    : context_(context), dim_(dim), metric_(metric) {
+  if (dim == 0) throw Error(Errc::invalid_argument, "dimension must be at least 1");
+  const auto& caps = context.device().capabilities();
+  const std::uint64_t row_bytes = dim * sizeof(float);
+  chunk_rows_ = std::min<std::uint64_t>(caps.max_storage_buffer_range / row_bytes, max_chunk_rows);
+  chunk_rows_ =
+      std::min<std::uint64_t>(chunk_rows_, std::numeric_limits<std::uint32_t>::max() / dim);
+  if (chunk_rows_ == 0) {
+    throw Error(Errc::invalid_argument,
+                "dimension " + std::to_string(dim) +
+                    ": one vector exceeds the device's storage buffer range of " +
+                    std::to_string(caps.max_storage_buffer_range) + " bytes");
+  }
+}
+
+BaseChunk KnnEngine::make_chunk(std::size_t capacity) const {
+  capacity = std::clamp<std::size_t>(capacity, 1, chunk_rows_);
+  auto factory = context_.buffer_factory();
+  BaseChunk chunk;
+  chunk.vectors = factory.make_buffer({.size = capacity * dim_ * sizeof(float),
+                                       .storage = StorageMode::private_,
+                                       .label = "base vectors"});
+  chunk.norms = factory.make_buffer(
+      {.size = capacity * sizeof(float), .storage = StorageMode::private_, .label = "base norms"});
+  chunk.capacity = capacity;
+  context_.residency_manager().register_buffer(chunk.vectors, ResidencyMode::persistent);
+  context_.residency_manager().register_buffer(chunk.norms, ResidencyMode::persistent);
+  context_.residency_manager().commit();
+  return chunk;
+}
+
+void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
+  const std::size_t n = vectors.size() / dim_;
+  if (n == 0) return;
+  if (chunk.rows + n > chunk.capacity) {
+    throw Error(Errc::invalid_argument,
+                "append of " + std::to_string(n) + " rows to a chunk holding " +
+                    std::to_string(chunk.rows) + " of " + std::to_string(chunk.capacity));
+  }
+  BufferToken upload = context_.get_buffer(vectors);
+  Device device = context_.device();
+  const std::uint64_t at = chunk.rows * dim_ * sizeof(float);
+  context_
+      .execute([&](CommandBuffer&, ComputeEncoder& encoder) {
+        encoder.copy_buffer(upload.buffer(), 0, chunk.vectors, at, vectors.size_bytes());
+        encoder.barrier({chunk.vectors}, Stage::blit, Stage::dispatch);
+        encode_row_norms(device, encoder, chunk.vectors, u32(chunk.rows * dim_, "offset"),
+                         u32(n, "rows"), u32(dim_, "dimension"), chunk.norms,
+                         u32(chunk.rows, "offset"));
+      })
+      .wait();
+  chunk.rows += n;
+}
+
+BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) const {
+  BaseChunk bigger = make_chunk(new_capacity);
+  if (chunk.rows > 0) {
+    context_
+        .execute([&](CommandBuffer&, ComputeEncoder& encoder) {
+          encoder.copy_buffer(chunk.vectors, 0, bigger.vectors, 0,
+                              chunk.rows * dim_ * sizeof(float));
+          encoder.copy_buffer(chunk.norms, 0, bigger.norms, 0, chunk.rows * sizeof(float));
+        })
+        .wait();
+  }
+  bigger.rows = chunk.rows;
+  return bigger;
+}
+
+KnnResult KnnEngine::search(std::span<const float> queries, std::span<const BaseChunk> chunks,
+                            std::size_t k) const {
+  if (k == 0 || k > ops::max_k) {
+    throw Error(Errc::invalid_argument,
+                "k = " + std::to_string(k) + " is outside 1.." + std::to_string(ops::max_k));
+  }
+  if (queries.size() % dim_ != 0) {
+    throw Error(Errc::invalid_argument, "queries hold " + std::to_string(queries.size()) +
+                                            " floats, not a multiple of the dimension " +
+                                            std::to_string(dim_));
+  }
+  check_finite(queries, dim_, "query");
+  const std::size_t nq = queries.size() / dim_;
+  std::size_t total = 0;
+  for (const auto& c : chunks)
+    total += c.rows;
+  if (nq == 0 || total == 0) return padding(nq, k, metric_);
+  u32(total, "base rows");
+
+  Device device = context_.device();
+  const auto& caps = device.capabilities();
+  const bool largest = !smaller_is_better(metric_);
+  const std::uint32_t kk = static_cast<std::uint32_t>(k);
+  const std::uint32_t segment = default_segment_length(kk);
+  const std::uint64_t range = caps.max_storage_buffer_range;
+  const std::uint64_t tile_bytes = std::min(range, max_tile_bytes);
+
+  // Query batches: as many as leave a distance tile at least one segment wide.
+  std::size_t batch = std::min<std::size_t>(
+      {nq, 4096, range / (dim_ * sizeof(float)), tile_bytes / (segment * sizeof(float))});
+  batch = std::max<std::size_t>(batch, 1);
+  // Tile columns: a multiple of the segment length, within the tile budget.
+  std::uint64_t tile_cols = tile_bytes / (batch * sizeof(float)) / segment * segment;
+  tile_cols = std::clamp<std::uint64_t>(tile_cols, segment, chunk_rows_);
+  const std::uint32_t segments_per_tile =
+      static_cast<std::uint32_t>((tile_cols + segment - 1) / segment);
+  const std::uint32_t cand_stride =
+      u32((1 + static_cast<std::uint64_t>(segments_per_tile)) * kk, "candidates");
+  if (batch * cand_stride * sizeof(float) > range) {
+    batch = std::max<std::size_t>(1, range / (cand_stride * sizeof(float)));
+  }
+
+  KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
+  for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
+    const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
+    BufferToken q = context_.get_buffer(queries.subspan(q0 * dim_, qb * dim_));
+    BufferToken qn = context_.get_buffer(qb * sizeof(float));
+    BufferToken tile = context_.get_buffer(qb * tile_cols * sizeof(float));
+    BufferToken cand_values = context_.get_buffer(std::uint64_t{qb} * cand_stride * sizeof(float));
+    BufferToken cand_labels = context_.get_buffer(std::uint64_t{qb} * cand_stride * sizeof(float));
+    context_
+        .execute([&](CommandBuffer&, ComputeEncoder& e) {
+          e.fill_buffer(cand_values.buffer(), 0, std::uint64_t{qb} * cand_stride * 4,
+                        worst_bits(largest));
+          e.fill_buffer(cand_labels.buffer(), 0, std::uint64_t{qb} * cand_stride * 4, 0xffffffffu);
+          encode_row_norms(device, e, q.buffer(), 0, qb, u32(dim_, "dimension"), qn.buffer(), 0);
+          e.barrier(Stage::blit | Stage::dispatch, Stage::dispatch);
+          std::size_t label_base = 0;
+          for (const BaseChunk& chunk : chunks) {
+            for (std::size_t c0 = 0; c0 < chunk.rows; c0 += tile_cols) {
+              const auto cols =
+                  static_cast<std::uint32_t>(std::min<std::size_t>(tile_cols, chunk.rows - c0));
+              encode_distances(device, e,
+                               {.queries = q.buffer(),
+                                .base = chunk.vectors,
+                                .query_norms = qn.buffer(),
+                                .base_norms = chunk.norms,
+                                .out = tile.buffer(),
+                                .num_queries = qb,
+                                .num_base = cols,
+                                .dim = u32(dim_, "dimension"),
+                                .query_offset = 0,
+                                .base_offset = static_cast<std::uint32_t>(c0),
+                                .out_stride = static_cast<std::uint32_t>(tile_cols),
+                                .out_offset = 0,
+                                .metric = metric_});
+              e.barrier({tile.buffer()}, Stage::dispatch, Stage::dispatch);
+              const std::uint32_t segs =
+                  encode_select(device, e,
+                                {.values = tile.buffer(),
+                                 .rows = qb,
+                                 .cols = cols,
+                                 .in_stride = static_cast<std::uint32_t>(tile_cols),
+                                 .in_offset = 0,
+                                 .segment_length = segment,
+                                 .k = kk,
+                                 .largest = largest,
+                                 .label_offset = static_cast<std::uint32_t>(label_base + c0),
+                                 .out_values = cand_values.buffer(),
+                                 .out_labels = cand_labels.buffer(),
+                                 .out_stride = cand_stride,
+                                 .out_offset = kk});
+              e.barrier({tile.buffer(), cand_values.buffer(), cand_labels.buffer()},
+                        Stage::dispatch, Stage::dispatch);
+              // Running merge: the best k so far sit in each row's first k slots.
+              encode_select(device, e,
+                            {.values = cand_values.buffer(),
+                             .labels = cand_labels.buffer(),
+                             .rows = qb,
+                             .cols = (1 + segs) * kk,
+                             .in_stride = cand_stride,
+                             .in_offset = 0,
+                             .segment_length = 0,
+                             .k = kk,
+                             .largest = largest,
+                             .out_values = cand_values.buffer(),
+                             .out_labels = cand_labels.buffer(),
+                             .out_stride = cand_stride,
+                             .out_offset = 0});
+              e.barrier({cand_values.buffer(), cand_labels.buffer()}, Stage::dispatch,
+                        Stage::dispatch);
+            }
+            label_base += chunk.rows;
+          }
+        })
+        .wait();
+    const auto values = cand_values.read<float>(std::size_t{qb} * cand_stride);
+    const auto labels = cand_labels.read<std::int32_t>(std::size_t{qb} * cand_stride);
+    for (std::uint32_t r = 0; r < qb; ++r) {
+      for (std::uint32_t i = 0; i < kk; ++i) {
+        result.distances[(q0 + r) * k + i] = values[std::size_t{r} * cand_stride + i];
+        result.labels[(q0 + r) * k + i] = labels[std::size_t{r} * cand_stride + i];
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,57 @@
+#pragma once
+// The GPU kNN machinery shared by ops::knn and FlatIndex: base vectors live in chunks (each
+// within the device's storage-buffer range) with their squared norms; a search runs distance
+// tiles, per-tile top-k selection and a final merge in one command buffer per query batch.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "vecaccel/buffer_pool.hpp"
+#include "vecaccel/context.hpp"
+#include "vecaccel/metric.hpp"
+#include "vecaccel/ops.hpp"
+
+namespace vecaccel::detail {
+
+/// rows x dim floats and their squared norms, resident on the GPU. `capacity` rows fit.
+struct BaseChunk {
+  Buffer vectors;
+  Buffer norms;
+  std::size_t rows = 0;
+  std::size_t capacity = 0;
+};
+
+/// Throws invalid_argument naming the first row holding NaN or Inf (`what`: "query", "base").
+void check_finite(std::span<const float> values, std::size_t dim, std::string_view what,
+                  std::size_t first_row = 0);
+
+class KnnEngine {
+ public:
+  KnnEngine(Context& context, std::size_t dim, Metric metric);
+
+  /// Rows per chunk: as many as fit the storage-buffer range (and a sane upper bound).
+  std::size_t chunk_rows() const noexcept { return chunk_rows_; }
+
+  /// A new empty chunk with room for chunk_rows() rows (private device memory).
+  BaseChunk make_chunk(std::size_t capacity) const;
+  /// Appends vectors (n x dim, host) to chunk at its end (uploads through the pool and
+  /// computes their norms on the GPU). The chunk must have room.
+  void append(BaseChunk& chunk, std::span<const float> vectors) const;
+  /// Copies a chunk's rows into a new, larger chunk on the GPU (no host round trip).
+  BaseChunk grow(const BaseChunk& chunk, std::size_t new_capacity) const;
+
+  /// The k best base rows for each of the nq queries over all chunks; labels are global row
+  /// numbers (chunk i starts at the sum of earlier chunks' rows). Validates the queries.
+  KnnResult search(std::span<const float> queries, std::span<const BaseChunk> chunks,
+                   std::size_t k) const;
+
+ private:
+  Context& context_;
+  std::size_t dim_;
+  Metric metric_;
+  std::size_t chunk_rows_;
+};
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,33 @@
+#pragma once
+// Float64 CPU references for the vector-search tests, and the checks that compare with them.
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "vecaccel/metric.hpp"
+#include "vecaccel/ops.hpp"
+
+namespace vecaccel::testing {
+
+/// n x dim floats from a standard normal distribution.
+std::vector<float> normal_data(std::size_t n, std::size_t dim, std::uint32_t seed);
+/// n x dim floats around `clusters` centres (tight clusters: many near-equal distances).
+std::vector<float> clustered_data(std::size_t n, std::size_t dim, std::size_t clusters,
+                                  std::uint32_t seed);
+
+/// The metric in float64.
+double reference_metric(const float* a, const float* b, std::size_t dim, Metric metric);
+
+/// Checks a KnnResult against float64: rows sorted, labels unique and valid, every returned
+/// distance within tolerance of the exact one for its label, and every returned label among
+/// the exact top k up to ties (its exact distance no worse than the k-th best plus tolerance);
+/// padding (-1, worst value) exactly where fewer than k base rows exist. Returns "" when all
+/// holds, else the first problem found.
+std::string check_knn(const KnnResult& result, const std::vector<float>& queries,
+                      const std::vector<float>& base, std::size_t dim, std::size_t k,
+                      Metric metric);
+
+}  // namespace vecaccel::testing

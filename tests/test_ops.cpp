@@ -1,0 +1,162 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "support/reference.hpp"
+#include "vecaccel/vecaccel.hpp"
+
+using namespace vecaccel;
+namespace vt = vecaccel::testing;
+
+namespace {
+
+struct Shape {
+  std::size_t dim, base, queries, k;
+};
+
+std::string name_of(Metric m) {
+  return std::string(to_string(m));
+}
+
+class KnnReference : public ::testing::TestWithParam<std::tuple<Shape, Metric, bool>> {};
+
+}  // namespace
+
+TEST_P(KnnReference, MatchesFloat64Reference) {
+  const auto [shape, metric, clustered] = GetParam();
+  static Context context;
+  const std::uint32_t seed = static_cast<std::uint32_t>(shape.dim * 7919 + shape.base + shape.k);
+  const auto base = clustered ? vt::clustered_data(shape.base, shape.dim, 20, seed)
+                              : vt::normal_data(shape.base, shape.dim, seed);
+  const auto queries = clustered ? vt::clustered_data(shape.queries, shape.dim, 20, seed + 1)
+                                 : vt::normal_data(shape.queries, shape.dim, seed + 1);
+  const KnnResult result = ops::knn(context, queries, base, shape.dim, shape.k, metric);
+  EXPECT_EQ(vt::check_knn(result, queries, base, shape.dim, shape.k, metric), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, KnnReference,
+    ::testing::Combine(::testing::Values(Shape{1, 1000, 5, 10}, Shape{3, 2000, 7, 1},
+                                         Shape{37, 3001, 9, 100}, Shape{128, 5000, 17, 10},
+                                         Shape{129, 4099, 5, 1024}, Shape{1000, 1500, 3, 10},
+                                         Shape{16, 9000, 4, 2048}, Shape{8, 20, 3, 50}),
+                       ::testing::Values(Metric::l2, Metric::inner_product, Metric::cosine),
+                       ::testing::Bool()),
+    [](const auto& info) {
+      const Shape& s = std::get<0>(info.param);
+      return "d" + std::to_string(s.dim) + "_n" + std::to_string(s.base) + "_k" +
+             std::to_string(s.k) + "_" + name_of(std::get<1>(info.param)) +
+             (std::get<2>(info.param) ? "_clustered" : "_normal");
+    });
+
+TEST(Ops, DistancesMatchFloat64AndZeroVectorsHaveCosineZero) {
+  Context context;
+  constexpr std::size_t dim = 37, nq = 9, nb = 130;
+  auto queries = vt::normal_data(nq, dim, 1);
+  auto base = vt::normal_data(nb, dim, 2);
+  std::fill_n(base.begin(), dim, 0.0f);  // base row 0 is the zero vector
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    const auto d = ops::distances(context, queries, base, dim, metric);
+    ASSERT_EQ(d.size(), nq * nb);
+    for (std::size_t q = 0; q < nq; ++q) {
+      for (std::size_t b = 0; b < nb; ++b) {
+        const double truth = vt::reference_metric(&queries[q * dim], &base[b * dim], dim, metric);
+        ASSERT_NEAR(d[q * nb + b], truth, 1e-4 * std::abs(truth) + 1e-4) << name_of(metric);
+      }
+      if (metric == Metric::cosine) EXPECT_EQ(d[q * nb], 0.0f);
+    }
+  }
+}
+
+TEST(Ops, TopKMatchesAStableSortForEveryK) {
+  Context context;
+  constexpr std::size_t rows = 5, cols = 20000;
+  // Few distinct values: every row is full of ties, which must come out ordered by column.
+  std::vector<float> values(rows * cols);
+  std::mt19937 rng(3);
+  for (auto& v : values)
+    v = static_cast<float>(rng() % 5000) * 0.25f - 300.0f;
+  for (std::size_t k : {1, 10, 100, 1024, 2048}) {
+    for (bool largest : {false, true}) {
+      const KnnResult r = ops::top_k(context, values, rows, cols, k, largest);
+      for (std::size_t row = 0; row < rows; ++row) {
+        std::vector<std::int64_t> order(cols);
+        std::iota(order.begin(), order.end(), 0);
+        const float* v = &values[row * cols];
+        std::stable_sort(order.begin(), order.end(),
+                         [&](auto a, auto b) { return largest ? v[a] > v[b] : v[a] < v[b]; });
+        for (std::size_t i = 0; i < k; ++i) {
+          ASSERT_EQ(r.labels[row * k + i], order[i])
+              << "k=" << k << " largest=" << largest << " row=" << row << " i=" << i;
+          ASSERT_EQ(r.distances[row * k + i], v[order[i]]);
+        }
+      }
+    }
+  }
+}
+
+TEST(Ops, FusedKnnEqualsDistancesThenTopK) {
+  Context context;
+  constexpr std::size_t dim = 64, nq = 6, nb = 12345, k = 50;
+  const auto queries = vt::normal_data(nq, dim, 5);
+  const auto base = vt::normal_data(nb, dim, 6);
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    const KnnResult fused = ops::knn(context, queries, base, dim, k, metric);
+    const auto d = ops::distances(context, queries, base, dim, metric);
+    const KnnResult separate = ops::top_k(context, d, nq, nb, k, !smaller_is_better(metric));
+    EXPECT_EQ(fused.labels, separate.labels) << name_of(metric);
+    EXPECT_EQ(fused.distances, separate.distances) << name_of(metric);
+  }
+}
+
+TEST(Ops, BaseLargerThanTheStorageBufferRangeIsProcessedInChunks) {
+  Context context;
+  constexpr std::size_t dim = 1000;
+  const std::uint64_t range = context.device().capabilities().max_storage_buffer_range;
+  const std::size_t nb = static_cast<std::size_t>(range / (dim * 4)) * 2 + 777;
+  if (nb > 200000) GTEST_SKIP() << "storage range too large to exceed cheaply here";
+  const auto base = vt::normal_data(nb, dim, 8);
+  const auto queries = vt::normal_data(2, dim, 9);
+  const KnnResult r = ops::knn(context, queries, base, dim, 5, Metric::l2);
+  EXPECT_EQ(vt::check_knn(r, queries, base, dim, 5, Metric::l2), "");
+}
+
+TEST(Ops, KPastTheBaseSizePadsWithMinusOneAndTheWorstValue) {
+  Context context;
+  const auto base = vt::normal_data(3, 4, 1);
+  const auto queries = vt::normal_data(2, 4, 2);
+  for (Metric metric : {Metric::l2, Metric::inner_product}) {
+    const KnnResult r = ops::knn(context, queries, base, 4, 5, metric);
+    EXPECT_EQ(vt::check_knn(r, queries, base, 4, 5, metric), "");
+    EXPECT_EQ(r.labels[4], -1);
+  }
+}
+
+TEST(Ops, BadInputsAreClearErrors) {
+  Context context;
+  const auto base = vt::normal_data(10, 4, 1);
+  auto queries = vt::normal_data(3, 4, 2);
+  const auto code = [&](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::pair(e.code(), std::string(e.what()));
+    }
+    return std::pair(Errc::unsupported, std::string("no error"));
+  };
+  EXPECT_EQ(code([&] { ops::knn(context, queries, base, 4, 0, Metric::l2); }).first,
+            Errc::invalid_argument);
+  EXPECT_EQ(code([&] { ops::knn(context, queries, base, 4, 2049, Metric::l2); }).first,
+            Errc::invalid_argument);
+  EXPECT_EQ(code([&] { ops::knn(context, queries, base, 3, 1, Metric::l2); }).first,
+            Errc::invalid_argument);
+  queries[2 * 4 + 1] = std::numeric_limits<float>::quiet_NaN();
+  const auto [errc, message] = code([&] { ops::knn(context, queries, base, 4, 1, Metric::l2); });
+  EXPECT_EQ(errc, Errc::invalid_argument);
+  EXPECT_NE(message.find("row 2"), std::string::npos) << message;
+  EXPECT_THROW(parse_metric("manhattan"), Error);
+  EXPECT_EQ(parse_metric("ip"), Metric::inner_product);
+}
