@@ -1,0 +1,534 @@
+// Issue 2: the Context's round trip and small-operation throughput, beside raw Vulkan on the
+// same physical device in the same run, so that the ratio does not depend on the machine.
+//
+//   BM_RawEmptySubmit/spin:<0|1>  vkQueueSubmit2 of no command buffers, signalling a timeline
+//                                 semaphore, then vkWaitSemaphores (0) or a spin on
+//                                 vkGetSemaphoreCounterValue (1)
+//   BM_RawEmptyCommandBuffer/...  the same, submitting one empty command buffer: what the driver
+//                                 charges for an operation that encodes nothing
+//   BM_RawDispatch/spin:<0|1>     the same, submitting one pre-recorded scale_add dispatch over
+//                                 64 floats (recorded once: the cheapest raw Vulkan can do)
+//   BM_ContextEmpty               Context::execute_and_wait of an operation that encodes nothing
+//   BM_ContextDispatch            execute_and_wait of one scale_add over 64 floats
+//   BM_ContextSmallOps/threads:N  the same from N threads sharing one Context (items_per_second)
+//
+// Targets (PERFORMANCE.md): empty round trip <= 10 us, one dispatch <= 1.1x raw spinning,
+// >= 100k small ops/s from 8 threads.
+#include <benchmark/benchmark.h>
+#include <vulkan/vulkan.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "vecaccel/vecaccel.hpp"
+
+namespace {
+
+using namespace vecaccel;
+
+constexpr std::uint32_t element_count = 64;
+constexpr std::uint32_t workgroup_size = 64;
+/// A wait that outlasts this is a hang, not a measurement.
+constexpr std::uint64_t wait_limit_ns = 10'000'000'000;
+
+// shaders/scale_add.comp, compiled by glslc for this program (bench/CMakeLists.txt): the raw
+// baseline runs the very shader the Context runs.
+constexpr std::uint32_t scale_add_spirv[] =
+#include "scale_add_raw.spv.inc"
+    ;
+
+/// What a raw submission carries.
+enum class Payload { none, empty_command_buffer, dispatch };
+
+/// The push-constant block of scale_add.comp.
+struct ScaleAddConstants {
+  std::uint32_t count;
+  float a;
+};
+
+void check(VkResult result, const char* what) {
+  if (result != VK_SUCCESS) {
+    throw std::runtime_error(std::string(what) + " failed: VkResult " + std::to_string(result));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// vecaccel
+
+Context& shared_context() {
+  // One context for every benchmark and thread, as an application would have.
+  static Context context;
+  return context;
+}
+
+const ComputePipeline& scale_add_pipeline() {
+  static const ComputePipeline pipeline = shared_context().device().shaders().pipeline(
+      {.name = "scale_add", .workgroup_size = {workgroup_size, 1, 1}});
+  return pipeline;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw Vulkan: its own instance and device on the physical device the Context picked, with the
+// Context's queue-family and memory-type choices, so that only the library's overhead differs.
+
+class RawVulkan {
+ public:
+  explicit RawVulkan(const std::string& device_name) {
+    create_device(device_name);
+    create_buffers();
+    create_pipeline();
+    record_command_buffers();
+  }
+
+  ~RawVulkan() {
+    vkDeviceWaitIdle(device_);
+    vkDestroyCommandPool(device_, command_pool_, nullptr);
+    vkDestroyPipeline(device_, pipeline_, nullptr);
+    vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
+    vkDestroyDescriptorPool(device_, descriptor_pool_, nullptr);
+    vkDestroyDescriptorSetLayout(device_, set_layout_, nullptr);
+    for (std::size_t i = 0; i < buffers_.size(); ++i) {
+      vkDestroyBuffer(device_, buffers_[i], nullptr);
+      vkFreeMemory(device_, memory_[i], nullptr);
+    }
+    vkDestroySemaphore(device_, timeline_, nullptr);
+    vkDestroyDevice(device_, nullptr);
+    vkDestroyInstance(instance_, nullptr);
+  }
+  RawVulkan(const RawVulkan&) = delete;
+  RawVulkan& operator=(const RawVulkan&) = delete;
+
+  /// One vkQueueSubmit2 signalling the next timeline value. Returns the value that marks its
+  /// completion.
+  std::uint64_t submit(Payload payload) {
+    const VkCommandBufferSubmitInfo command{
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO,
+        .commandBuffer = payload == Payload::dispatch ? dispatch_buffer_ : empty_buffer_};
+    // ALL_COMMANDS, as the Context's queue signals its completion timeline.
+    const VkSemaphoreSubmitInfo signal{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+                                       .semaphore = timeline_,
+                                       .value = ++last_value_,
+                                       .stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT};
+    const VkSubmitInfo2 info{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2,
+                             .commandBufferInfoCount = payload == Payload::none ? 0u : 1u,
+                             .pCommandBufferInfos = &command,
+                             .signalSemaphoreInfoCount = 1,
+                             .pSignalSemaphoreInfos = &signal};
+    check(vkQueueSubmit2(queue_, 1, &info, VK_NULL_HANDLE), "vkQueueSubmit2");
+    return last_value_;
+  }
+
+  void wait_blocking(std::uint64_t value) const {
+    const VkSemaphoreWaitInfo info{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
+                                   .semaphoreCount = 1,
+                                   .pSemaphores = &timeline_,
+                                   .pValues = &value};
+    check(vkWaitSemaphores(device_, &info, wait_limit_ns), "vkWaitSemaphores");
+  }
+
+  void wait_spinning(std::uint64_t value) const {
+    std::uint64_t reached = 0;
+    do {
+      check(vkGetSemaphoreCounterValue(device_, timeline_, &reached), "vkGetSemaphoreCounterValue");
+    } while (reached < value);
+  }
+
+  /// x = y = 1 again; call only while the queue is idle (every benchmark waits each submit).
+  void reset_data() {
+    for (void* mapped : mapped_) {
+      auto* values = static_cast<float*>(mapped);
+      std::fill(values, values + element_count, 1.0f);
+    }
+  }
+  float y0() const { return static_cast<const float*>(mapped_[1])[0]; }
+
+ private:
+  void create_device(const std::string& device_name) {
+    const VkApplicationInfo app{.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+                                .pApplicationName = "bench_context raw baseline",
+                                .apiVersion = VK_API_VERSION_1_3};
+    const VkInstanceCreateInfo instance_info{.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+                                             .pApplicationInfo = &app};
+    check(vkCreateInstance(&instance_info, nullptr, &instance_), "vkCreateInstance");
+
+    std::uint32_t count = 0;
+    check(vkEnumeratePhysicalDevices(instance_, &count, nullptr), "vkEnumeratePhysicalDevices");
+    std::vector<VkPhysicalDevice> physicals(count);
+    check(vkEnumeratePhysicalDevices(instance_, &count, physicals.data()),
+          "vkEnumeratePhysicalDevices");
+    for (VkPhysicalDevice candidate : physicals) {
+      VkPhysicalDeviceProperties properties;
+      vkGetPhysicalDeviceProperties(candidate, &properties);
+      if (device_name == properties.deviceName) {
+        physical_ = candidate;
+        break;
+      }
+    }
+    if (physical_ == VK_NULL_HANDLE) {
+      throw std::runtime_error("raw Vulkan sees no device named '" + device_name + "'");
+    }
+
+    // Device::open's rule: a compute-only family with timestamps, else the first compute one.
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, nullptr);
+    std::vector<VkQueueFamilyProperties> families(count);
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, families.data());
+    std::optional<std::uint32_t> family;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const VkQueueFlags flags = families[i].queueFlags;
+      if ((flags & VK_QUEUE_COMPUTE_BIT) == 0) continue;
+      if ((flags & VK_QUEUE_GRAPHICS_BIT) == 0 && families[i].timestampValidBits > 0) {
+        family = i;
+        break;
+      }
+      if (!family) family = i;
+    }
+    if (!family) throw std::runtime_error("'" + device_name + "' has no compute queue family");
+    family_ = *family;
+
+    const float priority = 1.0f;
+    const VkDeviceQueueCreateInfo queue_info{.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                             .queueFamilyIndex = family_,
+                                             .queueCount = 1,
+                                             .pQueuePriorities = &priority};
+    VkPhysicalDeviceVulkan12Features f12{
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+        .timelineSemaphore = VK_TRUE};
+    VkPhysicalDeviceVulkan13Features f13{
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
+        .pNext = &f12,
+        .synchronization2 = VK_TRUE,
+        .maintenance4 = VK_TRUE};  // the shader sets its workgroup size with LocalSizeId
+    const VkDeviceCreateInfo device_info{.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                                         .pNext = &f13,
+                                         .queueCreateInfoCount = 1,
+                                         .pQueueCreateInfos = &queue_info};
+    check(vkCreateDevice(physical_, &device_info, nullptr, &device_), "vkCreateDevice");
+    vkGetDeviceQueue(device_, family_, 0, &queue_);
+
+    const VkSemaphoreTypeCreateInfo type{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
+                                         .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
+    const VkSemaphoreCreateInfo semaphore_info{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO,
+                                               .pNext = &type};
+    check(vkCreateSemaphore(device_, &semaphore_info, nullptr, &timeline_), "vkCreateSemaphore");
+  }
+
+  /// The memory type the Context's pool gives shared buffers (DeviceImpl::memory_type).
+  std::uint32_t shared_memory_type(std::uint32_t allowed) const {
+    VkPhysicalDeviceMemoryProperties mp;
+    vkGetPhysicalDeviceMemoryProperties(physical_, &mp);
+    VkDeviceSize device_local = 0;
+    for (std::uint32_t i = 0; i < mp.memoryHeapCount; ++i) {
+      if ((mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0) {
+        device_local += mp.memoryHeaps[i].size;
+      }
+    }
+    const auto find = [&](VkMemoryPropertyFlags wanted,
+                          VkDeviceSize min_heap) -> std::optional<std::uint32_t> {
+      for (std::uint32_t i = 0; i < mp.memoryTypeCount; ++i) {
+        if ((allowed & (1u << i)) != 0 && (mp.memoryTypes[i].propertyFlags & wanted) == wanted &&
+            mp.memoryHeaps[mp.memoryTypes[i].heapIndex].size >= min_heap) {
+          return i;
+        }
+      }
+      return std::nullopt;
+    };
+    constexpr VkMemoryPropertyFlags host =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    auto type = find(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host, device_local / 2);
+    if (!type) type = find(host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 0);
+    if (!type) type = find(host, 0);
+    if (!type) throw std::runtime_error("no host-visible memory type for the raw buffers");
+    return *type;
+  }
+
+  void create_buffers() {
+    for (std::size_t i = 0; i < buffers_.size(); ++i) {
+      const VkBufferCreateInfo info{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                                    .size = element_count * sizeof(float),
+                                    .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT};
+      check(vkCreateBuffer(device_, &info, nullptr, &buffers_[i]), "vkCreateBuffer");
+      VkMemoryRequirements requirements;
+      vkGetBufferMemoryRequirements(device_, buffers_[i], &requirements);
+      const VkMemoryAllocateInfo allocate{
+          .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+          .allocationSize = requirements.size,
+          .memoryTypeIndex = shared_memory_type(requirements.memoryTypeBits)};
+      check(vkAllocateMemory(device_, &allocate, nullptr, &memory_[i]), "vkAllocateMemory");
+      check(vkBindBufferMemory(device_, buffers_[i], memory_[i], 0), "vkBindBufferMemory");
+      check(vkMapMemory(device_, memory_[i], 0, VK_WHOLE_SIZE, 0, &mapped_[i]), "vkMapMemory");
+    }
+    reset_data();
+  }
+
+  void create_pipeline() {
+    const std::array<VkDescriptorSetLayoutBinding, 2> bindings{{
+        {.binding = 0,
+         .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+         .descriptorCount = 1,
+         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT},
+        {.binding = 1,
+         .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+         .descriptorCount = 1,
+         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT},
+    }};
+    const VkDescriptorSetLayoutCreateInfo layout_info{
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = static_cast<std::uint32_t>(bindings.size()),
+        .pBindings = bindings.data()};
+    check(vkCreateDescriptorSetLayout(device_, &layout_info, nullptr, &set_layout_),
+          "vkCreateDescriptorSetLayout");
+    const VkPushConstantRange constants{.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+                                        .size = sizeof(ScaleAddConstants)};
+    const VkPipelineLayoutCreateInfo pipeline_layout_info{
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+        .setLayoutCount = 1,
+        .pSetLayouts = &set_layout_,
+        .pushConstantRangeCount = 1,
+        .pPushConstantRanges = &constants};
+    check(vkCreatePipelineLayout(device_, &pipeline_layout_info, nullptr, &pipeline_layout_),
+          "vkCreatePipelineLayout");
+
+    const VkDescriptorPoolSize pool_size{.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                         .descriptorCount = 2};
+    const VkDescriptorPoolCreateInfo pool_info{
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = 1,
+        .poolSizeCount = 1,
+        .pPoolSizes = &pool_size};
+    check(vkCreateDescriptorPool(device_, &pool_info, nullptr, &descriptor_pool_),
+          "vkCreateDescriptorPool");
+    const VkDescriptorSetAllocateInfo set_info{
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+        .descriptorPool = descriptor_pool_,
+        .descriptorSetCount = 1,
+        .pSetLayouts = &set_layout_};
+    check(vkAllocateDescriptorSets(device_, &set_info, &descriptor_set_),
+          "vkAllocateDescriptorSets");
+    std::array<VkDescriptorBufferInfo, 2> buffer_infos{};
+    std::array<VkWriteDescriptorSet, 2> writes{};
+    for (std::uint32_t i = 0; i < 2; ++i) {
+      buffer_infos[i] = {.buffer = buffers_[i], .offset = 0, .range = VK_WHOLE_SIZE};
+      writes[i] = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                   .dstSet = descriptor_set_,
+                   .dstBinding = i,
+                   .descriptorCount = 1,
+                   .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                   .pBufferInfo = &buffer_infos[i]};
+    }
+    vkUpdateDescriptorSets(device_, 2, writes.data(), 0, nullptr);
+
+    const VkShaderModuleCreateInfo module_info{.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                               .codeSize = sizeof(scale_add_spirv),
+                                               .pCode = scale_add_spirv};
+    VkShaderModule module = VK_NULL_HANDLE;
+    check(vkCreateShaderModule(device_, &module_info, nullptr, &module), "vkCreateShaderModule");
+    // The workgroup size is specialisation constants 0..2, as ShaderLibrary sets them.
+    const std::array<std::uint32_t, 3> size{workgroup_size, 1, 1};
+    const std::array<VkSpecializationMapEntry, 3> entries{{
+        {.constantID = 0, .offset = 0, .size = 4},
+        {.constantID = 1, .offset = 4, .size = 4},
+        {.constantID = 2, .offset = 8, .size = 4},
+    }};
+    const VkSpecializationInfo specialization{.mapEntryCount = 3,
+                                              .pMapEntries = entries.data(),
+                                              .dataSize = sizeof(size),
+                                              .pData = size.data()};
+    const VkComputePipelineCreateInfo pipeline_info{
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                  .module = module,
+                  .pName = "main",
+                  .pSpecializationInfo = &specialization},
+        .layout = pipeline_layout_};
+    const VkResult result =
+        vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &pipeline_info, nullptr, &pipeline_);
+    vkDestroyShaderModule(device_, module, nullptr);
+    check(result, "vkCreateComputePipelines");
+  }
+
+  /// Recorded once and submitted again after each completion (no SIMULTANEOUS_USE needed).
+  void record_command_buffers() {
+    const VkCommandPoolCreateInfo pool_info{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                            .queueFamilyIndex = family_};
+    check(vkCreateCommandPool(device_, &pool_info, nullptr, &command_pool_), "vkCreateCommandPool");
+    const VkCommandBufferAllocateInfo allocate{
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = command_pool_,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 2};
+    std::array<VkCommandBuffer, 2> buffers{};
+    check(vkAllocateCommandBuffers(device_, &allocate, buffers.data()), "vkAllocateCommandBuffers");
+    empty_buffer_ = buffers[0];
+    dispatch_buffer_ = buffers[1];
+    const VkCommandBufferBeginInfo begin{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    check(vkBeginCommandBuffer(empty_buffer_, &begin), "vkBeginCommandBuffer");
+    check(vkEndCommandBuffer(empty_buffer_), "vkEndCommandBuffer");
+    check(vkBeginCommandBuffer(dispatch_buffer_, &begin), "vkBeginCommandBuffer");
+    vkCmdBindPipeline(dispatch_buffer_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
+    vkCmdBindDescriptorSets(dispatch_buffer_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_layout_, 0,
+                            1, &descriptor_set_, 0, nullptr);
+    const ScaleAddConstants constants{element_count, 1.0f};
+    vkCmdPushConstants(dispatch_buffer_, pipeline_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                       sizeof(constants), &constants);
+    vkCmdDispatch(dispatch_buffer_, element_count / workgroup_size, 1, 1);
+    check(vkEndCommandBuffer(dispatch_buffer_), "vkEndCommandBuffer");
+  }
+
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+  std::uint32_t family_ = 0;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  VkSemaphore timeline_ = VK_NULL_HANDLE;
+  std::uint64_t last_value_ = 0;
+  std::array<VkBuffer, 2> buffers_{};  // x, y
+  std::array<VkDeviceMemory, 2> memory_{};
+  std::array<void*, 2> mapped_{};
+  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+  VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
+  VkDescriptorPool descriptor_pool_ = VK_NULL_HANDLE;
+  VkDescriptorSet descriptor_set_ = VK_NULL_HANDLE;
+  VkPipeline pipeline_ = VK_NULL_HANDLE;
+  VkCommandPool command_pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer empty_buffer_ = VK_NULL_HANDLE;
+  VkCommandBuffer dispatch_buffer_ = VK_NULL_HANDLE;
+};
+
+/// The raw baseline, created on first use; null (and the benchmark skipped) when it fails.
+RawVulkan* raw_vulkan(benchmark::State& state) {
+  static std::unique_ptr<RawVulkan> raw;
+  static std::string failure;
+  if (!raw && failure.empty()) {
+    try {
+      raw = std::make_unique<RawVulkan>(shared_context().device().info().name);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  if (!raw) state.SkipWithError(failure.c_str());
+  return raw.get();
+}
+
+void run_raw(benchmark::State& state, Payload payload) {
+  RawVulkan* raw = raw_vulkan(state);
+  if (raw == nullptr) return;
+  const bool spin = state.range(0) != 0;
+  raw->reset_data();
+  for (auto _ : state) {
+    const std::uint64_t value = raw->submit(payload);
+    if (spin) {
+      raw->wait_spinning(value);
+    } else {
+      raw->wait_blocking(value);
+    }
+  }
+  // y = 1 + one per dispatch: exact in float up to 2^24.
+  if (payload == Payload::dispatch && raw->y0() != 1.0f + static_cast<float>(state.iterations())) {
+    state.SkipWithError("the raw dispatches did not all run");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_RawEmptySubmit(benchmark::State& state) {
+  run_raw(state, Payload::none);
+}
+void BM_RawEmptyCommandBuffer(benchmark::State& state) {
+  run_raw(state, Payload::empty_command_buffer);
+}
+void BM_RawDispatch(benchmark::State& state) {
+  run_raw(state, Payload::dispatch);
+}
+
+void BM_ContextEmpty(benchmark::State& state) {
+  Context& context = shared_context();
+  const auto nothing = [](CommandBuffer&, ComputeEncoder&) {};
+  for (auto _ : state)
+    context.execute_and_wait(nothing);
+  state.SetItemsProcessed(state.iterations());
+}
+
+/// One scale_add per execute_and_wait on this thread's own buffers (operations of different
+/// threads may overlap on the GPU, so they must not share y).
+void BM_ContextDispatch(benchmark::State& state) {
+  Context& context = shared_context();
+  const ComputePipeline& pipeline = scale_add_pipeline();
+  const std::vector<float> ones(element_count, 1.0f);
+  BufferToken x = context.get_buffer(std::span<const float>(ones));
+  BufferToken y = context.get_buffer(std::span<const float>(ones));
+  ArgumentTable table;
+  table.set_buffer(0, x.buffer()).set_buffer(1, y.buffer());
+  const ScaleAddConstants constants{element_count, 1.0f};
+  const auto op = [&](CommandBuffer&, ComputeEncoder& encoder) {
+    encoder.set_pipeline(pipeline);
+    encoder.set_argument_table(table);
+    encoder.set_constants(constants);
+    encoder.dispatch_threads(element_count);
+  };
+  for (auto _ : state)
+    context.execute_and_wait(op);
+  if (y.read<float>(1)[0] != 1.0f + static_cast<float>(state.iterations())) {
+    state.SkipWithError("the operations did not all run");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_ContextSmallOps(benchmark::State& state) {
+  BM_ContextDispatch(state);
+}
+
+BENCHMARK(BM_RawEmptySubmit)
+    ->ArgName("spin")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawEmptyCommandBuffer)
+    ->ArgName("spin")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawDispatch)
+    ->ArgName("spin")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ContextEmpty)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ContextDispatch)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ContextSmallOps)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->Threads(8)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  try {
+    // Card and driver go into the table's header and the JSON's "context", for BENCHMARKS.md.
+    const DeviceInfo& info = shared_context().device().info();
+    benchmark::AddCustomContext("vecaccel_device", info.name);
+    benchmark::AddCustomContext("vecaccel_driver", info.driver_name + " " + info.driver_info);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_context: cannot create a Context: %s\n", e.what());
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
