@@ -164,9 +164,10 @@ std::uint32_t DeviceImpl::memory_type(StorageMode storage) const {
   if (storage == StorageMode::private_) {
     type = find(F::eDeviceLocal, 0);
   } else {
-    // Device-local host-visible memory only when it is most of the device (resizable BAR or
-    // unified memory); a 256 MiB window would run out long before the device does.
-    type = find(F::eDeviceLocal | F::eHostVisible | F::eHostCoherent, local / 2);
+    // Host-cached memory first: the CPU reads results back from shared buffers, and reads
+    // from uncached device memory through the PCIe BAR crawl (megabytes per second). On
+    // unified-memory devices (CPU drivers, integrated GPUs) such a type is device-local too.
+    type = find(F::eDeviceLocal | F::eHostVisible | F::eHostCoherent | F::eHostCached, local / 2);
     if (!type) type = find(F::eHostVisible | F::eHostCoherent | F::eHostCached, 0);
     if (!type) type = find(F::eHostVisible | F::eHostCoherent, 0);
   }

@@ -13,6 +13,8 @@ namespace {
 
 /// k up to this uses per-thread register lists (one pass); above, radix select.
 constexpr std::uint32_t small_k_limit = 32;
+/// Query blocks up to this stream the base as matrix-vector products (no empty tile rows).
+constexpr std::uint32_t small_query_limit = 8;
 
 std::uint32_t groups(std::uint32_t n, std::uint32_t per_group) {
   return n / per_group + (n % per_group != 0);
@@ -70,6 +72,10 @@ void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& mat
 
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
   if (a.num_queries == 0 || a.num_base == 0) return;
+  if (a.num_queries <= small_query_limit) {
+    encode_distances_small(device, encoder, a);
+    return;
+  }
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
   const std::uint32_t tx = s.tile_n / s.micro_n;
   const std::uint32_t ty = s.tile_m / s.micro_m;
@@ -78,10 +84,10 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
         out_offset;
   } constants{a.num_queries,  a.num_base,    a.dim,        metric_code(a.metric),
               a.query_offset, a.base_offset, a.out_stride, a.out_offset};
+  const bool large = s.tile_m == 128;
   encoder.set_pipeline(device.shaders().pipeline(
-      {.name = "distances",
-       .workgroup_size = {tx, ty, 1},
-       .constants = {s.tile_m, s.tile_n, s.tile_k, s.micro_m, s.micro_n}}));
+      {.name = large ? "distances_tiled_large" : "distances_tiled_small",
+       .workgroup_size = {tx, ty, 1}}));
   encoder.set_argument_table(ArgumentTable()
                                  .set_buffer(0, a.queries)
                                  .set_buffer(1, a.base)
@@ -90,6 +96,30 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
                                  .set_buffer(4, a.out));
   encoder.set_constants(constants);
   encoder.dispatch_threadgroups(groups(a.num_base, s.tile_n), groups(a.num_queries, s.tile_m));
+}
+
+void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
+  constexpr std::uint32_t threads = 256;
+  const auto& caps = device.capabilities();
+  const std::uint32_t subgroups = threads / std::max(1u, caps.subgroup_size);
+  struct {
+    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, out_stride,
+        out_offset;
+  } constants{a.num_queries, a.num_base,  a.dim,        metric_code(a.metric),
+              a.query_offset, a.base_offset, a.out_stride, a.out_offset};
+  encoder.set_pipeline(device.shaders().pipeline({.name = "distances_small",
+                                                  .workgroup_size = {threads, 1, 1},
+                                                  .constants = {small_query_limit}}));
+  encoder.set_argument_table(ArgumentTable()
+                                 .set_buffer(0, a.queries)
+                                 .set_buffer(1, a.base)
+                                 .set_buffer(2, a.query_norms)
+                                 .set_buffer(3, a.base_norms)
+                                 .set_buffer(4, a.out));
+  encoder.set_constants(constants);
+  // Enough workgroups to fill the device; each subgroup then strides over the rows.
+  const std::uint32_t wanted = groups(a.num_base, std::max(1u, subgroups) * 4);
+  encoder.dispatch_threadgroups(std::min(wanted, caps.max_workgroup_count[0]));
 }
 
 std::uint32_t default_segment_length(std::uint32_t k) {
@@ -113,10 +143,10 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
               segment,        a.k,          a.largest ? 1u : 0u, a.labels.valid() ? 1u : 0u,
               a.label_offset, a.out_stride, a.out_offset};
   if (a.k <= small_k_limit) {
-    const std::uint32_t list = a.k <= 16 ? 16 : 32;
-    encoder.set_pipeline(device.shaders().pipeline({.name = "select_small",
-                                                    .workgroup_size = {s.small_threads, 1, 1},
-                                                    .constants = {list, s.max_subgroups}}));
+    encoder.set_pipeline(device.shaders().pipeline(
+        {.name = a.k <= 16 ? "select_small16" : "select_small32",
+         .workgroup_size = {s.small_threads, 1, 1},
+         .constants = {s.max_subgroups}}));
   } else {
     const std::uint32_t cap = std::bit_ceil(std::max(a.k, 32u));
     encoder.set_pipeline(device.shaders().pipeline({.name = "select_radix",

@@ -23,7 +23,7 @@ struct MatrixSlice {
 
 /// Shapes chosen per device.
 struct KernelShapes {
-  std::uint32_t tile_m, tile_n, tile_k, micro_m, micro_n;  // distances
+  std::uint32_t tile_m, tile_n, tile_k, micro_m, micro_n;  // distances (two compiled shapes)
   std::uint32_t small_threads;                             // select_small workgroup
   std::uint32_t radix_threads;                             // select_radix workgroup
   std::uint32_t max_subgroups;
@@ -43,7 +43,9 @@ struct DistanceArgs {
   std::uint32_t out_stride = 0, out_offset = 0;
   Metric metric = Metric::l2;
 };
+/// Picks the tiled kernel, or the streaming one for a few queries.
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
+void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 
 struct SelectArgs {
   Buffer values;

@@ -164,82 +164,66 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     batch = std::max<std::size_t>(1, range / (cand_stride * sizeof(float)));
   }
 
+  const ScratchSizes sizes{batch * dim_ * sizeof(float), batch * sizeof(float),
+                           batch * tile_cols * sizeof(float),
+                           std::uint64_t{batch} * cand_stride * sizeof(float)};
+  std::unique_ptr<Scratch> scratch = take_scratch(sizes);
+  const Scratch& s = *scratch;
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
   for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
     const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
-    BufferToken q = context_.get_buffer(queries.subspan(q0 * dim_, qb * dim_));
-    BufferToken qn = context_.get_buffer(qb * sizeof(float));
-    BufferToken tile = context_.get_buffer(qb * tile_cols * sizeof(float));
-    BufferToken cand_values = context_.get_buffer(std::uint64_t{qb} * cand_stride * sizeof(float));
-    BufferToken cand_labels = context_.get_buffer(std::uint64_t{qb} * cand_stride * sizeof(float));
+    const std::uint64_t cand_bytes = std::uint64_t{qb} * cand_stride * sizeof(float);
+    // Host-visible staging only at the edges; the kernels touch device-local memory alone.
+    BufferToken upload = context_.get_buffer(queries.subspan(q0 * dim_, qb * dim_));
+    BufferToken readback = context_.get_buffer(2 * cand_bytes);
     context_
         .execute([&](CommandBuffer&, ComputeEncoder& e) {
-          e.fill_buffer(cand_values.buffer(), 0, std::uint64_t{qb} * cand_stride * 4,
-                        worst_bits(largest));
-          e.fill_buffer(cand_labels.buffer(), 0, std::uint64_t{qb} * cand_stride * 4, 0xffffffffu);
-          encode_row_norms(device, e, q.buffer(), 0, qb, u32(dim_, "dimension"), qn.buffer(), 0);
+          e.copy_buffer(upload.buffer(), 0, s.queries, 0, std::uint64_t{qb} * dim_ * sizeof(float));
+          e.fill_buffer(s.cand_values, 0, cand_bytes, worst_bits(largest));
+          e.fill_buffer(s.cand_labels, 0, cand_bytes, 0xffffffffu);
+          e.barrier({s.queries}, Stage::blit, Stage::dispatch);
+          encode_row_norms(device, e, s.queries, 0, qb, u32(dim_, "dimension"), s.query_norms, 0);
           e.barrier(Stage::blit | Stage::dispatch, Stage::dispatch);
           std::size_t label_base = 0;
           for (const BaseChunk& chunk : chunks) {
             for (std::size_t c0 = 0; c0 < chunk.rows; c0 += tile_cols) {
-              const auto cols =
-                  static_cast<std::uint32_t>(std::min<std::size_t>(tile_cols, chunk.rows - c0));
+              const auto cols = static_cast<std::uint32_t>(std::min<std::size_t>(tile_cols, chunk.rows - c0));
               encode_distances(device, e,
-                               {.queries = q.buffer(),
-                                .base = chunk.vectors,
-                                .query_norms = qn.buffer(),
-                                .base_norms = chunk.norms,
-                                .out = tile.buffer(),
-                                .num_queries = qb,
-                                .num_base = cols,
-                                .dim = u32(dim_, "dimension"),
-                                .query_offset = 0,
+                               {.queries = s.queries, .base = chunk.vectors,
+                                .query_norms = s.query_norms, .base_norms = chunk.norms,
+                                .out = s.tile, .num_queries = qb, .num_base = cols,
+                                .dim = u32(dim_, "dimension"), .query_offset = 0,
                                 .base_offset = static_cast<std::uint32_t>(c0),
                                 .out_stride = static_cast<std::uint32_t>(tile_cols),
-                                .out_offset = 0,
-                                .metric = metric_});
-              e.barrier({tile.buffer()}, Stage::dispatch, Stage::dispatch);
-              const std::uint32_t segs =
-                  encode_select(device, e,
-                                {.values = tile.buffer(),
-                                 .rows = qb,
-                                 .cols = cols,
-                                 .in_stride = static_cast<std::uint32_t>(tile_cols),
-                                 .in_offset = 0,
-                                 .segment_length = segment,
-                                 .k = kk,
-                                 .largest = largest,
-                                 .label_offset = static_cast<std::uint32_t>(label_base + c0),
-                                 .out_values = cand_values.buffer(),
-                                 .out_labels = cand_labels.buffer(),
-                                 .out_stride = cand_stride,
-                                 .out_offset = kk});
-              e.barrier({tile.buffer(), cand_values.buffer(), cand_labels.buffer()},
-                        Stage::dispatch, Stage::dispatch);
+                                .out_offset = 0, .metric = metric_});
+              e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
+              const std::uint32_t segs = encode_select(
+                  device, e,
+                  {.values = s.tile, .rows = qb, .cols = cols,
+                   .in_stride = static_cast<std::uint32_t>(tile_cols), .in_offset = 0,
+                   .segment_length = segment, .k = kk, .largest = largest,
+                   .label_offset = static_cast<std::uint32_t>(label_base + c0),
+                   .out_values = s.cand_values, .out_labels = s.cand_labels,
+                   .out_stride = cand_stride, .out_offset = kk});
+              e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
               // Running merge: the best k so far sit in each row's first k slots.
               encode_select(device, e,
-                            {.values = cand_values.buffer(),
-                             .labels = cand_labels.buffer(),
-                             .rows = qb,
-                             .cols = (1 + segs) * kk,
-                             .in_stride = cand_stride,
-                             .in_offset = 0,
-                             .segment_length = 0,
-                             .k = kk,
-                             .largest = largest,
-                             .out_values = cand_values.buffer(),
-                             .out_labels = cand_labels.buffer(),
-                             .out_stride = cand_stride,
-                             .out_offset = 0});
-              e.barrier({cand_values.buffer(), cand_labels.buffer()}, Stage::dispatch,
-                        Stage::dispatch);
+                            {.values = s.cand_values, .labels = s.cand_labels, .rows = qb,
+                             .cols = (1 + segs) * kk, .in_stride = cand_stride, .in_offset = 0,
+                             .segment_length = 0, .k = kk, .largest = largest,
+                             .out_values = s.cand_values, .out_labels = s.cand_labels,
+                             .out_stride = cand_stride, .out_offset = 0});
+              e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
             }
             label_base += chunk.rows;
           }
+          e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::blit);
+          e.copy_buffer(s.cand_values, 0, readback.buffer(), 0, cand_bytes);
+          e.copy_buffer(s.cand_labels, 0, readback.buffer(), cand_bytes, cand_bytes);
         })
         .wait();
-    const auto values = cand_values.read<float>(std::size_t{qb} * cand_stride);
-    const auto labels = cand_labels.read<std::int32_t>(std::size_t{qb} * cand_stride);
+    const auto values = readback.read<float>(std::size_t{qb} * cand_stride);
+    const auto labels = readback.read<std::int32_t>(std::size_t{qb} * cand_stride, cand_bytes);
     for (std::uint32_t r = 0; r < qb; ++r) {
       for (std::uint32_t i = 0; i < kk; ++i) {
         result.distances[(q0 + r) * k + i] = values[std::size_t{r} * cand_stride + i];
@@ -247,7 +231,42 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
       }
     }
   }
+  give_back(std::move(scratch));
   return result;
+}
+
+Buffer KnnEngine::device_buffer(std::uint64_t bytes, const char* label) const {
+  Buffer buffer = context_.buffer_factory().make_buffer(
+      {.size = std::max<std::uint64_t>(bytes, 4), .storage = StorageMode::private_, .label = label});
+  context_.residency_manager().register_buffer(buffer, ResidencyMode::persistent);
+  return buffer;
+}
+
+std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& sizes) const {
+  std::unique_ptr<Scratch> scratch;
+  {
+    std::lock_guard lock(scratch_mutex_);
+    if (!scratch_.empty()) {
+      scratch = std::move(scratch_.back());
+      scratch_.pop_back();
+    }
+  }
+  if (!scratch) scratch = std::make_unique<Scratch>();
+  const auto fit = [&](Buffer& b, std::uint64_t bytes, const char* label) {
+    if (!b.valid() || b.size() < bytes) b = device_buffer(bytes, label);
+  };
+  fit(scratch->queries, sizes.queries, "knn queries");
+  fit(scratch->query_norms, sizes.query_norms, "knn query norms");
+  fit(scratch->tile, sizes.tile, "knn distance tile");
+  fit(scratch->cand_values, sizes.candidates, "knn candidate values");
+  fit(scratch->cand_labels, sizes.candidates, "knn candidate labels");
+  context_.residency_manager().commit();
+  return scratch;
+}
+
+void KnnEngine::give_back(std::unique_ptr<Scratch> scratch) const {
+  std::lock_guard lock(scratch_mutex_);
+  scratch_.push_back(std::move(scratch));
 }
 
 }  // namespace vecaccel::detail

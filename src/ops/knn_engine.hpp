@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -48,10 +50,25 @@ class KnnEngine {
                    std::size_t k) const;
 
  private:
+  /// Device-local working memory of one search: distance tile, candidates, the query batch
+  /// and its norms. Kept for reuse (a search waits for its GPU work before it returns); one
+  /// set per concurrent search.
+  struct Scratch {
+    Buffer queries, query_norms, tile, cand_values, cand_labels;
+  };
+  struct ScratchSizes {
+    std::uint64_t queries, query_norms, tile, candidates;
+  };
+  std::unique_ptr<Scratch> take_scratch(const ScratchSizes& sizes) const;
+  void give_back(std::unique_ptr<Scratch> scratch) const;
+  Buffer device_buffer(std::uint64_t bytes, const char* label) const;
+
   Context& context_;
   std::size_t dim_;
   Metric metric_;
   std::size_t chunk_rows_;
+  mutable std::mutex scratch_mutex_;
+  mutable std::vector<std::unique_ptr<Scratch>> scratch_;
 };
 
 }  // namespace vecaccel::detail

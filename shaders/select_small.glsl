@@ -1,14 +1,13 @@
-#version 450
+#extension GL_EXT_control_flow_attributes : require
+// Included by select_small*.comp, which define LIST (a compile-time constant keeps the
+// per-thread lists in registers).
 // Top-k for small k (k <= LIST): each thread keeps a sorted list of its LIST best candidates
 // in registers while it streams its share of the segment (one read of each value, and almost
 // every value is rejected by one comparison), then k rounds of a workgroup-wide minimum pop
 // the k best heads. One workgroup per (segment, row).
-#extension GL_KHR_shader_subgroup_arithmetic : require
-#extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
-layout(constant_id = 3) const uint LIST = 16;
-layout(constant_id = 4) const uint MAX_SUBGROUPS = 128;
+layout(constant_id = 3) const uint MAX_SUBGROUPS = 128;
 
 #include "select_common.glsl"
 
@@ -26,7 +25,7 @@ void main() {
 
   uint keys[LIST];
   int labels[LIST];
-  for (uint i = 0; i < LIST; ++i) {
+  [[unroll]] for (uint i = 0; i < LIST; ++i) {
     keys[i] = WORST_KEY;
     labels[i] = NO_LABEL;
   }
@@ -37,7 +36,7 @@ void main() {
     // Insertion into the sorted list; constant bounds keep it in registers.
     uint k = key;
     int l = label;
-    for (uint i = 0; i < LIST; ++i) {
+    [[unroll]] for (uint i = 0; i < LIST; ++i) {
       if (better(k, l, keys[i], labels[i])) {
         const uint tk = keys[i];
         const int tl = labels[i];
@@ -75,7 +74,7 @@ void main() {
     }
     barrier();
     if (head_key == winner_key && head_label == winner_label && head_label != NO_LABEL) {
-      for (uint i = 0; i + 1 < LIST; ++i) {
+      [[unroll]] for (uint i = 0; i + 1 < LIST; ++i) {
         keys[i] = keys[i + 1];
         labels[i] = labels[i + 1];
       }

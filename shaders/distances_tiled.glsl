@@ -1,4 +1,8 @@
-#version 450
+#extension GL_EXT_control_flow_attributes : require
+// Included by distances_*.comp, which define TILE_M, TILE_N, TILE_K, MICRO_M, MICRO_N as
+// compile-time constants: register arrays sized by specialization constants may not be
+// unrolled by the driver, and then live in slow local memory.
+//
 // out[q][c] = metric(query q, base row c) for a tile of queries x base rows: a tiled matrix
 // product (shared-memory tiles of TILE_K dimensions, MICRO_M x MICRO_N outputs per thread in
 // registers) with the metric applied in the epilogue from precomputed squared norms.
@@ -7,13 +11,8 @@
 // TILE_N base rows. Thread (tx, ty) owns queries ty + i * THREADS_Y and base rows
 // tx + j * THREADS_X, so neighbouring threads read neighbouring shared words and write
 // neighbouring output columns.
-layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
+layout(local_size_x = TILE_N / MICRO_N, local_size_y = TILE_M / MICRO_M) in;
 
-layout(constant_id = 3) const uint TILE_M = 64;
-layout(constant_id = 4) const uint TILE_N = 64;
-layout(constant_id = 5) const uint TILE_K = 16;
-layout(constant_id = 6) const uint MICRO_M = 4;
-layout(constant_id = 7) const uint MICRO_N = 4;
 
 const uint THREADS_X = TILE_N / MICRO_N;
 const uint THREADS_Y = TILE_M / MICRO_M;
@@ -51,8 +50,8 @@ void main() {
   const uint b0 = gl_WorkGroupID.x * TILE_N;
 
   float acc[MICRO_M][MICRO_N];
-  for (uint i = 0; i < MICRO_M; ++i)
-    for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = 0.0;
+  [[unroll]] for (uint i = 0; i < MICRO_M; ++i)
+    [[unroll]] for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = 0.0;
 
   for (uint k0 = 0; k0 < pc.dim; k0 += TILE_K) {
     // Cooperative loads, consecutive threads along the dimension axis (contiguous in memory).
@@ -73,33 +72,36 @@ void main() {
                           ? base[(pc.base_offset + b) * pc.dim + k] : 0.0;
     }
     barrier();
-    for (uint kk = 0; kk < TILE_K; ++kk) {
+    [[unroll]] for (uint kk = 0; kk < TILE_K; ++kk) {
       float a[MICRO_M];
       float b[MICRO_N];
-      for (uint i = 0; i < MICRO_M; ++i) a[i] = tile_q[kk][ty + i * THREADS_Y];
-      for (uint j = 0; j < MICRO_N; ++j) b[j] = tile_b[kk][tx + j * THREADS_X];
-      for (uint i = 0; i < MICRO_M; ++i)
-        for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+      [[unroll]] for (uint i = 0; i < MICRO_M; ++i) a[i] = tile_q[kk][ty + i * THREADS_Y];
+      [[unroll]] for (uint j = 0; j < MICRO_N; ++j) b[j] = tile_b[kk][tx + j * THREADS_X];
+      [[unroll]] for (uint i = 0; i < MICRO_M; ++i)
+        [[unroll]] for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
     }
     barrier();
   }
 
-  for (uint i = 0; i < MICRO_M; ++i) {
+  // Fully unrolled with predicated stores: a loop the compiler keeps would force `acc` into
+  // indexable (slow) local memory.
+  [[unroll]] for (uint i = 0; i < MICRO_M; ++i) {
     const uint q = q0 + ty + i * THREADS_Y;
-    if (q >= pc.num_queries) continue;
-    const float qn = pc.metric == METRIC_INNER_PRODUCT ? 0.0 : query_norms[pc.query_offset + q];
-    for (uint j = 0; j < MICRO_N; ++j) {
+    const bool q_ok = q < pc.num_queries;
+    const float qn = (q_ok && pc.metric != METRIC_INNER_PRODUCT) ? query_norms[pc.query_offset + q] : 0.0;
+    [[unroll]] for (uint j = 0; j < MICRO_N; ++j) {
       const uint b = b0 + tx + j * THREADS_X;
-      if (b >= pc.num_base) continue;
-      float v = acc[i][j];
-      if (pc.metric == METRIC_L2) {
-        // ||q||^2 + ||x||^2 - 2 q.x can dip below zero by rounding; a distance cannot.
-        v = max(qn + base_norms[pc.base_offset + b] - 2.0 * v, 0.0);
-      } else if (pc.metric == METRIC_COSINE) {
-        const float denominator = sqrt(qn) * sqrt(base_norms[pc.base_offset + b]);
-        v = denominator > 0.0 ? v / denominator : 0.0;  // a zero vector is similar to nothing
+      if (q_ok && b < pc.num_base) {
+        float v = acc[i][j];
+        if (pc.metric == METRIC_L2) {
+          // ||q||^2 + ||x||^2 - 2 q.x can dip below zero by rounding; a distance cannot.
+          v = max(qn + base_norms[pc.base_offset + b] - 2.0 * v, 0.0);
+        } else if (pc.metric == METRIC_COSINE) {
+          const float denominator = sqrt(qn) * sqrt(base_norms[pc.base_offset + b]);
+          v = denominator > 0.0 ? v / denominator : 0.0;  // a zero vector is similar to nothing
+        }
+        out_values[pc.out_offset + q * pc.out_stride + b] = v;
       }
-      out_values[pc.out_offset + q * pc.out_stride + b] = v;
     }
   }
 }

@@ -1,0 +1,185 @@
+// bench_knn: the PERFORMANCE.md kNN configurations, timed end to end (queries uploaded,
+// results read back), checked against a float64 CPU reference on a sample of queries.
+// Prints a table (ms, queries/s, TFLOP/s, bytes floor) and writes JSON with --json FILE.
+//
+//   bench_knn [--quick] [--json out.json] [--repeat R] [--bandwidth-gbs B] [--peak-tflops T]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "knn_engine.hpp"
+#include "vecaccel/vecaccel.hpp"
+
+using namespace vecaccel;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+  std::size_t n, dim, queries, k;
+  Metric metric;
+};
+
+/// Uniform values in [-1, 1): splitmix64, fast enough to fill gigabytes.
+std::vector<float> uniform_data(std::size_t count, std::uint64_t seed) {
+  std::vector<float> out(count);
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::uint64_t s = seed * 0x9e3779b97f4a7c15ull + t;
+      for (std::size_t i = t; i < count; i += threads) {
+        std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        out[i] = static_cast<float>(z >> 40) / static_cast<float>(1 << 23) - 1.0f;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return out;
+}
+
+/// Fraction of sampled queries whose result equals the float64 top k up to ties (1e-4).
+double check_sample(const KnnResult& r, const std::vector<float>& queries,
+                    const std::vector<float>& base, const Config& c, std::size_t samples) {
+  std::size_t good = 0;
+  std::vector<std::thread> workers;
+  std::vector<int> ok(samples, 0);
+  for (std::size_t s = 0; s < samples; ++s) {
+    workers.emplace_back([&, s] {
+      const std::size_t q = s * (c.queries / samples);
+      std::vector<double> d(c.n);
+      for (std::size_t b = 0; b < c.n; ++b) {
+        double acc = 0;
+        for (std::size_t j = 0; j < c.dim; ++j) {
+          const double x = queries[q * c.dim + j], y = base[b * c.dim + j];
+          acc += c.metric == Metric::l2 ? (x - y) * (x - y) : x * y;
+        }
+        d[b] = acc;
+      }
+      std::vector<double> sorted = d;
+      std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(c.k - 1),
+                       sorted.end(), [&](double a, double b) {
+                         return c.metric == Metric::l2 ? a < b : a > b;
+                       });
+      const double kth = sorted[c.k - 1];
+      bool all = true;
+      for (std::size_t i = 0; i < c.k; ++i) {
+        const auto label = r.labels[q * c.k + i];
+        if (label < 0) {
+          all = false;
+          break;
+        }
+        const double truth = d[static_cast<std::size_t>(label)];
+        const double tol = 1e-4 * std::max(1.0, std::abs(truth));
+        const bool member = c.metric == Metric::l2 ? truth <= kth + tol : truth >= kth - tol;
+        all = all && member && std::abs(r.distances[q * c.k + i] - truth) <= tol;
+      }
+      ok[s] = all ? 1 : 0;
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (int v : ok) good += v;
+  return static_cast<double>(good) / static_cast<double>(samples);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string json_path;
+  int repeat = 5;
+  double bandwidth_gbs = 3350;  // H100 SXM HBM3 datasheet; pass the measured copy rate
+  double peak_tflops = 67;      // FP32 non-tensor
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (a == "--repeat" && i + 1 < argc) repeat = std::atoi(argv[++i]);
+    else if (a == "--bandwidth-gbs" && i + 1 < argc) bandwidth_gbs = std::atof(argv[++i]);
+    else if (a == "--peak-tflops" && i + 1 < argc) peak_tflops = std::atof(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: bench_knn [--quick] [--json FILE] [--repeat R] "
+                           "[--bandwidth-gbs B] [--peak-tflops T]\n");
+      return 2;
+    }
+  }
+  std::vector<Config> configs;
+  if (quick) {
+    configs = {{20000, 128, 1, 10, Metric::l2}, {20000, 128, 256, 10, Metric::l2},
+               {20000, 128, 64, 100, Metric::inner_product}};
+  } else {
+    configs = {{1000000, 128, 1, 10, Metric::l2},
+               {1000000, 128, 1024, 10, Metric::l2},
+               {1000000, 128, 10000, 10, Metric::l2},
+               {1000000, 768, 1024, 100, Metric::l2}};
+  }
+  // Profiling on: the GPU time of the last search's command buffer is printed beside the wall time.
+  Context context({.enable_profiling = true});
+  const auto& info = context.device().info();
+  std::printf("device: %s (%s %s)\n", info.name.c_str(), info.driver_name.c_str(), info.driver_info.c_str());
+  std::printf("%-34s %10s %10s %12s %9s %10s %8s %6s\n", "config", "ms", "gpu ms", "queries/s",
+              "TFLOP/s", "floor ms", "x floor", "exact");
+  std::string json = "[";
+  std::vector<float> base;
+  std::size_t base_n = 0, base_dim = 0;
+  detail::KnnEngine* engine_ptr = nullptr;
+  std::unique_ptr<detail::KnnEngine> engine;
+  std::vector<detail::BaseChunk> chunks;
+  Metric base_metric = Metric::l2;
+  for (const Config& c : configs) {
+    if (c.n != base_n || c.dim != base_dim || c.metric != base_metric) {
+      chunks.clear();
+      base = uniform_data(c.n * c.dim, c.dim);
+      engine = std::make_unique<detail::KnnEngine>(context, c.dim, c.metric);
+      for (std::size_t r0 = 0; r0 < c.n; r0 += engine->chunk_rows()) {
+        const std::size_t rows = std::min(engine->chunk_rows(), c.n - r0);
+        chunks.push_back(engine->make_chunk(rows));
+        engine->append(chunks.back(), std::span<const float>(base).subspan(r0 * c.dim, rows * c.dim));
+      }
+      base_n = c.n, base_dim = c.dim, base_metric = c.metric;
+      engine_ptr = engine.get();
+    }
+    const auto queries = uniform_data(c.queries * c.dim, 1000 + c.queries);
+    KnnResult result = engine_ptr->search(queries, chunks, c.k);  // warm-up: pipelines, pool
+    std::vector<double> times;
+    for (int r = 0; r < repeat; ++r) {
+      const auto start = Clock::now();
+      result = engine_ptr->search(queries, chunks, c.k);
+      times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    const double ms = times[times.size() / 2];
+    const double flops = 2.0 * c.queries * c.n * c.dim;
+    const double bytes = static_cast<double>(c.n) * c.dim * 4;
+    const double floor_ms = std::max(bytes / (bandwidth_gbs * 1e9), flops / (peak_tflops * 1e12)) * 1e3;
+    const double exact = check_sample(result, queries, base, c, std::min<std::size_t>(8, c.queries));
+    char name[64];
+    std::snprintf(name, sizeof name, "N=%zu d=%zu Q=%zu k=%zu %s", c.n, c.dim, c.queries, c.k,
+                  std::string(to_string(c.metric)).c_str());
+    const double gpu_ms = static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6;
+    std::printf("%-34s %10.3f %10.3f %12.0f %9.2f %10.3f %8.2f %6.2f\n", name, ms, gpu_ms,
+                c.queries / (ms / 1e3), flops / (ms / 1e3) / 1e12, floor_ms, ms / floor_ms, exact);
+    char entry[512];
+    std::snprintf(entry, sizeof entry,
+                  "%s\n {\"n\": %zu, \"dim\": %zu, \"queries\": %zu, \"k\": %zu, \"metric\": \"%s\", "
+                  "\"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.3f, \"floor_ms\": %.4f, "
+                  "\"sample_exact\": %.3f}",
+                  json.size() > 1 ? "," : "", c.n, c.dim, c.queries, c.k,
+                  std::string(to_string(c.metric)).c_str(), ms, times.front(),
+                  flops / (ms / 1e3) / 1e12, floor_ms, exact);
+    json += entry;
+    std::fflush(stdout);
+  }
+  json += "\n]\n";
+  if (!json_path.empty()) std::ofstream(json_path) << json;
+  return 0;
+}

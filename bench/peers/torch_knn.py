@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""PyTorch peer for bench_knn: exact kNN as `|x|^2 - 2 q @ X.T` + `topk`, fp32 and tf32.
+
+Same configurations as bench_knn (PERFORMANCE.md). Data lives on the GPU before timing (as a
+user of PyTorch would have it); each timing is the median of CUDA-event-timed runs after a
+warm-up. The result of the fp32 run is checked against a float64 reference on a sample of
+queries. Prints a table; --json FILE writes the figures.
+"""
+import argparse
+import json
+import statistics
+
+import torch
+
+
+def knn(q, x, xn, k, metric):
+    dots = q @ x.T
+    if metric == "l2":
+        d = xn[None, :] - 2.0 * dots  # |q|^2 is constant per row: it does not change the order
+        vals, idx = torch.topk(d, k, dim=1, largest=False)
+        return vals + (q * q).sum(1, keepdim=True), idx
+    vals, idx = torch.topk(dots, k, dim=1, largest=True)
+    return vals, idx
+
+
+def time_ms(fn, repeat):
+    fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeat):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def exact_fraction(q, x, idx, k, metric, samples=8):
+    good = 0
+    rows = list(range(0, q.shape[0], max(1, q.shape[0] // samples)))[:samples]
+    for r in rows:
+        qd = q[r].double()
+        if metric == "l2":
+            d = ((x.double() - qd) ** 2).sum(1)
+            kth = torch.topk(d, k, largest=False).values[-1]
+            got = d[idx[r]]
+            good += int(bool((got <= kth + 1e-4 * kth.abs().clamp(min=1)).all()))
+        else:
+            d = x.double() @ qd
+            kth = torch.topk(d, k, largest=True).values[-1]
+            got = d[idx[r]]
+            good += int(bool((got >= kth - 1e-4 * kth.abs().clamp(min=1)).all()))
+    return good / len(rows)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--json")
+    a = p.parse_args()
+    configs = ([(20000, 128, 1, 10, "l2"), (20000, 128, 256, 10, "l2"), (20000, 128, 64, 100, "ip")]
+               if a.quick else
+               [(1000000, 128, 1, 10, "l2"), (1000000, 128, 1024, 10, "l2"),
+                (1000000, 128, 10000, 10, "l2"), (1000000, 768, 1024, 100, "l2")])
+    dev = torch.device("cuda")
+    print(f"device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
+    print(f"{'config':28s} {'fp32 ms':>10s} {'tf32 ms':>10s} {'exact(fp32)':>12s}")
+    out = []
+    gen = torch.Generator(device=dev).manual_seed(0)
+    for n, dim, nq, k, metric in configs:
+        x = torch.rand(n, dim, device=dev, generator=gen) * 2 - 1
+        q = torch.rand(nq, dim, device=dev, generator=gen) * 2 - 1
+        xn = (x * x).sum(1)
+        row = {"n": n, "dim": dim, "queries": nq, "k": k, "metric": metric}
+        for mode in ("fp32", "tf32"):
+            torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+            row[mode + "_ms"] = time_ms(lambda: knn(q, x, xn, k, metric), a.repeat)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        _, idx = knn(q, x, xn, k, metric)
+        row["fp32_exact"] = exact_fraction(q, x, idx, k, metric)
+        out.append(row)
+        name = f"N={n} d={dim} Q={nq} k={k} {metric}"
+        print(f"{name:28s} {row['fp32_ms']:10.3f} {row['tf32_ms']:10.3f} {row['fp32_exact']:12.2f}",
+              flush=True)
+        del x, q, xn
+        torch.cuda.empty_cache()
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+#version 450
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_GOOGLE_include_directive : require
+// Register-list top-k for k <= 16.
+#define LIST 16u
+#include "select_small.glsl"
