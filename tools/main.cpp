@@ -9,13 +9,28 @@ int main(int argc, char** argv) {
   CLI::App app{"vecaccel: explicit GPU compute context and exact vector search on Vulkan"};
   app.require_subcommand(1);
   vecaccel::cli::add_info_command(app);
+  vecaccel::cli::add_search_command(app);
+  vecaccel::cli::add_bench_command(app);
+  vecaccel::cli::add_demo_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  } catch (const vecaccel::Error& e) {
-    std::fprintf(stderr, "vecaccel: %s\n", e.what());
-    return 1;
+    // --help and --version are "errors" that exit 0 and print to stdout.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // CLI11 reports a mistyped command as "A subcommand is required"; name what was typed.
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      std::fprintf(stderr,
+                   "vecaccel: unknown command '%s' (commands: info, search, bench, demo; see "
+                   "--help)\n",
+                   argv[1]);
+      return 2;
+    }
+    // One line, unlike app.exit(), which adds a second "Run with --help" line.
+    std::fprintf(stderr, "vecaccel: %s (see --help)\n", e.what());
+    return 2;
+  } catch (const vecaccel::cli::UsageError& e) {
+    std::fprintf(stderr, "vecaccel: %s (see --help)\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vecaccel: %s\n", e.what());
     return 1;

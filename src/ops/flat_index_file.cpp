@@ -1,0 +1,277 @@
+#include "ops/flat_index_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <system_error>
+
+#include "vecaccel/error.hpp"
+#include "vecaccel/flat_index.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Values are copied between memory and file as raw bytes: the host must match the file.
+static_assert(std::endian::native == std::endian::little, "flat index files are little-endian");
+
+constexpr std::array<char, 8> kMagic = {'V', 'E', 'C', 'A', 'F', 'L', 'A', 'T'};
+constexpr std::uint64_t kHeaderBytes = 32;
+constexpr std::uint64_t kChecksumBytes = 8;
+// Large enough to amortise system calls, small enough to be cheap to keep around.
+constexpr std::size_t kIoChunkBytes = std::size_t{1} << 20;
+
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
+
+std::string hex(std::uint64_t value) {
+  std::ostringstream out;
+  out << "0x" << std::hex << value;
+  return out.str();
+}
+
+std::uint32_t metric_code(Metric metric) {
+  switch (metric) {
+    case Metric::l2:
+      return 0;
+    case Metric::inner_product:
+      return 1;
+    case Metric::cosine:
+      return 2;
+  }
+  return 0;
+}
+
+template <class T>
+void put(std::byte* out, T value) {
+  std::memcpy(out, &value, sizeof value);
+}
+
+template <class T>
+T get(const std::byte* in) {
+  T value;
+  std::memcpy(&value, in, sizeof value);
+  return value;
+}
+
+std::string temp_name(const fs::path& target) {
+  std::random_device device;
+  const std::uint64_t value = (std::uint64_t{device()} << 32) | device();
+  std::ostringstream out;
+  out << target.filename().string() << ".tmp-" << ::getpid() << "-" << std::hex << value;
+  return out.str();
+}
+
+/// File size needed for rows x dim, or nullopt-like 0 when it cannot be represented.
+std::uint64_t expected_size(std::uint64_t rows, std::uint64_t dim) {
+  const std::uint64_t per_row = sizeof(std::int64_t) + dim * sizeof(float);
+  const std::uint64_t fixed = kHeaderBytes + kChecksumBytes;
+  if (rows > (std::numeric_limits<std::uint64_t>::max() - fixed) / per_row) return 0;
+  return fixed + rows * per_row;
+}
+
+}  // namespace
+
+std::uint64_t fnv1a64(std::span<const std::byte> bytes, std::uint64_t state) noexcept {
+  constexpr std::uint64_t prime = 0x100000001b3ull;
+  for (std::byte b : bytes) {
+    state ^= static_cast<std::uint64_t>(b);
+    state *= prime;
+  }
+  return state;
+}
+
+// ---- FlatIndexWriter -------------------------------------------------------------------------
+
+FlatIndexWriter::FlatIndexWriter(const fs::path& path, const FlatIndexHeader& header)
+    : path_(path), temp_(path.parent_path() / temp_name(path)), header_(header) {
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd_ < 0) fail("cannot create temporary file '" + temp_.string() + "': " + errno_text(errno));
+  created_ = true;
+  buffer_.reserve(kIoChunkBytes);
+  std::array<std::byte, kHeaderBytes> bytes{};
+  std::memcpy(bytes.data(), kMagic.data(), kMagic.size());
+  put(bytes.data() + 8, flat_index_file_version);
+  put(bytes.data() + 12, metric_code(header.metric));
+  put(bytes.data() + 16, header.dim);
+  put(bytes.data() + 24, header.rows);
+  write(bytes);
+}
+
+FlatIndexWriter::~FlatIndexWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (created_) ::unlink(temp_.c_str());
+}
+
+void FlatIndexWriter::fail(const std::string& what) const {
+  throw Error(Errc::io_error, "cannot save index '" + path_.string() + "': " + what);
+}
+
+void FlatIndexWriter::write_ids(std::span<const std::int64_t> ids) {
+  if (values_written_ != 0 || ids_written_ + ids.size() > header_.rows) {
+    fail("internal: ids out of order or beyond the " + std::to_string(header_.rows) + " rows");
+  }
+  write(std::as_bytes(ids));
+  ids_written_ += ids.size();
+}
+
+void FlatIndexWriter::write_vectors(std::span<const float> values) {
+  if (ids_written_ != header_.rows ||
+      values_written_ + values.size() > header_.rows * header_.dim) {
+    fail("internal: vectors before the ids or beyond " + std::to_string(header_.rows) + " x " +
+         std::to_string(header_.dim) + " values");
+  }
+  write(std::as_bytes(values));
+  values_written_ += values.size();
+}
+
+void FlatIndexWriter::write(std::span<const std::byte> bytes) {
+  checksum_ = fnv1a64(bytes, checksum_);
+  while (!bytes.empty()) {
+    const std::size_t take = std::min(kIoChunkBytes - buffer_.size(), bytes.size());
+    buffer_.insert(buffer_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+    bytes = bytes.subspan(take);
+    if (buffer_.size() == kIoChunkBytes) flush();
+  }
+}
+
+void FlatIndexWriter::flush() {
+  std::span<const std::byte> rest(buffer_);
+  while (!rest.empty()) {
+    const ssize_t wrote = ::write(fd_, rest.data(), rest.size());
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) fail("cannot write '" + temp_.string() + "': " + errno_text(errno));
+    rest = rest.subspan(static_cast<std::size_t>(wrote));
+  }
+  buffer_.clear();
+}
+
+void FlatIndexWriter::commit() {
+  if (ids_written_ != header_.rows || values_written_ != header_.rows * header_.dim) {
+    fail("internal: wrote " + std::to_string(ids_written_) + " ids and " +
+         std::to_string(values_written_) + " values for " + std::to_string(header_.rows) +
+         " rows of dimension " + std::to_string(header_.dim));
+  }
+  std::array<std::byte, kChecksumBytes> sum{};
+  put(sum.data(), checksum_);
+  buffer_.insert(buffer_.end(), sum.begin(), sum.end());  // not part of its own checksum
+  flush();
+  if (::fsync(fd_) != 0) fail("cannot fsync '" + temp_.string() + "': " + errno_text(errno));
+  const int closed = ::close(fd_);
+  fd_ = -1;
+  // Some filesystems report write errors only at close.
+  if (closed != 0) fail("cannot close '" + temp_.string() + "': " + errno_text(errno));
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
+    fail("cannot rename '" + temp_.string() + "' over the target: " + errno_text(errno));
+  }
+  created_ = false;
+  // Makes the rename durable. Best effort: the data is complete under its name either way.
+  const fs::path dir = path_.parent_path().empty() ? fs::path(".") : path_.parent_path();
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+// ---- FlatIndexReader -------------------------------------------------------------------------
+
+FlatIndexReader::FlatIndexReader(const fs::path& path)
+    : path_(path), file_(std::fopen(path.c_str(), "rb")) {
+  if (!file_) fail("cannot open: " + errno_text(errno));
+  struct stat info {};
+  if (::fstat(::fileno(file_.get()), &info) != 0) fail("cannot stat: " + errno_text(errno));
+  if (!S_ISREG(info.st_mode)) fail("not a regular file");
+  const auto size = static_cast<std::uint64_t>(info.st_size);
+  if (size < kHeaderBytes + kChecksumBytes) {
+    fail("truncated: " + std::to_string(size) + " bytes, less than the " +
+         std::to_string(kHeaderBytes + kChecksumBytes) + "-byte header and checksum");
+  }
+
+  std::array<std::byte, kHeaderBytes> bytes{};
+  read_exact(bytes, "header");
+  if (std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
+    fail("not a vecaccel FlatIndex file (bad magic, expected \"VECAFLAT\")");
+  }
+  const auto version = get<std::uint32_t>(bytes.data() + 8);
+  if (version != flat_index_file_version) {
+    fail("unknown format version " + std::to_string(version) + " (this build reads version " +
+         std::to_string(flat_index_file_version) + ")");
+  }
+  const auto metric = get<std::uint32_t>(bytes.data() + 12);
+  if (metric > 2) fail("unknown metric code " + std::to_string(metric) + " (0..2 are defined)");
+  header_.metric = metric == 0 ? Metric::l2 : metric == 1 ? Metric::inner_product : Metric::cosine;
+  header_.dim = get<std::uint64_t>(bytes.data() + 16);
+  header_.rows = get<std::uint64_t>(bytes.data() + 24);
+  if (header_.dim == 0 || header_.dim > FlatIndex::max_dim) {
+    fail("dimension " + std::to_string(header_.dim) + " outside 1.." +
+         std::to_string(FlatIndex::max_dim));
+  }
+  const std::uint64_t expected = expected_size(header_.rows, header_.dim);
+  if (expected != size) {
+    fail(std::string(size < expected || expected == 0 ? "truncated or corrupt" : "size mismatch") +
+         ": the header says " + std::to_string(header_.rows) + " rows of dimension " +
+         std::to_string(header_.dim) + (expected == 0 ? " (too large)" : "") + ", which needs " +
+         std::to_string(expected) + " bytes, but the file has " + std::to_string(size));
+  }
+  verify_checksum(size - kChecksumBytes);
+  if (std::fseek(file_.get(), static_cast<long>(kHeaderBytes), SEEK_SET) != 0) {
+    fail("cannot seek: " + errno_text(errno));
+  }
+}
+
+void FlatIndexReader::fail(const std::string& what) const {
+  throw Error(Errc::io_error, "cannot load index '" + path_.string() + "': " + what);
+}
+
+void FlatIndexReader::read_exact(std::span<std::byte> out, const char* section) {
+  const std::size_t got = std::fread(out.data(), 1, out.size(), file_.get());
+  if (got != out.size()) {
+    const bool error = std::ferror(file_.get()) != 0;
+    fail(std::string(error ? "read error" : "unexpected end of file") + " in the " + section +
+         " (" + std::to_string(got) + " of " + std::to_string(out.size()) + " bytes)");
+  }
+}
+
+void FlatIndexReader::verify_checksum(std::uint64_t payload_bytes) {
+  if (std::fseek(file_.get(), 0, SEEK_SET) != 0) fail("cannot seek: " + errno_text(errno));
+  std::vector<std::byte> chunk(kIoChunkBytes);
+  std::uint64_t computed = fnv1a64_offset_basis;
+  for (std::uint64_t done = 0; done < payload_bytes;) {
+    const auto take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), payload_bytes - done));
+    read_exact(std::span(chunk).first(take), "payload");
+    computed = fnv1a64(std::span(chunk).first(take), computed);
+    done += take;
+  }
+  std::array<std::byte, kChecksumBytes> sum{};
+  read_exact(sum, "checksum");
+  const auto stored = get<std::uint64_t>(sum.data());
+  if (stored != computed) {
+    fail("checksum mismatch (stored " + hex(stored) + ", computed " + hex(computed) +
+         "): the file is corrupt");
+  }
+}
+
+std::vector<std::int64_t> FlatIndexReader::read_ids() {
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(header_.rows));
+  read_exact(std::as_writable_bytes(std::span(ids)), "ids");
+  return ids;
+}
+
+void FlatIndexReader::read_vectors(std::span<float> out) {
+  read_exact(std::as_writable_bytes(out), "vectors");
+}
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,101 @@
+#pragma once
+// The FlatIndex file format (little-endian):
+//
+//   offset 0   char[8]  magic "VECAFLAT"
+//          8   u32      version (1)
+//         12   u32      metric: 0 l2, 1 inner_product, 2 cosine
+//         16   u64      dim (1 .. FlatIndex::max_dim)
+//         24   u64      rows
+//         32   i64      ids[rows]
+//              f32      vectors[rows * dim], row-major
+//              u64      FNV-1a 64 of every byte before it
+//
+// The writer streams into a temporary file beside the target and renames it over the target
+// only when complete, so a failed save never leaves a partial file. The reader checks the
+// whole file (structure, exact size, checksum) before handing out any data, so a caller never
+// builds an index from a file that later turns out to be corrupt.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vecaccel/metric.hpp"
+
+namespace vecaccel::detail {
+
+struct FlatIndexHeader {
+  Metric metric = Metric::l2;
+  std::uint64_t dim = 0;
+  std::uint64_t rows = 0;
+};
+
+inline constexpr std::uint32_t flat_index_file_version = 1;
+
+/// FNV-1a 64, resumable: pass the previous result as `state`.
+inline constexpr std::uint64_t fnv1a64_offset_basis = 0xcbf29ce484222325ull;
+std::uint64_t fnv1a64(std::span<const std::byte> bytes,
+                      std::uint64_t state = fnv1a64_offset_basis) noexcept;
+
+/// Writes one index file: header at construction, then exactly header.rows ids and
+/// header.rows * header.dim floats (in any number of calls, ids first), then commit().
+/// Any failure is an io_error naming the file; without commit() the target is untouched.
+class FlatIndexWriter {
+ public:
+  FlatIndexWriter(const std::filesystem::path& path, const FlatIndexHeader& header);
+  FlatIndexWriter(const FlatIndexWriter&) = delete;
+  FlatIndexWriter& operator=(const FlatIndexWriter&) = delete;
+  ~FlatIndexWriter();
+
+  void write_ids(std::span<const std::int64_t> ids);
+  void write_vectors(std::span<const float> values);
+  /// Appends the checksum, syncs and renames the temporary file over the target.
+  void commit();
+
+ private:
+  void write(std::span<const std::byte> bytes);
+  void flush();
+  [[noreturn]] void fail(const std::string& what) const;
+
+  std::filesystem::path path_;
+  std::filesystem::path temp_;
+  FlatIndexHeader header_;
+  int fd_ = -1;
+  bool created_ = false;
+  std::uint64_t ids_written_ = 0;
+  std::uint64_t values_written_ = 0;
+  std::uint64_t checksum_ = fnv1a64_offset_basis;
+  std::vector<std::byte> buffer_;
+};
+
+/// Opens and verifies an index file; then read_ids() once and read_vectors() in slices.
+/// Every problem (missing, truncated, bad magic, unknown version or metric, size mismatch,
+/// checksum mismatch) is an io_error naming the file and the problem.
+class FlatIndexReader {
+ public:
+  explicit FlatIndexReader(const std::filesystem::path& path);
+
+  const FlatIndexHeader& header() const noexcept { return header_; }
+  std::vector<std::int64_t> read_ids();
+  /// Reads the next out.size() floats of the vector section.
+  void read_vectors(std::span<float> out);
+
+ private:
+  struct FileCloser {
+    void operator()(std::FILE* file) const noexcept { std::fclose(file); }
+  };
+
+  void read_exact(std::span<std::byte> out, const char* section);
+  void verify_checksum(std::uint64_t payload_bytes);
+  [[noreturn]] void fail(const std::string& what) const;
+
+  std::filesystem::path path_;
+  std::unique_ptr<std::FILE, FileCloser> file_;
+  FlatIndexHeader header_;
+};
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,164 @@
+// `vecaccel bench`: synthetic end-to-end benchmark of FlatIndex search on standard-normal data.
+//
+// Reports what bench/knn reports: time per search, queries/s and TFLOP/s (2·Q·N·d flops). The
+// memory-bandwidth floor needs the device's peak bandwidth, which Vulkan does not expose, so
+// instead of a percentage it prints the bytes a search must move at least and the effective
+// GB/s; compare that with the device's data sheet.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "progress.hpp"
+#include "vecaccel/context.hpp"
+#include "vecaccel/flat_index.hpp"
+
+namespace vecaccel::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchOptions {
+  std::size_t n = 100'000;
+  std::size_t dim = 128;
+  std::size_t queries = 1'000;
+  std::size_t k = 10;
+  std::string metric = "l2";
+  std::size_t repeat = 5;
+  std::uint64_t seed = 1;
+  bool json = false;
+  bool quiet = false;
+};
+
+struct BenchResult {
+  std::string device;
+  double add_ms = 0;
+  double first_ms = 0;
+  double median_ms = 0;
+  double min_ms = 0;
+};
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+/// The least a search must move through memory: the base vectors (and their norms, which l2
+/// and cosine read) and the queries once, and the k results per query (float + int32).
+double bytes_moved(const BenchOptions& o, Metric metric) {
+  const double base = static_cast<double>(o.n) * o.dim * 4;
+  const double norms = metric == Metric::inner_product ? 0.0 : static_cast<double>(o.n) * 4;
+  const double queries = static_cast<double>(o.queries) * o.dim * 4;
+  const double results = static_cast<double>(o.queries) * o.k * 8;
+  return base + norms + queries + results;
+}
+
+BenchResult run(const BenchOptions& o, Metric metric) {
+  const bool show_progress = progress_wanted(o.quiet);
+  const std::vector<float> base = normal_data(o.n, o.dim, o.seed);
+  const std::vector<float> queries = normal_data(o.queries, o.dim, o.seed + 1);
+
+  Context context;
+  BenchResult result{.device = device_text(context)};
+  FlatIndex index(context, o.dim, metric);
+  auto start = Clock::now();
+  index.add(base);
+  result.add_ms = ms_since(start);
+
+  // The first search also builds pipelines and warms caches: reported, not counted.
+  start = Clock::now();
+  (void)index.search(queries, o.k);
+  result.first_ms = ms_since(start);
+
+  std::vector<double> times;
+  Progress progress("benchmarking", o.repeat, Progress::Unit::items, show_progress, "runs");
+  for (std::size_t r = 0; r < o.repeat; ++r) {
+    start = Clock::now();
+    (void)index.search(queries, o.k);
+    times.push_back(ms_since(start));
+    progress.update(r + 1);
+  }
+  progress.finish();
+  std::sort(times.begin(), times.end());
+  result.min_ms = times.front();
+  result.median_ms = times.size() % 2 == 1
+                         ? times[times.size() / 2]
+                         : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
+  return result;
+}
+
+void print_report(const BenchOptions& o, Metric metric, const BenchResult& r) {
+  const double seconds = r.median_ms / 1000.0;
+  const double qps = o.queries / seconds;
+  const double tflops = 2.0 * o.queries * o.n * o.dim / seconds / 1e12;
+  const double bytes = bytes_moved(o, metric);
+  const double gbps = bytes / seconds / 1e9;
+  if (o.json) {
+    std::printf(
+        "{\"device\": %s, \"n\": %zu, \"dim\": %zu, \"queries\": %zu, \"k\": %zu, "
+        "\"metric\": %s, \"repeat\": %zu, \"add_ms\": %.3f, \"first_search_ms\": %.3f, "
+        "\"median_ms\": %.3f, \"min_ms\": %.3f, \"queries_per_second\": %.1f, "
+        "\"tflops\": %.6g, \"bytes_moved\": %.0f, \"effective_gb_per_s\": %.6g, "
+        "\"percent_of_bandwidth_floor\": null}\n",
+        json_string(r.device).c_str(), o.n, o.dim, o.queries, o.k,
+        json_string(to_string(metric)).c_str(), o.repeat, r.add_ms, r.first_ms, r.median_ms,
+        r.min_ms, qps, tflops, bytes, gbps);
+    return;
+  }
+  std::printf("device        %s\n", r.device.c_str());
+  std::printf("shape         N = %zu, d = %zu, Q = %zu, k = %zu, metric %s\n", o.n, o.dim,
+              o.queries, o.k, std::string(to_string(metric)).c_str());
+  std::printf("add           %.1f ms\n", r.add_ms);
+  std::printf("first search  %.1f ms (includes pipeline creation; not counted)\n", r.first_ms);
+  std::printf("search        median %.3f ms, min %.3f ms over %zu runs\n", r.median_ms, r.min_ms,
+              o.repeat);
+  std::printf("throughput    %.1f queries/s, %.3g TFLOP/s (2*Q*N*d)\n", qps, tflops);
+  std::printf(
+      "memory        %.1f MB moved at least per search, %.3g GB/s effective "
+      "(%% of the bandwidth floor: the device's peak bandwidth is unknown)\n",
+      bytes / 1e6, gbps);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto options = std::make_shared<BenchOptions>();
+  auto* command = app.add_subcommand(
+      "bench",
+      "Synthetic benchmark: FlatIndex over N standard-normal vectors, Q queries; prints ms, "
+      "queries/s, TFLOP/s and effective memory bandwidth");
+  command->add_option("--n", options->n, "Base vectors")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))
+      ->capture_default_str();
+  command->add_option("--dim", options->dim, "Dimension")
+      ->check(CLI::Range(std::size_t{1}, FlatIndex::max_dim))
+      ->capture_default_str();
+  command->add_option("--queries", options->queries, "Queries per search")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->capture_default_str();
+  command->add_option("-k", options->k, "Neighbours per query")
+      ->check(CLI::Range(std::size_t{1}, ops::max_k))
+      ->capture_default_str();
+  command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
+      ->check(metric_validator())
+      ->capture_default_str();
+  command->add_option("--repeat", options->repeat, "Timed searches (after one warm-up)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->capture_default_str();
+  command->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  command->add_flag("--json", options->json, "Print the report as JSON");
+  command->add_flag("--quiet", options->quiet, "No progress bar");
+  command->callback([options] {
+    if (options->k > options->n) {
+      throw UsageError("-k " + std::to_string(options->k) + " exceeds --n " +
+                       std::to_string(options->n));
+    }
+    const Metric metric = parse_metric(options->metric);
+    print_report(*options, metric, run(*options, metric));
+  });
+}
+
+}  // namespace vecaccel::cli

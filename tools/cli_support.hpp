@@ -1,0 +1,40 @@
+#pragma once
+// Helpers the search, bench and demo commands share: input checks whose messages name the
+// file, row, column and value; synthetic data; device and JSON text.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "vecaccel/context.hpp"
+#include "vecaccel/metric.hpp"
+#include "vecaccel/vector_file.hpp"
+
+namespace vecaccel::cli {
+
+/// Throws invalid_argument "<file>: row R, column C is <value>" for the first NaN or Inf.
+void check_finite(const Matrix<float>& matrix, std::string_view file);
+
+/// A CLI11 check for --metric, so an unknown metric is a parse error (exit 2).
+CLI::Validator metric_validator();
+
+/// "name (type)" of the context's device.
+std::string device_text(const Context& context);
+
+/// `text` as a JSON string literal, quotes included.
+std::string json_string(std::string_view text);
+
+/// rows x dim standard-normal floats.
+std::vector<float> normal_data(std::size_t rows, std::size_t dim, std::uint64_t seed);
+
+/// rows x dim points around `clusters` standard-normal centres (spread `sigma` per coordinate);
+/// The same centre_seed gives the same centres, so base and queries can share them.
+std::vector<float> clustered_data(std::size_t rows, std::size_t dim, std::size_t clusters,
+                                  float sigma, std::uint64_t centre_seed, std::uint64_t seed);
+
+}  // namespace vecaccel::cli

@@ -1,0 +1,272 @@
+// `vecaccel search`: exact k-nearest-neighbour search of a query file against a base file.
+//
+// Everything that can be checked before the GPU work is checked first (extensions, dimensions,
+// finiteness, ground-truth shape), and outputs are written only after every batch succeeded,
+// each through a temporary file renamed over the target: a failed run leaves no output behind.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "progress.hpp"
+#include "vecaccel/context.hpp"
+#include "vecaccel/error.hpp"
+#include "vecaccel/flat_index.hpp"
+#include "vecaccel/vector_file.hpp"
+
+namespace vecaccel::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Rows per FlatIndex::add call: bounds the staging memory and drives the progress bar.
+constexpr std::size_t kAddSliceRows = 65536;
+
+struct SearchOptions {
+  std::string base;
+  std::string query;
+  std::size_t k = 0;
+  std::string metric = "l2";
+  std::string output;
+  std::string distances;
+  std::string gt;
+  std::size_t batch = 4096;
+  bool json = false;
+  bool quiet = false;
+};
+
+struct Recall {
+  std::size_t at = 0;
+  double value = 0;
+};
+
+struct SearchRun {
+  std::string device;
+  std::size_t base_rows = 0;
+  std::size_t dim = 0;
+  std::size_t queries = 0;
+  double add_ms = 0;
+  double search_ms = 0;
+  std::vector<Recall> recalls;
+};
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+/// Fails early (usage error) on an output path whose extension the writer would refuse.
+void check_output_path(const std::string& path, const char* option, bool ids) {
+  if (path.empty()) return;
+  VectorFileFormat format{};
+  try {
+    format = format_from_path(path);
+  } catch (const Error&) {
+    format = VectorFileFormat::bvecs;  // refused below
+  }
+  const bool ok = format == VectorFileFormat::npy ||
+                  format == (ids ? VectorFileFormat::ivecs : VectorFileFormat::fvecs);
+  if (!ok) {
+    throw UsageError(std::string(option) + " '" + path + "': the extension must be " +
+                     (ids ? ".ivecs" : ".fvecs") + " or .npy");
+  }
+}
+
+Matrix<float> read_input(const std::string& path, const char* role, bool show_progress) {
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(path, ec);
+  Progress progress("reading " + std::string(role), ec ? 0 : size, Progress::Unit::bytes,
+                    show_progress);
+  Matrix<float> matrix = read_vectors(path, progress.callback());
+  progress.finish();
+  if (matrix.rows == 0) {
+    throw Error(Errc::invalid_argument, path + ": the " + role + " file holds no vectors");
+  }
+  check_finite(matrix, path);
+  return matrix;
+}
+
+Matrix<std::int32_t> read_ground_truth(const std::string& path, std::size_t queries) {
+  Matrix<std::int32_t> gt = read_ids(path);
+  if (gt.rows != queries || gt.dim == 0) {
+    throw Error(Errc::invalid_argument, path + ": ground truth has " + std::to_string(gt.rows) +
+                                            " rows of " + std::to_string(gt.dim) +
+                                            " ids, expected " + std::to_string(queries) +
+                                            " rows (one per query) of at least 1");
+  }
+  return gt;
+}
+
+void add_base(FlatIndex& index, const Matrix<float>& base, bool show_progress) {
+  Progress progress("adding", base.rows, Progress::Unit::items, show_progress, "rows");
+  for (std::size_t row = 0; row < base.rows; row += kAddSliceRows) {
+    const std::size_t n = std::min(kAddSliceRows, base.rows - row);
+    index.add(std::span(base.values).subspan(row * base.dim, n * base.dim));
+    progress.update(row + n);
+  }
+  progress.finish();
+}
+
+/// Searches batch by batch; ids (0-based base rows) and distances, rows x k each.
+void search_batches(const FlatIndex& index, const Matrix<float>& queries,
+                    const SearchOptions& options, Matrix<std::int32_t>& ids,
+                    Matrix<float>& distances) {
+  const std::size_t k = options.k;
+  ids = {.rows = queries.rows, .dim = k, .values = std::vector<std::int32_t>(queries.rows * k)};
+  distances = {.rows = queries.rows, .dim = k, .values = std::vector<float>(queries.rows * k)};
+  Progress progress("searching", queries.rows, Progress::Unit::items,
+                    progress_wanted(options.quiet), "queries");
+  for (std::size_t row = 0; row < queries.rows; row += options.batch) {
+    const std::size_t n = std::min(options.batch, queries.rows - row);
+    const KnnResult result =
+        index.search(std::span(queries.values).subspan(row * queries.dim, n * queries.dim), k);
+    for (std::size_t i = 0; i < n * k; ++i) {
+      // Row numbers fit int32: the base size was checked against it.
+      ids.values[row * k + i] = static_cast<std::int32_t>(result.labels[i]);
+      distances.values[row * k + i] = result.distances[i];
+    }
+    progress.update(row + n);
+  }
+  progress.finish();
+}
+
+/// Fraction of queries whose true nearest neighbour (first ground-truth column) is among the
+/// first `at` results.
+double recall_at(const Matrix<std::int32_t>& ids, const Matrix<std::int32_t>& gt, std::size_t at) {
+  std::size_t hits = 0;
+  for (std::size_t q = 0; q < ids.rows; ++q) {
+    const std::int32_t truth = gt.values[q * gt.dim];
+    for (std::size_t j = 0; j < at; ++j) {
+      if (ids.values[q * ids.dim + j] == truth) {
+        ++hits;
+        break;
+      }
+    }
+  }
+  return static_cast<double>(hits) / static_cast<double>(ids.rows);
+}
+
+std::vector<Recall> recalls(const Matrix<std::int32_t>& ids, const Matrix<std::int32_t>& gt,
+                            std::size_t k) {
+  std::vector<Recall> out;
+  for (const std::size_t at : {std::size_t{1}, std::size_t{10}, k}) {
+    if (at > k || (!out.empty() && out.back().at >= at)) continue;
+    out.push_back({at, recall_at(ids, gt, at)});
+  }
+  return out;
+}
+
+void print_report(const SearchOptions& options, const SearchRun& run) {
+  const double qps = run.queries / (run.search_ms / 1000.0);
+  if (options.json) {
+    std::printf(
+        "{\"device\": %s, \"base\": %s, \"query\": %s, \"base_rows\": %zu, \"dim\": %zu, "
+        "\"queries\": %zu, \"k\": %zu, \"metric\": %s, \"batch\": %zu, \"add_ms\": %.3f, "
+        "\"search_ms\": %.3f, \"queries_per_second\": %.1f",
+        json_string(run.device).c_str(), json_string(options.base).c_str(),
+        json_string(options.query).c_str(), run.base_rows, run.dim, run.queries, options.k,
+        json_string(to_string(parse_metric(options.metric))).c_str(), options.batch, run.add_ms,
+        run.search_ms, qps);
+    for (const Recall& r : run.recalls)
+      std::printf(", \"recall_at_%zu\": %.6f", r.at, r.value);
+    std::printf("}\n");
+    return;
+  }
+  std::printf("device     %s\n", run.device.c_str());
+  std::printf("base       %s: %zu x %zu\n", options.base.c_str(), run.base_rows, run.dim);
+  std::printf("queries    %s: %zu, k = %zu, metric %s, batches of %zu\n", options.query.c_str(),
+              run.queries, options.k, std::string(to_string(parse_metric(options.metric))).c_str(),
+              options.batch);
+  std::printf("add        %.1f ms\n", run.add_ms);
+  std::printf("search     %.1f ms, %.1f queries/s\n", run.search_ms, qps);
+  for (const Recall& r : run.recalls)
+    std::printf("recall@%-3zu %.4f\n", r.at, r.value);
+}
+
+void run_search(const SearchOptions& options) {
+  check_output_path(options.output, "--output", true);
+  check_output_path(options.distances, "--distances", false);
+  const Metric metric = parse_metric(options.metric);
+  const bool show_progress = progress_wanted(options.quiet);
+
+  const Matrix<float> base = read_input(options.base, "base", show_progress);
+  const Matrix<float> queries = read_input(options.query, "query", show_progress);
+  if (queries.dim != base.dim) {
+    throw Error(Errc::invalid_argument, "dimension mismatch: " + options.query + " has dimension " +
+                                            std::to_string(queries.dim) + ", " + options.base +
+                                            " has " + std::to_string(base.dim));
+  }
+  if (options.k > base.rows) {
+    throw UsageError("-k " + std::to_string(options.k) + " exceeds the " +
+                     std::to_string(base.rows) + " vectors of " + options.base);
+  }
+  if (base.rows > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw Error(Errc::invalid_argument, options.base + ": " + std::to_string(base.rows) +
+                                            " rows do not fit the int32 ids of .ivecs");
+  }
+  std::optional<Matrix<std::int32_t>> gt;
+  if (!options.gt.empty()) gt = read_ground_truth(options.gt, queries.rows);
+
+  Context context;
+  SearchRun run{.device = device_text(context),
+                .base_rows = base.rows,
+                .dim = base.dim,
+                .queries = queries.rows,
+                .recalls = {}};
+  FlatIndex index(context, base.dim, metric);
+  auto start = Clock::now();
+  add_base(index, base, show_progress);
+  run.add_ms = ms_since(start);
+
+  Matrix<std::int32_t> ids;
+  Matrix<float> distances;
+  start = Clock::now();
+  search_batches(index, queries, options, ids, distances);
+  run.search_ms = ms_since(start);
+  if (gt) run.recalls = recalls(ids, *gt, options.k);
+
+  if (!options.output.empty()) write_ids(options.output, ids);
+  if (!options.distances.empty()) write_vectors(options.distances, distances);
+  print_report(options, run);
+}
+
+}  // namespace
+
+void add_search_command(CLI::App& app) {
+  auto options = std::make_shared<SearchOptions>();
+  auto* command = app.add_subcommand(
+      "search",
+      "Exact k-nearest-neighbour search of --query against --base on the GPU.\n"
+      "Inputs: .fvecs, .bvecs, .ivecs or .npy (float32, C order). Ids are 0-based row numbers "
+      "of the base file.\n"
+      "With --gt, recall@R (R = 1, 10 and k, where R <= k) is the fraction of queries whose "
+      "true nearest neighbour (the first id in its ground-truth row) appears among the first R "
+      "results: ANN-benchmarks' R@R, i.e. 1-recall@R.");
+  command->add_option("--base", options->base, "Base vectors")->required();
+  command->add_option("--query", options->query, "Query vectors")->required();
+  command->add_option("-k", options->k, "Neighbours per query")
+      ->required()
+      ->check(CLI::Range(std::size_t{1}, ops::max_k));
+  command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
+      ->check(metric_validator())
+      ->capture_default_str();
+  command->add_option("--output", options->output, "Write ids (rows x k) to .ivecs or .npy");
+  command->add_option("--distances", options->distances,
+                      "Write distances (rows x k) to .fvecs or .npy");
+  command->add_option("--gt", options->gt, "Ground-truth ids (.ivecs or .npy) for recall");
+  command->add_option("--batch", options->batch, "Queries per search call")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->capture_default_str();
+  command->add_flag("--json", options->json, "Print the report as JSON");
+  command->add_flag("--quiet", options->quiet, "No progress bar");
+  command->callback([options] { run_search(*options); });
+}
+
+}  // namespace vecaccel::cli
