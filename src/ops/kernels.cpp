@@ -107,7 +107,9 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
         out_offset;
   } constants{a.num_queries, a.num_base,  a.dim,        metric_code(a.metric),
               a.query_offset, a.base_offset, a.out_stride, a.out_offset};
-  encoder.set_pipeline(device.shaders().pipeline({.name = "distances_small",
+  // 16-byte loads need every row to start on a 16-byte boundary.
+  const bool vec4 = a.dim % 4 == 0;
+  encoder.set_pipeline(device.shaders().pipeline({.name = vec4 ? "distances_small_vec4" : "distances_small",
                                                   .workgroup_size = {threads, 1, 1},
                                                   .constants = {small_query_limit}}));
   encoder.set_argument_table(ArgumentTable()
