@@ -12,8 +12,12 @@
 namespace vecaccel::detail {
 namespace {
 
-/// Distance tiles stay this small at most, however large the device's storage range.
-constexpr std::uint64_t max_tile_bytes = 256ull << 20;
+/// Distance tiles: large enough that per-tile costs (a barrier drains the GPU three times per
+/// tile) stay small, small enough to leave the device's memory to the data: 1/64 of it,
+/// between 64 MiB and 1 GiB.
+std::uint64_t tile_budget(const Capabilities& caps) {
+  return std::clamp<std::uint64_t>(caps.device_local_memory / 64, 64ull << 20, 1ull << 30);
+}
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
 
@@ -147,7 +151,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   const std::uint32_t kk = static_cast<std::uint32_t>(k);
   const std::uint32_t segment = default_segment_length(kk);
   const std::uint64_t range = caps.max_storage_buffer_range;
-  const std::uint64_t tile_bytes = std::min(range, max_tile_bytes);
+  const std::uint64_t tile_bytes = std::min(range, tile_budget(caps));
 
   // Query batches: as many as leave a distance tile at least one segment wide.
   std::size_t batch = std::min<std::size_t>(
@@ -164,9 +168,12 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     batch = std::max<std::size_t>(1, range / (cand_stride * sizeof(float)));
   }
 
+  std::size_t tiles_total = 0;
+  for (const auto& c : chunks) tiles_total += (c.rows + tile_cols - 1) / tile_cols;
   const ScratchSizes sizes{batch * dim_ * sizeof(float), batch * sizeof(float),
                            batch * tile_cols * sizeof(float),
-                           std::uint64_t{batch} * cand_stride * sizeof(float)};
+                           std::uint64_t{batch} * cand_stride * sizeof(float),
+                           std::uint64_t{batch} * k * sizeof(float)};
   std::unique_ptr<Scratch> scratch = take_scratch(sizes);
   const Scratch& s = *scratch;
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
@@ -175,7 +182,9 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     const std::uint64_t cand_bytes = std::uint64_t{qb} * cand_stride * sizeof(float);
     // Host-visible staging only at the edges; the kernels touch device-local memory alone.
     BufferToken upload = context_.get_buffer(queries.subspan(q0 * dim_, qb * dim_));
-    BufferToken readback = context_.get_buffer(2 * cand_bytes);
+    const std::uint64_t result_bytes = std::uint64_t{qb} * kk * sizeof(float);
+    BufferToken readback = context_.get_buffer(2 * result_bytes);
+    std::size_t tiles_done = 0;
     context_
         .execute([&](CommandBuffer&, ComputeEncoder& e) {
           e.copy_buffer(upload.buffer(), 0, s.queries, 0, std::uint64_t{qb} * dim_ * sizeof(float));
@@ -206,30 +215,30 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                    .out_values = s.cand_values, .out_labels = s.cand_labels,
                    .out_stride = cand_stride, .out_offset = kk});
               e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-              // Running merge: the best k so far sit in each row's first k slots.
+              // Running merge: the best k so far sit in each row's first k slots. The last
+              // merge writes rows of exactly k apart, so the host reads back qb x k results
+              // rather than every candidate slot.
+              const bool last = ++tiles_done == tiles_total;
               encode_select(device, e,
                             {.values = s.cand_values, .labels = s.cand_labels, .rows = qb,
                              .cols = (1 + segs) * kk, .in_stride = cand_stride, .in_offset = 0,
                              .segment_length = 0, .k = kk, .largest = largest,
-                             .out_values = s.cand_values, .out_labels = s.cand_labels,
-                             .out_stride = cand_stride, .out_offset = 0});
+                             .out_values = last ? s.out_values : s.cand_values,
+                             .out_labels = last ? s.out_labels : s.cand_labels,
+                             .out_stride = last ? kk : cand_stride, .out_offset = 0});
               e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
             }
             label_base += chunk.rows;
           }
-          e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::blit);
-          e.copy_buffer(s.cand_values, 0, readback.buffer(), 0, cand_bytes);
-          e.copy_buffer(s.cand_labels, 0, readback.buffer(), cand_bytes, cand_bytes);
+          e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::blit);
+          e.copy_buffer(s.out_values, 0, readback.buffer(), 0, result_bytes);
+          e.copy_buffer(s.out_labels, 0, readback.buffer(), result_bytes, result_bytes);
         })
         .wait();
-    const auto values = readback.read<float>(std::size_t{qb} * cand_stride);
-    const auto labels = readback.read<std::int32_t>(std::size_t{qb} * cand_stride, cand_bytes);
-    for (std::uint32_t r = 0; r < qb; ++r) {
-      for (std::uint32_t i = 0; i < kk; ++i) {
-        result.distances[(q0 + r) * k + i] = values[std::size_t{r} * cand_stride + i];
-        result.labels[(q0 + r) * k + i] = labels[std::size_t{r} * cand_stride + i];
-      }
-    }
+    const auto values = readback.read<float>(std::size_t{qb} * kk);
+    const auto labels = readback.read<std::int32_t>(std::size_t{qb} * kk, result_bytes);
+    std::copy(values.begin(), values.end(), result.distances.begin() + static_cast<std::ptrdiff_t>(q0 * k));
+    std::copy(labels.begin(), labels.end(), result.labels.begin() + static_cast<std::ptrdiff_t>(q0 * k));
   }
   give_back(std::move(scratch));
   return result;
@@ -260,6 +269,8 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& 
   fit(scratch->tile, sizes.tile, "knn distance tile");
   fit(scratch->cand_values, sizes.candidates, "knn candidate values");
   fit(scratch->cand_labels, sizes.candidates, "knn candidate labels");
+  fit(scratch->out_values, sizes.results, "knn result values");
+  fit(scratch->out_labels, sizes.results, "knn result labels");
   context_.residency_manager().commit();
   return scratch;
 }

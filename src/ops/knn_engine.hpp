@@ -54,10 +54,10 @@ class KnnEngine {
   /// and its norms. Kept for reuse (a search waits for its GPU work before it returns); one
   /// set per concurrent search.
   struct Scratch {
-    Buffer queries, query_norms, tile, cand_values, cand_labels;
+    Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels;
   };
   struct ScratchSizes {
-    std::uint64_t queries, query_norms, tile, candidates;
+    std::uint64_t queries, query_norms, tile, candidates, results;
   };
   std::unique_ptr<Scratch> take_scratch(const ScratchSizes& sizes) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
