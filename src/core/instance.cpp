@@ -36,7 +36,10 @@ bool has_extension(const vk::raii::Context& context, std::string_view name) {
 }  // namespace
 
 Instance& Instance::get() {
-  static Instance instance;
+  // Never destroyed, deliberately: destroying it at exit would unload the driver while
+  // devices owned by other statics (or detached threads) may still use it, and an unloaded
+  // driver turns its own still-referenced allocations into "leaks" of an unknown module.
+  static Instance& instance = *new Instance;  // NOLINT(cppcoreguidelines-owning-memory)
   return instance;
 }
 
