@@ -120,6 +120,7 @@ void CommandBufferImpl::begin(const std::shared_ptr<AllocatorImpl>& allocator) {
   }
   allocator_ = allocator;
   state_ = State::recording;
+  commands_ = 0;
   committed_value_ = 0;
   pipeline_.reset();
   bindings_.fill(std::nullopt);
@@ -150,16 +151,20 @@ void CommandBufferImpl::end() {
   if (encoding_)
     throw Error(Errc::invalid_argument, "end() with an open encoder; end_encoding() first");
   // Results are read through mapped memory once the timeline says done: make every write
-  // of this command buffer visible to the host.
+  // of this command buffer visible to the host (nothing to do when nothing was recorded).
+  if (commands_ > 0) end_with_host_barrier();
+  handle_->end();
+  allocator_->end_recording();
+  state_ = State::ended;
+}
+
+void CommandBufferImpl::end_with_host_barrier() {
   const vk::MemoryBarrier2 to_host{.srcStageMask = S2::eComputeShader | S2::eCopy | S2::eClear,
                                    .srcAccessMask = A2::eShaderStorageWrite | A2::eTransferWrite,
                                    .dstStageMask = S2::eHost,
                                    .dstAccessMask = A2::eHostRead};
   handle_->pipelineBarrier2(
       vk::DependencyInfo{.memoryBarrierCount = 1, .pMemoryBarriers = &to_host});
-  handle_->end();
-  allocator_->end_recording();
-  state_ = State::ended;
 }
 
 void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
@@ -296,6 +301,7 @@ void CommandBufferImpl::dispatch(std::uint32_t x, std::uint32_t y, std::uint32_t
   flush_bindings();
   if (x == 0 || y == 0 || z == 0) return;  // nothing to run, and Vulkan allows it
   handle_->dispatch(x, y, z);
+  ++commands_;
 }
 
 void CommandBufferImpl::dispatch_threads(std::uint32_t x, std::uint32_t y, std::uint32_t z) {
@@ -364,6 +370,7 @@ void CommandBufferImpl::copy(const Buffer& source, std::uint64_t source_offset,
   if (src->handle() == dst->handle() && s < d + size && d < s + size) {
     throw Error(Errc::invalid_argument, "copy_buffer: source and destination ranges overlap");
   }
+  ++commands_;
   handle_->copyBuffer(src->handle(), dst->handle(),
                       vk::BufferCopy{.srcOffset = s, .dstOffset = d, .size = size});
 }
@@ -385,6 +392,7 @@ void CommandBufferImpl::fill(const Buffer& buffer, std::uint64_t offset, std::ui
   }
   if (size == 0) return;
   handle_->fillBuffer(impl->handle(), impl->offset() + offset, size, pattern);
+  ++commands_;
 }
 
 void CommandBufferImpl::write_begin_timestamp() {
@@ -393,6 +401,7 @@ void CommandBufferImpl::write_begin_timestamp() {
   const vk::QueryPool pool = allocator_->query_pool_for(slot_, first);
   handle_->resetQueryPool(pool, first, 2);
   handle_->writeTimestamp2(S2::eTopOfPipe, pool, first);
+  ++commands_;
   profiled_ = true;
 }
 

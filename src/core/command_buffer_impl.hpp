@@ -74,6 +74,8 @@ class CommandBufferImpl {
     return unresolved_;
   }
   bool validates_residency() const noexcept { return validate_residency_; }
+  /// Nothing but barriers was recorded: the queue need not submit it at all.
+  bool records_no_work() const noexcept { return commands_ == 0; }
   /// Called by the queue once submitted with value on timeline; returns what must stay alive
   /// until completion.
   std::vector<std::shared_ptr<void>> mark_committed(const std::shared_ptr<Timeline>& timeline,
@@ -90,6 +92,7 @@ class CommandBufferImpl {
   void use(const Buffer& buffer, std::string_view how);
   void flush_bindings();
   void release_uses() noexcept;
+  void end_with_host_barrier();
 
   std::shared_ptr<DeviceImpl> device_;
   State state_ = State::initial;
@@ -103,6 +106,7 @@ class CommandBufferImpl {
   bool profiled_ = false;
   const QueueImpl* target_queue_ = nullptr;
   std::uint64_t committed_value_ = 0;
+  std::uint32_t commands_ = 0;  // dispatches, copies, fills, timestamps since begin()
 
   std::vector<std::shared_ptr<ResidencySetImpl>> sets_;
   std::vector<std::shared_ptr<BufferImpl>> used_;

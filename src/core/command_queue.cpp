@@ -160,7 +160,9 @@ std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
         }
       }
     }
-    infos.push_back(vk::CommandBufferSubmitInfo{.commandBuffer = cb.handle()});
+    // An empty command buffer only has to mark completion, which the timeline signal does.
+    if (!cb.records_no_work())
+      infos.push_back(vk::CommandBufferSubmitInfo{.commandBuffer = cb.handle()});
   }
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
