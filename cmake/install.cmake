@@ -17,5 +17,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vecaccel)
 
+# The .pc file finds the prefix relative to itself (from <libdir>/pkgconfig back up).
+file(RELATIVE_PATH VECACCEL_PC_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/vecaccel.pc.in ${CMAKE_CURRENT_BINARY_DIR}/vecaccel.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vecaccel.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
