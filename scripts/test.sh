@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds, runs
 # every test under the Khronos validation layer (synchronization validation on; any message
-# fails), then the AddressSanitizer/UBSan build, then an outside project against the
-# installed package. Usage: scripts/test.sh [--quick]   (--quick: the first stage only)
+# fails), then the AddressSanitizer/UBSan build, then a clang build with its tests, then an
+# outside project against the installed package.
+# Usage: scripts/test.sh [--quick]   (--quick: the first stage only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -18,6 +19,11 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"
 ctest --preset asan -j"$jobs"
+
+echo "== clang 14 build (benchmarks included) and tests"
+cmake --preset clang >/dev/null
+cmake --build --preset clang -j"$jobs"
+ctest --preset clang -j"$jobs"
 
 echo "== outside consumer of the installed package"
 scripts/check_install.sh build-dev

@@ -72,9 +72,11 @@ std::uint32_t reflect_binding_mask(std::span<const std::uint32_t> spirv) {
     i += word_count;
   }
   std::uint32_t mask = 0;
-  for (const auto& [id, binding] : bindings) {
+  for (const auto& decorated : bindings) {
+    const std::uint32_t id = decorated.first;
+    const std::uint32_t binding = decorated.second;
     const auto set =
-        std::find_if(sets.begin(), sets.end(), [&](const auto& s) { return s.first == id; });
+        std::find_if(sets.begin(), sets.end(), [id](const auto& s) { return s.first == id; });
     if ((set == sets.end() || set->second == 0) && binding < 32) mask |= 1u << binding;
   }
   return mask;
