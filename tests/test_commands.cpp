@@ -105,8 +105,7 @@ TEST(CommandQueue, BackPressureHoldsASecondCommitUntilTheFirstCompletes) {
   Device device = context.device();
   CommandQueue queue = device.make_command_queue({.label = "one", .max_command_buffer_count = 1});
   queue.add_residency_set(context.residency_manager().residency_set());
-  constexpr std::uint32_t count = 4096;
-  const std::uint32_t iterations = vt::iterations_for(context, count, 300ms);
+  constexpr std::uint32_t count = 4096, iterations = 1000;
   auto out = context.get_buffer(count * 4);
   auto out2 = context.get_buffer(count * 4);
   CommandAllocator allocator = device.make_command_allocator();
@@ -122,6 +121,9 @@ TEST(CommandQueue, BackPressureHoldsASecondCommitUntilTheFirstCompletes) {
   };
   CommandBuffer first = record(out.buffer());
   CommandBuffer second = record(out2.buffer());
+  // The first submission cannot complete before the test opens the gate.
+  SharedEvent gate = device.make_shared_event();
+  queue.wait_event(gate, 1);
   const std::uint64_t v1 = queue.commit(first);
   try {
     queue.commit(second, {.timeout = 1ms});
@@ -130,9 +132,14 @@ TEST(CommandQueue, BackPressureHoldsASecondCommitUntilTheFirstCompletes) {
     EXPECT_EQ(e.code(), Errc::timeout);
   }
   EXPECT_EQ(second.committed_value(), 0u);
+  std::thread opener([&] {
+    std::this_thread::sleep_for(30ms);
+    gate.signal(1);
+  });
   const std::uint64_t v2 = queue.commit(second);  // blocks until the first has completed
   EXPECT_GE(queue.completion_event().signaled_value(), v1);
   EXPECT_EQ(v2, v1 + 1);
+  opener.join();
   queue.wait_idle();
   EXPECT_EQ(out2.read<std::uint32_t>(1)[0], vt::busy_loop_reference(3, 0, iterations));
 }
@@ -141,15 +148,16 @@ TEST(CommandAllocator, ResetWhileWorkIsInFlightIsRefused) {
   Context context;
   Device device = context.device();
   constexpr std::uint32_t count = 4096;
-  const std::uint32_t iterations = vt::iterations_for(context, count, 300ms);
   auto out = context.get_buffer(count * 4);
   CommandAllocator allocator = device.make_command_allocator();
   CommandBuffer cb = context.make_command_buffer();
   cb.begin(allocator);
   ComputeEncoder& e = cb.make_compute_encoder();
-  vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 5);
+  vt::encode_busy_loop(device, e, out.buffer(), count, 100, 5);
   e.end_encoding();
   cb.end();
+  SharedEvent gate = device.make_shared_event();
+  context.command_queue().wait_event(gate, 1);
   const std::uint64_t value = context.command_queue().commit(cb);
   EXPECT_FALSE(allocator.is_idle());
   try {
@@ -159,6 +167,7 @@ TEST(CommandAllocator, ResetWhileWorkIsInFlightIsRefused) {
     EXPECT_EQ(e.code(), Errc::invalid_argument);
     EXPECT_NE(std::string(e.what()).find(std::to_string(value)), std::string::npos);
   }
+  gate.signal(1);
   context.command_queue().wait_idle();
   EXPECT_TRUE(allocator.is_idle());
   allocator.reset();
