@@ -49,10 +49,10 @@ double ms_since(Clock::time_point start) {
 /// The least a search must move through memory: the base vectors (and their norms, which l2
 /// and cosine read) and the queries once, and the k results per query (float + int32).
 double bytes_moved(const BenchOptions& o, Metric metric) {
-  const double base = static_cast<double>(o.n) * o.dim * 4;
-  const double norms = metric == Metric::inner_product ? 0.0 : static_cast<double>(o.n) * 4;
-  const double queries = static_cast<double>(o.queries) * o.dim * 4;
-  const double results = static_cast<double>(o.queries) * o.k * 8;
+  const double base = static_cast<double>(o.n) * static_cast<double>(o.dim) * 4;
+  const double norms = metric == Metric::inner_product ? 0.0 : static_cast<double>(o.n) * 4.0;
+  const double queries = static_cast<double>(o.queries) * static_cast<double>(o.dim) * 4;
+  const double results = static_cast<double>(o.queries) * static_cast<double>(o.k) * 8;
   return base + norms + queries + results;
 }
 
@@ -92,8 +92,9 @@ BenchResult run(const BenchOptions& o, Metric metric) {
 
 void print_report(const BenchOptions& o, Metric metric, const BenchResult& r) {
   const double seconds = r.median_ms / 1000.0;
-  const double qps = o.queries / seconds;
-  const double tflops = 2.0 * o.queries * o.n * o.dim / seconds / 1e12;
+  const double qps = static_cast<double>(o.queries) / seconds;
+  const double tflops = 2.0 * static_cast<double>(o.queries) * static_cast<double>(o.n) *
+                        static_cast<double>(o.dim) / seconds / 1e12;
   const double bytes = bytes_moved(o, metric);
   const double gbps = bytes / seconds / 1e9;
   if (o.json) {

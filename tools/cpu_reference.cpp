@@ -42,12 +42,12 @@ ExactKnn exact_knn(std::span<const float> queries, std::span<const float> base, 
   const std::size_t nq = queries.size() / dim;
   const std::size_t nb = base.size() / dim;
   const bool smaller = smaller_is_better(metric);
-  ExactKnn out{
-      .rows = nq,
-      .k = k,
-      .distances = std::vector<double>(nq * k, smaller ? std::numeric_limits<double>::infinity()
-                                                       : -std::numeric_limits<double>::infinity()),
-      .labels = std::vector<std::int64_t>(nq * k, -1)};
+  constexpr double infinity = std::numeric_limits<double>::infinity();
+  const double worst = smaller ? infinity : -infinity;
+  ExactKnn out{.rows = nq,
+               .k = k,
+               .distances = std::vector<double>(nq * k, worst),
+               .labels = std::vector<std::int64_t>(nq * k, -1)};
   std::vector<double> values(nb);
   std::vector<std::size_t> order(nb);
   const std::size_t take = std::min(k, nb);

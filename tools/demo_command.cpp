@@ -122,7 +122,7 @@ void run_demo(DemoOptions o) {
   const double search_ms = ms_since(start);
   const Check check = check_sample(base, queries, result, o);
   const bool ok = check.recall >= kRequiredRecall;
-  const double qps = o.queries / (search_ms / 1000.0);
+  const double qps = static_cast<double>(o.queries) / (search_ms / 1000.0);
 
   if (o.json) {
     std::printf(

@@ -164,7 +164,7 @@ std::vector<Recall> recalls(const Matrix<std::int32_t>& ids, const Matrix<std::i
 }
 
 void print_report(const SearchOptions& options, const SearchRun& run) {
-  const double qps = run.queries / (run.search_ms / 1000.0);
+  const double qps = static_cast<double>(run.queries) / (run.search_ms / 1000.0);
   if (options.json) {
     std::printf(
         "{\"device\": %s, \"base\": %s, \"query\": %s, \"base_rows\": %zu, \"dim\": %zu, "

@@ -53,7 +53,8 @@ Device checked(Device device) {
 class CompletionHandlers {
  public:
   explicit CompletionHandlers(std::shared_ptr<Timeline> timeline)
-      : timeline_(std::move(timeline)), thread_([this](std::stop_token stop) { run(stop); }) {}
+      : timeline_(std::move(timeline)),
+        thread_([this](const std::stop_token& stop) { run(stop); }) {}
 
   /// Stops after the handlers of every reached submission ran; the owner waits for its queue
   /// first, so normally that is all of them.
