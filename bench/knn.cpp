@@ -43,7 +43,8 @@ std::vector<float> uniform_data(std::size_t count, std::uint64_t seed) {
       }
     });
   }
-  for (auto& w : workers) w.join();
+  for (auto& w : workers)
+    w.join();
   return out;
 }
 
@@ -67,9 +68,8 @@ double check_sample(const KnnResult& r, const std::vector<float>& queries,
       }
       std::vector<double> sorted = d;
       std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(c.k - 1),
-                       sorted.end(), [&](double a, double b) {
-                         return c.metric == Metric::l2 ? a < b : a > b;
-                       });
+                       sorted.end(),
+                       [&](double a, double b) { return c.metric == Metric::l2 ? a < b : a > b; });
       const double kth = sorted[c.k - 1];
       bool all = true;
       for (std::size_t i = 0; i < c.k; ++i) {
@@ -86,8 +86,10 @@ double check_sample(const KnnResult& r, const std::vector<float>& queries,
       ok[s] = all ? 1 : 0;
     });
   }
-  for (auto& w : workers) w.join();
-  for (int v : ok) good += v;
+  for (auto& w : workers)
+    w.join();
+  for (int v : ok)
+    good += v;
   return static_cast<double>(good) / static_cast<double>(samples);
 }
 
@@ -101,20 +103,27 @@ int main(int argc, char** argv) {
   double peak_tflops = 67;      // FP32 non-tensor
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
-    else if (a == "--repeat" && i + 1 < argc) repeat = std::atoi(argv[++i]);
-    else if (a == "--bandwidth-gbs" && i + 1 < argc) bandwidth_gbs = std::atof(argv[++i]);
-    else if (a == "--peak-tflops" && i + 1 < argc) peak_tflops = std::atof(argv[++i]);
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--json" && i + 1 < argc)
+      json_path = argv[++i];
+    else if (a == "--repeat" && i + 1 < argc)
+      repeat = std::atoi(argv[++i]);
+    else if (a == "--bandwidth-gbs" && i + 1 < argc)
+      bandwidth_gbs = std::atof(argv[++i]);
+    else if (a == "--peak-tflops" && i + 1 < argc)
+      peak_tflops = std::atof(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: bench_knn [--quick] [--json FILE] [--repeat R] "
-                           "[--bandwidth-gbs B] [--peak-tflops T]\n");
+      std::fprintf(stderr,
+                   "usage: bench_knn [--quick] [--json FILE] [--repeat R] "
+                   "[--bandwidth-gbs B] [--peak-tflops T]\n");
       return 2;
     }
   }
   std::vector<Config> configs;
   if (quick) {
-    configs = {{20000, 128, 1, 10, Metric::l2}, {20000, 128, 256, 10, Metric::l2},
+    configs = {{20000, 128, 1, 10, Metric::l2},
+               {20000, 128, 256, 10, Metric::l2},
                {20000, 128, 64, 100, Metric::inner_product}};
   } else {
     configs = {{1000000, 128, 1, 10, Metric::l2},
@@ -125,7 +134,8 @@ int main(int argc, char** argv) {
   // Profiling on: the GPU time of the last search's command buffer is printed beside the wall time.
   Context context({.enable_profiling = true});
   const auto& info = context.device().info();
-  std::printf("device: %s (%s %s)\n", info.name.c_str(), info.driver_name.c_str(), info.driver_info.c_str());
+  std::printf("device: %s (%s %s)\n", info.name.c_str(), info.driver_name.c_str(),
+              info.driver_info.c_str());
   std::printf("%-34s %10s %10s %12s %9s %10s %8s %6s\n", "config", "ms", "gpu ms", "queries/s",
               "TFLOP/s", "floor ms", "x floor", "exact");
   std::string json = "[";
@@ -143,7 +153,8 @@ int main(int argc, char** argv) {
       for (std::size_t r0 = 0; r0 < c.n; r0 += engine->chunk_rows()) {
         const std::size_t rows = std::min(engine->chunk_rows(), c.n - r0);
         chunks.push_back(engine->make_chunk(rows));
-        engine->append(chunks.back(), std::span<const float>(base).subspan(r0 * c.dim, rows * c.dim));
+        engine->append(chunks.back(),
+                       std::span<const float>(base).subspan(r0 * c.dim, rows * c.dim));
       }
       base_n = c.n, base_dim = c.dim, base_metric = c.metric;
       engine_ptr = engine.get();
@@ -160,22 +171,26 @@ int main(int argc, char** argv) {
     const double ms = times[times.size() / 2];
     const double flops = 2.0 * c.queries * c.n * c.dim;
     const double bytes = static_cast<double>(c.n) * c.dim * 4;
-    const double floor_ms = std::max(bytes / (bandwidth_gbs * 1e9), flops / (peak_tflops * 1e12)) * 1e3;
-    const double exact = check_sample(result, queries, base, c, std::min<std::size_t>(8, c.queries));
+    const double floor_ms =
+        std::max(bytes / (bandwidth_gbs * 1e9), flops / (peak_tflops * 1e12)) * 1e3;
+    const double exact =
+        check_sample(result, queries, base, c, std::min<std::size_t>(8, c.queries));
     char name[64];
     std::snprintf(name, sizeof name, "N=%zu d=%zu Q=%zu k=%zu %s", c.n, c.dim, c.queries, c.k,
                   std::string(to_string(c.metric)).c_str());
-    const double gpu_ms = static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6;
+    const double gpu_ms =
+        static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6;
     std::printf("%-34s %10.3f %10.3f %12.0f %9.2f %10.3f %8.2f %6.2f\n", name, ms, gpu_ms,
                 c.queries / (ms / 1e3), flops / (ms / 1e3) / 1e12, floor_ms, ms / floor_ms, exact);
     char entry[512];
-    std::snprintf(entry, sizeof entry,
-                  "%s\n {\"n\": %zu, \"dim\": %zu, \"queries\": %zu, \"k\": %zu, \"metric\": \"%s\", "
-                  "\"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.3f, \"floor_ms\": %.4f, "
-                  "\"sample_exact\": %.3f}",
-                  json.size() > 1 ? "," : "", c.n, c.dim, c.queries, c.k,
-                  std::string(to_string(c.metric)).c_str(), ms, times.front(),
-                  flops / (ms / 1e3) / 1e12, floor_ms, exact);
+    std::snprintf(
+        entry, sizeof entry,
+        "%s\n {\"n\": %zu, \"dim\": %zu, \"queries\": %zu, \"k\": %zu, \"metric\": \"%s\", "
+        "\"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.3f, \"floor_ms\": %.4f, "
+        "\"sample_exact\": %.3f}",
+        json.size() > 1 ? "," : "", c.n, c.dim, c.queries, c.k,
+        std::string(to_string(c.metric)).c_str(), ms, times.front(), flops / (ms / 1e3) / 1e12,
+        floor_ms, exact);
     json += entry;
     std::fflush(stdout);
   }

@@ -70,6 +70,26 @@ void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& mat
   encoder.dispatch_threadgroups(std::min(groups(rows, threads), max_groups));
 }
 
+namespace {
+
+/// Both distance kernels take the same bindings and push constants.
+void bind_distance_arguments(ComputeEncoder& encoder, const DistanceArgs& a) {
+  struct {
+    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, out_stride,
+        out_offset;
+  } constants{a.num_queries,  a.num_base,    a.dim,        metric_code(a.metric),
+              a.query_offset, a.base_offset, a.out_stride, a.out_offset};
+  encoder.set_argument_table(ArgumentTable()
+                                 .set_buffer(0, a.queries)
+                                 .set_buffer(1, a.base)
+                                 .set_buffer(2, a.query_norms)
+                                 .set_buffer(3, a.base_norms)
+                                 .set_buffer(4, a.out));
+  encoder.set_constants(constants);
+}
+
+}  // namespace
+
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
   if (a.num_queries == 0 || a.num_base == 0) return;
   if (a.num_queries <= small_query_limit) {
@@ -79,22 +99,11 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
   const std::uint32_t tx = s.tile_n / s.micro_n;
   const std::uint32_t ty = s.tile_m / s.micro_m;
-  struct {
-    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, out_stride,
-        out_offset;
-  } constants{a.num_queries,  a.num_base,    a.dim,        metric_code(a.metric),
-              a.query_offset, a.base_offset, a.out_stride, a.out_offset};
   const bool large = s.tile_m == 128;
-  encoder.set_pipeline(device.shaders().pipeline(
-      {.name = large ? "distances_tiled_large" : "distances_tiled_small",
-       .workgroup_size = {tx, ty, 1}}));
-  encoder.set_argument_table(ArgumentTable()
-                                 .set_buffer(0, a.queries)
-                                 .set_buffer(1, a.base)
-                                 .set_buffer(2, a.query_norms)
-                                 .set_buffer(3, a.base_norms)
-                                 .set_buffer(4, a.out));
-  encoder.set_constants(constants);
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = large ? "distances_tiled_large" : "distances_tiled_small",
+                                 .workgroup_size = {tx, ty, 1}}));
+  bind_distance_arguments(encoder, a);
   encoder.dispatch_threadgroups(groups(a.num_base, s.tile_n), groups(a.num_queries, s.tile_m));
 }
 
@@ -102,23 +111,13 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   constexpr std::uint32_t threads = 256;
   const auto& caps = device.capabilities();
   const std::uint32_t subgroups = threads / std::max(1u, caps.subgroup_size);
-  struct {
-    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, out_stride,
-        out_offset;
-  } constants{a.num_queries, a.num_base,  a.dim,        metric_code(a.metric),
-              a.query_offset, a.base_offset, a.out_stride, a.out_offset};
   // 16-byte loads need every row to start on a 16-byte boundary.
   const bool vec4 = a.dim % 4 == 0;
-  encoder.set_pipeline(device.shaders().pipeline({.name = vec4 ? "distances_small_vec4" : "distances_small",
-                                                  .workgroup_size = {threads, 1, 1},
-                                                  .constants = {small_query_limit}}));
-  encoder.set_argument_table(ArgumentTable()
-                                 .set_buffer(0, a.queries)
-                                 .set_buffer(1, a.base)
-                                 .set_buffer(2, a.query_norms)
-                                 .set_buffer(3, a.base_norms)
-                                 .set_buffer(4, a.out));
-  encoder.set_constants(constants);
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = vec4 ? "distances_small_vec4" : "distances_small",
+                                 .workgroup_size = {threads, 1, 1},
+                                 .constants = {small_query_limit}}));
+  bind_distance_arguments(encoder, a);
   // Enough workgroups to fill the device; each subgroup then strides over the rows.
   const std::uint32_t wanted = groups(a.num_base, std::max(1u, subgroups) * 4);
   encoder.dispatch_threadgroups(std::min(wanted, caps.max_workgroup_count[0]));
@@ -145,10 +144,10 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
               segment,        a.k,          a.largest ? 1u : 0u, a.labels.valid() ? 1u : 0u,
               a.label_offset, a.out_stride, a.out_offset};
   if (a.k <= small_k_limit) {
-    encoder.set_pipeline(device.shaders().pipeline(
-        {.name = a.k <= 16 ? "select_small16" : "select_small32",
-         .workgroup_size = {s.small_threads, 1, 1},
-         .constants = {s.max_subgroups}}));
+    encoder.set_pipeline(
+        device.shaders().pipeline({.name = a.k <= 16 ? "select_small16" : "select_small32",
+                                   .workgroup_size = {s.small_threads, 1, 1},
+                                   .constants = {s.max_subgroups}}));
   } else {
     const std::uint32_t cap = std::bit_ceil(std::max(a.k, 32u));
     encoder.set_pipeline(device.shaders().pipeline({.name = "select_radix",

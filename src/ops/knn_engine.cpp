@@ -169,11 +169,11 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   }
 
   std::size_t tiles_total = 0;
-  for (const auto& c : chunks) tiles_total += (c.rows + tile_cols - 1) / tile_cols;
-  const ScratchSizes sizes{batch * dim_ * sizeof(float), batch * sizeof(float),
-                           batch * tile_cols * sizeof(float),
-                           std::uint64_t{batch} * cand_stride * sizeof(float),
-                           std::uint64_t{batch} * k * sizeof(float)};
+  for (const auto& c : chunks)
+    tiles_total += (c.rows + tile_cols - 1) / tile_cols;
+  const ScratchSizes sizes{
+      batch * dim_ * sizeof(float), batch * sizeof(float), batch * tile_cols * sizeof(float),
+      std::uint64_t{batch} * cand_stride * sizeof(float), std::uint64_t{batch} * k * sizeof(float)};
   std::unique_ptr<Scratch> scratch = take_scratch(sizes);
   const Scratch& s = *scratch;
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
@@ -196,36 +196,57 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
           std::size_t label_base = 0;
           for (const BaseChunk& chunk : chunks) {
             for (std::size_t c0 = 0; c0 < chunk.rows; c0 += tile_cols) {
-              const auto cols = static_cast<std::uint32_t>(std::min<std::size_t>(tile_cols, chunk.rows - c0));
+              const auto cols =
+                  static_cast<std::uint32_t>(std::min<std::size_t>(tile_cols, chunk.rows - c0));
               encode_distances(device, e,
-                               {.queries = s.queries, .base = chunk.vectors,
-                                .query_norms = s.query_norms, .base_norms = chunk.norms,
-                                .out = s.tile, .num_queries = qb, .num_base = cols,
-                                .dim = u32(dim_, "dimension"), .query_offset = 0,
+                               {.queries = s.queries,
+                                .base = chunk.vectors,
+                                .query_norms = s.query_norms,
+                                .base_norms = chunk.norms,
+                                .out = s.tile,
+                                .num_queries = qb,
+                                .num_base = cols,
+                                .dim = u32(dim_, "dimension"),
+                                .query_offset = 0,
                                 .base_offset = static_cast<std::uint32_t>(c0),
                                 .out_stride = static_cast<std::uint32_t>(tile_cols),
-                                .out_offset = 0, .metric = metric_});
+                                .out_offset = 0,
+                                .metric = metric_});
               e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
-              const std::uint32_t segs = encode_select(
-                  device, e,
-                  {.values = s.tile, .rows = qb, .cols = cols,
-                   .in_stride = static_cast<std::uint32_t>(tile_cols), .in_offset = 0,
-                   .segment_length = segment, .k = kk, .largest = largest,
-                   .label_offset = static_cast<std::uint32_t>(label_base + c0),
-                   .out_values = s.cand_values, .out_labels = s.cand_labels,
-                   .out_stride = cand_stride, .out_offset = kk});
+              const std::uint32_t segs =
+                  encode_select(device, e,
+                                {.values = s.tile,
+                                 .rows = qb,
+                                 .cols = cols,
+                                 .in_stride = static_cast<std::uint32_t>(tile_cols),
+                                 .in_offset = 0,
+                                 .segment_length = segment,
+                                 .k = kk,
+                                 .largest = largest,
+                                 .label_offset = static_cast<std::uint32_t>(label_base + c0),
+                                 .out_values = s.cand_values,
+                                 .out_labels = s.cand_labels,
+                                 .out_stride = cand_stride,
+                                 .out_offset = kk});
               e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
               // Running merge: the best k so far sit in each row's first k slots. The last
               // merge writes rows of exactly k apart, so the host reads back qb x k results
               // rather than every candidate slot.
               const bool last = ++tiles_done == tiles_total;
               encode_select(device, e,
-                            {.values = s.cand_values, .labels = s.cand_labels, .rows = qb,
-                             .cols = (1 + segs) * kk, .in_stride = cand_stride, .in_offset = 0,
-                             .segment_length = 0, .k = kk, .largest = largest,
+                            {.values = s.cand_values,
+                             .labels = s.cand_labels,
+                             .rows = qb,
+                             .cols = (1 + segs) * kk,
+                             .in_stride = cand_stride,
+                             .in_offset = 0,
+                             .segment_length = 0,
+                             .k = kk,
+                             .largest = largest,
                              .out_values = last ? s.out_values : s.cand_values,
                              .out_labels = last ? s.out_labels : s.cand_labels,
-                             .out_stride = last ? kk : cand_stride, .out_offset = 0});
+                             .out_stride = last ? kk : cand_stride,
+                             .out_offset = 0});
               e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
             }
             label_base += chunk.rows;
@@ -237,16 +258,19 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
         .wait();
     const auto values = readback.read<float>(std::size_t{qb} * kk);
     const auto labels = readback.read<std::int32_t>(std::size_t{qb} * kk, result_bytes);
-    std::copy(values.begin(), values.end(), result.distances.begin() + static_cast<std::ptrdiff_t>(q0 * k));
-    std::copy(labels.begin(), labels.end(), result.labels.begin() + static_cast<std::ptrdiff_t>(q0 * k));
+    std::copy(values.begin(), values.end(),
+              result.distances.begin() + static_cast<std::ptrdiff_t>(q0 * k));
+    std::copy(labels.begin(), labels.end(),
+              result.labels.begin() + static_cast<std::ptrdiff_t>(q0 * k));
   }
   give_back(std::move(scratch));
   return result;
 }
 
 Buffer KnnEngine::device_buffer(std::uint64_t bytes, const char* label) const {
-  Buffer buffer = context_.buffer_factory().make_buffer(
-      {.size = std::max<std::uint64_t>(bytes, 4), .storage = StorageMode::private_, .label = label});
+  Buffer buffer = context_.buffer_factory().make_buffer({.size = std::max<std::uint64_t>(bytes, 4),
+                                                         .storage = StorageMode::private_,
+                                                         .label = label});
   context_.residency_manager().register_buffer(buffer, ResidencyMode::persistent);
   return buffer;
 }
