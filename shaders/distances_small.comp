@@ -8,7 +8,9 @@
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
-layout(constant_id = 3) const uint MAX_QUERIES = 8;
+// A compile-time constant: arrays sized by a specialization constant are not unrolled by
+// the SPIR-V optimiser and may end up in local memory.
+const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 
 const uint METRIC_L2 = 0;
 const uint METRIC_INNER_PRODUCT = 1;
@@ -45,19 +47,23 @@ void main() {
         if (m < pc.num_queries) dots[m] = fma(x, queries[(pc.query_offset + m) * pc.dim + j], dots[m]);
       }
     }
+    // No break or continue in unrolled loops: they keep the loop, and `dots` indexed by a
+    // loop variable lives in local memory.
     [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
-      if (m >= pc.num_queries) break;
-      const float dot = subgroupAdd(dots[m]);
-      if (lane != 0u) continue;
-      float v = dot;
-      if (pc.metric == METRIC_L2) {
-        v = max(query_norms[pc.query_offset + m] + base_norms[pc.base_offset + b] - 2.0 * dot, 0.0);
-      } else if (pc.metric == METRIC_COSINE) {
-        const float denominator =
-            sqrt(query_norms[pc.query_offset + m]) * sqrt(base_norms[pc.base_offset + b]);
-        v = denominator > 0.0 ? dot / denominator : 0.0;
+      if (m < pc.num_queries) {
+        const float dot = subgroupAdd(dots[m]);
+        if (lane == 0u) {
+          float v = dot;
+          if (pc.metric == METRIC_L2) {
+            v = max(query_norms[pc.query_offset + m] + base_norms[pc.base_offset + b] - 2.0 * dot, 0.0);
+          } else if (pc.metric == METRIC_COSINE) {
+            const float denominator =
+                sqrt(query_norms[pc.query_offset + m]) * sqrt(base_norms[pc.base_offset + b]);
+            v = denominator > 0.0 ? dot / denominator : 0.0;
+          }
+          out_values[pc.out_offset + m * pc.out_stride + b] = v;
+        }
       }
-      out_values[pc.out_offset + m * pc.out_stride + b] = v;
     }
   }
 }

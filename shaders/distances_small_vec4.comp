@@ -1,16 +1,18 @@
 #version 450
 // Distances for a handful of queries (<= MAX_QUERIES) when the dimension is a multiple of 4:
-// distances_small with 16-byte loads (fewer, wider memory requests). Same bindings.
-//
-// Distances for a handful of queries: a matrix-vector product that streams the base once. Each subgroup takes base rows in turn; its lanes read consecutive floats of
-// the row (coalesced) against the queries, then a subgroup sum finishes each dot product.
-// The tiled kernel would compute whole query tiles, almost all of them empty, here.
+// a matrix-vector product that streams the base once with 16-byte loads. Each subgroup takes
+// ROWS consecutive base rows in turn; its lanes read consecutive words of each row
+// (coalesced) against the queries, then a subgroup sum finishes each dot product. The tiled
+// kernel would compute whole query tiles, almost all of them empty, here. Same bindings as
+// distances_small.
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
-layout(constant_id = 3) const uint MAX_QUERIES = 8;
+// A compile-time constant: arrays sized by a specialization constant are not unrolled by
+// the SPIR-V optimiser and may end up in local memory.
+const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 
 const uint METRIC_L2 = 0;
 const uint METRIC_INNER_PRODUCT = 1;
@@ -33,34 +35,51 @@ layout(push_constant) uniform Constants {
   uint out_offset;
 } pc;
 
+// Rows a subgroup takes at once: their loads are all in flight before the first sum, so a
+// lane waits on memory once per ROWS rows rather than once per row.
+const uint ROWS = 4u;
+
 void main() {
   const uint subgroups_total = gl_NumWorkGroups.x * gl_NumSubgroups;
   const uint lane = gl_SubgroupInvocationID;
-  for (uint b = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; b < pc.num_base;
-       b += subgroups_total) {
-    float dots[MAX_QUERIES];
-    [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) dots[m] = 0.0;
-    const uint dim4 = pc.dim / 4u;
-    const uint row = (pc.base_offset + b) * dim4;
+  const uint dim4 = pc.dim / 4u;
+  for (uint b = (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * ROWS; b < pc.num_base;
+       b += subgroups_total * ROWS) {
+    float dots[ROWS][MAX_QUERIES];
+    [[unroll]] for (uint r = 0; r < ROWS; ++r)
+      [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) dots[r][m] = 0.0;
     for (uint j = lane; j < dim4; j += gl_SubgroupSize) {
-      const vec4 x = base[row + j];
+      vec4 x[ROWS];
+      [[unroll]] for (uint r = 0; r < ROWS; ++r)
+        x[r] = b + r < pc.num_base ? base[(pc.base_offset + b + r) * dim4 + j] : vec4(0.0);
+      // No break or continue in unrolled loops: they keep the loop, and `dots` indexed by a
+      // loop variable lives in local memory.
       [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
-        if (m < pc.num_queries) dots[m] += dot(x, queries[(pc.query_offset + m) * dim4 + j]);
+        if (m < pc.num_queries) {
+          const vec4 q = queries[(pc.query_offset + m) * dim4 + j];
+          [[unroll]] for (uint r = 0; r < ROWS; ++r) dots[r][m] += dot(x[r], q);
+        }
       }
     }
-    [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
-      if (m >= pc.num_queries) break;
-      const float dot = subgroupAdd(dots[m]);
-      if (lane != 0u) continue;
-      float v = dot;
-      if (pc.metric == METRIC_L2) {
-        v = max(query_norms[pc.query_offset + m] + base_norms[pc.base_offset + b] - 2.0 * dot, 0.0);
-      } else if (pc.metric == METRIC_COSINE) {
-        const float denominator =
-            sqrt(query_norms[pc.query_offset + m]) * sqrt(base_norms[pc.base_offset + b]);
-        v = denominator > 0.0 ? dot / denominator : 0.0;
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+      const uint row = b + r;
+      [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
+        if (m < pc.num_queries) {
+          const float dot_product = subgroupAdd(dots[r][m]);
+          if (lane == 0u && row < pc.num_base) {
+            float v = dot_product;
+            if (pc.metric == METRIC_L2) {
+              v = max(query_norms[pc.query_offset + m] + base_norms[pc.base_offset + row] -
+                          2.0 * dot_product, 0.0);
+            } else if (pc.metric == METRIC_COSINE) {
+              const float denominator =
+                  sqrt(query_norms[pc.query_offset + m]) * sqrt(base_norms[pc.base_offset + row]);
+              v = denominator > 0.0 ? dot_product / denominator : 0.0;
+            }
+            out_values[pc.out_offset + m * pc.out_stride + row] = v;
+          }
+        }
       }
-      out_values[pc.out_offset + m * pc.out_stride + b] = v;
     }
   }
 }

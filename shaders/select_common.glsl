@@ -1,8 +1,5 @@
-// Shared by the selection kernels: order-preserving keys and the push constants.
-//
-// A float becomes a uint whose unsigned order is the float order (flip all bits of negatives,
-// the sign bit of the rest); "largest first" inverts it, so every kernel selects the smallest
-// keys. Ties are broken by the smaller label, which makes every result deterministic.
+// Shared by the selection kernels: the push constants, bindings and keys (keys.glsl).
+#include "keys.glsl"
 
 layout(push_constant) uniform Constants {
   uint rows;
@@ -16,34 +13,32 @@ layout(push_constant) uniform Constants {
   uint label_offset;
   uint out_stride;      // elements per output row
   uint out_offset;      // elements
+  uint has_bound;       // 1: bound_values[bound_offset + row * bound_stride] bounds the row
+  uint bound_offset;
+  uint bound_stride;
 } pc;
 
 layout(set = 0, binding = 0, std430) readonly buffer InValues { float in_values[]; };
 layout(set = 0, binding = 1, std430) readonly buffer InLabels { int in_labels[]; };
 layout(set = 0, binding = 2, std430) writeonly buffer OutValues { float out_values[]; };
 layout(set = 0, binding = 3, std430) writeonly buffer OutLabels { int out_labels[]; };
+layout(set = 0, binding = 4, std430) readonly buffer Bounds { float bound_values[]; };
 
 const uint WORST_KEY = 0xffffffffu;
 const int NO_LABEL = -1;
 
-uint to_key(float v) {
-  const uint bits = floatBitsToUint(v);
-  const uint ordered = (bits & 0x80000000u) != 0u ? ~bits : (bits | 0x80000000u);
-  return pc.largest != 0u ? ~ordered : ordered;
-}
-
-float from_key(uint key) {
-  const uint ordered = pc.largest != 0u ? ~key : key;
-  const uint bits = (ordered & 0x80000000u) != 0u ? (ordered & 0x7fffffffu) : ~ordered;
-  return uintBitsToFloat(bits);
-}
-
-/// Padding when fewer than k candidates exist: +inf for smallest-first, -inf for largest.
-float worst_value() { return pc.largest != 0u ? uintBitsToFloat(0xff800000u) : uintBitsToFloat(0x7f800000u); }
+uint to_key(float v) { return order_key(v, pc.largest != 0u); }
+float from_key(uint key) { return key_value(key, pc.largest != 0u); }
 
 bool better(uint key_a, int label_a, uint key_b, int label_b) {
-  // Labels compare as unsigned so NO_LABEL (-1) sorts after every real label.
-  return key_a < key_b || (key_a == key_b && uint(label_a) < uint(label_b));
+  return key_before(key_a, uint(label_a), key_b, uint(label_b));
+}
+
+/// Keys above this cannot make the row's top k: the caller's running k-th best, which came
+/// from earlier labels (so an equal key is kept, not dropped, to stay exact either way).
+uint row_bound(uint row) {
+  return pc.has_bound != 0u ? to_key(bound_values[pc.bound_offset + row * pc.bound_stride])
+                            : WORST_KEY;
 }
 
 int label_at(uint row, uint col) {
@@ -53,6 +48,6 @@ int label_at(uint row, uint col) {
 
 void write_result(uint row, uint segment, uint i, uint key, int label) {
   const uint o = pc.out_offset + row * pc.out_stride + segment * pc.k + i;
-  out_values[o] = label == NO_LABEL ? worst_value() : from_key(key);
+  out_values[o] = label == NO_LABEL ? worst_value(pc.largest != 0u) : from_key(key);
   out_labels[o] = label;
 }

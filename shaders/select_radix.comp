@@ -22,6 +22,63 @@ shared uint found_below;  // keys with the found prefix in bins below the digit
 shared uint taken;        // survivors written so far
 shared uint ties_left;    // keys equal to the threshold still to take
 shared uint subgroup_ties[MAX_SUBGROUPS];
+shared uint survivors;    // keys within the row's bound, gathered into sort_key/sort_label
+
+/// Bitonic sort of SORT_CAP (key, label) pairs in shared memory, ascending.
+void sort_pairs() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint threads = gl_WorkGroupSize.x;
+  for (uint size = 2u; size <= SORT_CAP; size <<= 1u) {
+    for (uint stride = size >> 1u; stride > 0u; stride >>= 1u) {
+      for (uint i = tid; i < SORT_CAP / 2u; i += threads) {
+        const uint lo = 2u * i - (i & (stride - 1u));
+        const uint hi = lo + stride;
+        const bool ascending = (lo & size) == 0u;
+        const uint ka = sort_key[lo];
+        const int la = sort_label[lo];
+        const uint kb = sort_key[hi];
+        const int lb = sort_label[hi];
+        if (better(kb, lb, ka, la) == ascending) {
+          sort_key[lo] = kb;
+          sort_label[lo] = lb;
+          sort_key[hi] = ka;
+          sort_label[hi] = la;
+        }
+      }
+      barrier();
+    }
+  }
+}
+
+/// With a bound (a running merge's k-th best), usually only a few keys of the segment can
+/// still matter: gather them in one read and sort them. False when they do not fit.
+bool select_within_bound(uint row, uint segment, uint begin, uint end) {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint threads = gl_WorkGroupSize.x;
+  const uint bound = row_bound(row);
+  for (uint i = tid; i < SORT_CAP; i += threads) {
+    sort_key[i] = WORST_KEY;
+    sort_label[i] = NO_LABEL;
+  }
+  if (tid == 0u) survivors = 0u;
+  barrier();
+  for (uint col = begin + tid; col < end; col += threads) {
+    const uint key = to_key(in_values[pc.in_offset + row * pc.in_stride + col]);
+    if (key <= bound) {
+      const uint slot = atomicAdd(survivors, 1u);
+      if (slot < SORT_CAP) {
+        sort_key[slot] = key;
+        sort_label[slot] = label_at(row, col);
+      }
+    }
+  }
+  barrier();
+  const uint found = survivors;
+  if (found > SORT_CAP) return false;  // uniform: read after a barrier
+  sort_pairs();
+  for (uint i = tid; i < pc.k; i += threads) write_result(row, segment, i, sort_key[i], sort_label[i]);
+  return true;
+}
 
 void main() {
   const uint row = gl_WorkGroupID.y;
@@ -32,6 +89,10 @@ void main() {
   const uint threads = gl_WorkGroupSize.x;
   const uint count = end > begin ? end - begin : 0u;
   const uint want = min(pc.k, count);
+  if (pc.has_bound != 0u) {
+    if (select_within_bound(row, segment, begin, end)) return;
+    barrier();
+  }
 
   uint prefix = 0u;
   uint mask = 0u;
@@ -118,27 +179,7 @@ void main() {
     barrier();
   }
   barrier();
-  // Bitonic sort of SORT_CAP (key, label) pairs, ascending.
-  for (uint size = 2u; size <= SORT_CAP; size <<= 1u) {
-    for (uint stride = size >> 1u; stride > 0u; stride >>= 1u) {
-      for (uint i = tid; i < SORT_CAP / 2u; i += threads) {
-        const uint lo = 2u * i - (i & (stride - 1u));
-        const uint hi = lo + stride;
-        const bool ascending = (lo & size) == 0u;
-        const uint ka = sort_key[lo];
-        const int la = sort_label[lo];
-        const uint kb = sort_key[hi];
-        const int lb = sort_label[hi];
-        if (better(kb, lb, ka, la) == ascending) {
-          sort_key[lo] = kb;
-          sort_label[lo] = lb;
-          sort_key[hi] = ka;
-          sort_label[hi] = la;
-        }
-      }
-      barrier();
-    }
-  }
+  sort_pairs();
   for (uint i = tid; i < pc.k; i += threads) {
     write_result(row, segment, i, sort_key[i], i < want ? sort_label[i] : NO_LABEL);
   }

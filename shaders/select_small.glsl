@@ -38,23 +38,27 @@ void main() {
       const uint col = first + u * threads;
       values[u] = col < end ? in_values[pc.in_offset + row * pc.in_stride + col] : 0.0;
     }
+    // No break or continue in unrolled loops: they keep the loop, and register arrays
+    // indexed by a loop variable live in local memory.
     [[unroll]] for (uint u = 0; u < BATCH; ++u) {
       const uint col = first + u * threads;
-      if (col >= end) break;
-      const uint key = to_key(values[u]);
-      const int label = label_at(row, col);
-      if (!better(key, label, keys[LIST - 1], labels[LIST - 1])) continue;
-      // Insertion into the sorted list; constant bounds keep it in registers.
-      uint k = key;
-      int l = label;
-      [[unroll]] for (uint i = 0; i < LIST; ++i) {
-        if (better(k, l, keys[i], labels[i])) {
-          const uint tk = keys[i];
-          const int tl = labels[i];
-          keys[i] = k;
-          labels[i] = l;
-          k = tk;
-          l = tl;
+      if (col < end) {
+        const uint key = to_key(values[u]);
+        const int label = label_at(row, col);
+        if (better(key, label, keys[LIST - 1], labels[LIST - 1])) {
+          // Insertion into the sorted list; constant bounds keep it in registers.
+          uint k = key;
+          int l = label;
+          [[unroll]] for (uint i = 0; i < LIST; ++i) {
+            if (better(k, l, keys[i], labels[i])) {
+              const uint tk = keys[i];
+              const int tl = labels[i];
+              keys[i] = k;
+              labels[i] = l;
+              k = tk;
+              l = tl;
+            }
+          }
         }
       }
     }
@@ -86,9 +90,9 @@ void main() {
     }
     barrier();
     if (head_key == winner_key && head_label == winner_label && head_label != NO_LABEL) {
-      [[unroll]] for (uint i = 0; i + 1 < LIST; ++i) {
-        keys[i] = keys[i + 1];
-        labels[i] = labels[i + 1];
+      [[unroll]] for (uint i = 1; i < LIST; ++i) {
+        keys[i - 1] = keys[i];
+        labels[i - 1] = labels[i];
       }
       keys[LIST - 1] = WORST_KEY;
       labels[LIST - 1] = NO_LABEL;

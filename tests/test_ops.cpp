@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "support/reference.hpp"
 #include "vecaccel/vecaccel.hpp"
@@ -42,7 +43,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Shape{1, 1000, 5, 10}, Shape{3, 2000, 7, 1},
                                          Shape{37, 3001, 9, 100}, Shape{128, 5000, 17, 10},
                                          Shape{129, 4099, 5, 1024}, Shape{1000, 1500, 3, 10},
-                                         Shape{16, 9000, 4, 2048}, Shape{8, 20, 3, 50}),
+                                         Shape{16, 9000, 4, 2048}, Shape{8, 20, 3, 50},
+                                         // The fused kernel: several splits and query
+                                         // blocks, a dimension that is not a whole stage.
+                                         Shape{20, 20000, 70, 16},
+                                         // The 16-byte-load distance tile, then radix select.
+                                         Shape{36, 3000, 70, 100}),
                        ::testing::Values(Metric::l2, Metric::inner_product, Metric::cosine),
                        ::testing::Bool()),
     [](const auto& info) {
@@ -98,17 +104,50 @@ TEST(Ops, TopKMatchesAStableSortForEveryK) {
   }
 }
 
+// Every kNN path (streaming for a few queries, fused for k <= 16, distance tile + selection
+// above) against the separate distance and top-k ops: the same bits.
 TEST(Ops, FusedKnnEqualsDistancesThenTopK) {
   Context context;
-  constexpr std::size_t dim = 64, nq = 6, nb = 12345, k = 50;
-  const auto queries = vt::normal_data(nq, dim, 5);
-  const auto base = vt::normal_data(nb, dim, 6);
-  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
-    const KnnResult fused = ops::knn(context, queries, base, dim, k, metric);
-    const auto d = ops::distances(context, queries, base, dim, metric);
-    const KnnResult separate = ops::top_k(context, d, nq, nb, k, !smaller_is_better(metric));
-    EXPECT_EQ(fused.labels, separate.labels) << name_of(metric);
-    EXPECT_EQ(fused.distances, separate.distances) << name_of(metric);
+  constexpr std::size_t dim = 64, nb = 12345;
+  for (const auto [nq, k] : {std::pair<std::size_t, std::size_t>{6, 50}, {70, 16}, {70, 40}}) {
+    const auto queries = vt::normal_data(nq, dim, 5);
+    const auto base = vt::normal_data(nb, dim, 6);
+    for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+      const KnnResult fused = ops::knn(context, queries, base, dim, k, metric);
+      const auto d = ops::distances(context, queries, base, dim, metric);
+      const KnnResult separate = ops::top_k(context, d, nq, nb, k, !smaller_is_better(metric));
+      EXPECT_EQ(fused.labels, separate.labels) << name_of(metric) << " nq " << nq << " k " << k;
+      EXPECT_EQ(fused.distances, separate.distances)
+          << name_of(metric) << " nq " << nq << " k " << k;
+    }
+  }
+}
+
+// Base rows repeat five patterns, so every query sees 1/5 of the base at exactly its best
+// distance: each path must return the smallest labels of that group, in order.
+TEST(Ops, TiesAreOrderedByLabelOnEveryPath) {
+  Context context;
+  constexpr std::size_t dim = 32, nb = 20000, patterns = 5;
+  const auto pattern = vt::normal_data(patterns, dim, 11);
+  std::vector<float> base(nb * dim);
+  for (std::size_t r = 0; r < nb; ++r) {
+    std::copy_n(pattern.begin() + static_cast<std::ptrdiff_t>((r % patterns) * dim), dim,
+                base.begin() + static_cast<std::ptrdiff_t>(r * dim));
+  }
+  for (const auto [nq, k] : {std::pair<std::size_t, std::size_t>{3, 10}, {70, 16}, {70, 40}}) {
+    auto queries = vt::normal_data(nq, dim, 12);
+    for (std::size_t q = 0; q < nq; ++q) {  // near pattern q % 5: a clear best group
+      for (std::size_t c = 0; c < dim; ++c)
+        queries[q * dim + c] = pattern[(q % patterns) * dim + c] + 0.01f * queries[q * dim + c];
+    }
+    const KnnResult r = ops::knn(context, queries, base, dim, k, Metric::l2);
+    for (std::size_t q = 0; q < nq; ++q) {
+      for (std::size_t i = 0; i < k; ++i) {
+        ASSERT_EQ(r.labels[q * k + i], static_cast<std::int64_t>(q % patterns + i * patterns))
+            << "nq " << nq << " k " << k << " query " << q << " rank " << i;
+        ASSERT_EQ(r.distances[q * k + i], r.distances[q * k]) << "query " << q << " rank " << i;
+      }
+    }
   }
 }
 
@@ -122,6 +161,42 @@ TEST(Ops, BaseLargerThanTheStorageBufferRangeIsProcessedInChunks) {
   const auto queries = vt::normal_data(2, dim, 9);
   const KnnResult r = ops::knn(context, queries, base, dim, 5, Metric::l2);
   EXPECT_EQ(vt::check_knn(r, queries, base, dim, 5, Metric::l2), "");
+}
+
+// Past the first distance tile, selection keeps only values that can beat the running k-th
+// best. Random order (few survive) and a base sorted from worst to best (every tile beats
+// the last, so the survivors overflow and the full selection runs) must both stay exact.
+TEST(Ops, LaterTilesFilteredByTheRunningBoundStayExact) {
+  Context context;
+  constexpr std::size_t dim = 4, nq = 70, k = 100;
+  const std::uint64_t tile_floats = (64ull << 20) / 4;  // the smallest tile budget
+  const std::size_t nb = static_cast<std::size_t>(tile_floats / nq) * 2 + 1234;
+  auto base = vt::normal_data(nb, dim, 21);
+  const auto queries = vt::normal_data(nq, dim, 22);
+  for (const bool sorted : {false, true}) {
+    if (sorted) {  // by descending norm: for queries near the origin, later rows are better
+      std::vector<std::size_t> order(nb);
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      const auto norm = [&](std::size_t r) {
+        double n = 0;
+        for (std::size_t c = 0; c < dim; ++c)
+          n += double(base[r * dim + c]) * base[r * dim + c];
+        return n;
+      };
+      std::vector<double> norms(nb);
+      for (std::size_t r = 0; r < nb; ++r)
+        norms[r] = norm(r);
+      std::sort(order.begin(), order.end(),
+                [&](std::size_t a, std::size_t b) { return norms[a] > norms[b]; });
+      std::vector<float> sorted_base(nb * dim);
+      for (std::size_t r = 0; r < nb; ++r)
+        std::copy_n(base.begin() + static_cast<std::ptrdiff_t>(order[r] * dim), dim,
+                    sorted_base.begin() + static_cast<std::ptrdiff_t>(r * dim));
+      base = std::move(sorted_base);
+    }
+    const KnnResult r = ops::knn(context, queries, base, dim, k, Metric::l2);
+    EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, Metric::l2), "") << "sorted " << sorted;
+  }
 }
 
 TEST(Ops, KPastTheBaseSizePadsWithMinusOneAndTheWorstValue) {

@@ -13,8 +13,6 @@ namespace {
 
 /// k up to this uses per-thread register lists (one pass); above, radix select.
 constexpr std::uint32_t small_k_limit = 32;
-/// Query blocks up to this stream the base as matrix-vector products (no empty tile rows).
-constexpr std::uint32_t small_query_limit = 8;
 
 std::uint32_t groups(std::uint32_t n, std::uint32_t per_group) {
   return n / per_group + (n % per_group != 0);
@@ -45,6 +43,7 @@ KernelShapes KernelShapes::for_device(const Capabilities& caps) {
   } else {
     s.tile_m = 64, s.tile_n = 64, s.tile_k = 16, s.micro_m = 4, s.micro_n = 4;
   }
+  s.block = big ? 128 : 64;
   s.small_threads = std::min<std::uint32_t>(big ? 128 : 64, caps.max_workgroup_invocations);
   s.radix_threads = std::min<std::uint32_t>(big ? 256 : 128, caps.max_workgroup_invocations);
   s.max_subgroups =
@@ -72,6 +71,15 @@ void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& mat
 
 namespace {
 
+/// Bindings 0-3 of every distance kernel: queries, base and their squared norms.
+ArgumentTable operand_table(const DistanceArgs& a) {
+  return ArgumentTable()
+      .set_buffer(0, a.queries)
+      .set_buffer(1, a.base)
+      .set_buffer(2, a.query_norms)
+      .set_buffer(3, a.base_norms);
+}
+
 /// Both distance kernels take the same bindings and push constants.
 void bind_distance_arguments(ComputeEncoder& encoder, const DistanceArgs& a) {
   struct {
@@ -79,12 +87,7 @@ void bind_distance_arguments(ComputeEncoder& encoder, const DistanceArgs& a) {
         out_offset;
   } constants{a.num_queries,  a.num_base,    a.dim,        metric_code(a.metric),
               a.query_offset, a.base_offset, a.out_stride, a.out_offset};
-  encoder.set_argument_table(ArgumentTable()
-                                 .set_buffer(0, a.queries)
-                                 .set_buffer(1, a.base)
-                                 .set_buffer(2, a.query_norms)
-                                 .set_buffer(3, a.base_norms)
-                                 .set_buffer(4, a.out));
+  encoder.set_argument_table(operand_table(a).set_buffer(4, a.out));
   encoder.set_constants(constants);
 }
 
@@ -97,6 +100,15 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
     return;
   }
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
+  if (a.dim % 4 == 0) {
+    // 16-byte loads need every row to start on a 16-byte boundary.
+    encoder.set_pipeline(device.shaders().pipeline(
+        {.name = s.block == 128 ? "distances_gemm_large" : "distances_gemm_small",
+         .workgroup_size = {16, 16, 1}}));
+    bind_distance_arguments(encoder, a);
+    encoder.dispatch_threadgroups(groups(a.num_base, s.block), groups(a.num_queries, s.block));
+    return;
+  }
   const std::uint32_t tx = s.tile_n / s.micro_n;
   const std::uint32_t ty = s.tile_m / s.micro_m;
   const bool large = s.tile_m == 128;
@@ -113,14 +125,46 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   const std::uint32_t subgroups = threads / std::max(1u, caps.subgroup_size);
   // 16-byte loads need every row to start on a 16-byte boundary.
   const bool vec4 = a.dim % 4 == 0;
-  encoder.set_pipeline(
-      device.shaders().pipeline({.name = vec4 ? "distances_small_vec4" : "distances_small",
-                                 .workgroup_size = {threads, 1, 1},
-                                 .constants = {small_query_limit}}));
+  encoder.set_pipeline(device.shaders().pipeline({
+      .name = vec4 ? "distances_small_vec4" : "distances_small",
+      .workgroup_size = {threads, 1, 1},
+  }));
   bind_distance_arguments(encoder, a);
-  // Enough workgroups to fill the device; each subgroup then strides over the rows.
-  const std::uint32_t wanted = groups(a.num_base, std::max(1u, subgroups) * 4);
+  // Enough workgroups to fill the device, each subgroup striding over 32 rows (8 turns of the
+  // kernel's 4 rows): fewer, longer-lived workgroups stream better than one turn each.
+  const std::uint32_t wanted = groups(a.num_base, std::max(1u, subgroups) * 32);
   encoder.dispatch_threadgroups(std::min(wanted, caps.max_workgroup_count[0]));
+}
+
+bool fused_knn_supported(const Capabilities& caps, std::uint32_t k, std::uint32_t dim) {
+  // Shared memory of knn_fused_*: double-buffered operands plus the per-row lists.
+  const std::uint32_t block = KernelShapes::for_device(caps).block;
+  const std::uint32_t stage_dims = block == 128 ? 8 : 16;
+  const std::uint32_t shared_bytes =
+      2 * 2 * stage_dims * (block / 4 + 1) * 16 + block * fused_k_limit * 8 + 8;
+  return k >= 1 && k <= fused_k_limit && dim % 4 == 0 &&
+         caps.max_shared_memory_bytes >= shared_bytes && caps.max_workgroup_invocations >= 256;
+}
+
+std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const FusedKnnArgs& f) {
+  const DistanceArgs& a = f.distances;
+  const std::uint32_t splits = std::max(1u, groups(a.num_base, f.split_length));
+  if (a.num_queries == 0) return splits;
+  const KernelShapes s = KernelShapes::for_device(device.capabilities());
+  struct {
+    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, split_length, k,
+        largest, label_offset, out_stride, out_offset;
+  } constants{a.num_queries,       a.num_base,     a.dim,          metric_code(a.metric),
+              a.query_offset,      a.base_offset,  f.split_length, f.k,
+              f.largest ? 1u : 0u, f.label_offset, f.out_stride,   f.out_offset};
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = s.block == 128 ? "knn_fused_large" : "knn_fused_small",
+                                 .workgroup_size = {16, 16, 1}}));
+  encoder.set_argument_table(
+      operand_table(a).set_buffer(4, f.out_values).set_buffer(5, f.out_labels));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(splits, groups(a.num_queries, s.block));
+  return splits;
 }
 
 std::uint32_t default_segment_length(std::uint32_t k) {
@@ -139,10 +183,11 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
   struct {
     std::uint32_t rows, cols, in_stride, in_offset, segment_length, k, largest, has_labels,
-        label_offset, out_stride, out_offset;
-  } constants{a.rows,         a.cols,       a.in_stride,         a.in_offset,
-              segment,        a.k,          a.largest ? 1u : 0u, a.labels.valid() ? 1u : 0u,
-              a.label_offset, a.out_stride, a.out_offset};
+        label_offset, out_stride, out_offset, has_bound, bound_offset, bound_stride;
+  } constants{a.rows,         a.cols,        a.in_stride,         a.in_offset,
+              segment,        a.k,           a.largest ? 1u : 0u, a.labels.valid() ? 1u : 0u,
+              a.label_offset, a.out_stride,  a.out_offset,        a.bound.valid() ? 1u : 0u,
+              a.bound_offset, a.bound_stride};
   if (a.k <= small_k_limit) {
     encoder.set_pipeline(
         device.shaders().pipeline({.name = a.k <= 16 ? "select_small16" : "select_small32",
@@ -154,12 +199,14 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
                                                     .workgroup_size = {s.radix_threads, 1, 1},
                                                     .constants = {cap, s.max_subgroups}}));
   }
-  // Without labels the shader never reads binding 1; bind the values there to keep it valid.
+  // Without labels (bound) the shader never reads binding 1 (4); bind the values there to
+  // keep the table complete.
   encoder.set_argument_table(ArgumentTable()
                                  .set_buffer(0, a.values)
                                  .set_buffer(1, a.labels.valid() ? a.labels : a.values)
                                  .set_buffer(2, a.out_values)
-                                 .set_buffer(3, a.out_labels));
+                                 .set_buffer(3, a.out_labels)
+                                 .set_buffer(4, a.bound.valid() ? a.bound : a.values));
   encoder.set_constants(constants);
   encoder.dispatch_threadgroups(segments, a.rows);
   return segments;

@@ -21,11 +21,15 @@ struct MatrixSlice {
   std::uint32_t stride = 0;
 };
 
+/// Query blocks up to this stream the base as matrix-vector products (no empty tile rows).
+constexpr std::uint32_t small_query_limit = 8;
+
 /// Shapes chosen per device.
 struct KernelShapes {
   std::uint32_t tile_m, tile_n, tile_k, micro_m, micro_n;  // distances (two compiled shapes)
-  std::uint32_t small_threads;                             // select_small workgroup
-  std::uint32_t radix_threads;                             // select_radix workgroup
+  std::uint32_t block;          // 16-byte-load distance and fused kernels: block rows, 128 or 64
+  std::uint32_t small_threads;  // select_small workgroup
+  std::uint32_t radix_threads;  // select_radix workgroup
   std::uint32_t max_subgroups;
   static KernelShapes for_device(const Capabilities& caps);
 };
@@ -47,6 +51,25 @@ struct DistanceArgs {
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 
+/// The fused distance + top-k kernel takes k up to this.
+constexpr std::uint32_t fused_k_limit = 16;
+/// Whether encode_knn_fused runs this search (k, dimension) on this device.
+bool fused_knn_supported(const Capabilities& caps, std::uint32_t k, std::uint32_t dim);
+
+struct FusedKnnArgs {
+  DistanceArgs distances;      // out unused; the candidates go to out_values/out_labels
+  std::uint32_t split_length;  // base rows per segment, a multiple of 128
+  std::uint32_t k = 0;
+  bool largest = false;
+  std::uint32_t label_offset = 0;  // label of base row 0 of the slice
+  Buffer out_values, out_labels;
+  std::uint32_t out_stride = 0, out_offset = 0;
+};
+/// Per query row and segment of split_length base rows, the k best (value, label) pairs at
+/// out[row * out_stride + out_offset + segment * k + i], as encode_select writes them.
+/// Returns the number of segments.
+std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const FusedKnnArgs& args);
+
 struct SelectArgs {
   Buffer values;
   Buffer labels;  // empty: labels are label_offset + column
@@ -57,6 +80,11 @@ struct SelectArgs {
   std::uint32_t label_offset = 0;
   Buffer out_values, out_labels;
   std::uint32_t out_stride = 0, out_offset = 0;
+  /// Optional, for k above 32: values[bound_offset + row * bound_stride] is a value no
+  /// better than the row's final k-th best (a running merge's k-th); the kernel may then drop
+  /// worse values, so a segment reports fewer than k (padded as usual).
+  Buffer bound;
+  std::uint32_t bound_offset = 0, bound_stride = 0;
 };
 /// Per row and segment, the k best (value, label) pairs at out[row * out_stride + segment *
 /// k + i]. Returns the number of segments per row.

@@ -126,6 +126,56 @@ BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) cons
   return bigger;
 }
 
+namespace {
+
+/// Base rows of one chunk that land in a tile from column `column` on.
+struct Piece {
+  const BaseChunk* chunk;
+  std::uint32_t chunk_row;
+  std::uint32_t rows;
+  std::uint32_t column;
+};
+/// Consecutive base rows (labels first_label..) that share one selection and one merge.
+struct Tile {
+  std::size_t first_label = 0;
+  std::uint32_t cols = 0;
+  std::vector<Piece> pieces;
+};
+
+/// Cuts the chunks' rows into tiles of tile_cols columns; a tile may span chunks if allowed.
+std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t tile_cols,
+                             bool span_chunks) {
+  std::vector<Tile> tiles;
+  Tile current;
+  std::size_t label = 0;
+  const auto flush = [&] {
+    if (current.cols > 0) tiles.push_back(std::move(current));
+    current = Tile{label, 0, {}};
+  };
+  for (const BaseChunk& chunk : chunks) {
+    for (std::size_t r = 0; r < chunk.rows;) {
+      const auto take = static_cast<std::uint32_t>(
+          std::min<std::size_t>(chunk.rows - r, tile_cols - current.cols));
+      current.pieces.push_back({&chunk, static_cast<std::uint32_t>(r), take, current.cols});
+      current.cols += take;
+      r += take;
+      label += take;
+      if (current.cols == tile_cols) flush();
+    }
+    if (!span_chunks) flush();
+  }
+  flush();
+  return tiles;
+}
+
+/// Base rows per workgroup of the fused kernel: enough blocks per workgroup that warming its
+/// lists up costs little, few enough that a query batch fills the GPU.
+constexpr std::uint32_t fused_split = 8192;
+/// Segments per fused tile: bounds the candidates each merge selects from.
+constexpr std::uint32_t fused_segments_per_tile = 64;
+
+}  // namespace
+
 KnnResult KnnEngine::search(std::span<const float> queries, std::span<const BaseChunk> chunks,
                             std::size_t k) const {
   if (k == 0 || k > ops::max_k) {
@@ -149,17 +199,23 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   const auto& caps = device.capabilities();
   const bool largest = !smaller_is_better(metric_);
   const std::uint32_t kk = static_cast<std::uint32_t>(k);
-  const std::uint32_t segment = default_segment_length(kk);
+  const std::uint32_t dim = u32(dim_, "dimension");
+  // Fused distance + selection where the kernel takes this k; a handful of queries streams
+  // the base instead (a fused block would be almost all empty rows).
+  const bool fused = nq > small_query_limit && fused_knn_supported(caps, kk, dim);
+  const std::uint32_t segment = fused ? fused_split : default_segment_length(kk);
   const std::uint64_t range = caps.max_storage_buffer_range;
   const std::uint64_t tile_bytes = std::min(range, tile_budget(caps));
 
   // Query batches: as many as leave a distance tile at least one segment wide.
-  std::size_t batch = std::min<std::size_t>(
-      {nq, 4096, range / (dim_ * sizeof(float)), tile_bytes / (segment * sizeof(float))});
+  std::size_t batch = std::min<std::size_t>({nq, 4096, range / (dim_ * sizeof(float))});
+  if (!fused) batch = std::min<std::size_t>(batch, tile_bytes / (segment * sizeof(float)));
   batch = std::max<std::size_t>(batch, 1);
-  // Tile columns: a multiple of the segment length, within the tile budget.
-  std::uint64_t tile_cols = tile_bytes / (batch * sizeof(float)) / segment * segment;
-  tile_cols = std::clamp<std::uint64_t>(tile_cols, segment, chunk_rows_);
+  // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
+  // keeps its distances on chip and is limited by its candidate count instead).
+  std::uint64_t tile_cols = fused ? std::uint64_t{fused_segments_per_tile} * segment
+                                  : tile_bytes / (batch * sizeof(float)) / segment * segment;
+  tile_cols = std::clamp<std::uint64_t>(tile_cols, segment, fused ? chunk_rows_ : total);
   const std::uint32_t segments_per_tile =
       static_cast<std::uint32_t>((tile_cols + segment - 1) / segment);
   const std::uint32_t cand_stride =
@@ -167,13 +223,13 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   if (batch * cand_stride * sizeof(float) > range) {
     batch = std::max<std::size_t>(1, range / (cand_stride * sizeof(float)));
   }
+  const std::vector<Tile> tiles =
+      plan_tiles(chunks, static_cast<std::uint32_t>(tile_cols), /*span_chunks=*/!fused);
 
-  std::size_t tiles_total = 0;
-  for (const auto& c : chunks)
-    tiles_total += (c.rows + tile_cols - 1) / tile_cols;
-  const ScratchSizes sizes{
-      batch * dim_ * sizeof(float), batch * sizeof(float), batch * tile_cols * sizeof(float),
-      std::uint64_t{batch} * cand_stride * sizeof(float), std::uint64_t{batch} * k * sizeof(float)};
+  const ScratchSizes sizes{batch * dim_ * sizeof(float), batch * sizeof(float),
+                           fused ? sizeof(float) : batch * tile_cols * sizeof(float),
+                           std::uint64_t{batch} * cand_stride * sizeof(float),
+                           std::uint64_t{batch} * k * sizeof(float)};
   std::unique_ptr<Scratch> scratch = take_scratch(sizes);
   const Scratch& s = *scratch;
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
@@ -184,72 +240,90 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     BufferToken upload = context_.get_buffer(queries.subspan(q0 * dim_, qb * dim_));
     const std::uint64_t result_bytes = std::uint64_t{qb} * kk * sizeof(float);
     BufferToken readback = context_.get_buffer(2 * result_bytes);
-    std::size_t tiles_done = 0;
+    const auto distances_of = [&](const Piece& piece) {
+      return DistanceArgs{.queries = s.queries,
+                          .base = piece.chunk->vectors,
+                          .query_norms = s.query_norms,
+                          .base_norms = piece.chunk->norms,
+                          .out = s.tile,
+                          .num_queries = qb,
+                          .num_base = piece.rows,
+                          .dim = dim,
+                          .query_offset = 0,
+                          .base_offset = piece.chunk_row,
+                          .out_stride = static_cast<std::uint32_t>(tile_cols),
+                          .out_offset = piece.column,
+                          .metric = metric_};
+    };
     context_
         .execute([&](CommandBuffer&, ComputeEncoder& e) {
           e.copy_buffer(upload.buffer(), 0, s.queries, 0, std::uint64_t{qb} * dim_ * sizeof(float));
           e.fill_buffer(s.cand_values, 0, cand_bytes, worst_bits(largest));
           e.fill_buffer(s.cand_labels, 0, cand_bytes, 0xffffffffu);
           e.barrier({s.queries}, Stage::blit, Stage::dispatch);
-          encode_row_norms(device, e, s.queries, 0, qb, u32(dim_, "dimension"), s.query_norms, 0);
+          encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
           e.barrier(Stage::blit | Stage::dispatch, Stage::dispatch);
-          std::size_t label_base = 0;
-          for (const BaseChunk& chunk : chunks) {
-            for (std::size_t c0 = 0; c0 < chunk.rows; c0 += tile_cols) {
-              const auto cols =
-                  static_cast<std::uint32_t>(std::min<std::size_t>(tile_cols, chunk.rows - c0));
-              encode_distances(device, e,
-                               {.queries = s.queries,
-                                .base = chunk.vectors,
-                                .query_norms = s.query_norms,
-                                .base_norms = chunk.norms,
-                                .out = s.tile,
-                                .num_queries = qb,
-                                .num_base = cols,
-                                .dim = u32(dim_, "dimension"),
-                                .query_offset = 0,
-                                .base_offset = static_cast<std::uint32_t>(c0),
-                                .out_stride = static_cast<std::uint32_t>(tile_cols),
-                                .out_offset = 0,
-                                .metric = metric_});
+          for (std::size_t t = 0; t < tiles.size(); ++t) {
+            const Tile& tile = tiles[t];
+            const auto first_label = static_cast<std::uint32_t>(tile.first_label);
+            std::uint32_t segs = 0;
+            if (fused) {
+              for (const Piece& piece : tile.pieces) {
+                segs += encode_knn_fused(device, e,
+                                         {.distances = distances_of(piece),
+                                          .split_length = segment,
+                                          .k = kk,
+                                          .largest = largest,
+                                          .label_offset = first_label + piece.column,
+                                          .out_values = s.cand_values,
+                                          .out_labels = s.cand_labels,
+                                          .out_stride = cand_stride,
+                                          .out_offset = kk * (1 + segs)});
+              }
+            } else {
+              for (const Piece& piece : tile.pieces)
+                encode_distances(device, e, distances_of(piece));
               e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
-              const std::uint32_t segs =
-                  encode_select(device, e,
-                                {.values = s.tile,
-                                 .rows = qb,
-                                 .cols = cols,
-                                 .in_stride = static_cast<std::uint32_t>(tile_cols),
-                                 .in_offset = 0,
-                                 .segment_length = segment,
-                                 .k = kk,
-                                 .largest = largest,
-                                 .label_offset = static_cast<std::uint32_t>(label_base + c0),
-                                 .out_values = s.cand_values,
-                                 .out_labels = s.cand_labels,
-                                 .out_stride = cand_stride,
-                                 .out_offset = kk});
-              e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-              // Running merge: the best k so far sit in each row's first k slots. The last
-              // merge writes rows of exactly k apart, so the host reads back qb x k results
-              // rather than every candidate slot.
-              const bool last = ++tiles_done == tiles_total;
-              encode_select(device, e,
-                            {.values = s.cand_values,
-                             .labels = s.cand_labels,
-                             .rows = qb,
-                             .cols = (1 + segs) * kk,
-                             .in_stride = cand_stride,
-                             .in_offset = 0,
-                             .segment_length = 0,
-                             .k = kk,
-                             .largest = largest,
-                             .out_values = last ? s.out_values : s.cand_values,
-                             .out_labels = last ? s.out_labels : s.cand_labels,
-                             .out_stride = last ? kk : cand_stride,
-                             .out_offset = 0});
-              e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
+              segs = encode_select(device, e,
+                                   {.values = s.tile,
+                                    .rows = qb,
+                                    .cols = tile.cols,
+                                    .in_stride = static_cast<std::uint32_t>(tile_cols),
+                                    .in_offset = 0,
+                                    .segment_length = segment,
+                                    .k = kk,
+                                    .largest = largest,
+                                    .label_offset = first_label,
+                                    .out_values = s.cand_values,
+                                    .out_labels = s.cand_labels,
+                                    .out_stride = cand_stride,
+                                    .out_offset = kk,
+                                    // The running k-th best: later tiles keep only what
+                                    // can still beat it.
+                                    .bound = s.cand_values,
+                                    .bound_offset = kk - 1,
+                                    .bound_stride = cand_stride});
             }
-            label_base += chunk.rows;
+            e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
+            // Running merge: the best k so far sit in each row's first k slots. The last
+            // merge writes rows of exactly k apart, so the host reads back qb x k results
+            // rather than every candidate slot.
+            const bool last = t + 1 == tiles.size();
+            encode_select(device, e,
+                          {.values = s.cand_values,
+                           .labels = s.cand_labels,
+                           .rows = qb,
+                           .cols = (1 + segs) * kk,
+                           .in_stride = cand_stride,
+                           .in_offset = 0,
+                           .segment_length = 0,
+                           .k = kk,
+                           .largest = largest,
+                           .out_values = last ? s.out_values : s.cand_values,
+                           .out_labels = last ? s.out_labels : s.cand_labels,
+                           .out_stride = last ? kk : cand_stride,
+                           .out_offset = 0});
+            e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
           }
           e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::blit);
           e.copy_buffer(s.out_values, 0, readback.buffer(), 0, result_bytes);
