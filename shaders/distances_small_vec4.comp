@@ -37,14 +37,25 @@ layout(push_constant) uniform Constants {
 
 // Rows a subgroup takes at once: their loads are all in flight before the first sum, so a
 // lane waits on memory once per ROWS rows rather than once per row.
-const uint ROWS = 4u;
+#ifndef ROWS
+#define ROWS 4u
+#endif
 
 void main() {
   const uint subgroups_total = gl_NumWorkGroups.x * gl_NumSubgroups;
   const uint lane = gl_SubgroupInvocationID;
   const uint dim4 = pc.dim / 4u;
+  const bool norms = pc.metric != METRIC_INNER_PRODUCT;
+  float query_norm[MAX_QUERIES];
+  [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m)
+    query_norm[m] = (norms && m < pc.num_queries) ? query_norms[pc.query_offset + m] : 0.0;
   for (uint b = (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * ROWS; b < pc.num_base;
        b += subgroups_total * ROWS) {
+    // Lane r < ROWS finishes row b + r; its norm load goes out with the row loads rather than
+    // after the sums.
+    const uint my_row = b + lane;
+    const bool finisher = lane < ROWS && my_row < pc.num_base;
+    const float base_norm = (finisher && norms) ? base_norms[pc.base_offset + my_row] : 0.0;
     float dots[ROWS][MAX_QUERIES];
     [[unroll]] for (uint r = 0; r < ROWS; ++r)
       [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) dots[r][m] = 0.0;
@@ -61,24 +72,27 @@ void main() {
         }
       }
     }
-    [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-      const uint row = b + r;
-      [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
-        if (m < pc.num_queries) {
-          const float dot_product = subgroupAdd(dots[r][m]);
-          if (lane == 0u && row < pc.num_base) {
-            float v = dot_product;
-            if (pc.metric == METRIC_L2) {
-              v = max(query_norms[pc.query_offset + m] + base_norms[pc.base_offset + row] -
-                          2.0 * dot_product, 0.0);
-            } else if (pc.metric == METRIC_COSINE) {
-              const float denominator =
-                  sqrt(query_norms[pc.query_offset + m]) * sqrt(base_norms[pc.base_offset + row]);
-              v = denominator > 0.0 ? dot_product / denominator : 0.0;
-            }
-            out_values[pc.out_offset + m * pc.out_stride + row] = v;
-          }
+    float my_dot[MAX_QUERIES];
+    [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
+      my_dot[m] = 0.0;
+      if (m < pc.num_queries) {
+        [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+          const float total = subgroupAdd(dots[r][m]);
+          if (lane == r) my_dot[m] = total;
         }
+      }
+    }
+    // One store per query covers the ROWS rows (lanes 0..ROWS-1).
+    [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
+      if (m < pc.num_queries && finisher) {
+        float v = my_dot[m];
+        if (pc.metric == METRIC_L2) {
+          v = max(query_norm[m] + base_norm - 2.0 * v, 0.0);
+        } else if (pc.metric == METRIC_COSINE) {
+          const float denominator = sqrt(query_norm[m]) * sqrt(base_norm);
+          v = denominator > 0.0 ? v / denominator : 0.0;
+        }
+        out_values[pc.out_offset + m * pc.out_stride + my_row] = v;
       }
     }
   }

@@ -65,7 +65,10 @@ std::chrono::nanoseconds spin_for(const DeviceInfo& info) {
     return std::chrono::microseconds(std::strtoul(env, nullptr, 10));
   }
   if (info.type == DeviceType::cpu) return std::chrono::nanoseconds(0);
-  return std::chrono::microseconds(200);
+  // Waking from a blocking wait costs 20-40 us on a discrete GPU's driver: spinning (with
+  // yields) for up to 2 ms keeps that off work of up to 2 ms, and beyond it the wake-up is
+  // under 2% of the wait.
+  return std::chrono::microseconds(2000);
 }
 
 }  // namespace

@@ -123,8 +123,9 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   constexpr std::uint32_t threads = 256;
   const auto& caps = device.capabilities();
   const std::uint32_t subgroups = threads / std::max(1u, caps.subgroup_size);
-  // 16-byte loads need every row to start on a 16-byte boundary.
-  const bool vec4 = a.dim % 4 == 0;
+  // 16-byte loads need every row to start on a 16-byte boundary; its lanes 0-3 finish the
+  // subgroup's four rows.
+  const bool vec4 = a.dim % 4 == 0 && caps.subgroup_size >= 4;
   encoder.set_pipeline(device.shaders().pipeline({
       .name = vec4 ? "distances_small_vec4" : "distances_small",
       .workgroup_size = {threads, 1, 1},
