@@ -163,14 +163,13 @@ TEST(Ops, BaseLargerThanTheStorageBufferRangeIsProcessedInChunks) {
   EXPECT_EQ(vt::check_knn(r, queries, base, dim, 5, Metric::l2), "");
 }
 
-// Past the first distance tile, selection keeps only values that can beat the running k-th
-// best. Random order (few survive) and a base sorted from worst to best (every tile beats
-// the last, so the survivors overflow and the full selection runs) must both stay exact.
+// Past the first distance tile (two selection segments, 16,384 columns for this k),
+// selection keeps only values that can beat the running k-th best. Random order (few survive)
+// and a base sorted from worst to best (every tile beats the last, so the survivors overflow
+// and the full selection runs) must both stay exact.
 TEST(Ops, LaterTilesFilteredByTheRunningBoundStayExact) {
   Context context;
-  constexpr std::size_t dim = 4, nq = 70, k = 100;
-  const std::uint64_t tile_floats = (64ull << 20) / 4;  // the smallest tile budget
-  const std::size_t nb = static_cast<std::size_t>(tile_floats / nq) * 2 + 1234;
+  constexpr std::size_t dim = 4, nq = 70, k = 100, nb = 100000;
   auto base = vt::normal_data(nb, dim, 21);
   const auto queries = vt::normal_data(nq, dim, 22);
   for (const bool sorted : {false, true}) {

@@ -149,12 +149,14 @@ struct Tile {
   std::vector<Piece> pieces;
 };
 
-/// Cuts the chunks' rows into tiles of tile_cols columns; a tile may span chunks if allowed.
-std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t tile_cols,
-                             bool span_chunks) {
+/// Cuts the chunks' rows into tiles of tile_cols columns, the first of first_cols; a tile may
+/// span chunks if allowed.
+std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t first_cols,
+                             std::uint32_t tile_cols, bool span_chunks) {
   std::vector<Tile> tiles;
   Tile current;
   std::size_t label = 0;
+  const auto capacity = [&] { return tiles.empty() ? first_cols : tile_cols; };
   const auto flush = [&] {
     if (current.cols > 0) tiles.push_back(std::move(current));
     current = Tile{label, 0, {}};
@@ -162,12 +164,12 @@ std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t ti
   for (const BaseChunk& chunk : chunks) {
     for (std::size_t r = 0; r < chunk.rows;) {
       const auto take = static_cast<std::uint32_t>(
-          std::min<std::size_t>(chunk.rows - r, tile_cols - current.cols));
+          std::min<std::size_t>(chunk.rows - r, capacity() - current.cols));
       current.pieces.push_back({&chunk, static_cast<std::uint32_t>(r), take, current.cols});
       current.cols += take;
       r += take;
       label += take;
-      if (current.cols == tile_cols) flush();
+      if (current.cols == capacity()) flush();
     }
     if (!span_chunks) flush();
   }
@@ -230,8 +232,13 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   if (batch * cand_stride * sizeof(float) > range) {
     batch = std::max<std::size_t>(1, range / (cand_stride * sizeof(float)));
   }
+  // Selection in later tiles drops what cannot beat the running k-th best (encode_select's
+  // bound), so only the first tile pays for a full selection: keep it at two segments, which
+  // leaves later segments about k/2 survivors each.
+  const auto first_cols = static_cast<std::uint32_t>(
+      fused ? tile_cols : std::min<std::uint64_t>(tile_cols, 2 * std::uint64_t{segment}));
   const std::vector<Tile> tiles =
-      plan_tiles(chunks, static_cast<std::uint32_t>(tile_cols), /*span_chunks=*/!fused);
+      plan_tiles(chunks, first_cols, static_cast<std::uint32_t>(tile_cols), /*span_chunks=*/!fused);
 
   const ScratchSizes sizes{batch * dim_ * sizeof(float), batch * sizeof(float),
                            fused ? sizeof(float) : batch * tile_cols * sizeof(float),
