@@ -11,9 +11,6 @@
 namespace vecaccel::detail {
 namespace {
 
-/// k up to this uses per-thread register lists (one pass); above, radix select.
-constexpr std::uint32_t small_k_limit = 32;
-
 std::uint32_t groups(std::uint32_t n, std::uint32_t per_group) {
   return n / per_group + (n % per_group != 0);
 }

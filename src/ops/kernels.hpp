@@ -21,6 +21,10 @@ struct MatrixSlice {
   std::uint32_t stride = 0;
 };
 
+/// Selection with k up to this keeps per-thread register lists (one pass over the values);
+/// above, radix select, which a bound (SelectArgs::bound) spares most of its passes.
+constexpr std::uint32_t small_k_limit = 32;
+
 /// Query blocks up to this stream the base as matrix-vector products (no empty tile rows).
 constexpr std::uint32_t small_query_limit = 8;
 

@@ -21,10 +21,6 @@ std::uint64_t tile_budget(const Capabilities& caps) {
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
 
-constexpr std::uint32_t worst_bits(bool largest) {
-  return largest ? 0xff800000u : 0x7f800000u;
-}
-
 std::uint32_t u32(std::size_t v, std::string_view what) {
   if (v > std::numeric_limits<std::uint32_t>::max()) {
     throw Error(Errc::invalid_argument, std::string(what) + " of " + std::to_string(v) +
@@ -232,11 +228,12 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   if (batch * cand_stride * sizeof(float) > range) {
     batch = std::max<std::size_t>(1, range / (cand_stride * sizeof(float)));
   }
-  // Selection in later tiles drops what cannot beat the running k-th best (encode_select's
-  // bound), so only the first tile pays for a full selection: keep it at two segments, which
-  // leaves later segments about k/2 survivors each.
+  // Radix selection in later tiles drops what cannot beat the running k-th best
+  // (encode_select's bound), so only the first tile pays for a full one: keep it at two
+  // segments, which leaves later segments about k/2 survivors each.
+  const bool radix = !fused && kk > small_k_limit;
   const auto first_cols = static_cast<std::uint32_t>(
-      fused ? tile_cols : std::min<std::uint64_t>(tile_cols, 2 * std::uint64_t{segment}));
+      radix ? std::min<std::uint64_t>(tile_cols, 2 * std::uint64_t{segment}) : tile_cols);
   const std::vector<Tile> tiles =
       plan_tiles(chunks, first_cols, static_cast<std::uint32_t>(tile_cols), /*span_chunks=*/!fused);
 
@@ -249,7 +246,6 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
   for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
     const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
-    const std::uint64_t cand_bytes = std::uint64_t{qb} * cand_stride * sizeof(float);
     // Host-visible staging only at the edges; the kernels touch device-local memory alone.
     BufferToken upload = context_.get_buffer(queries.subspan(q0 * dim_, qb * dim_));
     const std::uint64_t result_bytes = std::uint64_t{qb} * kk * sizeof(float);
@@ -272,14 +268,15 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     context_
         .execute([&](CommandBuffer&, ComputeEncoder& e) {
           e.copy_buffer(upload.buffer(), 0, s.queries, 0, std::uint64_t{qb} * dim_ * sizeof(float));
-          e.fill_buffer(s.cand_values, 0, cand_bytes, worst_bits(largest));
-          e.fill_buffer(s.cand_labels, 0, cand_bytes, 0xffffffffu);
           e.barrier({s.queries}, Stage::blit, Stage::dispatch);
           encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
-          e.barrier(Stage::blit | Stage::dispatch, Stage::dispatch);
+          e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
           for (std::size_t t = 0; t < tiles.size(); ++t) {
             const Tile& tile = tiles[t];
             const auto first_label = static_cast<std::uint32_t>(tile.first_label);
+            // Each row's candidate slots: the running best k (from the second tile on), then
+            // k per segment of this tile. Every slot a merge reads has been written.
+            const std::uint32_t running = t == 0 ? 0 : kk;
             std::uint32_t segs = 0;
             if (fused) {
               for (const Piece& piece : tile.pieces) {
@@ -292,7 +289,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                                           .out_values = s.cand_values,
                                           .out_labels = s.cand_labels,
                                           .out_stride = cand_stride,
-                                          .out_offset = kk * (1 + segs)});
+                                          .out_offset = running + kk * segs});
               }
             } else {
               for (const Piece& piece : tile.pieces)
@@ -311,10 +308,10 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                                     .out_values = s.cand_values,
                                     .out_labels = s.cand_labels,
                                     .out_stride = cand_stride,
-                                    .out_offset = kk,
+                                    .out_offset = running,
                                     // The running k-th best: later tiles keep only what
                                     // can still beat it.
-                                    .bound = s.cand_values,
+                                    .bound = t == 0 ? Buffer{} : s.cand_values,
                                     .bound_offset = kk - 1,
                                     .bound_stride = cand_stride});
             }
@@ -327,7 +324,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                           {.values = s.cand_values,
                            .labels = s.cand_labels,
                            .rows = qb,
-                           .cols = (1 + segs) * kk,
+                           .cols = running + segs * kk,
                            .in_stride = cand_stride,
                            .in_offset = 0,
                            .segment_length = 0,
@@ -373,8 +370,11 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& 
     }
   }
   if (!scratch) scratch = std::make_unique<Scratch>();
+  bool grown = false;
   const auto fit = [&](Buffer& b, std::uint64_t bytes, const char* label) {
-    if (!b.valid() || b.size() < bytes) b = device_buffer(bytes, label);
+    if (b.valid() && b.size() >= bytes) return;
+    b = device_buffer(bytes, label);
+    grown = true;
   };
   fit(scratch->queries, sizes.queries, "knn queries");
   fit(scratch->query_norms, sizes.query_norms, "knn query norms");
@@ -383,7 +383,7 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& 
   fit(scratch->cand_labels, sizes.candidates, "knn candidate labels");
   fit(scratch->out_values, sizes.results, "knn result values");
   fit(scratch->out_labels, sizes.results, "knn result labels");
-  context_.residency_manager().commit();
+  if (grown) context_.residency_manager().commit();
   return scratch;
 }
 
