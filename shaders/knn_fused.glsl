@@ -30,7 +30,12 @@ layout(push_constant) uniform Constants {
   uint label_offset;
   uint out_stride;
   uint out_offset;
+  uint has_bound;  // 1: bounds[bound_offset + row * bound_stride] is no better than the row's
+  uint bound_offset;  //    final k-th best (a running merge's), so lists start there
+  uint bound_stride;
 } pc;
+
+layout(set = 0, binding = 6, std430) readonly buffer Bounds { float bounds[]; };
 
 const uint WORST_KEY = 0xffffffffu;
 const uint NO_LABEL = 0xffffffffu;
@@ -77,9 +82,15 @@ void main() {
   const Operands o =
       Operands(pc.num_queries, pc.num_base, pc.dim / 4u, pc.query_offset, pc.base_offset);
 
+  // Lists start full of placeholders (no label: written out as padding) at the row's bound,
+  // so only values at least as good as it are ever offered.
   if (tid < BM) {
+    const uint q = q0 + tid;
+    const uint start = (pc.has_bound != 0u && q < pc.num_queries)
+                           ? order_key(bounds[pc.bound_offset + q * pc.bound_stride], largest)
+                           : WORST_KEY;
     for (uint i = 0u; i < LIST; ++i) {
-      list_key[tid * LIST + i] = WORST_KEY;
+      list_key[tid * LIST + i] = start;
       list_label[tid * LIST + i] = NO_LABEL;
     }
   }
@@ -98,7 +109,7 @@ void main() {
                                    ? query_norms[pc.query_offset + q] : 0.0;
       [[unroll]] for (uint j = 0u; j < MICRO; ++j) {
         const uint b = b0 + local_row(j, tx);
-        const bool valid = b < split_end;
+        const bool valid = b < split_end && q < pc.num_queries;  // padding rows offer nothing
         const float base_norm = (valid && pc.metric != METRIC_INNER_PRODUCT)
                                     ? base_norms[pc.base_offset + b] : 0.0;
         acc[i][j] = uintBitsToFloat(
@@ -106,10 +117,29 @@ void main() {
                   : WORST_KEY);
       }
     }
+    // Precheck: which values may beat their row's k-th best, by key alone (ties are settled
+    // with labels when offered). Once the lists are warm almost no block has any, and then
+    // this one comparison per value and one barrier are all the selection costs.
     uint pending[GROUPS];
-    [[unroll]] for (uint g = 0u; g < GROUPS; ++g) pending[g] = 0xffffffffu >> (32u - 4u * MICRO);
+    [[unroll]] for (uint g = 0u; g < GROUPS; ++g) pending[g] = 0u;
+    [[unroll]] for (uint i = 0u; i < MICRO; ++i) {
+      const uint bound_key = list_key[local_row(i, ty) * LIST + pc.k - 1u];
+      [[unroll]] for (uint j = 0u; j < MICRO; ++j) {
+        const uint key = floatBitsToUint(acc[i][j]);
+        if (key != WORST_KEY && key <= bound_key) pending[i / 4u] |= 1u << ((i % 4u) * MICRO + j);
+      }
+    }
+    // Flags alternate by parity; each is cleared one phase before it is set again, by thread
+    // 0 on the far side of a barrier from every read of it.
+    if (tid == 0u) more_rounds[parity ^ 1u] = 0u;
+    bool any = false;
+    [[unroll]] for (uint g = 0u; g < GROUPS; ++g) any = any || pending[g] != 0u;
+    if (any) more_rounds[parity] = 1u;
+    barrier();
+    bool again = more_rounds[parity] != 0u;
+    parity ^= 1u;
 
-    for (;;) {
+    while (again) {
       // Offer: per row, the first value still beating the row's k-th best.
       bool more = false;
       [[unroll]] for (uint i = 0u; i < MICRO; ++i) {
@@ -149,21 +179,24 @@ void main() {
         }
       }
       if (tid == 0u) more_rounds[parity ^ 1u] = 0u;
-      const bool again = more_rounds[parity] != 0u;
+      again = more_rounds[parity] != 0u;
       barrier();
       parity ^= 1u;
-      if (!again) break;
     }
   }
 
   const uint q = q0 + tid;
   if (tid < BM && q < pc.num_queries) {
     const uint out_first = pc.out_offset + q * pc.out_stride + gl_WorkGroupID.x * pc.k;
-    for (uint i = 0u; i < pc.k; ++i) {
-      const uint key = list_key[tid * LIST + i];
-      const uint label = list_label[tid * LIST + i];
-      out_values[out_first + i] = label == NO_LABEL ? worst_value(largest) : key_value(key, largest);
-      out_labels[out_first + i] = label;
+    // Unrolled with a guard, not a loop to pc.k: llvmpipe (Mesa 22.3) ran that loop once for
+    // some invocations after the divergent rounds above, leaving most of a row unwritten.
+    [[unroll]] for (uint i = 0u; i < LIST; ++i) {
+      if (i < pc.k) {
+        const uint key = list_key[tid * LIST + i];
+        const uint label = list_label[tid * LIST + i];
+        out_values[out_first + i] = label == NO_LABEL ? worst_value(largest) : key_value(key, largest);
+        out_labels[out_first + i] = label;
+      }
     }
   }
 }

@@ -163,38 +163,49 @@ TEST(Ops, BaseLargerThanTheStorageBufferRangeIsProcessedInChunks) {
   EXPECT_EQ(vt::check_knn(r, queries, base, dim, 5, Metric::l2), "");
 }
 
-// Past the first distance tile (two selection segments, 16,384 columns for this k),
-// selection keeps only values that can beat the running k-th best. Random order (few survive)
-// and a base sorted from worst to best (every tile beats the last, so the survivors overflow
-// and the full selection runs) must both stay exact.
-TEST(Ops, LaterTilesFilteredByTheRunningBoundStayExact) {
+namespace {
+
+/// The base rows sorted by descending norm: for queries near the origin, every later tile
+/// holds better rows than the ones before it.
+std::vector<float> sorted_worst_to_best(const std::vector<float>& base, std::size_t dim) {
+  const std::size_t nb = base.size() / dim;
+  std::vector<double> norms(nb);
+  for (std::size_t r = 0; r < nb; ++r) {
+    for (std::size_t c = 0; c < dim; ++c)
+      norms[r] += double(base[r * dim + c]) * base[r * dim + c];
+  }
+  std::vector<std::size_t> order(nb);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return norms[a] > norms[b]; });
+  std::vector<float> sorted(base.size());
+  for (std::size_t r = 0; r < nb; ++r) {
+    std::copy_n(base.begin() + static_cast<std::ptrdiff_t>(order[r] * dim), dim,
+                sorted.begin() + static_cast<std::ptrdiff_t>(r * dim));
+  }
+  return sorted;
+}
+
+}  // namespace
+
+// Past the first tile, selection starts from the running k-th best: the radix selection
+// keeps only values that can beat it (its first tile is two segments, 16,384 columns for
+// k = 100) and the fused kernel (k <= 16) starts its lists there (its tiles are 524,288
+// rows). Random order (few values survive) and a base sorted from worst to best (every
+// tile beats the last, so survivors overflow and the full selection runs) must both stay
+// exact.
+TEST(Ops, LaterTilesStartFromTheRunningBoundAndStayExact) {
   Context context;
-  constexpr std::size_t dim = 4, nq = 70, k = 100, nb = 100000;
-  auto base = vt::normal_data(nb, dim, 21);
-  const auto queries = vt::normal_data(nq, dim, 22);
-  for (const bool sorted : {false, true}) {
-    if (sorted) {  // by descending norm: for queries near the origin, later rows are better
-      std::vector<std::size_t> order(nb);
-      std::iota(order.begin(), order.end(), std::size_t{0});
-      const auto norm = [&](std::size_t r) {
-        double n = 0;
-        for (std::size_t c = 0; c < dim; ++c)
-          n += double(base[r * dim + c]) * base[r * dim + c];
-        return n;
-      };
-      std::vector<double> norms(nb);
-      for (std::size_t r = 0; r < nb; ++r)
-        norms[r] = norm(r);
-      std::sort(order.begin(), order.end(),
-                [&](std::size_t a, std::size_t b) { return norms[a] > norms[b]; });
-      std::vector<float> sorted_base(nb * dim);
-      for (std::size_t r = 0; r < nb; ++r)
-        std::copy_n(base.begin() + static_cast<std::ptrdiff_t>(order[r] * dim), dim,
-                    sorted_base.begin() + static_cast<std::ptrdiff_t>(r * dim));
-      base = std::move(sorted_base);
+  constexpr std::size_t dim = 4, nq = 20;  // above the streaming path's 8, one query block
+  for (const auto [k, nb] : {std::pair<std::size_t, std::size_t>{100, 100000}, {16, 1100000}}) {
+    const auto random = vt::normal_data(nb, dim, 21);
+    const auto queries = vt::normal_data(nq, dim, 22);
+    for (const bool sorted : {false, true}) {
+      const auto base = sorted ? sorted_worst_to_best(random, dim) : random;
+      const KnnResult r = ops::knn(context, queries, base, dim, k, Metric::l2);
+      EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, Metric::l2), "")
+          << "k " << k << " sorted " << sorted;
     }
-    const KnnResult r = ops::knn(context, queries, base, dim, k, Metric::l2);
-    EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, Metric::l2), "") << "sorted " << sorted;
   }
 }
 

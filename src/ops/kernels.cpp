@@ -151,15 +151,30 @@ std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const Fu
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
   struct {
     std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, split_length, k,
-        largest, label_offset, out_stride, out_offset;
-  } constants{a.num_queries,       a.num_base,     a.dim,          metric_code(a.metric),
-              a.query_offset,      a.base_offset,  f.split_length, f.k,
-              f.largest ? 1u : 0u, f.label_offset, f.out_stride,   f.out_offset};
+        largest, label_offset, out_stride, out_offset, has_bound, bound_offset, bound_stride;
+  } constants{a.num_queries,
+              a.num_base,
+              a.dim,
+              metric_code(a.metric),
+              a.query_offset,
+              a.base_offset,
+              f.split_length,
+              f.k,
+              f.largest ? 1u : 0u,
+              f.label_offset,
+              f.out_stride,
+              f.out_offset,
+              f.bound.valid() ? 1u : 0u,
+              f.bound_offset,
+              f.bound_stride};
   encoder.set_pipeline(
       device.shaders().pipeline({.name = s.block == 128 ? "knn_fused_large" : "knn_fused_small",
                                  .workgroup_size = {16, 16, 1}}));
-  encoder.set_argument_table(
-      operand_table(a).set_buffer(4, f.out_values).set_buffer(5, f.out_labels));
+  // Without a bound the kernel never reads binding 6; the queries keep the table complete.
+  encoder.set_argument_table(operand_table(a)
+                                 .set_buffer(4, f.out_values)
+                                 .set_buffer(5, f.out_labels)
+                                 .set_buffer(6, f.bound.valid() ? f.bound : a.queries));
   encoder.set_constants(constants);
   encoder.dispatch_threadgroups(splits, groups(a.num_queries, s.block));
   return splits;

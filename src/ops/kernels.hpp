@@ -68,6 +68,10 @@ struct FusedKnnArgs {
   std::uint32_t label_offset = 0;  // label of base row 0 of the slice
   Buffer out_values, out_labels;
   std::uint32_t out_stride = 0, out_offset = 0;
+  /// Optional: bound[bound_offset + row * bound_stride] is no better than the row's final
+  /// k-th best (a running merge's k-th); values worse than it are never kept.
+  Buffer bound;
+  std::uint32_t bound_offset = 0, bound_stride = 0;
 };
 /// Per query row and segment of split_length base rows, the k best (value, label) pairs at
 /// out[row * out_stride + out_offset + segment * k + i], as encode_select writes them.

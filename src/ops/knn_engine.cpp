@@ -289,7 +289,10 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                                           .out_values = s.cand_values,
                                           .out_labels = s.cand_labels,
                                           .out_stride = cand_stride,
-                                          .out_offset = running + kk * segs});
+                                          .out_offset = running + kk * segs,
+                                          .bound = t == 0 ? Buffer{} : s.cand_values,
+                                          .bound_offset = kk - 1,
+                                          .bound_stride = cand_stride});
               }
             } else {
               for (const Piece& piece : tile.pieces)
