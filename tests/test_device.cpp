@@ -180,6 +180,7 @@ TEST(ShaderLibrary, CorruptCacheFileIsIgnoredAndReplaced) {
   const fs::path dir = fs::temp_directory_path() / ("vecaccel-cache-" + std::to_string(::getpid()));
   fs::create_directories(dir / "vecaccel");
   ScopedEnv env("XDG_CACHE_HOME", dir.string());
+  ScopedEnv enabled("VECACCEL_PIPELINE_CACHE", "1");  // whatever the caller's environment says
   const auto info = Device::select_best().info();
   char id[32];
   std::snprintf(id, sizeof id, "%08x-%08x", info.vendor_id, info.device_id);
