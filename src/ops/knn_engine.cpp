@@ -59,6 +59,30 @@ void check_finite(std::span<const float> values, std::size_t dim, std::string_vi
   }
 }
 
+namespace {
+
+/// Copies rows of `dim` floats into mapped memory and checks them in the same pass: a
+/// separate check of a large query batch cost as much as the copy. Throws like check_finite.
+void copy_finite(std::span<const float> values, std::span<std::byte> out, std::size_t dim,
+                 std::string_view what, std::size_t first_row) {
+  if (out.size() < values.size_bytes()) {
+    throw Error(Errc::invalid_argument, "staging " + std::to_string(values.size_bytes()) +
+                                            " bytes of " + std::string(what) + " rows into " +
+                                            std::to_string(out.size()) + " mapped bytes");
+  }
+  float* target = reinterpret_cast<float*>(out.data());  // mapped memory: aligned for floats
+  std::uint32_t any = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const float v = values[i];
+    any |=
+        static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(v) & 0x7f800000u) == 0x7f800000u);
+    target[i] = v;
+  }
+  if (any != 0) check_finite(values, dim, what, first_row);
+}
+
+}  // namespace
+
 KnnEngine::KnnEngine(Context& context, std::size_t dim, Metric metric)
     : context_(context), dim_(dim), metric_(metric) {
   if (dim == 0) throw Error(Errc::invalid_argument, "dimension must be at least 1");
@@ -192,7 +216,6 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                                             " floats, not a multiple of the dimension " +
                                             std::to_string(dim_));
   }
-  check_finite(queries, dim_, "query");
   const std::size_t nq = queries.size() / dim_;
   std::size_t total = 0;
   for (const auto& c : chunks)
@@ -247,7 +270,11 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
     const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
     // Host-visible staging only at the edges; the kernels touch device-local memory alone.
-    BufferToken upload = context_.get_buffer(queries.subspan(q0 * dim_, qb * dim_));
+    // Checked while staged: a batch with NaN or Inf throws before any of its work is encoded
+    // (earlier batches have run; their results are dropped with the exception).
+    const auto batch_queries = queries.subspan(q0 * dim_, qb * dim_);
+    BufferToken upload = context_.get_buffer(batch_queries.size_bytes());
+    copy_finite(batch_queries, upload.buffer().mapped(), dim_, "query", q0);
     const std::uint64_t result_bytes = std::uint64_t{qb} * kk * sizeof(float);
     BufferToken readback = context_.get_buffer(2 * result_bytes);
     const auto distances_of = [&](const Piece& piece) {
