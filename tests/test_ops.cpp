@@ -220,6 +220,32 @@ TEST(Ops, KPastTheBaseSizePadsWithMinusOneAndTheWorstValue) {
   }
 }
 
+// 512 queries of 512 floats (1 MiB) go in two batches, the second staged while the GPU runs
+// the first: both paths exact, and a NaN in the second batch is reported with its row after
+// the first batch's work has drained, with the context still usable.
+TEST(Ops, LargeQueryBatchesOverlapAndStayExact) {
+  Context context;
+  constexpr std::size_t dim = 512, nq = 512, nb = 1500;
+  const auto base = vt::normal_data(nb, dim, 31);
+  auto queries = vt::normal_data(nq, dim, 32);
+  for (const std::size_t k : {10u, 40u}) {  // fused, then distance tiles + selection
+    const KnnResult r = ops::knn(context, queries, base, dim, k, Metric::l2);
+    EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, Metric::l2), "") << "k " << k;
+  }
+  queries[(nq - 1) * dim + 7] = std::numeric_limits<float>::infinity();
+  try {
+    ops::knn(context, queries, base, dim, 10, Metric::l2);
+    ADD_FAILURE() << "an infinite query was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("row 511"), std::string::npos) << e.what();
+  }
+  const auto again = ops::knn(context, std::span(queries).first(dim), base, dim, 3, Metric::l2);
+  EXPECT_EQ(vt::check_knn(again, std::vector<float>(queries.begin(), queries.begin() + dim), base,
+                          dim, 3, Metric::l2),
+            "");
+}
+
 TEST(Ops, BadInputsAreClearErrors) {
   Context context;
   const auto base = vt::normal_data(10, 4, 1);

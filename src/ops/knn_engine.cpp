@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <string>
 
@@ -202,6 +203,10 @@ std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t fi
 constexpr std::uint32_t fused_split = 8192;
 /// Segments per fused tile: bounds the candidates each merge selects from.
 constexpr std::uint32_t fused_segments_per_tile = 64;
+/// A single batch of queries is split in two (to overlap its host work with the GPU's) from
+/// this size on, each half keeping at least this many queries.
+constexpr std::size_t pipelined_min_bytes = std::size_t{1} << 20;
+constexpr std::size_t pipelined_min_queries = 256;
 
 }  // namespace
 
@@ -238,6 +243,12 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   // Query batches: as many as leave a distance tile at least one segment wide.
   std::size_t batch = std::min<std::size_t>({nq, 4096, range / (dim_ * sizeof(float))});
   if (!fused) batch = std::min<std::size_t>(batch, tile_bytes / (segment * sizeof(float)));
+  // Two batches at least once the queries are large: the second is staged while the GPU runs
+  // the first, and the first read back while it runs the second.
+  if (batch == nq && nq >= 2 * pipelined_min_queries &&
+      nq * dim_ * sizeof(float) >= pipelined_min_bytes) {
+    batch = (nq + 1) / 2;
+  }
   batch = std::max<std::size_t>(batch, 1);
   // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
   // keeps its distances on chip and is limited by its candidate count instead).
@@ -264,121 +275,153 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                            fused ? sizeof(float) : batch * tile_cols * sizeof(float),
                            std::uint64_t{batch} * cand_stride * sizeof(float),
                            std::uint64_t{batch} * k * sizeof(float)};
-  std::unique_ptr<Scratch> scratch = take_scratch(sizes);
-  const Scratch& s = *scratch;
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
-  for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
-    const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
-    // Host-visible staging only at the edges; the kernels touch device-local memory alone.
-    // Checked while staged: a batch with NaN or Inf throws before any of its work is encoded
-    // (earlier batches have run; their results are dropped with the exception).
-    const auto batch_queries = queries.subspan(q0 * dim_, qb * dim_);
-    BufferToken upload = context_.get_buffer(batch_queries.size_bytes());
-    copy_finite(batch_queries, upload.buffer().mapped(), dim_, "query", q0);
-    const std::uint64_t result_bytes = std::uint64_t{qb} * kk * sizeof(float);
-    BufferToken readback = context_.get_buffer(2 * result_bytes);
-    const auto distances_of = [&](const Piece& piece) {
-      return DistanceArgs{.queries = s.queries,
-                          .base = piece.chunk->vectors,
-                          .query_norms = s.query_norms,
-                          .base_norms = piece.chunk->norms,
-                          .out = s.tile,
-                          .num_queries = qb,
-                          .num_base = piece.rows,
-                          .dim = dim,
-                          .query_offset = 0,
-                          .base_offset = piece.chunk_row,
-                          .out_stride = static_cast<std::uint32_t>(tile_cols),
-                          .out_offset = piece.column,
-                          .metric = metric_};
-    };
-    context_
-        .execute([&](CommandBuffer&, ComputeEncoder& e) {
-          e.copy_buffer(upload.buffer(), 0, s.queries, 0, std::uint64_t{qb} * dim_ * sizeof(float));
-          e.barrier({s.queries}, Stage::blit, Stage::dispatch);
-          encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
-          e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
-          for (std::size_t t = 0; t < tiles.size(); ++t) {
-            const Tile& tile = tiles[t];
-            const auto first_label = static_cast<std::uint32_t>(tile.first_label);
-            // Each row's candidate slots: the running best k (from the second tile on), then
-            // k per segment of this tile. Every slot a merge reads has been written.
-            const std::uint32_t running = t == 0 ? 0 : kk;
-            std::uint32_t segs = 0;
-            if (fused) {
-              for (const Piece& piece : tile.pieces) {
-                segs += encode_knn_fused(device, e,
-                                         {.distances = distances_of(piece),
-                                          .split_length = segment,
-                                          .k = kk,
-                                          .largest = largest,
-                                          .label_offset = first_label + piece.column,
-                                          .out_values = s.cand_values,
-                                          .out_labels = s.cand_labels,
-                                          .out_stride = cand_stride,
-                                          .out_offset = running + kk * segs,
-                                          .bound = t == 0 ? Buffer{} : s.cand_values,
-                                          .bound_offset = kk - 1,
-                                          .bound_stride = cand_stride});
-              }
-            } else {
-              for (const Piece& piece : tile.pieces)
-                encode_distances(device, e, distances_of(piece));
-              e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
-              segs = encode_select(device, e,
-                                   {.values = s.tile,
-                                    .rows = qb,
-                                    .cols = tile.cols,
-                                    .in_stride = static_cast<std::uint32_t>(tile_cols),
-                                    .in_offset = 0,
-                                    .segment_length = segment,
-                                    .k = kk,
-                                    .largest = largest,
-                                    .label_offset = first_label,
-                                    .out_values = s.cand_values,
-                                    .out_labels = s.cand_labels,
-                                    .out_stride = cand_stride,
-                                    .out_offset = running,
-                                    // The running k-th best: later tiles keep only what
-                                    // can still beat it.
-                                    .bound = t == 0 ? Buffer{} : s.cand_values,
-                                    .bound_offset = kk - 1,
-                                    .bound_stride = cand_stride});
-            }
-            e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-            // Running merge: the best k so far sit in each row's first k slots. The last
-            // merge writes rows of exactly k apart, so the host reads back qb x k results
-            // rather than every candidate slot.
-            const bool last = t + 1 == tiles.size();
-            encode_select(device, e,
-                          {.values = s.cand_values,
-                           .labels = s.cand_labels,
-                           .rows = qb,
-                           .cols = running + segs * kk,
-                           .in_stride = cand_stride,
-                           .in_offset = 0,
-                           .segment_length = 0,
-                           .k = kk,
-                           .largest = largest,
-                           .out_values = last ? s.out_values : s.cand_values,
-                           .out_labels = last ? s.out_labels : s.cand_labels,
-                           .out_stride = last ? kk : cand_stride,
-                           .out_offset = 0});
-            e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-          }
-          e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::blit);
-          e.copy_buffer(s.out_values, 0, readback.buffer(), 0, result_bytes);
-          e.copy_buffer(s.out_labels, 0, readback.buffer(), result_bytes, result_bytes);
-        })
-        .wait();
-    const auto values = readback.read<float>(std::size_t{qb} * kk);
-    const auto labels = readback.read<std::int32_t>(std::size_t{qb} * kk, result_bytes);
+  // Up to two batches in flight, each with its own scratch: while the GPU runs one, the host
+  // stages the next and reads the previous one's results.
+  struct InFlight {
+    Submission<void> done;
+    BufferToken readback;
+    std::unique_ptr<Scratch> scratch;
+    std::size_t q0;
+    std::uint32_t qb;
+  };
+  std::deque<InFlight> in_flight;
+  const auto finish_oldest = [&] {
+    InFlight& f = in_flight.front();
+    f.done.wait();
+    const std::size_t n = std::size_t{f.qb} * kk;
+    const auto values = f.readback.read<float>(n);
+    const auto labels = f.readback.read<std::int32_t>(n, n * sizeof(float));
     std::copy(values.begin(), values.end(),
-              result.distances.begin() + static_cast<std::ptrdiff_t>(q0 * k));
+              result.distances.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
     std::copy(labels.begin(), labels.end(),
-              result.labels.begin() + static_cast<std::ptrdiff_t>(q0 * k));
+              result.labels.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
+    give_back(std::move(f.scratch));
+    in_flight.pop_front();
+  };
+  // On an error, work already submitted completes before its scratch goes away.
+  const auto drain = [&]() noexcept {
+    for (InFlight& f : in_flight) {
+      try {
+        f.done.wait();
+      } catch (...) {  // the error being thrown already says what went wrong
+      }
+    }
+  };
+  try {
+    for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
+      const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
+      // Host-visible staging only at the edges; the kernels touch device-local memory alone.
+      // Checked while staged: a batch with NaN or Inf throws before any of its work is encoded
+      // (earlier batches have run; their results are dropped with the exception).
+      const auto batch_queries = queries.subspan(q0 * dim_, qb * dim_);
+      BufferToken upload = context_.get_buffer(batch_queries.size_bytes());
+      copy_finite(batch_queries, upload.buffer().mapped(), dim_, "query", q0);
+      const std::uint64_t result_bytes = std::uint64_t{qb} * kk * sizeof(float);
+      BufferToken readback = context_.get_buffer(2 * result_bytes);
+      std::unique_ptr<Scratch> scratch = take_scratch(sizes);
+      const Scratch& s = *scratch;
+      const auto distances_of = [&](const Piece& piece) {
+        return DistanceArgs{.queries = s.queries,
+                            .base = piece.chunk->vectors,
+                            .query_norms = s.query_norms,
+                            .base_norms = piece.chunk->norms,
+                            .out = s.tile,
+                            .num_queries = qb,
+                            .num_base = piece.rows,
+                            .dim = dim,
+                            .query_offset = 0,
+                            .base_offset = piece.chunk_row,
+                            .out_stride = static_cast<std::uint32_t>(tile_cols),
+                            .out_offset = piece.column,
+                            .metric = metric_};
+      };
+      Submission<void> done = context_.execute([&](CommandBuffer&, ComputeEncoder& e) {
+        e.copy_buffer(upload.buffer(), 0, s.queries, 0, std::uint64_t{qb} * dim_ * sizeof(float));
+        e.barrier({s.queries}, Stage::blit, Stage::dispatch);
+        encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
+        e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
+        for (std::size_t t = 0; t < tiles.size(); ++t) {
+          const Tile& tile = tiles[t];
+          const auto first_label = static_cast<std::uint32_t>(tile.first_label);
+          // Each row's candidate slots: the running best k (from the second tile on), then
+          // k per segment of this tile. Every slot a merge reads has been written.
+          const std::uint32_t running = t == 0 ? 0 : kk;
+          std::uint32_t segs = 0;
+          if (fused) {
+            for (const Piece& piece : tile.pieces) {
+              segs += encode_knn_fused(device, e,
+                                       {.distances = distances_of(piece),
+                                        .split_length = segment,
+                                        .k = kk,
+                                        .largest = largest,
+                                        .label_offset = first_label + piece.column,
+                                        .out_values = s.cand_values,
+                                        .out_labels = s.cand_labels,
+                                        .out_stride = cand_stride,
+                                        .out_offset = running + kk * segs,
+                                        .bound = t == 0 ? Buffer{} : s.cand_values,
+                                        .bound_offset = kk - 1,
+                                        .bound_stride = cand_stride});
+            }
+          } else {
+            for (const Piece& piece : tile.pieces)
+              encode_distances(device, e, distances_of(piece));
+            e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
+            segs = encode_select(device, e,
+                                 {.values = s.tile,
+                                  .rows = qb,
+                                  .cols = tile.cols,
+                                  .in_stride = static_cast<std::uint32_t>(tile_cols),
+                                  .in_offset = 0,
+                                  .segment_length = segment,
+                                  .k = kk,
+                                  .largest = largest,
+                                  .label_offset = first_label,
+                                  .out_values = s.cand_values,
+                                  .out_labels = s.cand_labels,
+                                  .out_stride = cand_stride,
+                                  .out_offset = running,
+                                  // The running k-th best: later tiles keep only what
+                                  // can still beat it.
+                                  .bound = t == 0 ? Buffer{} : s.cand_values,
+                                  .bound_offset = kk - 1,
+                                  .bound_stride = cand_stride});
+          }
+          e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
+          // Running merge: the best k so far sit in each row's first k slots. The last
+          // merge writes rows of exactly k apart, so the host reads back qb x k results
+          // rather than every candidate slot.
+          const bool last = t + 1 == tiles.size();
+          encode_select(device, e,
+                        {.values = s.cand_values,
+                         .labels = s.cand_labels,
+                         .rows = qb,
+                         .cols = running + segs * kk,
+                         .in_stride = cand_stride,
+                         .in_offset = 0,
+                         .segment_length = 0,
+                         .k = kk,
+                         .largest = largest,
+                         .out_values = last ? s.out_values : s.cand_values,
+                         .out_labels = last ? s.out_labels : s.cand_labels,
+                         .out_stride = last ? kk : cand_stride,
+                         .out_offset = 0});
+          e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
+        }
+        e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::blit);
+        e.copy_buffer(s.out_values, 0, readback.buffer(), 0, result_bytes);
+        e.copy_buffer(s.out_labels, 0, readback.buffer(), result_bytes, result_bytes);
+      });
+      in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb});
+      if (in_flight.size() == 2) finish_oldest();
+    }
+    while (!in_flight.empty())
+      finish_oldest();
+  } catch (...) {
+    drain();
+    throw;
   }
-  give_back(std::move(scratch));
   return result;
 }
 
