@@ -49,36 +49,32 @@ struct Operands {
   uint num_queries, num_base, dim4, query_offset, base_offset;
 };
 
-/// Global loads of one stage: thread e takes 16 bytes of row e / VPR, so a warp reads whole
-/// 32-byte sectors of consecutive rows.
-void fetch_stage(Operands o, uint stage, uint q0, uint b0, out vec4 pq[LOADS], out vec4 pb[LOADS]) {
-  const uint tid = gl_LocalInvocationIndex;
-  [[unroll]] for (uint l = 0u; l < LOADS; ++l) {
-    const uint e = tid + l * THREADS;
-    const uint r = e / VPR;
-    const uint c = stage * VPR + e % VPR;
-    const uint q = q0 + r;
-    const uint b = b0 + r;
-    pq[l] = (q < o.num_queries && c < o.dim4) ? queries[(o.query_offset + q) * o.dim4 + c] : vec4(0.0);
-    pb[l] = (b < o.num_base && c < o.dim4) ? base[(o.base_offset + b) * o.dim4 + c] : vec4(0.0);
+/// Global loads of part `part` of a stage (LOADS parts, 256 x 16 bytes each): thread e takes 16
+/// bytes of row e / VPR, so a warp reads whole 32-byte sectors of consecutive rows.
+void fetch_part(Operands o, uint stage, uint part, uint q0, uint b0, out vec4 pq, out vec4 pb) {
+  const uint e = gl_LocalInvocationIndex + part * THREADS;
+  const uint r = e / VPR;
+  const uint c = stage * VPR + e % VPR;
+  const uint q = q0 + r;
+  const uint b = b0 + r;
+  pq = (q < o.num_queries && c < o.dim4) ? queries[(o.query_offset + q) * o.dim4 + c] : vec4(0.0);
+  pb = (b < o.num_base && c < o.dim4) ? base[(o.base_offset + b) * o.dim4 + c] : vec4(0.0);
+}
+
+void stash_part(uint stage_buffer, uint part, vec4 pq, vec4 pb) {
+  const uint e = gl_LocalInvocationIndex + part * THREADS;
+  const uint r = e / VPR;
+  const uint c = e % VPR;
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+    smem[smem_index(stage_buffer, 0u, c * 4u + i, r / 4u)][r % 4u] = pq[i];
+    smem[smem_index(stage_buffer, 1u, c * 4u + i, r / 4u)][r % 4u] = pb[i];
   }
 }
 
-void stash_stage(uint stage_buffer, vec4 pq[LOADS], vec4 pb[LOADS]) {
-  const uint tid = gl_LocalInvocationIndex;
-  [[unroll]] for (uint l = 0u; l < LOADS; ++l) {
-    const uint e = tid + l * THREADS;
-    const uint r = e / VPR;
-    const uint c = e % VPR;
-    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-      smem[smem_index(stage_buffer, 0u, c * 4u + i, r / 4u)][r % 4u] = pq[l][i];
-      smem[smem_index(stage_buffer, 1u, c * 4u + i, r / 4u)][r % 4u] = pb[l][i];
-    }
-  }
-}
-
-void multiply_stage(uint stage_buffer, uint tx, uint ty) {
-  [[unroll]] for (uint kk = 0u; kk < BK; ++kk) {
+/// Dimensions [first, first + BK / LOADS) of the stage in `stage_buffer` into acc.
+void multiply_steps(uint stage_buffer, uint first, uint tx, uint ty) {
+  [[unroll]] for (uint step = 0u; step < BK / LOADS; ++step) {
+    const uint kk = first + step;
     float a[MICRO];
     float b[MICRO];
     [[unroll]] for (uint g = 0u; g < GROUPS; ++g) {
@@ -97,22 +93,29 @@ void multiply_stage(uint stage_buffer, uint tx, uint ty) {
 
 /// acc = dot products of queries q0.. and base rows b0.. (zero outside the matrices). Every
 /// thread of the workgroup must call it (it synchronises); smem is free again on return.
+/// The next stage's loads go out part by part, each stored to the other buffer after a share
+/// of this stage's multiplications, so one part's registers are in flight at a time. (With
+/// BK = 16 the driver still hoisted shared loads to 157 registers; 8 keeps 123.)
 void multiply_block(Operands o, uint q0, uint b0) {
   const uint tx = gl_LocalInvocationID.x;
   const uint ty = gl_LocalInvocationID.y;
   [[unroll]] for (uint i = 0u; i < MICRO; ++i)
     [[unroll]] for (uint j = 0u; j < MICRO; ++j) acc[i][j] = 0.0;
   const uint stages = (o.dim4 + VPR - 1u) / VPR;
-  vec4 pq[LOADS];
-  vec4 pb[LOADS];
-  fetch_stage(o, 0u, q0, b0, pq, pb);
-  stash_stage(0u, pq, pb);
+  vec4 pq;
+  vec4 pb;
+  [[unroll]] for (uint part = 0u; part < LOADS; ++part) {
+    fetch_part(o, 0u, part, q0, b0, pq, pb);
+    stash_part(0u, part, pq, pb);
+  }
   barrier();
   for (uint s = 0u; s < stages; ++s) {
     const bool more = s + 1u < stages;
-    if (more) fetch_stage(o, s + 1u, q0, b0, pq, pb);
-    multiply_stage(s & 1u, tx, ty);
-    if (more) stash_stage((s + 1u) & 1u, pq, pb);
+    [[unroll]] for (uint part = 0u; part < LOADS; ++part) {
+      if (more) fetch_part(o, s + 1u, part, q0, b0, pq, pb);
+      multiply_steps(s & 1u, part * (BK / LOADS), tx, ty);
+      if (more) stash_part((s + 1u) & 1u, part, pq, pb);
+    }
     barrier();
   }
 }
