@@ -170,8 +170,9 @@ int main(int argc, char** argv) {
     }
     std::sort(times.begin(), times.end());
     const double ms = times[times.size() / 2];
-    const double flops = 2.0 * c.queries * c.n * c.dim;
-    const double bytes = static_cast<double>(c.n) * c.dim * 4;
+    const double flops = 2.0 * static_cast<double>(c.queries) * static_cast<double>(c.n) *
+                         static_cast<double>(c.dim);
+    const double bytes = static_cast<double>(c.n) * static_cast<double>(c.dim) * 4;
     const double floor_ms =
         std::max(bytes / (bandwidth_gbs * 1e9), flops / (peak_tflops * 1e12)) * 1e3;
     const double exact =
@@ -183,8 +184,8 @@ int main(int argc, char** argv) {
         static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6;
     // "% floor": the floor as a share of our time (100% = at the hardware limit).
     std::printf("%-34s %10.3f %10.3f %12.0f %9.2f %10.3f %7.1f%% %6.2f\n", name, ms, gpu_ms,
-                c.queries / (ms / 1e3), flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms,
-                exact);
+                static_cast<double>(c.queries) / (ms / 1e3), flops / (ms / 1e3) / 1e12, floor_ms,
+                100 * floor_ms / ms, exact);
     char entry[512];
     std::snprintf(
         entry, sizeof entry,

@@ -47,7 +47,7 @@ class Conformance : public ::testing::Test {
     static double seconds_per_element_step = 0;
     if (seconds_per_element_step == 0) {
       constexpr std::uint32_t probe = 2000;
-      auto out = context.get_buffer(count * 4);
+      auto out = context.get_buffer(count * 4ull);
       run_busy_loop(out.buffer(), count, 10, 1);  // warm-up: pipeline creation
       const auto start = std::chrono::steady_clock::now();
       run_busy_loop(out.buffer(), count, probe, 1);
@@ -103,7 +103,7 @@ TYPED_TEST(Conformance, ExecuteAndWaitReturnsTheResultComputedOnTheGpu) {
 
   // A void operation.
   ctx.execute_and_wait(
-      [&](CommandBuffer&, ComputeEncoder& e) { e.fill_buffer(y.buffer(), 0, n * 4, 0u); });
+      [&](CommandBuffer&, ComputeEncoder& e) { e.fill_buffer(y.buffer(), 0, n * 4ull, 0u); });
   EXPECT_EQ(y.read<float>(n), std::vector<float>(n, 0.0f));
 }
 
@@ -111,7 +111,7 @@ TYPED_TEST(Conformance, ExecuteReturnsAtOnceAndGetWaits) {
   AccelerationContext& ctx = this->context;
   constexpr std::uint32_t count = 2048;
   const std::uint32_t iterations = this->iterations_for(count, 200ms);
-  auto out = ctx.get_buffer(count * 4);
+  auto out = ctx.get_buffer(count * 4ull);
   auto submission = ctx.execute([&](CommandBuffer&, ComputeEncoder& e) {
     vt::encode_busy_loop(this->device, e, out.buffer(), count, iterations, 3);
     return 7;
@@ -129,7 +129,7 @@ TYPED_TEST(Conformance, TimeoutThrowsAndTheContextStaysUsable) {
   AccelerationContext& ctx = this->context;
   constexpr std::uint32_t count = 2048;
   const std::uint32_t iterations = this->iterations_for(count, 400ms);
-  auto out = ctx.get_buffer(count * 4);
+  auto out = ctx.get_buffer(count * 4ull);
   const auto start = std::chrono::steady_clock::now();
   expect_error(Errc::timeout, [&] {
     ctx.execute_and_wait(
@@ -170,7 +170,7 @@ TYPED_TEST(Conformance, StopWhileWaitingCancelsAndTheWorkStillCompletes) {
   AccelerationContext& ctx = this->context;
   constexpr std::uint32_t count = 2048;
   const std::uint32_t iterations = this->iterations_for(count, 400ms);
-  auto out = ctx.get_buffer(count * 4);
+  auto out = ctx.get_buffer(count * 4ull);
   std::stop_source source;
   std::jthread stopper([&] {
     std::this_thread::sleep_for(30ms);
@@ -197,14 +197,15 @@ TYPED_TEST(Conformance, ManyThreadsExecuteAtOnce) {
   std::atomic<int> wrong{0};
   {
     std::vector<std::jthread> workers;
+    workers.reserve(threads);
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
         try {
           for (int r = 0; r < rounds; ++r) {
             const std::uint32_t pattern = static_cast<std::uint32_t>(t * 1000 + r);
-            auto token = ctx.get_buffer(256 * 4);
+            auto token = ctx.get_buffer(256ull * 4);
             const auto written = ctx.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
-              e.fill_buffer(token.buffer(), 0, 256 * 4, pattern);
+              e.fill_buffer(token.buffer(), 0, 256ull * 4, pattern);
               return pattern;
             });
             const auto values = token.read<std::uint32_t>();
@@ -237,7 +238,7 @@ TEST(LegacyContext, SubmissionsRetainTheirBuffersUntilComplete) {
   constexpr std::uint32_t count = 2048;
   std::weak_ptr<detail::BufferImpl> watch;
   Submission<void> submission = [&] {
-    Buffer out = device.buffer_factory().make_buffer(count * 4);  // not pooled, not resident
+    Buffer out = device.buffer_factory().make_buffer(count * 4ull);  // not pooled, not resident
     watch = out.impl();
     return ctx.execute([&](CommandBuffer&, ComputeEncoder& e) {
       vt::encode_busy_loop(device, e, out, count, 1000, 1);

@@ -65,7 +65,7 @@ TEST(PoolBuckets, PowersOfTwoFrom256BytesThenExact) {
   EXPECT_EQ(BufferPool::bucket_size(MiB + 1), 2 * MiB);
   EXPECT_EQ(BufferPool::bucket_size(256 * MiB), 256 * MiB);
   EXPECT_EQ(BufferPool::bucket_size(256 * MiB + 1), 256 * MiB + 1);
-  EXPECT_EQ(BufferPool::bucket_size(3 * 1024 * MiB), 3 * 1024 * MiB);
+  EXPECT_EQ(BufferPool::bucket_size(3072 * MiB), 3072 * MiB);
 }
 
 TEST_F(Pool, TokensGetTheirBucketAndRememberTheRequestedSize) {
@@ -130,13 +130,14 @@ TEST_F(Pool, KeepsAtMostMaxBuffersPerSizeCached) {
   BufferPool pool = make_pool(64 * MiB, 2);
   {
     std::vector<BufferToken> tokens;
+    tokens.reserve(4);
     for (int i = 0; i < 3; ++i)
       tokens.push_back(pool.acquire(4096));
     tokens.push_back(pool.acquire(512 * KiB));
   }
   const auto s = pool.statistics();
   EXPECT_EQ(s.buffers_cached, 3u);  // two of 4 KiB, one of 512 KiB
-  EXPECT_EQ(s.bytes_cached, 2 * 4096u + 512 * KiB);
+  EXPECT_EQ(s.bytes_cached, 2 * 4096ull + 512 * KiB);
   EXPECT_EQ(s.evictions, 1u);
 }
 
@@ -263,6 +264,7 @@ TEST_F(Pool, SmallBuffersShareSlabsAtAlignedOffsetsAndSlabsAreFreedWithTheirLast
   const std::uint64_t alignment =
       std::max<std::uint64_t>(256, device.capabilities().min_storage_buffer_offset_alignment);
   std::vector<BufferToken> tokens;
+  tokens.reserve(100);
   std::set<std::uint64_t> addresses;
   for (int i = 0; i < 100; ++i)
     tokens.push_back(pool.acquire(1024));
@@ -293,7 +295,7 @@ TEST(PoolContext, NoReuseOfAReleasedBufferWhileTheGpuStillWritesIt) {
     SCOPED_TRACE(count);
     const std::uint32_t iterations =
         vt::iterations_for(context, 4096, 300ms) / (count / 4096);  // same total work
-    BufferToken out = context.get_buffer(count * 4);
+    BufferToken out = context.get_buffer(count * 4ull);
     const std::uint64_t id = out.buffer().id();
     const Buffer written = out.buffer();  // to read the result once the GPU is done
     auto submission = context.execute([&](CommandBuffer&, ComputeEncoder& e) {
@@ -303,7 +305,7 @@ TEST(PoolContext, NoReuseOfAReleasedBufferWhileTheGpuStillWritesIt) {
     ASSERT_FALSE(submission.is_complete()) << "the operation must outlast the checks below";
     auto before = context.buffer_pool().statistics();
     EXPECT_GE(before.buffers_in_use, 1u) << "released but in flight counts as in use";
-    BufferToken other = context.get_buffer(count * 4);
+    BufferToken other = context.get_buffer(count * 4ull);
     const std::uint64_t other_id = other.buffer().id();
     EXPECT_NE(other_id, id) << "the in-flight buffer was handed out again";
     const std::vector<std::uint32_t> poison(count, 0xdeadbeefu);
@@ -319,8 +321,8 @@ TEST(PoolContext, NoReuseOfAReleasedBufferWhileTheGpuStillWritesIt) {
       ASSERT_EQ(result[i], vt::busy_loop_reference(5, i, iterations)) << i;
     }
     const std::uint64_t hits = after.hits;
-    BufferToken again = context.get_buffer(count * 4);
-    BufferToken again2 = context.get_buffer(count * 4);
+    BufferToken again = context.get_buffer(count * 4ull);
+    BufferToken again2 = context.get_buffer(count * 4ull);
     EXPECT_EQ(context.buffer_pool().statistics().hits, hits + 2) << "both are reused once idle";
     EXPECT_EQ((std::set<std::uint64_t>{again.buffer().id(), again2.buffer().id()}),
               (std::set<std::uint64_t>{id, other_id}));
@@ -336,6 +338,7 @@ TEST(PoolContext, EightThreadsHammeringAcquireReleaseExecuteGetCorrectData) {
   std::atomic<int> failures{0};
   std::atomic<std::uint64_t> acquires{0};
   std::vector<std::jthread> workers;
+  workers.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       try {

@@ -72,6 +72,7 @@ class CliTest : public ::testing::Test {
     std::vector<std::string> all = {VECACCEL_CLI_PATH};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(all.size() + 1);
     for (auto& a : all)
       argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -239,7 +240,7 @@ TEST_F(CliErrors, NanInBaseAndInfInQueryNameFileRowAndValue) {
   expect_failure(search(data("nan.fvecs"), data("query.fvecs")), 1,
                  {data("nan.fvecs"), "row 5", "column 3", "nan"});
   auto queries = vt::normal_data(5, 8, 7);
-  queries[2 * 8] = -std::numeric_limits<float>::infinity();
+  queries[std::size_t{2} * 8] = -std::numeric_limits<float>::infinity();
   write_vectors(data("inf.fvecs"), matrix(5, 8, queries));
   expect_failure(search(data("base.fvecs"), data("inf.fvecs")), 1,
                  {data("inf.fvecs"), "row 2", "column 0", "-inf"});

@@ -70,8 +70,8 @@ TEST(CommandBuffer, LifecycleMisuseIsAClearError) {
 TEST(CommandQueue, BatchCommitKeepsSubmissionOrder) {
   Raw raw;
   constexpr std::uint32_t n = 1024;
-  Buffer x = raw.buffer(n * 4);
-  Buffer y = raw.buffer(n * 4);
+  Buffer x = raw.buffer(n * 4ull);
+  Buffer y = raw.buffer(n * 4ull);
   vt::upload(x, std::vector<float>(n, 1.0f));
   std::vector<CommandBuffer> cbs;
   const auto record = [&](auto&& body) {
@@ -85,11 +85,12 @@ TEST(CommandQueue, BatchCommitKeepsSubmissionOrder) {
     cb.end();
     cbs.push_back(std::move(cb));
   };
-  record([&](ComputeEncoder& e) { e.fill_buffer(y, 0, n * 4, bits(1.0f)); });
+  record([&](ComputeEncoder& e) { e.fill_buffer(y, 0, n * 4ull, bits(1.0f)); });
   record([&](ComputeEncoder& e) { vt::encode_scale_add(raw.device, e, x, y, n, 2.0f); });
-  record([&](ComputeEncoder& e) { e.fill_buffer(y, 0, n * 4, bits(5.0f)); });
+  record([&](ComputeEncoder& e) { e.fill_buffer(y, 0, n * 4ull, bits(5.0f)); });
   record([&](ComputeEncoder& e) { vt::encode_scale_add(raw.device, e, x, y, n, 3.0f); });
   std::vector<CommandBuffer*> batch;
+  batch.reserve(cbs.size());
   for (auto& cb : cbs)
     batch.push_back(&cb);
   const std::uint64_t value = raw.queue.commit(batch);
@@ -106,8 +107,8 @@ TEST(CommandQueue, BackPressureHoldsASecondCommitUntilTheFirstCompletes) {
   CommandQueue queue = device.make_command_queue({.label = "one", .max_command_buffer_count = 1});
   queue.add_residency_set(context.residency_manager().residency_set());
   constexpr std::uint32_t count = 4096, iterations = 1000;
-  auto out = context.get_buffer(count * 4);
-  auto out2 = context.get_buffer(count * 4);
+  auto out = context.get_buffer(count * 4ull);
+  auto out2 = context.get_buffer(count * 4ull);
   CommandAllocator allocator = device.make_command_allocator();
   const auto record = [&](const Buffer& target) {
     CommandBuffer cb = device.make_command_buffer();
@@ -148,7 +149,7 @@ TEST(CommandAllocator, ResetWhileWorkIsInFlightIsRefused) {
   Context context;
   Device device = context.device();
   constexpr std::uint32_t count = 4096;
-  auto out = context.get_buffer(count * 4);
+  auto out = context.get_buffer(count * 4ull);
   CommandAllocator allocator = device.make_command_allocator();
   CommandBuffer cb = context.make_command_buffer();
   cb.begin(allocator);
@@ -250,9 +251,9 @@ TEST(ComputeEncoder, RangeAndAlignmentErrorsNameTheNumbers) {
 TEST(ComputeEncoder, CopyFillBarrierAndDispatchProduceTheExpectedData) {
   Raw raw;
   constexpr std::uint32_t n = 1000;  // not a multiple of the workgroup size
-  Buffer x = raw.buffer(n * 4);
-  Buffer y = raw.buffer(n * 4);
-  Buffer z = raw.buffer(n * 4);
+  Buffer x = raw.buffer(n * 4ull);
+  Buffer y = raw.buffer(n * 4ull);
+  Buffer z = raw.buffer(n * 4ull);
   std::vector<float> xs(n);
   for (std::uint32_t i = 0; i < n; ++i)
     xs[i] = static_cast<float>(i) * 0.5f;
@@ -260,11 +261,11 @@ TEST(ComputeEncoder, CopyFillBarrierAndDispatchProduceTheExpectedData) {
   CommandBuffer cb = raw.device.make_command_buffer();
   cb.begin(raw.allocator);
   ComputeEncoder& e = cb.make_compute_encoder();
-  e.fill_buffer(y, 0, n * 4, bits(1.0f));
+  e.fill_buffer(y, 0, n * 4ull, bits(1.0f));
   e.barrier({y}, Stage::blit, Stage::dispatch);
   vt::encode_scale_add(raw.device, e, x, y, n, 4.0f);
   e.barrier({y}, Stage::dispatch, Stage::blit);
-  e.copy_buffer(y, 0, z, 0, n * 4);
+  e.copy_buffer(y, 0, z, 0, n * 4ull);
   e.end_encoding();
   cb.end();
   raw.queue.commit(cb);
@@ -278,8 +279,8 @@ TEST(ArgumentTable, SetAddressBindsTheBufferHoldingTheAddress) {
   Raw raw;
   if (!raw.device.capabilities().buffer_device_address) GTEST_SKIP() << "no device addresses";
   constexpr std::uint32_t n = 256;
-  Buffer x = raw.buffer(n * 4);
-  Buffer y = raw.buffer(n * 4);
+  Buffer x = raw.buffer(n * 4ull);
+  Buffer y = raw.buffer(n * 4ull);
   vt::upload(x, std::vector<float>(n, 2.0f));
   vt::upload(y, std::vector<float>(n, 1.0f));
   CommandBuffer cb = raw.device.make_command_buffer();

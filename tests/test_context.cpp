@@ -36,7 +36,7 @@ TEST(Context, BasicExecution) {
 TEST(Context, ExecuteReturnsAtOnceAndTheResultAfterCompletion) {
   Context context;
   constexpr std::uint32_t count = 4096, iterations = 1000;
-  auto out = context.get_buffer(count * 4);
+  auto out = context.get_buffer(count * 4ull);
   Device device = context.device();
   // Held back on the GPU by an event only the test signals: incomplete however fast the device.
   SharedEvent gate = device.make_shared_event();
@@ -79,7 +79,7 @@ TEST(Context, ExecuteAndWaitComputesOnTheGpu) {
 TEST(Context, ExecuteAndWaitThrowsTimeoutAndTheResultStillLandsLater) {
   Context context;
   constexpr std::uint32_t count = 4096, iterations = 1000;
-  auto out = context.get_buffer(count * 4);
+  auto out = context.get_buffer(count * 4ull);
   Device device = context.device();
   SharedEvent gate = device.make_shared_event();
   context.command_queue().wait_event(gate, 1);
@@ -126,7 +126,7 @@ TEST(Context, StopRequestedAfterEncodingCancelsTheWaitButTheWorkCompletes) {
   Context context;
   constexpr std::uint32_t count = 4096;
   const std::uint32_t iterations = vt::iterations_for(context, count, 200ms);
-  auto out = context.get_buffer(count * 4);
+  auto out = context.get_buffer(count * 4ull);
   Device device = context.device();
   std::stop_source stop;
   const auto operations_before = context.performance_stats().operations;
@@ -192,6 +192,7 @@ TEST(Context, EightThreadsTimesTwoHundredOperationsAllCorrect) {
   constexpr std::uint32_t n = 64;
   std::atomic<int> wrong{0};
   std::vector<std::thread> workers;
+  workers.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       std::vector<float> xs(n, static_cast<float>(t + 1));
@@ -213,14 +214,14 @@ TEST(Context, EightThreadsTimesTwoHundredOperationsAllCorrect) {
   for (auto& w : workers)
     w.join();
   EXPECT_EQ(wrong.load(), 0);
-  EXPECT_EQ(context.performance_stats().operations, std::uint64_t{threads * per_thread});
+  EXPECT_EQ(context.performance_stats().operations, std::uint64_t{threads} * per_thread);
 }
 
 TEST(Context, DeviceLossFailsPendingAndLaterWaits) {
   Context context;
   constexpr std::uint32_t count = 4096;
   const std::uint32_t iterations = vt::iterations_for(context, count, 300ms);
-  auto out = context.get_buffer(count * 4);
+  auto out = context.get_buffer(count * 4ull);
   Device device = context.device();
   auto pending = context.execute([&](CommandBuffer&, ComputeEncoder& e) {
     vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 1);
@@ -247,7 +248,7 @@ TEST(Context, ProfilingRecordsGpuTimePerOperation) {
   Context context({.enable_profiling = true});
   if (context.device().capabilities().timestamp_period_ns == 0) GTEST_SKIP() << "no timestamps";
   constexpr std::uint32_t count = 4096;
-  auto out = context.get_buffer(count * 4);
+  auto out = context.get_buffer(count * 4ull);
   Device device = context.device();
   for (int i = 0; i < 5; ++i) {
     context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {

@@ -39,7 +39,7 @@ TEST(SharedEvent, SignalMustAdvance) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::invalid_argument);
-    EXPECT_NE(std::string(e.what()).find("3"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find('3'), std::string::npos);
   }
 }
 
@@ -98,8 +98,8 @@ TEST(SharedEvent, GpuSignalOrdersWorkAcrossTwoQueues) {
 
   constexpr std::uint32_t count = 4096;
   const std::uint32_t iterations = vecaccel::testing::iterations_for(context, count, 50ms);
-  auto produced = context.get_buffer(count * 4);
-  auto copied = context.get_buffer(count * 4);
+  auto produced = context.get_buffer(count * 4ull);
+  auto copied = context.get_buffer(count * 4ull);
   CommandAllocator allocator = device.make_command_allocator();
 
   CommandBuffer produce = context.make_command_buffer();
@@ -112,7 +112,7 @@ TEST(SharedEvent, GpuSignalOrdersWorkAcrossTwoQueues) {
   CommandBuffer consume = context.make_command_buffer();
   consume.begin(allocator);
   ComputeEncoder& copy = consume.make_compute_encoder();
-  copy.copy_buffer(produced.buffer(), 0, copied.buffer(), 0, count * 4);
+  copy.copy_buffer(produced.buffer(), 0, copied.buffer(), 0, count * 4ull);
   copy.end_encoding();
   consume.end();
 

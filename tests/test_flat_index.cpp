@@ -404,7 +404,7 @@ TEST_F(FlatIndexTest, NonFiniteRowsAreNamedWithTheirGlobalRowNumber) {
     expect_invalid_argument([&] { index.add_with_ids(more, ids); }, "row 13");
     EXPECT_EQ(index.size(), 10u) << "a rejected add changed the index";
     auto queries = vt::normal_data(4, 3, 73);
-    queries[2 * 3] = bad;
+    queries[std::size_t{2} * 3] = bad;
     expect_invalid_argument([&] { (void)index.search(queries, 2); }, "row 2");
     FlatIndex empty(context(), 3, Metric::l2);
     expect_invalid_argument([&] { (void)empty.search(queries, 2); }, "row 2");
@@ -449,7 +449,7 @@ TEST_F(FlatIndexTest, MovedIndexKeepsItsData) {
   index.add(base);
   FlatIndex moved = std::move(index);
   EXPECT_EQ(moved.size(), 20u);
-  EXPECT_EQ(moved.search(std::span(base).subspan(12 * 4, 4), 1).labels[0], 12);
+  EXPECT_EQ(moved.search(std::span(base).subspan(std::size_t{12} * 4, 4), 1).labels[0], 12);
 }
 
 // ---- Save and load -------------------------------------------------------------------------

@@ -292,8 +292,8 @@ TEST(ResidencyContext, UnregisteredBufferIsAViolationForBindCopyFillAndBarrier) 
 TEST(ResidencyContext, NoViolationWithValidationOff) {
   Context ctx({.validate_residency = false});
   Device device = ctx.device();
-  Buffer x = ctx.buffer_factory().make_buffer(64 * 4);
-  Buffer y = ctx.buffer_factory().make_buffer(64 * 4);
+  Buffer x = ctx.buffer_factory().make_buffer(64ull * 4);
+  Buffer y = ctx.buffer_factory().make_buffer(64ull * 4);
   vt::upload(x, std::vector<float>(64, 2.0f));
   vt::upload(y, std::vector<float>(64, 1.0f));
   ctx.execute_and_wait(

@@ -34,7 +34,7 @@ std::uint32_t iterations_for(Context& context, std::uint32_t count,
   static double seconds_per_step = 0;
   std::call_once(once, [&] {
     constexpr std::uint32_t probe = 2000;
-    auto out = context.get_buffer(count * 4);
+    auto out = context.get_buffer(count * 4ull);
     Device device = context.device();
     context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
       encode_busy_loop(device, e, out.buffer(), count, 10, 1);  // warm-up: pipeline creation
