@@ -6,15 +6,14 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
 // A compile-time constant: arrays sized by a specialization constant are not unrolled by
 // the SPIR-V optimiser and may end up in local memory.
 const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 
-const uint METRIC_L2 = 0;
-const uint METRIC_INNER_PRODUCT = 1;
-const uint METRIC_COSINE = 2;
+#include "metric.glsl"
 
 layout(set = 0, binding = 0, std430) readonly buffer Queries { float queries[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Base { float base[]; };
@@ -53,15 +52,10 @@ void main() {
       if (m < pc.num_queries) {
         const float dot = subgroupAdd(dots[m]);
         if (lane == 0u) {
-          float v = dot;
-          if (pc.metric == METRIC_L2) {
-            v = max(query_norms[pc.query_offset + m] + base_norms[pc.base_offset + b] - 2.0 * dot, 0.0);
-          } else if (pc.metric == METRIC_COSINE) {
-            const float denominator =
-                sqrt(query_norms[pc.query_offset + m]) * sqrt(base_norms[pc.base_offset + b]);
-            v = denominator > 0.0 ? dot / denominator : 0.0;
-          }
-          out_values[pc.out_offset + m * pc.out_stride + b] = v;
+          const bool norms = pc.metric != METRIC_INNER_PRODUCT;
+          const float qn = norms ? query_norms[pc.query_offset + m] : 0.0;
+          const float bn = norms ? base_norms[pc.base_offset + b] : 0.0;
+          out_values[pc.out_offset + m * pc.out_stride + b] = apply_metric(pc.metric, dot, qn, bn);
         }
       }
     }

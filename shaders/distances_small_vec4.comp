@@ -8,15 +8,14 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
 // A compile-time constant: arrays sized by a specialization constant are not unrolled by
 // the SPIR-V optimiser and may end up in local memory.
 const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 
-const uint METRIC_L2 = 0;
-const uint METRIC_INNER_PRODUCT = 1;
-const uint METRIC_COSINE = 2;
+#include "metric.glsl"
 
 layout(set = 0, binding = 0, std430) readonly buffer Queries { vec4 queries[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Base { vec4 base[]; };
@@ -85,14 +84,8 @@ void main() {
     // One store per query covers the ROWS rows (lanes 0..ROWS-1).
     [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
       if (m < pc.num_queries && finisher) {
-        float v = my_dot[m];
-        if (pc.metric == METRIC_L2) {
-          v = max(query_norm[m] + base_norm - 2.0 * v, 0.0);
-        } else if (pc.metric == METRIC_COSINE) {
-          const float denominator = sqrt(query_norm[m]) * sqrt(base_norm);
-          v = denominator > 0.0 ? v / denominator : 0.0;
-        }
-        out_values[pc.out_offset + m * pc.out_stride + my_row] = v;
+        out_values[pc.out_offset + m * pc.out_stride + my_row] =
+            apply_metric(pc.metric, my_dot[m], query_norm[m], base_norm);
       }
     }
   }

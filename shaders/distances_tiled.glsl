@@ -18,9 +18,7 @@ const uint THREADS_X = TILE_N / MICRO_N;
 const uint THREADS_Y = TILE_M / MICRO_M;
 const uint THREADS = THREADS_X * THREADS_Y;
 
-const uint METRIC_L2 = 0;
-const uint METRIC_INNER_PRODUCT = 1;
-const uint METRIC_COSINE = 2;
+#include "metric.glsl"
 
 layout(set = 0, binding = 0, std430) readonly buffer Queries { float queries[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Base { float base[]; };
@@ -92,15 +90,9 @@ void main() {
     [[unroll]] for (uint j = 0; j < MICRO_N; ++j) {
       const uint b = b0 + tx + j * THREADS_X;
       if (q_ok && b < pc.num_base) {
-        float v = acc[i][j];
-        if (pc.metric == METRIC_L2) {
-          // ||q||^2 + ||x||^2 - 2 q.x can dip below zero by rounding; a distance cannot.
-          v = max(qn + base_norms[pc.base_offset + b] - 2.0 * v, 0.0);
-        } else if (pc.metric == METRIC_COSINE) {
-          const float denominator = sqrt(qn) * sqrt(base_norms[pc.base_offset + b]);
-          v = denominator > 0.0 ? v / denominator : 0.0;  // a zero vector is similar to nothing
-        }
-        out_values[pc.out_offset + q * pc.out_stride + b] = v;
+        const float bn =
+            pc.metric != METRIC_INNER_PRODUCT ? base_norms[pc.base_offset + b] : 0.0;
+        out_values[pc.out_offset + q * pc.out_stride + b] = apply_metric(pc.metric, acc[i][j], qn, bn);
       }
     }
   }

@@ -14,16 +14,14 @@
 // Register arrays are sized by compile-time constants and every loop touching them is
 // unrolled: an array the driver cannot keep in registers lives in slow local memory.
 
+#include "metric.glsl"
+
 const uint THREADS = 256u;
 const uint MICRO = BM / 16u;  // outputs per thread along each axis
 const uint GROUPS = MICRO / 4u;
 const uint SV = BM / 4u + 1u;  // 16-byte words per shared row; the +1 spreads the transposing stores over banks
 const uint VPR = BK / 4u;      // 16-byte words of one vector per stage
 const uint LOADS = BM * VPR / THREADS;  // per thread, per operand and stage
-
-const uint METRIC_L2 = 0u;
-const uint METRIC_INNER_PRODUCT = 1u;
-const uint METRIC_COSINE = 2u;
 
 layout(local_size_x = 16, local_size_y = 16) in;
 
@@ -118,17 +116,4 @@ void multiply_block(Operands o, uint q0, uint b0) {
     }
     barrier();
   }
-}
-
-/// The metric from a dot product and the two squared norms.
-float apply_metric(uint metric, float dot_product, float query_norm, float base_norm) {
-  if (metric == METRIC_L2) {
-    // |q|^2 + |x|^2 - 2 q.x can dip below zero by rounding; a distance cannot.
-    return max(query_norm + base_norm - 2.0 * dot_product, 0.0);
-  }
-  if (metric == METRIC_COSINE) {
-    const float denominator = sqrt(query_norm) * sqrt(base_norm);
-    return denominator > 0.0 ? dot_product / denominator : 0.0;  // a zero vector is similar to nothing
-  }
-  return dot_product;
 }

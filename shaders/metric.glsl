@@ -1,0 +1,20 @@
+// The metric codes of the push constants (kernels.cpp metric_code) and the one place a dot
+// product becomes a distance or similarity, shared by every distance kernel so their results
+// agree bit for bit.
+
+const uint METRIC_L2 = 0u;
+const uint METRIC_INNER_PRODUCT = 1u;
+const uint METRIC_COSINE = 2u;
+
+/// The metric from a dot product and the two squared norms.
+float apply_metric(uint metric, float dot_product, float query_norm, float base_norm) {
+  if (metric == METRIC_L2) {
+    // |q|^2 + |x|^2 - 2 q.x can dip below zero by rounding; a distance cannot.
+    return max(query_norm + base_norm - 2.0 * dot_product, 0.0);
+  }
+  if (metric == METRIC_COSINE) {
+    const float denominator = sqrt(query_norm) * sqrt(base_norm);
+    return denominator > 0.0 ? dot_product / denominator : 0.0;  // a zero vector is similar to nothing
+  }
+  return dot_product;
+}
