@@ -40,8 +40,12 @@ class FlatIndex {
   /// vectors holds n x dim floats; NaN/Inf → invalid_argument naming the row.
   void add(std::span<const float> vectors);
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
-  /// queries holds nq x dim floats; 1 <= k <= ops::max_k.
-  KnnResult search(std::span<const float> queries, std::size_t k) const;
+  /// queries holds nq x dim floats; 1 <= k <= ops::max_k. options.stop is checked between
+  /// query batches and while waiting (Errc::cancelled); options.timeout (else the context's
+  /// default_timeout) bounds the whole call (Errc::timeout). After either, the index stays
+  /// usable; GPU work already submitted finishes with its memory kept alive.
+  KnnResult search(std::span<const float> queries, std::size_t k,
+                   const ExecuteOptions& options = {}) const;
 
   std::size_t size() const noexcept;
   std::size_t dim() const noexcept;

@@ -48,8 +48,9 @@ KnnResult top_k(Context& context, std::span<const float> values, std::size_t row
 
 /// The k nearest base rows of each query; labels are base row numbers. Never materialises
 /// the whole nq x nb distance matrix: it works in tiles and merges per-tile selections.
+/// options: as FlatIndex::search (stop between batches, timeout over the whole call).
 KnnResult knn(Context& context, std::span<const float> queries, std::span<const float> base,
-              std::size_t dim, std::size_t k, Metric metric);
+              std::size_t dim, std::size_t k, Metric metric, const ExecuteOptions& options = {});
 
 /// A row-major float32 matrix in a GPU buffer. `row_stride` is in floats (0: cols).
 struct MatrixRef {

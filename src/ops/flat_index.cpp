@@ -66,7 +66,8 @@ class FlatIndexImpl {
     append_locked(vectors, ids, with_ids);
   }
 
-  KnnResult search(std::span<const float> queries, std::size_t k) const {
+  KnnResult search(std::span<const float> queries, std::size_t k,
+                   const ExecuteOptions& options) const {
     if (k == 0 || k > ops::max_k) {
       throw Error(Errc::invalid_argument, "FlatIndex::search: k = " + std::to_string(k) +
                                               " outside 1.." + std::to_string(ops::max_k));
@@ -77,7 +78,7 @@ class FlatIndexImpl {
       check_finite(queries, dim_, "query");
       return padding(nq, k);
     }
-    KnnResult result = engine_.search(queries, chunks_, k);
+    KnnResult result = engine_.search(queries, chunks_, k, options);
     // The engine labels rows by their global row number; callers see their ids.
     for (std::int64_t& label : result.labels) {
       if (label >= 0) label = ids_[static_cast<std::size_t>(label)];
@@ -239,8 +240,9 @@ void FlatIndex::add(std::span<const float> vectors) {
 void FlatIndex::add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids) {
   impl_->add(vectors, ids, true);
 }
-KnnResult FlatIndex::search(std::span<const float> queries, std::size_t k) const {
-  return impl_->search(queries, k);
+KnnResult FlatIndex::search(std::span<const float> queries, std::size_t k,
+                            const ExecuteOptions& options) const {
+  return impl_->search(queries, k, options);
 }
 std::size_t FlatIndex::size() const noexcept {
   return impl_->size();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <deque>
 #include <limits>
@@ -211,7 +212,7 @@ constexpr std::size_t pipelined_min_queries = 256;
 }  // namespace
 
 KnnResult KnnEngine::search(std::span<const float> queries, std::span<const BaseChunk> chunks,
-                            std::size_t k) const {
+                            std::size_t k, const ExecuteOptions& options) const {
   if (k == 0 || k > ops::max_k) {
     throw Error(Errc::invalid_argument,
                 "k = " + std::to_string(k) + " is outside 1.." + std::to_string(ops::max_k));
@@ -286,9 +287,24 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     std::uint32_t qb;
   };
   std::deque<InFlight> in_flight;
+  // One deadline for the whole call; every wait gets what is left of it.
+  const auto limit = options.timeout.value_or(context_.configuration().default_timeout);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto wait_options = [&] {
+    const auto left = std::max(deadline - std::chrono::steady_clock::now(),
+                               std::chrono::steady_clock::duration::zero());
+    return WaitOptions{std::chrono::duration_cast<std::chrono::nanoseconds>(left), options.stop};
+  };
   const auto finish_oldest = [&] {
     InFlight& f = in_flight.front();
-    f.done.wait();
+    try {
+      f.done.wait(wait_options());
+    } catch (const Error& e) {
+      if (e.code() != Errc::timeout) throw;
+      throw Error(Errc::timeout, "kNN search of " + std::to_string(nq) +
+                                     " queries did not finish within " +
+                                     std::to_string(limit.count() / 1000) + " us");
+    }
     const std::size_t n = std::size_t{f.qb} * kk;
     const auto values = f.readback.read<float>(n);
     const auto labels = f.readback.read<std::int32_t>(n, n * sizeof(float));
@@ -299,17 +315,19 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     give_back(std::move(f.scratch));
     in_flight.pop_front();
   };
-  // On an error, work already submitted completes before its scratch goes away.
-  const auto drain = [&]() noexcept {
-    for (InFlight& f : in_flight) {
-      try {
-        f.done.wait();
-      } catch (...) {  // the error being thrown already says what went wrong
-      }
-    }
+  // On an error, work already submitted keeps its scratch until it completes; the call
+  // returns without waiting for it (a timeout must not turn into a hang).
+  const auto abandon = [&]() noexcept {
+    for (InFlight& f : in_flight)
+      retire(std::move(f.scratch), std::move(f.done));
+    in_flight.clear();
   };
   try {
     for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
+      if (options.stop.stop_requested()) {
+        throw Error(Errc::cancelled, "kNN search stopped after " + std::to_string(q0) + " of " +
+                                         std::to_string(nq) + " queries");
+      }
       const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
       // Host-visible staging only at the edges; the kernels touch device-local memory alone.
       // Checked while staged: a batch with NaN or Inf throws before any of its work is encoded
@@ -336,90 +354,93 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                             .out_offset = piece.column,
                             .metric = metric_};
       };
-      Submission<void> done = context_.execute([&](CommandBuffer&, ComputeEncoder& e) {
-        e.copy_buffer(upload.buffer(), 0, s.queries, 0, std::uint64_t{qb} * dim_ * sizeof(float));
-        e.barrier({s.queries}, Stage::blit, Stage::dispatch);
-        encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
-        e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
-        for (std::size_t t = 0; t < tiles.size(); ++t) {
-          const Tile& tile = tiles[t];
-          const auto first_label = static_cast<std::uint32_t>(tile.first_label);
-          // Each row's candidate slots: the running best k (from the second tile on), then
-          // k per segment of this tile. Every slot a merge reads has been written.
-          const std::uint32_t running = t == 0 ? 0 : kk;
-          std::uint32_t segs = 0;
-          if (fused) {
-            for (const Piece& piece : tile.pieces) {
-              segs += encode_knn_fused(device, e,
-                                       {.distances = distances_of(piece),
-                                        .split_length = segment,
-                                        .k = kk,
-                                        .largest = largest,
-                                        .label_offset = first_label + piece.column,
-                                        .out_values = s.cand_values,
-                                        .out_labels = s.cand_labels,
-                                        .out_stride = cand_stride,
-                                        .out_offset = running + kk * segs,
-                                        .bound = t == 0 ? Buffer{} : s.cand_values,
-                                        .bound_offset = kk - 1,
-                                        .bound_stride = cand_stride});
+      Submission<void> done = context_.execute(
+          [&](CommandBuffer&, ComputeEncoder& e) {
+            e.copy_buffer(upload.buffer(), 0, s.queries, 0,
+                          std::uint64_t{qb} * dim_ * sizeof(float));
+            e.barrier({s.queries}, Stage::blit, Stage::dispatch);
+            encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
+            e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
+            for (std::size_t t = 0; t < tiles.size(); ++t) {
+              const Tile& tile = tiles[t];
+              const auto first_label = static_cast<std::uint32_t>(tile.first_label);
+              // Each row's candidate slots: the running best k (from the second tile on), then
+              // k per segment of this tile. Every slot a merge reads has been written.
+              const std::uint32_t running = t == 0 ? 0 : kk;
+              std::uint32_t segs = 0;
+              if (fused) {
+                for (const Piece& piece : tile.pieces) {
+                  segs += encode_knn_fused(device, e,
+                                           {.distances = distances_of(piece),
+                                            .split_length = segment,
+                                            .k = kk,
+                                            .largest = largest,
+                                            .label_offset = first_label + piece.column,
+                                            .out_values = s.cand_values,
+                                            .out_labels = s.cand_labels,
+                                            .out_stride = cand_stride,
+                                            .out_offset = running + kk * segs,
+                                            .bound = t == 0 ? Buffer{} : s.cand_values,
+                                            .bound_offset = kk - 1,
+                                            .bound_stride = cand_stride});
+                }
+              } else {
+                for (const Piece& piece : tile.pieces)
+                  encode_distances(device, e, distances_of(piece));
+                e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
+                segs = encode_select(device, e,
+                                     {.values = s.tile,
+                                      .rows = qb,
+                                      .cols = tile.cols,
+                                      .in_stride = static_cast<std::uint32_t>(tile_cols),
+                                      .in_offset = 0,
+                                      .segment_length = segment,
+                                      .k = kk,
+                                      .largest = largest,
+                                      .label_offset = first_label,
+                                      .out_values = s.cand_values,
+                                      .out_labels = s.cand_labels,
+                                      .out_stride = cand_stride,
+                                      .out_offset = running,
+                                      // The running k-th best: later tiles keep only what
+                                      // can still beat it.
+                                      .bound = t == 0 ? Buffer{} : s.cand_values,
+                                      .bound_offset = kk - 1,
+                                      .bound_stride = cand_stride});
+              }
+              e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
+              // Running merge: the best k so far sit in each row's first k slots. The last
+              // merge writes rows of exactly k apart, so the host reads back qb x k results
+              // rather than every candidate slot.
+              const bool last = t + 1 == tiles.size();
+              encode_select(device, e,
+                            {.values = s.cand_values,
+                             .labels = s.cand_labels,
+                             .rows = qb,
+                             .cols = running + segs * kk,
+                             .in_stride = cand_stride,
+                             .in_offset = 0,
+                             .segment_length = 0,
+                             .k = kk,
+                             .largest = largest,
+                             .out_values = last ? s.out_values : s.cand_values,
+                             .out_labels = last ? s.out_labels : s.cand_labels,
+                             .out_stride = last ? kk : cand_stride,
+                             .out_offset = 0});
+              e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
             }
-          } else {
-            for (const Piece& piece : tile.pieces)
-              encode_distances(device, e, distances_of(piece));
-            e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
-            segs = encode_select(device, e,
-                                 {.values = s.tile,
-                                  .rows = qb,
-                                  .cols = tile.cols,
-                                  .in_stride = static_cast<std::uint32_t>(tile_cols),
-                                  .in_offset = 0,
-                                  .segment_length = segment,
-                                  .k = kk,
-                                  .largest = largest,
-                                  .label_offset = first_label,
-                                  .out_values = s.cand_values,
-                                  .out_labels = s.cand_labels,
-                                  .out_stride = cand_stride,
-                                  .out_offset = running,
-                                  // The running k-th best: later tiles keep only what
-                                  // can still beat it.
-                                  .bound = t == 0 ? Buffer{} : s.cand_values,
-                                  .bound_offset = kk - 1,
-                                  .bound_stride = cand_stride});
-          }
-          e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-          // Running merge: the best k so far sit in each row's first k slots. The last
-          // merge writes rows of exactly k apart, so the host reads back qb x k results
-          // rather than every candidate slot.
-          const bool last = t + 1 == tiles.size();
-          encode_select(device, e,
-                        {.values = s.cand_values,
-                         .labels = s.cand_labels,
-                         .rows = qb,
-                         .cols = running + segs * kk,
-                         .in_stride = cand_stride,
-                         .in_offset = 0,
-                         .segment_length = 0,
-                         .k = kk,
-                         .largest = largest,
-                         .out_values = last ? s.out_values : s.cand_values,
-                         .out_labels = last ? s.out_labels : s.cand_labels,
-                         .out_stride = last ? kk : cand_stride,
-                         .out_offset = 0});
-          e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-        }
-        e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::blit);
-        e.copy_buffer(s.out_values, 0, readback.buffer(), 0, result_bytes);
-        e.copy_buffer(s.out_labels, 0, readback.buffer(), result_bytes, result_bytes);
-      });
+            e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::blit);
+            e.copy_buffer(s.out_values, 0, readback.buffer(), 0, result_bytes);
+            e.copy_buffer(s.out_labels, 0, readback.buffer(), result_bytes, result_bytes);
+          },
+          ExecuteOptions{.timeout = wait_options().timeout, .stop = options.stop});
       in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb});
       if (in_flight.size() == 2) finish_oldest();
     }
     while (!in_flight.empty())
       finish_oldest();
   } catch (...) {
-    drain();
+    abandon();
     throw;
   }
   return result;
@@ -437,6 +458,11 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& 
   std::unique_ptr<Scratch> scratch;
   {
     std::lock_guard lock(scratch_mutex_);
+    std::erase_if(retired_, [&](Retired& r) {
+      if (!r.done.is_complete()) return false;
+      scratch_.push_back(std::move(r.scratch));
+      return true;
+    });
     if (!scratch_.empty()) {
       scratch = std::move(scratch_.back());
       scratch_.pop_back();
@@ -458,6 +484,21 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& 
   fit(scratch->out_labels, sizes.results, "knn result labels");
   if (grown) context_.residency_manager().commit();
   return scratch;
+}
+
+void KnnEngine::retire(std::unique_ptr<Scratch> scratch, Submission<void> done) const {
+  if (!scratch) return;
+  std::lock_guard lock(scratch_mutex_);
+  retired_.push_back({std::move(scratch), std::move(done)});
+}
+
+KnnEngine::~KnnEngine() {
+  for (Retired& r : retired_) {
+    try {
+      r.done.wait();
+    } catch (const Error&) {  // device lost: nothing runs any more, the memory can go
+    }
+  }
 }
 
 void KnnEngine::give_back(std::unique_ptr<Scratch> scratch) const {

@@ -46,8 +46,17 @@ class KnnEngine {
 
   /// The k best base rows for each of the nq queries over all chunks; labels are global row
   /// numbers (chunk i starts at the sum of earlier chunks' rows). Validates the queries.
-  KnnResult search(std::span<const float> queries, std::span<const BaseChunk> chunks,
-                   std::size_t k) const;
+  /// options.stop is checked between query batches and while waiting (Errc::cancelled);
+  /// options.timeout (else the context's default_timeout) bounds the whole call
+  /// (Errc::timeout). Work already submitted when either happens finishes on the GPU with
+  /// its scratch kept alive; the engine stays usable.
+  KnnResult search(std::span<const float> queries, std::span<const BaseChunk> chunks, std::size_t k,
+                   const ExecuteOptions& options = {}) const;
+
+  /// Waits for searches that were abandoned (timeout, cancel) to release their scratch.
+  ~KnnEngine();
+  KnnEngine(const KnnEngine&) = delete;
+  KnnEngine& operator=(const KnnEngine&) = delete;
 
  private:
   /// Device-local working memory of one search: distance tile, candidates, the query batch
@@ -61,6 +70,8 @@ class KnnEngine {
   };
   std::unique_ptr<Scratch> take_scratch(const ScratchSizes& sizes) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
+  /// Keeps scratch of an abandoned search until its submission completes.
+  void retire(std::unique_ptr<Scratch> scratch, Submission<void> done) const;
   Buffer device_buffer(std::uint64_t bytes, const char* label) const;
 
   Context& context_;
@@ -69,6 +80,11 @@ class KnnEngine {
   std::size_t chunk_rows_;
   mutable std::mutex scratch_mutex_;
   mutable std::vector<std::unique_ptr<Scratch>> scratch_;
+  struct Retired {
+    std::unique_ptr<Scratch> scratch;
+    Submission<void> done;
+  };
+  mutable std::vector<Retired> retired_;
 };
 
 }  // namespace vecaccel::detail

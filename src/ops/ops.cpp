@@ -58,13 +58,13 @@ void check_range(const Buffer& buffer, std::uint64_t offset, std::uint64_t bytes
 }  // namespace
 
 KnnResult knn(Context& context, std::span<const float> queries, std::span<const float> base,
-              std::size_t dim, std::size_t k, Metric metric) {
+              std::size_t dim, std::size_t k, Metric metric, const ExecuteOptions& options) {
   rows_of(queries, dim, "queries");
   rows_of(base, dim, "base vectors");
   detail::check_finite(base, dim, "base");
   detail::KnnEngine engine(context, dim, metric);
   const auto chunks = upload_base(engine, base, dim);
-  return engine.search(queries, chunks, k);
+  return engine.search(queries, chunks, k, options);
 }
 
 std::vector<float> distances(Context& context, std::span<const float> queries,
