@@ -42,6 +42,7 @@ struct Capabilities {
   bool memory_priority = false;  ///< VK_EXT_pageable_device_local_memory
   bool memory_budget = false;    ///< VK_EXT_memory_budget
   bool shader_float16 = false;
+  bool shader_float64 = false;  ///< double arithmetic in shaders (exact re-ranking)
   bool subgroup_size_control = false;
   std::uint32_t subgroup_size = 0;
   std::uint32_t min_subgroup_size = 0;

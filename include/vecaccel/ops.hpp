@@ -25,11 +25,18 @@ namespace vecaccel {
 /// rows x k results, row-major. Rows are sorted best first; ties are ordered by label. When
 /// fewer than k candidates exist, rows are padded with label -1 and the worst distance
 /// (+inf for l2, -inf for similarities).
+///
+/// kNN results are exact: the ids and their order equal a float64 brute force's (ties by
+/// label), and each distance is the float64 value rounded to float32. A fast screen proposes
+/// candidates, they are re-ranked in float64, and a per-query certificate proves nothing else
+/// can enter the top k (docs/exactness.md); `second_pass_queries` counts the queries whose
+/// certificate failed and that were searched again directly.
 struct KnnResult {
   std::size_t rows = 0;
   std::size_t k = 0;
   std::vector<float> distances;
   std::vector<std::int64_t> labels;
+  std::size_t second_pass_queries = 0;
 };
 
 namespace ops {

@@ -114,9 +114,11 @@ DeviceImpl::DeviceImpl(const vk::raii::PhysicalDevice& physical, DeviceInfo info
                                          .computeFullSubgroups = caps.subgroup_size_control,
                                          .synchronization2 = caps.synchronization2,
                                          .maintenance4 = VK_TRUE};
-  void* features = v13 ? static_cast<void*>(&f13) : v12 ? static_cast<void*>(&f12) : nullptr;
+  void* next = v13 ? static_cast<void*>(&f13) : v12 ? static_cast<void*>(&f12) : nullptr;
+  vk::PhysicalDeviceFeatures2 features{.pNext = next};
+  features.features.shaderFloat64 = caps.shader_float64 ? VK_TRUE : VK_FALSE;
   const vk::DeviceCreateInfo device_info{
-      .pNext = features,
+      .pNext = &features,
       .queueCreateInfoCount = 1,
       .pQueueCreateInfos = &queue_info,
       .enabledExtensionCount = static_cast<std::uint32_t>(extensions.size()),

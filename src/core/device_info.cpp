@@ -101,6 +101,7 @@ DeviceInfo query_device_info(const vk::raii::PhysicalDevice& physical, std::uint
     caps.timeline_semaphore = f12.timelineSemaphore;
     caps.buffer_device_address = f12.bufferDeviceAddress;
     caps.shader_float16 = f12.shaderFloat16 && f11.storageBuffer16BitAccess;
+    caps.shader_float64 = features.features.shaderFloat64 != VK_FALSE;
     caps.synchronization2 = v13 && f13.synchronization2;
     caps.subgroup_size_control = v13 && f13.subgroupSizeControl && f13.computeFullSubgroups;
     caps.cooperative_matrix = coop_ext && coop.cooperativeMatrix;

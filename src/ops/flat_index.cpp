@@ -61,7 +61,7 @@ class FlatIndexImpl {
                                               " ids for " + std::to_string(n) + " vectors");
     }
     std::unique_lock lock(mutex_);
-    check_finite(vectors, dim_, "base", ids_.size());
+    engine_.check_base(vectors, ids_.size());
     if (n == 0) return;
     append_locked(vectors, ids, with_ids);
   }

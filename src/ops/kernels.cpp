@@ -15,6 +15,8 @@ std::uint32_t groups(std::uint32_t n, std::uint32_t per_group) {
   return n / per_group + (n % per_group != 0);
 }
 
+}  // namespace
+
 std::uint32_t metric_code(Metric metric) {
   switch (metric) {
     case Metric::l2:
@@ -26,8 +28,6 @@ std::uint32_t metric_code(Metric metric) {
   }
   return 0;
 }
-
-}  // namespace
 
 KernelShapes KernelShapes::for_device(const Capabilities& caps) {
   KernelShapes s{};
@@ -223,6 +223,54 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
   encoder.set_constants(constants);
   encoder.dispatch_threadgroups(segments, a.rows);
   return segments;
+}
+
+void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& a) {
+  if (a.num_queries == 0 || a.slots == 0) return;
+  struct {
+    std::uint32_t num_queries, slots, dim, metric, label_begin, chunk_rows, stride, direct;
+  } constants{a.num_queries, a.slots,      a.dim,    metric_code(a.metric),
+              a.label_begin, a.chunk_rows, a.stride, a.direct ? 1u : 0u};
+  constexpr std::uint32_t threads = 64;
+  const auto& caps = device.capabilities();
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = "knn_rerank", .workgroup_size = {threads, 1, 1}}));
+  // Direct mode reads no labels; the exact buffer keeps the table complete.
+  encoder.set_argument_table(ArgumentTable()
+                                 .set_buffer(0, a.queries)
+                                 .set_buffer(1, a.base)
+                                 .set_buffer(2, a.direct ? a.exact : a.labels)
+                                 .set_buffer(3, a.exact));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(std::min(groups(a.slots, threads), caps.max_workgroup_count[0]),
+                                a.num_queries);
+}
+
+void encode_exact_select(Device& device, ComputeEncoder& encoder, const ExactSelectArgs& a) {
+  if (a.num_queries == 0) return;
+  if (a.candidates < a.k || a.candidates > max_exact_candidates) {
+    throw Error(Errc::invalid_argument, "exact select: " + std::to_string(a.candidates) +
+                                            " candidates for k = " + std::to_string(a.k) +
+                                            " (at most " + std::to_string(max_exact_candidates) +
+                                            ")");
+  }
+  struct {
+    std::uint32_t num_queries, candidates, k, largest, stride, out_offset;
+  } constants{a.num_queries, a.candidates, a.k, a.largest ? 1u : 0u, a.stride, a.out_offset};
+  const KernelShapes s = KernelShapes::for_device(device.capabilities());
+  const std::uint32_t slots = std::bit_ceil(std::max(a.candidates, 32u));
+  encoder.set_pipeline(device.shaders().pipeline({.name = "knn_exact_select",
+                                                  .workgroup_size = {s.radix_threads, 1, 1},
+                                                  .constants = {slots}}));
+  encoder.set_argument_table(ArgumentTable()
+                                 .set_buffer(0, a.exact)
+                                 .set_buffer(1, a.labels)
+                                 .set_buffer(2, a.screen)
+                                 .set_buffer(3, a.out_values)
+                                 .set_buffer(4, a.out_labels)
+                                 .set_buffer(5, a.certificate));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(a.num_queries);
 }
 
 }  // namespace vecaccel::detail

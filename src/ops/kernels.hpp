@@ -100,4 +100,36 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
 /// The segment length encode_select uses for this k when asked to choose (0).
 std::uint32_t default_segment_length(std::uint32_t k);
 
+struct RerankArgs {
+  Buffer queries, base, labels, exact;
+  std::uint32_t num_queries = 0;
+  std::uint32_t slots = 0;  // candidates per query; direct: the chunk's rows
+  std::uint32_t dim = 0;
+  std::uint32_t label_begin = 0;  // global label of the chunk's first row
+  std::uint32_t chunk_rows = 0;
+  std::uint32_t stride = 0;  // labels and exact: elements per query
+  bool direct = false;       // every row of the chunk instead of the labelled candidates
+  Metric metric = Metric::l2;
+};
+/// exact[q * stride + j] (float64) = the direct-form metric of query q and its candidate j
+/// (labels[q * stride + j]) where that label lies in this chunk; direct: of chunk row j.
+void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& args);
+
+struct ExactSelectArgs {
+  Buffer exact, labels, screen;  // per query `stride` elements; screen: the screen's values
+  Buffer out_values, out_labels, certificate;
+  std::uint32_t num_queries = 0, candidates = 0, k = 0, stride = 0;
+  std::uint32_t out_offset = 0;  // first output row
+  bool largest = false;
+};
+/// Per query: the k best candidates by exact value (ties by label) as float32 values and
+/// int32 labels at out[(out_offset + q) * k + i]; certificate[2 (out_offset + q)] = the exact
+/// k-th value, [.. + 1] = the screen's value of the last candidate.
+void encode_exact_select(Device& device, ComputeEncoder& encoder, const ExactSelectArgs& args);
+/// Candidates per query encode_exact_select sorts at most.
+constexpr std::uint32_t max_exact_candidates = 2048;
+
+/// The kernels' metric code (metric.glsl).
+std::uint32_t metric_code(Metric metric);
+
 }  // namespace vecaccel::detail

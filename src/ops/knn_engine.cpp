@@ -8,18 +8,13 @@
 #include <limits>
 #include <string>
 
+#include "certificate.hpp"
 #include "kernels.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
 namespace {
 
-/// Distance tiles: large enough that per-tile costs (a barrier drains the GPU three times per
-/// tile) stay small, small enough to leave the device's memory to the data: 1/64 of it,
-/// between 64 MiB and 1 GiB.
-std::uint64_t tile_budget(const Capabilities& caps) {
-  return std::clamp<std::uint64_t>(caps.device_local_memory / 64, 64ull << 20, 1ull << 30);
-}
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
 
@@ -63,27 +58,84 @@ void check_finite(std::span<const float> values, std::size_t dim, std::string_vi
 
 namespace {
 
-/// Copies rows of `dim` floats into mapped memory and checks them in the same pass: a
-/// separate check of a large query batch cost as much as the copy. Throws like check_finite.
-void copy_finite(std::span<const float> values, std::span<std::byte> out, std::size_t dim,
-                 std::string_view what, std::size_t first_row) {
+/// The float64 norm of a row.
+double row_norm(std::span<const float> row) {
+  double sum = 0.0;
+  for (const float v : row)
+    sum += static_cast<double>(v) * static_cast<double>(v);
+  return std::sqrt(sum);
+}
+
+/// The power of two that brings a row's largest magnitude into [1, 2) (1 for a zero row).
+float row_scale(std::span<const float> row) {
+  float largest = 0.0f;
+  for (const float v : row)
+    largest = std::max(largest, std::fabs(v));
+  return largest > 0.0f ? std::ldexp(1.0f, -std::ilogb(largest)) : 1.0f;
+}
+
+/// Copies rows of `dim` floats into mapped memory as the screen and the re-ranking read them
+/// (cosine: each row scaled by row_scale, which changes no cosine), checking them in the same
+/// pass; returns each staged row's float64 norm. Throws like check_finite and, for l2 and
+/// inner product, for a squared norm above max_squared_norm.
+std::vector<double> stage_rows(std::span<const float> values, std::span<std::byte> out,
+                               std::size_t dim, Metric metric, std::string_view what,
+                               std::size_t first_row) {
   if (out.size() < values.size_bytes()) {
     throw Error(Errc::invalid_argument, "staging " + std::to_string(values.size_bytes()) +
                                             " bytes of " + std::string(what) + " rows into " +
                                             std::to_string(out.size()) + " mapped bytes");
   }
+  check_finite(values, dim, what, first_row);
   float* target = reinterpret_cast<float*>(out.data());  // mapped memory: aligned for floats
-  std::uint32_t any = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const float v = values[i];
-    any |=
-        static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(v) & 0x7f800000u) == 0x7f800000u);
-    target[i] = v;
+  const std::size_t rows = values.size() / dim;
+  std::vector<double> norms(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto row = values.subspan(r * dim, dim);
+    float* staged = target + r * dim;
+    if (metric == Metric::cosine) {
+      const float scale = row_scale(row);
+      for (std::size_t i = 0; i < dim; ++i)
+        staged[i] = row[i] * scale;
+      norms[r] = row_norm({staged, dim});
+      continue;
+    }
+    std::copy(row.begin(), row.end(), staged);
+    norms[r] = row_norm(row);
+    if (norms[r] * norms[r] > max_squared_norm) {
+      throw Error(Errc::invalid_argument,
+                  std::string(what) + " row " + std::to_string(first_row + r) +
+                      " has squared norm " + std::to_string(norms[r] * norms[r]) +
+                      ", above the 2^124 (2.1e37) for which float32 " +
+                      std::string(to_string(metric)) + " values stay finite");
+    }
   }
-  if (any != 0) check_finite(values, dim, what, first_row);
+  return norms;
 }
 
 }  // namespace
+
+WaitOptions Deadline::wait_options() const {
+  const auto left =
+      std::max(at - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+  return {std::chrono::duration_cast<std::chrono::nanoseconds>(left), stop};
+}
+
+void Deadline::check_stop(std::string_view progress) const {
+  if (stop.stop_requested()) {
+    throw Error(Errc::cancelled, "kNN search stopped after " + std::string(progress));
+  }
+}
+
+void Deadline::wait(const SubmissionBase& submission, std::string_view what) const {
+  try {
+    submission.wait(wait_options());
+  } catch (const Error& e) {
+    if (e.code() != Errc::timeout) throw;
+    throw Error(Errc::timeout, std::string(what) + " did not finish within " +
+                                   std::to_string(limit.count() / 1000) + " us");
+  }
+}
 
 KnnEngine::KnnEngine(Context& context, std::size_t dim, Metric metric)
     : context_(context), dim_(dim), metric_(metric) {
@@ -117,6 +169,21 @@ BaseChunk KnnEngine::make_chunk(std::size_t capacity) const {
   return chunk;
 }
 
+void KnnEngine::check_base(std::span<const float> vectors, std::size_t first_row) const {
+  check_finite(vectors, dim_, "base", first_row);
+  if (metric_ == Metric::cosine) return;  // rows are scaled when staged
+  for (std::size_t r = 0; r < vectors.size() / dim_; ++r) {
+    const double norm = row_norm(vectors.subspan(r * dim_, dim_));
+    if (norm * norm > max_squared_norm) {
+      throw Error(Errc::invalid_argument, "base row " + std::to_string(first_row + r) +
+                                              " has squared norm " + std::to_string(norm * norm) +
+                                              ", above the 2^124 (2.1e37) for which float32 " +
+                                              std::string(to_string(metric_)) +
+                                              " values stay finite");
+    }
+  }
+}
+
 void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
   const std::size_t n = vectors.size() / dim_;
   if (n == 0) return;
@@ -125,7 +192,9 @@ void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
                 "append of " + std::to_string(n) + " rows to a chunk holding " +
                     std::to_string(chunk.rows) + " of " + std::to_string(chunk.capacity));
   }
-  BufferToken upload = context_.get_buffer(vectors);
+  BufferToken upload = context_.get_buffer(vectors.size_bytes());
+  const std::vector<double> norms =
+      stage_rows(vectors, upload.buffer().mapped(), dim_, metric_, "base", chunk.rows);
   Device device = context_.device();
   const std::uint64_t at = chunk.rows * dim_ * sizeof(float);
   context_
@@ -138,6 +207,7 @@ void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
       })
       .wait();
   chunk.rows += n;
+  chunk.max_norm = std::max(chunk.max_norm, *std::max_element(norms.begin(), norms.end()));
 }
 
 BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) const {
@@ -152,6 +222,7 @@ BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) cons
         .wait();
   }
   bigger.rows = chunk.rows;
+  bigger.max_norm = chunk.max_norm;
   return bigger;
 }
 
@@ -199,24 +270,23 @@ std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t fi
   return tiles;
 }
 
-/// Base rows per workgroup of the fused kernel: enough blocks per workgroup that warming its
-/// lists up costs little, few enough that a query batch fills the GPU.
-constexpr std::uint32_t fused_split = 8192;
-/// Segments per fused tile: bounds the candidates each merge selects from.
-constexpr std::uint32_t fused_segments_per_tile = 64;
-/// A single batch of queries is split in two (to overlap its host work with the GPU's) from
-/// this size on, each half keeping at least this many queries.
-constexpr std::size_t pipelined_min_bytes = std::size_t{1} << 20;
-constexpr std::size_t pipelined_min_queries = 256;
+}  // namespace
+
+namespace {
+
+/// The exact top k of one query from values of every base row (the direct path).
+struct Ranked {
+  double key;  // the value, negated where larger is better: smaller keys rank first
+  std::int64_t label;
+  bool operator<(const Ranked& other) const {
+    return key < other.key || (key == other.key && label < other.label);
+  }
+};
 
 }  // namespace
 
 KnnResult KnnEngine::search(std::span<const float> queries, std::span<const BaseChunk> chunks,
                             std::size_t k, const ExecuteOptions& options) const {
-  if (k == 0 || k > ops::max_k) {
-    throw Error(Errc::invalid_argument,
-                "k = " + std::to_string(k) + " is outside 1.." + std::to_string(ops::max_k));
-  }
   if (queries.size() % dim_ != 0) {
     throw Error(Errc::invalid_argument, "queries hold " + std::to_string(queries.size()) +
                                             " floats, not a multiple of the dimension " +
@@ -224,59 +294,49 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   }
   const std::size_t nq = queries.size() / dim_;
   std::size_t total = 0;
-  for (const auto& c : chunks)
+  double max_norm = 0.0;
+  for (const auto& c : chunks) {
     total += c.rows;
-  if (nq == 0 || total == 0) return padding(nq, k, metric_);
-  u32(total, "base rows");
-
+    max_norm = std::max(max_norm, c.max_norm);
+  }
   Device device = context_.device();
   const auto& caps = device.capabilities();
+  const KnnPlan plan = plan_knn({.base_rows = total,
+                                 .dim = dim_,
+                                 .queries = nq,
+                                 .k = k,
+                                 .metric = metric_,
+                                 .chunk_rows = chunk_rows_},
+                                caps);
+  if (nq == 0 || total == 0) {
+    check_finite(queries, dim_, "query");
+    return padding(nq, k, metric_);
+  }
+  u32(total, "base rows");
+  if (!caps.shader_float64) {
+    throw Error(Errc::unsupported,
+                "exact kNN re-ranks in float64 and the device has no shaderFloat64");
+  }
+  const Deadline deadline{std::chrono::steady_clock::now() +
+                              options.timeout.value_or(context_.configuration().default_timeout),
+                          options.timeout.value_or(context_.configuration().default_timeout),
+                          options.stop};
+
   const bool largest = !smaller_is_better(metric_);
-  const std::uint32_t kk = static_cast<std::uint32_t>(k);
+  const std::uint32_t kk = plan.screen_k;
   const std::uint32_t dim = u32(dim_, "dimension");
-  // Fused distance + selection where the kernel takes this k; a handful of queries streams
-  // the base instead (a fused block would be almost all empty rows).
-  const bool fused = nq > small_query_limit && fused_knn_supported(caps, kk, dim);
-  const std::uint32_t segment = fused ? fused_split : default_segment_length(kk);
-  const std::uint64_t range = caps.max_storage_buffer_range;
-  const std::uint64_t tile_bytes = std::min(range, tile_budget(caps));
-
-  // Query batches: as many as leave a distance tile at least one segment wide.
-  std::size_t batch = std::min<std::size_t>({nq, 4096, range / (dim_ * sizeof(float))});
-  if (!fused) batch = std::min<std::size_t>(batch, tile_bytes / (segment * sizeof(float)));
-  // Two batches at least once the queries are large: the second is staged while the GPU runs
-  // the first, and the first read back while it runs the second.
-  if (batch == nq && nq >= 2 * pipelined_min_queries &&
-      nq * dim_ * sizeof(float) >= pipelined_min_bytes) {
-    batch = (nq + 1) / 2;
-  }
-  batch = std::max<std::size_t>(batch, 1);
-  // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
-  // keeps its distances on chip and is limited by its candidate count instead).
-  std::uint64_t tile_cols = fused ? std::uint64_t{fused_segments_per_tile} * segment
-                                  : tile_bytes / (batch * sizeof(float)) / segment * segment;
-  tile_cols = std::clamp<std::uint64_t>(tile_cols, segment, fused ? chunk_rows_ : total);
-  const std::uint32_t segments_per_tile =
-      static_cast<std::uint32_t>((tile_cols + segment - 1) / segment);
-  const std::uint32_t cand_stride =
-      u32((1 + static_cast<std::uint64_t>(segments_per_tile)) * kk, "candidates");
-  if (batch * cand_stride * sizeof(float) > range) {
-    batch = std::max<std::size_t>(1, range / (cand_stride * sizeof(float)));
-  }
-  // Radix selection in later tiles drops what cannot beat the running k-th best
-  // (encode_select's bound), so only the first tile pays for a full one: keep it at two
-  // segments, which leaves later segments about k/2 survivors each.
-  const bool radix = !fused && kk > small_k_limit;
-  const auto first_cols = static_cast<std::uint32_t>(
-      radix ? std::min<std::uint64_t>(tile_cols, 2 * std::uint64_t{segment}) : tile_cols);
+  const std::uint32_t segment = plan.segment;
+  const std::uint32_t cand_stride = plan.cand_stride;
+  const std::uint64_t tile_cols = plan.tile_cols;
   const std::vector<Tile> tiles =
-      plan_tiles(chunks, first_cols, static_cast<std::uint32_t>(tile_cols), /*span_chunks=*/!fused);
+      plan_tiles(chunks, plan.first_cols, static_cast<std::uint32_t>(tile_cols),
+                 /*span_chunks=*/!plan.fused);
+  std::vector<std::uint32_t> chunk_labels;  // global label of each chunk's first row
+  for (std::size_t i = 0, label = 0; i < chunks.size(); label += chunks[i].rows, ++i)
+    chunk_labels.push_back(static_cast<std::uint32_t>(label));
 
-  const ScratchSizes sizes{batch * dim_ * sizeof(float), batch * sizeof(float),
-                           fused ? sizeof(float) : batch * tile_cols * sizeof(float),
-                           std::uint64_t{batch} * cand_stride * sizeof(float),
-                           std::uint64_t{batch} * k * sizeof(float)};
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
+  std::vector<std::size_t> uncertified;
   // Up to two batches in flight, each with its own scratch: while the GPU runs one, the host
   // stages the next and reads the previous one's results.
   struct InFlight {
@@ -285,33 +345,28 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     std::unique_ptr<Scratch> scratch;
     std::size_t q0;
     std::uint32_t qb;
+    std::vector<double> query_norms;
   };
   std::deque<InFlight> in_flight;
-  // One deadline for the whole call; every wait gets what is left of it.
-  const auto limit = options.timeout.value_or(context_.configuration().default_timeout);
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  const auto wait_options = [&] {
-    const auto left = std::max(deadline - std::chrono::steady_clock::now(),
-                               std::chrono::steady_clock::duration::zero());
-    return WaitOptions{std::chrono::duration_cast<std::chrono::nanoseconds>(left), options.stop};
-  };
   const auto finish_oldest = [&] {
     InFlight& f = in_flight.front();
-    try {
-      f.done.wait(wait_options());
-    } catch (const Error& e) {
-      if (e.code() != Errc::timeout) throw;
-      throw Error(Errc::timeout, "kNN search of " + std::to_string(nq) +
-                                     " queries did not finish within " +
-                                     std::to_string(limit.count() / 1000) + " us");
-    }
-    const std::size_t n = std::size_t{f.qb} * kk;
+    deadline.wait(f.done, "kNN search of " + std::to_string(nq) + " queries");
+    const std::size_t n = std::size_t{f.qb} * k;
     const auto values = f.readback.read<float>(n);
     const auto labels = f.readback.read<std::int32_t>(n, n * sizeof(float));
+    const auto certificate = f.readback.read<double>(2 * f.qb, 2 * n * sizeof(float));
     std::copy(values.begin(), values.end(),
               result.distances.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
     std::copy(labels.begin(), labels.end(),
               result.labels.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
+    // Every row is a candidate when the base has no more rows than the screen proposes.
+    if (total > kk) {
+      for (std::uint32_t r = 0; r < f.qb; ++r) {
+        const double bound = screen_error_bound(metric_, dim_, f.query_norms[r], max_norm);
+        if (!certified(metric_, certificate[2 * r], certificate[2 * r + 1], bound))
+          uncertified.push_back(f.q0 + r);
+      }
+    }
     give_back(std::move(f.scratch));
     in_flight.pop_front();
   };
@@ -323,21 +378,20 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     in_flight.clear();
   };
   try {
-    for (std::size_t q0 = 0; q0 < nq; q0 += batch) {
-      if (options.stop.stop_requested()) {
-        throw Error(Errc::cancelled, "kNN search stopped after " + std::to_string(q0) + " of " +
-                                         std::to_string(nq) + " queries");
-      }
-      const std::uint32_t qb = static_cast<std::uint32_t>(std::min(batch, nq - q0));
+    for (std::size_t q0 = 0; q0 < nq; q0 += plan.batch) {
+      deadline.check_stop(std::to_string(q0) + " of " + std::to_string(nq) + " queries");
+      const std::uint32_t qb = static_cast<std::uint32_t>(std::min(plan.batch, nq - q0));
       // Host-visible staging only at the edges; the kernels touch device-local memory alone.
       // Checked while staged: a batch with NaN or Inf throws before any of its work is encoded
       // (earlier batches have run; their results are dropped with the exception).
       const auto batch_queries = queries.subspan(q0 * dim_, qb * dim_);
       BufferToken upload = context_.get_buffer(batch_queries.size_bytes());
-      copy_finite(batch_queries, upload.buffer().mapped(), dim_, "query", q0);
-      const std::uint64_t result_bytes = std::uint64_t{qb} * kk * sizeof(float);
-      BufferToken readback = context_.get_buffer(2 * result_bytes);
-      std::unique_ptr<Scratch> scratch = take_scratch(sizes);
+      std::vector<double> query_norms =
+          stage_rows(batch_queries, upload.buffer().mapped(), dim_, metric_, "query", q0);
+      const std::uint64_t result_bytes = std::uint64_t{qb} * k * sizeof(float);
+      const std::uint64_t certificate_bytes = std::uint64_t{qb} * 2 * sizeof(double);
+      BufferToken readback = context_.get_buffer(2 * result_bytes + certificate_bytes);
+      std::unique_ptr<Scratch> scratch = take_scratch(plan, k);
       const Scratch& s = *scratch;
       const auto distances_of = [&](const Piece& piece) {
         return DistanceArgs{.queries = s.queries,
@@ -361,14 +415,15 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
             e.barrier({s.queries}, Stage::blit, Stage::dispatch);
             encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
             e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
+            // The screen: the best kk candidates of each query by float32 value.
             for (std::size_t t = 0; t < tiles.size(); ++t) {
               const Tile& tile = tiles[t];
               const auto first_label = static_cast<std::uint32_t>(tile.first_label);
-              // Each row's candidate slots: the running best k (from the second tile on), then
-              // k per segment of this tile. Every slot a merge reads has been written.
+              // Each row's candidate slots: the running best kk (from the second tile on),
+              // then kk per segment of this tile. Every slot a merge reads has been written.
               const std::uint32_t running = t == 0 ? 0 : kk;
               std::uint32_t segs = 0;
-              if (fused) {
+              if (plan.fused) {
                 for (const Piece& piece : tile.pieces) {
                   segs += encode_knn_fused(device, e,
                                            {.distances = distances_of(piece),
@@ -402,16 +457,15 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                                       .out_labels = s.cand_labels,
                                       .out_stride = cand_stride,
                                       .out_offset = running,
-                                      // The running k-th best: later tiles keep only what
+                                      // The running kk-th best: later tiles keep only what
                                       // can still beat it.
                                       .bound = t == 0 ? Buffer{} : s.cand_values,
                                       .bound_offset = kk - 1,
                                       .bound_stride = cand_stride});
               }
               e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-              // Running merge: the best k so far sit in each row's first k slots. The last
-              // merge writes rows of exactly k apart, so the host reads back qb x k results
-              // rather than every candidate slot.
+              // Running merge: the best kk so far sit in each row's first kk slots. The last
+              // merge writes rows of exactly kk apart for the re-ranking.
               const bool last = t + 1 == tiles.size();
               encode_select(device, e,
                             {.values = s.cand_values,
@@ -429,12 +483,44 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                              .out_offset = 0});
               e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
             }
-            e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::blit);
-            e.copy_buffer(s.out_values, 0, readback.buffer(), 0, result_bytes);
-            e.copy_buffer(s.out_labels, 0, readback.buffer(), result_bytes, result_bytes);
+            e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::dispatch);
+            // Re-rank: each candidate's float64 value from the rows themselves.
+            for (std::size_t c = 0; c < chunks.size(); ++c) {
+              encode_rerank(device, e,
+                            {.queries = s.queries,
+                             .base = chunks[c].vectors,
+                             .labels = s.out_labels,
+                             .exact = s.exact,
+                             .num_queries = qb,
+                             .slots = kk,
+                             .dim = dim,
+                             .label_begin = chunk_labels[c],
+                             .chunk_rows = static_cast<std::uint32_t>(chunks[c].rows),
+                             .stride = kk,
+                             .metric = metric_});
+            }
+            e.barrier({s.exact}, Stage::dispatch, Stage::dispatch);
+            encode_exact_select(device, e,
+                                {.exact = s.exact,
+                                 .labels = s.out_labels,
+                                 .screen = s.out_values,
+                                 .out_values = s.final_values,
+                                 .out_labels = s.final_labels,
+                                 .certificate = s.certificate,
+                                 .num_queries = qb,
+                                 .candidates = kk,
+                                 .k = static_cast<std::uint32_t>(k),
+                                 .stride = kk,
+                                 .largest = largest});
+            e.barrier({s.final_values, s.final_labels, s.certificate}, Stage::dispatch,
+                      Stage::blit);
+            e.copy_buffer(s.final_values, 0, readback.buffer(), 0, result_bytes);
+            e.copy_buffer(s.final_labels, 0, readback.buffer(), result_bytes, result_bytes);
+            e.copy_buffer(s.certificate, 0, readback.buffer(), 2 * result_bytes, certificate_bytes);
           },
-          ExecuteOptions{.timeout = wait_options().timeout, .stop = options.stop});
-      in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb});
+          ExecuteOptions{.timeout = deadline.wait_options().timeout, .stop = options.stop});
+      in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb,
+                           std::move(query_norms)});
       if (in_flight.size() == 2) finish_oldest();
     }
     while (!in_flight.empty())
@@ -443,7 +529,81 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     abandon();
     throw;
   }
+  if (!uncertified.empty()) {
+    search_direct(queries, chunks, k, uncertified, result, deadline);
+    result.second_pass_queries = uncertified.size();
+  }
   return result;
+}
+
+void KnnEngine::search_direct(std::span<const float> queries, std::span<const BaseChunk> chunks,
+                              std::size_t k, std::span<const std::size_t> rows, KnnResult& result,
+                              const Deadline& deadline) const {
+  Device device = context_.device();
+  const auto& caps = device.capabilities();
+  std::size_t widest = 1;
+  for (const auto& c : chunks)
+    widest = std::max(widest, c.rows);
+  // Queries per pass: their float64 values against the widest chunk within one buffer.
+  const std::uint64_t budget = std::min<std::uint64_t>(caps.max_storage_buffer_range, 256u << 20);
+  const std::size_t group = std::clamp<std::size_t>(budget / (widest * sizeof(double)), 1, 1024);
+  const double sign = smaller_is_better(metric_) ? 1.0 : -1.0;
+  std::vector<float> staged(std::min(group, rows.size()) * dim_);
+  for (std::size_t g0 = 0; g0 < rows.size(); g0 += group) {
+    deadline.check_stop(std::to_string(g0) + " of " + std::to_string(rows.size()) +
+                        " directly searched queries");
+    const std::size_t g = std::min(group, rows.size() - g0);
+    BufferToken upload = context_.get_buffer(g * dim_ * sizeof(float));
+    for (std::size_t i = 0; i < g; ++i) {
+      const auto row = queries.subspan(rows[g0 + i] * dim_, dim_);
+      stage_rows(row, upload.buffer().mapped().subspan(i * dim_ * sizeof(float)), dim_, metric_,
+                 "query", rows[g0 + i]);
+    }
+    std::vector<std::vector<Ranked>> best(g);
+    for (std::size_t c = 0, label = 0; c < chunks.size(); label += chunks[c].rows, ++c) {
+      const std::size_t n = chunks[c].rows;
+      BufferToken exact = context_.get_buffer(g * n * sizeof(double));
+      Submission<void> done = context_.execute(
+          [&](CommandBuffer&, ComputeEncoder& e) {
+            encode_rerank(device, e,
+                          {.queries = upload.buffer(),
+                           .base = chunks[c].vectors,
+                           .exact = exact.buffer(),
+                           .num_queries = static_cast<std::uint32_t>(g),
+                           .slots = static_cast<std::uint32_t>(n),
+                           .dim = static_cast<std::uint32_t>(dim_),
+                           .label_begin = static_cast<std::uint32_t>(label),
+                           .chunk_rows = static_cast<std::uint32_t>(n),
+                           .stride = static_cast<std::uint32_t>(n),
+                           .direct = true,
+                           .metric = metric_});
+            e.barrier({exact.buffer()}, Stage::dispatch, Stage::host);
+          },
+          ExecuteOptions{.timeout = deadline.wait_options().timeout, .stop = deadline.stop});
+      deadline.wait(done, "direct kNN pass over " + std::to_string(g) + " queries");
+      const auto values = exact.read<double>(g * n);
+      for (std::size_t i = 0; i < g; ++i) {
+        std::vector<Ranked>& list = best[i];
+        for (std::size_t j = 0; j < n; ++j)
+          list.push_back({sign * values[i * n + j], static_cast<std::int64_t>(label + j)});
+        const auto keep = std::min(k, list.size());
+        std::nth_element(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(keep - 1),
+                         list.end());
+        list.resize(keep);
+      }
+    }
+    for (std::size_t i = 0; i < g; ++i) {
+      std::vector<Ranked>& list = best[i];
+      std::sort(list.begin(), list.end());
+      const std::size_t at = rows[g0 + i] * k;
+      for (std::size_t j = 0; j < k; ++j) {
+        const bool have = j < list.size();
+        result.distances[at + j] =
+            have ? static_cast<float>(sign * list[j].key) : static_cast<float>(sign * INFINITY);
+        result.labels[at + j] = have ? list[j].label : -1;
+      }
+    }
+  }
 }
 
 Buffer KnnEngine::device_buffer(std::uint64_t bytes, const char* label) const {
@@ -454,7 +614,8 @@ Buffer KnnEngine::device_buffer(std::uint64_t bytes, const char* label) const {
   return buffer;
 }
 
-std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& sizes) const {
+std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
+                                                            std::size_t k) const {
   std::unique_ptr<Scratch> scratch;
   {
     std::lock_guard lock(scratch_mutex_);
@@ -475,13 +636,20 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const ScratchSizes& 
     b = device_buffer(bytes, label);
     grown = true;
   };
-  fit(scratch->queries, sizes.queries, "knn queries");
-  fit(scratch->query_norms, sizes.query_norms, "knn query norms");
-  fit(scratch->tile, sizes.tile, "knn distance tile");
-  fit(scratch->cand_values, sizes.candidates, "knn candidate values");
-  fit(scratch->cand_labels, sizes.candidates, "knn candidate labels");
-  fit(scratch->out_values, sizes.results, "knn result values");
-  fit(scratch->out_labels, sizes.results, "knn result labels");
+  const std::uint64_t batch = plan.batch;
+  const std::uint64_t screened = batch * plan.screen_k * sizeof(float);
+  const std::uint64_t results = batch * k * sizeof(float);
+  fit(scratch->queries, plan.query_bytes, "knn queries");
+  fit(scratch->query_norms, batch * sizeof(float), "knn query norms");
+  fit(scratch->tile, plan.tile_bytes, "knn distance tile");
+  fit(scratch->cand_values, plan.candidate_bytes, "knn candidate values");
+  fit(scratch->cand_labels, plan.candidate_bytes, "knn candidate labels");
+  fit(scratch->out_values, screened, "knn screened values");
+  fit(scratch->out_labels, screened, "knn screened labels");
+  fit(scratch->exact, plan.exact_bytes, "knn exact values");
+  fit(scratch->final_values, results, "knn result values");
+  fit(scratch->final_labels, results, "knn result labels");
+  fit(scratch->certificate, batch * 2 * sizeof(double), "knn certificate");
   if (grown) context_.residency_manager().commit();
   return scratch;
 }

@@ -3,13 +3,17 @@
 // within the device's storage-buffer range) with their squared norms; a search runs distance
 // tiles, per-tile top-k selection and a final merge in one command buffer per query batch.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <stop_token>
+#include <string_view>
 #include <vector>
 
+#include "knn_plan.hpp"
 #include "vecaccel/buffer_pool.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/metric.hpp"
@@ -23,6 +27,21 @@ struct BaseChunk {
   Buffer norms;
   std::size_t rows = 0;
   std::size_t capacity = 0;
+  /// The largest norm of the rows as stored (float64): the certificate's bound needs it.
+  double max_norm = 0.0;
+};
+
+/// One time limit and stop token for a whole call: every wait gets what is left of it.
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  std::chrono::nanoseconds limit;
+  std::stop_token stop;
+
+  WaitOptions wait_options() const;
+  /// Throws cancelled (naming `progress`) when a stop was requested.
+  void check_stop(std::string_view progress) const;
+  /// Waits for the submission; a timeout names the whole call's limit.
+  void wait(const SubmissionBase& submission, std::string_view what) const;
 };
 
 /// Throws invalid_argument naming the first row holding NaN or Inf (`what`: "query", "base").
@@ -38,8 +57,13 @@ class KnnEngine {
 
   /// A new empty chunk with room for chunk_rows() rows (private device memory).
   BaseChunk make_chunk(std::size_t capacity) const;
-  /// Appends vectors (n x dim, host) to chunk at its end (uploads through the pool and
-  /// computes their norms on the GPU). The chunk must have room.
+  /// Checks base rows before they are added: NaN/Inf, and (l2, inner product) squared norms
+  /// above max_squared_norm, each an invalid_argument naming the row (first_row + i).
+  void check_base(std::span<const float> vectors, std::size_t first_row) const;
+  /// Appends vectors (n x dim, host, already checked) to chunk at its end (uploads through
+  /// the pool and computes their norms on the GPU). The chunk must have room. Cosine rows are
+  /// stored scaled by a power of two (largest element in [1, 2)): the cosine is unchanged,
+  /// and the screen's float32 norms can neither overflow nor lose the row to underflow.
   void append(BaseChunk& chunk, std::span<const float> vectors) const;
   /// Copies a chunk's rows into a new, larger chunk on the GPU (no host round trip).
   BaseChunk grow(const BaseChunk& chunk, std::size_t new_capacity) const;
@@ -63,12 +87,15 @@ class KnnEngine {
   /// and its norms. Kept for reuse (a search waits for its GPU work before it returns); one
   /// set per concurrent search.
   struct Scratch {
-    Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels;
+    Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
+        final_values, final_labels, certificate;
   };
-  struct ScratchSizes {
-    std::uint64_t queries, query_norms, tile, candidates, results;
-  };
-  std::unique_ptr<Scratch> take_scratch(const ScratchSizes& sizes) const;
+  std::unique_ptr<Scratch> take_scratch(const KnnPlan& plan, std::size_t k) const;
+  /// Recomputes the rows of `queries` listed in `rows` against every base row in float64 and
+  /// writes their exact top k into result (the path of a failed certificate).
+  void search_direct(std::span<const float> queries, std::span<const BaseChunk> chunks,
+                     std::size_t k, std::span<const std::size_t> rows, KnnResult& result,
+                     const Deadline& deadline) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
   /// Keeps scratch of an abandoned search until its submission completes.
   void retire(std::unique_ptr<Scratch> scratch, Submission<void> done) const;

@@ -61,8 +61,8 @@ KnnResult knn(Context& context, std::span<const float> queries, std::span<const 
               std::size_t dim, std::size_t k, Metric metric, const ExecuteOptions& options) {
   rows_of(queries, dim, "queries");
   rows_of(base, dim, "base vectors");
-  detail::check_finite(base, dim, "base");
   detail::KnnEngine engine(context, dim, metric);
+  engine.check_base(base, 0);
   const auto chunks = upload_base(engine, base, dim);
   return engine.search(queries, chunks, k, options);
 }

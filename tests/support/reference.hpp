@@ -21,11 +21,10 @@ std::vector<float> clustered_data(std::size_t n, std::size_t dim, std::size_t cl
 /// The metric in float64.
 double reference_metric(const float* a, const float* b, std::size_t dim, Metric metric);
 
-/// Checks a KnnResult against float64: rows sorted, labels unique and valid, every returned
-/// distance within tolerance of the exact one for its label, and every returned label among
-/// the exact top k up to ties (its exact distance no worse than the k-th best plus tolerance);
-/// padding (-1, worst value) exactly where fewer than k base rows exist. Returns "" when all
-/// holds, else the first problem found.
+/// Checks a KnnResult is exact: the labels of a float64 brute force in its order (ties by
+/// label), each distance the float64 value rounded to float32 (within one ulp), padding (-1,
+/// worst value) exactly where fewer than k base rows exist. Returns "" when all holds, else
+/// the first difference.
 std::string check_knn(const KnnResult& result, const std::vector<float>& queries,
                       const std::vector<float>& base, std::size_t dim, std::size_t k,
                       Metric metric);

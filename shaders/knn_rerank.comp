@@ -1,0 +1,71 @@
+#version 450
+// Exact re-ranking: the distance of a query to a base row in direct form, accumulated in
+// float64 — Σ(q_i - x_i)², Σ q_i x_i, or q·x / (|q| |x|) — from the float32 inputs (each
+// product and difference of two floats is exact in float64; only the sums round). The screen
+// proposes the rows; this is the value results are ranked and reported by.
+//
+// Candidate mode: row `label` of exact[] slot (query, j) comes from labels[query * stride + j];
+// slots whose label lies outside this chunk are left to the chunk holding it. Direct mode
+// (pc.direct = 1): every row of the chunk, slot j = chunk row j.
+#include "metric.glsl"
+
+layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
+
+layout(set = 0, binding = 0, std430) readonly buffer Queries { float queries[]; };
+layout(set = 0, binding = 1, std430) readonly buffer Base { float base[]; };
+layout(set = 0, binding = 2, std430) readonly buffer Labels { int labels[]; };
+layout(set = 0, binding = 3, std430) writeonly buffer Exact { double exact[]; };
+
+layout(push_constant) uniform Constants {
+  uint num_queries;
+  uint slots;        // candidates per query (direct mode: the chunk's rows)
+  uint dim;
+  uint metric;
+  uint label_begin;  // global label of the chunk's first row
+  uint chunk_rows;
+  uint stride;       // labels and exact: elements per query
+  uint direct;
+} pc;
+
+double direct_distance(uint query_start, uint row_start) {
+  double sum = 0.0;
+  if (pc.metric == METRIC_L2) {
+    for (uint i = 0; i < pc.dim; ++i) {
+      const double t = double(queries[query_start + i]) - double(base[row_start + i]);
+      sum += t * t;
+    }
+    return sum;
+  }
+  if (pc.metric == METRIC_INNER_PRODUCT) {
+    for (uint i = 0; i < pc.dim; ++i)
+      sum += double(queries[query_start + i]) * double(base[row_start + i]);
+    return sum;
+  }
+  double qq = 0.0;
+  double xx = 0.0;
+  for (uint i = 0; i < pc.dim; ++i) {
+    const double q = double(queries[query_start + i]);
+    const double x = double(base[row_start + i]);
+    sum += q * x;
+    qq += q * q;
+    xx += x * x;
+  }
+  const double denominator = sqrt(qq) * sqrt(xx);
+  return denominator > 0.0 ? sum / denominator : 0.0;  // a zero vector is similar to nothing
+}
+
+void main() {
+  const uint query = gl_WorkGroupID.y;
+  if (query >= pc.num_queries) return;
+  const uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  for (uint j = gl_GlobalInvocationID.x; j < pc.slots; j += step) {
+    const uint slot = query * pc.stride + j;
+    uint row = j;
+    if (pc.direct == 0u) {
+      const int label = labels[slot];
+      if (label < int(pc.label_begin) || uint(label) - pc.label_begin >= pc.chunk_rows) continue;
+      row = uint(label) - pc.label_begin;
+    }
+    exact[slot] = direct_distance(query * pc.dim, row * pc.dim);
+  }
+}

@@ -1,0 +1,32 @@
+#pragma once
+// The exactness certificate of a screened kNN search (docs/exactness.md derives it).
+//
+// The screen ranks every base row by a float32 value s̃ (expanded form: |q|² + |x|² - 2 q.x, or
+// q.x, or the cosine from them) whose error against the true value is at most
+// screen_error_bound(...). Its best `screen_k` rows become candidates and are re-ranked
+// exactly. If the exact k-th best T among the candidates is strictly better than anything a
+// row outside them can be — its screened value is no better than the screen's last candidate
+// S, so its true value is no better than S ∓ bound — the candidates' exact top k is the top k
+// of the whole base, ties by label included.
+
+#include <cstddef>
+
+#include "vecaccel/metric.hpp"
+
+namespace vecaccel::detail {
+
+/// Rows and queries whose squared norm exceeds this are refused for l2 and inner product:
+/// the screen's float32 values (|q|² + |x|² + 2|q||x| at most) must stay finite.
+inline constexpr double max_squared_norm = 0x1p124;
+
+/// A rigorous bound on |s̃ - s| for one query against any base row of the search, from the
+/// query's norm and the largest base norm (both of the vectors the screen read; cosine
+/// screens read rows scaled to a largest element in [1, 2)). Covers float32 rounding with
+/// any summation order and FMA contraction, and flushed denormals.
+double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm);
+
+/// Whether no row outside the candidates can enter the top k: `kth_exact` is the exact k-th
+/// best candidate value, `screen_last` the screen's value of its last candidate.
+bool certified(Metric metric, double kth_exact, double screen_last, double bound);
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,104 @@
+#include "knn_plan.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "kernels.hpp"
+#include "vecaccel/error.hpp"
+#include "vecaccel/ops.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+/// Distance tiles: large enough that per-tile costs (a barrier drains the GPU three times per
+/// tile) stay small, small enough to leave the device's memory to the data: 1/64 of it,
+/// between 64 MiB and 1 GiB.
+std::uint64_t tile_budget(const Capabilities& caps) {
+  return std::clamp<std::uint64_t>(caps.device_local_memory / 64, 64ull << 20, 1ull << 30);
+}
+
+/// Base rows per workgroup of the fused kernel: enough blocks per workgroup that warming its
+/// lists up costs little, few enough that a query batch fills the GPU.
+constexpr std::uint32_t fused_split = 8192;
+/// Segments per fused tile: bounds the candidates each merge selects from.
+constexpr std::uint32_t fused_segments_per_tile = 64;
+/// A single batch of queries is split in two (to overlap its host work with the GPU's) from
+/// this size on, each half keeping at least this many queries.
+constexpr std::size_t pipelined_min_bytes = std::size_t{1} << 20;
+constexpr std::size_t pipelined_min_queries = 256;
+/// Queries per batch at most: bounds the host's staging and the result readback.
+constexpr std::size_t max_batch = 4096;
+
+}  // namespace
+
+std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows) {
+  std::size_t wanted = 0;
+  if (k <= 10) {
+    wanted = fused_k_limit;  // the fused kernel's list length
+  } else if (k <= 24) {
+    wanted = small_k_limit;  // the register-list selection's
+  } else {
+    wanted = (k + std::max<std::size_t>(16, k / 8) + 15) / 16 * 16;
+  }
+  wanted = std::min<std::size_t>(wanted, max_exact_candidates);
+  // A base with fewer rows than that: every row is a candidate.
+  wanted = std::max(k, std::min(wanted, base_rows));
+  return static_cast<std::uint32_t>(wanted);
+}
+
+KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
+  if (shape.k == 0 || shape.k > ops::max_k) {
+    throw Error(Errc::invalid_argument,
+                "k = " + std::to_string(shape.k) + " is outside 1.." + std::to_string(ops::max_k));
+  }
+  if (shape.dim == 0) throw Error(Errc::invalid_argument, "dimension must be at least 1");
+  KnnPlan p;
+  p.screen_k = screen_candidates(shape.k, shape.base_rows);
+  const std::uint32_t kk = p.screen_k;
+  const auto dim = static_cast<std::uint32_t>(shape.dim);
+  // Fused distance + selection where the kernel takes this k; a handful of queries streams
+  // the base instead (a fused block would be almost all empty rows).
+  p.fused = shape.queries > small_query_limit && fused_knn_supported(caps, kk, dim);
+  p.radix = !p.fused && kk > small_k_limit;
+  p.segment = p.fused ? fused_split : default_segment_length(kk);
+  const std::uint64_t range = caps.max_storage_buffer_range;
+  const std::uint64_t tile_bytes = std::min(range, tile_budget(caps));
+  const std::size_t rows = std::max<std::size_t>(shape.base_rows, 1);
+
+  // Query batches: as many as leave a distance tile at least one segment wide.
+  std::size_t batch =
+      std::min<std::size_t>({shape.queries, max_batch, range / (shape.dim * sizeof(float))});
+  if (!p.fused) batch = std::min<std::size_t>(batch, tile_bytes / (p.segment * sizeof(float)));
+  // Two batches at least once the queries are large: the second is staged while the GPU runs
+  // the first, and the first read back while it runs the second.
+  if (batch == shape.queries && shape.queries >= 2 * pipelined_min_queries &&
+      shape.queries * shape.dim * sizeof(float) >= pipelined_min_bytes) {
+    batch = (shape.queries + 1) / 2;
+  }
+  batch = std::max<std::size_t>(batch, 1);
+  // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
+  // keeps its distances on chip and is limited by its candidate count instead).
+  std::uint64_t tile_cols = p.fused ? std::uint64_t{fused_segments_per_tile} * p.segment
+                                    : tile_bytes / (batch * sizeof(float)) / p.segment * p.segment;
+  tile_cols = std::clamp<std::uint64_t>(
+      tile_cols, p.segment, p.fused ? std::max<std::size_t>(shape.chunk_rows, 1) : rows);
+  const auto segments_per_tile = (tile_cols + p.segment - 1) / p.segment;
+  const std::uint64_t cand_stride = (1 + segments_per_tile) * kk;
+  // Candidates and the exact values (float64) of a batch within one storage buffer.
+  batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, range / (cand_stride * 4)));
+  batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, range / (kk * 8ull)));
+  // Radix selection in later tiles drops what cannot beat the running k-th best, so only the
+  // first tile pays for a full one: keep it at two segments.
+  p.first_cols = static_cast<std::uint32_t>(
+      p.radix ? std::min<std::uint64_t>(tile_cols, 2 * std::uint64_t{p.segment}) : tile_cols);
+  p.batch = batch;
+  p.tile_cols = tile_cols;
+  p.cand_stride = static_cast<std::uint32_t>(cand_stride);
+  p.query_bytes = std::uint64_t{batch} * shape.dim * sizeof(float);
+  p.tile_bytes = p.fused ? sizeof(float) : std::uint64_t{batch} * tile_cols * sizeof(float);
+  p.candidate_bytes = std::uint64_t{batch} * cand_stride * sizeof(float);
+  p.exact_bytes = std::uint64_t{batch} * kk * sizeof(double);
+  return p;
+}
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,47 @@
+#pragma once
+// The kNN planning function: from the shape of a search (base rows, dimension, queries, k,
+// metric) and the device, every choice the engine makes — how many candidates the screen
+// proposes, which screen kernel, query batch, tile widths, selection method. Pure and
+// deterministic, so tests pin its choices without a GPU; kernels never special-case shapes.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "vecaccel/device.hpp"
+#include "vecaccel/metric.hpp"
+
+namespace vecaccel::detail {
+
+struct KnnShape {
+  std::size_t base_rows = 0;
+  std::size_t dim = 0;
+  std::size_t queries = 0;
+  std::size_t k = 0;
+  Metric metric = Metric::l2;
+  std::size_t chunk_rows = 0;  ///< rows of the largest base chunk the engine may make
+};
+
+struct KnnPlan {
+  /// Candidates per query the screen proposes (>= k): the margin past k is what lets the
+  /// certificate prove that nothing outside them can enter the top k.
+  std::uint32_t screen_k = 0;
+  bool fused = false;         ///< fused distance + selection screen (else distance tile + select)
+  bool radix = false;         ///< radix selection (k above the register-list limit)
+  std::uint32_t segment = 0;  ///< base columns per selection segment
+  std::size_t batch = 0;      ///< queries per command buffer
+  std::uint64_t tile_cols = 0;
+  std::uint32_t first_cols = 0;   ///< the first tile's columns (radix: two segments)
+  std::uint32_t cand_stride = 0;  ///< candidate slots per query row
+  /// Device bytes per batch of scratch.
+  std::uint64_t query_bytes = 0, tile_bytes = 0, candidate_bytes = 0, exact_bytes = 0;
+};
+
+/// Screen candidates for k over a base of base_rows rows: a margin that grows with k (the
+/// density of distances near the k-th grows with it), rounded to the selection kernels'
+/// sizes, never above the exact selection's limit.
+std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows);
+
+/// Throws invalid_argument for k outside 1..ops::max_k or an empty dimension.
+KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps);
+
+}  // namespace vecaccel::detail

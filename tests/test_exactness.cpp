@@ -1,0 +1,199 @@
+// Exactness on data built to break a float32 search: common offsets, integer pixels,
+// extreme scales, ties, underflow; overflow refused. Every result is compared with a float64
+// brute force (ids in its order, ties by label).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "support/reference.hpp"
+#include "vecaccel/vecaccel.hpp"
+
+using namespace vecaccel;
+namespace vt = vecaccel::testing;
+
+namespace {
+
+Context& shared_context() {
+  static Context context;
+  return context;
+}
+
+/// offset + N(0, spread) in every element: float32 norms are about (offset^2 d) while the
+/// distances that decide the ranking are about spread^2 d.
+std::vector<float> offset_data(std::size_t n, std::size_t dim, float offset, float spread,
+                               std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, spread);
+  std::vector<float> v(n * dim);
+  for (auto& x : v)
+    x = offset + noise(rng);
+  return v;
+}
+
+/// Integer "images" in 0..255 with many zeros: a few templates, pixel noise, clipping.
+std::vector<float> pixel_data(std::size_t n, std::size_t dim, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> level(0, 255);
+  std::normal_distribution<float> noise(0.0f, 40.0f);
+  constexpr std::size_t templates = 10;
+  std::vector<float> shapes(templates * dim);
+  for (auto& x : shapes)
+    x = rng() % 3 == 0 ? 0.0f : static_cast<float>(level(rng));
+  std::vector<float> v(n * dim);
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::size_t t = rng() % templates;
+    for (std::size_t c = 0; c < dim; ++c) {
+      const float x = shapes[t * dim + c] == 0.0f ? 0.0f : shapes[t * dim + c] + noise(rng);
+      v[r * dim + c] = std::round(std::clamp(x, 0.0f, 255.0f));
+    }
+  }
+  return v;
+}
+
+/// Normal rows, each scaled by 10^e with e uniform in [-25, 25].
+std::vector<float> extreme_scales(std::size_t n, std::size_t dim, std::uint32_t seed) {
+  auto v = vt::normal_data(n, dim, seed);
+  std::mt19937 rng(seed + 1);
+  std::uniform_real_distribution<double> exponent(-25.0, 25.0);
+  for (std::size_t r = 0; r < n; ++r) {
+    const double scale = std::pow(10.0, exponent(rng));
+    for (std::size_t c = 0; c < dim; ++c)
+      v[r * dim + c] = static_cast<float>(v[r * dim + c] * scale);
+  }
+  return v;
+}
+
+std::string error_of(const std::function<void()>& f, Errc expected) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (e.code() != expected) return std::string("wrong code: ") + e.what();
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST(Exactness, CommonOffsetWithSmallSpreadEqualsFloat64) {
+  constexpr std::size_t dim = 16, nb = 6000, nq = 24;
+  for (const float offset : {100.0f, 1000.0f}) {
+    const auto base = offset_data(nb, dim, offset, 1.0f, 1);
+    const auto queries = offset_data(nq, dim, offset, 1.0f, 2);
+    for (const std::size_t k : {1u, 10u, 100u}) {
+      for (const Metric metric : {Metric::l2, Metric::cosine, Metric::inner_product}) {
+        const KnnResult r = ops::knn(shared_context(), queries, base, dim, k, metric);
+        EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "")
+            << "offset " << offset << " k " << k << " " << to_string(metric);
+      }
+    }
+  }
+}
+
+TEST(Exactness, IntegerPixelDataAtDimension784EqualsFloat64) {
+  constexpr std::size_t dim = 784, nb = 3000, nq = 20;
+  const auto base = pixel_data(nb, dim, 3);
+  const auto queries = pixel_data(nq, dim, 4);
+  for (const std::size_t k : {10u, 100u}) {
+    for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+      const KnnResult r = ops::knn(shared_context(), queries, base, dim, k, metric);
+      EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "")
+          << "k " << k << " " << to_string(metric);
+    }
+  }
+}
+
+TEST(Exactness, CosineOverRowsScaledFrom1eMinus25To1e25EqualsFloat64) {
+  constexpr std::size_t dim = 48, nb = 4000, nq = 16;
+  const auto base = extreme_scales(nb, dim, 5);
+  const auto queries = extreme_scales(nq, dim, 7);
+  for (const std::size_t k : {10u, 64u}) {
+    const KnnResult r = ops::knn(shared_context(), queries, base, dim, k, Metric::cosine);
+    EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, Metric::cosine), "") << "k " << k;
+  }
+}
+
+TEST(Exactness, ScalingARowLeavesItsCosineResultsUnchanged) {
+  constexpr std::size_t dim = 32, nb = 2000, nq = 8;
+  auto base = vt::normal_data(nb, dim, 8);
+  const auto queries = vt::normal_data(nq, dim, 9);
+  const KnnResult before = ops::knn(shared_context(), queries, base, dim, 10, Metric::cosine);
+  for (std::size_t r = 0; r < nb; ++r) {  // powers of two: the scaled rows are exact
+    const float scale = std::ldexp(1.0f, static_cast<int>(r % 161) - 80);
+    for (std::size_t c = 0; c < dim; ++c)
+      base[r * dim + c] *= scale;
+  }
+  const KnnResult after = ops::knn(shared_context(), queries, base, dim, 10, Metric::cosine);
+  EXPECT_EQ(before.labels, after.labels);
+  EXPECT_EQ(before.distances, after.distances);
+}
+
+TEST(Exactness, SquaredNormsThatOverflowFloat32AreRefusedNamingTheRow) {
+  constexpr std::size_t dim = 8;
+  auto base = vt::normal_data(100, dim, 10);
+  const auto queries = vt::normal_data(4, dim, 11);
+  base[37 * dim + 3] = 1e19f;  // squared norm 1e38: beyond what float32 l2 can represent
+  for (const Metric metric : {Metric::l2, Metric::inner_product}) {
+    const std::string message = error_of(
+        [&] { ops::knn(shared_context(), queries, base, dim, 5, metric); }, Errc::invalid_argument);
+    EXPECT_NE(message.find("base row 37"), std::string::npos) << message;
+    auto bad_queries = queries;
+    bad_queries[2 * dim] = -3e19f;
+    const std::string query_message = error_of(
+        [&] {
+          ops::knn(shared_context(), bad_queries, vt::normal_data(50, dim, 12), dim, 5, metric);
+        },
+        Errc::invalid_argument);
+    EXPECT_NE(query_message.find("query row 2"), std::string::npos) << query_message;
+  }
+  FlatIndex index(shared_context(), dim, Metric::l2);
+  const std::string message = error_of([&] { index.add(base); }, Errc::invalid_argument);
+  EXPECT_NE(message.find("base row 37"), std::string::npos) << message;
+  EXPECT_EQ(index.size(), 0u) << "a refused add must add nothing";
+  // Cosine does not depend on a row's scale: the same rows are searched exactly.
+  const KnnResult r = ops::knn(shared_context(), queries, base, dim, 5, Metric::cosine);
+  EXPECT_EQ(vt::check_knn(r, queries, base, dim, 5, Metric::cosine), "");
+}
+
+// Base rows repeat five patterns: far more rows tie at each query's k-th distance than the
+// screen proposes, so no certificate can hold and every query takes the direct pass.
+TEST(Exactness, FailedCertificatesTakeTheDirectPassAndStayExact) {
+  constexpr std::size_t dim = 24, nb = 5000, nq = 12, patterns = 5, k = 10;
+  const auto pattern = vt::normal_data(patterns, dim, 13);
+  std::vector<float> base(nb * dim);
+  for (std::size_t r = 0; r < nb; ++r) {
+    std::copy_n(pattern.begin() + static_cast<std::ptrdiff_t>((r % patterns) * dim), dim,
+                base.begin() + static_cast<std::ptrdiff_t>(r * dim));
+  }
+  const auto queries = vt::normal_data(nq, dim, 14);
+  for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    const KnnResult r = ops::knn(shared_context(), queries, base, dim, k, metric);
+    EXPECT_EQ(r.second_pass_queries, nq) << to_string(metric);
+    EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "") << to_string(metric);
+  }
+}
+
+TEST(Exactness, WellSeparatedDataNeedsNoSecondPass) {
+  constexpr std::size_t dim = 32, nb = 5000, nq = 20;
+  const auto base = vt::normal_data(nb, dim, 15);
+  const auto queries = vt::normal_data(nq, dim, 16);
+  const KnnResult r = ops::knn(shared_context(), queries, base, dim, 10, Metric::l2);
+  EXPECT_EQ(r.second_pass_queries, 0u);
+  EXPECT_EQ(vt::check_knn(r, queries, base, dim, 10, Metric::l2), "");
+}
+
+// Values around 1e-22: their squares underflow float32, so the screen sees zeros; the
+// certificate cannot vouch for it and the float64 pass ranks them.
+TEST(Exactness, ValuesWhoseSquaresUnderflowFloat32EqualFloat64) {
+  constexpr std::size_t dim = 16, nb = 2000, nq = 6;
+  auto base = vt::normal_data(nb, dim, 17);
+  auto queries = vt::normal_data(nq, dim, 18);
+  for (auto& x : base)
+    x *= 1e-22f;
+  for (auto& x : queries)
+    x *= 1e-22f;
+  const KnnResult r = ops::knn(shared_context(), queries, base, dim, 10, Metric::l2);
+  EXPECT_EQ(vt::check_knn(r, queries, base, dim, 10, Metric::l2), "");
+}
