@@ -16,6 +16,9 @@ import torch
 
 
 def knn_batch(q, x, xn, k, metric):
+    if metric == "cosine":
+        q = q / q.norm(dim=1, keepdim=True).clamp(min=1e-30)
+        x = x / x.norm(dim=1, keepdim=True).clamp(min=1e-30)  # (a user would normalise once)
     if metric == "l2":
         # |x|^2 - 2 q.x in one GEMM with the norms as its bias; |q|^2 is constant per row and
         # does not change the order, so it is added to the k results only.
@@ -55,21 +58,31 @@ def time_ms(fn, repeat):
 
 
 def exact_fraction(q, x, idx, k, metric, samples=8):
+    """Share of sampled queries whose ids are the float64 brute force's, in its order (ties by
+    index)."""
     good = 0
     rows = list(range(0, q.shape[0], max(1, q.shape[0] // samples)))[:samples]
+    xd = x.double()
     for r in rows:
         qd = q[r].double()
         if metric == "l2":
-            d = ((x.double() - qd) ** 2).sum(1)
-            kth = torch.topk(d, k, largest=False).values[-1]
-            got = d[idx[r]]
-            good += int(bool((got <= kth + 1e-4 * kth.abs().clamp(min=1)).all()))
+            key = ((xd - qd) ** 2).sum(1)
+        elif metric == "cosine":
+            key = -(xd @ qd) / (xd.norm(dim=1) * qd.norm()).clamp(min=1e-300)
         else:
-            d = x.double() @ qd
-            kth = torch.topk(d, k, largest=True).values[-1]
-            got = d[idx[r]]
-            good += int(bool((got >= kth - 1e-4 * kth.abs().clamp(min=1)).all()))
+            key = -(xd @ qd)
+        want = torch.sort(key, stable=True).indices[:k]
+        good += int(bool((idx[r].to(want.device) == want).all()))
     return good / len(rows)
+
+
+def idx_images(path):
+    """A decompressed IDX image file as a float32 (rows, pixels) tensor."""
+    with open(path, "rb") as f:
+        data = f.read()
+    rows = int.from_bytes(data[4:8], "big")
+    dim = int.from_bytes(data[8:12], "big") * int.from_bytes(data[12:16], "big")
+    return torch.frombuffer(bytearray(data[16:]), dtype=torch.uint8).reshape(rows, dim).float()
 
 
 def main():
@@ -77,33 +90,52 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--json")
+    p.add_argument("--points", help="lines of 'n dim queries k metric' (bench/sweep_points.py)")
+    p.add_argument("--fmnist", help="directory with the decompressed Fashion-MNIST IDX files")
+    p.add_argument("--modes", default="fp32,tf32,bf16")
     a = p.parse_args()
+    modes = a.modes.split(",")
     configs = ([(20000, 128, 1, 10, "l2"), (20000, 128, 256, 10, "l2"), (20000, 128, 64, 100, "ip")]
                if a.quick else
                [(1000000, 128, 1, 10, "l2"), (1000000, 128, 1024, 10, "l2"),
                 (1000000, 128, 10000, 10, "l2"), (1000000, 768, 1024, 100, "l2")])
+    if a.points:
+        with open(a.points) as f:
+            configs = [(int(n), int(d), int(q), int(k), m) for n, d, q, k, m in
+                       (line.split() for line in f if line.strip())]
+    if a.fmnist:
+        configs = [(60000, 784, 10000, 100, "l2")]
     dev = torch.device("cuda")
     print(f"device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
-    print(f"{'config':28s} {'fp32 ms':>10s} {'tf32 ms':>10s} {'exact(fp32)':>12s}")
+    print(f"{'config':34s} " + " ".join(f"{m + ' ms':>10s}" for m in modes) + f" {'exact(fp32)':>12s}")
     out = []
     gen = torch.Generator(device=dev).manual_seed(0)
     for n, dim, nq, k, metric in configs:
-        x = torch.rand(n, dim, device=dev, generator=gen) * 2 - 1
-        q = torch.rand(nq, dim, device=dev, generator=gen) * 2 - 1
+        if a.fmnist:
+            x, q = (idx_images(f"{a.fmnist}/{name}-images-idx3-ubyte").to(dev)
+                    for name in ("train", "t10k"))
+        else:
+            x = torch.rand(n, dim, device=dev, generator=gen) * 2 - 1
+            q = torch.rand(nq, dim, device=dev, generator=gen) * 2 - 1
         xn = (x * x).sum(1)
         batch = query_batch(n)
         row = {"n": n, "dim": dim, "queries": nq, "k": k, "metric": metric,
                "query_batch": min(batch, nq)}
-        for mode in ("fp32", "tf32"):
+        for mode in modes:
             torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
-            row[mode + "_ms"] = time_ms(lambda: knn(q, x, xn, k, metric, batch), a.repeat)
+            if mode == "bf16":
+                qb, xb, xnb = q.bfloat16(), x.bfloat16(), xn.bfloat16()
+                row[mode + "_ms"] = time_ms(lambda: knn(qb, xb, xnb, k, metric, batch), a.repeat)
+                del qb, xb, xnb
+            else:
+                row[mode + "_ms"] = time_ms(lambda: knn(q, x, xn, k, metric, batch), a.repeat)
         torch.backends.cuda.matmul.allow_tf32 = False
         _, idx = knn(q, x, xn, k, metric, batch)
         row["fp32_exact"] = exact_fraction(q, x, idx, k, metric)
         out.append(row)
         name = f"N={n} d={dim} Q={nq} k={k} {metric}"
-        print(f"{name:28s} {row['fp32_ms']:10.3f} {row['tf32_ms']:10.3f} {row['fp32_exact']:12.2f}",
-              flush=True)
+        print(f"{name:34s} " + " ".join(f"{row[m + '_ms']:10.3f}" for m in modes) +
+              f" {row['fp32_exact']:12.2f}", flush=True)
         del x, q, xn
         torch.cuda.empty_cache()
     if a.json:

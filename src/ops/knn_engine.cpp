@@ -372,9 +372,9 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   };
   // On an error, work already submitted keeps its scratch until it completes; the call
   // returns without waiting for it (a timeout must not turn into a hang).
-  const auto abandon = [&]() noexcept {
+  const auto abandon = [&] {
     for (InFlight& f : in_flight)
-      retire(std::move(f.scratch), std::move(f.done));
+      retire(std::move(f.scratch), std::move(f.done), chunks);
     in_flight.clear();
   };
   try {
@@ -580,7 +580,12 @@ void KnnEngine::search_direct(std::span<const float> queries, std::span<const Ba
             e.barrier({exact.buffer()}, Stage::dispatch, Stage::host);
           },
           ExecuteOptions{.timeout = deadline.wait_options().timeout, .stop = deadline.stop});
-      deadline.wait(done, "direct kNN pass over " + std::to_string(g) + " queries");
+      try {
+        deadline.wait(done, "direct kNN pass over " + std::to_string(g) + " queries");
+      } catch (...) {
+        retire(nullptr, std::move(done), chunks);  // the base outlives the GPU's reads
+        throw;
+      }
       const auto values = exact.read<double>(g * n);
       for (std::size_t i = 0; i < g; ++i) {
         std::vector<Ranked>& list = best[i];
@@ -621,7 +626,7 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
     std::lock_guard lock(scratch_mutex_);
     std::erase_if(retired_, [&](Retired& r) {
       if (!r.done.is_complete()) return false;
-      scratch_.push_back(std::move(r.scratch));
+      if (r.scratch) scratch_.push_back(std::move(r.scratch));
       return true;
     });
     if (!scratch_.empty()) {
@@ -654,10 +659,15 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   return scratch;
 }
 
-void KnnEngine::retire(std::unique_ptr<Scratch> scratch, Submission<void> done) const {
-  if (!scratch) return;
+void KnnEngine::retire(std::unique_ptr<Scratch> scratch, Submission<void> done,
+                       std::span<const BaseChunk> chunks) const {
+  std::vector<Buffer> base;
+  for (const BaseChunk& chunk : chunks) {
+    base.push_back(chunk.vectors);
+    base.push_back(chunk.norms);
+  }
   std::lock_guard lock(scratch_mutex_);
-  retired_.push_back({std::move(scratch), std::move(done)});
+  retired_.push_back({std::move(scratch), std::move(done), std::move(base)});
 }
 
 KnnEngine::~KnnEngine() {

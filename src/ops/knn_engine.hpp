@@ -97,8 +97,10 @@ class KnnEngine {
                      std::size_t k, std::span<const std::size_t> rows, KnnResult& result,
                      const Deadline& deadline) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
-  /// Keeps scratch of an abandoned search until its submission completes.
-  void retire(std::unique_ptr<Scratch> scratch, Submission<void> done) const;
+  /// Keeps scratch of an abandoned search, and the base buffers its work reads, until its
+  /// submission completes (the caller may drop the chunks as the error unwinds).
+  void retire(std::unique_ptr<Scratch> scratch, Submission<void> done,
+              std::span<const BaseChunk> chunks) const;
   Buffer device_buffer(std::uint64_t bytes, const char* label) const;
 
   Context& context_;
@@ -110,6 +112,7 @@ class KnnEngine {
   struct Retired {
     std::unique_ptr<Scratch> scratch;
     Submission<void> done;
+    std::vector<Buffer> base;
   };
   mutable std::vector<Retired> retired_;
 };
