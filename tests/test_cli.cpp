@@ -1,15 +1,23 @@
 // Runs the built `vecaccel` binary (VECACCEL_CLI_PATH) as a user would: results, recall, and
 // for every bad input the exit status, one stderr line naming the problem, and no output file.
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -66,22 +74,24 @@ class CliTest : public ::testing::Test {
   }
 
   /// Runs the tool with stdout/stderr captured in files (stderr is not a terminal, so no
-  /// progress bar may appear).
-  CliResult run(const std::vector<std::string>& args) const {
+  /// progress bar may appear). `file_size_limit` (bytes, 0 for none) makes writing beyond it
+  /// fail with EFBIG, the way a full disk fails.
+  CliResult run(const std::vector<std::string>& args, rlim_t file_size_limit = 0) const {
     const fs::path out = io_ / "stdout", err = io_ / "stderr";
     std::vector<std::string> all = {VECACCEL_CLI_PATH};
     all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    argv.reserve(all.size() + 1);
-    for (auto& a : all)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
+    const std::vector<char*> argv = c_argv(all);
     const pid_t pid = ::fork();
     if (pid == 0) {
       const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(o, STDOUT_FILENO);
       ::dup2(e, STDERR_FILENO);
+      if (file_size_limit != 0) {
+        ::signal(SIGXFSZ, SIG_IGN);  // fail the write instead of killing the process
+        const rlimit limit{.rlim_cur = file_size_limit, .rlim_max = RLIM_INFINITY};
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+      }
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
@@ -92,6 +102,15 @@ class CliTest : public ::testing::Test {
     result.out = slurp(out);
     result.err = slurp(err);
     return result;
+  }
+
+  static std::vector<char*> c_argv(std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return argv;
   }
 
   /// A failing run: the exit status, exactly one stderr line holding every fragment, and no
@@ -158,11 +177,14 @@ TEST_F(CliTest, GroundTruthRecallCountsTheFirstGroundTruthIdOnly) {
     base.push_back(0.0f);
   }
   const std::vector<float> queries = {0.1f, 0, 5.2f, 0, 19.0f, 0, 10.4f, 0};
+  // Row 20, far away at (1000, 0), is every query's farthest.
+  base.push_back(1000.0f);
+  base.push_back(0.0f);
   // First column: query 0's nearest (rank 1), query 1's 4th nearest (5, 6, 4, 7: rank 4),
-  // query 2's 17th nearest (19, 18, ..., 3: rank 17), and an id that is never returned. The
+  // query 2's 17th nearest (19, 18, ..., 3: rank 17), and row 20, never among 20 results. The
   // other columns name hits, which must not count.
-  const std::vector<std::int32_t> gt = {0, 5, 6, 7, 0, 1, 3, 19, 18, 99, 10, 11};
-  write_vectors(data("base.fvecs"), matrix(20, 2, base));
+  const std::vector<std::int32_t> gt = {0, 5, 6, 7, 0, 1, 3, 19, 18, 20, 10, 11};
+  write_vectors(data("base.fvecs"), matrix(21, 2, base));
   write_vectors(data("query.fvecs"), matrix(4, 2, queries));
   write_ids(data("gt.ivecs"), {.rows = 4, .dim = 3, .values = gt});
   const CliResult r = run({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"),
@@ -273,6 +295,217 @@ TEST_F(CliErrors, GroundTruthWithTheWrongRowCount) {
   auto args = search(data("base.fvecs"), data("query.fvecs"));
   args.insert(args.end(), {"--gt", data("gt.ivecs")});
   expect_failure(args, 1, {data("gt.ivecs"), "4 rows", "5 rows"});
+}
+
+TEST_F(CliErrors, GroundTruthIdOutsideTheBaseNamesFileRowColumnIdAndN) {
+  // The base has N = 30 rows: -1 and 30 are no row of it and would silently count as misses.
+  for (const std::int32_t bad : {-1, 30}) {
+    SCOPED_TRACE(bad);
+    std::vector<std::int32_t> ids = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    ids[3 * 2 + 1] = bad;  // query 3, column 1
+    write_ids(data("gt.ivecs"), {.rows = 5, .dim = 2, .values = ids});
+    auto args = search(data("base.fvecs"), data("query.fvecs"));
+    args.insert(args.end(), {"--gt", data("gt.ivecs")});
+    expect_failure(args, 1,
+                   {data("gt.ivecs"), "row 3", "column 1", "id " + std::to_string(bad), "N = 30"});
+  }
+}
+
+// ---- Outputs: never over an input, all or nothing --------------------------------------------
+
+TEST_F(CliErrors, SearchOutputNamingAnInputIsRefusedWithExit2) {
+  write_ids(data("gt.ivecs"), {.rows = 5, .dim = 1, .values = {0, 1, 2, 3, 4}});
+  const std::string gt_before = slurp(data("gt.ivecs"));
+  const std::string base_before = slurp(data("base.fvecs"));
+  const std::vector<std::string> common = {
+      "search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3"};
+  const auto with = [&](std::vector<std::string> extra) {
+    auto args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  expect_failure(with({"--gt", data("gt.ivecs"), "--output", data("gt.ivecs")}), 2,
+                 {"--output", "--gt", data("gt.ivecs"), "same file"});
+  expect_failure(with({"--distances", data("base.fvecs")}), 2,
+                 {"--distances", "--base", data("base.fvecs"), "same file"});
+  // Another spelling of the same path, and another name (a hard link) of the same file.
+  const std::string dotted = (dir_ / "data" / "." / "query.fvecs").string();
+  expect_failure(with({"--distances", dotted}), 2, {"--distances", "--query", dotted});
+  fs::create_hard_link(data("base.fvecs"), data("link.fvecs"));
+  expect_failure(with({"--distances", data("link.fvecs")}), 2,
+                 {"--distances", data("link.fvecs"), "--base"});
+  fs::remove(data("link.fvecs"));
+  // The two outputs in one file: the ids would be lost under the distances.
+  expect_failure(with({"--output", data("x.npy"), "--distances", data("x.npy")}), 2,
+                 {"--output", "--distances", data("x.npy")});
+  EXPECT_EQ(slurp(data("gt.ivecs")), gt_before);
+  EXPECT_EQ(slurp(data("base.fvecs")), base_before);
+}
+
+TEST_F(CliErrors, UnwritableOutputDirectoryFailsBeforeSearchingAndWritesNothing) {
+  const std::string missing = (dir_ / "data" / "nodir" / "dist.fvecs").string();
+  expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",
+                  "--output", data("ids.ivecs"), "--distances", missing},
+                 1, {"--distances", missing, "No such file or directory"});
+  expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",
+                  "--output", (dir_ / "data" / "base.fvecs" / "ids.ivecs").string()},
+                 1, {"--output", "Not a directory"});
+}
+
+TEST_F(CliErrors, FailedSecondOutputLeavesNeitherOutputNorTemporaries) {
+  // k = 30: ids.ivecs takes 5 x (4 + 120) = 620 bytes, dist.npy 128 + 600 = 728; with files
+  // limited to 680 bytes the ids fit and the distances fail.
+  const auto before = data_entries();
+  const CliResult r =
+      run({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "30",
+           "--output", data("ids.ivecs"), "--distances", data("dist.npy")},
+          680);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(line_count(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find(data("dist.npy")), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
+  EXPECT_EQ(data_entries(), before) << "an output or a temporary was left behind";
+}
+
+// ---- Signals ---------------------------------------------------------------------------------
+
+/// A run interrupted by a signal at a known phase: the tool's stderr is a pseudo-terminal, so
+/// it draws its progress bar ("searching" once the first batch is done), and an inotify watch
+/// on the data directory reports the moment an output's temporary file is created.
+class CliSignals : public CliTest {
+ protected:
+  enum class Phase { search, output_write };
+
+  struct Outcome {
+    bool exited = false;  // else killed by a signal
+    int code = -1;        // exit status, or the signal that killed it
+    std::string terminal;
+  };
+
+  void SetUp() override {
+    CliTest::SetUp();
+    write_vectors(data("base.fvecs"), matrix(2000, 8, vt::normal_data(2000, 8, 8)));
+  }
+
+  /// Runs `vecaccel search` over `queries` queries, k = 10, with both outputs in the data
+  /// directory; sends `signal` once the run reaches `phase`.
+  Outcome interrupt(std::size_t queries, std::size_t batch, Phase phase, int signal) {
+    write_vectors(data("query.fvecs"), matrix(queries, 8, vt::normal_data(queries, 8, 9)));
+    inputs_ = data_entries();
+    std::vector<std::string> all = {VECACCEL_CLI_PATH,
+                                    "search",
+                                    "--base",
+                                    data("base.fvecs"),
+                                    "--query",
+                                    data("query.fvecs"),
+                                    "-k",
+                                    "10",
+                                    "--batch",
+                                    std::to_string(batch),
+                                    "--output",
+                                    data("ids.npy"),
+                                    "--distances",
+                                    data("dist.npy")};
+    const std::vector<char*> argv = c_argv(all);
+    const int watch = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    ::inotify_add_watch(watch, (dir_ / "data").c_str(), IN_CREATE);
+    int terminal = -1;
+    const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+    if (pid == 0) {
+      const int o = ::open((io_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(o, STDOUT_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    Outcome outcome;
+    bool sent = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd fds[] = {{.fd = terminal, .events = POLLIN, .revents = 0},
+                      {.fd = watch, .events = POLLIN, .revents = 0}};
+      ::poll(fds, 2, 100);
+      const bool temporary = fds[1].revents != 0 && temporary_created(watch);
+      const bool ready = phase == Phase::search
+                             ? outcome.terminal.find("searching") != std::string::npos
+                             : temporary;
+      if (!sent && ready) {
+        ::kill(pid, signal);
+        sent = true;
+      }
+      if (fds[0].revents != 0 && !read_some(terminal, outcome.terminal)) break;
+    }
+    ::close(watch);
+    ::close(terminal);
+    if (!sent) ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(sent) << "the run ended before the phase was seen: " << outcome.terminal;
+    outcome.exited = WIFEXITED(status);
+    outcome.code = outcome.exited ? WEXITSTATUS(status) : WTERMSIG(status);
+    return outcome;
+  }
+
+  /// Reads the pending events: true if one created a temporary (a name with ".tmp-").
+  static bool temporary_created(int watch) {
+    alignas(inotify_event) char buffer[4096];
+    bool found = false;
+    for (ssize_t got; (got = ::read(watch, buffer, sizeof buffer)) > 0;) {
+      for (ssize_t at = 0; at < got;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        if (event->len > 0 && std::strstr(event->name, ".tmp-") != nullptr) found = true;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    return found;
+  }
+
+  /// Appends what the terminal holds; false once the tool closed it (EIO).
+  static bool read_some(int terminal, std::string& text) {
+    char buffer[4096];
+    const ssize_t got = ::read(terminal, buffer, sizeof buffer);
+    if (got <= 0) return false;
+    text.append(buffer, static_cast<std::size_t>(got));
+    return true;
+  }
+
+  void expect_interrupted(const Outcome& outcome, int signal, const std::string& name) {
+    EXPECT_TRUE(outcome.exited) << "killed by signal " << outcome.code
+                                << " instead of exiting: " << outcome.terminal;
+    EXPECT_EQ(outcome.code, 128 + signal) << outcome.terminal;
+    EXPECT_NE(outcome.terminal.find("interrupted by " + name), std::string::npos)
+        << outcome.terminal;
+    EXPECT_EQ(data_entries(), inputs_) << "an output or a temporary was left behind";
+  }
+
+  std::vector<std::string> inputs_;
+};
+
+TEST_F(CliSignals, SigintDuringTheSearchExits130AndLeavesNoFile) {
+  // One query per batch: thousands of GPU round trips, seconds even on a fast GPU.
+  expect_interrupted(interrupt(20000, 1, Phase::search, SIGINT), SIGINT, "SIGINT");
+}
+
+TEST_F(CliSignals, SigtermDuringTheSearchExits143AndLeavesNoFile) {
+  expect_interrupted(interrupt(20000, 1, Phase::search, SIGTERM), SIGTERM, "SIGTERM");
+}
+
+TEST_F(CliSignals, SignalWhileWritingTheOutputsLeavesNoTemporary) {
+  // The signal goes out the moment the first temporary appears. Each output is synced (an
+  // fsync: milliseconds) before the stop is checked, so the run nearly always stops there;
+  // should it reach the renames first, it completes instead. Either way: no temporary, and
+  // all outputs or none.
+  const Outcome outcome = interrupt(2500, 4096, Phase::output_write, SIGINT);
+  ASSERT_TRUE(outcome.exited) << "killed by signal " << outcome.code << ": " << outcome.terminal;
+  if (outcome.code == 0) {
+    EXPECT_EQ(read_ids(data("ids.npy")).rows, 2500u);
+    EXPECT_EQ(read_vectors(data("dist.npy")).rows, 2500u);
+    auto expected = inputs_;
+    expected.insert(expected.end(), {"dist.npy", "ids.npy"});
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(data_entries(), expected);
+    return;
+  }
+  expect_interrupted(outcome, SIGINT, "SIGINT");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "cpu_reference.hpp"
+#include "ops/flat_index_file.hpp"
 #include "ops/knn_engine.hpp"
 #include "support/reference.hpp"
 #include "vecaccel/vecaccel.hpp"
@@ -252,8 +254,10 @@ TEST_F(FlatIndexTest, AddWithIdsLabelsResultsWithTheCallersIds) {
   const auto base = vt::normal_data(nb, dim, 11);
   const auto queries = vt::normal_data(nq, dim, 12);
   std::vector<std::int64_t> ids(nb);
-  for (std::size_t r = 0; r < nb; ++r)  // beyond 32 bits, negative and unordered
-    ids[r] = (r % 2 == 0 ? 1 : -1) * (std::int64_t{1} << 40) + static_cast<std::int64_t>(nb - r);
+  for (std::size_t r = 0; r < nb; ++r)  // beyond 32 bits, up to the int64 limit, unordered
+    ids[r] =
+        (r % 2 == 0 ? std::numeric_limits<std::int64_t>::max() - 2 * static_cast<std::int64_t>(r)
+                    : (std::int64_t{1} << 40) + static_cast<std::int64_t>(nb - r));
   FlatIndex index(context(), dim, Metric::l2);
   index.add_with_ids(base, ids);
   const KnnResult result = index.search(queries, k);
@@ -300,6 +304,32 @@ TEST_F(FlatIndexTest, AddWithIdsNeedsOneIdPerRow) {
   const std::vector<std::int64_t> ids(9, 0);
   expect_invalid_argument([&] { index.add_with_ids(base, ids); }, "9 ids for 10 vectors");
   EXPECT_EQ(index.size(), 0u);
+}
+
+TEST_F(FlatIndexTest, AddWithIdsRefusesNegativeIdsNamingRowAndIdAndAddsNothing) {
+  constexpr std::size_t dim = 4;
+  FlatIndex index(context(), dim, Metric::l2);
+  const auto base = vt::normal_data(10, dim, 2);
+  index.add(base);
+  // -1 is the padding label: a row labelled -1 could not be told from "no neighbour".
+  for (const std::int64_t bad :
+       {std::int64_t{-1}, std::int64_t{-7}, std::numeric_limits<std::int64_t>::min()}) {
+    SCOPED_TRACE(bad);
+    std::vector<std::int64_t> ids = {100, 101, 102, 103, 104, 105, 106, 107, 108, 109};
+    ids[6] = bad;
+    expect_invalid_argument([&] { index.add_with_ids(base, ids); },
+                            "row 6 has id " + std::to_string(bad));
+    EXPECT_EQ(index.size(), 10u);
+  }
+  // Nothing of a refused call reached the index: searches still find only the first rows.
+  const KnnResult result = index.search(std::span(base).first(dim), 10);
+  for (const std::int64_t label : result.labels) {
+    EXPECT_GE(label, 0);
+    EXPECT_LT(label, 10);
+  }
+  const std::vector<std::int64_t> zero(10, 0);  // 0 is a valid id
+  index.add_with_ids(base, zero);
+  EXPECT_EQ(index.size(), 20u);
 }
 
 // ---- Growth ----------------------------------------------------------------------------------
@@ -464,7 +494,7 @@ TEST_F(FlatIndexTest, SaveLoadRoundTripIsExact) {
     index.add(std::span(base).subspan(0, 500 * dim));
     std::vector<std::int64_t> ids(700);
     for (std::size_t i = 0; i < ids.size(); ++i)
-      ids[i] = -5'000'000'000 - static_cast<std::int64_t>(i);
+      ids[i] = 5'000'000'000 + static_cast<std::int64_t>(i);  // beyond 32 bits
     index.add_with_ids(std::span(base).subspan(500 * dim), ids);
     const fs::path file = path("index.vfi");
     index.save(file);
@@ -590,6 +620,29 @@ TEST_F(FlatIndexFileDamage, EveryFlippedByteIsIoError) {
     bytes[offset] = static_cast<char>(bytes[offset] ^ 0x01);
     write_file(path("bad.vfi"), bytes);
     expect_io_error(context(), path("bad.vfi"), "bad.vfi");
+  }
+}
+
+TEST_F(FlatIndexFileDamage, NegativeIdUnderAValidChecksumIsIoErrorNamingRowAndId) {
+  // A crafted file: row 2's id set to -5 and the checksum recomputed, so only the id check
+  // can catch it.
+  auto bytes = good_;
+  const std::int64_t bad = -5;
+  std::memcpy(bytes.data() + 32 + 2 * 8, &bad, sizeof bad);
+  const auto payload = std::as_bytes(std::span(bytes).first(bytes.size() - 8));
+  const std::uint64_t sum = detail::fnv1a64(payload);
+  std::memcpy(bytes.data() + bytes.size() - 8, &sum, sizeof sum);
+  write_file(path("crafted.vfi"), bytes);
+  try {
+    FlatIndex::load(context(), path("crafted.vfi"));
+    ADD_FAILURE() << "a file with id -5 loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::io_error) << e.what();
+    const std::string message = e.what();
+    for (const std::string fragment :
+         {path("crafted.vfi").string(), std::string("row 2"), std::string("id -5")}) {
+      EXPECT_NE(message.find(fragment), std::string::npos) << fragment << " in " << message;
+    }
   }
 }
 

@@ -1,11 +1,12 @@
 #pragma once
 // The vecaccel command-line tool: one function per subcommand that adds its options and the
-// callback that runs it. Callbacks report failures by throwing: vecaccel::Error (exit 1) or
-// UsageError (exit 2); main prints the one-line message.
+// callback that runs it. Callbacks report failures by throwing: vecaccel::Error (exit 1),
+// UsageError (exit 2) or Interrupted (exit 128 + signal); main prints the one-line message.
 
 #include <CLI/CLI.hpp>
 
 #include <stdexcept>
+#include <string>
 
 namespace vecaccel::cli {
 
@@ -14,6 +15,18 @@ namespace vecaccel::cli {
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// The command stopped on SIGINT or SIGTERM (after removing its temporary files): exit status
+/// 128 + the signal (130, 143), as a shell reports a process the signal killed.
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted(int signal, const std::string& message)
+      : std::runtime_error(message), signal_(signal) {}
+  int signal() const noexcept { return signal_; }
+
+ private:
+  int signal_;
 };
 
 /// `vecaccel info`: devices, their capabilities and explicit-model support.

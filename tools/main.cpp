@@ -1,5 +1,5 @@
 // vecaccel: command-line front end. Errors print one line on stderr; exit status 1 for a
-// failure, 2 for a usage error.
+// failure, 2 for a usage error, 130 / 143 when SIGINT / SIGTERM stopped `search`.
 #include <cstdio>
 
 #include "commands.hpp"
@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   } catch (const vecaccel::cli::UsageError& e) {
     std::fprintf(stderr, "vecaccel: %s (see --help)\n", e.what());
     return 2;
+  } catch (const vecaccel::cli::Interrupted& e) {
+    std::fprintf(stderr, "vecaccel: %s\n", e.what());
+    return 128 + e.signal();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vecaccel: %s\n", e.what());
     return 1;

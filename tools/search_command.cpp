@@ -1,21 +1,35 @@
 // `vecaccel search`: exact k-nearest-neighbour search of a query file against a base file.
 //
-// Everything that can be checked before the GPU work is checked first (extensions, dimensions,
-// finiteness, ground-truth shape), and outputs are written only after every batch succeeded,
-// each through a temporary file renamed over the target: a failed run leaves no output behind.
+// Everything that can be checked before the GPU work is checked first (output extensions, that
+// no output names an input or the other output, that output directories are writable; then
+// dimensions, finiteness, ground-truth shape and ids). Outputs are written only after every
+// batch succeeded, each to a temporary file, and renamed into place only when all were written:
+// a failed run leaves no output behind. SIGINT/SIGTERM stop the run at its next check (between
+// file chunks, added slices and query batches), remove the temporaries and exit 130/143.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "io/atomic_file.hpp"
+#include "io/vector_file_writer.hpp"
 #include "progress.hpp"
+#include "signal_stop.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
@@ -79,12 +93,87 @@ void check_output_path(const std::string& path, const char* option, bool ids) {
   }
 }
 
-Matrix<float> read_input(const std::string& path, const char* role, bool show_progress) {
+struct NamedPath {
+  const char* option;
+  const std::string& path;
+};
+
+fs::path normalised(const std::string& path) {
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(path, ec);
+  if (ec) return fs::path(path).lexically_normal();
+  const fs::path canonical = fs::weakly_canonical(absolute, ec);
+  return ec ? absolute.lexically_normal() : canonical;
+}
+
+/// The same file by identity (hard links, symlinks) when both exist, else by normalised path.
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) || normalised(a) == normalised(b);
+}
+
+/// Refuses (usage error) an output that would overwrite an input or the other output: the run
+/// would destroy its own data (replace the ground truth with the results, say) and succeed.
+void check_distinct_files(const SearchOptions& options) {
+  constexpr std::size_t kOutputs = 2;  // the first entries; the rest are inputs
+  const NamedPath files[] = {{"--output", options.output},
+                             {"--distances", options.distances},
+                             {"--base", options.base},
+                             {"--query", options.query},
+                             {"--gt", options.gt}};
+  for (std::size_t i = 0; i < kOutputs; ++i) {
+    for (std::size_t j = i + 1; j < std::size(files); ++j) {
+      if (files[i].path.empty() || files[j].path.empty()) continue;
+      if (!same_file(files[i].path, files[j].path)) continue;
+      throw UsageError(std::string(files[i].option) + " '" + files[i].path + "' and " +
+                       files[j].option + " '" + files[j].path +
+                       "' are the same file; an output may not replace an input or the other "
+                       "output");
+    }
+  }
+}
+
+/// Fails (io_error, exit 1) before any work when an output cannot be created: its directory is
+/// missing or not writable, or the output itself is a directory.
+void check_output_target(const std::string& path, const char* option) {
+  if (path.empty()) return;
+  const fs::path target(path);
+  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  const auto refuse = [&](const std::string& what, int err) {
+    throw Error(Errc::io_error, std::string(option) + " '" + path + "': " + what + ": " +
+                                    std::generic_category().message(err));
+  };
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) != 0) refuse("cannot write into '" + dir.string() + "'", errno);
+  if (!S_ISDIR(info.st_mode)) refuse("cannot write into '" + dir.string() + "'", ENOTDIR);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    refuse("cannot write into '" + dir.string() + "'", errno);
+  }
+  if (::stat(target.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    refuse("cannot replace it", EISDIR);
+  }
+}
+
+/// Throws Errc::cancelled once a signal asked to stop; run_search turns it into Interrupted.
+void check_stop(const std::stop_token& stop) {
+  if (stop.stop_requested()) throw Error(Errc::cancelled, "stopped by a signal");
+}
+
+/// `callback` followed by a stop check: file reads and writes stop between chunks.
+ProgressCallback stopping(ProgressCallback callback, std::stop_token stop) {
+  return [callback = std::move(callback), stop](std::uint64_t done, std::uint64_t total) {
+    if (callback) callback(done, total);
+    check_stop(stop);
+  };
+}
+
+Matrix<float> read_input(const std::string& path, const char* role, bool show_progress,
+                         const std::stop_token& stop) {
   std::error_code ec;
   const std::uintmax_t size = fs::file_size(path, ec);
   Progress progress("reading " + std::string(role), ec ? 0 : size, Progress::Unit::bytes,
                     show_progress);
-  Matrix<float> matrix = read_vectors(path, progress.callback());
+  Matrix<float> matrix = read_vectors(path, stopping(progress.callback(), stop));
   progress.finish();
   if (matrix.rows == 0) {
     throw Error(Errc::invalid_argument, path + ": the " + role + " file holds no vectors");
@@ -104,9 +193,26 @@ Matrix<std::int32_t> read_ground_truth(const std::string& path, std::size_t quer
   return gt;
 }
 
-void add_base(FlatIndex& index, const Matrix<float>& base, bool show_progress) {
+/// Ground-truth ids are base row numbers: an id outside 0..N-1 would silently count as a miss.
+void check_ground_truth_ids(const Matrix<std::int32_t>& gt, const std::string& path,
+                            std::size_t base_rows, const std::string& base) {
+  for (std::size_t i = 0; i < gt.values.size(); ++i) {
+    const std::int32_t id = gt.values[i];
+    if (id >= 0 && static_cast<std::size_t>(id) < base_rows) continue;
+    const std::size_t row = i / gt.dim;
+    throw Error(Errc::invalid_argument,
+                path + ": row " + std::to_string(row) + " (query " + std::to_string(row) +
+                    "), column " + std::to_string(i % gt.dim) + ": id " + std::to_string(id) +
+                    " is not a row of the base (0.." + std::to_string(base_rows - 1) +
+                    ", N = " + std::to_string(base_rows) + " in " + base + ")");
+  }
+}
+
+void add_base(FlatIndex& index, const Matrix<float>& base, bool show_progress,
+              const std::stop_token& stop) {
   Progress progress("adding", base.rows, Progress::Unit::items, show_progress, "rows");
   for (std::size_t row = 0; row < base.rows; row += kAddSliceRows) {
+    check_stop(stop);
     const std::size_t n = std::min(kAddSliceRows, base.rows - row);
     index.add(std::span(base.values).subspan(row * base.dim, n * base.dim));
     progress.update(row + n);
@@ -116,17 +222,20 @@ void add_base(FlatIndex& index, const Matrix<float>& base, bool show_progress) {
 
 /// Searches batch by batch; ids (0-based base rows) and distances, rows x k each.
 void search_batches(const FlatIndex& index, const Matrix<float>& queries,
-                    const SearchOptions& options, Matrix<std::int32_t>& ids,
-                    Matrix<float>& distances) {
+                    const SearchOptions& options, const std::stop_token& stop,
+                    Matrix<std::int32_t>& ids, Matrix<float>& distances) {
   const std::size_t k = options.k;
   ids = {.rows = queries.rows, .dim = k, .values = std::vector<std::int32_t>(queries.rows * k)};
   distances = {.rows = queries.rows, .dim = k, .values = std::vector<float>(queries.rows * k)};
   Progress progress("searching", queries.rows, Progress::Unit::items,
                     progress_wanted(options.quiet), "queries");
+  ExecuteOptions execute;
+  execute.stop = stop;  // also checked inside a batch, between its GPU passes
   for (std::size_t row = 0; row < queries.rows; row += options.batch) {
+    check_stop(stop);
     const std::size_t n = std::min(options.batch, queries.rows - row);
-    const KnnResult result =
-        index.search(std::span(queries.values).subspan(row * queries.dim, n * queries.dim), k);
+    const KnnResult result = index.search(
+        std::span(queries.values).subspan(row * queries.dim, n * queries.dim), k, execute);
     for (std::size_t i = 0; i < n * k; ++i) {
       // Row numbers fit int32: the base size was checked against it.
       ids.values[row * k + i] = static_cast<std::int32_t>(result.labels[i]);
@@ -190,14 +299,37 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
     std::printf("recall@%-3zu %.4f\n", r.at, r.value);
 }
 
-void run_search(const SearchOptions& options) {
-  check_output_path(options.output, "--output", true);
-  check_output_path(options.distances, "--distances", false);
+/// Writes and syncs every requested output to its temporary, then renames them into place
+/// together; a failure or a stop before the renames removes the temporaries and leaves no output.
+void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids,
+                   const Matrix<float>& distances, const std::stop_token& stop) {
+  std::optional<detail::AtomicFile> ids_file;
+  std::optional<detail::AtomicFile> distances_file;
+  std::vector<detail::AtomicFile*> files;
+  if (!options.output.empty()) {
+    detail::write_ids_to(ids_file.emplace(options.output), ids, stopping({}, stop));
+    files.push_back(&*ids_file);
+  }
+  if (!options.distances.empty()) {
+    detail::write_vectors_to(distances_file.emplace(options.distances), distances,
+                             stopping({}, stop));
+    files.push_back(&*distances_file);
+  }
+  // Syncing is the slow part (an fsync each): a stop during it still leaves no output.
+  for (detail::AtomicFile* file : files) {
+    check_stop(stop);
+    file->sync();
+  }
+  check_stop(stop);
+  detail::commit_all(files);
+}
+
+void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
   const Metric metric = parse_metric(options.metric);
   const bool show_progress = progress_wanted(options.quiet);
 
-  const Matrix<float> base = read_input(options.base, "base", show_progress);
-  const Matrix<float> queries = read_input(options.query, "query", show_progress);
+  const Matrix<float> base = read_input(options.base, "base", show_progress, stop);
+  const Matrix<float> queries = read_input(options.query, "query", show_progress, stop);
   if (queries.dim != base.dim) {
     throw Error(Errc::invalid_argument, "dimension mismatch: " + options.query + " has dimension " +
                                             std::to_string(queries.dim) + ", " + options.base +
@@ -212,7 +344,10 @@ void run_search(const SearchOptions& options) {
                                             " rows do not fit the int32 ids of .ivecs");
   }
   std::optional<Matrix<std::int32_t>> gt;
-  if (!options.gt.empty()) gt = read_ground_truth(options.gt, queries.rows);
+  if (!options.gt.empty()) {
+    gt = read_ground_truth(options.gt, queries.rows);
+    check_ground_truth_ids(*gt, options.gt, base.rows, options.base);
+  }
 
   Context context;
   SearchRun run{.device = device_text(context),
@@ -222,19 +357,40 @@ void run_search(const SearchOptions& options) {
                 .recalls = {}};
   FlatIndex index(context, base.dim, metric);
   auto start = Clock::now();
-  add_base(index, base, show_progress);
+  add_base(index, base, show_progress, stop);
   run.add_ms = ms_since(start);
 
   Matrix<std::int32_t> ids;
   Matrix<float> distances;
   start = Clock::now();
-  search_batches(index, queries, options, ids, distances);
+  search_batches(index, queries, options, stop, ids, distances);
   run.search_ms = ms_since(start);
   if (gt) run.recalls = recalls(ids, *gt, options.k);
 
-  if (!options.output.empty()) write_ids(options.output, ids);
-  if (!options.distances.empty()) write_vectors(options.distances, distances);
+  write_outputs(options, ids, distances, stop);
   print_report(options, run);
+}
+
+void run_search(const SearchOptions& options) {
+  check_output_path(options.output, "--output", true);
+  check_output_path(options.distances, "--distances", false);
+  check_distinct_files(options);
+  check_output_target(options.output, "--output");
+  check_output_target(options.distances, "--distances");
+  // Before the Context: the driver's threads must inherit the blocked signals.
+  const SignalStop signals;
+  try {
+    search_and_write(options, signals.token());
+  } catch (...) {
+    // Whatever the stop made fail (a cancelled search, a read or write cut short), the
+    // temporaries are gone by now: the unwinding destroyed their owners.
+    if (const int signal = signals.signal(); signal != 0) {
+      throw Interrupted(signal, std::string("interrupted by ") +
+                                    (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                                    ": stopped without writing any output");
+    }
+    throw;
+  }
 }
 
 }  // namespace
@@ -248,7 +404,10 @@ void add_search_command(CLI::App& app) {
       "of the base file.\n"
       "With --gt, recall@R (R = 1, 10 and k, where R <= k) is the fraction of queries whose "
       "true nearest neighbour (the first id in its ground-truth row) appears among the first R "
-      "results: ANN-benchmarks' R@R, i.e. 1-recall@R.");
+      "results: ANN-benchmarks' R@R, i.e. 1-recall@R.\n"
+      "Outputs are written only when the whole search succeeded, never over an input or each "
+      "other. Exit status: 0 done, 1 failed (bad data, I/O error), 2 usage error, 130/143 "
+      "stopped by SIGINT/SIGTERM (no output written).");
   command->add_option("--base", options->base, "Base vectors")->required();
   command->add_option("--query", options->query, "Query vectors")->required();
   command->add_option("-k", options->k, "Neighbours per query")

@@ -9,7 +9,8 @@
 // outlive the index.
 //
 // save()/load(): a versioned little-endian binary file with a checksum; a truncated, corrupt
-// or foreign file gives Errc::io_error naming the file and what is wrong.
+// or foreign file (also one holding a negative id) gives Errc::io_error naming the file and
+// what is wrong.
 
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,8 @@ class FlatIndex {
 
   /// vectors holds n x dim floats; NaN/Inf → invalid_argument naming the row.
   void add(std::span<const float> vectors);
+  /// One id per row, each >= 0 (-1 labels padding in results): else invalid_argument naming
+  /// the row and the id, and nothing is added.
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
   /// queries holds nq x dim floats; 1 <= k <= ops::max_k. options.stop is checked between
   /// query batches and while waiting (Errc::cancelled); options.timeout (else the context's

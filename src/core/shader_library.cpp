@@ -1,13 +1,14 @@
-#include <unistd.h>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <string>
 
 #include "device_impl.hpp"
+#include "io/atomic_file.hpp"
 #include "pipeline_impl.hpp"
 #include "vecaccel/argument_table.hpp"
 
@@ -123,18 +124,9 @@ void ShaderLibraryImpl::save_cache() const {
     fs::create_directories(path.parent_path(), ec);
     if (ec) return;
     // Write aside, then rename: concurrent processes never see a half-written cache.
-    const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid());
-    {
-      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-      out.write(reinterpret_cast<const char*>(data.data()),
-                static_cast<std::streamsize>(data.size()));
-      if (!out) {
-        fs::remove(temp, ec);
-        return;
-      }
-    }
-    fs::rename(temp, path, ec);
-    if (ec) fs::remove(temp, ec);
+    AtomicFile file(path);
+    file.write(std::as_bytes(std::span(data)));
+    file.commit();
   } catch (...) {
     // The cache is an optimisation; failing to save it must not fail the program.
   }

@@ -1,8 +1,6 @@
 #include "vecaccel/vector_file.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -14,13 +12,14 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 
+#include "io/atomic_file.hpp"
+#include "io/vector_file_writer.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel {
@@ -745,97 +744,10 @@ Matrix<Out> read_any(const fs::path& path, const ProgressCallback& progress) {
 // ---------------------------------------------------------------------------------------------
 // Writers.
 
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  // Returns close()'s errno (0 on success): on some filesystems write errors surface only here.
-  int reset() {
-    int err = 0;
-    if (fd_ >= 0 && ::close(fd_) != 0) err = errno;
-    fd_ = -1;
-    return err;
-  }
-
- private:
-  int fd_;
-};
-
-std::string random_suffix() {
-  std::random_device device;
-  const std::uint64_t value = (std::uint64_t{device()} << 32) | device();
-  std::ostringstream out;
-  out << ".tmp-" << ::getpid() << "-" << std::hex << value;
-  return out.str();
-}
-
-// A temporary file beside the target that is removed unless commit() renamed it over the target,
-// so a failure at any point (including an exception from a progress callback) leaves the target
-// as it was and no stray file behind.
-class TempFile {
- public:
-  explicit TempFile(const fs::path& target)
-      : target_(target),
-        temp_(target.parent_path() / (target.filename().string() + random_suffix())),
-        fd_(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) {
-    if (fd_.get() < 0) fail_errno("cannot create temporary file", errno);
-    created_ = true;
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  ~TempFile() {
-    fd_.reset();
-    if (created_) ::unlink(temp_.c_str());
-  }
-
-  void write(std::span<const std::byte> bytes) {
-    while (!bytes.empty()) {
-      const ssize_t wrote = ::write(fd_.get(), bytes.data(), bytes.size());
-      if (wrote < 0 && errno == EINTR) continue;
-      if (wrote < 0) fail_errno("cannot write", errno);
-      bytes = bytes.subspan(static_cast<std::size_t>(wrote));
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_.get()) != 0) fail_errno("cannot fsync", errno);
-    if (const int err = fd_.reset(); err != 0) fail_errno("cannot close", err);
-    if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      fail_errno("cannot rename over target", errno);
-    created_ = false;
-    sync_directory();
-  }
-
-  const std::string& name() const { return name_; }
-
- private:
-  [[noreturn]] void fail_errno(std::string_view what, int err) const {
-    fail(Errc::io_error, name_, cat(what, " '", temp_.string(), "': ", errno_message(err)));
-  }
-
-  // Makes the rename itself durable. Best effort: some filesystems refuse fsync on directories,
-  // and the data is already complete under its final name either way.
-  void sync_directory() const {
-    const fs::path dir = target_.parent_path().empty() ? fs::path(".") : target_.parent_path();
-    const UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() >= 0) ::fsync(fd.get());
-  }
-
-  fs::path target_;
-  std::string name_ = target_.string();
-  fs::path temp_;
-  UniqueFd fd_;
-  bool created_ = false;
-};
-
 // Batches small appends (per-row headers) into large writes and reports progress per chunk.
 class ChunkWriter {
  public:
-  ChunkWriter(TempFile& file, std::uint64_t total, const ProgressCallback& progress)
+  ChunkWriter(detail::AtomicFile& file, std::uint64_t total, const ProgressCallback& progress)
       : file_(file), total_(total), progress_(progress) {
     buffer_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(total, kChunkBytes)));
   }
@@ -861,7 +773,7 @@ class ChunkWriter {
   void finish() {
     flush();
     if (done_ != total_) {
-      fail(Errc::io_error, file_.name(),
+      fail(Errc::io_error, file_.target().string(),
            cat("internal: wrote ", done_, " bytes, expected ", total_));
     }
     report(progress_, total_, total_);
@@ -880,7 +792,7 @@ class ChunkWriter {
     if (done_ < total_) report(progress_, done_, total_);
   }
 
-  TempFile& file_;
+  detail::AtomicFile& file_;
   std::uint64_t total_;
   const ProgressCallback& progress_;
   std::vector<std::byte> buffer_;
@@ -905,8 +817,9 @@ std::string npy_header(std::string_view descr, std::size_t rows, std::size_t dim
   return out + header;
 }
 
+/// Refuses, before anything is created, what the writer cannot write to `path` exactly.
 template <class T>
-void write_any(const fs::path& path, const Matrix<T>& matrix, const ProgressCallback& progress) {
+void check_writable(const fs::path& path, const Matrix<T>& matrix) {
   constexpr bool kIds = std::is_same_v<T, std::int32_t>;
   const auto format = format_from_path(path);
   const std::string name = path.string();
@@ -929,25 +842,36 @@ void write_any(const fs::path& path, const Matrix<T>& matrix, const ProgressCall
     fail(Errc::invalid_argument, name,
          cat("dimension ", matrix.dim, " exceeds the TEXMEX limit of ", kMaxTexmexDim));
   }
+}
 
+/// Writes a matrix that check_writable accepted, in the format of the target's extension.
+template <class T>
+void encode(detail::AtomicFile& file, const Matrix<T>& matrix, const ProgressCallback& progress) {
+  constexpr bool kIds = std::is_same_v<T, std::int32_t>;
   const auto data = std::as_bytes(std::span(matrix.values));
-  TempFile file(path);
-  if (format == VectorFileFormat::npy) {
+  if (format_from_path(file.target()) == VectorFileFormat::npy) {
     const std::string header = npy_header(kIds ? "<i4" : "<f4", matrix.rows, matrix.dim);
     ChunkWriter writer(file, header.size() + data.size(), progress);
     writer.append(std::as_bytes(std::span(header)));
     writer.append(data);
     writer.finish();
-  } else {
-    const auto dim = static_cast<std::int32_t>(matrix.dim);
-    const auto dim_bytes = std::as_bytes(std::span(&dim, 1));
-    ChunkWriter writer(file, matrix.rows * kTexmexDimBytes + data.size(), progress);
-    for (std::size_t i = 0; i < matrix.rows; ++i) {
-      writer.append(dim_bytes);
-      writer.append(std::as_bytes(matrix.row(i)));
-    }
-    writer.finish();
+    return;
   }
+  const auto dim = static_cast<std::int32_t>(matrix.dim);
+  const auto dim_bytes = std::as_bytes(std::span(&dim, 1));
+  ChunkWriter writer(file, matrix.rows * kTexmexDimBytes + data.size(), progress);
+  for (std::size_t i = 0; i < matrix.rows; ++i) {
+    writer.append(dim_bytes);
+    writer.append(std::as_bytes(matrix.row(i)));
+  }
+  writer.finish();
+}
+
+template <class T>
+void write_any(const fs::path& path, const Matrix<T>& matrix, const ProgressCallback& progress) {
+  check_writable(path, matrix);
+  detail::AtomicFile file(path);
+  encode(file, matrix, progress);
   file.commit();
 }
 
@@ -992,5 +916,21 @@ void write_ids(const std::filesystem::path& path, const Matrix<std::int32_t>& ma
                const ProgressCallback& progress) {
   write_any(path, matrix, progress);
 }
+
+namespace detail {
+
+void write_vectors_to(AtomicFile& file, const Matrix<float>& matrix,
+                      const ProgressCallback& progress) {
+  check_writable(file.target(), matrix);
+  encode(file, matrix, progress);
+}
+
+void write_ids_to(AtomicFile& file, const Matrix<std::int32_t>& matrix,
+                  const ProgressCallback& progress) {
+  check_writable(file.target(), matrix);
+  encode(file, matrix, progress);
+}
+
+}  // namespace detail
 
 }  // namespace vecaccel

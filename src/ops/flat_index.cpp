@@ -34,6 +34,18 @@ std::size_t checked_dim(std::size_t dim) {
   return dim;
 }
 
+/// Index of the first negative id, or ids.size(). Ids must be >= 0: -1 labels padding in
+/// results, and a caller's -1 would be indistinguishable from "no neighbour".
+std::size_t first_negative(std::span<const std::int64_t> ids) {
+  return static_cast<std::size_t>(
+      std::find_if(ids.begin(), ids.end(), [](std::int64_t id) { return id < 0; }) - ids.begin());
+}
+
+std::string negative_id_text(std::size_t row, std::int64_t id) {
+  return "row " + std::to_string(row) + " has id " + std::to_string(id) +
+         "; ids must be >= 0 (-1 labels padding in results)";
+}
+
 float worst_distance(Metric metric) {
   return smaller_is_better(metric) ? std::numeric_limits<float>::infinity()
                                    : -std::numeric_limits<float>::infinity();
@@ -59,6 +71,10 @@ class FlatIndexImpl {
     if (with_ids && ids.size() != n) {
       throw Error(Errc::invalid_argument, "FlatIndex::add_with_ids: " + std::to_string(ids.size()) +
                                               " ids for " + std::to_string(n) + " vectors");
+    }
+    if (const std::size_t row = first_negative(ids); row < ids.size()) {
+      throw Error(Errc::invalid_argument,
+                  "FlatIndex::add_with_ids: " + negative_id_text(row, ids[row]));
     }
     std::unique_lock lock(mutex_);
     engine_.check_base(vectors, ids_.size());
@@ -106,6 +122,11 @@ class FlatIndexImpl {
   /// Fills this (new, empty) index from a verified file.
   void load_from(FlatIndexReader& reader, const std::filesystem::path& path) {
     const std::vector<std::int64_t> ids = reader.read_ids();
+    // Only a crafted file holds one (add_with_ids refuses them), but the checksum cannot tell.
+    if (const std::size_t row = first_negative(ids); row < ids.size()) {
+      throw Error(Errc::io_error,
+                  "cannot load index '" + path.string() + "': " + negative_id_text(row, ids[row]));
+    }
     const std::size_t slice_rows =
         std::max<std::size_t>(1, kLoadSliceBytes / (dim_ * sizeof(float)));
     std::vector<float> values;

@@ -1,8 +1,6 @@
 #include "ops/flat_index_file.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -10,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <sstream>
 #include <system_error>
 
@@ -65,14 +62,6 @@ T get(const std::byte* in) {
   return value;
 }
 
-std::string temp_name(const fs::path& target) {
-  std::random_device device;
-  const std::uint64_t value = (std::uint64_t{device()} << 32) | device();
-  std::ostringstream out;
-  out << target.filename().string() << ".tmp-" << ::getpid() << "-" << std::hex << value;
-  return out.str();
-}
-
 /// File size needed for rows x dim, or nullopt-like 0 when it cannot be represented.
 std::uint64_t expected_size(std::uint64_t rows, std::uint64_t dim) {
   const std::uint64_t per_row = sizeof(std::int64_t) + dim * sizeof(float);
@@ -95,10 +84,7 @@ std::uint64_t fnv1a64(std::span<const std::byte> bytes, std::uint64_t state) noe
 // ---- FlatIndexWriter -------------------------------------------------------------------------
 
 FlatIndexWriter::FlatIndexWriter(const fs::path& path, const FlatIndexHeader& header)
-    : path_(path), temp_(path.parent_path() / temp_name(path)), header_(header) {
-  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd_ < 0) fail("cannot create temporary file '" + temp_.string() + "': " + errno_text(errno));
-  created_ = true;
+    : file_(path, "cannot save index '" + path.string() + "': "), header_(header) {
   buffer_.reserve(kIoChunkBytes);
   std::array<std::byte, kHeaderBytes> bytes{};
   std::memcpy(bytes.data(), kMagic.data(), kMagic.size());
@@ -109,13 +95,8 @@ FlatIndexWriter::FlatIndexWriter(const fs::path& path, const FlatIndexHeader& he
   write(bytes);
 }
 
-FlatIndexWriter::~FlatIndexWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (created_) ::unlink(temp_.c_str());
-}
-
 void FlatIndexWriter::fail(const std::string& what) const {
-  throw Error(Errc::io_error, "cannot save index '" + path_.string() + "': " + what);
+  throw Error(Errc::io_error, file_.context() + what);
 }
 
 void FlatIndexWriter::write_ids(std::span<const std::int64_t> ids) {
@@ -147,13 +128,7 @@ void FlatIndexWriter::write(std::span<const std::byte> bytes) {
 }
 
 void FlatIndexWriter::flush() {
-  std::span<const std::byte> rest(buffer_);
-  while (!rest.empty()) {
-    const ssize_t wrote = ::write(fd_, rest.data(), rest.size());
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote < 0) fail("cannot write '" + temp_.string() + "': " + errno_text(errno));
-    rest = rest.subspan(static_cast<std::size_t>(wrote));
-  }
+  file_.write(buffer_);
   buffer_.clear();
 }
 
@@ -167,22 +142,7 @@ void FlatIndexWriter::commit() {
   put(sum.data(), checksum_);
   buffer_.insert(buffer_.end(), sum.begin(), sum.end());  // not part of its own checksum
   flush();
-  if (::fsync(fd_) != 0) fail("cannot fsync '" + temp_.string() + "': " + errno_text(errno));
-  const int closed = ::close(fd_);
-  fd_ = -1;
-  // Some filesystems report write errors only at close.
-  if (closed != 0) fail("cannot close '" + temp_.string() + "': " + errno_text(errno));
-  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
-    fail("cannot rename '" + temp_.string() + "' over the target: " + errno_text(errno));
-  }
-  created_ = false;
-  // Makes the rename durable. Best effort: the data is complete under its name either way.
-  const fs::path dir = path_.parent_path().empty() ? fs::path(".") : path_.parent_path();
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  file_.commit();
 }
 
 // ---- FlatIndexReader -------------------------------------------------------------------------

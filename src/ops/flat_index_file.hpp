@@ -10,8 +10,8 @@
 //              f32      vectors[rows * dim], row-major
 //              u64      FNV-1a 64 of every byte before it
 //
-// The writer streams into a temporary file beside the target and renames it over the target
-// only when complete, so a failed save never leaves a partial file. The reader checks the
+// The writer streams into an AtomicFile (a temporary beside the target, renamed over it only
+// when complete), so a failed save never leaves a partial file. The reader checks the
 // whole file (structure, exact size, checksum) before handing out any data, so a caller never
 // builds an index from a file that later turns out to be corrupt.
 
@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "io/atomic_file.hpp"
 #include "vecaccel/metric.hpp"
 
 namespace vecaccel::detail {
@@ -49,7 +50,6 @@ class FlatIndexWriter {
   FlatIndexWriter(const std::filesystem::path& path, const FlatIndexHeader& header);
   FlatIndexWriter(const FlatIndexWriter&) = delete;
   FlatIndexWriter& operator=(const FlatIndexWriter&) = delete;
-  ~FlatIndexWriter();
 
   void write_ids(std::span<const std::int64_t> ids);
   void write_vectors(std::span<const float> values);
@@ -61,11 +61,8 @@ class FlatIndexWriter {
   void flush();
   [[noreturn]] void fail(const std::string& what) const;
 
-  std::filesystem::path path_;
-  std::filesystem::path temp_;
+  AtomicFile file_;
   FlatIndexHeader header_;
-  int fd_ = -1;
-  bool created_ = false;
   std::uint64_t ids_written_ = 0;
   std::uint64_t values_written_ = 0;
   std::uint64_t checksum_ = fnv1a64_offset_basis;

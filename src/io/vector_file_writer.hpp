@@ -1,0 +1,19 @@
+#pragma once
+// Internal: a vector file written into an AtomicFile that the caller commits, for callers that
+// commit several files together (the CLI renames its outputs only when all were written).
+
+#include <cstdint>
+
+#include "io/atomic_file.hpp"
+#include "vecaccel/vector_file.hpp"
+
+namespace vecaccel::detail {
+
+/// write_vectors / write_ids into `file`, in the format of file.target()'s extension, with the
+/// same checks and errors; the file is left uncommitted.
+void write_vectors_to(AtomicFile& file, const Matrix<float>& matrix,
+                      const ProgressCallback& progress = {});
+void write_ids_to(AtomicFile& file, const Matrix<std::int32_t>& matrix,
+                  const ProgressCallback& progress = {});
+
+}  // namespace vecaccel::detail

@@ -1,0 +1,44 @@
+#include "signal_stop.hpp"
+
+#include <pthread.h>
+
+#include <system_error>
+
+namespace vecaccel::cli {
+
+SignalStop::SignalStop() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  if (const int err = pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_); err != 0) {
+    throw std::system_error(err, std::generic_category(), "cannot block SIGINT and SIGTERM");
+  }
+  try {
+    watcher_ = std::thread([this] { watch(); });
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    throw;
+  }
+}
+
+SignalStop::~SignalStop() {
+  // Wakes the watcher with a signal aimed at its thread alone; a real signal arriving in this
+  // instant is taken instead and dropped, which is harmless: the command is over.
+  closing_ = true;
+  pthread_kill(watcher_.native_handle(), SIGTERM);
+  watcher_.join();
+  pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
+void SignalStop::watch() {
+  for (;;) {
+    int received = 0;
+    if (sigwait(&signals_, &received) != 0) continue;
+    if (closing_) return;
+    int none = 0;
+    signal_.compare_exchange_strong(none, received);
+    source_.request_stop();
+  }
+}
+
+}  // namespace vecaccel::cli
