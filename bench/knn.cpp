@@ -179,8 +179,9 @@ int main(int argc, char** argv) {
     if (c.n != base_n || c.dim != base_dim || c.metric != base_metric) {
       chunks.clear();
       std::size_t rows = 0, dim = 0;
-      base = fmnist_dir.empty() ? uniform_data(c.n * c.dim, c.dim)
-                                : read_idx_images(fmnist_dir + "/train-images-idx3-ubyte", rows, dim);
+      base = fmnist_dir.empty()
+                 ? uniform_data(c.n * c.dim, c.dim)
+                 : read_idx_images(fmnist_dir + "/train-images-idx3-ubyte", rows, dim);
       engine = std::make_unique<detail::KnnEngine>(context, c.dim, c.metric);
       for (std::size_t r0 = 0; r0 < c.n; r0 += engine->chunk_rows()) {
         const std::size_t rows = std::min(engine->chunk_rows(), c.n - r0);
@@ -230,7 +231,8 @@ int main(int argc, char** argv) {
         "\"second_pass_queries\": %zu}",
         json.size() > 1 ? "," : "", c.n, c.dim, c.queries, c.k,
         std::string(to_string(c.metric)).c_str(), ms, times.front(), gpu_ms,
-        flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms, exact, result.second_pass_queries);
+        flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms, exact,
+        result.second_pass_queries);
     json += entry;
     std::fflush(stdout);
   }

@@ -705,4 +705,41 @@ TEST_F(FlatIndexTest, SearchesDuringAddsSeeAConsistentIndex) {
 }
 
 }  // namespace
+
+// ---- Cancellation and time limits -------------------------------------------------------------
+
+TEST_F(FlatIndexTest, StoppedSearchThrowsCancelledAndTheIndexStaysUsable) {
+  constexpr std::size_t dim = 16;
+  const auto base = vt::normal_data(4000, dim, 41);
+  const auto queries = vt::normal_data(600, dim, 42);
+  FlatIndex index(context(), dim, Metric::l2);
+  index.add(base);
+  std::stop_source stop;
+  stop.request_stop();
+  try {
+    index.search(queries, 10, {.stop = stop.get_token()});
+    ADD_FAILURE() << "a stopped search returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::cancelled) << e.what();
+  }
+  EXPECT_EQ(check_against_reference(index.search(queries, 10), queries, base, dim, 10, Metric::l2),
+            "");
+}
+
+TEST_F(FlatIndexTest, SearchPastItsTimeoutThrowsTimeoutAndTheIndexStaysUsable) {
+  constexpr std::size_t dim = 64;
+  const auto base = vt::normal_data(20000, dim, 43);
+  const auto queries = vt::normal_data(2000, dim, 44);  // several batches of GPU work
+  FlatIndex index(context(), dim, Metric::l2);
+  index.add(base);
+  try {
+    index.search(queries, 10, {.timeout = std::chrono::nanoseconds(1)});
+    ADD_FAILURE() << "a search finished within a nanosecond";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::timeout) << e.what();
+  }
+  const auto few = std::vector<float>(queries.begin(), queries.begin() + 8 * dim);
+  EXPECT_EQ(check_against_reference(index.search(few, 10), few, base, dim, 10, Metric::l2), "");
+}
+
 }  // namespace vecaccel

@@ -231,6 +231,9 @@ void search_batches(const FlatIndex& index, const Matrix<float>& queries,
                     progress_wanted(options.quiet), "queries");
   ExecuteOptions execute;
   execute.stop = stop;  // also checked inside a batch, between its GPU passes
+  // A command-line search takes as long as it takes (a slow device, a large batch); Ctrl-C
+  // stops it, so the context's default timeout does not apply.
+  execute.timeout = std::chrono::nanoseconds::max();
   for (std::size_t row = 0; row < queries.rows; row += options.batch) {
     check_stop(stop);
     const std::size_t n = std::min(options.batch, queries.rows - row);

@@ -45,7 +45,8 @@ class FlatIndex {
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
   /// queries holds nq x dim floats; 1 <= k <= ops::max_k. options.stop is checked between
   /// query batches and while waiting (Errc::cancelled); options.timeout (else the context's
-  /// default_timeout) bounds the whole call (Errc::timeout). After either, the index stays
+  /// default_timeout) bounds the whole call (Errc::timeout; nanoseconds::max(): no limit).
+  /// After either, the index stays
   /// usable; GPU work already submitted finishes with its memory kept alive.
   KnnResult search(std::span<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;

@@ -115,7 +115,17 @@ std::vector<double> stage_rows(std::span<const float> values, std::span<std::byt
 
 }  // namespace
 
+Deadline Deadline::after(std::chrono::nanoseconds limit, std::stop_token stop) {
+  const auto now = std::chrono::steady_clock::now();
+  // Saturates: nanoseconds::max() means no limit.
+  const auto at = limit >= std::chrono::steady_clock::time_point::max() - now
+                      ? std::chrono::steady_clock::time_point::max()
+                      : now + limit;
+  return {at, limit, std::move(stop)};
+}
+
 WaitOptions Deadline::wait_options() const {
+  if (at == std::chrono::steady_clock::time_point::max()) return {std::nullopt, stop};
   const auto left =
       std::max(at - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
   return {std::chrono::duration_cast<std::chrono::nanoseconds>(left), stop};
@@ -317,10 +327,8 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     throw Error(Errc::unsupported,
                 "exact kNN re-ranks in float64 and the device has no shaderFloat64");
   }
-  const Deadline deadline{std::chrono::steady_clock::now() +
-                              options.timeout.value_or(context_.configuration().default_timeout),
-                          options.timeout.value_or(context_.configuration().default_timeout),
-                          options.stop};
+  const Deadline deadline = Deadline::after(
+      options.timeout.value_or(context_.configuration().default_timeout), options.stop);
 
   const bool largest = !smaller_is_better(metric_);
   const std::uint32_t kk = plan.screen_k;

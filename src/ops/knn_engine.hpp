@@ -37,6 +37,9 @@ struct Deadline {
   std::chrono::nanoseconds limit;
   std::stop_token stop;
 
+  /// A deadline `limit` from now; nanoseconds::max() (or anything past the clock's range)
+  /// never expires.
+  static Deadline after(std::chrono::nanoseconds limit, std::stop_token stop);
   WaitOptions wait_options() const;
   /// Throws cancelled (naming `progress`) when a stop was requested.
   void check_stop(std::string_view progress) const;
