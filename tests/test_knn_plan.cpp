@@ -62,6 +62,21 @@ TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
   EXPECT_LE(large_k.first_cols, 2 * large_k.segment);
 }
 
+TEST(KnnPlan, FusedSplitsShortenForFewQueriesToFillTheGpu) {
+  EXPECT_EQ(fused_split_length(1'000'000, 4096, 128), 8192u) << "many queries: long splits";
+  const std::uint32_t few = fused_split_length(1'000'000, 32, 128);
+  EXPECT_LT(few, 8192u);
+  EXPECT_GE(1'000'000 / few, 900u) << "about a thousand workgroups for one query block";
+  EXPECT_EQ(fused_split_length(1000, 32, 128), 512u) << "never below the minimum";
+  for (std::size_t rows : {1000u, 100'000u, 10'000'000u}) {
+    for (std::size_t batch : {9u, 100u, 4096u})
+      EXPECT_EQ(fused_split_length(rows, batch, 64) % 128, 0u);
+  }
+  const KnnPlan p = plan_knn({1'000'000, 128, 32, 10, Metric::l2, 1 << 22}, gpu_like());
+  ASSERT_TRUE(p.fused);
+  EXPECT_EQ(p.segment, fused_split_length(1'000'000, 32, 128));
+}
+
 TEST(KnnPlan, BatchesKeepEveryBufferWithinTheStorageRange) {
   for (const Capabilities& caps : {gpu_like(), cpu_like()}) {
     for (const std::size_t dim : {1u, 96u, 784u, 1536u}) {

@@ -17,9 +17,13 @@ std::uint64_t tile_budget(const Capabilities& caps) {
   return std::clamp<std::uint64_t>(caps.device_local_memory / 64, 64ull << 20, 1ull << 30);
 }
 
-/// Base rows per workgroup of the fused kernel: enough blocks per workgroup that warming its
-/// lists up costs little, few enough that a query batch fills the GPU.
+/// Base rows per workgroup of the fused kernel, at most: enough blocks per workgroup that
+/// warming its lists up costs little...
 constexpr std::uint32_t fused_split = 8192;
+/// ...and at least, when a small query batch needs shorter splits to fill the GPU with
+/// workgroups (one per split and query block).
+constexpr std::uint32_t min_fused_split = 512;
+constexpr std::uint64_t fused_workgroups_wanted = 1024;
 /// Segments per fused tile: bounds the candidates each merge selects from.
 constexpr std::uint32_t fused_segments_per_tile = 64;
 /// A single batch of queries is split in two (to overlap its host work with the GPU's) from
@@ -30,6 +34,13 @@ constexpr std::size_t pipelined_min_queries = 256;
 constexpr std::size_t max_batch = 4096;
 
 }  // namespace
+
+std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block) {
+  const std::uint64_t query_blocks = (batch + block - 1) / block;
+  const std::uint64_t wanted = base_rows * query_blocks / fused_workgroups_wanted;
+  const std::uint64_t split = std::clamp<std::uint64_t>(wanted, min_fused_split, fused_split);
+  return static_cast<std::uint32_t>(split / 128 * 128);  // the kernel's split granularity
+}
 
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows) {
   std::size_t wanted = 0;
@@ -60,7 +71,7 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   // the base instead (a fused block would be almost all empty rows).
   p.fused = shape.queries > small_query_limit && fused_knn_supported(caps, kk, dim);
   p.radix = !p.fused && kk > small_k_limit;
-  p.segment = p.fused ? fused_split : default_segment_length(kk);
+  p.segment = default_segment_length(kk);
   const std::uint64_t range = caps.max_storage_buffer_range;
   const std::uint64_t tile_bytes = std::min(range, tile_budget(caps));
   const std::size_t rows = std::max<std::size_t>(shape.base_rows, 1);
@@ -76,6 +87,7 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
     batch = (shape.queries + 1) / 2;
   }
   batch = std::max<std::size_t>(batch, 1);
+  if (p.fused) p.segment = fused_split_length(rows, batch, KernelShapes::for_device(caps).block);
   // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
   // keeps its distances on chip and is limited by its candidate count instead).
   std::uint64_t tile_cols = p.fused ? std::uint64_t{fused_segments_per_tile} * p.segment

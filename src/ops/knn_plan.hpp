@@ -41,6 +41,11 @@ struct KnnPlan {
 /// sizes, never above the exact selection's limit.
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows);
 
+/// Base rows per workgroup of the fused screen for a batch of queries: short enough that
+/// the splits times the query blocks keep the GPU busy, long enough to amortise each
+/// workgroup's start; a multiple of 128.
+std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block);
+
 /// Throws invalid_argument for k outside 1..ops::max_k or an empty dimension.
 KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps);
 
