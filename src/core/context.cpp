@@ -74,7 +74,11 @@ class ContextImpl {
       value =
           queue_.commit(op->command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
     } catch (...) {
-      core_.give_back(std::move(op->allocator));
+      // The command buffer goes first: another thread may take the allocator at once, and
+      // resetting it while a recording from it is alive fails.
+      CommandAllocator allocator = std::move(op->allocator);
+      op.reset();
+      core_.give_back(std::move(allocator));
       throw;
     }
     const auto encode_time = Clock::now() - encode_start;
