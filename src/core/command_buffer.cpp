@@ -110,9 +110,10 @@ void CommandBufferImpl::begin(const std::shared_ptr<AllocatorImpl>& allocator) {
   release_uses();  // an ended but never committed recording is abandoned
   allocator->begin_recording();
   try {
-    auto [handle, slot] = allocator->take();
+    const auto [handle, slot] = allocator->take();
+    vk::raii::CommandBuffer* const recording = handle;  // clang 14 cannot capture bindings
     device_->call("beginning a command buffer", [&] {
-      handle->begin(
+      recording->begin(
           vk::CommandBufferBeginInfo{.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
     });
     handle_ = handle;
