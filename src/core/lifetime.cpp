@@ -39,8 +39,11 @@ void ReleaseQueue::collect() noexcept {
   {
     std::lock_guard lock(mutex_);
     if (entries_.empty()) return;
+    // One read of the timeline for all entries: this runs on every commit.
+    const std::uint64_t reached =
+        std::max(drained_.load(std::memory_order_acquire), timeline_->poll());
     const auto ready = std::partition(entries_.begin(), entries_.end(),
-                                      [&](const Entry& e) { return !passed(e.value); });
+                                      [&](const Entry& e) { return e.value > reached; });
     if (ready == entries_.end()) return;
     try {
       done.assign(std::make_move_iterator(ready), std::make_move_iterator(entries_.end()));
