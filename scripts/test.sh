@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds, runs
 # every test under the Khronos validation layer (synchronization validation on; any message
-# fails), then the AddressSanitizer/UBSan build, then a clang build with its tests, then an
-# outside project against the installed package.
+# fails), then the AddressSanitizer/UBSan build, then a clang build with its tests, then the
+# ThreadSanitizer build of the multi-threaded tests only, then an outside project against the
+# installed package.
 # Usage: scripts/test.sh [--quick]   (--quick: the first stage only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,11 @@ echo "== clang 14 build (benchmarks included) and tests"
 cmake --preset clang >/dev/null
 cmake --build --preset clang -j"$jobs"
 ctest --preset clang -j"$jobs"
+
+echo "== ThreadSanitizer (clang 14): the multi-threaded tests"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j"$jobs"
+ctest --preset tsan -j"$jobs"
 
 echo "== outside consumer of the installed package"
 scripts/check_install.sh build-dev

@@ -2,10 +2,9 @@
 // Buffer: a range of GPU memory usable by shaders, copies and fills.
 //
 // A Buffer is a copyable handle (like MTLBuffer): copies refer to the same memory, which is
-// freed when the last handle goes. In the explicit model the GPU does not retain buffers:
-// keep a handle alive until the work that uses it has completed (the BufferPool and the
-// contexts do this for the buffers they hand out). Handles are thread-safe to copy; the
-// contents are not synchronised — order accesses with barriers and completion waits.
+// freed when the last handle goes, or, if committed GPU work still uses it then, once that
+// work completes (never under the GPU). Handles are thread-safe to copy; the contents are not
+// synchronised — order accesses with barriers and completion waits.
 
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +45,8 @@ class Buffer {
   /// Host view of the contents when the memory is host-visible (always for shared buffers;
   /// private ones too on devices with unified memory, such as CPU drivers); else empty.
   std::span<std::byte> mapped() const noexcept;
-  /// True when every submission that used the buffer has completed.
+  /// True when every submission that used the buffer has completed. Never throws: on a lost
+  /// device, uses not seen complete count as busy.
   bool is_idle() const noexcept;
 
   friend bool operator==(const Buffer& a, const Buffer& b) noexcept { return a.impl_ == b.impl_; }

@@ -21,8 +21,8 @@ class CommandAllocator {
   ~CommandAllocator();
 
   /// True when every command buffer recorded from this allocator has completed (or was
-  /// never committed).
-  bool is_idle() const;
+  /// never committed). Never throws; on a lost device, work not seen complete is in flight.
+  bool is_idle() const noexcept;
   void reset();
   /// Command buffers recorded since the last reset.
   std::uint32_t recorded_count() const noexcept;

@@ -1,6 +1,9 @@
 #pragma once
 // Errors: every failure in vecaccel is a vecaccel::Error carrying an Errc.
-// Messages say what failed and why, with the numbers (sizes, limits, indices).
+// Messages say what failed and why, with the numbers (sizes, limits, indices). Failed Vulkan
+// calls map to device_lost (the device is then lost for good), out_of_device_memory (device
+// or host memory, or any other driver resource, ran out: recoverable, the context stays
+// usable), or the code of what was being done, with the Vulkan result in the message.
 
 #include <stdexcept>
 #include <string>

@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <string>
 
 #include "allocator_impl.hpp"
@@ -9,18 +8,23 @@
 namespace vecaccel::detail {
 
 AllocatorImpl::AllocatorImpl(std::shared_ptr<DeviceImpl> device) : device_(std::move(device)) {
-  pool_ = vk::raii::CommandPool(
-      device_->device(),
-      vk::CommandPoolCreateInfo{.flags = vk::CommandPoolCreateFlagBits::eTransient,
-                                .queueFamilyIndex = device_->queue_family()});
+  pool_ = device_->call("creating a command pool", [&] {
+    return vk::raii::CommandPool(
+        device_->device(),
+        vk::CommandPoolCreateInfo{.flags = vk::CommandPoolCreateFlagBits::eTransient,
+                                  .queueFamilyIndex = device_->queue_family()});
+  });
 }
 
 std::pair<vk::raii::CommandBuffer*, std::uint32_t> AllocatorImpl::take() {
   if (next_ == buffers_.size()) {
-    auto more = vk::raii::CommandBuffers(
-        device_->device(), vk::CommandBufferAllocateInfo{.commandPool = *pool_,
-                                                         .level = vk::CommandBufferLevel::ePrimary,
-                                                         .commandBufferCount = 1});
+    auto more = device_->call("allocating a command buffer", [&] {
+      return vk::raii::CommandBuffers(
+          device_->device(),
+          vk::CommandBufferAllocateInfo{.commandPool = *pool_,
+                                        .level = vk::CommandBufferLevel::ePrimary,
+                                        .commandBufferCount = 1});
+    });
     buffers_.push_back(std::move(more.front()));
   }
   const std::uint32_t slot = next_++;
@@ -42,44 +46,21 @@ void AllocatorImpl::end_recording() noexcept {
   recording_.fetch_sub(1);
 }
 
-void AllocatorImpl::record_submission(const std::shared_ptr<Timeline>& timeline,
-                                      std::uint64_t value) {
-  std::lock_guard lock(submissions_mutex_);
-  for (auto& [weak, last] : submissions_) {
-    if (weak.lock() == timeline) {
-      last = std::max(last, value);
-      return;
-    }
-  }
-  submissions_.emplace_back(timeline, value);
-}
-
-bool AllocatorImpl::is_idle() const {
-  std::lock_guard lock(submissions_mutex_);
-  return std::all_of(submissions_.begin(), submissions_.end(), [](const auto& s) {
-    const auto timeline = s.first.lock();
-    return !timeline || timeline->reached(s.second);
-  });
-}
-
 void AllocatorImpl::reset() {
   if (recording_.load() > 0) {
     throw Error(Errc::invalid_argument,
                 "command allocator reset while " + std::to_string(recording_.load()) +
                     " command buffer(s) recorded from it are still recording");
   }
-  std::lock_guard lock(submissions_mutex_);
-  for (const auto& [weak, last] : submissions_) {
-    const auto timeline = weak.lock();
-    if (timeline && !timeline->reached(last)) {
-      throw Error(Errc::invalid_argument,
-                  "command allocator reset while its work is in flight: the last command buffer "
-                  "recorded from it completes at timeline value " +
-                      std::to_string(last) + ", the queue has reached " +
-                      std::to_string(timeline->completed_value()));
-    }
+  if (const auto busy = submissions_.pending()) {
+    device_->check_not_lost("command allocator reset");
+    throw Error(Errc::invalid_argument,
+                "command allocator reset while its work is in flight: the last command buffer "
+                "recorded from it completes at timeline value " +
+                    std::to_string(busy->value) + ", the queue has reached " +
+                    std::to_string(busy->queue->timeline()->poll()));
   }
-  pool_.reset();
+  device_->call("resetting a command pool", [&] { pool_.reset(); });
   submissions_.clear();
   next_ = 0;
 }
@@ -87,9 +68,11 @@ void AllocatorImpl::reset() {
 vk::QueryPool AllocatorImpl::query_pool_for(std::uint32_t slot, std::uint32_t& first_query) {
   const std::uint32_t pool_index = slot / slots_per_query_pool;
   while (query_pools_.size() <= pool_index) {
-    query_pools_.emplace_back(device_->device(),
-                              vk::QueryPoolCreateInfo{.queryType = vk::QueryType::eTimestamp,
-                                                      .queryCount = 2 * slots_per_query_pool});
+    query_pools_.push_back(device_->call("creating a timestamp query pool", [&] {
+      return vk::raii::QueryPool(device_->device(),
+                                 vk::QueryPoolCreateInfo{.queryType = vk::QueryType::eTimestamp,
+                                                         .queryCount = 2 * slots_per_query_pool});
+    }));
   }
   first_query = 2 * (slot % slots_per_query_pool);
   return *query_pools_[pool_index];
@@ -105,7 +88,7 @@ CommandAllocator::CommandAllocator(CommandAllocator&&) noexcept = default;
 CommandAllocator& CommandAllocator::operator=(CommandAllocator&&) noexcept = default;
 CommandAllocator::~CommandAllocator() = default;
 
-bool CommandAllocator::is_idle() const {
+bool CommandAllocator::is_idle() const noexcept {
   return impl_->is_idle();
 }
 void CommandAllocator::reset() {

@@ -5,17 +5,16 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "lifetime.hpp"
 #include "vk.hpp"
 
 namespace vecaccel::detail {
 
 class DeviceImpl;
-class Timeline;
 
 class AllocatorImpl {
  public:
@@ -28,8 +27,11 @@ class AllocatorImpl {
   void end_recording() noexcept;
 
   /// A command buffer recorded from here was committed with this timeline value.
-  void record_submission(const std::shared_ptr<Timeline>& timeline, std::uint64_t value);
-  bool is_idle() const;
+  void record_submission(const std::shared_ptr<ReleaseQueue>& queue, std::uint64_t value) {
+    submissions_.record(queue, value);
+  }
+  /// Never throws: on a lost device, work not seen complete counts as in flight.
+  bool is_idle() const noexcept { return submissions_.passed(); }
   /// invalid_argument while submitted work has not completed or a buffer is recording.
   void reset();
   std::uint32_t recorded_count() const noexcept { return next_; }
@@ -47,8 +49,7 @@ class AllocatorImpl {
   std::deque<vk::raii::CommandBuffer> buffers_;  // a deque: recording holds pointers into it
   std::uint32_t next_ = 0;
   std::vector<vk::raii::QueryPool> query_pools_;
-  mutable std::mutex submissions_mutex_;  // commits may come from another thread
-  std::vector<std::pair<std::weak_ptr<Timeline>, std::uint64_t>> submissions_;
+  LastUses submissions_;  // commits may come from another thread
   std::atomic<int> recording_{0};
   std::thread::id recording_thread_;
 };

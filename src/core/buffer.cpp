@@ -3,7 +3,6 @@
 
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
-#include "timeline.hpp"
 
 namespace vecaccel::detail {
 namespace {
@@ -32,39 +31,34 @@ BufferImpl::BufferImpl(std::shared_ptr<DeviceImpl> device, const BufferDescripto
   }
   id_ = device_->next_buffer_id();
   const bool bda = caps.buffer_device_address;
-  try {
-    buffer_ = vk::raii::Buffer(device_->device(),
-                               vk::BufferCreateInfo{.size = descriptor.size,
-                                                    .usage = usage_flags(bda),
-                                                    .sharingMode = vk::SharingMode::eExclusive});
-    const auto requirements = buffer_.getMemoryRequirements();
-    const std::uint32_t type = device_->memory_type(storage_);
-    if (!(requirements.memoryTypeBits & (1u << type))) {
-      throw Error(Errc::unsupported, "memory type " + std::to_string(type) +
-                                         " cannot back storage buffers on this device");
-    }
-    vk::MemoryAllocateFlagsInfo flags{.flags = bda ? vk::MemoryAllocateFlagBits::eDeviceAddress
-                                                   : vk::MemoryAllocateFlags{}};
-    vk::MemoryPriorityAllocateInfoEXT priority{.pNext = &flags, .priority = 0.5f};
-    vk::MemoryDedicatedAllocateInfo dedicated{
-        .pNext = caps.memory_priority ? static_cast<void*>(&priority) : &flags, .buffer = *buffer_};
-    memory_ = vk::raii::DeviceMemory(
-        device_->device(),
-        vk::MemoryAllocateInfo{
-            .pNext = &dedicated, .allocationSize = requirements.size, .memoryTypeIndex = type});
-    buffer_.bindMemory(*memory_, 0);
-    if (device_->memory_type_host_visible(type)) {
-      mapped_ = {static_cast<std::byte*>(memory_.mapMemory(0, VK_WHOLE_SIZE)), size_};
-    }
-  } catch (const vk::SystemError& e) {
-    const auto result = static_cast<vk::Result>(e.code().value());
-    if (result == vk::Result::eErrorOutOfDeviceMemory ||
-        result == vk::Result::eErrorOutOfHostMemory) {
-      throw Error(Errc::out_of_device_memory, "allocating " + std::to_string(size_) +
-                                                  " bytes for buffer '" + label_ +
-                                                  "': " + e.what());
-    }
-    device_->throw_vulkan_error(result, "creating a buffer of " + std::to_string(size_) + " bytes");
+  const auto during = [&](std::string_view what) {
+    return std::string(what) + " " + std::to_string(size_) + " bytes for buffer '" + label_ + "'";
+  };
+  buffer_ = device_->call(during("creating a Vulkan buffer of"), [&] {
+    return vk::raii::Buffer(device_->device(),
+                            vk::BufferCreateInfo{.size = descriptor.size,
+                                                 .usage = usage_flags(bda),
+                                                 .sharingMode = vk::SharingMode::eExclusive});
+  });
+  const auto requirements = buffer_.getMemoryRequirements();
+  const std::uint32_t type = device_->memory_type(storage_);
+  if (!(requirements.memoryTypeBits & (1u << type))) {
+    throw Error(Errc::unsupported, "memory type " + std::to_string(type) +
+                                       " cannot back storage buffers on this device");
+  }
+  vk::MemoryAllocateFlagsInfo flags{.flags = bda ? vk::MemoryAllocateFlagBits::eDeviceAddress
+                                                 : vk::MemoryAllocateFlags{}};
+  vk::MemoryPriorityAllocateInfoEXT priority{.pNext = &flags, .priority = 0.5f};
+  vk::MemoryDedicatedAllocateInfo dedicated{
+      .pNext = caps.memory_priority ? static_cast<void*>(&priority) : &flags, .buffer = *buffer_};
+  memory_ = device_->allocate_memory(
+      vk::MemoryAllocateInfo{
+          .pNext = &dedicated, .allocationSize = requirements.size, .memoryTypeIndex = type},
+      during("allocating"));
+  counted_ = AllocationCount(*device_);
+  device_->call(during("binding memory of"), [&] { buffer_.bindMemory(*memory_, 0); });
+  if (device_->memory_type_host_visible(type)) {
+    mapped_ = {device_->map_memory(memory_, during("mapping")), size_};
   }
   handle_ = *buffer_;
   if (bda) {
@@ -108,26 +102,13 @@ void BufferImpl::set_priority(float priority) {
   memory_.setPriorityEXT(std::clamp(priority, 0.0f, 1.0f));
 }
 
-void BufferImpl::record_use(const std::shared_ptr<Timeline>& timeline, std::uint64_t value) {
-  if (parent_) parent_->record_use(timeline, value);
-  std::lock_guard lock(uses_mutex_);
-  for (auto& [weak, last] : uses_) {
-    if (weak.lock() == timeline) {
-      last = std::max(last, value);
-      return;
-    }
-  }
-  std::erase_if(uses_, [](const auto& use) { return use.first.expired(); });
-  uses_.emplace_back(timeline, value);
+void BufferImpl::record_use(const std::shared_ptr<ReleaseQueue>& queue, std::uint64_t value) {
+  if (parent_) parent_->record_use(queue, value);
+  uses_.record(queue, value);
 }
 
-bool BufferImpl::is_idle() const {
-  if (pending_uses_.load(std::memory_order_acquire) != 0) return false;
-  std::lock_guard lock(uses_mutex_);
-  return std::all_of(uses_.begin(), uses_.end(), [](const auto& use) {
-    const auto timeline = use.first.lock();
-    return !timeline || timeline->reached(use.second);
-  });
+bool BufferImpl::is_idle() const noexcept {
+  return pending_uses_.load(std::memory_order_acquire) == 0 && uses_.passed();
 }
 
 }  // namespace vecaccel::detail
@@ -168,7 +149,10 @@ BufferFactory::BufferFactory(std::shared_ptr<detail::DeviceImpl> device) noexcep
     : device_(std::move(device)) {}
 
 Buffer BufferFactory::make_buffer(const BufferDescriptor& descriptor) const {
-  return Buffer(std::make_shared<detail::BufferImpl>(device_, descriptor));
+  auto impl = std::make_unique<detail::BufferImpl>(device_, descriptor);
+  return Buffer(std::shared_ptr<detail::BufferImpl>(impl.release(), [](detail::BufferImpl* b) {
+    detail::release_when_idle(b, std::default_delete<detail::BufferImpl>{});
+  }));
 }
 
 Buffer BufferFactory::make_buffer(std::uint64_t size, StorageMode storage) const {

@@ -4,19 +4,19 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
-#include <vector>
 
+#include "device_impl.hpp"
+#include "lifetime.hpp"
 #include "vecaccel/buffer.hpp"
 #include "vk.hpp"
 
 namespace vecaccel::detail {
 
 class DeviceImpl;
-class Timeline;
 
 class BufferImpl : public std::enable_shared_from_this<BufferImpl> {
  public:
@@ -49,13 +49,18 @@ class BufferImpl : public std::enable_shared_from_this<BufferImpl> {
   /// committed (then the use becomes a timeline value) or dropped.
   void begin_pending_use() noexcept { pending_uses_.fetch_add(1, std::memory_order_acq_rel); }
   void end_pending_use() noexcept { pending_uses_.fetch_sub(1, std::memory_order_acq_rel); }
-  void record_use(const std::shared_ptr<Timeline>& timeline, std::uint64_t value);
-  bool is_idle() const;
+  void record_use(const std::shared_ptr<ReleaseQueue>& queue, std::uint64_t value);
+  /// The first committed use not yet complete, if any.
+  std::optional<TimelinePoint> pending_use() const noexcept { return uses_.pending(); }
+  /// No pending use and every committed use completed. Never throws: on a lost device, uses
+  /// not seen complete count as busy.
+  bool is_idle() const noexcept;
 
  private:
   std::shared_ptr<DeviceImpl> device_;
   std::shared_ptr<BufferImpl> parent_;
   vk::raii::DeviceMemory memory_{nullptr};
+  AllocationCount counted_;
   vk::raii::Buffer buffer_{nullptr};
   vk::Buffer handle_;
   std::uint64_t offset_ = 0;
@@ -67,8 +72,36 @@ class BufferImpl : public std::enable_shared_from_this<BufferImpl> {
   std::span<std::byte> mapped_;
 
   std::atomic<int> pending_uses_{0};
-  mutable std::mutex uses_mutex_;
-  std::vector<std::pair<std::weak_ptr<Timeline>, std::uint64_t>> uses_;
+  LastUses uses_;
 };
+
+/// Frees buffer with `free` once no GPU work uses it: at once when idle, else when the queue
+/// running that work passes it (the deleter of every buffer handed out, so memory is never
+/// freed under the GPU however early its last handle goes).
+template <class Free>
+void release_when_idle(BufferImpl* buffer, Free free) noexcept {
+  const std::optional<TimelinePoint> point = buffer->pending_use();
+  if (!point) {
+    free(buffer);
+    return;
+  }
+  struct Held {
+    BufferImpl* buffer;
+    Free free;
+  };
+  try {
+    auto held = std::make_unique<Held>(Held{buffer, free});
+    point->queue->defer_destroy(point->value, held.get(), [](void* p) {
+      const std::unique_ptr<Held> h(static_cast<Held*>(p));
+      release_when_idle(h->buffer, std::move(h->free));  // idle now, or used by another queue
+    });
+    held.release();  // the queue owns it now
+    return;
+  } catch (...) {
+    // No memory to defer with: wait for the GPU instead.
+  }
+  point->wait();
+  free(buffer);
+}
 
 }  // namespace vecaccel::detail

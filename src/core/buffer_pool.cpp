@@ -44,10 +44,13 @@ std::string bytes_text(std::uint64_t bytes) {
 // ---- SlabAllocator ---------------------------------------------------------------------------
 
 void SlabAllocator::ChunkReturn::operator()(BufferImpl* chunk) const noexcept {
-  // Free the chunk's BufferImpl before its range can be handed out again.
-  std::default_delete<BufferImpl>{}(chunk);
-  std::lock_guard lock(slab->mutex);
-  slab->free.push_back(index);
+  // The range goes back to the slab only once the GPU is done with it.
+  release_when_idle(chunk, [slab = slab, index = index](BufferImpl* idle) {
+    // Free the chunk's BufferImpl before its range can be handed out again.
+    std::default_delete<BufferImpl>{}(idle);
+    std::lock_guard lock(slab->mutex);
+    slab->free.push_back(index);
+  });
 }
 
 Buffer SlabAllocator::make_chunk(const std::shared_ptr<Slab>& slab,
@@ -164,30 +167,25 @@ void BufferPoolImpl::reclaim_locked(std::size_t index, Doomed& doomed) {
   auto& pending = buckets_[index].pending;
   auto& cached = buckets_[index].cached;
   std::size_t kept = 0;  // pending[0, kept) are still busy, oldest first
-  try {
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      if (!pending[i].impl()->is_idle()) {
-        std::swap(pending[kept++], pending[i]);
-        continue;
-      }
-      const std::uint64_t bytes = bytes_of(index, pending[i]);
-      stats_.bytes_in_use -= bytes;
-      --stats_.buffers_in_use;
-      if (index != exact && cached.size() < max_per_bucket_) {
-        stats_.bytes_cached += bytes;
-        ++stats_.buffers_cached;
-        cached.push_back(std::move(pending[i]));
-      } else {
-        // Exact-size buffers are not cached; over the bucket limit counts as an eviction.
-        if (index != exact) ++stats_.evictions;
-        unregister(pending[i]);
-        doomed.push_back(std::move(pending[i]));
-      }
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    // Never throws; on a lost device, buffers not seen idle stay pending until the pool goes.
+    if (!pending[i].is_idle()) {
+      std::swap(pending[kept++], pending[i]);
+      continue;
     }
-  } catch (...) {
-    // The idle check failed (device lost): keep the list free of the handles moved out.
-    std::erase_if(pending, [](const Buffer& b) { return !b.valid(); });
-    throw;
+    const std::uint64_t bytes = bytes_of(index, pending[i]);
+    stats_.bytes_in_use -= bytes;
+    --stats_.buffers_in_use;
+    if (index != exact && cached.size() < max_per_bucket_) {
+      stats_.bytes_cached += bytes;
+      ++stats_.buffers_cached;
+      cached.push_back(std::move(pending[i]));
+    } else {
+      // Exact-size buffers are not cached; over the bucket limit counts as an eviction.
+      if (index != exact) ++stats_.evictions;
+      unregister(pending[i]);
+      doomed.push_back(std::move(pending[i]));
+    }
   }
   pending.resize(kept);
 }
@@ -370,11 +368,7 @@ BufferPoolStatistics BufferPoolImpl::statistics() {
 void BufferPoolImpl::close() noexcept {
   Doomed doomed;
   std::lock_guard lock(mutex_);
-  try {
-    reclaim_all_locked(doomed);
-  } catch (...) {
-    // A lost device fails the idle check; the cache is freed below regardless.
-  }
+  reclaim_all_locked(doomed);
   free_all_cached_locked(doomed);
   // Buffers still pending may be in use by the GPU: they stay here until the last token (and
   // with it this object) is gone, by which time their context has waited for its queue.

@@ -6,6 +6,7 @@
 #include "allocator_impl.hpp"
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
+#include "lifetime.hpp"
 #include "pipeline_impl.hpp"
 #include "queue_impl.hpp"
 #include "residency_set_impl.hpp"
@@ -109,9 +110,12 @@ void CommandBufferImpl::begin(const std::shared_ptr<AllocatorImpl>& allocator) {
   release_uses();  // an ended but never committed recording is abandoned
   allocator->begin_recording();
   try {
-    auto [handle, slot] = allocator->take();
-    handle->begin(
-        vk::CommandBufferBeginInfo{.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
+    const auto [handle, slot] = allocator->take();
+    vk::raii::CommandBuffer* const recording = handle;  // clang 14 cannot capture bindings
+    device_->call("beginning a command buffer", [&] {
+      recording->begin(
+          vk::CommandBufferBeginInfo{.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
+    });
     handle_ = handle;
     slot_ = slot;
   } catch (...) {
@@ -153,7 +157,7 @@ void CommandBufferImpl::end() {
   // Results are read through mapped memory once the timeline says done: make every write
   // of this command buffer visible to the host (nothing to do when nothing was recorded).
   if (commands_ > 0) end_with_host_barrier();
-  handle_->end();
+  device_->call("ending a command buffer", [&] { handle_->end(); });
   allocator_->end_recording();
   state_ = State::ended;
 }
@@ -426,19 +430,17 @@ std::optional<std::uint64_t> CommandBufferImpl::read_elapsed_ns() const {
                                     device_->capabilities().timestamp_period_ns);
 }
 
-std::vector<std::shared_ptr<void>> CommandBufferImpl::mark_committed(
-    const std::shared_ptr<Timeline>& timeline, std::uint64_t value) {
-  std::vector<std::shared_ptr<void>> keep_alive;
-  keep_alive.push_back(allocator_);
-  allocator_->record_submission(timeline, value);
+void CommandBufferImpl::mark_committed(const std::shared_ptr<ReleaseQueue>& queue,
+                                       std::uint64_t value) {
+  allocator_->record_submission(queue, value);
+  queue->defer(value, allocator_);
   for (const auto& buffer : used_) {
-    buffer->record_use(timeline, value);
-    if (retain_buffers_) keep_alive.push_back(buffer);
+    buffer->record_use(queue, value);
+    if (retain_buffers_) queue->defer(value, buffer);
   }
   release_uses();
   state_ = State::committed;
   committed_value_ = value;
-  return keep_alive;
 }
 
 }  // namespace vecaccel::detail

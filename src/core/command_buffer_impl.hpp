@@ -21,8 +21,8 @@ class BufferImpl;
 class DeviceImpl;
 class PipelineImpl;
 class QueueImpl;
+class ReleaseQueue;
 class ResidencySetImpl;
-class Timeline;
 
 class CommandBufferImpl {
  public:
@@ -76,10 +76,10 @@ class CommandBufferImpl {
   bool validates_residency() const noexcept { return validate_residency_; }
   /// Nothing but barriers was recorded: the queue need not submit it at all.
   bool records_no_work() const noexcept { return commands_ == 0; }
-  /// Called by the queue once submitted with value on timeline; returns what must stay alive
-  /// until completion.
-  std::vector<std::shared_ptr<void>> mark_committed(const std::shared_ptr<Timeline>& timeline,
-                                                    std::uint64_t value);
+  /// Called by the queue once submitted with value: records every use and hands the queue's
+  /// release list what must stay alive until completion (the allocator; in the legacy model
+  /// every buffer used).
+  void mark_committed(const std::shared_ptr<ReleaseQueue>& queue, std::uint64_t value);
   std::uint64_t committed_value() const noexcept { return committed_value_; }
   DeviceImpl& device() const noexcept { return *device_; }
 

@@ -6,6 +6,7 @@
 #include "buffer_impl.hpp"
 #include "command_buffer_impl.hpp"
 #include "device_impl.hpp"
+#include "lifetime.hpp"
 #include "residency_set_impl.hpp"
 #include "timeline.hpp"
 #include "vecaccel/command_buffer.hpp"
@@ -18,28 +19,31 @@ QueueImpl::QueueImpl(std::shared_ptr<DeviceImpl> device, CommandQueueDescriptor 
       descriptor_(std::move(descriptor)),
       hardware_(device_->next_hardware_queue()),
       timeline_(std::make_shared<Timeline>(device_, 0, false)),
-      event_(timeline_) {
+      event_(timeline_),
+      releases_(std::make_shared<ReleaseQueue>(timeline_)) {
   if (descriptor_.max_command_buffer_count == 0) {
     throw Error(Errc::invalid_argument, "max_command_buffer_count must be at least 1");
   }
 }
 
 QueueImpl::~QueueImpl() {
-  try {
-    std::uint64_t last = 0;
-    {
-      std::lock_guard lock(mutex_);
-      last = last_submitted_;
-    }
-    if (!device_->is_lost()) timeline_->wait(last, std::nullopt);
-  } catch (const Error&) {
-    // Lost device: there is nothing left to wait for.
-  }
+  drain();
 }
 
-std::uint64_t QueueImpl::last_submitted() const {
-  std::lock_guard lock(mutex_);
-  return last_submitted_;
+void QueueImpl::drain() noexcept {
+  const std::uint64_t last = last_submitted();
+  bool done = false;
+  try {
+    done = timeline_->wait(last, std::nullopt);
+  } catch (const Error&) {
+    // Lost: the device-level wait below, which a lost device ends at once.
+  }
+  if (!done) device_->drain(hardware_);
+  releases_->drained(last);
+}
+
+void QueueImpl::collect() noexcept {
+  releases_->collect();
 }
 
 void QueueImpl::wait_idle(const WaitOptions& options) const {
@@ -69,11 +73,7 @@ bool QueueImpl::residency_sets_contain(std::uint64_t buffer_id) const {
 void QueueImpl::wait_for_slot(const WaitOptions& options) {
   // Back-pressure: submission N may start only once N - max has completed.
   const std::uint64_t max = descriptor_.max_command_buffer_count;
-  std::uint64_t next = 0;
-  {
-    std::lock_guard lock(mutex_);
-    next = last_submitted_ + 1;
-  }
+  const std::uint64_t next = last_submitted() + 1;
   if (next <= max) return;
   const std::uint64_t needed = next - max;
   if (!timeline_->wait(needed, options.timeout, options.stop)) {
@@ -84,15 +84,9 @@ void QueueImpl::wait_for_slot(const WaitOptions& options) {
   }
 }
 
-void QueueImpl::reclaim_completed() {
-  const std::uint64_t done = timeline_->completed_value();
-  while (!in_flight_.empty() && in_flight_.front().value <= done)
-    in_flight_.pop_front();
-}
-
 std::uint64_t QueueImpl::submit_locked(
     std::span<const vk::CommandBufferSubmitInfo> command_buffers) {
-  const std::uint64_t value = last_submitted_ + 1;
+  const std::uint64_t value = last_submitted() + 1;
   std::vector<vk::SemaphoreSubmitInfo> waits;
   waits.reserve(pending_waits_.size());
   for (const auto& [event, wait_value] : pending_waits_) {
@@ -113,22 +107,14 @@ std::uint64_t QueueImpl::submit_locked(
       .pCommandBufferInfos = command_buffers.data(),
       .signalSemaphoreInfoCount = 1,
       .pSignalSemaphoreInfos = &signal};
-  vk::Result result = vk::Result::eSuccess;
-  {
-    std::lock_guard hardware_lock(hardware_.mutex);
-    result = static_cast<vk::Result>(device_->device().getDispatcher()->vkQueueSubmit2(
-        static_cast<VkQueue>(hardware_.queue), 1, reinterpret_cast<const VkSubmitInfo2*>(&submit),
-        VK_NULL_HANDLE));
-  }
+  // A failed submission changes nothing (Vulkan leaves every resource and semaphore it names
+  // as it was): the value stays unused for the next one, and the waits stay pending.
+  const vk::Result result = device_->submit(hardware_, submit);
   if (result != vk::Result::eSuccess) {
-    if (result != vk::Result::eErrorDeviceLost) {
-      // Nothing was submitted for this value: mark it reached so no waiter hangs on it.
-      last_submitted_ = value;
-      timeline_->signal_unchecked(value);
-    }
-    device_->throw_vulkan_error(result, "vkQueueSubmit2 on queue '" + descriptor_.label + "'");
+    device_->throw_vulkan_error(result, "vkQueueSubmit2 of value " + std::to_string(value) +
+                                            " on queue '" + descriptor_.label + "'");
   }
-  last_submitted_ = value;
+  last_submitted_.store(value, std::memory_order_release);
   pending_waits_.clear();
   return value;
 }
@@ -136,6 +122,7 @@ std::uint64_t QueueImpl::submit_locked(
 std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
                                 const WaitOptions& options) {
   device_->check_not_lost("commit");
+  collect();
   std::vector<vk::CommandBufferSubmitInfo> infos;
   infos.reserve(buffers.size());
   for (CommandBuffer* buffer : buffers) {
@@ -175,18 +162,15 @@ std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
   for (;;) {
     wait_for_slot(options);
     std::lock_guard lock(mutex_);
-    if (last_submitted_ + 1 > descriptor_.max_command_buffer_count &&
-        !timeline_->reached(last_submitted_ + 1 - descriptor_.max_command_buffer_count)) {
+    const std::uint64_t next = last_submitted() + 1;
+    if (next > descriptor_.max_command_buffer_count &&
+        !timeline_->reached(next - descriptor_.max_command_buffer_count)) {
       continue;  // another thread took the slot first
     }
-    reclaim_completed();
     const std::uint64_t value = submit_locked(infos);
-    InFlight record{value, {}};
     for (CommandBuffer* buffer : buffers) {
-      auto keep = buffer->impl()->mark_committed(timeline_, value);
-      std::move(keep.begin(), keep.end(), std::back_inserter(record.keep_alive));
+      buffer->impl()->mark_committed(releases_, value);
     }
-    in_flight_.push_back(std::move(record));
     return value;
   }
 }
@@ -197,7 +181,7 @@ void QueueImpl::signal_event(const std::shared_ptr<Timeline>& event, std::uint64
     throw Error(Errc::invalid_argument, "signal_event: the event belongs to another device");
   }
   std::lock_guard lock(mutex_);
-  const std::uint64_t own = last_submitted_ + 1;
+  const std::uint64_t own = last_submitted() + 1;
   std::vector<vk::SemaphoreSubmitInfo> waits;
   for (const auto& [e, v] : pending_waits_) {
     waits.push_back({.semaphore = e->handle(),
@@ -217,15 +201,8 @@ void QueueImpl::signal_event(const std::shared_ptr<Timeline>& event, std::uint64
                                .pWaitSemaphoreInfos = waits.data(),
                                .signalSemaphoreInfoCount = 2,
                                .pSignalSemaphoreInfos = signals.data()};
-  vk::Result result = vk::Result::eSuccess;
-  {
-    std::lock_guard hardware_lock(hardware_.mutex);
-    result = static_cast<vk::Result>(device_->device().getDispatcher()->vkQueueSubmit2(
-        static_cast<VkQueue>(hardware_.queue), 1, reinterpret_cast<const VkSubmitInfo2*>(&submit),
-        VK_NULL_HANDLE));
-  }
-  if (result != vk::Result::eSuccess) device_->throw_vulkan_error(result, "signal_event");
-  last_submitted_ = own;
+  device_->check(device_->submit(hardware_, submit), "signal_event");
+  last_submitted_.store(own, std::memory_order_release);
   pending_waits_.clear();
 }
 

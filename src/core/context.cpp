@@ -1,11 +1,12 @@
 #include "vecaccel/context.hpp"
 
-#include <deque>
 #include <mutex>
 #include <string>
 
 #include "command_buffer_impl.hpp"
+#include "context_core.hpp"
 #include "device_impl.hpp"
+#include "lifetime.hpp"
 #include "queue_impl.hpp"
 #include "residency_set_impl.hpp"
 #include "timeline.hpp"
@@ -17,30 +18,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Idle allocators kept for reuse; more are freed (one per concurrently encoding thread and
-/// in-flight submission is the steady state).
-constexpr std::size_t max_idle_allocators = 32;
-
-Device pick_device(const ContextConfiguration& configuration) {
-  if (configuration.prefer_high_performance_device) return Device::select_best();
-  for (const auto& info : Device::enumerate()) {
-    if (info.supports_explicit_model) return Device::open(info.index);
-  }
-  return Device::select_best();  // reports why nothing fits
-}
-
 BufferPoolDescriptor pool_descriptor(const ContextConfiguration& configuration) {
   return {.max_bytes = configuration.max_buffer_pool_memory.value_or(0),
           .max_buffers_per_size = configuration.max_buffers_per_size};
-}
-
-Device checked(Device device) {
-  device.impl()->require_explicit_model("vecaccel::Context");
-  if (!device.capabilities().push_descriptor) {
-    throw Error(Errc::unsupported, "vecaccel::Context needs VK_KHR_push_descriptor, which '" +
-                                       device.info().name + "' lacks");
-  }
-  return device;
 }
 
 }  // namespace
@@ -48,11 +28,10 @@ Device checked(Device device) {
 class ContextImpl {
  public:
   ContextImpl(Device device, const ContextConfiguration& configuration)
-      : configuration_(configuration),
-        device_(checked(std::move(device))),
-        queue_(device_.make_command_queue(
-            {.label = configuration.command_queue_label,
-             .max_command_buffer_count = configuration.max_command_buffer_count})),
+      : core_(std::move(device), configuration, "vecaccel::Context"),
+        configuration_(core_.configuration),
+        device_(core_.device),
+        queue_(core_.queue),
         residency_(device_, {.label = configuration.command_queue_label + " residency",
                              .capacity = configuration.residency_set_capacity}),
         pool_(device_.buffer_factory(), &residency_, pool_descriptor(configuration)) {
@@ -60,13 +39,8 @@ class ContextImpl {
     profiling_ = configuration_.enable_profiling && device_.capabilities().timestamp_period_ns > 0;
   }
 
-  ~ContextImpl() {
-    try {
-      queue_.wait_idle();
-    } catch (const Error&) {
-      // A lost device has nothing left to wait for.
-    }
-  }
+  /// Operation records go back to recycle() while the members are alive.
+  ~ContextImpl() { queue_.impl()->drain(); }
 
   CommandBuffer make_command_buffer() {
     CommandBuffer cb = device_.make_command_buffer();
@@ -81,35 +55,40 @@ class ContextImpl {
       count_cancellation();
       throw Error(Errc::cancelled, "operation cancelled before encoding");
     }
-    reclaim();
+    core_.collect();
     if (residency_.has_pending_changes()) residency_.commit();
 
-    Operation op{take_allocator(), make_command_buffer(), 0};
+    auto op = std::make_unique<Operation>(core_.take_allocator(), make_command_buffer());
     const auto encode_start = Clock::now();
+    std::uint64_t value = 0;
     try {
-      op.command_buffer.begin(op.allocator);
-      if (profiling_) op.command_buffer.impl()->write_begin_timestamp();
-      ComputeEncoder& encoder = op.command_buffer.make_compute_encoder();
-      encode(op.command_buffer, encoder);
+      op->command_buffer.begin(op->allocator);
+      if (profiling_) op->command_buffer.impl()->write_begin_timestamp();
+      ComputeEncoder& encoder = op->command_buffer.make_compute_encoder();
+      encode(op->command_buffer, encoder);
       if (encoder.is_encoding()) encoder.end_encoding();
-      if (profiling_) op.command_buffer.impl()->write_end_timestamp();
-      op.command_buffer.end();
+      if (profiling_) op->command_buffer.impl()->write_end_timestamp();
+      op->command_buffer.end();
       // Buffers the operation acquired while encoding were registered after the commit above.
       if (residency_.has_pending_changes()) residency_.commit();
-      op.value =
-          queue_.commit(op.command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
+      value =
+          queue_.commit(op->command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
     } catch (...) {
-      give_back(std::move(op.allocator));
+      // The command buffer goes first: another thread may take the allocator at once, and
+      // resetting it while a recording from it is alive fails.
+      CommandAllocator allocator = std::move(op->allocator);
+      op.reset();
+      core_.give_back(std::move(allocator));
       throw;
     }
     const auto encode_time = Clock::now() - encode_start;
-    const std::uint64_t value = op.value;
     {
       std::lock_guard lock(mutex_);
       stats_.operations += 1;
       stats_.total_encode_time += std::chrono::duration_cast<std::chrono::nanoseconds>(encode_time);
-      in_flight_.push_back(std::move(op));
     }
+    // The record comes back to recycle() once the operation completed.
+    core_.releases()->defer(value, std::shared_ptr<Operation>(op.release(), Recycle{this}));
     return SubmissionBase(queue_.impl()->timeline(), value);
   }
 
@@ -124,74 +103,58 @@ class ContextImpl {
   }
 
   void cleanup() {
-    queue_.wait_idle();
-    reclaim();
+    core_.wait_idle();
     pool_.reset();
-    std::lock_guard lock(mutex_);
-    idle_allocators_.clear();
+    core_.clear_allocators();
   }
 
   PerformanceStats performance_stats() {
-    reclaim();
+    core_.collect();
     std::lock_guard lock(mutex_);
     return stats_;
   }
 
-  ContextConfiguration configuration_;
-  Device device_;
-  CommandQueue queue_;
+  ContextCore core_;
+  const ContextConfiguration& configuration_;
+  Device& device_;
+  CommandQueue& queue_;
   ResidencyManager residency_;
   BufferPool pool_;
 
  private:
   struct Operation {
+    Operation(CommandAllocator a, CommandBuffer cb)
+        : allocator(std::move(a)), command_buffer(std::move(cb)) {}
     CommandAllocator allocator;
     CommandBuffer command_buffer;
-    std::uint64_t value;
+  };
+  struct Recycle {
+    ContextImpl* context;
+    void operator()(Operation* op) const noexcept {
+      context->recycle(std::unique_ptr<Operation>(op));
+    }
   };
 
   std::chrono::nanoseconds timeout_of(const ExecuteOptions& options) const {
     return options.timeout.value_or(configuration_.default_timeout);
   }
 
-  CommandAllocator take_allocator() {
+  /// A completed operation: read its GPU time, then recycle its allocator (only here, after
+  /// profiling read its queries).
+  void recycle(std::unique_ptr<Operation> op) noexcept {
     std::lock_guard lock(mutex_);
-    for (auto it = idle_allocators_.begin(); it != idle_allocators_.end(); ++it) {
-      if (!it->is_idle()) continue;
-      CommandAllocator allocator = std::move(*it);
-      idle_allocators_.erase(it);
-      allocator.reset();
-      return allocator;
+    stats_.completed += 1;
+    if (const auto ns = op->command_buffer.impl()->read_elapsed_ns()) {
+      const std::chrono::nanoseconds gpu(*ns);
+      stats_.profiled_operations += 1;
+      stats_.total_gpu_time += gpu;
+      stats_.last_gpu_time = gpu;
+      stats_.max_gpu_time = std::max(stats_.max_gpu_time, gpu);
     }
-    return device_.make_command_allocator();
-  }
-
-  void give_back(CommandAllocator allocator) {
-    std::lock_guard lock(mutex_);
-    if (idle_allocators_.size() < max_idle_allocators) {
-      idle_allocators_.push_back(std::move(allocator));
-    }
-  }
-
-  /// Completed operations: read their GPU time, then recycle their allocators. Allocators go
-  /// back only here, after profiling read their queries.
-  void reclaim() {
-    std::lock_guard lock(mutex_);
-    while (!in_flight_.empty()) {
-      Operation& op = in_flight_.front();
-      if (!queue_.impl()->timeline()->reached(op.value)) break;
-      stats_.completed += 1;
-      if (const auto ns = op.command_buffer.impl()->read_elapsed_ns()) {
-        const std::chrono::nanoseconds gpu(*ns);
-        stats_.profiled_operations += 1;
-        stats_.total_gpu_time += gpu;
-        stats_.last_gpu_time = gpu;
-        stats_.max_gpu_time = std::max(stats_.max_gpu_time, gpu);
-      }
-      if (idle_allocators_.size() < max_idle_allocators) {
-        idle_allocators_.push_back(std::move(op.allocator));
-      }
-      in_flight_.pop_front();
+    try {
+      core_.give_back(std::move(op->allocator));
+    } catch (...) {
+      // No room to keep it: the allocator is freed instead.
     }
   }
 
@@ -206,8 +169,6 @@ class ContextImpl {
 
   bool profiling_ = false;
   std::mutex mutex_;
-  std::deque<Operation> in_flight_;
-  std::vector<CommandAllocator> idle_allocators_;
   PerformanceStats stats_;
 };
 

@@ -9,6 +9,7 @@
 #include "buffer_impl.hpp"
 #include "command_buffer_impl.hpp"
 #include "device_impl.hpp"
+#include "fault_injection.hpp"
 #include "instance.hpp"
 #include "pipeline_impl.hpp"
 #include "queue_impl.hpp"
@@ -123,12 +124,8 @@ DeviceImpl::DeviceImpl(const vk::raii::PhysicalDevice& physical, DeviceInfo info
       .pQueueCreateInfos = &queue_info,
       .enabledExtensionCount = static_cast<std::uint32_t>(extensions.size()),
       .ppEnabledExtensionNames = extensions.data()};
-  try {
-    device_ = vk::raii::Device(physical_, device_info);
-  } catch (const vk::SystemError& e) {
-    throw Error(Errc::device_initialization_failed,
-                "cannot create a logical device on '" + info_.name + "': " + e.what());
-  }
+  device_ =
+      call("creating the logical device", [&] { return vk::raii::Device(physical_, device_info); });
   for (std::uint32_t i = 0; i < queue_count; ++i) {
     auto queue = std::make_unique<HardwareQueue>();
     queue->queue = *device_.getQueue(queue_family_, i);
@@ -143,7 +140,8 @@ DeviceImpl::~DeviceImpl() {
   if (shaders_) shaders_->save_cache();
   listener_.reset();
   shaders_.reset();
-  if (*device_) device_.waitIdle();
+  // The result does not matter: a lost device has nothing left to wait for.
+  if (*device_) (void)device_.getDispatcher()->vkDeviceWaitIdle(*device_);
 }
 
 HardwareQueue& DeviceImpl::next_hardware_queue() {
@@ -201,19 +199,76 @@ void DeviceImpl::check_not_lost(std::string_view during) const {
   }
 }
 
-void DeviceImpl::throw_vulkan_error(vk::Result result, std::string_view during) {
-  const std::string what = std::string(during) + ": " + vk::to_string(result);
+Errc errc_of(vk::Result result, Errc fallback) noexcept {
   switch (result) {
     case vk::Result::eErrorDeviceLost:
-      mark_lost();
-      throw Error(Errc::device_lost, "device '" + info_.name + "' was lost during " + what);
+      return Errc::device_lost;
     case vk::Result::eErrorOutOfDeviceMemory:
     case vk::Result::eErrorOutOfHostMemory:
     case vk::Result::eErrorTooManyObjects:
-      throw Error(Errc::out_of_device_memory, what);
+    case vk::Result::eErrorOutOfPoolMemory:
+    case vk::Result::eErrorFragmentedPool:
+    case vk::Result::eErrorFragmentation:
+    case vk::Result::eErrorMemoryMapFailed:
+      return Errc::out_of_device_memory;
     default:
-      throw Error(Errc::device_initialization_failed, what);
+      return fallback;
   }
+}
+
+void throw_vulkan_error(vk::Result result, std::string_view during, Errc fallback) {
+  throw Error(errc_of(result, fallback), std::string(during) + " failed: " + vk::to_string(result));
+}
+
+void DeviceImpl::throw_vulkan_error(vk::Result result, std::string_view during, Errc fallback) {
+  note(result);
+  detail::throw_vulkan_error(result, "device '" + info_.name + "': " + std::string(during),
+                             fallback);
+}
+
+vk::raii::DeviceMemory DeviceImpl::allocate_memory(const vk::MemoryAllocateInfo& info,
+                                                   std::string_view during) {
+  vk::Result result = FaultInjection::intercept(FaultSite::allocate);
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  if (result == vk::Result::eSuccess) {
+    result = static_cast<vk::Result>(device_.getDispatcher()->vkAllocateMemory(
+        *device_, reinterpret_cast<const VkMemoryAllocateInfo*>(&info), nullptr, &memory));
+  }
+  check(result, during, Errc::out_of_device_memory);
+  return vk::raii::DeviceMemory(device_, memory);
+}
+
+std::byte* DeviceImpl::map_memory(const vk::raii::DeviceMemory& memory, std::string_view during) {
+  vk::Result result = FaultInjection::intercept(FaultSite::map);
+  void* data = nullptr;
+  if (result == vk::Result::eSuccess) {
+    result = static_cast<vk::Result>(
+        device_.getDispatcher()->vkMapMemory(*device_, *memory, 0, VK_WHOLE_SIZE, 0, &data));
+  }
+  check(result, during, Errc::out_of_device_memory);
+  return static_cast<std::byte*>(data);
+}
+
+vk::Result DeviceImpl::submit(HardwareQueue& queue, const vk::SubmitInfo2& submit) noexcept {
+  const vk::Result injected = FaultInjection::intercept(FaultSite::submit);
+  if (injected != vk::Result::eSuccess) return injected;
+  std::lock_guard lock(queue.mutex);
+  return static_cast<vk::Result>(device_.getDispatcher()->vkQueueSubmit2(
+      static_cast<VkQueue>(queue.queue), 1, reinterpret_cast<const VkSubmitInfo2*>(&submit),
+      VK_NULL_HANDLE));
+}
+
+vk::Result DeviceImpl::wait_semaphores(const vk::SemaphoreWaitInfo& info,
+                                       std::uint64_t timeout_ns) const noexcept {
+  const vk::Result injected = FaultInjection::intercept(FaultSite::wait);
+  if (injected != vk::Result::eSuccess) return injected;
+  return static_cast<vk::Result>(device_.getDispatcher()->vkWaitSemaphores(
+      *device_, reinterpret_cast<const VkSemaphoreWaitInfo*>(&info), timeout_ns));
+}
+
+void DeviceImpl::drain(HardwareQueue& queue) const noexcept {
+  std::lock_guard lock(queue.mutex);
+  (void)device_.getDispatcher()->vkQueueWaitIdle(static_cast<VkQueue>(queue.queue));
 }
 
 ShaderLibrary& DeviceImpl::shaders() {
@@ -266,12 +321,31 @@ void DeviceImpl::require_explicit_model(std::string_view what) const {
 
 namespace {
 
+vk::raii::PhysicalDevices physical_devices() {
+  try {
+    return vk::raii::PhysicalDevices(detail::Instance::get().instance());
+  } catch (const vk::SystemError& e) {
+    detail::throw_vulkan_error(static_cast<vk::Result>(e.code().value()),
+                               "enumerating physical devices", Errc::device_initialization_failed);
+  }
+}
+
+DeviceInfo device_info(const vk::raii::PhysicalDevice& physical, std::uint32_t index,
+                       const DeviceOptions& options) {
+  try {
+    return detail::query_device_info(physical, index, options);
+  } catch (const vk::SystemError& e) {
+    detail::throw_vulkan_error(static_cast<vk::Result>(e.code().value()),
+                               "querying device " + std::to_string(index),
+                               Errc::device_initialization_failed);
+  }
+}
+
 std::vector<DeviceInfo> enumerate_with(const DeviceOptions& options) {
-  const auto& instance = detail::Instance::get().instance();
+  const vk::raii::PhysicalDevices physicals = physical_devices();
   std::vector<DeviceInfo> out;
-  vk::raii::PhysicalDevices physicals(instance);
   for (std::uint32_t i = 0; i < physicals.size(); ++i) {
-    out.push_back(detail::query_device_info(physicals[i], i, options));
+    out.push_back(device_info(physicals[i], i, options));
   }
   return out;
 }
@@ -310,14 +384,13 @@ std::vector<DeviceInfo> Device::enumerate() {
 }
 
 Device Device::open(std::uint32_t index, const DeviceOptions& options) {
-  const auto& instance = detail::Instance::get().instance();
-  vk::raii::PhysicalDevices physicals(instance);
+  const vk::raii::PhysicalDevices physicals = physical_devices();
   if (index >= physicals.size()) {
     throw Error(Errc::invalid_argument,
                 "device index " + std::to_string(index) +
                     " is out of range: " + std::to_string(physicals.size()) + " device(s)");
   }
-  auto info = detail::query_device_info(physicals[index], index, options);
+  auto info = device_info(physicals[index], index, options);
   return Device(std::make_shared<detail::DeviceImpl>(physicals[index], std::move(info)));
 }
 

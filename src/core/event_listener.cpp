@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <iterator>
+#include <string>
+#include <system_error>
 
 #include "device_impl.hpp"
 #include "timeline.hpp"
@@ -17,8 +19,15 @@ constexpr std::uint64_t max_wait_ns = 100'000'000;
 EventListener::EventListener(DeviceImpl& device) : device_(device) {
   const vk::SemaphoreTypeCreateInfo type{.semaphoreType = vk::SemaphoreType::eTimeline,
                                          .initialValue = 0};
-  wake_ = vk::raii::Semaphore(device_.device(), vk::SemaphoreCreateInfo{.pNext = &type});
-  thread_ = std::thread(&EventListener::run, state_, &device_, *wake_);
+  wake_ = device_.call("creating the event listener's semaphore", [&] {
+    return vk::raii::Semaphore(device_.device(), vk::SemaphoreCreateInfo{.pNext = &type});
+  });
+  try {
+    thread_ = std::thread(&EventListener::run, state_, &device_, *wake_);
+  } catch (const std::system_error& e) {
+    throw Error(Errc::device_initialization_failed,
+                std::string("cannot start the event listener thread: ") + e.what());
+  }
 }
 
 EventListener::~EventListener() {
@@ -126,9 +135,7 @@ void EventListener::run(std::shared_ptr<State> state, DeviceImpl* device, vk::Se
         .semaphoreCount = static_cast<std::uint32_t>(semaphores.size()),
         .pSemaphores = semaphores.data(),
         .pValues = values.data()};
-    const auto result = static_cast<vk::Result>(device->device().getDispatcher()->vkWaitSemaphores(
-        *device->device(), reinterpret_cast<const VkSemaphoreWaitInfo*>(&info), max_wait_ns));
-    if (result == vk::Result::eErrorDeviceLost) device->mark_lost();
+    device->note(device->wait_semaphores(info, max_wait_ns));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vecaccel/error.hpp"
+#include "vk_error.hpp"
 
 namespace vecaccel::detail {
 namespace {
@@ -100,8 +101,8 @@ Instance::Instance() try {
     messenger_ = vk::raii::DebugUtilsMessengerEXT(instance_, messenger_info);
   }
 } catch (const vk::SystemError& e) {
-  throw Error(Errc::device_initialization_failed,
-              std::string("cannot create a Vulkan instance: ") + e.what());
+  throw_vulkan_error(static_cast<vk::Result>(e.code().value()), "creating a Vulkan instance",
+                     Errc::device_initialization_failed);
 } catch (const std::runtime_error& e) {
   // vk::raii::Context throws this when libvulkan.so.1 cannot be loaded.
   if (dynamic_cast<const Error*>(&e) != nullptr) throw;

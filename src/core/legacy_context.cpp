@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "command_buffer_impl.hpp"
+#include "context_core.hpp"
 #include "device_impl.hpp"
+#include "queue_impl.hpp"
 #include "timeline.hpp"
 #include "vecaccel/command_allocator.hpp"
 #include "vecaccel/command_queue.hpp"
@@ -23,28 +25,6 @@ namespace vecaccel::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// Idle allocators kept for reuse (one per concurrently encoding thread is the steady state).
-constexpr std::size_t max_idle_allocators = 32;
-
-Device pick_device(const ContextConfiguration& configuration) {
-  if (configuration.prefer_high_performance_device) return Device::select_best();
-  for (const auto& info : Device::enumerate()) {
-    if (info.supports_explicit_model) return Device::open(info.index);
-  }
-  return Device::select_best();  // reports why nothing fits
-}
-
-/// The legacy model still records through the same queue and encoder, which need timeline
-/// semaphores, synchronization2 and push descriptors.
-Device checked(Device device) {
-  device.impl()->require_explicit_model("vecaccel::LegacyContext");
-  if (!device.capabilities().push_descriptor) {
-    throw Error(Errc::unsupported, "vecaccel::LegacyContext needs VK_KHR_push_descriptor, which '" +
-                                       device.info().name + "' lacks");
-  }
-  return device;
-}
 
 /// Metal 3's completed handlers: one per submission, run in submission order on a thread of
 /// the context's own, which then wakes the waiters of that submission. (The device's listener
@@ -135,22 +115,16 @@ class CompletionHandlers {
 class LegacyContextImpl {
  public:
   LegacyContextImpl(Device device, const ContextConfiguration& configuration)
-      : configuration_(configuration),
-        device_(checked(std::move(device))),
-        queue_(device_.make_command_queue(
-            {.label = configuration.command_queue_label,
-             .max_command_buffer_count = configuration.max_command_buffer_count})),
+      : core_(std::move(device), configuration, "vecaccel::LegacyContext"),
+        configuration_(core_.configuration),
+        device_(core_.device),
+        queue_(core_.queue),
         pool_(device_.buffer_factory(), nullptr,
               {.max_bytes = configuration.max_buffer_pool_memory.value_or(0),
                .max_buffers_per_size = configuration.max_buffers_per_size}) {}
 
-  ~LegacyContextImpl() {
-    try {
-      queue_.wait_idle();
-    } catch (const Error&) {
-      // A lost device has nothing left to wait for.
-    }
-  }
+  /// Everything in flight completes (or the device is lost) before the pool goes.
+  ~LegacyContextImpl() { queue_.impl()->drain(); }
 
   LegacyContextImpl(const LegacyContextImpl&) = delete;
   LegacyContextImpl& operator=(const LegacyContextImpl&) = delete;
@@ -159,16 +133,16 @@ class LegacyContextImpl {
     if (options.stop.stop_requested()) {
       throw Error(Errc::cancelled, "operation cancelled before encoding");
     }
-    CommandAllocator allocator = take_allocator();
+    CommandAllocator allocator = core_.take_allocator();
     std::uint64_t value = 0;
     try {
       value = record_and_commit(allocator, encode, options);
     } catch (...) {
-      give_back(std::move(allocator));
+      core_.give_back(std::move(allocator));
       throw;
     }
-    // The queue's in-flight record keeps the allocator alive; reuse waits for is_idle().
-    give_back(std::move(allocator));
+    // The queue's release list keeps the allocator alive; reuse waits for is_idle().
+    core_.give_back(std::move(allocator));
     handlers_.add(value);  // Metal's addCompletedHandler
     return SubmissionBase(queue_.completion_event().impl(), value);
   }
@@ -191,16 +165,18 @@ class LegacyContextImpl {
             " us (the GPU work continues; its buffers stay alive until it completes)");
   }
 
-  ContextConfiguration configuration_;
-  Device device_;
-  CommandQueue queue_;
+  ContextCore core_;
+  const ContextConfiguration& configuration_;
+  Device& device_;
+  CommandQueue& queue_;
   BufferPool pool_;
 
  private:
   std::uint64_t record_and_commit(CommandAllocator& allocator, EncodeFunction encode,
                                   const ExecuteOptions& options) {
     CommandBuffer command_buffer = device_.make_command_buffer();
-    // The implicit model: nothing to declare, the submission keeps what it binds alive.
+    // The implicit model: nothing to declare; the queue's release list keeps every buffer the
+    // submission uses alive until it completes.
     command_buffer.set_residency_validation(false);
     command_buffer.impl()->set_retain_buffers(true);
     command_buffer.begin(allocator);
@@ -213,28 +189,7 @@ class LegacyContextImpl {
                           .stop = options.stop});
   }
 
-  CommandAllocator take_allocator() {
-    std::lock_guard lock(mutex_);
-    for (auto it = idle_allocators_.begin(); it != idle_allocators_.end(); ++it) {
-      if (!it->is_idle()) continue;
-      CommandAllocator allocator = std::move(*it);
-      idle_allocators_.erase(it);
-      allocator.reset();
-      return allocator;
-    }
-    return device_.make_command_allocator();
-  }
-
-  void give_back(CommandAllocator allocator) {
-    std::lock_guard lock(mutex_);
-    if (idle_allocators_.size() < max_idle_allocators) {
-      idle_allocators_.push_back(std::move(allocator));
-    }
-  }
-
   CompletionHandlers handlers_{queue_.completion_event().impl()};
-  std::mutex mutex_;
-  std::vector<CommandAllocator> idle_allocators_;
 };
 
 }  // namespace vecaccel::detail

@@ -73,7 +73,10 @@ class ShaderLibraryImpl {
  private:
   using Key = std::tuple<std::string, std::array<std::uint32_t, 3>, std::vector<std::uint32_t>,
                          std::uint32_t>;
+  /// Checks the descriptor against the device, then builds (Vulkan failures through the
+  /// device's check: pipeline_creation_failed unless the device ran out of memory or was lost).
   ComputePipeline create(const PipelineDescriptor& descriptor, const EmbeddedShader& shader);
+  ComputePipeline build(const PipelineDescriptor& descriptor, const EmbeddedShader& shader);
   void load_cache();
 
   DeviceImpl& device_;

@@ -1,8 +1,8 @@
 #pragma once
 // The implementation of CommandQueue: serialised batch submission on a timeline.
 
+#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -16,6 +16,7 @@
 namespace vecaccel::detail {
 
 class DeviceImpl;
+class ReleaseQueue;
 class ResidencySetImpl;
 class Timeline;
 struct HardwareQueue;
@@ -23,7 +24,7 @@ struct HardwareQueue;
 class QueueImpl {
  public:
   QueueImpl(std::shared_ptr<DeviceImpl> device, CommandQueueDescriptor descriptor);
-  /// Waits for submitted work (unless the device is lost).
+  /// Drains.
   ~QueueImpl();
   QueueImpl(const QueueImpl&) = delete;
   QueueImpl& operator=(const QueueImpl&) = delete;
@@ -37,19 +38,25 @@ class QueueImpl {
   bool residency_sets_contain(std::uint64_t buffer_id) const;
 
   const std::shared_ptr<Timeline>& timeline() const noexcept { return timeline_; }
+  /// What this queue's submissions must outlive; see lifetime.hpp. Clients add to it with
+  /// defer(value, object) for a value this queue submitted (e.g. a Submission's).
+  const std::shared_ptr<ReleaseQueue>& releases() const noexcept { return releases_; }
   const SharedEvent& completion_event() const noexcept { return event_; }
-  std::uint64_t last_submitted() const;
+  std::uint64_t last_submitted() const noexcept {
+    return last_submitted_.load(std::memory_order_acquire);
+  }
   void wait_idle(const WaitOptions& options) const;
+  /// Waits for everything submitted, even on a lost device (the wait then ends at once), and
+  /// releases what the submissions kept alive. What owners call before freeing anything the
+  /// GPU may still use. Never throws.
+  void drain() noexcept;
+  /// Releases what completed submissions kept alive.
+  void collect() noexcept;
   const CommandQueueDescriptor& descriptor() const noexcept { return descriptor_; }
   DeviceImpl& device() const noexcept { return *device_; }
 
  private:
-  struct InFlight {
-    std::uint64_t value;
-    std::vector<std::shared_ptr<void>> keep_alive;
-  };
   void wait_for_slot(const WaitOptions& options);
-  void reclaim_completed();  // requires mutex_
   std::uint64_t submit_locked(std::span<const vk::CommandBufferSubmitInfo> command_buffers);
 
   std::shared_ptr<DeviceImpl> device_;
@@ -57,11 +64,11 @@ class QueueImpl {
   HardwareQueue& hardware_;
   std::shared_ptr<Timeline> timeline_;
   SharedEvent event_;
+  std::shared_ptr<ReleaseQueue> releases_;
 
   mutable std::mutex mutex_;
-  std::uint64_t last_submitted_ = 0;
+  std::atomic<std::uint64_t> last_submitted_{0};  // written under mutex_
   std::vector<std::pair<std::shared_ptr<Timeline>, std::uint64_t>> pending_waits_;
-  std::deque<InFlight> in_flight_;
 
   mutable std::mutex sets_mutex_;
   std::vector<std::shared_ptr<ResidencySetImpl>> sets_;

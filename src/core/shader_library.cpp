@@ -105,10 +105,13 @@ void ShaderLibraryImpl::load_cache() {
     cache_ = vk::raii::PipelineCache(
         device_.device(),
         vk::PipelineCacheCreateInfo{.initialDataSize = data.size(), .pInitialData = data.data()});
+    return;
   } catch (const vk::SystemError&) {
     // A blob the driver rejects anyway: start empty rather than fail.
-    cache_ = vk::raii::PipelineCache(device_.device(), vk::PipelineCacheCreateInfo{});
   }
+  cache_ = device_.call("creating a pipeline cache", [&] {
+    return vk::raii::PipelineCache(device_.device(), vk::PipelineCacheCreateInfo{});
+  });
 }
 
 void ShaderLibraryImpl::save_cache() const {
@@ -175,62 +178,67 @@ ComputePipeline ShaderLibraryImpl::create(const PipelineDescriptor& descriptor,
                     " is not available (device: " + std::to_string(caps.min_subgroup_size) + ".." +
                     std::to_string(caps.max_subgroup_size) + ")");
   }
-  try {
-    // Every pipeline shares one layout shape, so push constants and bindings stay valid
-    // across pipeline switches inside an encoder.
-    std::array<vk::DescriptorSetLayoutBinding, ArgumentTable::max_bindings> bindings{};
-    for (std::uint32_t i = 0; i < bindings.size(); ++i) {
-      bindings[i] = {.binding = i,
-                     .descriptorType = vk::DescriptorType::eStorageBuffer,
-                     .descriptorCount = 1,
-                     .stageFlags = vk::ShaderStageFlagBits::eCompute};
-    }
-    vk::raii::DescriptorSetLayout set_layout(
-        device_.device(), vk::DescriptorSetLayoutCreateInfo{
-                              .flags = vk::DescriptorSetLayoutCreateFlagBits::ePushDescriptorKHR,
-                              .bindingCount = static_cast<std::uint32_t>(bindings.size()),
-                              .pBindings = bindings.data()});
-    const vk::PushConstantRange range{
-        .stageFlags = vk::ShaderStageFlagBits::eCompute, .offset = 0, .size = push_constant_bytes};
-    const vk::DescriptorSetLayout set_layout_handle = *set_layout;
-    vk::raii::PipelineLayout layout(device_.device(),
-                                    vk::PipelineLayoutCreateInfo{.setLayoutCount = 1,
-                                                                 .pSetLayouts = &set_layout_handle,
-                                                                 .pushConstantRangeCount = 1,
-                                                                 .pPushConstantRanges = &range});
-    vk::raii::ShaderModule module(device_.device(),
-                                  vk::ShaderModuleCreateInfo{.codeSize = shader.spirv.size_bytes(),
-                                                             .pCode = shader.spirv.data()});
-    std::vector<std::uint32_t> values = {wg[0], wg[1], wg[2]};
-    values.insert(values.end(), descriptor.constants.begin(), descriptor.constants.end());
-    std::vector<vk::SpecializationMapEntry> entries;
-    for (std::uint32_t i = 0; i < values.size(); ++i) {
-      entries.push_back({.constantID = i, .offset = 4 * i, .size = 4});
-    }
-    const vk::SpecializationInfo specialization{
-        .mapEntryCount = static_cast<std::uint32_t>(entries.size()),
-        .pMapEntries = entries.data(),
-        .dataSize = values.size() * 4,
-        .pData = values.data()};
-    const vk::PipelineShaderStageRequiredSubgroupSizeCreateInfo required{.requiredSubgroupSize =
-                                                                             subgroup};
-    const vk::ComputePipelineCreateInfo info{
-        .stage = {.pNext = subgroup != 0 ? &required : nullptr,
-                  .flags = subgroup != 0
-                               ? vk::PipelineShaderStageCreateFlagBits::eRequireFullSubgroups
-                               : vk::PipelineShaderStageCreateFlags{},
-                  .stage = vk::ShaderStageFlagBits::eCompute,
-                  .module = *module,
-                  .pName = "main",
-                  .pSpecializationInfo = &specialization},
-        .layout = *layout};
-    vk::raii::Pipeline pipeline(device_.device(), cache_, info);
-    return ComputePipeline(std::make_shared<PipelineImpl>(
-        descriptor.name, wg, reflect_binding_mask(shader.spirv), std::move(set_layout),
-        std::move(layout), std::move(pipeline)));
-  } catch (const vk::SystemError& e) {
-    throw Error(Errc::pipeline_creation_failed, "shader '" + descriptor.name + "': " + e.what());
+  return device_.call(
+      "creating the pipeline of shader '" + descriptor.name + "'",
+      [&] { return build(descriptor, shader); }, Errc::pipeline_creation_failed);
+}
+
+ComputePipeline ShaderLibraryImpl::build(const PipelineDescriptor& descriptor,
+                                         const EmbeddedShader& shader) {
+  const auto& wg = descriptor.workgroup_size;
+  const std::uint32_t subgroup = descriptor.required_subgroup_size;
+  // Every pipeline shares one layout shape, so push constants and bindings stay valid
+  // across pipeline switches inside an encoder.
+  std::array<vk::DescriptorSetLayoutBinding, ArgumentTable::max_bindings> bindings{};
+  for (std::uint32_t i = 0; i < bindings.size(); ++i) {
+    bindings[i] = {.binding = i,
+                   .descriptorType = vk::DescriptorType::eStorageBuffer,
+                   .descriptorCount = 1,
+                   .stageFlags = vk::ShaderStageFlagBits::eCompute};
   }
+  vk::raii::DescriptorSetLayout set_layout(
+      device_.device(), vk::DescriptorSetLayoutCreateInfo{
+                            .flags = vk::DescriptorSetLayoutCreateFlagBits::ePushDescriptorKHR,
+                            .bindingCount = static_cast<std::uint32_t>(bindings.size()),
+                            .pBindings = bindings.data()});
+  const vk::PushConstantRange range{
+      .stageFlags = vk::ShaderStageFlagBits::eCompute, .offset = 0, .size = push_constant_bytes};
+  const vk::DescriptorSetLayout set_layout_handle = *set_layout;
+  vk::raii::PipelineLayout layout(device_.device(),
+                                  vk::PipelineLayoutCreateInfo{.setLayoutCount = 1,
+                                                               .pSetLayouts = &set_layout_handle,
+                                                               .pushConstantRangeCount = 1,
+                                                               .pPushConstantRanges = &range});
+  vk::raii::ShaderModule module(device_.device(),
+                                vk::ShaderModuleCreateInfo{.codeSize = shader.spirv.size_bytes(),
+                                                           .pCode = shader.spirv.data()});
+  std::vector<std::uint32_t> values = {wg[0], wg[1], wg[2]};
+  values.insert(values.end(), descriptor.constants.begin(), descriptor.constants.end());
+  std::vector<vk::SpecializationMapEntry> entries;
+  for (std::uint32_t i = 0; i < values.size(); ++i) {
+    entries.push_back({.constantID = i, .offset = 4 * i, .size = 4});
+  }
+  const vk::SpecializationInfo specialization{
+      .mapEntryCount = static_cast<std::uint32_t>(entries.size()),
+      .pMapEntries = entries.data(),
+      .dataSize = values.size() * 4,
+      .pData = values.data()};
+  const vk::PipelineShaderStageRequiredSubgroupSizeCreateInfo required{.requiredSubgroupSize =
+                                                                           subgroup};
+  const vk::ComputePipelineCreateInfo info{
+      .stage = {.pNext = subgroup != 0 ? &required : nullptr,
+                .flags = subgroup != 0
+                             ? vk::PipelineShaderStageCreateFlagBits::eRequireFullSubgroups
+                             : vk::PipelineShaderStageCreateFlags{},
+                .stage = vk::ShaderStageFlagBits::eCompute,
+                .module = *module,
+                .pName = "main",
+                .pSpecializationInfo = &specialization},
+      .layout = *layout};
+  vk::raii::Pipeline pipeline(device_.device(), cache_, info);
+  return ComputePipeline(std::make_shared<PipelineImpl>(
+      descriptor.name, wg, reflect_binding_mask(shader.spirv), std::move(set_layout),
+      std::move(layout), std::move(pipeline)));
 }
 
 std::size_t ShaderLibraryImpl::pipeline_count() const {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "device_impl.hpp"
+#include "fault_injection.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/shared_event.hpp"
 
@@ -24,27 +25,37 @@ Timeline::Timeline(std::shared_ptr<DeviceImpl> device, std::uint64_t initial, bo
     : device_(std::move(device)), host_signal_(host_signal), cached_(initial) {
   const vk::SemaphoreTypeCreateInfo type{.semaphoreType = vk::SemaphoreType::eTimeline,
                                          .initialValue = initial};
-  try {
-    semaphore_ = vk::raii::Semaphore(device_->device(), vk::SemaphoreCreateInfo{.pNext = &type});
-  } catch (const vk::SystemError& e) {
-    device_->throw_vulkan_error(static_cast<vk::Result>(e.code().value()),
-                                "creating a timeline semaphore");
+  semaphore_ = device_->call("creating a timeline semaphore", [&] {
+    return vk::raii::Semaphore(device_->device(), vk::SemaphoreCreateInfo{.pNext = &type});
+  });
+}
+
+vk::Result Timeline::read(std::uint64_t& value) const noexcept {
+  std::uint64_t counter = 0;
+  vk::Result result = FaultInjection::intercept(FaultSite::read);
+  if (result == vk::Result::eSuccess) {
+    result = static_cast<vk::Result>(device_->device().getDispatcher()->vkGetSemaphoreCounterValue(
+        *device_->device(), *semaphore_, &counter));
   }
+  // Values only grow; keep the largest seen so readers never observe one going back.
+  std::uint64_t seen = cached_.load(std::memory_order_relaxed);
+  while (result == vk::Result::eSuccess && counter > seen &&
+         !cached_.compare_exchange_weak(seen, counter)) {
+  }
+  value = result == vk::Result::eSuccess ? std::max(counter, seen) : seen;
+  return result;
 }
 
 std::uint64_t Timeline::completed_value() const {
   std::uint64_t value = 0;
-  const auto result =
-      static_cast<vk::Result>(device_->device().getDispatcher()->vkGetSemaphoreCounterValue(
-          *device_->device(), *semaphore_, &value));
-  if (result != vk::Result::eSuccess) {
-    device_->throw_vulkan_error(result, "reading a timeline value");
-  }
-  // Values only grow; keep the largest seen so readers never observe one going back.
-  std::uint64_t seen = cached_.load(std::memory_order_relaxed);
-  while (value > seen && !cached_.compare_exchange_weak(seen, value)) {
-  }
-  return std::max(value, seen);
+  device_->check(read(value), "reading a timeline value");
+  return value;
+}
+
+std::uint64_t Timeline::poll() const noexcept {
+  std::uint64_t value = 0;
+  device_->note(read(value));
+  return value;
 }
 
 void Timeline::signal(std::uint64_t value) {
@@ -65,7 +76,7 @@ void Timeline::signal_unchecked(std::uint64_t value) {
   const vk::SemaphoreSignalInfo info{.semaphore = *semaphore_, .value = value};
   const auto result = static_cast<vk::Result>(device_->device().getDispatcher()->vkSignalSemaphore(
       *device_->device(), reinterpret_cast<const VkSemaphoreSignalInfo*>(&info)));
-  if (result != vk::Result::eSuccess) device_->throw_vulkan_error(result, "signalling an event");
+  device_->check(result, "signalling an event");
 }
 
 bool Timeline::wait(std::uint64_t value, std::optional<std::chrono::nanoseconds> timeout,
@@ -97,9 +108,7 @@ bool Timeline::block(std::uint64_t value, Clock::time_point deadline,
     const auto now = Clock::now();
     if (now >= deadline) return completed_value() >= value;
     const auto wait_ns = std::min<std::chrono::nanoseconds>(deadline - now, slice);
-    const auto result = static_cast<vk::Result>(device_->device().getDispatcher()->vkWaitSemaphores(
-        *device_->device(), reinterpret_cast<const VkSemaphoreWaitInfo*>(&info),
-        static_cast<std::uint64_t>(wait_ns.count())));
+    const auto result = device_->wait_semaphores(info, static_cast<std::uint64_t>(wait_ns.count()));
     if (result == vk::Result::eSuccess) {
       completed_value();  // refresh the cache for later cheap checks
       return true;

@@ -23,9 +23,15 @@ class Timeline : public std::enable_shared_from_this<Timeline> {
   vk::Semaphore handle() const noexcept { return *semaphore_; }
   DeviceImpl& device() const noexcept { return *device_; }
 
-  /// Reads the counter (cached: values only grow).
+  /// Reads the counter (cached: values only grow). Throws device_lost.
   std::uint64_t completed_value() const;
   bool reached(std::uint64_t value) const { return completed_value() >= value; }
+  /// The counter for checks that must not throw: on failure (a lost device, which this
+  /// records) the largest value seen before.
+  std::uint64_t poll() const noexcept;
+  bool passed(std::uint64_t value) const noexcept {
+    return cached_.load(std::memory_order_acquire) >= value || poll() >= value;
+  }
   /// Host signal; invalid_argument when not allowed or not increasing.
   void signal(std::uint64_t value);
   /// Signals from the host without the checks, for the queue that owns this timeline.
@@ -39,6 +45,7 @@ class Timeline : public std::enable_shared_from_this<Timeline> {
   void notify(std::uint64_t value, std::function<void(std::uint64_t)> callback);
 
  private:
+  vk::Result read(std::uint64_t& value) const noexcept;
   bool block(std::uint64_t value, std::chrono::steady_clock::time_point deadline,
              const std::stop_token& stop) const;
 

@@ -1,0 +1,88 @@
+#include "context_core.hpp"
+
+#include <string>
+
+#include "device_impl.hpp"
+#include "lifetime.hpp"
+#include "queue_impl.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+/// Idle allocators kept for reuse; more are freed (one per concurrently encoding thread and
+/// in-flight submission is the steady state).
+constexpr std::size_t max_idle_allocators = 32;
+
+/// Both contexts record through the explicit queue and encoder, which need timeline
+/// semaphores, synchronization2 and push descriptors.
+Device checked(Device device, std::string_view who) {
+  device.impl()->require_explicit_model(who);
+  if (!device.capabilities().push_descriptor) {
+    throw Error(Errc::unsupported, std::string(who) + " needs VK_KHR_push_descriptor, which '" +
+                                       device.info().name + "' lacks");
+  }
+  return device;
+}
+
+}  // namespace
+
+Device pick_device(const ContextConfiguration& configuration) {
+  if (configuration.prefer_high_performance_device) return Device::select_best();
+  for (const auto& info : Device::enumerate()) {
+    if (info.supports_explicit_model) return Device::open(info.index);
+  }
+  return Device::select_best();  // reports why nothing fits
+}
+
+ContextCore::ContextCore(Device device_in, const ContextConfiguration& configuration_in,
+                         std::string_view who)
+    : configuration(configuration_in),
+      device(checked(std::move(device_in), who)),
+      queue(device.make_command_queue(
+          {.label = configuration.command_queue_label,
+           .max_command_buffer_count = configuration.max_command_buffer_count})) {}
+
+ContextCore::~ContextCore() {
+  queue.impl()->drain();
+}
+
+CommandAllocator ContextCore::take_allocator() {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = idle_allocators_.begin(); it != idle_allocators_.end(); ++it) {
+      if (!it->is_idle()) continue;
+      CommandAllocator allocator = std::move(*it);
+      idle_allocators_.erase(it);
+      allocator.reset();
+      return allocator;
+    }
+  }
+  return device.make_command_allocator();
+}
+
+void ContextCore::give_back(CommandAllocator allocator) {
+  std::lock_guard lock(mutex_);
+  if (idle_allocators_.size() < max_idle_allocators) {
+    idle_allocators_.push_back(std::move(allocator));
+  }
+}
+
+const std::shared_ptr<ReleaseQueue>& ContextCore::releases() const noexcept {
+  return queue.impl()->releases();
+}
+
+void ContextCore::collect() noexcept {
+  queue.impl()->collect();
+}
+
+void ContextCore::wait_idle(const WaitOptions& options) {
+  queue.wait_idle(options);
+  collect();
+}
+
+void ContextCore::clear_allocators() {
+  std::lock_guard lock(mutex_);
+  idle_allocators_.clear();
+}
+
+}  // namespace vecaccel::detail
