@@ -24,5 +24,5 @@ assert vecaccel.__file__.startswith('$prefix'), vecaccel.__file__
 index = vecaccel.FlatIndex(2)
 index.add([[0, 0], [1, 1], [5, 5]])
 assert index.search([[0.9, 0.9]], 2)[1].tolist() == [[1, 0]]
-print('consumer: python3 -c "import vecaccel" against', '$prefix/$python_dir')")
+print('consumer: the installed Python package searched, from', vecaccel.__file__)")
 fi

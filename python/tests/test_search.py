@@ -9,6 +9,12 @@ from reference import reference_knn, scores
 METRICS = ["l2", "ip", "cosine"]
 
 
+def indexed(base, metric, context):
+    index = vecaccel.FlatIndex(base.shape[1], metric, context)
+    index.add(base)
+    return index
+
+
 def small_integers(rng, n, d):
     # Every product and sum of these is exact in float32: results must equal float64 bit for bit,
     # ties (there are many) included.
@@ -18,8 +24,7 @@ def small_integers(rng, n, d):
 @pytest.mark.parametrize("metric", ["l2", "ip"])
 def test_search_on_integer_data_equals_float64_brute_force_ties_by_label(context, rng, metric):
     base, queries = small_integers(rng, 700, 12), small_integers(rng, 40, 12)
-    index = vecaccel.FlatIndex(12, metric, context)
-    index.add(base)
+    index = indexed(base, metric, context)
     D, I = index.search(queries, 25)
     D_ref, I_ref = reference_knn(base, queries, 25, metric)
     np.testing.assert_array_equal(I, I_ref)
@@ -30,8 +35,7 @@ def test_search_on_integer_data_equals_float64_brute_force_ties_by_label(context
 def test_search_on_float_data_returns_the_float64_nearest(context, rng, metric):
     base = rng.standard_normal((1500, 48)).astype(np.float32)
     queries = rng.standard_normal((30, 48)).astype(np.float32)
-    index = vecaccel.FlatIndex(48, metric, context)
-    index.add(base)
+    index = indexed(base, metric, context)
     D, I = index.search(queries, 10)
     D_ref, I_ref = reference_knn(base, queries, 10, metric)
     assert D.dtype == np.float32 and I.dtype == np.int64 and D.shape == I.shape == (30, 10)
@@ -47,8 +51,7 @@ def test_search_on_float_data_returns_the_float64_nearest(context, rng, metric):
 def test_knn_function_equals_flat_index(context, rng, metric):
     base = rng.standard_normal((300, 16)).astype(np.float32)
     queries = rng.standard_normal((20, 16)).astype(np.float32)
-    index = vecaccel.FlatIndex(16, metric, context)
-    index.add(base)
+    index = indexed(base, metric, context)
     D, I = vecaccel.knn(base, queries, 7, metric=metric, context=context)
     D_index, I_index = index.search(queries, 7)
     np.testing.assert_array_equal(I, I_index)
@@ -58,8 +61,7 @@ def test_knn_function_equals_flat_index(context, rng, metric):
 @pytest.mark.parametrize("metric,worst", [("l2", np.inf), ("ip", -np.inf)])
 def test_k_above_ntotal_pads_with_minus_one_and_the_worst_distance(context, rng, metric, worst):
     base = small_integers(rng, 3, 4)
-    index = vecaccel.FlatIndex(4, metric, context)
-    index.add(base)
+    index = indexed(base, metric, context)
     D, I = index.search(small_integers(rng, 2, 4), 5)
     assert D.shape == I.shape == (2, 5)
     assert (I[:, 3:] == -1).all() and (D[:, 3:] == worst).all()
