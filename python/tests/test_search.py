@@ -1,5 +1,9 @@
 """FlatIndex and knn() against a float64 NumPy brute force, on every metric."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -122,3 +126,33 @@ def test_devices_info_and_context_describe_the_device(context):
     assert context.device["index"] in [d["index"] for d in devices]
     assert context.device["name"] in repr(context)
     assert set(context.stats()) >= {"operations", "timeouts", "cancellations"}
+
+
+def test_context_on_a_device_index_and_out_of_range_index(context):
+    first = vecaccel.Context(device=0)
+    assert first.device == vecaccel.devices()[0]
+    with pytest.raises(vecaccel.Error) as error:
+        vecaccel.Context(device=len(vecaccel.devices()))
+    assert error.value.code == "invalid_argument"
+
+
+def run_python(code):
+    env = {k: v for k, v in os.environ.items() if k != "VECACCEL_VALIDATION"}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+def test_validation_requested_first_turns_the_layer_on():
+    done = run_python("import vecaccel; vecaccel.Context(validation=True); print(vecaccel.info()['validation'])")
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr
+
+
+def test_validation_requested_after_vulkan_is_open_is_refused():
+    done = run_python(
+        "import vecaccel\n"
+        "vecaccel.Context()\n"
+        "try:\n"
+        "    vecaccel.Context(validation=True)\n"
+        "except vecaccel.Error as e:\n"
+        "    print(e.code)\n"
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "unsupported", done.stderr
