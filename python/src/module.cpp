@@ -105,9 +105,11 @@ std::size_t positive_k(py::ssize_t k) {
 ExecuteOptions options_for(std::optional<double> timeout_s) {
   ExecuteOptions options;
   if (timeout_s) {
-    if (!(*timeout_s >= 0)) {
-      throw py::value_error("timeout must be a number of seconds >= 0, got " +
-                            std::to_string(*timeout_s));
+    // The upper bound keeps the deadline (now + timeout, in int64 nanoseconds) representable.
+    constexpr double max_seconds = 1e9;
+    if (!(*timeout_s >= 0 && *timeout_s <= max_seconds)) {
+      throw py::value_error("timeout must be between 0 and 1e9 seconds, got " +
+                            py::str(py::float_(*timeout_s)).cast<std::string>());
     }
     options.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(*timeout_s));
