@@ -361,7 +361,8 @@ void write_id_file(const std::filesystem::path& path, py::handle x) {
   without_gil([&] { write_ids(path, m); });
 }
 
-void translate_errors(std::exception_ptr p) {
+// By value: pybind11's translator type is void (*)(std::exception_ptr).
+void translate_errors(std::exception_ptr p) {  // NOLINT(performance-unnecessary-value-param)
   try {
     if (p) std::rethrow_exception(p);
   } catch (const Error& e) {
