@@ -51,6 +51,8 @@ def main():
     parser.add_argument("--data", type=Path, default=DEBIAN_DATA)
     parser.add_argument("--queries", type=int, default=1000, help="test images searched (<= 10000)")
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds the search may take (lavapipe is slow; the default is 30)")
     args = parser.parse_args()
     if not (args.data / "train-images-idx3-ubyte.gz").exists():
         sys.exit(f"no Fashion-MNIST in {args.data} (apt-get install dataset-fashion-mnist)")
@@ -66,7 +68,7 @@ def main():
     index.add(base)  # uint8 -> float32, converted once
     print(f"added {index.ntotal} x {index.dim} in {time.perf_counter() - start:.2f} s")
     start = time.perf_counter()
-    D, I = index.search(queries, args.k)
+    D, I = index.search(queries, args.k, timeout=args.timeout)
     took = time.perf_counter() - start
     print(f"searched {len(queries)} queries, k = {args.k}, in {took:.3f} s "
           f"({len(queries) / took:.0f} queries/s)")

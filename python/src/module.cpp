@@ -10,6 +10,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -280,53 +281,91 @@ py::dict stats_dict(const PerformanceStats& s) {
 }
 
 /// A FlatIndex and the context it lives on (which must outlive it: it is declared first).
+///
+/// Workaround until the engine keeps an index's vectors alive for the GPU work that a stopped
+/// or timed-out search leaves running (FlatIndex frees them on reset, growth and destruction
+/// without waiting for it; a crash on lavapipe): after a search that ended early, the context's
+/// queue is drained before the index changes or goes. Remove with the engine fix.
 struct PyFlatIndex {
+  PyFlatIndex(std::shared_ptr<Context> c, FlatIndex i)
+      : context(std::move(c)), index(std::move(i)) {}
+  PyFlatIndex(const PyFlatIndex&) = delete;
+  PyFlatIndex& operator=(const PyFlatIndex&) = delete;
+  ~PyFlatIndex() { drain_left_work(); }
+
+  /// Waits for every submission so far (a timeline signal follows all earlier work).
+  void drain_left_work() noexcept {
+    if (!left_work.exchange(false)) return;
+    ExecuteOptions options;
+    options.timeout = std::chrono::hours(24);
+    try {
+      context->execute_and_wait([](CommandBuffer&, ComputeEncoder&) {}, options);
+    } catch (const std::exception&) {  // device lost: nothing runs any more
+    }
+  }
+
   std::shared_ptr<Context> context;
   FlatIndex index;
+  std::atomic<bool> left_work{false};
 };
 
 std::shared_ptr<PyFlatIndex> make_index(std::size_t dim, const std::string& metric,
                                         std::shared_ptr<Context> context) {
   context = context_or_default(std::move(context));
   FlatIndex index(*context, dim, parse_metric(metric));
-  return std::make_shared<PyFlatIndex>(PyFlatIndex{std::move(context), std::move(index)});
+  return std::make_shared<PyFlatIndex>(std::move(context), std::move(index));
 }
 
 void add(PyFlatIndex& self, py::handle x) {
   const FloatArray rows = as_rows(x, "x", self.index.dim());
-  without_gil([&] { self.index.add(span_of(rows)); });
+  without_gil([&] {
+    self.drain_left_work();
+    self.index.add(span_of(rows));
+  });
 }
 
 void add_with_ids(PyFlatIndex& self, py::handle x, py::handle ids) {
   const FloatArray rows = as_rows(x, "x", self.index.dim());
   const IdArray labels = as_ids(ids, static_cast<std::size_t>(rows.shape(0)));
-  without_gil([&] { self.index.add_with_ids(span_of(rows), span_of(labels)); });
+  without_gil([&] {
+    self.drain_left_work();
+    self.index.add_with_ids(span_of(rows), span_of(labels));
+  });
 }
 
-py::tuple search(const PyFlatIndex& self, py::handle q, py::ssize_t k,
-                 std::optional<double> timeout) {
+py::tuple search(PyFlatIndex& self, py::handle q, py::ssize_t k, std::optional<double> timeout) {
   const FloatArray queries = as_rows(q, "queries", self.index.dim());
   const std::size_t kk = positive_k(k);
   ExecuteOptions options = options_for(timeout);
-  return to_numpy(interruptible([&](std::stop_token stop) {
-    options.stop = std::move(stop);
-    return self.index.search(span_of(queries), kk, options);
-  }));
+  try {
+    return to_numpy(interruptible([&](std::stop_token stop) {
+      options.stop = std::move(stop);
+      return self.index.search(span_of(queries), kk, options);
+    }));
+  } catch (...) {
+    self.left_work = true;
+    throw;
+  }
 }
 
+/// Through a FlatIndex rather than ops::knn (the same engine, upload and result): ops::knn frees
+/// its copy of the base under the GPU work a stopped or timed-out search leaves running, where
+/// PyFlatIndex drains that work first (see there). On such an end this call therefore returns
+/// once the work already submitted has finished.
 py::tuple knn(py::handle base, py::handle q, py::ssize_t k, const std::string& metric,
               std::shared_ptr<Context> context, std::optional<double> timeout) {
   const FloatArray b = as_rows(base, "base", 0);
   const auto dim = static_cast<std::size_t>(b.shape(1));
   const FloatArray queries = as_rows(q, "queries", dim);
-  const std::size_t kk = positive_k(k);
-  const Metric m = parse_metric(metric);
-  ExecuteOptions options = options_for(timeout);
   context = context_or_default(std::move(context));
-  return to_numpy(interruptible([&](std::stop_token stop) {
-    options.stop = std::move(stop);
-    return ops::knn(*context, span_of(queries), span_of(b), dim, kk, m, options);
-  }));
+  PyFlatIndex index(context, FlatIndex(*context, dim, parse_metric(metric)));
+  without_gil([&] { index.index.add(span_of(b)); });
+  try {
+    return search(index, queries, k, timeout);
+  } catch (...) {
+    without_gil([&] { index.drain_left_work(); });
+    throw;
+  }
 }
 
 std::string index_repr(const PyFlatIndex& self) {
@@ -451,7 +490,13 @@ PYBIND11_MODULE(_vecaccel, m) {
       .def_property_readonly(
           "context", [](const PyFlatIndex& s) { return s.context; }, "The index's Context.")
       .def(
-          "reset", [](PyFlatIndex& s) { without_gil([&] { s.index.reset(); }); },
+          "reset",
+          [](PyFlatIndex& s) {
+            without_gil([&] {
+              s.drain_left_work();
+              s.index.reset();
+            });
+          },
           "Removes every vector.")
       .def(
           "save",
@@ -464,7 +509,7 @@ PYBIND11_MODULE(_vecaccel, m) {
           [](const std::filesystem::path& path, std::shared_ptr<Context> context) {
             context = context_or_default(std::move(context));
             FlatIndex index = without_gil([&] { return FlatIndex::load(*context, path); });
-            return std::make_shared<PyFlatIndex>(PyFlatIndex{std::move(context), std::move(index)});
+            return std::make_shared<PyFlatIndex>(std::move(context), std::move(index));
           },
           "path"_a, "context"_a = nullptr, "Reads an index written by save().")
       .def("__repr__", &index_repr);
