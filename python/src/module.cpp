@@ -517,7 +517,8 @@ PYBIND11_MODULE(_vecaccel, m) {
   m.def("knn", &knn, "base"_a, "queries"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
         "timeout"_a = py::none(),
         "Exact kNN of queries (nq, d) against base (n, d) without keeping an index: (D, I) as "
-        "FlatIndex.search, labels are base row numbers.");
+        "FlatIndex.search, labels are base row numbers. A timed-out or interrupted call "
+        "returns once the GPU work it already submitted is done (its base copy goes with it).");
 
   m.def(
       "read_vectors",
