@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   libvulkan-dev mesa-vulkan-drivers glslc spirv-tools vulkan-validationlayers vulkan-tools
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-faiss dataset-fashion-mnist
 )
 
 missing=()

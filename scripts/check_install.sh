@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the built library into a scratch prefix and builds tests/consumer, an outside
-# project, against it twice: with find_package(vecaccel) and with pkg-config.
+# project, against it twice: with find_package(vecaccel) and with pkg-config; then imports the
+# installed Python package (where the build has one) and runs a search with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-dev}
@@ -15,3 +16,13 @@ PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
   -o "$prefix/consumer-pc"
 "$prefix/consumer-pc"
 echo "consumer: find_package and pkg-config builds ran"
+python_dir=$(sed -n 's/^VECACCEL_PYTHON_INSTALL_DIR:[A-Z]*=//p' "$build/CMakeCache.txt")
+if [ -n "$python_dir" ] && grep -q '^VECACCEL_BUILD_PYTHON:BOOL=ON' "$build/CMakeCache.txt"; then
+  (cd "$prefix" && PYTHONPATH="$prefix/$python_dir" /usr/bin/python3 -c "
+import vecaccel
+assert vecaccel.__file__.startswith('$prefix'), vecaccel.__file__
+index = vecaccel.FlatIndex(2)
+index.add([[0, 0], [1, 1], [5, 5]])
+assert index.search([[0.9, 0.9]], 2)[1].tolist() == [[1, 0]]
+print('consumer: the installed Python package searched, from', vecaccel.__file__)")
+fi

@@ -10,7 +10,7 @@ cmake --preset clang >/dev/null
 cmake --build build-clang >/dev/null
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  mapfile -t files < <(git ls-files 'src/*.cpp' 'tools/*.cpp' 'tests/*.cpp' 'bench/*.cpp')
+  mapfile -t files < <(git ls-files 'src/*.cpp' 'tools/*.cpp' 'tests/*.cpp' 'bench/*.cpp' 'python/*.cpp')
 fi
 status=0
 for f in "${files[@]}"; do

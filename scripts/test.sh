@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds, runs
 # every test under the Khronos validation layer (synchronization validation on; any message
-# fails), then the AddressSanitizer/UBSan build, then a clang build with its tests, then the
-# ThreadSanitizer build of the multi-threaded tests only, then an outside project against the
-# installed package.
+# fails) and the Python package's pytest suite, then the AddressSanitizer/UBSan build, then a
+# clang build with its tests, then the ThreadSanitizer build of the multi-threaded tests only,
+# then an outside project (C++ and Python) against the installed package.
 # Usage: scripts/test.sh [--quick]   (--quick: the first stage only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,10 @@ echo "== build and test (validation layer on)"
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j"$jobs"
 ctest --preset dev -j"$jobs"
+
+# Debian's interpreter, the one the module was built for (a pyenv shim may come first on PATH).
+echo "== Python package (pytest, validation layer on)"
+PYTHONPATH=build-dev/python VECACCEL_VALIDATION=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
 [ "${1:-}" = "--quick" ] && exit 0
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -1,0 +1,546 @@
+// vecaccel._vecaccel: the Python binding of the C++ library.
+//
+// Thin by design (ARCHITECTURE.md §6): it converts arrays (zero-copy where the input already is
+// C-contiguous float32), releases the GIL while the library works, turns Ctrl-C into a stop
+// request and vecaccel::Error into vecaccel.Error. Every decision about vectors is the
+// library's. The user-facing documentation is in the docstrings and vecaccel/__init__.pyi.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "diagnostics.hpp"
+#include "vecaccel/vecaccel.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace vecaccel::python {
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using IdArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+// The vecaccel.Error type. A bare handle on purpose: the module attribute owns it, and a
+// static py::object would be released after the interpreter is gone.
+py::handle error_type;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+// threading.main_thread().ident: only that thread receives KeyboardInterrupt.
+unsigned long main_thread_id = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+// ---- arrays in
+
+std::string shape_of(const py::array& a) {
+  return py::str(a.attr("shape")).cast<std::string>();
+}
+
+/// x as a C-contiguous float32 array: x itself when it already is one (no copy), else one
+/// conversion. Objects that speak DLPack but are not NumPy arrays (PyTorch CPU tensors) go
+/// through numpy.from_dlpack, which shares their memory.
+FloatArray as_float32(py::handle x) {
+  if (!py::isinstance<py::array>(x) && py::hasattr(x, "__dlpack__")) {
+    return FloatArray(py::module_::import("numpy").attr("from_dlpack")(x));
+  }
+  return FloatArray(py::reinterpret_borrow<py::object>(x));
+}
+
+/// x as an n x dim float32 matrix; ValueError naming the expected shape otherwise. dim 0
+/// accepts any width.
+FloatArray as_rows(py::handle x, const char* name, std::size_t dim) {
+  FloatArray a = as_float32(x);
+  const std::string expected =
+      std::string("(n, ") + (dim == 0 ? std::string("d") : std::to_string(dim)) + ")";
+  if (a.ndim() != 2 || (dim != 0 && static_cast<std::size_t>(a.shape(1)) != dim)) {
+    throw py::value_error(std::string(name) + " must have shape " + expected + ", got " +
+                          shape_of(a));
+  }
+  return a;
+}
+
+/// x as int64 values. Only integer dtypes that int64 holds exactly are taken: a float or
+/// uint64 id would be rounded or wrapped silently.
+IdArray as_int64(py::handle x, const char* name) {
+  const py::module_ numpy = py::module_::import("numpy");
+  const py::array raw = numpy.attr("asarray")(x);
+  const bool integer = raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u';
+  if (!integer || !numpy.attr("can_cast")(raw.dtype(), numpy.attr("int64")).cast<bool>()) {
+    throw py::value_error(std::string(name) + " must be integers that fit int64, got dtype " +
+                          py::str(raw.dtype()).cast<std::string>());
+  }
+  return IdArray(raw);
+}
+
+IdArray as_ids(py::handle ids, std::size_t n) {
+  IdArray a = as_int64(ids, "ids");
+  if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != n) {
+    throw py::value_error("ids must have shape (" + std::to_string(n) + ",), got " + shape_of(a));
+  }
+  return a;
+}
+
+template <class T, int Flags>
+std::span<const T> span_of(const py::array_t<T, Flags>& a) {
+  return {a.data(), static_cast<std::size_t>(a.size())};
+}
+
+std::size_t positive_k(py::ssize_t k) {
+  if (k < 1) throw py::value_error("k must be at least 1, got " + std::to_string(k));
+  return static_cast<std::size_t>(k);
+}
+
+ExecuteOptions options_for(std::optional<double> timeout_s) {
+  ExecuteOptions options;
+  if (timeout_s) {
+    // The upper bound keeps the deadline (now + timeout, in int64 nanoseconds) representable.
+    constexpr double max_seconds = 1e9;
+    if (!(*timeout_s >= 0 && *timeout_s <= max_seconds)) {
+      throw py::value_error("timeout must be between 0 and 1e9 seconds, got " +
+                            py::str(py::float_(*timeout_s)).cast<std::string>());
+    }
+    options.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(*timeout_s));
+  }
+  return options;
+}
+
+// ---- arrays out
+
+/// A NumPy array over `values`, which it then owns: results are handed over, not copied.
+template <class T>
+py::array_t<T> adopt(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
+  auto owned = std::make_unique<std::vector<T>>(std::move(values));
+  py::capsule owner(owned.get(), [](void* p) {
+    std::default_delete<std::vector<T>>()(static_cast<std::vector<T>*>(p));
+  });
+  std::vector<T>& v = *owned.release();  // the capsule deletes it with the array
+  return py::array_t<T>(std::move(shape), v.data(), owner);
+}
+
+py::tuple to_numpy(KnnResult&& r) {
+  const auto rows = static_cast<py::ssize_t>(r.rows);
+  const auto k = static_cast<py::ssize_t>(r.k);
+  return py::make_tuple(adopt(std::move(r.distances), {rows, k}),
+                        adopt(std::move(r.labels), {rows, k}));
+}
+
+template <class T>
+py::array_t<T> to_numpy(Matrix<T>&& m) {
+  return adopt(std::move(m.values),
+               {static_cast<py::ssize_t>(m.rows), static_cast<py::ssize_t>(m.dim)});
+}
+
+// ---- running library calls
+
+/// Runs work(stop) without the GIL. On the main thread it runs on a worker while this thread
+/// checks for signals every 50 ms: a KeyboardInterrupt (or any exception from a signal
+/// handler) requests stop, waits for the worker to give up, and is raised here. Other threads
+/// never see signals, so they run work directly.
+template <class Work>
+auto interruptible(Work&& work) -> decltype(work(std::stop_token{})) {
+  using Result = decltype(work(std::stop_token{}));
+  if (PyThread_get_thread_ident() != main_thread_id) {
+    py::gil_scoped_release release;
+    return work(std::stop_token{});
+  }
+  std::optional<Result> result;
+  std::exception_ptr failure;
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  std::jthread worker([&](std::stop_token stop) {
+    try {
+      result.emplace(work(std::move(stop)));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    std::lock_guard lock(mutex);
+    done = true;
+    finished.notify_one();
+  });
+  const auto wait_done = [&](std::chrono::milliseconds limit) {
+    py::gil_scoped_release release;
+    std::unique_lock lock(mutex);
+    return finished.wait_for(lock, limit, [&] { return done; });
+  };
+  while (!wait_done(std::chrono::milliseconds(50))) {
+    if (PyErr_CheckSignals() == 0) continue;
+    py::error_already_set interrupt;  // takes the pending KeyboardInterrupt off the thread
+    worker.request_stop();
+    {
+      py::gil_scoped_release release;
+      worker.join();
+    }
+    // Say how far the library got (its cancelled error names the queries done).
+    if (failure && py::hasattr(interrupt.value(), "add_note")) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        interrupt.value().attr("add_note")(std::string("vecaccel: ") + e.what());
+      }
+    }
+    throw std::move(interrupt);
+  }
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*result);
+}
+
+template <class Work>
+auto without_gil(Work&& work) {
+  py::gil_scoped_release release;
+  return work();
+}
+
+// ---- objects
+
+py::dict device_dict(const DeviceInfo& d) {
+  const Capabilities& c = d.capabilities;
+  const auto version = [](std::uint32_t v) {
+    return std::to_string(v >> 22U) + "." + std::to_string((v >> 12U) & 0x3ffU) + "." +
+           std::to_string(v & 0xfffU);
+  };
+  return py::dict(
+      "index"_a = d.index, "name"_a = d.name, "type"_a = std::string(to_string(d.type)),
+      "driver"_a = d.driver_name + " " + d.driver_info, "vulkan"_a = version(c.api_version),
+      "explicit_model"_a = d.supports_explicit_model,
+      "device_local_bytes"_a = c.device_local_memory, "subgroup_size"_a = c.subgroup_size,
+      "max_shared_memory_bytes"_a = c.max_shared_memory_bytes,
+      "max_storage_buffer_range"_a = c.max_storage_buffer_range,
+      "cooperative_matrix"_a = c.cooperative_matrix, "memory_priority"_a = c.memory_priority,
+      "memory_budget"_a = c.memory_budget, "push_descriptor"_a = c.push_descriptor,
+      "timeline_semaphore"_a = c.timeline_semaphore, "synchronization2"_a = c.synchronization2);
+}
+
+py::list devices() {
+  const auto infos = without_gil([] { return Device::enumerate(); });
+  py::list out;
+  for (const DeviceInfo& d : infos)
+    out.append(device_dict(d));
+  return out;
+}
+
+py::dict info() {
+  return py::dict("version"_a = VECACCEL_VERSION, "devices"_a = devices(),
+                  "validation"_a = detail::validation_enabled(),
+                  "validation_messages"_a = detail::validation_message_count());
+}
+
+std::shared_ptr<Context> make_context(std::optional<std::uint32_t> device, bool validation) {
+  if (validation) {
+    // The layer is chosen when the process's Vulkan instance is created (on first use), from
+    // VECACCEL_VALIDATION; asking for it later than that cannot be honoured.
+    if (const char* set = std::getenv("VECACCEL_VALIDATION"); set == nullptr || *set == '\0') {
+      ::setenv("VECACCEL_VALIDATION", "1", 1);
+    }
+    if (!detail::validation_enabled()) {
+      throw Error(Errc::unsupported,
+                  "validation=True: the Khronos validation layer is not active in this process "
+                  "(it is chosen when vecaccel first opens Vulkan: set VECACCEL_VALIDATION=1 "
+                  "before that, and install vulkan-validationlayers)");
+    }
+  }
+  return without_gil([&] {
+    if (device) return std::make_shared<Context>(Device::open(*device));
+    return std::make_shared<Context>();
+  });
+}
+
+/// The context used where none is given: created on first use, owned by the module (so it is
+/// released with the interpreter, not after it), kept alive by every index made on it.
+std::shared_ptr<Context> context_or_default(std::shared_ptr<Context> context) {
+  if (context) return context;
+  py::module_ module = py::module_::import("vecaccel._vecaccel");
+  if (module.attr("_default_context").is_none()) {
+    py::object made = py::cast(make_context(std::nullopt, false));  // releases the GIL
+    if (module.attr("_default_context").is_none()) module.attr("_default_context") = made;
+  }
+  return module.attr("_default_context").cast<std::shared_ptr<Context>>();
+}
+
+py::dict stats_dict(const PerformanceStats& s) {
+  const auto seconds = [](std::chrono::nanoseconds t) {
+    return std::chrono::duration<double>(t).count();
+  };
+  return py::dict("operations"_a = s.operations, "completed"_a = s.completed,
+                  "timeouts"_a = s.timeouts, "cancellations"_a = s.cancellations,
+                  "encode_seconds"_a = seconds(s.total_encode_time));
+}
+
+/// A FlatIndex and the context it lives on (which must outlive it: it is declared first).
+///
+/// Workaround until the engine keeps an index's vectors alive for the GPU work that a stopped
+/// or timed-out search leaves running (FlatIndex frees them on reset, growth and destruction
+/// without waiting for it; a crash on lavapipe): after a search that ended early, the context's
+/// queue is drained before the index changes or goes. Remove with the engine fix.
+struct PyFlatIndex {
+  PyFlatIndex(std::shared_ptr<Context> c, FlatIndex i)
+      : context(std::move(c)), index(std::move(i)) {}
+  PyFlatIndex(const PyFlatIndex&) = delete;
+  PyFlatIndex& operator=(const PyFlatIndex&) = delete;
+  ~PyFlatIndex() { drain_left_work(); }
+
+  /// Waits for every submission so far (a timeline signal follows all earlier work).
+  void drain_left_work() noexcept {
+    if (!left_work.exchange(false)) return;
+    ExecuteOptions options;
+    options.timeout = std::chrono::hours(24);
+    try {
+      context->execute_and_wait([](CommandBuffer&, ComputeEncoder&) {}, options);
+    } catch (const std::exception&) {  // device lost: nothing runs any more
+    }
+  }
+
+  std::shared_ptr<Context> context;
+  FlatIndex index;
+  std::atomic<bool> left_work{false};
+};
+
+std::shared_ptr<PyFlatIndex> make_index(std::size_t dim, const std::string& metric,
+                                        std::shared_ptr<Context> context) {
+  context = context_or_default(std::move(context));
+  FlatIndex index(*context, dim, parse_metric(metric));
+  return std::make_shared<PyFlatIndex>(std::move(context), std::move(index));
+}
+
+void add(PyFlatIndex& self, py::handle x) {
+  const FloatArray rows = as_rows(x, "x", self.index.dim());
+  without_gil([&] {
+    self.drain_left_work();
+    self.index.add(span_of(rows));
+  });
+}
+
+void add_with_ids(PyFlatIndex& self, py::handle x, py::handle ids) {
+  const FloatArray rows = as_rows(x, "x", self.index.dim());
+  const IdArray labels = as_ids(ids, static_cast<std::size_t>(rows.shape(0)));
+  without_gil([&] {
+    self.drain_left_work();
+    self.index.add_with_ids(span_of(rows), span_of(labels));
+  });
+}
+
+py::tuple search(PyFlatIndex& self, py::handle q, py::ssize_t k, std::optional<double> timeout) {
+  const FloatArray queries = as_rows(q, "queries", self.index.dim());
+  const std::size_t kk = positive_k(k);
+  ExecuteOptions options = options_for(timeout);
+  try {
+    return to_numpy(interruptible([&](std::stop_token stop) {
+      options.stop = std::move(stop);
+      return self.index.search(span_of(queries), kk, options);
+    }));
+  } catch (...) {
+    self.left_work = true;
+    throw;
+  }
+}
+
+/// Through a FlatIndex rather than ops::knn (the same engine, upload and result): ops::knn frees
+/// its copy of the base under the GPU work a stopped or timed-out search leaves running, where
+/// PyFlatIndex drains that work first (see there). On such an end this call therefore returns
+/// once the work already submitted has finished.
+py::tuple knn(py::handle base, py::handle q, py::ssize_t k, const std::string& metric,
+              std::shared_ptr<Context> context, std::optional<double> timeout) {
+  const FloatArray b = as_rows(base, "base", 0);
+  const auto dim = static_cast<std::size_t>(b.shape(1));
+  const FloatArray queries = as_rows(q, "queries", dim);
+  context = context_or_default(std::move(context));
+  PyFlatIndex index(context, FlatIndex(*context, dim, parse_metric(metric)));
+  without_gil([&] { index.index.add(span_of(b)); });
+  try {
+    return search(index, queries, k, timeout);
+  } catch (...) {
+    without_gil([&] { index.drain_left_work(); });
+    throw;
+  }
+}
+
+std::string index_repr(const PyFlatIndex& self) {
+  return "vecaccel.FlatIndex(dim=" + std::to_string(self.index.dim()) + ", metric='" +
+         std::string(to_string(self.index.metric())) +
+         "', ntotal=" + std::to_string(self.index.size()) + ")";
+}
+
+void write_float_file(const std::filesystem::path& path, py::handle x) {
+  const FloatArray a = as_rows(x, "array", 0);
+  const Matrix<float> m{static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
+                        std::vector<float>(a.data(), a.data() + a.size())};
+  without_gil([&] { write_vectors(path, m); });
+}
+
+/// Ids files hold int32: a value outside that range is refused, not wrapped.
+void write_id_file(const std::filesystem::path& path, py::handle x) {
+  const IdArray a = as_int64(x, "array");
+  if (a.ndim() != 2) throw py::value_error("array must have shape (n, k), got " + shape_of(a));
+  Matrix<std::int32_t> m{
+      static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)), {}};
+  m.values.reserve(static_cast<std::size_t>(a.size()));
+  for (const std::int64_t v : span_of(a)) {
+    if (v < INT32_MIN || v > INT32_MAX) {
+      const std::size_t i = m.values.size();
+      throw py::value_error("array[" + std::to_string(i / m.dim) + ", " +
+                            std::to_string(i % m.dim) + "] = " + std::to_string(v) +
+                            " does not fit the int32 of an ids file");
+    }
+    m.values.push_back(static_cast<std::int32_t>(v));
+  }
+  without_gil([&] { write_ids(path, m); });
+}
+
+// By value: pybind11's translator type is void (*)(std::exception_ptr).
+void translate_errors(std::exception_ptr p) {  // NOLINT(performance-unnecessary-value-param)
+  try {
+    if (p) std::rethrow_exception(p);
+  } catch (const Error& e) {
+    py::object error = error_type(e.what());
+    error.attr("code") = std::string(to_string(e.code()));
+    PyErr_SetObject(error_type.ptr(), error.ptr());
+  }
+}
+
+}  // namespace
+}  // namespace vecaccel::python
+
+using namespace vecaccel;          // NOLINT(google-build-using-namespace)
+using namespace vecaccel::python;  // NOLINT(google-build-using-namespace)
+
+PYBIND11_MODULE(_vecaccel, m) {
+  m.doc() = "Binding of the vecaccel C++ library; import the `vecaccel` package instead.";
+  main_thread_id =
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+
+  py::object error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "vecaccel.Error",
+      "A failure reported by the vecaccel library. `code` is the Errc name, e.g. "
+      "'invalid_argument', 'timeout', 'cancelled', 'io_error'; str() is '<code>: <message>'.",
+      PyExc_RuntimeError, nullptr));
+  if (!error) throw py::error_already_set();
+  error.attr("code") = py::none();
+  m.attr("Error") = error;
+  error_type = error;
+  py::register_exception_translator(&translate_errors);
+
+  m.attr("__version__") = VECACCEL_VERSION;
+  m.attr("_default_context") = py::none();
+  m.attr("MAX_K") = ops::max_k;
+
+  m.def("devices", &devices,
+        "Every Vulkan device visible to this process, as dicts (index, name, type, driver, "
+        "vulkan, explicit_model, memory and feature fields).");
+  m.def("info", &info,
+        "Library version, devices(), and whether the Khronos validation layer is active "
+        "(with the count of messages it has reported in this process).");
+
+  py::class_<Context, std::shared_ptr<Context>>(
+      m, "Context",
+      "A GPU compute context: one device, its queue, buffer pool and residency set.\n\n"
+      "device: index into devices(), or None for the best one (VECACCEL_DEVICE=<index|name> "
+      "overrides). validation: require the Khronos validation layer (it must be chosen before "
+      "vecaccel first opens Vulkan; else vecaccel.Error 'unsupported'). Thread-safe; indexes "
+      "keep their context alive.")
+      .def(py::init(&make_context), "device"_a = py::none(), "validation"_a = false)
+      .def_property_readonly(
+          "device", [](const Context& c) { return device_dict(c.device().info()); },
+          "The device's description, as in devices().")
+      .def(
+          "stats", [](const Context& c) { return stats_dict(c.performance_stats()); },
+          "Operation counters: operations, completed, timeouts, cancellations, encode_seconds.")
+      .def("__repr__", [](const Context& c) {
+        return "vecaccel.Context(device=" + std::to_string(c.device().info().index) + ", name='" +
+               c.device().info().name + "')";
+      });
+
+  py::class_<PyFlatIndex, std::shared_ptr<PyFlatIndex>>(
+      m, "FlatIndex",
+      "Exact k-nearest-neighbour search over vectors kept on the GPU (like faiss.IndexFlat).\n\n"
+      "metric: 'l2' (squared Euclidean, smaller is better), 'ip' / 'inner_product' or 'cosine' "
+      "(similarities, larger is better). context: a Context, or None for a shared default. "
+      "Searches may run from many threads at once; add/reset/save exclude other calls.")
+      .def(py::init(&make_index), "dim"_a, "metric"_a = "l2", "context"_a = nullptr)
+      .def("add", &add, "x"_a,
+           "Appends the rows of x, shape (n, dim); they are numbered ntotal, ntotal + 1, ...")
+      .def("add_with_ids", &add_with_ids, "x"_a, "ids"_a,
+           "Appends the rows of x, shape (n, dim), labelled by ids, shape (n,), integers.")
+      .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
+           "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
+           "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
+           "with label -1 and distance +inf (l2) or -inf. timeout in seconds (else the "
+           "context's 30 s); Ctrl-C stops the search and leaves the index usable.")
+      .def_property_readonly(
+          "ntotal", [](const PyFlatIndex& s) { return s.index.size(); }, "Number of vectors.")
+      .def("__len__", [](const PyFlatIndex& s) { return s.index.size(); })
+      .def_property_readonly(
+          "dim", [](const PyFlatIndex& s) { return s.index.dim(); }, "Vector dimension.")
+      .def_property_readonly(
+          "metric", [](const PyFlatIndex& s) { return std::string(to_string(s.index.metric())); },
+          "'l2', 'inner_product' or 'cosine'.")
+      .def_property_readonly(
+          "context", [](const PyFlatIndex& s) { return s.context; }, "The index's Context.")
+      .def(
+          "reset",
+          [](PyFlatIndex& s) {
+            without_gil([&] {
+              s.drain_left_work();
+              s.index.reset();
+            });
+          },
+          "Removes every vector.")
+      .def(
+          "save",
+          [](const PyFlatIndex& s, const std::filesystem::path& path) {
+            without_gil([&] { s.index.save(path); });
+          },
+          "path"_a, "Writes the index to path (versioned, checksummed; replaced atomically).")
+      .def_static(
+          "load",
+          [](const std::filesystem::path& path, std::shared_ptr<Context> context) {
+            context = context_or_default(std::move(context));
+            FlatIndex index = without_gil([&] { return FlatIndex::load(*context, path); });
+            return std::make_shared<PyFlatIndex>(std::move(context), std::move(index));
+          },
+          "path"_a, "context"_a = nullptr, "Reads an index written by save().")
+      .def("__repr__", &index_repr);
+
+  m.def("knn", &knn, "base"_a, "queries"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
+        "timeout"_a = py::none(),
+        "Exact kNN of queries (nq, d) against base (n, d) without keeping an index: (D, I) as "
+        "FlatIndex.search, labels are base row numbers. A timed-out or interrupted call "
+        "returns once the GPU work it already submitted is done (its base copy goes with it).");
+
+  m.def(
+      "read_vectors",
+      [](const std::filesystem::path& path) {
+        return to_numpy(without_gil([&] { return read_vectors(path); }));
+      },
+      "path"_a,
+      "Reads a float32 (n, d) array from .fvecs, .bvecs, .ivecs (converted to float) or .npy "
+      "('<f4', C order), the formats the vecaccel CLI reads.");
+  m.def("write_vectors", &write_float_file, "path"_a, "array"_a,
+        "Writes a (n, d) array as float32 to .fvecs or .npy (atomically: the old file stays on "
+        "any failure).");
+  m.def(
+      "read_ids",
+      [](const std::filesystem::path& path) {
+        return to_numpy(without_gil([&] { return read_ids(path); }));
+      },
+      "path"_a, "Reads an int32 (n, k) array (e.g. ground truth) from .ivecs or .npy.");
+  m.def("write_ids", &write_id_file, "path"_a, "array"_a,
+        "Writes a (n, k) array as int32 to .ivecs or .npy.");
+
+  m.def("_as_float32", &as_float32, "x"_a,
+        "The float32 C-contiguous array searches read x through (x itself when no conversion "
+        "is needed). For tests.");
+}

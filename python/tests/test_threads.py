@@ -1,0 +1,111 @@
+"""Threads and signals: the GIL is released while the GPU works, searches from several threads
+run at once, and Ctrl-C stops a running search through its stop token."""
+
+import _thread
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import vecaccel
+from reference import reference_knn
+
+
+@pytest.fixture(scope="module")
+def big(context):
+    """Searching all 2,000 queries takes seconds on lavapipe, 200 of them a few hundred ms."""
+    rng = np.random.default_rng(3)
+    index = vecaccel.FlatIndex(64, "l2", context)
+    index.add(rng.standard_normal((40000, 64)).astype(np.float32))
+    return index, rng.standard_normal((2000, 64)).astype(np.float32)
+
+
+def test_searches_from_four_threads_equal_sequential_results(context):
+    rng = np.random.default_rng(8)
+    base = rng.integers(-4, 5, size=(3000, 16)).astype(np.float32)
+    index = vecaccel.FlatIndex(16, "l2", context)
+    index.add(base)
+    query_sets = [rng.integers(-4, 5, size=(50, 16)).astype(np.float32) for _ in range(4)]
+    results = [None] * 4
+    start = threading.Barrier(4)
+
+    def run(i):
+        start.wait()
+        results[i] = [index.search(query_sets[i], 8) for _ in range(5)]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for queries, runs in zip(query_sets, results):
+        D_ref, I_ref = reference_knn(base, queries, 8, "l2")
+        for D, I in runs:
+            np.testing.assert_array_equal(I, I_ref)
+            np.testing.assert_array_equal(D, D_ref)
+
+
+def count_while(search, counter_thread_is_main):
+    """(iterations of a pure-Python counting loop made while `search` ran, seconds it ran). A
+    search that held the GIL lets the loop run only for a switch interval after it."""
+    state = {"count": 0, "running": True}
+    during = {}
+
+    def count():
+        while state["running"]:
+            state["count"] += 1
+
+    def timed_search():
+        before, started = state["count"], time.perf_counter()
+        search()
+        during["result"] = (state["count"] - before, time.perf_counter() - started)
+        state["running"] = False
+
+    if counter_thread_is_main:
+        worker = threading.Thread(target=timed_search)
+        worker.start()
+        count()
+        worker.join()
+    else:
+        counter = threading.Thread(target=count)
+        counter.start()
+        time.sleep(0.01)
+        timed_search()
+        counter.join()
+    return during["result"]
+
+
+def counting_rate():
+    state = {"count": 0, "running": True}
+    threading.Timer(0.1, lambda: state.update(running=False)).start()
+    started = time.perf_counter()
+    while state["running"]:
+        state["count"] += 1
+    return state["count"] / (time.perf_counter() - started)
+
+
+@pytest.mark.parametrize("search_on_main_thread", [False, True])
+def test_the_gil_is_released_while_a_search_runs(big, search_on_main_thread):
+    index, queries = big
+    counted, seconds = count_while(lambda: index.search(queries[:200], 10), not search_on_main_thread)
+    # Holding the GIL would allow ~switch interval / seconds (< 1%) of the loop's free rate.
+    assert seconds > 20 * sys.getswitchinterval()
+    assert counted > 0.05 * counting_rate() * seconds
+
+
+def test_ctrl_c_stops_a_running_search_and_the_index_stays_usable(big):
+    index, queries = big
+    D_before, I_before = index.search(queries[:3], 10)
+    timer = threading.Timer(0.2, _thread.interrupt_main)  # Ctrl-C as the signal handler sees it
+    timer.start()
+    with pytest.raises(KeyboardInterrupt) as interrupt:
+        index.search(queries, 10)
+    timer.join()
+    # The stop token ended the search: the library's cancelled error is noted on the interrupt.
+    notes = getattr(interrupt.value, "__notes__", [])
+    assert any(note.startswith("vecaccel: cancelled: ") for note in notes), notes
+    D, I = index.search(queries[:3], 10)
+    np.testing.assert_array_equal(I, I_before)
+    np.testing.assert_array_equal(D, D_before)

@@ -1,0 +1,89 @@
+# Type stubs for the vecaccel package (the extension module vecaccel._vecaccel).
+import os
+from typing import Any, Optional, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+MAX_K: int
+
+_Path = Union[str, os.PathLike[str]]
+_Results = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
+
+class Error(RuntimeError):
+    """A failure reported by the library; str() is '<code>: <message>'."""
+
+    code: Optional[str]
+    """The Errc name: 'invalid_argument', 'timeout', 'cancelled', 'io_error', ..."""
+
+def devices() -> list[dict[str, Any]]:
+    """Every Vulkan device visible to this process (index, name, type, driver, ...)."""
+
+def info() -> dict[str, Any]:
+    """version, devices, validation (layer active) and validation_messages (count)."""
+
+class Context:
+    """A GPU compute context: one device, its queue, buffer pool and residency set."""
+
+    def __init__(self, device: Optional[int] = None, validation: bool = False) -> None:
+        """device: index into devices(), None for the best. validation: require the layer."""
+    @property
+    def device(self) -> dict[str, Any]:
+        """The device's description, as in devices()."""
+    def stats(self) -> dict[str, Union[int, float]]:
+        """operations, completed, timeouts, cancellations, encode_seconds."""
+
+class FlatIndex:
+    """Exact kNN over vectors kept on the GPU, like faiss.IndexFlatL2 / IndexFlatIP."""
+
+    def __init__(self, dim: int, metric: str = "l2", context: Optional[Context] = None) -> None:
+        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product' or 'cosine'."""
+    def add(self, x: npt.ArrayLike) -> None:
+        """Appends the rows of x, shape (n, dim), numbered ntotal, ntotal + 1, ..."""
+    def add_with_ids(self, x: npt.ArrayLike, ids: npt.ArrayLike) -> None:
+        """Appends the rows of x, shape (n, dim), labelled by integer ids, shape (n,)."""
+    def search(self, queries: npt.ArrayLike, k: int, timeout: Optional[float] = None) -> _Results:
+        """(D, I) of shape (nq, k), best first, ties by label, padded with label -1."""
+    @property
+    def ntotal(self) -> int:
+        """Number of vectors in the index."""
+    def __len__(self) -> int: ...
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+    @property
+    def metric(self) -> str:
+        """'l2', 'inner_product' or 'cosine'."""
+    @property
+    def context(self) -> Context:
+        """The context the index lives on."""
+    def reset(self) -> None:
+        """Removes every vector."""
+    def save(self, path: _Path) -> None:
+        """Writes the index (versioned, checksummed, replaced atomically)."""
+    @staticmethod
+    def load(path: _Path, context: Optional[Context] = None) -> FlatIndex:
+        """Reads an index written by save()."""
+
+def knn(
+    base: npt.ArrayLike,
+    queries: npt.ArrayLike,
+    k: int,
+    metric: str = "l2",
+    context: Optional[Context] = None,
+    timeout: Optional[float] = None,
+) -> _Results:
+    """Exact kNN of queries (nq, d) against base (n, d); labels are base row numbers."""
+
+def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
+    """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy."""
+
+def write_vectors(path: _Path, array: npt.ArrayLike) -> None:
+    """(n, d) as float32 to .fvecs or .npy, atomically."""
+
+def read_ids(path: _Path) -> npt.NDArray[np.int32]:
+    """(n, k) int32 from .ivecs or .npy."""
+
+def write_ids(path: _Path, array: npt.ArrayLike) -> None:
+    """(n, k) as int32 to .ivecs or .npy, atomically; values outside int32 are refused."""
