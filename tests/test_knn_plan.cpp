@@ -54,8 +54,10 @@ TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
   const KnnPlan many = plan_knn({1'000'000, 128, 10'000, 10, Metric::l2, 1 << 22}, caps);
   EXPECT_TRUE(many.fused);
   EXPECT_FALSE(many.radix);
-  const KnnPlan few = plan_knn({1'000'000, 128, 4, 10, Metric::l2, 1 << 22}, caps);
-  EXPECT_FALSE(few.fused);
+  for (const std::size_t q : {1u, 4u, 9u, 32u}) {
+    EXPECT_FALSE(plan_knn({1'000'000, 128, q, 10, Metric::l2, 1 << 22}, caps).fused)
+        << q << " queries stream the base";
+  }
   const KnnPlan large_k = plan_knn({1'000'000, 128, 1000, 1000, Metric::l2, 1 << 22}, caps);
   EXPECT_FALSE(large_k.fused);
   EXPECT_TRUE(large_k.radix);
@@ -72,9 +74,9 @@ TEST(KnnPlan, FusedSplitsShortenForFewQueriesToFillTheGpu) {
     for (std::size_t batch : {9u, 100u, 4096u})
       EXPECT_EQ(fused_split_length(rows, batch, 64) % 128, 0u);
   }
-  const KnnPlan p = plan_knn({1'000'000, 128, 32, 10, Metric::l2, 1 << 22}, gpu_like());
+  const KnnPlan p = plan_knn({1'000'000, 128, 64, 10, Metric::l2, 1 << 22}, gpu_like());
   ASSERT_TRUE(p.fused);
-  EXPECT_EQ(p.segment, fused_split_length(1'000'000, 32, 128));
+  EXPECT_EQ(p.segment, fused_split_length(1'000'000, 64, 128));
 }
 
 TEST(KnnPlan, BatchesKeepEveryBufferWithinTheStorageRange) {

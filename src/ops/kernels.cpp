@@ -92,8 +92,14 @@ void bind_distance_arguments(ComputeEncoder& encoder, const DistanceArgs& a) {
 
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
   if (a.num_queries == 0 || a.num_base == 0) return;
-  if (a.num_queries <= small_query_limit) {
-    encode_distances_small(device, encoder, a);
+  if (a.num_queries <= streamed_query_limit) {
+    for (std::uint32_t q0 = 0; q0 < a.num_queries; q0 += small_query_limit) {
+      DistanceArgs slice = a;
+      slice.query_offset = a.query_offset + q0;
+      slice.num_queries = std::min(small_query_limit, a.num_queries - q0);
+      slice.out_offset = a.out_offset + q0 * a.out_stride;  // the kernel's rows start at 0
+      encode_distances_small(device, encoder, slice);
+    }
     return;
   }
   const KernelShapes s = KernelShapes::for_device(device.capabilities());

@@ -27,6 +27,10 @@ constexpr std::uint32_t small_k_limit = 32;
 
 /// Query blocks up to this stream the base as matrix-vector products (no empty tile rows).
 constexpr std::uint32_t small_query_limit = 8;
+/// Up to this many queries, the streaming kernel runs once per slice of small_query_limit
+/// queries: reading the base that many times costs less than a register-tiled GEMM whose
+/// 128-row blocks would be mostly empty.
+constexpr std::uint32_t streamed_query_limit = 32;
 
 /// Shapes chosen per device.
 struct KernelShapes {
@@ -51,7 +55,8 @@ struct DistanceArgs {
   std::uint32_t out_stride = 0, out_offset = 0;
   Metric metric = Metric::l2;
 };
-/// Picks the tiled kernel, or the streaming one for a few queries.
+/// Picks the tiled kernel, or the streaming one (in slices) for up to streamed_query_limit
+/// queries.
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 

@@ -67,9 +67,9 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   p.screen_k = screen_candidates(shape.k, shape.base_rows);
   const std::uint32_t kk = p.screen_k;
   const auto dim = static_cast<std::uint32_t>(shape.dim);
-  // Fused distance + selection where the kernel takes this k; a handful of queries streams
-  // the base instead (a fused block would be almost all empty rows).
-  p.fused = shape.queries > small_query_limit && fused_knn_supported(caps, kk, dim);
+  // Fused distance + selection where the kernel takes this k; a few queries stream the base
+  // instead (a fused block would be almost all empty rows).
+  p.fused = shape.queries > streamed_query_limit && fused_knn_supported(caps, kk, dim);
   p.radix = !p.fused && kk > small_k_limit;
   p.segment = default_segment_length(kk);
   const std::uint64_t range = caps.max_storage_buffer_range;
