@@ -1,6 +1,7 @@
 // The planning function and the certificate, without a GPU.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 
 #include "ops/certificate.hpp"
@@ -66,13 +67,16 @@ TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
 
 TEST(KnnPlan, FusedSplitsShortenForFewQueriesToFillTheGpu) {
   EXPECT_EQ(fused_split_length(1'000'000, 4096, 128), 8192u) << "many queries: long splits";
-  const std::uint32_t few = fused_split_length(1'000'000, 32, 128);
+  EXPECT_EQ(fused_split_length(1'000'000, 1024, 128), 8192u) << "976 workgroups already";
+  const std::uint32_t few = fused_split_length(1'000'000, 64, 128);
   EXPECT_LT(few, 8192u);
   EXPECT_GE(1'000'000 / few, 900u) << "about a thousand workgroups for one query block";
-  EXPECT_EQ(fused_split_length(1000, 32, 128), 512u) << "never below the minimum";
+  EXPECT_EQ(fused_split_length(1000, 64, 128), 512u) << "never below the minimum";
   for (std::size_t rows : {1000u, 100'000u, 10'000'000u}) {
-    for (std::size_t batch : {9u, 100u, 4096u})
-      EXPECT_EQ(fused_split_length(rows, batch, 64) % 128, 0u);
+    for (std::size_t batch : {33u, 100u, 4096u}) {
+      const std::uint32_t split = fused_split_length(rows, batch, 64);
+      EXPECT_TRUE(std::has_single_bit(split)) << split;
+    }
   }
   const KnnPlan p = plan_knn({1'000'000, 128, 64, 10, Metric::l2, 1 << 22}, gpu_like());
   ASSERT_TRUE(p.fused);

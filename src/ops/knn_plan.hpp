@@ -43,7 +43,7 @@ std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows);
 
 /// Base rows per workgroup of the fused screen for a batch of queries: short enough that
 /// the splits times the query blocks keep the GPU busy, long enough to amortise each
-/// workgroup's start; a multiple of 128.
+/// workgroup's start; a power of two from 512 to 8192.
 std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block);
 
 /// Throws invalid_argument for k outside 1..ops::max_k or an empty dimension.
