@@ -279,6 +279,148 @@ std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t fi
 
 namespace {
 
+/// What one query batch's command buffer records, beside the copies at its edges.
+struct BatchEncoding {
+  Device& device;
+  const KnnPlan& plan;
+  std::span<const BaseChunk> chunks;
+  std::span<const std::uint32_t> chunk_labels;  // global label of each chunk's first row
+  std::span<const Tile> tiles;
+  const KnnScratch& scratch;
+  std::uint32_t queries, k, dim;
+  Metric metric;
+};
+
+/// The screen: the best plan.screen_k candidates of each query by float32 value, written to
+/// scratch.out_values / out_labels, rows screen_k apart. Starts with the query norms.
+void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
+  const KnnScratch& s = b.scratch;
+  const KnnPlan& plan = b.plan;
+  const std::uint32_t kk = plan.screen_k;
+  const bool largest = !smaller_is_better(b.metric);
+  const auto tile_cols = static_cast<std::uint32_t>(plan.tile_cols);
+  encode_row_norms(b.device, e, s.queries, 0, b.queries, b.dim, s.query_norms, 0);
+  e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
+  const auto distances_of = [&](const Piece& piece) {
+    return DistanceArgs{.queries = s.queries,
+                        .base = piece.chunk->vectors,
+                        .query_norms = s.query_norms,
+                        .base_norms = piece.chunk->norms,
+                        .out = s.tile,
+                        .num_queries = b.queries,
+                        .num_base = piece.rows,
+                        .dim = b.dim,
+                        .query_offset = 0,
+                        .base_offset = piece.chunk_row,
+                        .out_stride = tile_cols,
+                        .out_offset = piece.column,
+                        .metric = b.metric};
+  };
+  for (std::size_t t = 0; t < b.tiles.size(); ++t) {
+    const Tile& tile = b.tiles[t];
+    const auto first_label = static_cast<std::uint32_t>(tile.first_label);
+    // Each row's candidate slots: the running best kk (from the second tile on), then kk per
+    // segment of this tile. Every slot a merge reads has been written.
+    const std::uint32_t running = t == 0 ? 0 : kk;
+    // The running kk-th best: later tiles keep only what can still beat it.
+    const Buffer bound = t == 0 ? Buffer{} : s.cand_values;
+    std::uint32_t segs = 0;
+    if (plan.fused) {
+      for (const Piece& piece : tile.pieces) {
+        segs += encode_knn_fused(b.device, e,
+                                 {.distances = distances_of(piece),
+                                  .split_length = plan.segment,
+                                  .k = kk,
+                                  .largest = largest,
+                                  .label_offset = first_label + piece.column,
+                                  .out_values = s.cand_values,
+                                  .out_labels = s.cand_labels,
+                                  .out_stride = plan.cand_stride,
+                                  .out_offset = running + kk * segs,
+                                  .bound = bound,
+                                  .bound_offset = kk - 1,
+                                  .bound_stride = plan.cand_stride});
+      }
+    } else {
+      for (const Piece& piece : tile.pieces)
+        encode_distances(b.device, e, distances_of(piece));
+      e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
+      segs = encode_select(b.device, e,
+                           {.values = s.tile,
+                            .rows = b.queries,
+                            .cols = tile.cols,
+                            .in_stride = tile_cols,
+                            .in_offset = 0,
+                            .segment_length = plan.segment,
+                            .k = kk,
+                            .largest = largest,
+                            .label_offset = first_label,
+                            .out_values = s.cand_values,
+                            .out_labels = s.cand_labels,
+                            .out_stride = plan.cand_stride,
+                            .out_offset = running,
+                            .bound = bound,
+                            .bound_offset = kk - 1,
+                            .bound_stride = plan.cand_stride});
+    }
+    e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
+    // Running merge: the best kk so far sit in each row's first kk slots; the last merge
+    // writes rows of exactly kk apart for the re-ranking.
+    const bool last = t + 1 == b.tiles.size();
+    encode_select(b.device, e,
+                  {.values = s.cand_values,
+                   .labels = s.cand_labels,
+                   .rows = b.queries,
+                   .cols = running + segs * kk,
+                   .in_stride = plan.cand_stride,
+                   .in_offset = 0,
+                   .segment_length = 0,
+                   .k = kk,
+                   .largest = largest,
+                   .out_values = last ? s.out_values : s.cand_values,
+                   .out_labels = last ? s.out_labels : s.cand_labels,
+                   .out_stride = last ? kk : plan.cand_stride,
+                   .out_offset = 0});
+    e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
+  }
+  e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::dispatch);
+}
+
+/// Re-ranks the screen's candidates by their float64 value from the rows themselves and
+/// writes the best k, the exact k-th value and the screen's last value (the certificate's
+/// inputs).
+void encode_exact_top_k(ComputeEncoder& e, const BatchEncoding& b) {
+  const KnnScratch& s = b.scratch;
+  const std::uint32_t kk = b.plan.screen_k;
+  for (std::size_t c = 0; c < b.chunks.size(); ++c) {
+    encode_rerank(b.device, e,
+                  {.queries = s.queries,
+                   .base = b.chunks[c].vectors,
+                   .labels = s.out_labels,
+                   .exact = s.exact,
+                   .num_queries = b.queries,
+                   .slots = kk,
+                   .dim = b.dim,
+                   .label_begin = b.chunk_labels[c],
+                   .chunk_rows = static_cast<std::uint32_t>(b.chunks[c].rows),
+                   .stride = kk,
+                   .metric = b.metric});
+  }
+  e.barrier({s.exact}, Stage::dispatch, Stage::dispatch);
+  encode_exact_select(b.device, e,
+                      {.exact = s.exact,
+                       .labels = s.out_labels,
+                       .screen = s.out_values,
+                       .out_values = s.final_values,
+                       .out_labels = s.final_labels,
+                       .certificate = s.certificate,
+                       .num_queries = b.queries,
+                       .candidates = kk,
+                       .k = b.k,
+                       .stride = kk,
+                       .largest = !smaller_is_better(b.metric)});
+}
+
 /// The exact top k of one query from values of every base row (the direct path).
 struct Ranked {
   double key;  // the value, negated where larger is better: smaller keys rank first
@@ -325,14 +467,10 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   const Deadline deadline = Deadline::after(
       options.timeout.value_or(context_.configuration().default_timeout), options.stop);
 
-  const bool largest = !smaller_is_better(metric_);
   const std::uint32_t kk = plan.screen_k;
   const std::uint32_t dim = u32(dim_, "dimension");
-  const std::uint32_t segment = plan.segment;
-  const std::uint32_t cand_stride = plan.cand_stride;
-  const std::uint64_t tile_cols = plan.tile_cols;
   const std::vector<Tile> tiles =
-      plan_tiles(chunks, plan.first_cols, static_cast<std::uint32_t>(tile_cols),
+      plan_tiles(chunks, plan.first_cols, static_cast<std::uint32_t>(plan.tile_cols),
                  /*span_chunks=*/!plan.fused);
   std::vector<std::uint32_t> chunk_labels;  // global label of each chunk's first row
   for (std::size_t i = 0, label = 0; i < chunks.size(); label += chunks[i].rows, ++i)
@@ -396,125 +534,23 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
       BufferToken readback = context_.get_buffer(2 * result_bytes + certificate_bytes);
       std::unique_ptr<Scratch> scratch = take_scratch(plan, k);
       const Scratch& s = *scratch;
-      const auto distances_of = [&](const Piece& piece) {
-        return DistanceArgs{.queries = s.queries,
-                            .base = piece.chunk->vectors,
-                            .query_norms = s.query_norms,
-                            .base_norms = piece.chunk->norms,
-                            .out = s.tile,
-                            .num_queries = qb,
-                            .num_base = piece.rows,
-                            .dim = dim,
-                            .query_offset = 0,
-                            .base_offset = piece.chunk_row,
-                            .out_stride = static_cast<std::uint32_t>(tile_cols),
-                            .out_offset = piece.column,
-                            .metric = metric_};
-      };
+      const BatchEncoding batch{.device = device,
+                                .plan = plan,
+                                .chunks = chunks,
+                                .chunk_labels = chunk_labels,
+                                .tiles = tiles,
+                                .scratch = s,
+                                .queries = qb,
+                                .k = static_cast<std::uint32_t>(k),
+                                .dim = dim,
+                                .metric = metric_};
       Submission<void> done = context_.execute(
           [&](CommandBuffer&, ComputeEncoder& e) {
             e.copy_buffer(upload.buffer(), 0, s.queries, 0,
                           std::uint64_t{qb} * dim_ * sizeof(float));
             e.barrier({s.queries}, Stage::blit, Stage::dispatch);
-            encode_row_norms(device, e, s.queries, 0, qb, dim, s.query_norms, 0);
-            e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
-            // The screen: the best kk candidates of each query by float32 value.
-            for (std::size_t t = 0; t < tiles.size(); ++t) {
-              const Tile& tile = tiles[t];
-              const auto first_label = static_cast<std::uint32_t>(tile.first_label);
-              // Each row's candidate slots: the running best kk (from the second tile on),
-              // then kk per segment of this tile. Every slot a merge reads has been written.
-              const std::uint32_t running = t == 0 ? 0 : kk;
-              std::uint32_t segs = 0;
-              if (plan.fused) {
-                for (const Piece& piece : tile.pieces) {
-                  segs += encode_knn_fused(device, e,
-                                           {.distances = distances_of(piece),
-                                            .split_length = segment,
-                                            .k = kk,
-                                            .largest = largest,
-                                            .label_offset = first_label + piece.column,
-                                            .out_values = s.cand_values,
-                                            .out_labels = s.cand_labels,
-                                            .out_stride = cand_stride,
-                                            .out_offset = running + kk * segs,
-                                            .bound = t == 0 ? Buffer{} : s.cand_values,
-                                            .bound_offset = kk - 1,
-                                            .bound_stride = cand_stride});
-                }
-              } else {
-                for (const Piece& piece : tile.pieces)
-                  encode_distances(device, e, distances_of(piece));
-                e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
-                segs = encode_select(device, e,
-                                     {.values = s.tile,
-                                      .rows = qb,
-                                      .cols = tile.cols,
-                                      .in_stride = static_cast<std::uint32_t>(tile_cols),
-                                      .in_offset = 0,
-                                      .segment_length = segment,
-                                      .k = kk,
-                                      .largest = largest,
-                                      .label_offset = first_label,
-                                      .out_values = s.cand_values,
-                                      .out_labels = s.cand_labels,
-                                      .out_stride = cand_stride,
-                                      .out_offset = running,
-                                      // The running kk-th best: later tiles keep only what
-                                      // can still beat it.
-                                      .bound = t == 0 ? Buffer{} : s.cand_values,
-                                      .bound_offset = kk - 1,
-                                      .bound_stride = cand_stride});
-              }
-              e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-              // Running merge: the best kk so far sit in each row's first kk slots. The last
-              // merge writes rows of exactly kk apart for the re-ranking.
-              const bool last = t + 1 == tiles.size();
-              encode_select(device, e,
-                            {.values = s.cand_values,
-                             .labels = s.cand_labels,
-                             .rows = qb,
-                             .cols = running + segs * kk,
-                             .in_stride = cand_stride,
-                             .in_offset = 0,
-                             .segment_length = 0,
-                             .k = kk,
-                             .largest = largest,
-                             .out_values = last ? s.out_values : s.cand_values,
-                             .out_labels = last ? s.out_labels : s.cand_labels,
-                             .out_stride = last ? kk : cand_stride,
-                             .out_offset = 0});
-              e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-            }
-            e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::dispatch);
-            // Re-rank: each candidate's float64 value from the rows themselves.
-            for (std::size_t c = 0; c < chunks.size(); ++c) {
-              encode_rerank(device, e,
-                            {.queries = s.queries,
-                             .base = chunks[c].vectors,
-                             .labels = s.out_labels,
-                             .exact = s.exact,
-                             .num_queries = qb,
-                             .slots = kk,
-                             .dim = dim,
-                             .label_begin = chunk_labels[c],
-                             .chunk_rows = static_cast<std::uint32_t>(chunks[c].rows),
-                             .stride = kk,
-                             .metric = metric_});
-            }
-            e.barrier({s.exact}, Stage::dispatch, Stage::dispatch);
-            encode_exact_select(device, e,
-                                {.exact = s.exact,
-                                 .labels = s.out_labels,
-                                 .screen = s.out_values,
-                                 .out_values = s.final_values,
-                                 .out_labels = s.final_labels,
-                                 .certificate = s.certificate,
-                                 .num_queries = qb,
-                                 .candidates = kk,
-                                 .k = static_cast<std::uint32_t>(k),
-                                 .stride = kk,
-                                 .largest = largest});
+            encode_screen(e, batch);
+            encode_exact_top_k(e, batch);
             e.barrier({s.final_values, s.final_labels, s.certificate}, Stage::dispatch,
                       Stage::blit);
             e.copy_buffer(s.final_values, 0, readback.buffer(), 0, result_bytes);

@@ -51,6 +51,14 @@ struct Deadline {
 void check_finite(std::span<const float> values, std::size_t dim, std::string_view what,
                   std::size_t first_row = 0);
 
+/// Device-local working memory of one query batch: the queries and their norms, distance
+/// tile, candidates, screened top k', their exact values, the results and the certificate's
+/// inputs. Kept for reuse; one set per batch in flight.
+struct KnnScratch {
+  Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
+      final_values, final_labels, certificate;
+};
+
 class KnnEngine {
  public:
   KnnEngine(Context& context, std::size_t dim, Metric metric);
@@ -86,13 +94,7 @@ class KnnEngine {
   KnnEngine& operator=(const KnnEngine&) = delete;
 
  private:
-  /// Device-local working memory of one search: distance tile, candidates, the query batch
-  /// and its norms. Kept for reuse (a search waits for its GPU work before it returns); one
-  /// set per concurrent search.
-  struct Scratch {
-    Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
-        final_values, final_labels, certificate;
-  };
+  using Scratch = KnnScratch;
   std::unique_ptr<Scratch> take_scratch(const KnnPlan& plan, std::size_t k) const;
   /// Recomputes the rows of `queries` listed in `rows` against every base row in float64 and
   /// writes their exact top k into result (the path of a failed certificate).
