@@ -1,8 +1,11 @@
 // The planning function and the certificate, without a GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <random>
+#include <vector>
 
 #include "ops/certificate.hpp"
 #include "ops/kernels.hpp"
@@ -106,6 +109,45 @@ TEST(KnnPlan, BatchesKeepEveryBufferWithinTheStorageRange) {
   }
 }
 
+TEST(KnnPlan, TensorCoresScreenBlocksOfQueriesWhereTheDeviceHasThem) {
+  Capabilities caps = gpu_like();
+  caps.cooperative_matrix = true;
+  caps.shader_float16 = true;
+  caps.float16_rte_denorm_preserve = true;
+  const KnnPlan many = plan_knn({1'000'000, 128, 1000, 10, Metric::l2, 1 << 22}, caps);
+  EXPECT_EQ(many.precision, ScreenPrecision::float16);
+  EXPECT_FALSE(many.fused) << "the tensor-core tile feeds the selection kernels";
+  KnnShape retry{1'000'000, 128, 1000, 100, Metric::cosine, 1 << 22};
+  retry.least_precise = ScreenPrecision::float16x3;
+  EXPECT_EQ(plan_knn(retry, caps).precision, ScreenPrecision::float16x3);
+  EXPECT_EQ(plan_knn({1'000'000, 128, 32, 10, Metric::l2, 1 << 22}, caps).precision,
+            ScreenPrecision::float16)
+      << "mostly empty blocks of tensor-core products beat the streaming kernel's FMAs";
+  EXPECT_EQ(plan_knn({1'000'000, 128, 1, 10, Metric::l2, 1 << 22}, caps).precision,
+            ScreenPrecision::float32)
+      << "one query streams the base";
+  EXPECT_GT(many.screen_k, screen_candidates(10, 1'000'000)) << "a wider margin for float16";
+  Capabilities flushing = caps;
+  flushing.float16_rte_denorm_preserve = false;
+  EXPECT_EQ(plan_knn({1'000'000, 128, 1000, 10, Metric::l2, 1 << 22}, flushing).precision,
+            ScreenPrecision::float32)
+      << "the bound needs float16 rounding to nearest with subnormals kept";
+  EXPECT_EQ(plan_knn({1'000'000, 130, 1000, 10, Metric::l2, 1 << 22}, caps).precision,
+            ScreenPrecision::float32)
+      << "the kernel's 16-byte loads need a dimension that is a multiple of 4";
+  EXPECT_TRUE(plan_knn({1'000'000, 32, 1000, 10, Metric::l2, 1 << 22}, caps).fused)
+      << "at a small dimension the fused float32 screen costs less than the tile's traffic";
+  EXPECT_EQ(plan_knn({1'000'000, 32, 1000, 100, Metric::l2, 1 << 22}, caps).precision,
+            ScreenPrecision::float16)
+      << "a k the fused kernel does not take";
+  KnnShape float32_only{1'000'000, 128, 1000, 10, Metric::l2, 1 << 22};
+  float32_only.least_precise = ScreenPrecision::float32;
+  EXPECT_EQ(plan_knn(float32_only, caps).precision, ScreenPrecision::float32);
+  EXPECT_EQ(plan_knn({1'000'000, 128, 1000, 10, Metric::l2, 1 << 22}, gpu_like()).precision,
+            ScreenPrecision::float32)
+      << "no cooperative matrices";
+}
+
 TEST(KnnPlan, KOutsideTheLimitsIsRefused) {
   EXPECT_THROW(plan_knn({100, 8, 1, 0, Metric::l2, 100}, gpu_like()), Error);
   EXPECT_THROW(plan_knn({100, 8, 1, ops::max_k + 1, Metric::l2, 100}, gpu_like()), Error);
@@ -129,4 +171,102 @@ TEST(Certificate, HoldsOnlyWhenTheLastCandidateIsBeyondTheBound) {
   EXPECT_FALSE(certified(Metric::cosine, 0.9, 0.95, 0.01));
   EXPECT_FALSE(certified(Metric::l2, 1.0, 5.0, std::nan("")));
   EXPECT_FALSE(certified(Metric::l2, 1.0, INFINITY, INFINITY));
+}
+
+namespace {
+
+/// v rounded to float16 (round to nearest even), as a float: 11 significant bits in the
+/// normal range, multiples of 2^-24 below 2^-14, or zero there when `flush`.
+float to_half(float v, bool flush) {
+  if (std::fabs(v) < 0x1p-14f) return flush ? 0.0f : std::nearbyint(v * 0x1p24f) * 0x1p-24f;
+  int e = 0;
+  const float m = std::frexp(v, &e);  // |m| in [0.5, 1)
+  return std::ldexp(std::nearbyint(std::ldexp(m, 11)), e - 11);
+}
+
+/// What the tensor-core screen computes for q.x (distances_coop.glsl): each row scaled by
+/// 2^(7-e) (|row| in [2^(e-1), 2^e)), rounded to float16; three terms: high parts kept normal,
+/// low parts times 2^11 in a second accumulator. Products summed in float32; `flush` models
+/// tensor cores that flush subnormal inputs.
+double emulated_coop_dot(const std::vector<float>& q, const std::vector<float>& x,
+                         ScreenPrecision precision, bool flush) {
+  const auto scale = [](const std::vector<float>& v) {
+    float n2 = 0.0f;
+    for (const float e : v)
+      n2 = std::fma(e, e, n2);
+    int e = 0;
+    std::frexp(std::sqrt(n2), &e);
+    return n2 >= 0x1p-120f ? std::ldexp(1.0f, 7 - e) : 0x1p60f;
+  };
+  const auto high = [&](float v) {
+    if (precision == ScreenPrecision::float16x3 && std::fabs(v) < 0x1p-14f) return 0.0f;
+    return to_half(v, flush);
+  };
+  const float sq = scale(q);
+  const float sx = scale(x);
+  float sum = 0.0f;
+  float low = 0.0f;
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    const float a = q[i] * sq;
+    const float b = x[i] * sx;
+    const float ha = high(a);
+    const float hb = high(b);
+    sum = std::fma(ha, hb, sum);
+    if (precision == ScreenPrecision::float16x3) {
+      low = std::fma(ha, to_half((b - hb) * 2048.0f, flush), low);
+      low = std::fma(to_half((a - ha) * 2048.0f, flush), hb, low);
+    }
+  }
+  return static_cast<double>(sum + low * 0x1p-11f) / sq / sx;
+}
+
+}  // namespace
+
+// The bound is derived on paper (docs/exactness.md); this checks it against an emulation of
+// the kernel's arithmetic on rows built to stress it: wide ranges within a row, elements deep
+// in float16's subnormal range after scaling, large and tiny norms, near-cancellation.
+TEST(Certificate, TensorCoreBoundCoversEmulatedFloat16Products) {
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<float> exponent(-30.0f, 30.0f);
+  for (const ScreenPrecision p : {ScreenPrecision::float16, ScreenPrecision::float16x3}) {
+    double worst = 0.0;
+    for (int trial = 0; trial < 400; ++trial) {
+      const std::size_t dim = 4 + static_cast<std::size_t>(rng() % 1536);
+      std::vector<float> q(dim);
+      std::vector<float> x(dim);
+      const float row_scale = std::pow(2.0f, exponent(rng));
+      for (std::size_t i = 0; i < dim; ++i) {
+        // Elements spread over 2^-20..2^4 within a row, x near q for cancellation; or a
+        // common offset (1000 + N(0, 1)), whose low parts are mostly subnormal float16.
+        if (trial % 3 == 2) {
+          q[i] = (1000.0f + normal(rng)) * row_scale;
+          x[i] = (1000.0f + normal(rng)) * row_scale;
+          continue;
+        }
+        q[i] = normal(rng) * std::pow(2.0f, static_cast<float>(rng() % 25) - 20.0f) * row_scale;
+        x[i] = trial % 2 == 0 ? q[i] * (1.0f + 0.001f * normal(rng)) : normal(rng) * row_scale;
+      }
+      double exact = 0.0;
+      double qn = 0.0;
+      double xn = 0.0;
+      for (std::size_t i = 0; i < dim; ++i) {
+        exact += static_cast<double>(q[i]) * x[i];
+        qn += static_cast<double>(q[i]) * q[i];
+        xn += static_cast<double>(x[i]) * x[i];
+      }
+      const double bound =
+          screen_error_bound(Metric::inner_product, dim, std::sqrt(qn), std::sqrt(xn), p);
+      for (const bool flush : {false, true}) {
+        const double error = std::fabs(emulated_coop_dot(q, x, p, flush) - exact);
+        ASSERT_LE(error, bound) << "trial " << trial << " dim " << dim << " flush " << flush;
+        worst = std::max(worst, error / bound);
+      }
+    }
+    EXPECT_GT(worst, 1e-4) << "a bound far above every error would prove nothing";
+  }
+  EXPECT_GT(screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float16),
+            screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float16x3));
+  EXPECT_GT(screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float16x3),
+            screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float32));
 }

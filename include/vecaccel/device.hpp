@@ -38,10 +38,14 @@ struct Capabilities {
   bool synchronization2 = false;
   bool buffer_device_address = false;
   bool push_descriptor = false;
+  /// 16 x 16 x 16 float16 matrix products into float32 per subgroup (VK_NV_cooperative_matrix).
   bool cooperative_matrix = false;
   bool memory_priority = false;  ///< VK_EXT_pageable_device_local_memory
   bool memory_budget = false;    ///< VK_EXT_memory_budget
   bool shader_float16 = false;
+  /// float16 arithmetic that rounds to nearest even and keeps subnormals when asked (float
+  /// controls): the tensor-core screen's error bound relies on both.
+  bool float16_rte_denorm_preserve = false;
   bool shader_float64 = false;  ///< double arithmetic in shaders (exact re-ranking)
   bool subgroup_size_control = false;
   std::uint32_t subgroup_size = 0;

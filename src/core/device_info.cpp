@@ -8,6 +8,33 @@
 namespace vecaccel::detail {
 namespace {
 
+/// Whether the device multiplies 16 x 16 x 16 float16 tiles into float32 in one subgroup: the
+/// shape the cooperative-matrix screen (distances_coop.glsl) is written for, with 32-wide
+/// subgroups (its workgroup is 8 of them).
+bool has_f16_coop_shape(const vk::raii::PhysicalDevice& physical, std::uint32_t subgroup_size) {
+  if (subgroup_size != 32) return false;
+  const auto* dispatch = physical.getDispatcher();
+  if (dispatch->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV == nullptr) return false;
+  std::uint32_t count = 0;
+  if (dispatch->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(*physical, &count, nullptr) !=
+      VK_SUCCESS) {
+    return false;
+  }
+  std::vector<VkCooperativeMatrixPropertiesNV> shapes(
+      count,
+      VkCooperativeMatrixPropertiesNV{.sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+  if (dispatch->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(*physical, &count,
+                                                                 shapes.data()) != VK_SUCCESS) {
+    return false;
+  }
+  return std::any_of(shapes.begin(), shapes.begin() + count, [](const auto& p) {
+    return p.MSize == 16 && p.NSize == 16 && p.KSize == 16 &&
+           p.AType == VK_COMPONENT_TYPE_FLOAT16_NV && p.BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+           p.CType == VK_COMPONENT_TYPE_FLOAT32_NV && p.DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+           p.scope == VK_SCOPE_SUBGROUP_NV;
+  });
+}
+
 bool has_extension(const std::vector<vk::ExtensionProperties>& extensions, std::string_view name) {
   return std::any_of(extensions.begin(), extensions.end(),
                      [&](const auto& e) { return name == e.extensionName.data(); });
@@ -90,6 +117,8 @@ DeviceInfo query_device_info(const vk::raii::PhysicalDevice& physical, std::uint
     caps.min_subgroup_size = v13 ? p13.minSubgroupSize : p11.subgroupSize;
     caps.max_subgroup_size = v13 ? p13.maxSubgroupSize : p11.subgroupSize;
     caps.max_buffer_size = v13 ? p13.maxBufferSize : 0;
+    caps.float16_rte_denorm_preserve =
+        p12.shaderRoundingModeRTEFloat16 && p12.shaderDenormPreserveFloat16;
 
     vk::PhysicalDeviceCooperativeMatrixFeaturesNV coop{};
     vk::PhysicalDeviceVulkan11Features f11{.pNext = coop_ext ? &coop : nullptr};
@@ -104,7 +133,8 @@ DeviceInfo query_device_info(const vk::raii::PhysicalDevice& physical, std::uint
     caps.shader_float64 = features.features.shaderFloat64 != VK_FALSE;
     caps.synchronization2 = v13 && f13.synchronization2;
     caps.subgroup_size_control = v13 && f13.subgroupSizeControl && f13.computeFullSubgroups;
-    caps.cooperative_matrix = coop_ext && coop.cooperativeMatrix;
+    caps.cooperative_matrix =
+        coop_ext && coop.cooperativeMatrix && has_f16_coop_shape(physical, caps.subgroup_size);
   }
   if (caps.max_buffer_size == 0) caps.max_buffer_size = caps.max_storage_buffer_range;
 

@@ -1,5 +1,6 @@
 #include "certificate.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace vecaccel::detail {
@@ -16,9 +17,8 @@ double gamma(double n) {
   return n * unit_roundoff / (1.0 - n * unit_roundoff);
 }
 
-}  // namespace
-
-double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm) {
+/// The bound of the float32 screen (every path's norms and metric are float32).
+double float32_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm) {
   const auto d = static_cast<double>(dim);
   // Each of the about 3d + 8 operations may flush a denormal result.
   const double flushed = (6.0 * d + 16.0) * flush_error;
@@ -36,6 +36,73 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
       // steps, each of which Vulkan lets be 2.5 ulp (sqrt, division): 20 u covers them. Rows
       // and queries are scaled so |q|, |x| >= 1, which bounds the flushed part by itself.
       return (2.0 * gamma(d) + 20.0 * unit_roundoff) * safety + flushed;
+  }
+  return INFINITY;
+}
+
+/// The tensor cores' float32 accumulation is not documented as round to nearest (NVIDIA's are
+/// reported to truncate, Fasi et al. 2021): twice the unit covers truncation.
+double gamma_accumulate(double n) {
+  return n * 0x1p-23 / (1.0 - n * 0x1p-23);
+}
+
+/// A float16 conversion's relative error (the kernel rounds to nearest even)...
+constexpr double half_unit = 0x1p-11;
+/// ...and what an element below float16's normal range may lose: tensor cores may flush
+/// subnormal inputs to zero.
+constexpr double half_flush = 0x1p-14;
+/// The three-term screen keeps high parts normal and scales low parts by 2^11, so only what
+/// lies below 2^-25 can be lost (plus rounding below it).
+constexpr double split_flush = 0x1p-24;
+/// Rows are scaled to a norm in [64, 128), so 1/scale < |row| / 32; a row too small for
+/// float32's normal range gets 2^60 (1/scale = 2^-60 < 2^-55 / 32).
+constexpr double scaled_norm_over_row = 32.0;
+constexpr double tiny_norm = 0x1p-55;
+
+/// |q.x - screen product| of a tensor-core screen, from the norms. With a, b the scaled rows
+/// and η what an element may lose below float16's normal range: the product errs by
+/// relative·|a||b| + 1.01 η √d (|a| + |b|) + η² d. Dividing by the scales turns |a||b| into
+/// |q||x| and η √d |a| / (s_q s_x) = η √d |q| / s_x into at most η √d |q||x| / 32.
+double coop_product_error(ScreenPrecision precision, double d, double query_norm,
+                          double max_base_norm) {
+  const double u = half_unit;
+  double relative = 0.0;
+  double eta = 0.0;
+  if (precision == ScreenPrecision::float16) {
+    // a.b - hi_a.hi_b = a (b - hi_b) + (a - hi_a) hi_b, then d products accumulated.
+    relative = 2.0 * u + u * u + 1.01 * gamma_accumulate(d);
+    eta = half_flush;
+  } else {
+    // a = hi + 2^-11 lo + r: the dropped lo.lo, hi.r and r.b; the two accumulators (d and
+    // 2d products, the second worth 2u of the first) and their float32 sum.
+    relative =
+        3.1 * u * u + 1.01 * gamma_accumulate(d) + 2.1 * u * gamma_accumulate(2.0 * d) + 0x1p-23;
+    eta = split_flush;
+  }
+  const double q = std::max(query_norm, tiny_norm);
+  const double x = std::max(max_base_norm, tiny_norm);
+  const double absolute = 2.0 * 1.01 * eta * std::sqrt(d) / scaled_norm_over_row +
+                          eta * eta * d / (scaled_norm_over_row * scaled_norm_over_row);
+  // 1.01: |a|, |b| slightly above 128 when the float32 norm rounded down.
+  return 1.01 * (relative * query_norm * max_base_norm + absolute * q * x) +
+         2.0 * flush_error;  // the exact power-of-two unscaling may flush
+}
+
+}  // namespace
+
+double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
+                          ScreenPrecision precision) {
+  const double float32_part = float32_bound(metric, dim, query_norm, max_base_norm);
+  if (precision == ScreenPrecision::float32) return float32_part;
+  const auto d = static_cast<double>(dim);
+  switch (metric) {
+    case Metric::l2:  // |q|² + |x|² - 2 q.x
+      return float32_part + 2.0 * coop_product_error(precision, d, query_norm, max_base_norm);
+    case Metric::inner_product:
+      return float32_part + coop_product_error(precision, d, query_norm, max_base_norm);
+    case Metric::cosine:
+      // Divided by about |q||x| >= 1 (rows scaled to a largest element in [1, 2)).
+      return float32_part + 1.01 * coop_product_error(precision, d, 1.0, 1.0);
   }
   return INFINITY;
 }

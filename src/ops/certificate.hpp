@@ -15,6 +15,11 @@
 
 namespace vecaccel::detail {
 
+/// The arithmetic of the screen's products: float32 (SIMT kernels), or tensor cores with each
+/// row scaled by a power of two to a norm below 1 and rounded to float16 (float16x3: plus its
+/// float16 remainder, three products per pair), accumulated in float32.
+enum class ScreenPrecision { float32, float16, float16x3 };
+
 /// Rows and queries whose squared norm exceeds this are refused for l2 and inner product:
 /// the screen's float32 values (|q|² + |x|² + 2|q||x| at most) must stay finite.
 inline constexpr double max_squared_norm = 0x1p124;
@@ -23,7 +28,9 @@ inline constexpr double max_squared_norm = 0x1p124;
 /// query's norm and the largest base norm (both of the vectors the screen read; cosine
 /// screens read rows scaled to a largest element in [1, 2)). Covers float32 rounding with
 /// any summation order and FMA contraction, and flushed denormals.
-double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm);
+/// Tensor-core screens add their products' error (docs/exactness.md, "Tensor-core screens").
+double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
+                          ScreenPrecision precision = ScreenPrecision::float32);
 
 /// Whether no row outside the candidates can enter the top k: `kth_exact` is the exact k-th
 /// best candidate value, `screen_last` the screen's value of its last candidate.

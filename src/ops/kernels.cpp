@@ -122,6 +122,24 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
   encoder.dispatch_threadgroups(groups(a.num_base, s.tile_n), groups(a.num_queries, s.tile_m));
 }
 
+bool coop_distances_supported(const Capabilities& caps, std::uint32_t dim) {
+  // The kernel's 16-byte loads need rows on 16-byte boundaries; its workgroup is 8 subgroups
+  // of 32 (device_info checks the subgroup size with the matrix shape).
+  return caps.cooperative_matrix && caps.shader_float16 && caps.float16_rte_denorm_preserve &&
+         dim % 4 == 0 && caps.max_shared_memory_bytes >= 42 * 1024;
+}
+
+void encode_distances_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& a,
+                           CoopTerms terms) {
+  if (a.num_queries == 0 || a.num_base == 0) return;
+  constexpr std::uint32_t block = 128;  // distances_coop.glsl's BM and BN
+  encoder.set_pipeline(device.shaders().pipeline(
+      {.name = terms == CoopTerms::one ? "distances_coop1" : "distances_coop3",
+       .workgroup_size = {256, 1, 1}}));
+  bind_distance_arguments(encoder, a);
+  encoder.dispatch_threadgroups(groups(a.num_base, block), groups(a.num_queries, block));
+}
+
 void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
   constexpr std::uint32_t threads = 256;
   const auto& caps = device.capabilities();

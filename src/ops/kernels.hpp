@@ -60,6 +60,16 @@ struct DistanceArgs {
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 
+/// How the tensor-core kernel rounds the operands of its products: one float16 copy, or a
+/// float16 copy and a float16 copy of its remainder (three products per pair).
+enum class CoopTerms : std::uint32_t { one = 1, three = 3 };
+/// Whether encode_distances_coop runs on this device for this dimension.
+bool coop_distances_supported(const Capabilities& caps, std::uint32_t dim);
+/// encode_distances through cooperative matrices (float16 operands scaled per row, float32
+/// accumulation): same arguments and output, a larger error (certificate.hpp bounds it).
+void encode_distances_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& args,
+                           CoopTerms terms);
+
 /// The fused distance + top-k kernel takes k up to this.
 constexpr std::uint32_t fused_k_limit = 16;
 /// Whether encode_knn_fused runs this search (k, dimension) on this device.

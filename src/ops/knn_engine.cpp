@@ -4,6 +4,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <limits>
 #include <string>
@@ -24,6 +25,16 @@ std::uint32_t u32(std::size_t v, std::string_view what) {
                                             " exceeds the 32-bit limit of the kernels");
   }
   return static_cast<std::uint32_t>(v);
+}
+
+/// VECACCEL_KNN_SCREEN=float32 or float16x3 raises the least precise screen the planner may
+/// pick (docs/exactness.md): a diagnostic for comparing screens; results are exact either way.
+ScreenPrecision least_precise_screen() {
+  const char* env = std::getenv("VECACCEL_KNN_SCREEN");
+  const std::string_view wanted = env == nullptr ? "" : env;
+  if (wanted == "float32") return ScreenPrecision::float32;
+  if (wanted == "float16x3") return ScreenPrecision::float16x3;
+  return ScreenPrecision::float16;
 }
 
 KnnResult padding(std::size_t rows, std::size_t k, Metric metric) {
@@ -342,8 +353,15 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
                                   .bound_stride = plan.cand_stride});
       }
     } else {
-      for (const Piece& piece : tile.pieces)
-        encode_distances(b.device, e, distances_of(piece));
+      for (const Piece& piece : tile.pieces) {
+        if (plan.precision == ScreenPrecision::float32) {
+          encode_distances(b.device, e, distances_of(piece));
+        } else {
+          encode_distances_coop(
+              b.device, e, distances_of(piece),
+              plan.precision == ScreenPrecision::float16 ? CoopTerms::one : CoopTerms::three);
+        }
+      }
       e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
       segs = encode_select(b.device, e,
                            {.values = s.tile,
@@ -441,20 +459,17 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   }
   const std::size_t nq = queries.size() / dim_;
   std::size_t total = 0;
-  double max_norm = 0.0;
-  for (const auto& c : chunks) {
+  for (const auto& c : chunks)
     total += c.rows;
-    max_norm = std::max(max_norm, c.max_norm);
-  }
-  Device device = context_.device();
-  const auto& caps = device.capabilities();
-  const KnnPlan plan = plan_knn({.base_rows = total,
-                                 .dim = dim_,
-                                 .queries = nq,
-                                 .k = k,
-                                 .metric = metric_,
-                                 .chunk_rows = chunk_rows_},
-                                caps);
+  const auto& caps = context_.device().capabilities();
+  const KnnShape shape{.base_rows = total,
+                       .dim = dim_,
+                       .queries = nq,
+                       .k = k,
+                       .metric = metric_,
+                       .chunk_rows = chunk_rows_,
+                       .least_precise = least_precise_screen()};
+  const KnnPlan plan = plan_knn(shape, caps);
   if (nq == 0 || total == 0) {
     check_finite(queries, dim_, "query");
     return padding(nq, k, metric_);
@@ -467,6 +482,57 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   const Deadline deadline = Deadline::after(
       options.timeout.value_or(context_.configuration().default_timeout), options.stop);
 
+  KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
+  std::vector<std::size_t> uncertified =
+      screened_search(queries, chunks, k, plan, deadline, result);
+  result.second_pass_queries = uncertified.size();
+  if (!uncertified.empty() && plan.precision == ScreenPrecision::float16) {
+    // The float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's
+    // margin, the three-term screen (about float32's error) usually proves it.
+    uncertified = rescreen(queries, chunks, k, shape, uncertified, deadline, result);
+  }
+  if (!uncertified.empty()) search_direct(queries, chunks, k, uncertified, result, deadline);
+  return result;
+}
+
+std::vector<std::size_t> KnnEngine::rescreen(std::span<const float> queries,
+                                             std::span<const BaseChunk> chunks, std::size_t k,
+                                             KnnShape shape, std::span<const std::size_t> rows,
+                                             const Deadline& deadline, KnnResult& result) const {
+  std::vector<float> subset(rows.size() * dim_);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(queries.begin() + static_cast<std::ptrdiff_t>(rows[i] * dim_), dim_,
+                subset.begin() + static_cast<std::ptrdiff_t>(i * dim_));
+  shape.queries = rows.size();
+  shape.least_precise = ScreenPrecision::float16x3;
+  const KnnPlan plan = plan_knn(shape, context_.device().capabilities());
+  KnnResult again{rows.size(), k, std::vector<float>(rows.size() * k),
+                  std::vector<std::int64_t>(rows.size() * k)};
+  std::vector<std::size_t> still = screened_search(subset, chunks, k, plan, deadline, again);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto from = static_cast<std::ptrdiff_t>(i * k);
+    const auto to = static_cast<std::ptrdiff_t>(rows[i] * k);
+    std::copy_n(again.distances.begin() + from, k, result.distances.begin() + to);
+    std::copy_n(again.labels.begin() + from, k, result.labels.begin() + to);
+  }
+  for (std::size_t& r : still)
+    r = rows[r];
+  return still;
+}
+
+std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queries,
+                                                    std::span<const BaseChunk> chunks,
+                                                    std::size_t k, const KnnPlan& plan,
+                                                    const Deadline& deadline,
+                                                    KnnResult& result) const {
+  const std::size_t nq = queries.size() / dim_;
+  std::size_t total = 0;
+  double max_norm = 0.0;
+  for (const auto& c : chunks) {
+    total += c.rows;
+    max_norm = std::max(max_norm, c.max_norm);
+  }
+  Device device = context_.device();
   const std::uint32_t kk = plan.screen_k;
   const std::uint32_t dim = u32(dim_, "dimension");
   const std::vector<Tile> tiles =
@@ -476,7 +542,6 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   for (std::size_t i = 0, label = 0; i < chunks.size(); label += chunks[i].rows, ++i)
     chunk_labels.push_back(static_cast<std::uint32_t>(label));
 
-  KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
   std::vector<std::size_t> uncertified;
   // Up to two batches in flight, each with its own scratch: while the GPU runs one, the host
   // stages the next and reads the previous one's results.
@@ -503,7 +568,8 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     // Every row is a candidate when the base has no more rows than the screen proposes.
     if (total > kk) {
       for (std::uint32_t r = 0; r < f.qb; ++r) {
-        const double bound = screen_error_bound(metric_, dim_, f.query_norms[r], max_norm);
+        const double bound =
+            screen_error_bound(metric_, dim_, f.query_norms[r], max_norm, plan.precision);
         if (!certified(metric_, certificate[2 * r], certificate[2 * r + 1], bound))
           uncertified.push_back(f.q0 + r);
       }
@@ -557,7 +623,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
             e.copy_buffer(s.final_labels, 0, readback.buffer(), result_bytes, result_bytes);
             e.copy_buffer(s.certificate, 0, readback.buffer(), 2 * result_bytes, certificate_bytes);
           },
-          ExecuteOptions{.timeout = deadline.wait_options().timeout, .stop = options.stop});
+          ExecuteOptions{.timeout = deadline.wait_options().timeout, .stop = deadline.stop});
       in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb,
                            std::move(query_norms)});
       if (in_flight.size() == 2) finish_oldest();
@@ -568,11 +634,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     abandon();
     throw;
   }
-  if (!uncertified.empty()) {
-    search_direct(queries, chunks, k, uncertified, result, deadline);
-    result.second_pass_queries = uncertified.size();
-  }
-  return result;
+  return uncertified;
 }
 
 void KnnEngine::search_direct(std::span<const float> queries, std::span<const BaseChunk> chunks,

@@ -101,6 +101,18 @@ class KnnEngine {
   void search_direct(std::span<const float> queries, std::span<const BaseChunk> chunks,
                      std::size_t k, std::span<const std::size_t> rows, KnnResult& result,
                      const Deadline& deadline) const;
+  /// One screened pass of the plan over `queries` into result's rows; returns the queries
+  /// whose certificate failed.
+  std::vector<std::size_t> screened_search(std::span<const float> queries,
+                                           std::span<const BaseChunk> chunks, std::size_t k,
+                                           const KnnPlan& plan, const Deadline& deadline,
+                                           KnnResult& result) const;
+  /// Screens the queries listed in `rows` again at the next precision (three-term float16),
+  /// overwriting their rows of result; returns those whose certificate failed again.
+  std::vector<std::size_t> rescreen(std::span<const float> queries,
+                                    std::span<const BaseChunk> chunks, std::size_t k,
+                                    KnnShape shape, std::span<const std::size_t> rows,
+                                    const Deadline& deadline, KnnResult& result) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
   /// Keeps scratch of an abandoned search, and the base buffers its work reads, until its
   /// submission completes (the caller may drop the chunks as the error unwinds).

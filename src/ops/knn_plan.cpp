@@ -31,6 +31,11 @@ constexpr std::uint32_t fused_segments_per_tile = 64;
 /// this size on, each half keeping at least this many queries.
 constexpr std::size_t pipelined_min_bytes = std::size_t{1} << 20;
 constexpr std::size_t pipelined_min_queries = 256;
+/// The tensor-core screen writes and re-reads a float32 distance per (query, row), about 8
+/// bytes of traffic, which costs as much as the fused float32 kernel's 2 d flops at about
+/// d = 44 on an H200 (3.5 TB/s, about 35 TFLOP/s float32): below this dimension the fused
+/// kernel, where it takes the k, is the faster screen.
+constexpr std::uint32_t coop_min_fused_dim = 64;
 /// Queries per batch at most: bounds the host's staging and the result readback.
 constexpr std::size_t max_batch = 4096;
 
@@ -48,9 +53,14 @@ std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::
       std::clamp<std::uint64_t>(std::bit_floor(wanted), min_fused_split, fused_split));
 }
 
-std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows) {
+std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, ScreenPrecision precision) {
   std::size_t wanted = 0;
-  if (k <= 10) {
+  if (precision != ScreenPrecision::float32) {
+    // Tensor-core screens err about 2^-10 |q||x|, a thousand times float32: a wider margin
+    // keeps the certificate's failures rare (measured on an H200: 16 candidates for k = 10
+    // and 116 for k = 100 left 0.4% and 48% of the queries of normal data uncertified).
+    wanted = k <= 24 ? small_k_limit : (k + std::max<std::size_t>(32, k / 2) + 15) / 16 * 16;
+  } else if (k <= 10) {
     wanted = fused_k_limit;  // the fused kernel's list length
   } else if (k <= 24) {
     wanted = small_k_limit;  // the register-list selection's
@@ -70,12 +80,22 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   }
   if (shape.dim == 0) throw Error(Errc::invalid_argument, "dimension must be at least 1");
   KnnPlan p;
-  p.screen_k = screen_candidates(shape.k, shape.base_rows);
-  const std::uint32_t kk = p.screen_k;
   const auto dim = static_cast<std::uint32_t>(shape.dim);
-  // Fused distance + selection where the kernel takes this k; a few queries stream the base
-  // instead (a fused block would be almost all empty rows).
-  p.fused = shape.queries > streamed_query_limit && fused_knn_supported(caps, kk, dim);
+  // Tensor cores where the device has them (their distance tile feeds the selection
+  // kernels), from a few queries on: mostly empty 128-row blocks of float16 products still
+  // cost less than the streaming kernel's float32 FMAs (measured: 32 queries at d = 768), but
+  // not for a handful. Else fused distance + selection where the kernel takes this k; a few
+  // queries stream the base instead (a block would be almost all empty rows).
+  const bool blocked = shape.queries > streamed_query_limit;
+  const bool fusable =
+      blocked && fused_knn_supported(caps, screen_candidates(shape.k, shape.base_rows), dim);
+  if (shape.queries > small_query_limit && shape.least_precise != ScreenPrecision::float32 &&
+      coop_distances_supported(caps, dim) && (!fusable || dim >= coop_min_fused_dim)) {
+    p.precision = shape.least_precise;
+  }
+  p.screen_k = screen_candidates(shape.k, shape.base_rows, p.precision);
+  const std::uint32_t kk = p.screen_k;
+  p.fused = p.precision == ScreenPrecision::float32 && fusable;
   p.radix = !p.fused && kk > small_k_limit;
   p.segment = default_segment_length(kk);
   const std::uint64_t range = caps.max_storage_buffer_range;

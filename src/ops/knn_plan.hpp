@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "certificate.hpp"
 #include "vecaccel/device.hpp"
 #include "vecaccel/metric.hpp"
 
@@ -19,12 +20,16 @@ struct KnnShape {
   std::size_t k = 0;
   Metric metric = Metric::l2;
   std::size_t chunk_rows = 0;  ///< rows of the largest base chunk the engine may make
+  /// The least precise screen allowed: float16 lets the plan use tensor cores where the device
+  /// has them; a second try of queries whose certificate failed asks for float16x3.
+  ScreenPrecision least_precise = ScreenPrecision::float16;
 };
 
 struct KnnPlan {
   /// Candidates per query the screen proposes (>= k): the margin past k is what lets the
   /// certificate prove that nothing outside them can enter the top k.
   std::uint32_t screen_k = 0;
+  ScreenPrecision precision = ScreenPrecision::float32;  ///< of the screen's products
   bool fused = false;         ///< fused distance + selection screen (else distance tile + select)
   bool radix = false;         ///< radix selection (k above the register-list limit)
   std::uint32_t segment = 0;  ///< base columns per selection segment
@@ -37,9 +42,10 @@ struct KnnPlan {
 };
 
 /// Screen candidates for k over a base of base_rows rows: a margin that grows with k (the
-/// density of distances near the k-th grows with it), rounded to the selection kernels'
-/// sizes, never above the exact selection's limit.
-std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows);
+/// density of distances near the k-th grows with it) and with the screen's error, rounded to
+/// the selection kernels' sizes, never above the exact selection's limit.
+std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows,
+                                ScreenPrecision precision = ScreenPrecision::float32);
 
 /// Base rows per workgroup of the fused screen for a batch of queries: short enough that
 /// the splits times the query blocks keep the GPU busy, long enough to amortise each
