@@ -2,9 +2,9 @@
 // (16 x 16 x 16 tiles, float32 accumulation), the metric in float32, for dimensions that are a
 // multiple of 4. Same bindings and push constants as distances_gemm.glsl. Included by
 // distances_coop*.comp, which define TERMS: 1 multiplies one float16 copy of each operand; 3
-// also a float16 copy of what the first one lost, scaled by 2^11 so that it stays a normal
-// float16 (hi·hi + 2^-11 (hi·lo + lo·hi)), which brings the product's error near float32's
-// at three times the work. docs/exactness.md bounds both.
+// splits each element into a high part (its first 11 bits) and a float16 copy of the rest,
+// scaled by 2^11 so that it stays a normal float16 (hi·hi + 2^-11 (hi·lo + lo·hi)), which
+// brings the product's error near float32's at three times the work. docs/exactness.md bounds both.
 //
 // Every row is scaled by a power of two that brings its norm into [64, 128) before it is
 // rounded to float16: nothing overflows whatever the data's range (elements stay below 128,
@@ -80,6 +80,17 @@ float row_scale(float squared_norm) {
   return ldexp(1.0, 7 - e);
 }
 
+#if TERMS == 3
+/// The high part of a split: v truncated to float16's 11 significant bits by masking, zero
+/// below float16's normal range (tensor cores may flush a subnormal). A float16 round trip
+/// would round instead, but a compiler may fold float(float16(v)) into v and lose the low
+/// part: on an H200 the three-term screen then erred like the one-term one.
+vec4 high_part(vec4 v) {
+  const vec4 truncated = uintBitsToFloat(floatBitsToUint(v) & uvec4(0xffffe000u));
+  return mix(truncated, vec4(0.0), lessThan(abs(v), vec4(6.103515625e-5)));  // 2^-14
+}
+#endif
+
 void load_stage(uint stage, uint q0, uint b0, out vec4 pq[LOADS], out vec4 pb[LOADS]) {
   const uint dim4 = pc.dim / 4u;
   [[unroll]] for (uint i = 0u; i < LOADS; ++i) {
@@ -104,20 +115,20 @@ void stash_stage(vec4 pq[LOADS], vec4 pb[LOADS]) {
     const f16vec4 hq = f16vec4(vq);
     const f16vec4 hb = f16vec4(vb);
 #else
-    // No subnormal high part (tensor cores may flush one): such an element goes whole into
-    // the low part, where the 2^11 keeps it normal.
-    const vec4 smallest_normal = vec4(6.103515625e-5);  // 2^-14
-    const f16vec4 hq = f16vec4(mix(vq, vec4(0.0), lessThan(abs(vq), smallest_normal)));
-    const f16vec4 hb = f16vec4(mix(vb, vec4(0.0), lessThan(abs(vb), smallest_normal)));
+    const vec4 tq = high_part(vq);
+    const vec4 tb = high_part(vb);
+    const f16vec4 hq = f16vec4(tq);  // exact
+    const f16vec4 hb = f16vec4(tb);
 #endif
     [[unroll]] for (uint u = 0u; u < 4u; ++u) {
       sq_hi[at + u] = hq[u];
       sb_hi[at + u] = hb[u];
     }
 #if TERMS == 3
-    // What the float16 copy lost (exact in float32), times 2^11 to stay a normal float16.
-    const f16vec4 lq = f16vec4((vq - vec4(hq)) * 2048.0);
-    const f16vec4 lb = f16vec4((vb - vec4(hb)) * 2048.0);
+    // What the high part left (exact in float32, below 2^-10 of the element), times 2^11 to
+    // stay a normal float16.
+    const f16vec4 lq = f16vec4((vq - tq) * 2048.0);
+    const f16vec4 lb = f16vec4((vb - tb) * 2048.0);
     [[unroll]] for (uint u = 0u; u < 4u; ++u) {
       sq_lo[at + u] = lq[u];
       sb_lo[at + u] = lb[u];

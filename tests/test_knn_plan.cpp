@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -185,9 +186,9 @@ float to_half(float v, bool flush) {
 }
 
 /// What the tensor-core screen computes for q.x (distances_coop.glsl): each row scaled by
-/// 2^(7-e) (|row| in [2^(e-1), 2^e)), rounded to float16; three terms: high parts kept normal,
-/// low parts times 2^11 in a second accumulator. Products summed in float32; `flush` models
-/// tensor cores that flush subnormal inputs.
+/// 2^(7-e) (|row| in [2^(e-1), 2^e)), rounded to float16; three terms: high parts truncated
+/// to 11 bits and kept normal, low parts times 2^11 in a second accumulator. Products summed in
+/// float32; `flush` models tensor cores that flush subnormal inputs.
 double emulated_coop_dot(const std::vector<float>& q, const std::vector<float>& x,
                          ScreenPrecision precision, bool flush) {
   const auto scale = [](const std::vector<float>& v) {
@@ -199,8 +200,9 @@ double emulated_coop_dot(const std::vector<float>& q, const std::vector<float>& 
     return n2 >= 0x1p-120f ? std::ldexp(1.0f, 7 - e) : 0x1p60f;
   };
   const auto high = [&](float v) {
-    if (precision == ScreenPrecision::float16x3 && std::fabs(v) < 0x1p-14f) return 0.0f;
-    return to_half(v, flush);
+    if (precision == ScreenPrecision::float16) return to_half(v, flush);
+    if (std::fabs(v) < 0x1p-14f) return 0.0f;
+    return std::bit_cast<float>(std::bit_cast<std::uint32_t>(v) & 0xffffe000u);  // truncated
   };
   const float sq = scale(q);
   const float sx = scale(x);

@@ -73,10 +73,11 @@ double coop_product_error(ScreenPrecision precision, double d, double query_norm
     relative = 2.0 * u + u * u + 1.01 * gamma_accumulate(d);
     eta = half_flush;
   } else {
-    // a = hi + 2^-11 lo + r: the dropped lo.lo, hi.r and r.b; the two accumulators (d and
-    // 2d products, the second worth 2u of the first) and their float32 sum.
+    // a = hi + 2^-11 lo + r, hi truncated (|a - hi| < 2^-10 |a|), |r| <= u |a - hi|: the
+    // dropped lo.lo (2^-20), hi.r and r.b (2^-21 each); the two accumulators (d and 2d
+    // products, the second worth 2^-9 of the first) and their float32 sum.
     relative =
-        3.1 * u * u + 1.01 * gamma_accumulate(d) + 2.1 * u * gamma_accumulate(2.0 * d) + 0x1p-23;
+        2.1 * 0x1p-19 + 1.01 * gamma_accumulate(d) + 0x1p-9 * gamma_accumulate(2.0 * d) + 0x1p-23;
     eta = split_flush;
   }
   const double q = std::max(query_norm, tiny_norm);
