@@ -352,40 +352,6 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
   }
 }
 
-/// --devices: "all" (ShardedIndex::all_devices()) or enumerate() indices separated by commas
-/// (a device may repeat).
-std::vector<std::uint32_t> parse_devices(const std::string& text) {
-  if (text == "all") return ShardedIndex::all_devices();
-  const std::size_t count = Device::enumerate().size();
-  std::vector<std::uint32_t> out;
-  std::size_t at = 0;
-  while (at <= text.size()) {
-    const std::size_t end = std::min(text.find(',', at), text.size());
-    const std::string item = text.substr(at, end - at);
-    std::size_t used = 0;
-    unsigned long value = 0;
-    try {
-      value = std::stoul(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || item[0] == '-' || value >= count) {
-      throw UsageError("--devices '" + text + "': '" + item + "' is not a device index (0.." +
-                       std::to_string(count) + " - 1; see `vecaccel info`) or 'all'");
-    }
-    out.push_back(static_cast<std::uint32_t>(value));
-    at = end + 1;
-  }
-  return out;
-}
-
-std::string shards_text(const ShardedIndex& index) {
-  std::string out;
-  for (std::size_t s = 0; s < index.shard_count(); ++s)
-    out += (s == 0 ? "" : " + ") + device_text(index.shard_context(s));
-  return out;
-}
-
 template <class Index>
 void add_and_search(Index& index, const Matrix<float>& base, const Matrix<float>& queries,
                     const SearchOptions& options, const std::stop_token& stop, SearchRun& run,
@@ -425,7 +391,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
     add_and_search(index, base, queries, options, stop, run, ids, distances);
   } else {
     ShardedIndex index(parse_devices(options.devices), base.dim, metric);
-    run.device = shards_text(index);
+    run.device = device_text(index);
     add_and_search(index, base, queries, options, stop, run, ids, distances);
   }
   if (gt) run.recalls = recalls(ids, *gt, options.k);

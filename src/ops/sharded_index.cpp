@@ -120,7 +120,7 @@ class ShardedIndexImpl {
     }
     for (const std::uint32_t device : devices)
       shards_.push_back(std::make_unique<Shard>(device, dim, metric, configuration));
-    // Only for check_base: the whole batch is checked before any shard takes a row.
+    // Only for check_base: a batch is checked whole before any shard takes a row.
     checker_.emplace(shards_[0]->context, dim, metric);
   }
 
@@ -143,15 +143,22 @@ class ShardedIndexImpl {
     const std::size_t n = rows_of(vectors, "add");
     if (with_ids) check_ids(ids, n);
     std::unique_lock lock(mutex_);
-    checker_->check_base(vectors, size_);
-    if (n == 0) return;
-    std::vector<std::int64_t> rows(n);
-    for (std::size_t i = 0; i < n; ++i)
-      rows[i] = static_cast<std::int64_t>(size_ + i);
     const std::vector<std::size_t> takes = spread(n);
     std::vector<std::size_t> firsts(shards_.size(), 0);
     for (std::size_t s = 1; s < shards_.size(); ++s)
       firsts[s] = firsts[s - 1] + takes[s - 1];
+    if (shards_.size() > 1) {
+      // Every block is checked (in parallel) before any shard takes a row, so a refused batch
+      // adds nothing; errors name global rows, the first block's first. A single shard's
+      // FlatIndex checks its rows itself.
+      rethrow_first(run_on_shards(shards_.size(), [&](std::size_t s) {
+        checker_->check_base(vectors.subspan(firsts[s] * dim_, takes[s] * dim_), size_ + firsts[s]);
+      }));
+    }
+    if (n == 0) return;
+    std::vector<std::int64_t> rows(n);
+    for (std::size_t i = 0; i < n; ++i)
+      rows[i] = static_cast<std::int64_t>(size_ + i);
     const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
       if (takes[s] == 0) return;
       shards_[s]->index.add_with_ids(vectors.subspan(firsts[s] * dim_, takes[s] * dim_),
