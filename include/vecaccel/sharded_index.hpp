@@ -4,10 +4,10 @@
 // Each shard is a FlatIndex on its own device, with its own Context. Rows are spread over the
 // shards in contiguous blocks that keep the shards' sizes within one row of each other; a
 // search runs every shard at once (one thread per shard) and merges their top k exactly on the
-// host: by float64 distance, then label, so the result equals one FlatIndex over all rows bit
-// for bit, ties included (src/ops/exact_merge.hpp says how). Labels are global: add() numbers
-// rows 0, 1, 2, ... across all shards; add_with_ids() takes the caller's (unique ids: the
-// order of tied rows that share an id is not defined).
+// host: by float64 distance, then by row (insertion order, which is how one FlatIndex orders
+// ties), so the result equals one FlatIndex over all rows bit for bit, ties included
+// (docs/multi-gpu.md says how). Labels are global: add() numbers rows 0, 1, 2, ... across all
+// shards; add_with_ids() takes the caller's.
 //
 // The same physical device may be listed more than once (each entry opens its own logical
 // device). Thread-safety as FlatIndex: searches may run concurrently; add/reset exclude

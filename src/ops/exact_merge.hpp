@@ -8,7 +8,8 @@
 // float64 values may round to one float32. Only there the float64 values decide (then the
 // label), and only for candidates of different parts (a part already ordered its own). The
 // merge therefore asks for float64 values of those slots alone; its result equals one search
-// over the whole base bit for bit.
+// over the whole base bit for bit. Labels are the global row numbers (a search orders ties by
+// row); callers map them to ids afterwards.
 
 #include <cstddef>
 #include <span>
