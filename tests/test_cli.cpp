@@ -598,6 +598,20 @@ TEST_F(CliShards, DevicesThatAreNoDeviceIndexAreAUsageError) {
   }
 }
 
+#ifdef VECACCEL_CLI_WITHOUT_MPI
+TEST_F(CliShards, AToolBuiltWithoutMpiRefusesToRunAsOneOfSeveralRanks) {
+  // What Open MPI's launcher tells each rank; every rank would search the whole base.
+  ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+  const fs::path ids = io_ / "ids.npy";
+  const CliResult r = run({"search", "--base", data("base.npy"), "--query", data("query.npy"), "-k",
+                           "3", "--output", ids.string()});
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("built without MPI"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(ids));
+}
+#endif
+
 #ifdef VECACCEL_MPIEXEC
 TEST_F(CliShards, MpirunTwoRanksWriteWhatOneProcessWritesFromASharedOrPerRankBase) {
   for (const std::string metric : {"l2", "cosine"}) {
