@@ -77,9 +77,14 @@ class CliTest : public ::testing::Test {
   /// progress bar may appear). `file_size_limit` (bytes, 0 for none) makes writing beyond it
   /// fail with EFBIG, the way a full disk fails.
   CliResult run(const std::vector<std::string>& args, rlim_t file_size_limit = 0) const {
-    const fs::path out = io_ / "stdout", err = io_ / "stderr";
     std::vector<std::string> all = {VECACCEL_CLI_PATH};
     all.insert(all.end(), args.begin(), args.end());
+    return run_program(all, file_size_limit);
+  }
+
+  /// Runs a program (all[0], a path) with stdout/stderr captured as run() does.
+  CliResult run_program(std::vector<std::string> all, rlim_t file_size_limit = 0) const {
+    const fs::path out = io_ / "stdout", err = io_ / "stderr";
     const std::vector<char*> argv = c_argv(all);
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -135,6 +140,16 @@ Matrix<float> matrix(std::size_t rows, std::size_t dim, std::vector<float> value
 }
 
 // ---- Results ---------------------------------------------------------------------------------
+
+/// Small integers: equal distances are true ties, within and across shards or ranks.
+std::vector<float> small_integers(std::size_t count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> value(-2, 2);
+  std::vector<float> out(count);
+  for (float& x : out)
+    x = static_cast<float>(value(rng));
+  return out;
+}
 
 TEST_F(CliTest, SearchEqualsFlatIndexSearchBatchByBatch) {
   constexpr std::size_t dim = 24, nb = 2000, nq = 37, k = 10, batch = 16;
@@ -507,6 +522,129 @@ TEST_F(CliSignals, SignalWhileWritingTheOutputsLeavesNoTemporary) {
   }
   expect_interrupted(outcome, SIGINT, "SIGINT");
 }
+
+// ---- Several devices and ranks ------------------------------------------------------------------
+
+class CliShards : public CliTest {
+ protected:
+  static constexpr std::size_t kDim = 6;
+  static constexpr std::size_t kRows = 801;
+
+  void SetUp() override {
+    CliTest::SetUp();
+    base_ = small_integers(kRows * kDim, 21);
+    write_vectors(data("base.npy"), matrix(kRows, kDim, base_));
+    write_vectors(data("query.npy"), matrix(19, kDim, small_integers(19 * kDim, 22)));
+  }
+
+  /// Runs a search into ids/distances files named after `tag`; returns their bytes.
+  std::string search(const std::string& tag, const std::string& metric,
+                     std::vector<std::string> extra = {}, const std::string& base = "") {
+    std::vector<std::string> args = {"search",
+                                     "--base",
+                                     base.empty() ? data("base.npy") : base,
+                                     "--query",
+                                     data("query.npy"),
+                                     "-k",
+                                     "12",
+                                     "--metric",
+                                     metric,
+                                     "--output",
+                                     (io_ / (tag + "-ids.npy")).string(),
+                                     "--distances",
+                                     (io_ / (tag + "-distances.npy")).string(),
+                                     "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    last_ = extra.empty() || extra[0] != "mpirun" ? run(args) : run_mpi(args);
+    EXPECT_EQ(last_.status, 0) << last_.err;
+    return slurp(io_ / (tag + "-ids.npy")) + slurp(io_ / (tag + "-distances.npy"));
+  }
+
+  /// `mpirun -np 2 vecaccel args...` (args after a leading "mpirun" marker are dropped).
+  CliResult run_mpi(std::vector<std::string> args) const {
+#ifdef VECACCEL_MPIEXEC
+    args.erase(std::remove(args.begin(), args.end(), std::string("mpirun")), args.end());
+    std::vector<std::string> all = {VECACCEL_MPIEXEC, "-np", "2", "--oversubscribe"};
+    if (::getuid() == 0) all.push_back("--allow-run-as-root");  // CI containers run as root
+    all.push_back(VECACCEL_CLI_PATH);
+    all.insert(all.end(), args.begin(), args.end());
+    return run_program(all);
+#else
+    (void)args;
+    return {};
+#endif
+  }
+
+  std::vector<float> base_;
+  CliResult last_;
+};
+
+TEST_F(CliShards, SearchShardedOverTheSameDeviceTwiceWritesOneDevicesOutputs) {
+  for (const std::string metric : {"l2", "ip", "cosine"}) {
+    SCOPED_TRACE(metric);
+    const std::string one = search("one-" + metric, metric);
+    EXPECT_EQ(search("two-" + metric, metric, {"--devices", "0,0"}), one);
+    EXPECT_NE(last_.out.find(" + "), std::string::npos) << "both shards named: " << last_.out;
+  }
+}
+
+TEST_F(CliShards, DevicesThatAreNoDeviceIndexAreAUsageError) {
+  const std::string count = std::to_string(Device::enumerate().size());
+  for (const std::string& devices : std::vector<std::string>{"0,x", "0,,0", "-1", count}) {
+    SCOPED_TRACE(devices);
+    expect_failure({"search", "--base", data("base.npy"), "--query", data("query.npy"), "-k", "3",
+                    "--devices", devices},
+                   2, {"--devices", "not a device index"});
+  }
+}
+
+#ifdef VECACCEL_CLI_WITHOUT_MPI
+TEST_F(CliShards, AToolBuiltWithoutMpiRefusesToRunAsOneOfSeveralRanks) {
+  // What Open MPI's launcher tells each rank; every rank would search the whole base.
+  ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+  const fs::path ids = io_ / "ids.npy";
+  const CliResult r = run({"search", "--base", data("base.npy"), "--query", data("query.npy"), "-k",
+                           "3", "--output", ids.string()});
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("built without MPI"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(ids));
+}
+#endif
+
+#ifdef VECACCEL_MPIEXEC
+TEST_F(CliShards, MpirunTwoRanksWriteWhatOneProcessWritesFromASharedOrPerRankBase) {
+  for (const std::string metric : {"l2", "cosine"}) {
+    SCOPED_TRACE(metric);
+    const std::string one = search("one-" + metric, metric);
+    EXPECT_EQ(search("mpi-" + metric, metric, {"mpirun"}), one);
+    EXPECT_NE(last_.out.find("2 MPI ranks"), std::string::npos) << last_.out;
+  }
+  // One file per rank: rank 0 holds the first 300 rows, rank 1 the rest.
+  write_vectors(data("part0.npy"),
+                matrix(300, kDim, std::vector<float>(base_.begin(), base_.begin() + 300 * kDim)));
+  write_vectors(
+      data("part1.npy"),
+      matrix(kRows - 300, kDim, std::vector<float>(base_.begin() + 300 * kDim, base_.end())));
+  EXPECT_EQ(search("per-rank", "l2", {"mpirun"}, data("part{rank}.npy")), search("one", "l2"));
+}
+
+TEST_F(CliShards, MpirunARankThatFailsMakesBothExitNonZeroWithTheMessageOnce) {
+  // part1.npy is missing: rank 1 fails to read it, rank 0 waits at the next agreement.
+  write_vectors(data("part0.npy"), matrix(300, kDim, std::vector<float>(300 * kDim, 1.0f)));
+  const fs::path ids = io_ / "ids.npy";
+  const CliResult r = run_mpi({"search", "--base", data("part{rank}.npy"), "--query",
+                               data("query.npy"), "-k", "3", "--output", ids.string()});
+  EXPECT_EQ(r.status, 1) << r.err;
+  std::size_t messages = 0;
+  for (std::size_t at = r.err.find("vecaccel: "); at != std::string::npos;
+       at = r.err.find("vecaccel: ", at + 1))
+    ++messages;
+  EXPECT_EQ(messages, 1u) << r.err;
+  EXPECT_NE(r.err.find("part1.npy"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(ids));
+}
+#endif
 
 }  // namespace
 }  // namespace vecaccel

@@ -381,6 +381,39 @@ TEST_F(FlatIndexTest, ManyChunksAreSearchedAsOne) {
             "");
 }
 
+TEST_F(FlatIndexTest, ReconstructReadsRowsBackAcrossChunksInTheOrderAsked) {
+  // Dimension 16384: chunks of few rows (as above), so the rows asked for span three chunks.
+  constexpr std::size_t dim = 16384;
+  const std::size_t chunk_rows = detail::KnnEngine(context(), dim, Metric::l2).chunk_rows();
+  const std::size_t nb = 2 * chunk_rows + 5;
+  if (nb * dim * sizeof(float) > (std::size_t{600} << 20)) {
+    GTEST_SKIP() << "chunks of " << chunk_rows << " rows at dimension " << dim
+                 << " are too large for a unit test on this device";
+  }
+  const auto base = vt::normal_data(nb, dim, 43);
+  FlatIndex index(context(), dim, Metric::l2);
+  index.add(std::span(base).subspan(0, 3 * dim));  // a small first chunk, grown later
+  index.add(std::span(base).subspan(3 * dim));
+  const std::vector<std::size_t> rows = {nb - 1, 0, chunk_rows, 2, chunk_rows - 1, 0};
+  const std::vector<float> got = index.reconstruct(rows);
+  ASSERT_EQ(got.size(), rows.size() * dim);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_TRUE(std::equal(got.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                           got.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim),
+                           base.begin() + static_cast<std::ptrdiff_t>(rows[i] * dim)))
+        << "row " << rows[i];
+  }
+  try {
+    index.reconstruct(std::vector<std::size_t>{1, nb});
+    FAIL() << "a row past the end was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("row " + std::to_string(nb)), std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(index.reconstruct({}).empty());
+}
+
 // ---- Padding and edge cases --------------------------------------------------------------------
 
 TEST_F(FlatIndexTest, EmptyIndexSearchIsAllPadding) {

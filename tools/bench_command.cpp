@@ -1,4 +1,6 @@
-// `vecaccel bench`: synthetic end-to-end benchmark of FlatIndex search on standard-normal data.
+// `vecaccel bench`: synthetic end-to-end benchmark of FlatIndex search on standard-normal data
+// (of a ShardedIndex with --devices; its base is generated on every core, so a base of tens of
+// GB is made on the machine that searches it rather than carried there).
 //
 // Reports what bench/knn reports: time per search, queries/s and TFLOP/s (2·Q·N·d flops). The
 // memory-bandwidth floor needs the device's peak bandwidth, which Vulkan does not expose, so
@@ -16,6 +18,7 @@
 #include "progress.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/flat_index.hpp"
+#include "vecaccel/sharded_index.hpp"
 
 namespace vecaccel::cli {
 namespace {
@@ -30,6 +33,7 @@ struct BenchOptions {
   std::string metric = "l2";
   std::size_t repeat = 5;
   std::uint64_t seed = 1;
+  std::string devices;  // empty: FlatIndex on the context's device
   bool json = false;
   bool quiet = false;
 };
@@ -40,6 +44,7 @@ struct BenchResult {
   double first_ms = 0;
   double median_ms = 0;
   double min_ms = 0;
+  std::uint64_t result_hash = 0;  // of the last search: equal runs give equal hashes
 };
 
 double ms_since(Clock::time_point start) {
@@ -56,29 +61,35 @@ double bytes_moved(const BenchOptions& o, Metric metric) {
   return base + norms + queries + results;
 }
 
-BenchResult run(const BenchOptions& o, Metric metric) {
-  const bool show_progress = progress_wanted(o.quiet);
-  const std::vector<float> base = normal_data(o.n, o.dim, o.seed);
-  const std::vector<float> queries = normal_data(o.queries, o.dim, o.seed + 1);
+/// FNV-1a over a result's labels and distance bits: compares runs (one GPU against several)
+/// without writing their results out.
+std::uint64_t hash_of(const KnnResult& result) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  const auto mix = [&hash](std::span<const std::byte> bytes) {
+    for (const std::byte b : bytes)
+      hash = (hash ^ static_cast<std::uint64_t>(b)) * 0x100000001b3ull;
+  };
+  mix(std::as_bytes(std::span(result.labels)));
+  mix(std::as_bytes(std::span(result.distances)));
+  return hash;
+}
 
-  Context context;
-  BenchResult result{.device = device_text(context)};
-  FlatIndex index(context, o.dim, metric);
-  auto start = Clock::now();
-  index.add(base);
-  result.add_ms = ms_since(start);
-
+template <class Index>
+void time_searches(const BenchOptions& o, const Index& index, const std::vector<float>& queries,
+                   BenchResult& result) {
   // The first search also builds pipelines and warms caches: reported, not counted.
-  start = Clock::now();
+  auto start = Clock::now();
   (void)index.search(queries, o.k);
   result.first_ms = ms_since(start);
 
   std::vector<double> times;
-  Progress progress("benchmarking", o.repeat, Progress::Unit::items, show_progress, "runs");
+  Progress progress("benchmarking", o.repeat, Progress::Unit::items, progress_wanted(o.quiet),
+                    "runs");
   for (std::size_t r = 0; r < o.repeat; ++r) {
     start = Clock::now();
-    (void)index.search(queries, o.k);
+    const KnnResult last = index.search(queries, o.k);
     times.push_back(ms_since(start));
+    if (r + 1 == o.repeat) result.result_hash = hash_of(last);
     progress.update(r + 1);
   }
   progress.finish();
@@ -87,6 +98,30 @@ BenchResult run(const BenchOptions& o, Metric metric) {
   result.median_ms = times.size() % 2 == 1
                          ? times[times.size() / 2]
                          : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
+}
+
+BenchResult run(const BenchOptions& o, Metric metric) {
+  BenchResult result;
+  if (o.devices.empty()) {
+    const std::vector<float> base = normal_data(o.n, o.dim, o.seed);
+    const std::vector<float> queries = normal_data(o.queries, o.dim, o.seed + 1);
+    Context context;
+    result.device = device_text(context);
+    FlatIndex index(context, o.dim, metric);
+    const auto start = Clock::now();
+    index.add(base);
+    result.add_ms = ms_since(start);
+    time_searches(o, index, queries, result);
+    return result;
+  }
+  const std::vector<float> base = parallel_normal_data(o.n, o.dim, o.seed);
+  const std::vector<float> queries = parallel_normal_data(o.queries, o.dim, o.seed + 1);
+  ShardedIndex index(parse_devices(o.devices), o.dim, metric);
+  result.device = device_text(index);
+  const auto start = Clock::now();
+  index.add(base);
+  result.add_ms = ms_since(start);
+  time_searches(o, index, queries, result);
   return result;
 }
 
@@ -103,10 +138,10 @@ void print_report(const BenchOptions& o, Metric metric, const BenchResult& r) {
         "\"metric\": %s, \"repeat\": %zu, \"add_ms\": %.3f, \"first_search_ms\": %.3f, "
         "\"median_ms\": %.3f, \"min_ms\": %.3f, \"queries_per_second\": %.1f, "
         "\"tflops\": %.6g, \"bytes_moved\": %.0f, \"effective_gb_per_s\": %.6g, "
-        "\"percent_of_bandwidth_floor\": null}\n",
+        "\"percent_of_bandwidth_floor\": null, \"result_hash\": \"%016llx\"}\n",
         json_string(r.device).c_str(), o.n, o.dim, o.queries, o.k,
         json_string(to_string(metric)).c_str(), o.repeat, r.add_ms, r.first_ms, r.median_ms,
-        r.min_ms, qps, tflops, bytes, gbps);
+        r.min_ms, qps, tflops, bytes, gbps, static_cast<unsigned long long>(r.result_hash));
     return;
   }
   std::printf("device        %s\n", r.device.c_str());
@@ -121,6 +156,8 @@ void print_report(const BenchOptions& o, Metric metric, const BenchResult& r) {
       "memory        %.1f MB moved at least per search, %.3g GB/s effective "
       "(%% of the bandwidth floor: the device's peak bandwidth is unknown)\n",
       bytes / 1e6, gbps);
+  std::printf("result hash   %016llx (FNV-1a of the last search's labels and distances)\n",
+              static_cast<unsigned long long>(r.result_hash));
 }
 
 }  // namespace
@@ -150,6 +187,9 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  command->add_option("--devices", options->devices,
+                      "Search a ShardedIndex over these devices ('all' or indices, e.g. 0,1); its "
+                      "data is generated on every core (other values than without --devices)");
   command->add_flag("--json", options->json, "Print the report as JSON");
   command->add_flag("--quiet", options->quiet, "No progress bar");
   command->callback([options] {

@@ -1,9 +1,13 @@
 #include "cli_support.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <thread>
 
+#include "commands.hpp"
 #include "vecaccel/device.hpp"
 #include "vecaccel/error.hpp"
 
@@ -40,6 +44,33 @@ std::string device_text(const Context& context) {
   return info.name + " (" + std::string(to_string(info.type)) + ")";
 }
 
+std::vector<std::uint32_t> parse_devices(const std::string& text) {
+  if (text == "all") return ShardedIndex::all_devices();
+  const std::size_t count = Device::enumerate().size();
+  std::vector<std::uint32_t> out;
+  for (std::size_t at = 0; at <= text.size();) {
+    const std::size_t end = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, end - at);
+    const bool digits =
+        !item.empty() && item.size() < 10 &&
+        std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoul(item) >= count) {
+      throw UsageError("--devices '" + text + "': '" + item + "' is not a device index (0.." +
+                       std::to_string(count) + " - 1; see `vecaccel info`) or 'all'");
+    }
+    out.push_back(static_cast<std::uint32_t>(std::stoul(item)));
+    at = end + 1;
+  }
+  return out;
+}
+
+std::string device_text(const ShardedIndex& index) {
+  std::string out;
+  for (std::size_t s = 0; s < index.shard_count(); ++s)
+    out += (s == 0 ? "" : " + ") + device_text(index.shard_context(s));
+  return out;
+}
+
 std::string json_string(std::string_view text) {
   std::string out = "\"";
   for (const char c : text) {
@@ -63,6 +94,27 @@ std::vector<float> normal_data(std::size_t rows, std::size_t dim, std::uint64_t 
   std::vector<float> values(rows * dim);
   for (float& v : values)
     v = normal(engine);
+  return values;
+}
+
+std::vector<float> parallel_normal_data(std::size_t rows, std::size_t dim, std::uint64_t seed) {
+  constexpr std::size_t block_rows = 16384;
+  std::vector<float> values(rows * dim);
+  const std::size_t blocks = (rows + block_rows - 1) / block_rows;
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t b = next++; b < blocks; b = next++) {
+      std::mt19937_64 engine(seed * 0x9E3779B97F4A7C15ull + b);
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      const std::size_t end = std::min(rows, (b + 1) * block_rows) * dim;
+      for (std::size_t i = b * block_rows * dim; i < end; ++i)
+        values[i] = normal(engine);
+    }
+  };
+  std::vector<std::jthread> threads(std::max(1u, std::thread::hardware_concurrency()) - 1);
+  for (std::jthread& thread : threads)
+    thread = std::jthread(work);
+  work();
   return values;
 }
 

@@ -13,6 +13,7 @@
 
 #include "vecaccel/context.hpp"
 #include "vecaccel/metric.hpp"
+#include "vecaccel/sharded_index.hpp"
 #include "vecaccel/vector_file.hpp"
 
 namespace vecaccel::cli {
@@ -29,8 +30,19 @@ std::string device_text(const Context& context);
 /// `text` as a JSON string literal, quotes included.
 std::string json_string(std::string_view text);
 
+/// --devices: "all" (ShardedIndex::all_devices()) or enumerate() indices separated by commas
+/// (a device may repeat); UsageError otherwise.
+std::vector<std::uint32_t> parse_devices(const std::string& text);
+
+/// "name (type) + name (type)": the devices of a sharded index.
+std::string device_text(const ShardedIndex& index);
+
 /// rows x dim standard-normal floats.
 std::vector<float> normal_data(std::size_t rows, std::size_t dim, std::uint64_t seed);
+
+/// rows x dim standard-normal floats generated on every core: blocks of rows each have their
+/// own seed, so the values do not depend on the number of threads (nor equal normal_data's).
+std::vector<float> parallel_normal_data(std::size_t rows, std::size_t dim, std::uint64_t seed);
 
 /// rows x dim points around `clusters` standard-normal centres (spread `sigma` per coordinate);
 /// The same centre_seed gives the same centres, so base and queries can share them.

@@ -29,6 +29,16 @@ class Interrupted : public std::runtime_error {
   int signal_;
 };
 
+/// Another MPI rank failed first and printed why: exit with its status without a message.
+class QuietExit : public std::runtime_error {
+ public:
+  explicit QuietExit(int status) : std::runtime_error("another rank failed"), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
 /// `vecaccel info`: devices, their capabilities and explicit-model support.
 void add_info_command(CLI::App& app);
 /// `vecaccel search`: exact kNN of a query file against a base file, with optional outputs

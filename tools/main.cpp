@@ -2,10 +2,15 @@
 // failure, 2 for a usage error, 130 / 143 when SIGINT / SIGTERM stopped `search`.
 #include <cstdio>
 
+#include "cluster.hpp"
 #include "commands.hpp"
 #include "vecaccel/error.hpp"
 
 int main(int argc, char** argv) {
+  // Before parsing: MPI_Init may take its own arguments out of argv.
+  const vecaccel::cli::MpiSession mpi(argc, argv);
+  // Every rank parses the same arguments: only rank 0 reports a parse error.
+  const bool speaks = vecaccel::cli::cluster() == nullptr || vecaccel::cli::cluster()->rank() == 0;
   CLI::App app{"vecaccel: explicit GPU compute context and exact vector search on Vulkan"};
   app.require_subcommand(1);
   vecaccel::cli::add_info_command(app);
@@ -19,18 +24,21 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     // CLI11 reports a mistyped command as "A subcommand is required"; name what was typed.
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
-      std::fprintf(stderr,
-                   "vecaccel: unknown command '%s' (commands: info, search, bench, demo; see "
-                   "--help)\n",
-                   argv[1]);
+      if (speaks)
+        std::fprintf(stderr,
+                     "vecaccel: unknown command '%s' (commands: info, search, bench, demo; see "
+                     "--help)\n",
+                     argv[1]);
       return 2;
     }
     // One line, unlike app.exit(), which adds a second "Run with --help" line.
-    std::fprintf(stderr, "vecaccel: %s (see --help)\n", e.what());
+    if (speaks) std::fprintf(stderr, "vecaccel: %s (see --help)\n", e.what());
     return 2;
   } catch (const vecaccel::cli::UsageError& e) {
     std::fprintf(stderr, "vecaccel: %s (see --help)\n", e.what());
     return 2;
+  } catch (const vecaccel::cli::QuietExit& e) {
+    return e.status();
   } catch (const vecaccel::cli::Interrupted& e) {
     std::fprintf(stderr, "vecaccel: %s\n", e.what());
     return 128 + e.signal();

@@ -25,14 +25,17 @@
 #include <vector>
 
 #include "cli_support.hpp"
+#include "cluster.hpp"
 #include "commands.hpp"
 #include "io/atomic_file.hpp"
 #include "io/vector_file_writer.hpp"
+#include "ops/exact_merge.hpp"
 #include "progress.hpp"
 #include "signal_stop.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
+#include "vecaccel/sharded_index.hpp"
 #include "vecaccel/vector_file.hpp"
 
 namespace vecaccel::cli {
@@ -53,6 +56,7 @@ struct SearchOptions {
   std::string distances;
   std::string gt;
   std::size_t batch = 4096;
+  std::string devices;  // empty: one device, Context's choice
   bool json = false;
   bool quiet = false;
 };
@@ -208,7 +212,8 @@ void check_ground_truth_ids(const Matrix<std::int32_t>& gt, const std::string& p
   }
 }
 
-void add_base(FlatIndex& index, const Matrix<float>& base, bool show_progress,
+template <class Index>
+void add_base(Index& index, const Matrix<float>& base, bool show_progress,
               const std::stop_token& stop) {
   Progress progress("adding", base.rows, Progress::Unit::items, show_progress, "rows");
   for (std::size_t row = 0; row < base.rows; row += kAddSliceRows) {
@@ -221,9 +226,10 @@ void add_base(FlatIndex& index, const Matrix<float>& base, bool show_progress,
 }
 
 /// Searches batch by batch; ids (0-based base rows) and distances, rows x k each.
-void search_batches(const FlatIndex& index, const Matrix<float>& queries,
-                    const SearchOptions& options, const std::stop_token& stop,
-                    Matrix<std::int32_t>& ids, Matrix<float>& distances) {
+template <class Index>
+void search_batches(const Index& index, const Matrix<float>& queries, const SearchOptions& options,
+                    const std::stop_token& stop, Matrix<std::int32_t>& ids,
+                    Matrix<float>& distances) {
   const std::size_t k = options.k;
   ids = {.rows = queries.rows, .dim = k, .values = std::vector<std::int32_t>(queries.rows * k)};
   distances = {.rows = queries.rows, .dim = k, .values = std::vector<float>(queries.rows * k)};
@@ -327,71 +333,283 @@ void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids
   detail::commit_all(files);
 }
 
+/// Query and base must share a dimension, k must not exceed the base's rows, and row numbers
+/// must fit the int32 ids of .ivecs.
+void check_search_shape(const SearchOptions& options, std::size_t base_dim, std::size_t base_rows,
+                        const Matrix<float>& queries) {
+  if (queries.dim != base_dim) {
+    throw Error(Errc::invalid_argument, "dimension mismatch: " + options.query + " has dimension " +
+                                            std::to_string(queries.dim) + ", " + options.base +
+                                            " has " + std::to_string(base_dim));
+  }
+  if (options.k > base_rows) {
+    throw UsageError("-k " + std::to_string(options.k) + " exceeds the " +
+                     std::to_string(base_rows) + " vectors of " + options.base);
+  }
+  if (base_rows > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw Error(Errc::invalid_argument, options.base + ": " + std::to_string(base_rows) +
+                                            " rows do not fit the int32 ids of .ivecs");
+  }
+}
+
+template <class Index>
+void add_and_search(Index& index, const Matrix<float>& base, const Matrix<float>& queries,
+                    const SearchOptions& options, const std::stop_token& stop, SearchRun& run,
+                    Matrix<std::int32_t>& ids, Matrix<float>& distances) {
+  auto start = Clock::now();
+  add_base(index, base, progress_wanted(options.quiet), stop);
+  run.add_ms = ms_since(start);
+  start = Clock::now();
+  search_batches(index, queries, options, stop, ids, distances);
+  run.search_ms = ms_since(start);
+}
+
 void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
   const Metric metric = parse_metric(options.metric);
   const bool show_progress = progress_wanted(options.quiet);
 
   const Matrix<float> base = read_input(options.base, "base", show_progress, stop);
   const Matrix<float> queries = read_input(options.query, "query", show_progress, stop);
-  if (queries.dim != base.dim) {
-    throw Error(Errc::invalid_argument, "dimension mismatch: " + options.query + " has dimension " +
-                                            std::to_string(queries.dim) + ", " + options.base +
-                                            " has " + std::to_string(base.dim));
-  }
-  if (options.k > base.rows) {
-    throw UsageError("-k " + std::to_string(options.k) + " exceeds the " +
-                     std::to_string(base.rows) + " vectors of " + options.base);
-  }
-  if (base.rows > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
-    throw Error(Errc::invalid_argument, options.base + ": " + std::to_string(base.rows) +
-                                            " rows do not fit the int32 ids of .ivecs");
-  }
+  check_search_shape(options, base.dim, base.rows, queries);
   std::optional<Matrix<std::int32_t>> gt;
   if (!options.gt.empty()) {
     gt = read_ground_truth(options.gt, queries.rows);
     check_ground_truth_ids(*gt, options.gt, base.rows, options.base);
   }
 
-  Context context;
-  SearchRun run{.device = device_text(context),
+  SearchRun run{.device = {},
                 .base_rows = base.rows,
                 .dim = base.dim,
                 .queries = queries.rows,
                 .recalls = {}};
-  FlatIndex index(context, base.dim, metric);
-  auto start = Clock::now();
-  add_base(index, base, show_progress, stop);
-  run.add_ms = ms_since(start);
-
   Matrix<std::int32_t> ids;
   Matrix<float> distances;
-  start = Clock::now();
-  search_batches(index, queries, options, stop, ids, distances);
-  run.search_ms = ms_since(start);
+  if (options.devices.empty()) {
+    Context context;
+    run.device = device_text(context);
+    FlatIndex index(context, base.dim, metric);
+    add_and_search(index, base, queries, options, stop, run, ids, distances);
+  } else {
+    ShardedIndex index(parse_devices(options.devices), base.dim, metric);
+    run.device = device_text(index);
+    add_and_search(index, base, queries, options, stop, run, ids, distances);
+  }
   if (gt) run.recalls = recalls(ids, *gt, options.k);
 
   write_outputs(options, ids, distances, stop);
   print_report(options, run);
 }
 
+Interrupted interrupted(int signal) {
+  return Interrupted(signal, std::string("interrupted by ") +
+                                 (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                                 ": stopped without writing any output");
+}
+
+int exit_status(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const UsageError&) {
+    return 2;
+  } catch (const Interrupted& e) {
+    return 128 + e.signal();
+  } catch (...) {
+    return 1;
+  }
+}
+
+/// Runs step on every rank, then agrees: when any rank failed, the lowest failing one rethrows
+/// its error (main prints it, once) and the others exit with its status silently. Every rank
+/// reaches every collective, so a failure never leaves ranks waiting for each other.
+template <class Step>
+void on_all_ranks(Cluster& cluster, const SignalStop& signals, Step step) {
+  std::exception_ptr error;
+  try {
+    step();
+  } catch (...) {
+    // Whatever a signal made fail, the rank reports the signal.
+    const int signal = signals.signal();
+    error = signal != 0 ? std::make_exception_ptr(interrupted(signal)) : std::current_exception();
+  }
+  const auto [rank, status] = cluster.first_failure(error ? exit_status(error) : 0);
+  if (rank < 0) return;
+  if (rank == cluster.rank()) std::rethrow_exception(error);
+  throw QuietExit(status);
+}
+
+/// This rank's base rows: its own file where --base holds "{rank}", else its slice of the
+/// shared file (rows N·r/R up to N·(r+1)/R). The shared file is read whole, then trimmed.
+Matrix<float> read_base_slice(const SearchOptions& options, const Cluster& cluster,
+                              const std::stop_token& stop) {
+  const bool show_progress = progress_wanted(options.quiet);
+  if (const std::size_t at = options.base.find("{rank}"); at != std::string::npos) {
+    std::string path = options.base;
+    path.replace(at, 6, std::to_string(cluster.rank()));
+    return read_input(path, "base", show_progress, stop);
+  }
+  Matrix<float> base = read_input(options.base, "base", show_progress, stop);
+  const auto ranks = static_cast<std::size_t>(cluster.size());
+  const auto rank = static_cast<std::size_t>(cluster.rank());
+  const std::size_t first = base.rows * rank / ranks;
+  const std::size_t last = base.rows * (rank + 1) / ranks;
+  base.values.erase(base.values.begin(),
+                    base.values.begin() + static_cast<std::ptrdiff_t>(first * base.dim));
+  base.values.resize((last - first) * base.dim);
+  base.values.shrink_to_fit();
+  base.rows = last - first;
+  return base;
+}
+
+/// One rank's results as a part of the exact merge: global labels, and each candidate's
+/// float64 value from the rank's own rows (the merge reads those where float32 values tie).
+struct RankResults {
+  std::vector<float> distances;
+  std::vector<std::int64_t> labels;
+  std::vector<double> exact;
+};
+
+RankResults rank_results(const Matrix<std::int32_t>& ids, const Matrix<float>& distances,
+                         const Matrix<float>& base, const Matrix<float>& queries,
+                         std::size_t first_row, Metric metric) {
+  RankResults out{.distances = distances.values,
+                  .labels = std::vector<std::int64_t>(ids.values.size(), -1),
+                  .exact = std::vector<double>(ids.values.size(), 0.0)};
+  for (std::size_t slot = 0; slot < ids.values.size(); ++slot) {
+    const std::int32_t row = ids.values[slot];
+    if (row < 0) continue;
+    out.labels[slot] = static_cast<std::int64_t>(first_row) + row;
+    out.exact[slot] = detail::direct_distance(queries.row(slot / ids.dim),
+                                              base.row(static_cast<std::size_t>(row)), metric);
+  }
+  return out;
+}
+
+/// Rank 0's merge of every rank's gathered results into the final ids and distances.
+void merge_ranks(const RankResults& gathered, std::size_t ranks, std::size_t queries, std::size_t k,
+                 Metric metric, Matrix<std::int32_t>& ids, Matrix<float>& distances) {
+  const std::size_t slots = queries * k;
+  std::vector<KnnResult> parts(ranks);
+  std::vector<std::vector<double>> exact(ranks);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    const auto from = static_cast<std::ptrdiff_t>(r * slots);
+    const auto to = static_cast<std::ptrdiff_t>((r + 1) * slots);
+    parts[r] = {.rows = queries,
+                .k = k,
+                .distances = {gathered.distances.begin() + from, gathered.distances.begin() + to},
+                .labels = {gathered.labels.begin() + from, gathered.labels.begin() + to}};
+    exact[r] = {gathered.exact.begin() + from, gathered.exact.begin() + to};
+  }
+  const KnnResult merged = detail::merge_exact(parts, exact, metric);
+  ids = {.rows = queries, .dim = k, .values = std::vector<std::int32_t>(slots)};
+  distances = {.rows = queries, .dim = k, .values = merged.distances};
+  for (std::size_t i = 0; i < slots; ++i)
+    ids.values[i] = static_cast<std::int32_t>(merged.labels[i]);  // checked to fit int32
+}
+
+/// `mpirun -np R vecaccel search ...`: each rank searches its slice of the base on its own
+/// GPU (the host's devices, by the rank's position on the host), the top k are merged exactly
+/// on rank 0, which alone writes outputs and prints the report.
+void search_distributed(const SearchOptions& shared, const SignalStop& signals, Cluster& cluster) {
+  const bool root = cluster.rank() == 0;
+  SearchOptions options = shared;
+  options.quiet = options.quiet || !root;
+  const std::stop_token stop = signals.token();
+  const Metric metric = parse_metric(options.metric);
+  Matrix<float> base;
+  Matrix<float> queries;
+  on_all_ranks(cluster, signals, [&] {
+    if (root) {
+      check_output_target(options.output, "--output");
+      check_output_target(options.distances, "--distances");
+    }
+    base = read_base_slice(options, cluster, stop);
+    queries = read_input(options.query, "query", progress_wanted(options.quiet), stop);
+  });
+  const std::vector<std::uint64_t> rows = cluster.all_gather(base.rows);
+  const std::vector<std::uint64_t> dims = cluster.all_gather(base.dim);
+  std::size_t first_row = 0;
+  std::size_t total_rows = 0;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (r < static_cast<std::size_t>(cluster.rank())) first_row += rows[r];
+    total_rows += rows[r];
+  }
+  std::optional<Matrix<std::int32_t>> gt;
+  on_all_ranks(cluster, signals, [&] {
+    for (std::size_t r = 1; r < dims.size(); ++r) {
+      if (dims[r] == dims[0]) continue;
+      throw Error(Errc::invalid_argument,
+                  "dimension mismatch between the ranks' bases: rank 0's has dimension " +
+                      std::to_string(dims[0]) + ", rank " + std::to_string(r) + "'s " +
+                      std::to_string(dims[r]));
+    }
+    check_search_shape(options, base.dim, total_rows, queries);
+    if (root && !options.gt.empty()) {
+      gt = read_ground_truth(options.gt, queries.rows);
+      check_ground_truth_ids(*gt, options.gt, total_rows, options.base);
+    }
+  });
+
+  SearchRun run{.device = {},
+                .base_rows = total_rows,
+                .dim = base.dim,
+                .queries = queries.rows,
+                .recalls = {}};
+  RankResults mine;
+  on_all_ranks(cluster, signals, [&] {
+    const std::vector<std::uint32_t> devices =
+        options.devices.empty() ? ShardedIndex::all_devices() : parse_devices(options.devices);
+    Context context(
+        Device::open(devices[static_cast<std::size_t>(cluster.local_rank()) % devices.size()]));
+    run.device =
+        device_text(context) + " on each of " + std::to_string(cluster.size()) + " MPI ranks";
+    FlatIndex index(context, base.dim, metric);
+    Matrix<std::int32_t> ids;
+    Matrix<float> distances;
+    add_and_search(index, base, queries, options, stop, run, ids, distances);
+    mine = rank_results(ids, distances, base, queries, first_row, metric);
+  });
+
+  const auto start = Clock::now();
+  const RankResults gathered{.distances = cluster.gather(std::span<const float>(mine.distances)),
+                             .labels = cluster.gather(std::span<const std::int64_t>(mine.labels)),
+                             .exact = cluster.gather(std::span<const double>(mine.exact))};
+  on_all_ranks(cluster, signals, [&] {
+    if (!root) return;
+    Matrix<std::int32_t> ids;
+    Matrix<float> distances;
+    merge_ranks(gathered, static_cast<std::size_t>(cluster.size()), queries.rows, options.k, metric,
+                ids, distances);
+    run.search_ms += ms_since(start);
+    if (gt) run.recalls = recalls(ids, *gt, options.k);
+    write_outputs(options, ids, distances, stop);
+  });
+  if (root) print_report(options, run);
+}
+
 void run_search(const SearchOptions& options) {
+  check_launch();
   check_output_path(options.output, "--output", true);
   check_output_path(options.distances, "--distances", false);
   check_distinct_files(options);
-  check_output_target(options.output, "--output");
-  check_output_target(options.distances, "--distances");
+  Cluster* peers = cluster();
+  if (peers == nullptr) {
+    check_output_target(options.output, "--output");
+    check_output_target(options.distances, "--distances");
+  }
   // Before the Context: the driver's threads must inherit the blocked signals.
   const SignalStop signals;
   try {
-    search_and_write(options, signals.token());
+    if (peers != nullptr) {
+      search_distributed(options, signals, *peers);
+    } else {
+      search_and_write(options, signals.token());
+    }
+  } catch (const QuietExit&) {
+    throw;
   } catch (...) {
     // Whatever the stop made fail (a cancelled search, a read or write cut short), the
     // temporaries are gone by now: the unwinding destroyed their owners.
-    if (const int signal = signals.signal(); signal != 0) {
-      throw Interrupted(signal, std::string("interrupted by ") +
-                                    (signal == SIGINT ? "SIGINT" : "SIGTERM") +
-                                    ": stopped without writing any output");
-    }
+    if (const int signal = signals.signal(); signal != 0) throw interrupted(signal);
     throw;
   }
 }
@@ -409,7 +627,11 @@ void add_search_command(CLI::App& app) {
       "true nearest neighbour (the first id in its ground-truth row) appears among the first R "
       "results: ANN-benchmarks' R@R, i.e. 1-recall@R.\n"
       "Outputs are written only when the whole search succeeded, never over an input or each "
-      "other. Exit status: 0 done, 1 failed (bad data, I/O error), 2 usage error, 130/143 "
+      "other.\n"
+      "Under mpirun (built with MPI), each rank searches its slice of --base (or its own file: "
+      "'{rank}' in the path becomes the rank) on its host's GPUs in turn, the results are merged "
+      "exactly and rank 0 writes the outputs (docs/multi-gpu.md). Exit status: 0 done, 1 failed "
+      "(bad data, I/O error), 2 usage error, 130/143 "
       "stopped by SIGINT/SIGTERM (no output written).");
   command->add_option("--base", options->base, "Base vectors")->required();
   command->add_option("--query", options->query, "Query vectors")->required();
@@ -426,6 +648,10 @@ void add_search_command(CLI::App& app) {
   command->add_option("--batch", options->batch, "Queries per search call")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
       ->capture_default_str();
+  command->add_option("--devices", options->devices,
+                      "Shard the base over these devices and merge exactly: 'all' (every GPU of "
+                      "the best kind) or indices from `vecaccel info`, e.g. 0,1. Under mpirun: "
+                      "the devices each host's ranks take in turn (default all)");
   command->add_flag("--json", options->json, "Print the report as JSON");
   command->add_flag("--quiet", options->quiet, "No progress bar");
   command->callback([options] { run_search(*options); });

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "vecaccel/context.hpp"
 #include "vecaccel/metric.hpp"
@@ -50,6 +51,12 @@ class FlatIndex {
   /// usable; GPU work already submitted finishes with its memory kept alive.
   KnnResult search(std::span<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
+
+  /// The stored vectors of `rows` (positions in insertion order, each < size()), rows.size() x
+  /// dim floats read back from the GPU, in the order given. Cosine indexes store each row scaled
+  /// by a power of two (docs/exactness.md): a row comes back with that scale, which changes no
+  /// cosine. invalid_argument naming a row out of range. Thread-safe as search is.
+  std::vector<float> reconstruct(std::span<const std::size_t> rows) const;
 
   std::size_t size() const noexcept;
   std::size_t dim() const noexcept;

@@ -20,6 +20,7 @@
 #include "vecaccel/residency_manager.hpp"
 #include "vecaccel/residency_set.hpp"
 #include "vecaccel/shader_library.hpp"
+#include "vecaccel/sharded_index.hpp"
 #include "vecaccel/shared_event.hpp"
 #include "vecaccel/stop.hpp"
 #include "vecaccel/submission.hpp"

@@ -315,6 +315,22 @@ void DeviceImpl::require_explicit_model(std::string_view what) const {
                                                     info_.name + "' lacks:" + missing);
 }
 
+int type_rank(DeviceType type) {
+  switch (type) {
+    case DeviceType::discrete:
+      return 0;
+    case DeviceType::integrated:
+      return 1;
+    case DeviceType::virtual_gpu:
+      return 2;
+    case DeviceType::cpu:
+      return 3;
+    case DeviceType::other:
+      return 4;
+  }
+  return 5;
+}
+
 }  // namespace detail
 
 // --- Device ------------------------------------------------------------------------------
@@ -348,22 +364,6 @@ std::vector<DeviceInfo> enumerate_with(const DeviceOptions& options) {
     out.push_back(device_info(physicals[i], i, options));
   }
   return out;
-}
-
-int type_rank(DeviceType type) {
-  switch (type) {
-    case DeviceType::discrete:
-      return 0;
-    case DeviceType::integrated:
-      return 1;
-    case DeviceType::virtual_gpu:
-      return 2;
-    case DeviceType::cpu:
-      return 3;
-    case DeviceType::other:
-      return 4;
-  }
-  return 5;
 }
 
 std::string list_devices(const std::vector<DeviceInfo>& devices) {
@@ -412,7 +412,7 @@ Device Device::select_best(const DeviceOptions& options) {
   const DeviceInfo* best = nullptr;
   for (const auto& d : devices) {
     const auto key = [](const DeviceInfo& x) {
-      return std::pair(!x.supports_explicit_model, type_rank(x.type));
+      return std::pair(!x.supports_explicit_model, detail::type_rank(x.type));
     };
     if (best == nullptr || key(d) < key(*best)) best = &d;
   }

@@ -26,6 +26,9 @@ class ShaderLibrary;
 
 namespace vecaccel::detail {
 
+/// Preference of a device type, best first: discrete 0, integrated, virtual, cpu, other.
+int type_rank(DeviceType type);
+
 class BufferImpl;
 
 /// A hardware queue; several CommandQueues may share one, so submission takes its mutex.

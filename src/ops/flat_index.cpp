@@ -102,6 +102,38 @@ class FlatIndexImpl {
     return result;
   }
 
+  std::vector<float> reconstruct(std::span<const std::size_t> rows) const {
+    std::shared_lock lock(mutex_);
+    for (const std::size_t row : rows) {
+      if (row >= ids_.size()) {
+        throw Error(Errc::invalid_argument, "FlatIndex::reconstruct: row " + std::to_string(row) +
+                                                " is out of range: the index holds " +
+                                                std::to_string(ids_.size()) + " rows");
+      }
+    }
+    std::vector<float> out(rows.size() * dim_);
+    if (rows.empty()) return out;
+    const std::uint64_t row_bytes = dim_ * sizeof(float);
+    const std::size_t slice_rows =
+        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / row_bytes));
+    BufferToken staging = context_.get_buffer(std::min(rows.size(), slice_rows) * row_bytes);
+    // Every chunk but the last is full, so a row's chunk follows from its position.
+    const std::size_t chunk_rows = engine_.chunk_rows();
+    for (std::size_t first = 0; first < rows.size(); first += slice_rows) {
+      const std::size_t n = std::min(slice_rows, rows.size() - first);
+      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t row = rows[first + i];
+          encoder.copy_buffer(chunks_[row / chunk_rows].vectors, (row % chunk_rows) * row_bytes,
+                              staging.buffer(), i * row_bytes, row_bytes);
+        }
+        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+      });
+      staging.read_bytes(std::as_writable_bytes(std::span(out).subspan(first * dim_, n * dim_)));
+    }
+    return out;
+  }
+
   void reset() {
     std::unique_lock lock(mutex_);
     chunks_.clear();
@@ -264,6 +296,9 @@ void FlatIndex::add_with_ids(std::span<const float> vectors, std::span<const std
 KnnResult FlatIndex::search(std::span<const float> queries, std::size_t k,
                             const ExecuteOptions& options) const {
   return impl_->search(queries, k, options);
+}
+std::vector<float> FlatIndex::reconstruct(std::span<const std::size_t> rows) const {
+  return impl_->reconstruct(rows);
 }
 std::size_t FlatIndex::size() const noexcept {
   return impl_->size();

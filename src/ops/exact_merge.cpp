@@ -1,0 +1,161 @@
+#include "ops/exact_merge.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "vecaccel/error.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+struct Candidate {
+  float distance;
+  std::int64_t label;
+  std::size_t part;
+  std::size_t slot;
+};
+
+void check_shapes(std::span<const KnnResult> parts) {
+  if (parts.empty()) throw Error(Errc::invalid_argument, "exact merge: no parts to merge");
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    const KnnResult& part = parts[p];
+    const bool same = part.rows == parts[0].rows && part.k == parts[0].k &&
+                      part.labels.size() == part.rows * part.k &&
+                      part.distances.size() == part.rows * part.k;
+    if (same) continue;
+    throw Error(Errc::invalid_argument,
+                "exact merge: part " + std::to_string(p) + " holds " + std::to_string(part.rows) +
+                    " x " + std::to_string(part.k) + " results (" +
+                    std::to_string(part.labels.size()) + " labels, " +
+                    std::to_string(part.distances.size()) + " distances), part 0 " +
+                    std::to_string(parts[0].rows) + " x " + std::to_string(parts[0].k));
+  }
+}
+
+/// Query q's candidates of every part (padding left out) by float32 distance; a stable sort,
+/// so each part's own order stays among equal distances.
+void order_candidates(std::span<const KnnResult> parts, std::size_t q, Metric metric,
+                      std::vector<Candidate>& out) {
+  out.clear();
+  const std::size_t k = parts[0].k;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    for (std::size_t slot = q * k; slot < (q + 1) * k; ++slot) {
+      const std::int64_t label = parts[p].labels[slot];
+      if (label >= 0) out.push_back({parts[p].distances[slot], label, p, slot});
+    }
+  }
+  const bool smaller = smaller_is_better(metric);
+  std::stable_sort(out.begin(), out.end(), [smaller](const Candidate& a, const Candidate& b) {
+    return smaller ? a.distance < b.distance : a.distance > b.distance;
+  });
+}
+
+/// Calls visit(first, last) for each run of equal float32 distances that starts within the
+/// first k and holds candidates of more than one part: the runs whose order float64 decides.
+template <class Visit>
+void for_each_mixed_run(std::vector<Candidate>& candidates, std::size_t k, Visit visit) {
+  for (std::size_t i = 0; i < candidates.size() && i < k;) {
+    std::size_t end = i + 1;
+    bool mixed = false;
+    while (end < candidates.size() && candidates[end].distance == candidates[i].distance) {
+      mixed |= candidates[end].part != candidates[i].part;
+      ++end;
+    }
+    const auto first = candidates.begin() + static_cast<std::ptrdiff_t>(i);
+    if (mixed) visit(first, candidates.begin() + static_cast<std::ptrdiff_t>(end));
+    i = end;
+  }
+}
+
+double dot(std::span<const float> a, std::span<const float> b) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return sum;
+}
+
+}  // namespace
+
+// This file is compiled with -ffp-contract=off (src/CMakeLists.txt): a fused multiply-add
+// would round differently from the re-ranking shader's separate operations.
+double direct_distance(std::span<const float> query, std::span<const float> row, Metric metric) {
+  if (metric == Metric::inner_product) return dot(query, row);
+  if (metric == Metric::l2) {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < query.size(); ++i) {
+      const double t = static_cast<double>(query[i]) - static_cast<double>(row[i]);
+      sum += t * t;
+    }
+    return sum;
+  }
+  // One pass like the shader: the three sums are independent, so the order matches.
+  const double denominator = std::sqrt(dot(query, query)) * std::sqrt(dot(row, row));
+  return denominator > 0.0 ? dot(query, row) / denominator : 0.0;
+}
+
+std::vector<std::vector<std::size_t>> slots_needing_exact(std::span<const KnnResult> parts,
+                                                          Metric metric) {
+  check_shapes(parts);
+  std::vector<std::vector<std::size_t>> slots(parts.size());
+  std::vector<Candidate> candidates;
+  for (std::size_t q = 0; q < parts[0].rows; ++q) {
+    order_candidates(parts, q, metric, candidates);
+    for_each_mixed_run(candidates, parts[0].k, [&](auto first, auto last) {
+      for (auto c = first; c != last; ++c)
+        slots[c->part].push_back(c->slot);
+    });
+  }
+  return slots;
+}
+
+KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vector<double>> exact,
+                      Metric metric) {
+  check_shapes(parts);
+  if (exact.size() != parts.size()) {
+    throw Error(Errc::invalid_argument, "exact merge: " + std::to_string(exact.size()) +
+                                            " float64 value lists for " +
+                                            std::to_string(parts.size()) + " parts");
+  }
+  const std::size_t rows = parts[0].rows;
+  const std::size_t k = parts[0].k;
+  const bool smaller = smaller_is_better(metric);
+  const float worst =
+      smaller ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+  KnnResult merged{.rows = rows,
+                   .k = k,
+                   .distances = std::vector<float>(rows * k, worst),
+                   .labels = std::vector<std::int64_t>(rows * k, -1)};
+  for (const KnnResult& part : parts)
+    merged.second_pass_queries += part.second_pass_queries;
+  const auto value = [&](const Candidate& c) {
+    if (c.slot >= exact[c.part].size()) {
+      throw Error(Errc::invalid_argument, "exact merge: part " + std::to_string(c.part) +
+                                              " has no float64 value for slot " +
+                                              std::to_string(c.slot));
+    }
+    return exact[c.part][c.slot];
+  };
+  std::vector<Candidate> candidates;
+  for (std::size_t q = 0; q < rows; ++q) {
+    order_candidates(parts, q, metric, candidates);
+    for_each_mixed_run(candidates, k, [&](auto first, auto last) {
+      std::sort(first, last, [&](const Candidate& a, const Candidate& b) {
+        const double va = value(a);
+        const double vb = value(b);
+        if (va != vb) return smaller ? va < vb : va > vb;
+        return a.label < b.label;
+      });
+    });
+    const std::size_t take = std::min(k, candidates.size());
+    for (std::size_t j = 0; j < take; ++j) {
+      merged.distances[q * k + j] = candidates[j].distance;
+      merged.labels[q * k + j] = candidates[j].label;
+    }
+  }
+  return merged;
+}
+
+}  // namespace vecaccel::detail

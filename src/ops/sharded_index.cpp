@@ -1,0 +1,384 @@
+#include "vecaccel/sharded_index.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+#include <shared_mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "core/device_impl.hpp"
+#include "ops/exact_merge.hpp"
+#include "ops/knn_engine.hpp"
+#include "vecaccel/error.hpp"
+#include "vecaccel/flat_index.hpp"
+
+namespace vecaccel {
+namespace detail {
+namespace {
+
+/// Runs task(i) for i < count, each on its own thread (inline when count is 1), and returns
+/// what each threw (null where it succeeded).
+template <class Task>
+std::vector<std::exception_ptr> run_on_shards(std::size_t count, Task task) {
+  std::vector<std::exception_ptr> errors(count);
+  const auto guarded = [&](std::size_t i) {
+    try {
+      task(i);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  };
+  if (count == 1) {
+    guarded(0);
+    return errors;
+  }
+  std::vector<std::jthread> threads;
+  threads.reserve(count);
+  for (std::size_t i = 0; i < count; ++i)
+    threads.emplace_back(guarded, i);
+  return errors;  // the jthreads join as they go out of scope, before errors is returned
+}
+
+std::vector<std::int64_t> identity(std::size_t n) {
+  std::vector<std::int64_t> out(n);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = static_cast<std::int64_t>(i);
+  return out;
+}
+
+bool is_cancellation(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    return e.code() == Errc::cancelled;
+  } catch (...) {
+    return false;
+  }
+}
+
+/// Rethrows the first error that is not merely a shard cancelled because another failed
+/// (or, when the caller stopped the search, the first cancellation).
+void rethrow_first(const std::vector<std::exception_ptr>& errors) {
+  std::exception_ptr cancelled;
+  for (const std::exception_ptr& error : errors) {
+    if (!error) continue;
+    if (!is_cancellation(error)) std::rethrow_exception(error);
+    if (!cancelled) cancelled = error;
+  }
+  if (cancelled) std::rethrow_exception(cancelled);
+}
+
+struct RequestStop {
+  std::stop_source* source;
+  void operator()() const { source->request_stop(); }
+};
+
+/// A shard's rows come in blocks, one per add that gave it rows: local rows
+/// [local, local + count) hold global rows [global, global + count).
+struct Block {
+  std::size_t local;
+  std::size_t global;
+  std::size_t count;
+};
+
+struct Shard {
+  Shard(std::uint32_t device, std::size_t dim, Metric metric,
+        const ContextConfiguration& configuration)
+      : context(Device::open(device), configuration), index(context, dim, metric) {}
+
+  std::size_t rows() const {
+    return blocks.empty() ? 0 : blocks.back().local + blocks.back().count;
+  }
+
+  /// The local row of a global row this shard holds (a label its search returned).
+  std::size_t local_row(std::size_t global) const {
+    const auto after = std::upper_bound(blocks.begin(), blocks.end(), global,
+                                        [](std::size_t g, const Block& b) { return g < b.global; });
+    const Block& block = *std::prev(after);
+    return block.local + (global - block.global);
+  }
+
+  Context context;
+  // Labelled by global row: its ties are then ordered as one FlatIndex over all rows orders
+  // them (by row), and its labels name rows across shards.
+  FlatIndex index;
+  std::vector<Block> blocks;
+};
+
+}  // namespace
+
+class ShardedIndexImpl {
+ public:
+  ShardedIndexImpl(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
+                   const ContextConfiguration& configuration)
+      : dim_(dim), metric_(metric) {
+    if (devices.empty()) {
+      throw Error(Errc::invalid_argument, "ShardedIndex: the list of devices is empty");
+    }
+    for (const std::uint32_t device : devices)
+      shards_.push_back(std::make_unique<Shard>(device, dim, metric, configuration));
+    // Only for check_base: a batch is checked whole before any shard takes a row.
+    checker_.emplace(shards_[0]->context, dim, metric);
+  }
+
+  std::size_t dim() const noexcept { return dim_; }
+  Metric metric() const noexcept { return metric_; }
+  std::size_t shard_count() const noexcept { return shards_.size(); }
+  const Context& context(std::size_t shard) const { return checked(shard).context; }
+
+  std::size_t size() const {
+    std::shared_lock lock(mutex_);
+    return held_rows();
+  }
+
+  std::size_t shard_size(std::size_t shard) const {
+    std::shared_lock lock(mutex_);
+    return checked(shard).rows();
+  }
+
+  void add(std::span<const float> vectors, std::span<const std::int64_t> ids, bool with_ids) {
+    const std::size_t n = rows_of(vectors, "add");
+    if (with_ids) check_ids(ids, n);
+    std::unique_lock lock(mutex_);
+    const std::vector<std::size_t> takes = spread(n);
+    std::vector<std::size_t> firsts(shards_.size(), 0);
+    for (std::size_t s = 1; s < shards_.size(); ++s)
+      firsts[s] = firsts[s - 1] + takes[s - 1];
+    if (shards_.size() > 1) {
+      // Every block is checked (in parallel) before any shard takes a row, so a refused batch
+      // adds nothing; errors name global rows, the first block's first. A single shard's
+      // FlatIndex checks its rows itself.
+      rethrow_first(run_on_shards(shards_.size(), [&](std::size_t s) {
+        checker_->check_base(vectors.subspan(firsts[s] * dim_, takes[s] * dim_), size_ + firsts[s]);
+      }));
+    }
+    if (n == 0) return;
+    std::vector<std::int64_t> rows(n);
+    for (std::size_t i = 0; i < n; ++i)
+      rows[i] = static_cast<std::int64_t>(size_ + i);
+    const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
+      if (takes[s] == 0) return;
+      shards_[s]->index.add_with_ids(vectors.subspan(firsts[s] * dim_, takes[s] * dim_),
+                                     std::span(rows).subspan(firsts[s], takes[s]));
+    });
+    // Rows a failed shard did not take leave gaps in the global numbering (its later rows
+    // keep their numbers); ids_ maps every number.
+    if (with_ids) {
+      if (ids_.empty()) ids_ = identity(size_);
+      ids_.insert(ids_.end(), ids.begin(), ids.end());
+    } else if (!ids_.empty()) {
+      ids_.insert(ids_.end(), rows.begin(), rows.end());
+    }
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      if (errors[s] || takes[s] == 0) continue;
+      Shard& shard = *shards_[s];
+      shard.blocks.push_back({shard.rows(), size_ + firsts[s], takes[s]});
+    }
+    size_ += n;
+    rethrow_first(errors);
+  }
+
+  KnnResult search(std::span<const float> queries, std::size_t k,
+                   const ExecuteOptions& options) const {
+    std::shared_lock lock(mutex_);
+    // One stop for all shards: the caller's, or any shard's failure (the others need not
+    // finish a search whose result is lost).
+    std::stop_source stop;
+    std::optional<std::stop_callback<RequestStop>> forward;
+    if (options.stop.stop_possible()) forward.emplace(options.stop, RequestStop{&stop});
+    const ExecuteOptions shard_options{.timeout = options.timeout, .stop = stop.get_token()};
+    std::vector<KnnResult> parts(shards_.size());
+    const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
+      try {
+        parts[s] = shards_[s]->index.search(queries, k, shard_options);
+      } catch (...) {
+        stop.request_stop();
+        throw;
+      }
+    });
+    rethrow_first(errors);
+    KnnResult result = parts.size() == 1 ? std::move(parts[0]) : merge(queries, parts);
+    if (ids_.empty()) return result;  // rows are their own ids
+    for (std::int64_t& label : result.labels) {
+      if (label >= 0) label = ids_[static_cast<std::size_t>(label)];
+    }
+    return result;
+  }
+
+  void reset() {
+    std::unique_lock lock(mutex_);
+    for (auto& shard : shards_) {
+      shard->index.reset();
+      shard->blocks.clear();
+    }
+    ids_.clear();
+    size_ = 0;
+  }
+
+ private:
+  const Shard& checked(std::size_t shard) const {
+    if (shard >= shards_.size()) {
+      throw Error(Errc::invalid_argument,
+                  "ShardedIndex: shard " + std::to_string(shard) +
+                      " is out of range: " + std::to_string(shards_.size()) + " shard(s)");
+    }
+    return *shards_[shard];
+  }
+
+  std::size_t rows_of(std::span<const float> values, const char* operation) const {
+    if (values.size() % dim_ != 0) {
+      throw Error(Errc::invalid_argument,
+                  std::string("ShardedIndex::") + operation + ": " + std::to_string(values.size()) +
+                      " floats is not a whole number of rows of dimension " + std::to_string(dim_));
+    }
+    return values.size() / dim_;
+  }
+
+  static void check_ids(std::span<const std::int64_t> ids, std::size_t rows) {
+    if (ids.size() != rows) {
+      throw Error(Errc::invalid_argument,
+                  "ShardedIndex::add_with_ids: " + std::to_string(ids.size()) + " ids for " +
+                      std::to_string(rows) + " vectors");
+    }
+    const auto negative =
+        std::find_if(ids.begin(), ids.end(), [](std::int64_t id) { return id < 0; });
+    if (negative == ids.end()) return;
+    throw Error(Errc::invalid_argument, "ShardedIndex::add_with_ids: row " +
+                                            std::to_string(negative - ids.begin()) + " has id " +
+                                            std::to_string(*negative) +
+                                            "; ids must be >= 0 (-1 labels padding in results)");
+  }
+
+  std::size_t held_rows() const {
+    std::size_t rows = 0;
+    for (const auto& shard : shards_)
+      rows += shard->rows();
+    return rows;
+  }
+
+  /// Rows of the next n that each shard takes: enough to bring every shard to its share of
+  /// the new total (shares differ by at most one row), the rest (after a failed add left the
+  /// shards uneven) to the smallest.
+  std::vector<std::size_t> spread(std::size_t n) const {
+    const std::size_t count = shards_.size();
+    const std::size_t total = held_rows() + n;
+    std::vector<std::size_t> takes(count, 0);
+    std::size_t left = n;
+    for (std::size_t s = 0; s < count && left > 0; ++s) {
+      const std::size_t share = total / count + (s < total % count ? 1 : 0);
+      const std::size_t held = shards_[s]->rows();
+      takes[s] = std::min(left, share > held ? share - held : 0);
+      left -= takes[s];
+    }
+    if (left > 0) {
+      const auto smallest =
+          std::min_element(shards_.begin(), shards_.end(),
+                           [](const auto& a, const auto& b) { return a->rows() < b->rows(); });
+      takes[static_cast<std::size_t>(smallest - shards_.begin())] += left;
+    }
+    return takes;
+  }
+
+  /// The exact merge of the shards' results: float64 values only where float32 distances of
+  /// different shards tie, from the rows read back from their GPUs.
+  KnnResult merge(std::span<const float> queries, std::span<const KnnResult> parts) const {
+    const std::vector<std::vector<std::size_t>> needed = slots_needing_exact(parts, metric_);
+    std::vector<std::vector<double>> exact(parts.size());
+    for (std::size_t s = 0; s < parts.size(); ++s) {
+      if (needed[s].empty()) continue;
+      const std::size_t k = parts[s].k;
+      std::vector<std::size_t> rows;
+      rows.reserve(needed[s].size());
+      for (const std::size_t slot : needed[s])
+        rows.push_back(shards_[s]->local_row(static_cast<std::size_t>(parts[s].labels[slot])));
+      const std::vector<float> vectors = shards_[s]->index.reconstruct(rows);
+      exact[s].resize(parts[s].labels.size());
+      for (std::size_t i = 0; i < needed[s].size(); ++i) {
+        const std::size_t query = needed[s][i] / k;
+        exact[s][needed[s][i]] =
+            direct_distance(queries.subspan(query * dim_, dim_),
+                            std::span(vectors).subspan(i * dim_, dim_), metric_);
+      }
+    }
+    return merge_exact(parts, exact, metric_);
+  }
+
+  std::size_t dim_;
+  Metric metric_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::optional<KnnEngine> checker_;
+  mutable std::shared_mutex mutex_;
+  std::size_t size_ = 0;  // global rows numbered so far
+  // The caller's id of each global row; empty while every row is its own id (add() only).
+  std::vector<std::int64_t> ids_;
+};
+
+}  // namespace detail
+
+std::vector<std::uint32_t> ShardedIndex::all_devices() {
+  const std::vector<DeviceInfo> devices = Device::enumerate();
+  int best = -1;
+  for (const DeviceInfo& d : devices) {
+    if (!d.supports_explicit_model) continue;
+    const int rank = detail::type_rank(d.type);
+    if (best < 0 || rank < best) best = rank;
+  }
+  std::vector<std::uint32_t> out;
+  for (const DeviceInfo& d : devices) {
+    if (d.supports_explicit_model && detail::type_rank(d.type) == best) out.push_back(d.index);
+  }
+  if (out.empty()) {
+    throw Error(Errc::device_initialization_failed,
+                "no Vulkan device supports the explicit model (Vulkan 1.3, timeline semaphores, "
+                "synchronization2); found " +
+                    std::to_string(devices.size()) + " device(s)");
+  }
+  return out;
+}
+
+ShardedIndex::ShardedIndex(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
+                           const ContextConfiguration& configuration)
+    : impl_(std::make_unique<detail::ShardedIndexImpl>(devices, dim, metric, configuration)) {}
+ShardedIndex::ShardedIndex(std::size_t dim, Metric metric,
+                           const ContextConfiguration& configuration)
+    : ShardedIndex(all_devices(), dim, metric, configuration) {}
+ShardedIndex::ShardedIndex(ShardedIndex&&) noexcept = default;
+ShardedIndex& ShardedIndex::operator=(ShardedIndex&&) noexcept = default;
+ShardedIndex::~ShardedIndex() = default;
+
+void ShardedIndex::add(std::span<const float> vectors) {
+  impl_->add(vectors, {}, false);
+}
+void ShardedIndex::add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids) {
+  impl_->add(vectors, ids, true);
+}
+KnnResult ShardedIndex::search(std::span<const float> queries, std::size_t k,
+                               const ExecuteOptions& options) const {
+  return impl_->search(queries, k, options);
+}
+std::size_t ShardedIndex::size() const noexcept {
+  return impl_->size();
+}
+std::size_t ShardedIndex::dim() const noexcept {
+  return impl_->dim();
+}
+Metric ShardedIndex::metric() const noexcept {
+  return impl_->metric();
+}
+std::size_t ShardedIndex::shard_count() const noexcept {
+  return impl_->shard_count();
+}
+std::size_t ShardedIndex::shard_size(std::size_t shard) const {
+  return impl_->shard_size(shard);
+}
+const Context& ShardedIndex::shard_context(std::size_t shard) const {
+  return impl_->context(shard);
+}
+void ShardedIndex::reset() {
+  impl_->reset();
+}
+
+}  // namespace vecaccel

@@ -1,0 +1,215 @@
+// ShardedIndex: a search sharded over several devices equals one device's, bit for bit. CI has
+// one lavapipe device; listing it twice gives two logical devices, two contexts, two shards.
+#include "vecaccel/sharded_index.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "ops/exact_merge.hpp"
+#include "vecaccel/vecaccel.hpp"
+
+namespace vecaccel {
+namespace {
+
+constexpr Metric kMetrics[] = {Metric::l2, Metric::inner_product, Metric::cosine};
+constexpr std::uint32_t kSameDeviceTwice[] = {0, 0};
+
+/// Small integers: float64 sums are exact, so equal distances are true ties — between rows of
+/// both shards, and at the boundary of the top k.
+std::vector<float> small_integers(std::size_t rows, std::size_t dim, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> value(-2, 2);
+  std::vector<float> out(rows * dim);
+  for (float& x : out)
+    x = static_cast<float>(value(rng));
+  return out;
+}
+
+KnnResult one_device(std::span<const float> base, std::span<const float> queries, std::size_t dim,
+                     std::size_t k, Metric metric, std::span<const std::int64_t> ids = {}) {
+  Context context(Device::open(0));
+  FlatIndex index(context, dim, metric);
+  if (ids.empty()) {
+    index.add(base);
+  } else {
+    index.add_with_ids(base, ids);
+  }
+  return index.search(queries, k);
+}
+
+void expect_bit_identical(const KnnResult& sharded, const KnnResult& single) {
+  ASSERT_EQ(sharded.rows, single.rows);
+  ASSERT_EQ(sharded.k, single.k);
+  EXPECT_EQ(sharded.labels, single.labels);
+  ASSERT_EQ(sharded.distances.size(), single.distances.size());
+  for (std::size_t i = 0; i < single.distances.size(); ++i) {
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(sharded.distances[i]),
+              std::bit_cast<std::uint32_t>(single.distances[i]))
+        << "slot " << i << ": " << sharded.distances[i] << " vs " << single.distances[i];
+  }
+}
+
+TEST(ShardedIndex, SameDeviceTwiceEqualsOneDeviceBitForBitWithTiesOnEveryMetric) {
+  constexpr std::size_t dim = 6;
+  constexpr std::size_t k = 12;
+  const std::vector<float> base = small_integers(301, dim, 7);
+  const std::vector<float> queries = small_integers(23, dim, 8);
+  for (const Metric metric : kMetrics) {
+    SCOPED_TRACE(std::string(to_string(metric)));
+    ShardedIndex sharded(kSameDeviceTwice, dim, metric);
+    // Uneven adds: the blocks land in both shards in pieces.
+    sharded.add(std::span(base).first(100 * dim));
+    sharded.add(std::span(base).subspan(100 * dim));
+    ASSERT_EQ(sharded.size(), 301u);
+    EXPECT_EQ(sharded.shard_size(0), 151u);
+    EXPECT_EQ(sharded.shard_size(1), 150u);
+    expect_bit_identical(sharded.search(queries, k), one_device(base, queries, dim, k, metric));
+  }
+}
+
+/// Two rows whose float64 values round to one float32 distance, the better one with the larger
+/// label and in the other shard: ordering equal float32 distances by label would swap them.
+struct FloatTie {
+  Metric metric;
+  std::vector<float> worse_row;   // label 0, shard 0
+  std::vector<float> better_row;  // label 4, shard 1
+  std::vector<float> far_row;     // fills rows 1-3 and 5-7
+  std::vector<float> query;
+};
+
+TEST(ShardedIndex, EqualFloat32DistancesOfDifferentShardsAreOrderedByFloat64) {
+  const float tiny = std::ldexp(1.0f, -13);  // changes the float64 value, not the float32
+  const FloatTie cases[] = {
+      {Metric::l2, {1, tiny}, {1, 0}, {50, 50}, {0, 0}},
+      {Metric::inner_product, {1, 0}, {1, tiny * tiny}, {-1, -1}, {1, 1}},
+      {Metric::cosine, {1, tiny}, {1, 0}, {-1, 1}, {1, 0}},
+  };
+  for (const FloatTie& c : cases) {
+    SCOPED_TRACE(std::string(to_string(c.metric)));
+    std::vector<float> base;
+    for (std::size_t row = 0; row < 8; ++row) {
+      const auto& v = row == 0 ? c.worse_row : row == 4 ? c.better_row : c.far_row;
+      base.insert(base.end(), v.begin(), v.end());
+    }
+    const double worse = detail::direct_distance(c.query, c.worse_row, c.metric);
+    const double better = detail::direct_distance(c.query, c.better_row, c.metric);
+    ASSERT_NE(worse, better);  // the data is what the test says
+    ASSERT_EQ(static_cast<float>(worse), static_cast<float>(better));
+
+    ShardedIndex sharded(kSameDeviceTwice, 2, c.metric);
+    sharded.add(base);
+    const KnnResult result = sharded.search(c.query, 3);
+    EXPECT_EQ(result.labels[0], 4);
+    EXPECT_EQ(result.labels[1], 0);
+    expect_bit_identical(result, one_device(base, c.query, 2, 3, c.metric));
+  }
+}
+
+TEST(ShardedIndex, CallersIdsOutOfOrderLabelResultsAndBreakTies) {
+  constexpr std::size_t dim = 4;
+  const std::vector<float> base = small_integers(120, dim, 11);
+  const std::vector<float> queries = small_integers(9, dim, 12);
+  std::vector<std::int64_t> ids(120);
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    ids[i] = static_cast<std::int64_t>((i * 37) % 120) * 1000 + 5;  // a permutation, scaled
+  for (const Metric metric : kMetrics) {
+    SCOPED_TRACE(std::string(to_string(metric)));
+    ShardedIndex sharded(kSameDeviceTwice, dim, metric);
+    sharded.add_with_ids(base, ids);
+    expect_bit_identical(sharded.search(queries, 10),
+                         one_device(base, queries, dim, 10, metric, ids));
+  }
+}
+
+TEST(ShardedIndex, KAboveTheSizePadsLikeOneDevice) {
+  const std::vector<float> base = small_integers(3, 2, 1);
+  const std::vector<float> queries = small_integers(2, 2, 2);
+  ShardedIndex sharded(kSameDeviceTwice, 2, Metric::l2);
+  sharded.add(base);
+  const KnnResult result = sharded.search(queries, 5);
+  EXPECT_EQ(result.labels[3], -1);
+  EXPECT_EQ(result.labels[4], -1);
+  expect_bit_identical(result, one_device(base, queries, 2, 5, Metric::l2));
+}
+
+TEST(ShardedIndex, ARefusedBatchAddsNothingToAnyShardAndNamesTheGlobalRow) {
+  std::vector<float> base = small_integers(10, 2, 3);
+  ShardedIndex sharded(kSameDeviceTwice, 2, Metric::l2);
+  sharded.add(std::span(base).first(4));  // rows 0 and 1
+  base[2 * 8 + 1] = std::nanf("");        // row 8 of the batch: global row 10
+  try {
+    sharded.add(base);
+    FAIL() << "NaN accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("row 10"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(sharded.size(), 2u);
+  EXPECT_EQ(sharded.shard_size(0) + sharded.shard_size(1), 2u);
+  const std::vector<std::int64_t> negative = {1, 2, -3};
+  EXPECT_THROW(sharded.add_with_ids(std::span(base).first(6), negative), Error);
+  EXPECT_EQ(sharded.size(), 2u);
+}
+
+TEST(ShardedIndex, ShardErrorsSurfaceAsVecaccelErrors) {
+  ShardedIndex sharded(kSameDeviceTwice, 3, Metric::l2);
+  sharded.add(small_integers(10, 3, 4));
+  const std::vector<float> bad_query = {1, 2, std::numeric_limits<float>::infinity()};
+  try {
+    sharded.search(bad_query, 2);
+    FAIL() << "Inf query accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+  }
+  EXPECT_THROW(sharded.search(small_integers(1, 3, 5), 0), Error);
+}
+
+TEST(ShardedIndex, AStopRequestCancelsEveryShard) {
+  ShardedIndex sharded(kSameDeviceTwice, 3, Metric::l2);
+  sharded.add(small_integers(50, 3, 4));
+  std::stop_source stop;
+  stop.request_stop();
+  try {
+    sharded.search(small_integers(4, 3, 5), 2, {.timeout = {}, .stop = stop.get_token()});
+    FAIL() << "a stopped search returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::cancelled) << e.what();
+  }
+  // Still usable.
+  EXPECT_EQ(sharded.search(small_integers(4, 3, 5), 2).rows, 4u);
+}
+
+TEST(ShardedIndex, DeviceListsAreChecked) {
+  EXPECT_THROW(ShardedIndex(std::span<const std::uint32_t>{}, 4, Metric::l2), Error);
+  const std::uint32_t beyond[] = {static_cast<std::uint32_t>(Device::enumerate().size())};
+  try {
+    ShardedIndex index(beyond, 4, Metric::l2);
+    FAIL() << "a device index out of range was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+  }
+  const std::vector<std::uint32_t> all = ShardedIndex::all_devices();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(ShardedIndex(4, Metric::l2).shard_count(), all.size());
+}
+
+TEST(ShardedIndex, ResetEmptiesEveryShard) {
+  ShardedIndex sharded(kSameDeviceTwice, 2, Metric::l2);
+  sharded.add(small_integers(7, 2, 1));
+  sharded.reset();
+  EXPECT_EQ(sharded.size(), 0u);
+  EXPECT_EQ(sharded.shard_size(0) + sharded.shard_size(1), 0u);
+  sharded.add(small_integers(3, 2, 1));
+  EXPECT_EQ(sharded.search(small_integers(1, 2, 2), 3).labels[2] >= 0, true);
+}
+
+}  // namespace
+}  // namespace vecaccel
