@@ -204,9 +204,9 @@ TEST(Exactness, ValuesWhoseSquaresUnderflowFloat32EqualFloat64) {
 // whose certificate fails are screened again with three terms, then directly).
 TEST(Exactness, TensorCoreScreenEqualsFloat64OnAdversarialData) {
   const Capabilities& caps = shared_context().device().capabilities();
-  if (!caps.cooperative_matrix || !caps.float16_rte_denorm_preserve) {
-    GTEST_SKIP() << "the device has no float16 cooperative matrices with float16 float "
-                    "controls (lavapipe has none): this runs on a GPU that has them";
+  if (!caps.cooperative_matrix) {
+    GTEST_SKIP() << "the device has no float16 cooperative matrices (lavapipe has none): this "
+                    "runs on a GPU that has them";
   }
   constexpr std::size_t nq = 160;
   struct Case {

@@ -43,9 +43,6 @@ struct Capabilities {
   bool memory_priority = false;  ///< VK_EXT_pageable_device_local_memory
   bool memory_budget = false;    ///< VK_EXT_memory_budget
   bool shader_float16 = false;
-  /// float16 arithmetic that rounds to nearest even and keeps subnormals when asked (float
-  /// controls): the tensor-core screen's error bound relies on both.
-  bool float16_rte_denorm_preserve = false;
   bool shader_float64 = false;  ///< double arithmetic in shaders (exact re-ranking)
   bool subgroup_size_control = false;
   std::uint32_t subgroup_size = 0;

@@ -117,8 +117,6 @@ DeviceInfo query_device_info(const vk::raii::PhysicalDevice& physical, std::uint
     caps.min_subgroup_size = v13 ? p13.minSubgroupSize : p11.subgroupSize;
     caps.max_subgroup_size = v13 ? p13.maxSubgroupSize : p11.subgroupSize;
     caps.max_buffer_size = v13 ? p13.maxBufferSize : 0;
-    caps.float16_rte_denorm_preserve =
-        p12.shaderRoundingModeRTEFloat16 && p12.shaderDenormPreserveFloat16;
 
     vk::PhysicalDeviceCooperativeMatrixFeaturesNV coop{};
     vk::PhysicalDeviceVulkan11Features f11{.pNext = coop_ext ? &coop : nullptr};

@@ -46,8 +46,8 @@ double gamma_accumulate(double n) {
   return n * 0x1p-23 / (1.0 - n * 0x1p-23);
 }
 
-/// A float16 conversion's relative error (the kernel rounds to nearest even)...
-constexpr double half_unit = 0x1p-11;
+/// A float16 conversion's relative error, whatever faithful rounding the device applies...
+constexpr double half_unit = 0x1p-10;
 /// ...and what an element below float16's normal range may lose: tensor cores may flush
 /// subnormal inputs to zero.
 constexpr double half_flush = 0x1p-14;
@@ -74,10 +74,10 @@ double coop_product_error(ScreenPrecision precision, double d, double query_norm
     eta = half_flush;
   } else {
     // a = hi + 2^-11 lo + r, hi truncated (|a - hi| < 2^-10 |a|), |r| <= u |a - hi|: the
-    // dropped lo.lo (2^-20), hi.r and r.b (2^-21 each); the two accumulators (d and 2d
-    // products, the second worth 2^-9 of the first) and their float32 sum.
+    // dropped lo.lo, hi.r and r.b (2^-20 each); the two accumulators (d and 2d products, the
+    // second worth 2^-9 of the first) and their float32 sum.
     relative =
-        2.1 * 0x1p-19 + 1.01 * gamma_accumulate(d) + 0x1p-9 * gamma_accumulate(2.0 * d) + 0x1p-23;
+        3.2 * 0x1p-20 + 1.01 * gamma_accumulate(d) + 0x1p-9 * gamma_accumulate(2.0 * d) + 0x1p-23;
     eta = split_flush;
   }
   const double q = std::max(query_norm, tiny_norm);

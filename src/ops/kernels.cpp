@@ -125,8 +125,8 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
 bool coop_distances_supported(const Capabilities& caps, std::uint32_t dim) {
   // The kernel's 16-byte loads need rows on 16-byte boundaries; its workgroup is 8 subgroups
   // of 32 (device_info checks the subgroup size with the matrix shape).
-  return caps.cooperative_matrix && caps.shader_float16 && caps.float16_rte_denorm_preserve &&
-         dim % 4 == 0 && caps.max_shared_memory_bytes >= 42 * 1024;
+  return caps.cooperative_matrix && caps.shader_float16 && dim % 4 == 0 &&
+         caps.max_shared_memory_bytes >= 42 * 1024;
 }
 
 void encode_distances_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& a,
