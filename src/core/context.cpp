@@ -36,11 +36,19 @@ class ContextImpl {
                              .capacity = configuration.residency_set_capacity}),
         pool_(device_.buffer_factory(), &residency_, pool_descriptor(configuration)) {
     queue_.add_residency_set(residency_.residency_set());
+    // The set is shared with other registrations (the kNN engine's chunks and scratch): when it
+    // would overflow, the pool's idle cached buffers give up theirs. Without this one overflow
+    // left the staged registrations in place, and every later operation of the context failed
+    // with residency_set_full (found by bench/soak).
+    residency_.set_overflow_handler([this] { pool_.reset(); });
     profiling_ = configuration_.enable_profiling && device_.capabilities().timestamp_period_ns > 0;
   }
 
   /// Operation records go back to recycle() while the members are alive.
-  ~ContextImpl() { queue_.impl()->drain(); }
+  ~ContextImpl() {
+    residency_.set_overflow_handler({});
+    queue_.impl()->drain();
+  }
 
   CommandBuffer make_command_buffer() {
     CommandBuffer cb = device_.make_command_buffer();
@@ -56,7 +64,7 @@ class ContextImpl {
       throw Error(Errc::cancelled, "operation cancelled before encoding");
     }
     core_.collect();
-    if (residency_.has_pending_changes()) residency_.commit();
+    commit_residency();
 
     auto op = std::make_unique<Operation>(core_.take_allocator(), make_command_buffer());
     const auto encode_start = Clock::now();
@@ -70,7 +78,7 @@ class ContextImpl {
       if (profiling_) op->command_buffer.impl()->write_end_timestamp();
       op->command_buffer.end();
       // Buffers the operation acquired while encoding were registered after the commit above.
-      if (residency_.has_pending_changes()) residency_.commit();
+      commit_residency();
       value =
           queue_.commit(op->command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
     } catch (...) {
@@ -100,6 +108,10 @@ class ContextImpl {
       if (e.code() == Errc::cancelled) count_cancellation();
       throw;
     }
+  }
+
+  void commit_residency() {
+    if (residency_.has_pending_changes()) residency_.commit();
   }
 
   void cleanup() {
@@ -206,7 +218,7 @@ CommandBuffer Context::make_command_buffer() {
 BufferToken Context::get_buffer(std::uint64_t size) {
   BufferToken token = impl_->pool_.acquire(size);
   // Committed now, so the operation that binds it next passes residency validation.
-  if (impl_->residency_.has_pending_changes()) impl_->residency_.commit();
+  impl_->commit_residency();
   return token;
 }
 void Context::wait(const SubmissionBase& submission, const ExecuteOptions& options) {
