@@ -22,8 +22,8 @@
 // Method, so that the raw baselines are comparable run to run: every case first runs its own
 // loop for a warm-up time (an idle GPU clocks down, and the first cases of a run used to pay
 // for its ramp), then repetitions whose median is the figure (--benchmark_repetitions, see
-// BENCHMARKS.md for the command line). The raw side opens the very physical device the Context
-// picked (same enumeration index; two cards of one name are not told apart by the name).
+// BENCHMARKS.md for the command line). The raw side runs on the Context's own VkDevice (see
+// RawVulkan).
 //
 // Targets (issue 10): empty round trip <= 10 us, one dispatch <= 1.1x raw spinning,
 // >= 150k small ops/s from 8 threads.
@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "device_impl.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
@@ -93,20 +94,24 @@ const ComputePipeline& scale_add_pipeline() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw Vulkan: its own instance and device on the physical device the Context picked, with the
-// Context's queue-family and memory-type choices, so that only the library's overhead differs.
+// Raw Vulkan on the Context's own VkDevice (through the library's internal DeviceImpl), with
+// its own queue where the family has several, its own timeline, buffers, pipeline and command
+// buffers, and the Context's memory-type choice, so that only the library's overhead differs.
+// Not a second VkDevice: on an H200 alternating submissions of two devices in one loop cost
+// about 160 us each (a switch between GPU contexts), and separate cases of a run with two
+// devices alive took either ~9 us or ~50 us per round trip.
 
 class RawVulkan {
  public:
-  explicit RawVulkan(const DeviceInfo& device) {
-    create_device(device);
+  explicit RawVulkan(const Device& device) {
+    adopt_device(device);
     create_buffers();
     create_pipeline();
     record_command_buffers();
   }
 
   ~RawVulkan() {
-    vkDeviceWaitIdle(device_);
+    if (last_value_ > 0) wait_blocking(last_value_);
     vkDestroyCommandPool(device_, command_pool_, nullptr);
     vkDestroyPipeline(device_, pipeline_, nullptr);
     vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
@@ -117,8 +122,6 @@ class RawVulkan {
       vkFreeMemory(device_, memory_[i], nullptr);
     }
     vkDestroySemaphore(device_, timeline_, nullptr);
-    vkDestroyDevice(device_, nullptr);
-    vkDestroyInstance(instance_, nullptr);
   }
   RawVulkan(const RawVulkan&) = delete;
   RawVulkan& operator=(const RawVulkan&) = delete;
@@ -139,7 +142,9 @@ class RawVulkan {
                              .pCommandBufferInfos = &command,
                              .signalSemaphoreInfoCount = 1,
                              .pSignalSemaphoreInfos = &signal};
-    check(vkQueueSubmit2(queue_, 1, &info, VK_NULL_HANDLE), "vkQueueSubmit2");
+    // The library's rule for a hardware queue that CommandQueues may share.
+    const std::lock_guard lock(queue_->mutex);
+    check(vkQueueSubmit2(queue_->queue, 1, &info, VK_NULL_HANDLE), "vkQueueSubmit2");
     return last_value_;
   }
 
@@ -168,67 +173,14 @@ class RawVulkan {
   float y0() const { return static_cast<const float*>(mapped_[1])[0]; }
 
  private:
-  void create_device(const DeviceInfo& device) {
-    const std::string& device_name = device.name;
-    const VkApplicationInfo app{.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
-                                .pApplicationName = "bench_context raw baseline",
-                                .apiVersion = VK_API_VERSION_1_3};
-    const VkInstanceCreateInfo instance_info{.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-                                             .pApplicationInfo = &app};
-    check(vkCreateInstance(&instance_info, nullptr, &instance_), "vkCreateInstance");
-
-    std::uint32_t count = 0;
-    check(vkEnumeratePhysicalDevices(instance_, &count, nullptr), "vkEnumeratePhysicalDevices");
-    std::vector<VkPhysicalDevice> physicals(count);
-    check(vkEnumeratePhysicalDevices(instance_, &count, physicals.data()),
-          "vkEnumeratePhysicalDevices");
-    // The loader enumerates in the same order for every instance of a process.
-    if (device.index < count) {
-      VkPhysicalDeviceProperties properties;
-      vkGetPhysicalDeviceProperties(physicals[device.index], &properties);
-      if (device_name == properties.deviceName) physical_ = physicals[device.index];
-    }
-    if (physical_ == VK_NULL_HANDLE) {
-      throw std::runtime_error("raw Vulkan sees no device '" + device_name + "' at index " +
-                               std::to_string(device.index));
-    }
-
-    // Device::open's rule: a compute-only family with timestamps, else the first compute one.
-    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, nullptr);
-    std::vector<VkQueueFamilyProperties> families(count);
-    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, families.data());
-    std::optional<std::uint32_t> family;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const VkQueueFlags flags = families[i].queueFlags;
-      if ((flags & VK_QUEUE_COMPUTE_BIT) == 0) continue;
-      if ((flags & VK_QUEUE_GRAPHICS_BIT) == 0 && families[i].timestampValidBits > 0) {
-        family = i;
-        break;
-      }
-      if (!family) family = i;
-    }
-    if (!family) throw std::runtime_error("'" + device_name + "' has no compute queue family");
-    family_ = *family;
-
-    const float priority = 1.0f;
-    const VkDeviceQueueCreateInfo queue_info{.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
-                                             .queueFamilyIndex = family_,
-                                             .queueCount = 1,
-                                             .pQueuePriorities = &priority};
-    VkPhysicalDeviceVulkan12Features f12{
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-        .timelineSemaphore = VK_TRUE};
-    VkPhysicalDeviceVulkan13Features f13{
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
-        .pNext = &f12,
-        .synchronization2 = VK_TRUE,
-        .maintenance4 = VK_TRUE};  // the shader sets its workgroup size with LocalSizeId
-    const VkDeviceCreateInfo device_info{.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-                                         .pNext = &f13,
-                                         .queueCreateInfoCount = 1,
-                                         .pQueueCreateInfos = &queue_info};
-    check(vkCreateDevice(physical_, &device_info, nullptr, &device_), "vkCreateDevice");
-    vkGetDeviceQueue(device_, family_, 0, &queue_);
+  void adopt_device(const Device& device) {
+    const vecaccel::detail::DeviceImpl& impl = *device.impl();
+    device_ = *impl.device();
+    physical_ = *impl.physical();
+    family_ = impl.queue_family();
+    // Handed out round-robin: the Context's queue took the first, so this is another where the
+    // family has several hardware queues, else the same one (then submissions take its mutex).
+    queue_ = &device.impl()->next_hardware_queue();
 
     const VkSemaphoreTypeCreateInfo type{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
                                          .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
@@ -400,11 +352,10 @@ class RawVulkan {
     check(vkEndCommandBuffer(dispatch_buffer_), "vkEndCommandBuffer");
   }
 
-  VkInstance instance_ = VK_NULL_HANDLE;
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
   std::uint32_t family_ = 0;
-  VkDevice device_ = VK_NULL_HANDLE;
-  VkQueue queue_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;  // the Context's
+  vecaccel::detail::HardwareQueue* queue_ = nullptr;
   VkSemaphore timeline_ = VK_NULL_HANDLE;
   std::uint64_t last_value_ = 0;
   std::array<VkBuffer, 2> buffers_{};  // x, y
@@ -426,7 +377,7 @@ RawVulkan* raw_vulkan(benchmark::State& state) {
   static std::string failure;
   if (!raw && failure.empty()) {
     try {
-      raw = std::make_unique<RawVulkan>(shared_context().device().info());
+      raw = std::make_unique<RawVulkan>(shared_context().device());
     } catch (const std::exception& e) {
       failure = e.what();
     }
