@@ -95,7 +95,11 @@ bool Timeline::wait(std::uint64_t value, std::optional<std::chrono::nanoseconds>
       timeout
           ? start + std::min(*timeout, std::chrono::nanoseconds(Clock::time_point::max() - start))
           : Clock::time_point::max();
-  if (spin(value, std::min(deadline, start + device_->spin_duration()))) {
+  // No spin at all where the device says none (CPU devices: it would take a core from the
+  // driver's workers, and the fault sweeps count on such waits reaching vkWaitSemaphores).
+  const auto spin_duration = device_->spin_duration();
+  if (spin_duration > std::chrono::nanoseconds(0) &&
+      spin(value, std::min(deadline, start + spin_duration))) {
     spun_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
