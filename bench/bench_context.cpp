@@ -111,7 +111,12 @@ class RawVulkan {
   }
 
   ~RawVulkan() {
-    if (last_value_ > 0) wait_blocking(last_value_);
+    // Its own work only (the Context drains its queue itself); a failure leaves nothing to do.
+    const VkSemaphoreWaitInfo info{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
+                                   .semaphoreCount = 1,
+                                   .pSemaphores = &timeline_,
+                                   .pValues = &last_value_};
+    (void)vkWaitSemaphores(device_, &info, wait_limit_ns);
     vkDestroyCommandPool(device_, command_pool_, nullptr);
     vkDestroyPipeline(device_, pipeline_, nullptr);
     vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
