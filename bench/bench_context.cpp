@@ -11,14 +11,28 @@
 //   BM_ContextEmpty               Context::execute_and_wait of an operation that encodes nothing
 //   BM_ContextDispatch            execute_and_wait of one scale_add over 64 floats
 //   BM_ContextSmallOps/threads:N  the same from N threads sharing one Context (items_per_second)
+//   BM_PairedEmpty, BM_PairedDispatch  raw submit + spin and the Context's execute_and_wait
+//                                 alternating in one loop (raw_spin_us, context_us, ratio: the
+//                                 medians of each side's times): the comparison the targets use
 //
-// Targets (PERFORMANCE.md): empty round trip <= 10 us, one dispatch <= 1.1x raw spinning,
-// >= 100k small ops/s from 8 threads.
+// Each case's label says how its waits ended: "wait=spin" or "wait=block" for the raw cases (the
+// argument), and for the Context's the share of its waits that ended while spinning on the
+// timeline or in the driver's blocking wait (PerformanceStats::waits_spun / waits_blocked).
+//
+// Method, so that the raw baselines are comparable run to run: every case first runs its own
+// loop for a warm-up time (an idle GPU clocks down, and the first cases of a run used to pay
+// for its ramp), then repetitions whose median is the figure (--benchmark_repetitions, see
+// BENCHMARKS.md for the command line). The raw side runs on the Context's own VkDevice (see
+// RawVulkan).
+//
+// Targets (issue 10): empty round trip <= 10 us, one dispatch <= 1.1x raw spinning,
+// >= 150k small ops/s from 8 threads.
 #include <benchmark/benchmark.h>
 #include <vulkan/vulkan.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -29,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "device_impl.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
@@ -36,6 +51,8 @@ namespace {
 using namespace vecaccel;
 
 constexpr std::uint32_t element_count = 64;
+/// Each case runs its loop this long before measuring (see the method above).
+constexpr double warm_up_seconds = 0.2;
 constexpr std::uint32_t workgroup_size = 64;
 /// A wait that outlasts this is a hang, not a measurement.
 constexpr std::uint64_t wait_limit_ns = 10'000'000'000;
@@ -77,20 +94,29 @@ const ComputePipeline& scale_add_pipeline() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw Vulkan: its own instance and device on the physical device the Context picked, with the
-// Context's queue-family and memory-type choices, so that only the library's overhead differs.
+// Raw Vulkan on the Context's own VkDevice (through the library's internal DeviceImpl), with
+// its own queue where the family has several, its own timeline, buffers, pipeline and command
+// buffers, and the Context's memory-type choice, so that only the library's overhead differs.
+// Not a second VkDevice: on an H200 alternating submissions of two devices in one loop cost
+// about 160 us each (a switch between GPU contexts), and separate cases of a run with two
+// devices alive took either ~9 us or ~50 us per round trip.
 
 class RawVulkan {
  public:
-  explicit RawVulkan(const std::string& device_name) {
-    create_device(device_name);
+  explicit RawVulkan(const Device& device) {
+    adopt_device(device);
     create_buffers();
     create_pipeline();
     record_command_buffers();
   }
 
   ~RawVulkan() {
-    vkDeviceWaitIdle(device_);
+    // Its own work only (the Context drains its queue itself); a failure leaves nothing to do.
+    const VkSemaphoreWaitInfo info{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
+                                   .semaphoreCount = 1,
+                                   .pSemaphores = &timeline_,
+                                   .pValues = &last_value_};
+    (void)vkWaitSemaphores(device_, &info, wait_limit_ns);
     vkDestroyCommandPool(device_, command_pool_, nullptr);
     vkDestroyPipeline(device_, pipeline_, nullptr);
     vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
@@ -101,8 +127,6 @@ class RawVulkan {
       vkFreeMemory(device_, memory_[i], nullptr);
     }
     vkDestroySemaphore(device_, timeline_, nullptr);
-    vkDestroyDevice(device_, nullptr);
-    vkDestroyInstance(instance_, nullptr);
   }
   RawVulkan(const RawVulkan&) = delete;
   RawVulkan& operator=(const RawVulkan&) = delete;
@@ -123,7 +147,9 @@ class RawVulkan {
                              .pCommandBufferInfos = &command,
                              .signalSemaphoreInfoCount = 1,
                              .pSignalSemaphoreInfos = &signal};
-    check(vkQueueSubmit2(queue_, 1, &info, VK_NULL_HANDLE), "vkQueueSubmit2");
+    // The library's rule for a hardware queue that CommandQueues may share.
+    const std::lock_guard lock(queue_->mutex);
+    check(vkQueueSubmit2(queue_->queue, 1, &info, VK_NULL_HANDLE), "vkQueueSubmit2");
     return last_value_;
   }
 
@@ -152,67 +178,14 @@ class RawVulkan {
   float y0() const { return static_cast<const float*>(mapped_[1])[0]; }
 
  private:
-  void create_device(const std::string& device_name) {
-    const VkApplicationInfo app{.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
-                                .pApplicationName = "bench_context raw baseline",
-                                .apiVersion = VK_API_VERSION_1_3};
-    const VkInstanceCreateInfo instance_info{.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-                                             .pApplicationInfo = &app};
-    check(vkCreateInstance(&instance_info, nullptr, &instance_), "vkCreateInstance");
-
-    std::uint32_t count = 0;
-    check(vkEnumeratePhysicalDevices(instance_, &count, nullptr), "vkEnumeratePhysicalDevices");
-    std::vector<VkPhysicalDevice> physicals(count);
-    check(vkEnumeratePhysicalDevices(instance_, &count, physicals.data()),
-          "vkEnumeratePhysicalDevices");
-    for (VkPhysicalDevice candidate : physicals) {
-      VkPhysicalDeviceProperties properties;
-      vkGetPhysicalDeviceProperties(candidate, &properties);
-      if (device_name == properties.deviceName) {
-        physical_ = candidate;
-        break;
-      }
-    }
-    if (physical_ == VK_NULL_HANDLE) {
-      throw std::runtime_error("raw Vulkan sees no device named '" + device_name + "'");
-    }
-
-    // Device::open's rule: a compute-only family with timestamps, else the first compute one.
-    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, nullptr);
-    std::vector<VkQueueFamilyProperties> families(count);
-    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, families.data());
-    std::optional<std::uint32_t> family;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const VkQueueFlags flags = families[i].queueFlags;
-      if ((flags & VK_QUEUE_COMPUTE_BIT) == 0) continue;
-      if ((flags & VK_QUEUE_GRAPHICS_BIT) == 0 && families[i].timestampValidBits > 0) {
-        family = i;
-        break;
-      }
-      if (!family) family = i;
-    }
-    if (!family) throw std::runtime_error("'" + device_name + "' has no compute queue family");
-    family_ = *family;
-
-    const float priority = 1.0f;
-    const VkDeviceQueueCreateInfo queue_info{.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
-                                             .queueFamilyIndex = family_,
-                                             .queueCount = 1,
-                                             .pQueuePriorities = &priority};
-    VkPhysicalDeviceVulkan12Features f12{
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-        .timelineSemaphore = VK_TRUE};
-    VkPhysicalDeviceVulkan13Features f13{
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
-        .pNext = &f12,
-        .synchronization2 = VK_TRUE,
-        .maintenance4 = VK_TRUE};  // the shader sets its workgroup size with LocalSizeId
-    const VkDeviceCreateInfo device_info{.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-                                         .pNext = &f13,
-                                         .queueCreateInfoCount = 1,
-                                         .pQueueCreateInfos = &queue_info};
-    check(vkCreateDevice(physical_, &device_info, nullptr, &device_), "vkCreateDevice");
-    vkGetDeviceQueue(device_, family_, 0, &queue_);
+  void adopt_device(const Device& device) {
+    const vecaccel::detail::DeviceImpl& impl = *device.impl();
+    device_ = *impl.device();
+    physical_ = *impl.physical();
+    family_ = impl.queue_family();
+    // Handed out round-robin: the Context's queue took the first, so this is another where the
+    // family has several hardware queues, else the same one (then submissions take its mutex).
+    queue_ = &device.impl()->next_hardware_queue();
 
     const VkSemaphoreTypeCreateInfo type{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
                                          .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
@@ -384,11 +357,10 @@ class RawVulkan {
     check(vkEndCommandBuffer(dispatch_buffer_), "vkEndCommandBuffer");
   }
 
-  VkInstance instance_ = VK_NULL_HANDLE;
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
   std::uint32_t family_ = 0;
-  VkDevice device_ = VK_NULL_HANDLE;
-  VkQueue queue_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;  // the Context's
+  vecaccel::detail::HardwareQueue* queue_ = nullptr;
   VkSemaphore timeline_ = VK_NULL_HANDLE;
   std::uint64_t last_value_ = 0;
   std::array<VkBuffer, 2> buffers_{};  // x, y
@@ -410,7 +382,7 @@ RawVulkan* raw_vulkan(benchmark::State& state) {
   static std::string failure;
   if (!raw && failure.empty()) {
     try {
-      raw = std::make_unique<RawVulkan>(shared_context().device().info().name);
+      raw = std::make_unique<RawVulkan>(shared_context().device());
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -437,7 +409,35 @@ void run_raw(benchmark::State& state, Payload payload) {
     state.SkipWithError("the raw dispatches did not all run");
   }
   state.SetItemsProcessed(state.iterations());
+  state.SetLabel(spin ? "wait=spin" : "wait=block");
 }
+
+/// Labels a Context case with how its waits ended, from the context's counters around the
+/// loop (all threads of the case: the counters are the context's). A wait that found the work
+/// already complete counts as spun.
+class WaitModes {
+ public:
+  explicit WaitModes(benchmark::State& state) : state_(state) {
+    if (state_.thread_index() == 0) before_ = shared_context().performance_stats();
+  }
+  ~WaitModes() {
+    if (state_.thread_index() != 0) return;
+    const PerformanceStats after = shared_context().performance_stats();
+    const auto spun = static_cast<double>(after.waits_spun - before_.waits_spun);
+    const auto blocked = static_cast<double>(after.waits_blocked - before_.waits_blocked);
+    const double total = spun + blocked;
+    // The label is the mode alone: repetitions' labels must be equal for the aggregates to
+    // keep it. The share is a counter (aggregated like the times).
+    state_.SetLabel(blocked == 0 ? "wait=spin" : spun == 0 ? "wait=block" : "wait=mixed");
+    state_.counters["spun_pct"] = total > 0 ? 100.0 * spun / total : 100.0;
+  }
+  WaitModes(const WaitModes&) = delete;
+  WaitModes& operator=(const WaitModes&) = delete;
+
+ private:
+  benchmark::State& state_;
+  PerformanceStats before_;
+};
 
 void BM_RawEmptySubmit(benchmark::State& state) {
   run_raw(state, Payload::none);
@@ -452,34 +452,105 @@ void BM_RawDispatch(benchmark::State& state) {
 void BM_ContextEmpty(benchmark::State& state) {
   Context& context = shared_context();
   const auto nothing = [](CommandBuffer&, ComputeEncoder&) {};
+  const WaitModes modes(state);
   for (auto _ : state)
     context.execute_and_wait(nothing);
   state.SetItemsProcessed(state.iterations());
 }
 
-/// One scale_add per execute_and_wait on this thread's own buffers (operations of different
-/// threads may overlap on the GPU, so they must not share y).
+/// One scale_add over this thread's own buffers (operations of different threads may overlap
+/// on the GPU, so they must not share y).
+class ScaleAdd {
+ public:
+  explicit ScaleAdd(Context& context)
+      : x_(context.get_buffer(std::span<const float>(ones_))),
+        y_(context.get_buffer(std::span<const float>(ones_))) {
+    table_.set_buffer(0, x_.buffer()).set_buffer(1, y_.buffer());
+  }
+  void operator()(CommandBuffer&, ComputeEncoder& encoder) const {
+    encoder.set_pipeline(scale_add_pipeline());
+    encoder.set_argument_table(table_);
+    encoder.set_constants(ScaleAddConstants{element_count, 1.0f});
+    encoder.dispatch_threads(element_count);
+  }
+  /// y = 1 + one per run: exact in float up to 2^24.
+  bool ran(std::int64_t times) const {
+    return y_.read<float>(1)[0] == 1.0f + static_cast<float>(times);
+  }
+
+ private:
+  std::vector<float> ones_ = std::vector<float>(element_count, 1.0f);
+  BufferToken x_, y_;
+  ArgumentTable table_;
+};
+
 void BM_ContextDispatch(benchmark::State& state) {
   Context& context = shared_context();
-  const ComputePipeline& pipeline = scale_add_pipeline();
-  const std::vector<float> ones(element_count, 1.0f);
-  BufferToken x = context.get_buffer(std::span<const float>(ones));
-  BufferToken y = context.get_buffer(std::span<const float>(ones));
-  ArgumentTable table;
-  table.set_buffer(0, x.buffer()).set_buffer(1, y.buffer());
-  const ScaleAddConstants constants{element_count, 1.0f};
-  const auto op = [&](CommandBuffer&, ComputeEncoder& encoder) {
-    encoder.set_pipeline(pipeline);
-    encoder.set_argument_table(table);
-    encoder.set_constants(constants);
-    encoder.dispatch_threads(element_count);
-  };
-  for (auto _ : state)
-    context.execute_and_wait(op);
-  if (y.read<float>(1)[0] != 1.0f + static_cast<float>(state.iterations())) {
-    state.SkipWithError("the operations did not all run");
+  const ScaleAdd op(context);
+  {
+    const WaitModes modes(state);
+    for (auto _ : state)
+      context.execute_and_wait(op);
   }
+  if (!op.ran(state.iterations())) state.SkipWithError("the operations did not all run");
   state.SetItemsProcessed(state.iterations());
+}
+
+double median(std::vector<double>& values) {
+  if (values.empty()) return 0;
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
+/// Raw submit + spin and the Context's execute_and_wait of the same payload, alternating in
+/// one loop and timed each on its own, so that both see the same GPU state: on an H200 the
+/// round trip of either was seen at about 9 us or about 50 us for seconds at a time (its
+/// clocks follow the load), which made figures from separate cases incomparable. The figures
+/// are the medians of each side's per-iteration times, and their ratio.
+void run_paired(benchmark::State& state, Payload payload) {
+  RawVulkan* raw = raw_vulkan(state);
+  if (raw == nullptr) return;
+  Context& context = shared_context();
+  raw->reset_data();
+  const ScaleAdd dispatch(context);
+  const auto nothing = [](CommandBuffer&, ComputeEncoder&) {};
+  std::vector<double> raw_us, context_us;
+  raw_us.reserve(1 << 16);
+  context_us.reserve(1 << 16);
+  {
+    const WaitModes modes(state);
+    for (auto _ : state) {
+      const auto t0 = std::chrono::steady_clock::now();
+      raw->wait_spinning(raw->submit(payload));
+      const auto t1 = std::chrono::steady_clock::now();
+      if (payload == Payload::dispatch) {
+        context.execute_and_wait(dispatch);
+      } else {
+        context.execute_and_wait(nothing);
+      }
+      const auto t2 = std::chrono::steady_clock::now();
+      raw_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      context_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+    }
+  }
+  if (payload == Payload::dispatch &&
+      (!dispatch.ran(state.iterations()) ||
+       raw->y0() != 1.0f + static_cast<float>(state.iterations()))) {
+    state.SkipWithError("the dispatches did not all run");
+  }
+  const double raw_median = median(raw_us);
+  const double context_median = median(context_us);
+  state.counters["raw_spin_us"] = raw_median;
+  state.counters["context_us"] = context_median;
+  state.counters["ratio"] = raw_median > 0 ? context_median / raw_median : 0;
+}
+
+void BM_PairedEmpty(benchmark::State& state) {
+  run_paired(state, Payload::none);
+}
+void BM_PairedDispatch(benchmark::State& state) {
+  run_paired(state, Payload::dispatch);
 }
 
 void BM_ContextSmallOps(benchmark::State& state) {
@@ -490,27 +561,45 @@ BENCHMARK(BM_RawEmptySubmit)
     ->ArgName("spin")
     ->Arg(0)
     ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RawEmptyCommandBuffer)
     ->ArgName("spin")
     ->Arg(0)
     ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RawDispatch)
     ->ArgName("spin")
     ->Arg(0)
     ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ContextEmpty)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ContextDispatch)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ContextEmpty)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ContextDispatch)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PairedEmpty)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PairedDispatch)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ContextSmallOps)
     ->Threads(1)
     ->Threads(2)
     ->Threads(4)
     ->Threads(8)
+    ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -43,7 +43,7 @@ class Conformance : public ::testing::Test {
   Device device = concrete.device();
 
   /// busy_loop iterations over `count` elements that take at least `duration` (calibrated
-  /// once per context type through the interface itself).
+  /// once per context type through the interface itself), at most the shader's exact limit.
   std::uint32_t iterations_for(std::uint32_t count, std::chrono::milliseconds duration) {
     static double seconds_per_element_step = 0;
     if (seconds_per_element_step == 0) {
@@ -56,9 +56,7 @@ class Conformance : public ::testing::Test {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
           (double(probe) * count);
     }
-    const double steps =
-        std::chrono::duration<double>(duration).count() / (seconds_per_element_step * count);
-    return static_cast<std::uint32_t>(std::min(steps * 1.5 + 100, 4e9));
+    return vt::busy_loop_iterations(seconds_per_element_step * count, duration);
   }
 
   void run_busy_loop(const Buffer& out, std::uint32_t count, std::uint32_t iterations,
@@ -108,6 +106,20 @@ TYPED_TEST(Conformance, ExecuteAndWaitReturnsTheResultComputedOnTheGpu) {
   EXPECT_EQ(y.read<float>(n), std::vector<float>(n, 0.0f));
 }
 
+// The timeout and stop cases once failed now and then for LegacyContext: when the calibration
+// ran fast, the 400 ms they ask for came to more iterations than llvmpipe runs (its loop limit),
+// and the GPU wrote a shorter hash than the CPU reference, which looked like stale contents.
+TYPED_TEST(Conformance, CalibratedBusyLoopsStayWithinTheShadersExactRange) {
+  EXPECT_LE(this->iterations_for(2048, std::chrono::hours(1)), vt::busy_loop_max_iterations);
+  EXPECT_GT(this->iterations_for(2048, 1ms), 0u);
+  // ... and that range is exact on this driver.
+  constexpr std::uint32_t count = 64;
+  auto out = this->context.get_buffer(count * 4ull);
+  this->run_busy_loop(out.buffer(), count, vt::busy_loop_max_iterations, 2);
+  EXPECT_EQ(out.template read<std::uint32_t>()[count - 1],
+            vt::busy_loop_reference(2, count - 1, vt::busy_loop_max_iterations));
+}
+
 TYPED_TEST(Conformance, ExecuteReturnsAtOnceAndGetWaits) {
   AccelerationContext& ctx = this->context;
   constexpr std::uint32_t count = 2048;
@@ -127,12 +139,6 @@ TYPED_TEST(Conformance, ExecuteReturnsAtOnceAndGetWaits) {
 }
 
 TYPED_TEST(Conformance, TimeoutThrowsAndTheContextStaysUsable) {
-  if constexpr (std::is_same_v<TypeParam, LegacyContext>) {
-    // Known defect, open in issue 10: in the clang -O1 build (and under load) a timed-out
-    // LegacyContext submission is reported complete by submission.wait() while its buffer
-    // still holds the pool's previous contents. Skipped, not hidden: see the session note.
-    GTEST_SKIP() << "LegacyContext: timed-out work observed incomplete after its wait (issue 10)";
-  }
   AccelerationContext& ctx = this->context;
   constexpr std::uint32_t count = 2048;
   const std::uint32_t iterations = this->iterations_for(count, 400ms);
@@ -173,12 +179,6 @@ TYPED_TEST(Conformance, StopBeforeEncodingCancelsWithoutEncoding) {
 }
 
 TYPED_TEST(Conformance, StopWhileWaitingCancelsAndTheWorkStillCompletes) {
-  if constexpr (std::is_same_v<TypeParam, LegacyContext>) {
-    // Same known defect as the timeout case (issue 10): in the clang -O1 build, a legacy
-    // submission whose wait was stopped is reported complete by submission.wait() while its
-    // output buffer still holds older contents.
-    GTEST_SKIP() << "LegacyContext: stopped work observed incomplete after its wait (issue 10)";
-  }
   AccelerationContext& ctx = this->context;
   constexpr std::uint32_t count = 2048;
   const std::uint32_t iterations = this->iterations_for(count, 400ms);

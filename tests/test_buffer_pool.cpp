@@ -394,3 +394,39 @@ TEST(PoolContext, EightThreadsHammeringAcquireReleaseExecuteGetCorrectData) {
 }
 
 }  // namespace
+
+// The pool shares the context's residency set with other registrations (the kNN engine's
+// chunks and scratch). Found by bench/soak: once the pool's registrations overflowed the set,
+// the staged registration stayed and every later operation failed with residency_set_full.
+TEST(PoolContext, AFullResidencySetTakesTheCachedBuffersRegistrationsAndTheContextStaysUsable) {
+  Context context({.residency_set_capacity = 8});
+  ResidencyManager& residency = context.residency_manager();
+  std::vector<Buffer> others;
+  for (int i = 0; i < 6; ++i) {
+    others.push_back(context.buffer_factory().make_buffer(256, StorageMode::shared));
+    residency.register_buffer(others.back(), ResidencyMode::persistent);
+  }
+  residency.commit();
+  {
+    // Two sizes cached by the pool: 6 + 2 registrations fill the set.
+    auto a = context.get_buffer(256);
+    auto b = context.get_buffer(512);
+  }
+  // A third size needs a ninth registration: the cached buffers give theirs up.
+  auto c = context.get_buffer(1024);
+  context.execute_and_wait(
+      [&](CommandBuffer&, ComputeEncoder& e) { e.fill_buffer(c.buffer(), 0, 1024, 7u); });
+  EXPECT_EQ(c.read<std::uint32_t>(1)[0], 7u);
+
+  // Held buffers cannot give theirs up: a clean error, and the context stays usable.
+  auto d = context.get_buffer(2048);
+  try {
+    auto extra = context.get_buffer(4096);
+    ADD_FAILURE() << "a ninth registration was accepted by a set of 8";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::residency_set_full) << e.what();
+  }
+  context.execute_and_wait(
+      [&](CommandBuffer&, ComputeEncoder& e) { e.fill_buffer(d.buffer(), 0, 2048, 9u); });
+  EXPECT_EQ(d.read<std::uint32_t>(1)[0], 9u);
+}

@@ -263,6 +263,26 @@ TEST(Context, ProfilingRecordsGpuTimePerOperation) {
   EXPECT_GE(stats.max_gpu_time, stats.last_gpu_time);
 }
 
+// bench_context labels its cases with these (issue 10, item 6): a wait that had to block must
+// say so, and one that found the work complete counts as neither.
+TEST(Context, PerformanceStatsCountHowWaitsEnded) {
+  Context context;
+  Device device = context.device();
+  constexpr std::uint32_t count = 4096;
+  // Beyond any spin (2 ms on GPUs, none on CPU devices): the wait must block.
+  const std::uint32_t iterations = vt::iterations_for(context, count, 100ms);
+  auto out = context.get_buffer(count * 4ull);
+  const PerformanceStats before = context.performance_stats();
+  const auto submission = context.execute([&](CommandBuffer&, ComputeEncoder& e) {
+    vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 1);
+  });
+  context.wait(submission, {});
+  submission.wait();  // complete already: not counted
+  const PerformanceStats after = context.performance_stats();
+  EXPECT_EQ(after.waits_blocked - before.waits_blocked, 1u);
+  EXPECT_EQ(after.waits_spun - before.waits_spun, 0u);
+}
+
 TEST(Context, CleanupWaitsAndFreesCachedBuffers) {
   Context context;
   { auto token = context.get_buffer(1 << 20); }

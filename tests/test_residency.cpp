@@ -104,6 +104,24 @@ TEST_F(Residency, OverCapacityCommitThrowsAndLeavesTheSetUnchanged) {
   EXPECT_TRUE(set.contains(b));
 }
 
+// Found by bench/soak: staged additions of buffers destroyed before the commit (retired kNN
+// scratch) still counted against the capacity, so one overflow failed every later commit.
+TEST_F(Residency, AStagedBufferDestroyedBeforeTheCommitDoesNotCountAgainstTheCapacity) {
+  ResidencySet set = device.make_residency_set({.label = "small", .capacity = 2});
+  Buffer a = make(256), b = make(512);
+  set.add_allocation(a);
+  set.commit();
+  set.add_allocation(b);
+  {
+    Buffer gone = make(1024);
+    set.add_allocation(gone);
+  }
+  set.commit();
+  EXPECT_EQ(set.allocation_count(), 2u);
+  EXPECT_TRUE(set.contains(b));
+  EXPECT_FALSE(set.has_pending_changes());
+}
+
 TEST_F(Residency, ManagerContainsOnlyRegisteredAndCommittedBuffers) {
   ResidencyManager manager(device, {.label = "manager", .capacity = 16});
   Buffer a = make(2048);

@@ -30,6 +30,12 @@ struct PerformanceStats {
   std::chrono::nanoseconds total_gpu_time{0};
   std::chrono::nanoseconds last_gpu_time{0};
   std::chrono::nanoseconds max_gpu_time{0};
+  /// Host waits for this context's work that found it unfinished, by how they ended: while
+  /// spinning on the timeline (microseconds), or in the driver's blocking wait (a wake-up of
+  /// tens of microseconds on a discrete GPU; spinning lasts up to 2 ms there, none on CPU
+  /// devices, VECACCEL_SPIN_US overrides).
+  std::uint64_t waits_spun = 0;
+  std::uint64_t waits_blocked = 0;
 };
 
 namespace detail {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -61,6 +62,11 @@ class ResidencyManager {
   std::uint64_t evict_ephemeral() { return evict(ResidencyMode::ephemeral); }
   ResidencyStatistics statistics() const;
   void clear();
+  /// Called when a commit would overflow the set, outside the manager's lock, before the
+  /// commit is tried once more: an owner of registrations it can give up drops them there (a
+  /// Context's buffer pool, its idle cached buffers). Without one, or when the retry overflows
+  /// too, commit throws residency_set_full and leaves the staged changes as they were.
+  void set_overflow_handler(std::function<void()> handler);
 
  private:
   std::unique_ptr<detail::ResidencyManagerImpl> impl_;

@@ -160,6 +160,10 @@ void CommandBufferImpl::end() {
   device_->call("ending a command buffer", [&] { handle_->end(); });
   allocator_->end_recording();
   state_ = State::ended;
+  // Encoding is over: drop the encoder's references, so that a command buffer kept for reuse
+  // (Context recycles them) does not keep its last buffers and pipeline alive.
+  pipeline_.reset();
+  bindings_.fill(std::nullopt);
 }
 
 void CommandBufferImpl::end_with_host_barrier() {

@@ -1,7 +1,9 @@
 #include "vecaccel/context.hpp"
 
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "command_buffer_impl.hpp"
 #include "context_core.hpp"
@@ -36,11 +38,19 @@ class ContextImpl {
                              .capacity = configuration.residency_set_capacity}),
         pool_(device_.buffer_factory(), &residency_, pool_descriptor(configuration)) {
     queue_.add_residency_set(residency_.residency_set());
+    // The set is shared with other registrations (the kNN engine's chunks and scratch): when it
+    // would overflow, the pool's idle cached buffers give up theirs. Without this one overflow
+    // left the staged registrations in place, and every later operation of the context failed
+    // with residency_set_full (found by bench/soak).
+    residency_.set_overflow_handler([this] { pool_.reset(); });
     profiling_ = configuration_.enable_profiling && device_.capabilities().timestamp_period_ns > 0;
   }
 
   /// Operation records go back to recycle() while the members are alive.
-  ~ContextImpl() { queue_.impl()->drain(); }
+  ~ContextImpl() {
+    residency_.set_overflow_handler({});
+    queue_.impl()->drain();
+  }
 
   CommandBuffer make_command_buffer() {
     CommandBuffer cb = device_.make_command_buffer();
@@ -56,9 +66,9 @@ class ContextImpl {
       throw Error(Errc::cancelled, "operation cancelled before encoding");
     }
     core_.collect();
-    if (residency_.has_pending_changes()) residency_.commit();
+    commit_residency();
 
-    auto op = std::make_unique<Operation>(core_.take_allocator(), make_command_buffer());
+    std::unique_ptr<Operation> op = take_operation();
     const auto encode_start = Clock::now();
     std::uint64_t value = 0;
     try {
@@ -70,7 +80,7 @@ class ContextImpl {
       if (profiling_) op->command_buffer.impl()->write_end_timestamp();
       op->command_buffer.end();
       // Buffers the operation acquired while encoding were registered after the commit above.
-      if (residency_.has_pending_changes()) residency_.commit();
+      commit_residency();
       value =
           queue_.commit(op->command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
     } catch (...) {
@@ -88,7 +98,8 @@ class ContextImpl {
       stats_.total_encode_time += std::chrono::duration_cast<std::chrono::nanoseconds>(encode_time);
     }
     // The record comes back to recycle() once the operation completed.
-    core_.releases()->defer(value, std::shared_ptr<Operation>(op.release(), Recycle{this}));
+    core_.releases()->defer_destroy(value, op.get(), &ContextImpl::completed);
+    op.release();
     return SubmissionBase(queue_.impl()->timeline(), value);
   }
 
@@ -102,16 +113,26 @@ class ContextImpl {
     }
   }
 
+  void commit_residency() {
+    if (residency_.has_pending_changes()) residency_.commit();
+  }
+
   void cleanup() {
     core_.wait_idle();
     pool_.reset();
     core_.clear_allocators();
+    std::lock_guard lock(mutex_);
+    idle_operations_.clear();
   }
 
   PerformanceStats performance_stats() {
     core_.collect();
+    const auto waits = queue_.impl()->timeline()->wait_counts();
     std::lock_guard lock(mutex_);
-    return stats_;
+    PerformanceStats stats = stats_;
+    stats.waits_spun = waits.spun;
+    stats.waits_blocked = waits.blocked;
+    return stats;
   }
 
   ContextCore core_;
@@ -122,25 +143,48 @@ class ContextImpl {
   BufferPool pool_;
 
  private:
+  /// One operation's allocator and command buffer, reused once the operation completed
+  /// instead of a new command buffer and record per operation (issue 10, item 6).
   struct Operation {
-    Operation(CommandAllocator a, CommandBuffer cb)
-        : allocator(std::move(a)), command_buffer(std::move(cb)) {}
+    Operation(ContextImpl& c, CommandAllocator a, CommandBuffer cb)
+        : context(c), allocator(std::move(a)), command_buffer(std::move(cb)) {}
+    ContextImpl& context;
     CommandAllocator allocator;
     CommandBuffer command_buffer;
   };
-  struct Recycle {
-    ContextImpl* context;
-    void operator()(Operation* op) const noexcept {
-      context->recycle(std::unique_ptr<Operation>(op));
+  /// Completed operations kept for reuse (one per concurrently encoding thread and in-flight
+  /// operation is the steady state); more are freed.
+  static constexpr std::size_t max_idle_operations = 32;
+
+  /// A completed operation's record, reset, or a new one.
+  std::unique_ptr<Operation> take_operation() {
+    std::unique_ptr<Operation> op;
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_operations_.empty()) {
+        op = std::move(idle_operations_.back());
+        idle_operations_.pop_back();
+      }
     }
-  };
+    if (!op) {
+      return std::make_unique<Operation>(*this, core_.take_allocator(), make_command_buffer());
+    }
+    op->allocator.reset();  // idle: recycle() runs only once the operation completed
+    return op;
+  }
+
+  /// The release list's callback for an operation record (ReleaseQueue::defer_destroy).
+  static void completed(void* op) noexcept {
+    auto* operation = static_cast<Operation*>(op);
+    operation->context.recycle(std::unique_ptr<Operation>(operation));
+  }
 
   std::chrono::nanoseconds timeout_of(const ExecuteOptions& options) const {
     return options.timeout.value_or(configuration_.default_timeout);
   }
 
-  /// A completed operation: read its GPU time, then recycle its allocator (only here, after
-  /// profiling read its queries).
+  /// A completed operation: read its GPU time, then keep the record for reuse (only here,
+  /// after profiling read its queries).
   void recycle(std::unique_ptr<Operation> op) noexcept {
     std::lock_guard lock(mutex_);
     stats_.completed += 1;
@@ -151,10 +195,11 @@ class ContextImpl {
       stats_.last_gpu_time = gpu;
       stats_.max_gpu_time = std::max(stats_.max_gpu_time, gpu);
     }
+    if (idle_operations_.size() >= max_idle_operations) return;  // freed instead
     try {
-      core_.give_back(std::move(op->allocator));
+      idle_operations_.push_back(std::move(op));
     } catch (...) {
-      // No room to keep it: the allocator is freed instead.
+      // No room to keep it: the record is freed instead.
     }
   }
 
@@ -170,6 +215,7 @@ class ContextImpl {
   bool profiling_ = false;
   std::mutex mutex_;
   PerformanceStats stats_;
+  std::vector<std::unique_ptr<Operation>> idle_operations_;
 };
 
 }  // namespace detail
@@ -206,7 +252,7 @@ CommandBuffer Context::make_command_buffer() {
 BufferToken Context::get_buffer(std::uint64_t size) {
   BufferToken token = impl_->pool_.acquire(size);
   // Committed now, so the operation that binds it next passes residency validation.
-  if (impl_->residency_.has_pending_changes()) impl_->residency_.commit();
+  impl_->commit_residency();
   return token;
 }
 void Context::wait(const SubmissionBase& submission, const ExecuteOptions& options) {

@@ -7,6 +7,7 @@
 
 #include "vecaccel/residency_manager.hpp"
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -90,8 +91,24 @@ class ResidencyManagerImpl {
   }
 
   void commit() {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    try {
+      commit_locked();
+      return;
+    } catch (const Error& e) {
+      if (e.code() != Errc::residency_set_full || !overflow_) throw;
+    }
+    // Outside the lock: the handler unregisters buffers through this manager.
+    const std::function<void()> handler = overflow_;
+    lock.unlock();
+    handler();
+    lock.lock();
     commit_locked();
+  }
+
+  void set_overflow_handler(std::function<void()> handler) {
+    std::lock_guard lock(mutex_);
+    overflow_ = std::move(handler);
   }
 
   bool contains(const Buffer& buffer) const {
@@ -179,6 +196,7 @@ class ResidencyManagerImpl {
   std::unordered_map<std::uint64_t, Entry> registry_;
   std::uint64_t commits_ = 0;
   std::optional<std::chrono::system_clock::time_point> last_commit_;
+  std::function<void()> overflow_;
 };
 
 }  // namespace vecaccel::detail
@@ -214,6 +232,9 @@ std::uint64_t ResidencyManager::evict(ResidencyMode mode) {
 }
 ResidencyStatistics ResidencyManager::statistics() const {
   return impl_->statistics();
+}
+void ResidencyManager::set_overflow_handler(std::function<void()> handler) {
+  impl_->set_overflow_handler(std::move(handler));
 }
 void ResidencyManager::clear() {
   impl_->clear();

@@ -43,6 +43,9 @@ void ResidencySetImpl::commit() {
     return true;
   });
   committed_bytes_ -= gone_bytes;
+  // So do staged additions: else a buffer destroyed before the commit (retired scratch) would
+  // count against the capacity, and one overflow would fail every later commit.
+  std::erase_if(staged_adds_, [](const auto& entry) { return entry.second.buffer.expired(); });
   std::size_t removing = 0;
   for (const auto& [id, size] : staged_removes_)
     removing += committed_.contains(id) ? 1 : 0;

@@ -82,20 +82,45 @@ void Timeline::signal_unchecked(std::uint64_t value) {
 bool Timeline::wait(std::uint64_t value, std::optional<std::chrono::nanoseconds> timeout,
                     const std::stop_token& stop) const {
   if (cached_.load(std::memory_order_acquire) >= value) return true;
-  device_->check_not_lost("waiting for timeline value " + std::to_string(value));
+  // The messages are built only on the failure paths: this is every operation's round trip.
+  if (device_->is_lost()) {
+    device_->check_not_lost("waiting for timeline value " + std::to_string(value));
+  }
   if (stop.stop_requested()) {
     throw Error(Errc::cancelled,
                 "stopped before waiting for timeline value " + std::to_string(value));
   }
   const auto start = Clock::now();
-  const auto deadline = timeout ? start + *timeout : Clock::time_point::max();
-  // Short GPU work finishes within microseconds; a blocking wait costs tens of them to wake.
-  const auto spin_end = std::min(deadline, start + device_->spin_duration());
-  while (Clock::now() < spin_end) {
+  const auto deadline =
+      timeout
+          ? start + std::min(*timeout, std::chrono::nanoseconds(Clock::time_point::max() - start))
+          : Clock::time_point::max();
+  // No spin at all where the device says none (CPU devices: it would take a core from the
+  // driver's workers, and the fault sweeps count on such waits reaching vkWaitSemaphores).
+  const auto spin_duration = device_->spin_duration();
+  if (spin_duration > std::chrono::nanoseconds(0) &&
+      spin(value, std::min(deadline, start + spin_duration))) {
+    spun_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  blocked_.fetch_add(1, std::memory_order_relaxed);
+  return block(value, deadline, stop);
+}
+
+bool Timeline::spin(std::uint64_t value, Clock::time_point end) const {
+  // Short GPU work finishes within microseconds and a blocking wait costs tens of them to
+  // wake, so poll the counter: first back to back (the common few-microsecond round trip),
+  // then yielding the core between reads so that a long spin does not starve other threads.
+  constexpr int tight_reads = 256;
+  for (int i = 0; i < tight_reads; ++i) {
+    if (completed_value() >= value) return true;
+    if ((i & 15) == 15 && Clock::now() >= end) return false;
+  }
+  while (Clock::now() < end) {
     if (completed_value() >= value) return true;
     std::this_thread::yield();
   }
-  return block(value, deadline, stop);
+  return completed_value() >= value;
 }
 
 bool Timeline::block(std::uint64_t value, Clock::time_point deadline,

@@ -46,9 +46,13 @@ std::uint32_t iterations_for(Context& context, std::uint32_t count,
     seconds_per_step =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / probe;
   });
+  return busy_loop_iterations(seconds_per_step, duration);
+}
+
+std::uint32_t busy_loop_iterations(double seconds_per_step, std::chrono::milliseconds duration) {
   const double steps = std::chrono::duration<double>(duration).count() / seconds_per_step;
-  // The shader is exact up to 65535 * 16 steps on every driver (see busy_loop.comp).
-  return static_cast<std::uint32_t>(std::min(steps * 1.5 + 100, 65535.0 * 16));
+  return static_cast<std::uint32_t>(
+      std::min(steps * 1.5 + 100, static_cast<double>(busy_loop_max_iterations)));
 }
 
 void encode_scale_add(Device& device, ComputeEncoder& encoder, const Buffer& x, const Buffer& y,
