@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -48,54 +49,63 @@ void check_norm(double norm, Metric metric, std::size_t row) {
 /// the engine stores them. Returns the staged row's float64 norm; throws for NaN/Inf.
 double stage_float_row(const float* row, float* out, std::size_t dim, Metric metric,
                        std::size_t label) {
-  std::uint32_t bad = 0;
-  float largest = 0.0f;
-  for (std::size_t i = 0; i < dim; ++i) {
-    bad |= static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(row[i]) & 0x7f800000u) ==
-                                      0x7f800000u);
-    largest = std::max(largest, std::fabs(row[i]));
+  float scale = 1.0f;
+  if (metric == Metric::cosine) {
+    float largest = 0.0f;
+    for (std::size_t i = 0; i < dim; ++i)
+      largest = std::max(largest, std::fabs(row[i]));
+    if (largest > 0.0f && std::isfinite(largest)) scale = std::ldexp(1.0f, -std::ilogb(largest));
   }
-  if (bad != 0) check_finite({row, dim}, dim, "base", label);
-  const float scale =
-      metric == Metric::cosine && largest > 0.0f ? std::ldexp(1.0f, -std::ilogb(largest)) : 1.0f;
-  // Four sums: the norm only bounds the certificate, so its summation order is free, and
-  // independent sums keep the loop from waiting on one add chain.
+  // One pass: copy, finiteness (an all-ones exponent marks NaN and Inf) and the norm. Four
+  // sums: the norm only bounds the certificate, so its summation order is free, and
+  // independent sums let the loop vectorise instead of waiting on one chain of adds.
+  std::uint32_t bad = 0;
   double sums[4] = {0.0, 0.0, 0.0, 0.0};
-  for (std::size_t i = 0; i < dim; ++i) {
+  std::size_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    for (std::size_t j = 0; j < 4; ++j) {
+      const float v = row[i + j] * scale;
+      out[i + j] = v;
+      bad |= (std::bit_cast<std::uint32_t>(row[i + j]) & 0x7f800000u) == 0x7f800000u;
+      sums[j] += static_cast<double>(v) * static_cast<double>(v);
+    }
+  }
+  for (; i < dim; ++i) {
     const float v = row[i] * scale;
     out[i] = v;
-    sums[i % 4] += static_cast<double>(v) * static_cast<double>(v);
+    bad |= (std::bit_cast<std::uint32_t>(row[i]) & 0x7f800000u) == 0x7f800000u;
+    sums[0] += static_cast<double>(v) * static_cast<double>(v);
   }
+  if (bad != 0) check_finite({row, dim}, dim, "base", label);
   const double norm = std::sqrt((sums[0] + sums[1]) + (sums[2] + sums[3]));
   check_norm(norm, metric, label);
   return norm;
 }
 
-/// The float64 norm of a compact row (exact integer sum of squares, then one rounding).
+/// The float64 norm of a compact row: an exact integer sum of squares, then one rounding.
+/// Blocks of 65536 squares (at most 255^2 each) sum exactly in 32 bits, which vectorises.
 template <class T>
 double compact_norm(const T* row, std::size_t dim) {
-  std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < dim; ++i) {
-    const auto v = static_cast<std::int64_t>(row[i]);
-    sum += static_cast<std::uint64_t>(v * v);
+  constexpr std::size_t kBlock = 65536;
+  std::uint64_t total = 0;
+  for (std::size_t start = 0; start < dim; start += kBlock) {
+    std::uint32_t sum = 0;
+    const std::size_t end = std::min(dim, start + kBlock);
+    for (std::size_t i = start; i < end; ++i) {
+      const auto v = static_cast<std::int32_t>(row[i]);
+      sum += static_cast<std::uint32_t>(v * v);
+    }
+    total += sum;
   }
-  return std::sqrt(static_cast<double>(sum));
+  return std::sqrt(static_cast<double>(total));
 }
 
 double compact_row_norm(ElementType type, const std::byte* row, std::size_t dim) {
-  if (type == ElementType::uint8)
+  if (type == ElementType::uint8) {
     return compact_norm(reinterpret_cast<const std::uint8_t*>(row), dim);
+  }
   return compact_norm(reinterpret_cast<const std::int8_t*>(row), dim);
 }
-
-/// The largest of per-thread maxima, each thread writing its own slot.
-struct MaxPerThread {
-  explicit MaxPerThread(std::size_t count) : values(count, 0.0) {}
-  std::vector<double> values;
-  double get() const {
-    return values.empty() ? 0.0 : *std::max_element(values.begin(), values.end());
-  }
-};
 
 }  // namespace
 
@@ -137,31 +147,52 @@ std::vector<float> RowSource::row(std::size_t i) const {
   return out;
 }
 
-void parallel_ranges(std::size_t count, std::size_t min_each,
-                     const std::function<void(std::size_t, std::size_t)>& fn) {
+StagingCrew::StagingCrew(std::size_t threads)
+    : threads_(std::max<std::size_t>(threads, 1)),
+      start_(static_cast<std::ptrdiff_t>(threads_)),
+      done_(static_cast<std::ptrdiff_t>(threads_)),
+      errors_(threads_) {
+  workers_.reserve(threads_ - 1);
+  for (std::size_t t = 1; t < threads_; ++t)
+    workers_.emplace_back([this, t] { work(t); });
+}
+
+StagingCrew::~StagingCrew() {
+  if (workers_.empty()) return;
+  quit_ = true;
+  start_.arrive_and_wait();  // the workers see quit_ and return; the jthreads join
+}
+
+std::size_t StagingCrew::threads_for(std::size_t rows) {
   const std::size_t hardware = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-  const std::size_t threads = std::clamp<std::size_t>(count / std::max<std::size_t>(min_each, 1), 1,
-                                                      std::min(hardware, kMaxThreads));
-  if (threads == 1) {
-    fn(0, count);
-    return;
+  return std::clamp<std::size_t>(rows / kMinRowsPerThread, 1, std::min(hardware, kMaxThreads));
+}
+
+void StagingCrew::share(std::size_t t) {
+  try {
+    (*fn_)(count_ * t / threads_, count_ * (t + 1) / threads_);
+  } catch (...) {
+    errors_[t] = std::current_exception();
   }
-  std::vector<std::exception_ptr> errors(threads);
-  const auto run = [&](std::size_t t) {
-    try {
-      fn(count * t / threads, count * (t + 1) / threads);
-    } catch (...) {
-      errors[t] = std::current_exception();
-    }
-  };
-  {
-    std::vector<std::jthread> workers;
-    workers.reserve(threads - 1);
-    for (std::size_t t = 1; t < threads; ++t)
-      workers.emplace_back(run, t);
-    run(0);
+}
+
+void StagingCrew::work(std::size_t t) {
+  for (;;) {
+    start_.arrive_and_wait();
+    if (quit_) return;
+    share(t);
+    done_.arrive_and_wait();
   }
-  for (const auto& error : errors) {
+}
+
+void StagingCrew::run(std::size_t count, const std::function<void(std::size_t, std::size_t)>& fn) {
+  fn_ = &fn;
+  count_ = count;
+  std::fill(errors_.begin(), errors_.end(), nullptr);
+  if (!workers_.empty()) start_.arrive_and_wait();
+  share(0);
+  if (!workers_.empty()) done_.arrive_and_wait();
+  for (const auto& error : errors_) {
     if (error) std::rethrow_exception(error);
   }
 }
@@ -199,27 +230,21 @@ double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t ro
                             StageRows&& stage, Record&& record) {
   std::lock_guard lock(mutex_);
   const std::size_t slice_rows = std::max<std::size_t>(1, kSliceBytes / row_stage_bytes);
+  StagingCrew crew(StagingCrew::threads_for(std::min(slice_rows, count)));
   double max_norm = 0.0;
   try {
     for (std::size_t done = 0; done < count;) {
       const std::size_t n = std::min(slice_rows, count - done);
       Buffer& staging = staging_for(std::uint64_t{n} * row_stage_bytes);
       std::byte* out = staging.mapped().data();
-      MaxPerThread norms(kMaxThreads);
-      std::size_t slot = 0;
-      std::mutex slot_mutex;
-      parallel_ranges(n, kMinRowsPerThread, [&](std::size_t begin, std::size_t end) {
-        std::size_t mine = 0;
-        {
-          std::lock_guard guard(slot_mutex);
-          mine = slot++;
-        }
-        for (std::size_t r = begin; r < end; ++r) {
-          const double norm = stage(first + done + r, out + r * row_stage_bytes);
-          norms.values[mine] = std::max(norms.values[mine], norm);
-        }
+      std::mutex norm_mutex;
+      crew.run(n, [&](std::size_t begin, std::size_t end) {
+        double largest = 0.0;
+        for (std::size_t r = begin; r < end; ++r)
+          largest = std::max(largest, stage(first + done + r, out + r * row_stage_bytes));
+        std::lock_guard guard(norm_mutex);
+        max_norm = std::max(max_norm, largest);
       });
-      max_norm = std::max(max_norm, norms.get());
       ring_[(next_ + ring_.size() - 1) % ring_.size()].copied =
           context_.execute([&](CommandBuffer&, ComputeEncoder& e) { record(e, staging, done, n); });
       done += n;

@@ -4,6 +4,7 @@
 #include <bit>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <shared_mutex>
 #include <string>
 #include <type_traits>
@@ -234,8 +235,9 @@ class FlatIndexImpl {
         ids_.insert(ids_.end(), ids.begin(), ids.end());
       } else {
         // add() numbers rows by position, also after earlier add_with_ids calls.
-        for (std::size_t i = 0; i < n; ++i)
-          ids_.push_back(static_cast<std::int64_t>(old_rows + i));
+        ids_.resize(old_rows + n);
+        std::iota(ids_.begin() + static_cast<std::ptrdiff_t>(old_rows), ids_.end(),
+                  static_cast<std::int64_t>(old_rows));
       }
     } catch (...) {
       // Rows past a chunk's count are ignored by the engine: trimming the counts undoes the
