@@ -114,6 +114,30 @@ TEST_F(ScaleTest, MappedVectorsReadRowsInPlaceInEveryBaseFormat) {
   }
 }
 
+TEST_F(ScaleTest, MappedNpyWithUnalignedDataIsCopiedNotReadInPlace) {
+  // A valid .npy whose header length leaves the float data at an odd offset (numpy pads to 64,
+  // other writers need not): rows are copied out rather than read as misaligned floats.
+  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }\n";
+  std::string bytes = "\x93NUMPY";
+  bytes += '\x01';
+  bytes += '\x00';
+  bytes += static_cast<char>(header.size());
+  bytes += '\x00';
+  bytes += header;
+  ASSERT_NE(bytes.size() % 4, 0u);
+  const float values[4] = {1, 2, 3, 4};
+  bytes.append(reinterpret_cast<const char*>(values), sizeof values);
+  std::FILE* file = std::fopen(path("odd.npy").c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), file);
+  std::fclose(file);
+  const MappedVectors mapped(path("odd.npy"));
+  EXPECT_TRUE(mapped.contiguous(0, 2).empty());
+  const std::vector<float> query = {3, 4};
+  const KnnResult r = ops::knn(shared_context(), query, mapped, 2, Metric::l2);
+  EXPECT_EQ(r.labels, (std::vector<std::int64_t>{1, 0}));
+  EXPECT_EQ(r.distances, (std::vector<float>{0, 8}));
+}
+
 TEST_F(ScaleTest, MappedFilesAreCheckedLikeTheReaders) {
   write_vectors(path("a.fvecs"), Matrix<float>{2, 2, {1, 2, 3, 4}});
   {  // row 1's header says 3

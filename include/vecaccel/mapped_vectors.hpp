@@ -36,8 +36,9 @@ class MappedVectors {
   std::size_t row_bytes() const noexcept { return dim_ * element_size(type_); }
   const std::filesystem::path& path() const noexcept { return path_; }
 
-  /// Rows [first, first + count) when they lie back to back in the file (every format but
-  /// TEXMEX, whose rows carry headers): a view into the mapping. Else empty.
+  /// Rows [first, first + count) when they lie back to back in the file, aligned for their
+  /// element type (every format but TEXMEX, whose rows carry headers, and an .npy whose data
+  /// starts at an odd offset): a view into the mapping. Else empty: use copy_rows.
   std::span<const std::byte> contiguous(std::size_t first, std::size_t count) const;
   /// Row i's elements in place (row_bytes() bytes). Past rows(): invalid_argument; a TEXMEX
   /// row whose header disagrees with the dimension: io_error naming the row.

@@ -87,7 +87,9 @@ std::span<const std::byte> MappedVectors::span_of(std::size_t first, std::size_t
 }
 
 std::span<const std::byte> MappedVectors::contiguous(std::size_t first, std::size_t count) const {
-  if (row_headers_) return {};
+  // Rows whose elements are not aligned for their type (an .npy with an odd header length) are
+  // copied out instead of read in place.
+  if (row_headers_ || (data_offset_ % element_size(type_)) != 0) return {};
   return span_of(first, count);
 }
 

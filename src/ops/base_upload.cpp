@@ -21,9 +21,6 @@
 namespace vecaccel::detail {
 namespace {
 
-// Large enough that a slice's GPU copy amortises its submission, small enough that three of
-// them (one staged, one copying, one waiting) cost little memory.
-constexpr std::uint64_t kSliceBytes = std::uint64_t{64} << 20;
 constexpr std::size_t kRingSize = 3;
 // Validation threads at most: beyond this the memory bus, not the cores, limits staging.
 constexpr std::size_t kMaxThreads = 16;
@@ -197,8 +194,14 @@ void StagingCrew::run(std::size_t count, const std::function<void(std::size_t, s
   }
 }
 
-BaseUploader::BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows)
-    : context_(context), dim_(dim), metric_(metric), chunk_rows_(chunk_rows), ring_(kRingSize) {}
+BaseUploader::BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
+                           std::uint64_t slice_bytes)
+    : context_(context),
+      dim_(dim),
+      metric_(metric),
+      chunk_rows_(chunk_rows),
+      slice_bytes_(std::max<std::uint64_t>(slice_bytes, 1)),
+      ring_(kRingSize) {}
 
 Buffer& BaseUploader::staging_for(std::uint64_t bytes) {
   Staging& slot = ring_[next_];
@@ -229,7 +232,7 @@ template <class StageRows, class Record>
 double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t row_stage_bytes,
                             StageRows&& stage, Record&& record) {
   std::lock_guard lock(mutex_);
-  const std::size_t slice_rows = std::max<std::size_t>(1, kSliceBytes / row_stage_bytes);
+  const std::size_t slice_rows = std::max<std::size_t>(1, slice_bytes_ / row_stage_bytes);
   StagingCrew crew(StagingCrew::threads_for(std::min(slice_rows, count)));
   double max_norm = 0.0;
   try {

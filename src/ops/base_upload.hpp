@@ -83,7 +83,13 @@ class StagingCrew {
 
 class BaseUploader {
  public:
-  BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows);
+  /// Large enough that a slice's GPU copy amortises its submission, small enough that three
+  /// of them (one staged, one copying, one waiting) cost little memory.
+  static constexpr std::uint64_t default_slice_bytes = std::uint64_t{64} << 20;
+
+  /// Stages slices of up to slice_bytes (three staging buffers of that size at most).
+  BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
+               std::uint64_t slice_bytes = default_slice_bytes);
 
   /// Appends rows [first, first + count) of source (float32, or compact rows widened on the
   /// GPU) to chunk's end, checking them as KnnEngine::check_base does, messages naming row
@@ -118,6 +124,7 @@ class BaseUploader {
   std::size_t dim_;
   Metric metric_;
   std::size_t chunk_rows_;
+  std::uint64_t slice_bytes_;
   std::mutex mutex_;  // one upload at a time per uploader (they share the staging ring)
   struct Staging {
     Buffer buffer;

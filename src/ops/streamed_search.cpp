@@ -128,8 +128,9 @@ namespace {
 
 /// The device memory of one pass and what fills it.
 struct PassSlot {
-  PassSlot(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows)
-      : uploader(context, dim, metric, chunk_rows) {}
+  PassSlot(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
+           std::uint64_t slice_bytes)
+      : uploader(context, dim, metric, chunk_rows, slice_bytes) {}
   BaseUploader uploader;
   std::vector<BaseChunk> chunks;
   std::vector<CompactChunk> compact;
@@ -199,8 +200,12 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
     return source.row(static_cast<std::size_t>(label));
   });
 
-  PassSlot slots[2] = {{context, dim, metric, engine.chunk_rows()},
-                       {context, dim, metric, engine.chunk_rows()}};
+  // Staging is host-visible memory, on CPU drivers and integrated GPUs the budget's own: the
+  // two slots' rings (three slices each) take a sixteenth of it at most, 64 MiB per slice.
+  const std::uint64_t slice_bytes =
+      std::clamp<std::uint64_t>(budget / 96, 1, BaseUploader::default_slice_bytes);
+  PassSlot slots[2] = {{context, dim, metric, engine.chunk_rows(), slice_bytes},
+                       {context, dim, metric, engine.chunk_rows(), slice_bytes}};
   const auto count_of = [&](std::size_t first) { return std::min(per_pass, total - first); };
   const auto load = [&](std::size_t pass, std::size_t first) {
     return std::async(std::launch::async, [&, pass, first] {
