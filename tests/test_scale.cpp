@@ -177,8 +177,9 @@ TEST_F(ScaleTest, Uint8KnnEqualsFloat64WhereFloat32SumsAreNotExact) {
   }
 }
 
-TEST_F(ScaleTest, Int8KnnEqualsFloat64) {
-  const std::size_t dim = 280, n = 500, nq = 16, k = 7;
+TEST_F(ScaleTest, Int8KnnEqualsFloat64WhereFloat32SumsAreNotExact) {
+  // 128^2 * 1100 > 2^24.
+  const std::size_t dim = 1100, n = 300, nq = 16, k = 7;
   const auto base = random_bytes<std::int8_t>(n * dim, 3);
   const auto queries = vt::normal_data(nq, dim, 4);
   for (const Metric metric : kMetrics) {
@@ -244,7 +245,7 @@ TEST_F(ScaleTest, MemoryBudgetParsesBinaryMultiplesAndRefusesTheRest) {
   EXPECT_NE(msg.find("VECACCEL_MEMORY_BUDGET = 'lots'"), std::string::npos) << msg;
 }
 
-TEST_F(ScaleTest, StreamedSearchEqualsInMemorySearchBitForBit) {
+TEST_F(ScaleTest, StreamedSearchUploadingOnAnotherThreadEqualsInMemorySearchBitForBit) {
   const std::size_t dim = 24, n = 3000, nq = 40, k = 15;
   const auto base = vt::clustered_data(n, dim, 20, 7);
   const auto queries = vt::clustered_data(nq, dim, 20, 8);
@@ -287,8 +288,9 @@ TEST_F(ScaleTest, StreamedUint8FileEqualsInMemorySearch) {
 /// A uint8 row of `dim` values whose squared norm is `target` (255s, then up to four squares).
 std::vector<std::uint8_t> row_with_squared_norm(std::size_t dim, std::uint64_t target) {
   std::vector<std::uint8_t> row(dim, 0);
+  constexpr std::uint64_t kMaxSquare = 65025;  // 255^2
   std::size_t i = 0;
-  for (; target >= 255u * 255u; target -= 255u * 255u)
+  for (; target >= kMaxSquare; target -= kMaxSquare)
     row[i++] = 255;
   while (target > 0) {
     auto v = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(target)));

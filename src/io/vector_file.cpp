@@ -163,6 +163,7 @@ void convert(std::span<const std::byte> src, Out* dst, std::size_t first_index, 
       if (!exactly_representable<Out>(value)) {
         unrepresentable<Out>(value, first_index + i, dim, name);
       }
+      // NOLINTNEXTLINE(bugprone-signed-char-misuse): int8 elements are numbers, sign and all
       dst[i] = static_cast<Out>(value);
     }
   }

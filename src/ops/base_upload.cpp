@@ -89,6 +89,7 @@ double compact_norm(const T* row, std::size_t dim) {
     std::uint32_t sum = 0;
     const std::size_t end = std::min(dim, start + kBlock);
     for (std::size_t i = start; i < end; ++i) {
+      // NOLINTNEXTLINE(bugprone-signed-char-misuse): int8 elements are numbers, sign and all
       const auto v = static_cast<std::int32_t>(row[i]);
       sum += static_cast<std::uint32_t>(v * v);
     }
