@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <span>
+#include <type_traits>
 
 #include "vecaccel/error.hpp"
 #include "vecaccel/vector_file.hpp"
@@ -16,20 +17,36 @@ using vecaccel::Errc;
 using vecaccel::VectorFileFormat;
 
 constexpr VectorFileFormat kFormats[] = {VectorFileFormat::fvecs, VectorFileFormat::bvecs,
-                                         VectorFileFormat::ivecs, VectorFileFormat::npy};
+                                         VectorFileFormat::ivecs, VectorFileFormat::npy,
+                                         VectorFileFormat::fbin,  VectorFileFormat::u8bin,
+                                         VectorFileFormat::i8bin, VectorFileFormat::ibin};
 
-std::size_t texmex_elem_size(VectorFileFormat format) {
-  return format == VectorFileFormat::bvecs ? 1 : 4;
+std::size_t elem_size(VectorFileFormat format) {
+  return format == VectorFileFormat::bvecs || format == VectorFileFormat::u8bin ||
+                 format == VectorFileFormat::i8bin
+             ? 1
+             : 4;
 }
 
-// A TEXMEX result must account for every input byte; npy is checked by its own length rule.
+bool is_bin(VectorFileFormat format) {
+  return format == VectorFileFormat::fbin || format == VectorFileFormat::u8bin ||
+         format == VectorFileFormat::i8bin || format == VectorFileFormat::ibin;
+}
+
+// A TEXMEX or .?bin result must account for every input byte (an .ibin read as ids may also
+// carry ground-truth distances); npy is checked by its own length rule.
 template <class T>
 void check(const vecaccel::Matrix<T>& m, VectorFileFormat format, std::size_t size) {
   if (m.values.size() != m.rows * m.dim) std::abort();
   if (m.rows > 0 && m.dim == 0) std::abort();
-  if (format != VectorFileFormat::npy && m.rows * (4 + m.dim * texmex_elem_size(format)) != size) {
-    std::abort();
+  const std::size_t data = m.rows * m.dim * elem_size(format);
+  if (is_bin(format)) {
+    const bool ids_with_distances =
+        std::is_same_v<T, std::int32_t> && format == VectorFileFormat::ibin && 8 + 2 * data == size;
+    if (8 + data != size && !ids_with_distances) std::abort();
+    return;
   }
+  if (format != VectorFileFormat::npy && m.rows * 4 + data != size) std::abort();
 }
 
 template <class Parse>

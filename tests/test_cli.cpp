@@ -184,6 +184,61 @@ TEST_F(CliTest, SearchEqualsFlatIndexSearchBatchByBatch) {
   }
 }
 
+TEST_F(CliTest, BaseLargerThanTheMemoryBudgetIsStreamedWithTheSameResults) {
+  constexpr std::size_t dim = 20, nb = 3000, nq = 30;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> byte(0, 255);
+  Matrix<std::uint8_t> base{nb, dim, std::vector<std::uint8_t>(nb * dim)};
+  for (auto& v : base.values)
+    v = static_cast<std::uint8_t>(byte(rng));
+  write_vectors(data("base.u8bin"), base);
+  write_vectors(data("base.fbin"),
+                Matrix<float>{nb, dim, {base.values.begin(), base.values.end()}});
+  write_vectors(data("query.fvecs"), matrix(nq, dim, vt::normal_data(nq, dim, 6)));
+  const auto search_into = [&](const std::string& base_file, const std::string& out) {
+    return run({"search", "--base", data(base_file), "--query", data("query.fvecs"), "-k", "12",
+                "--output", (dir_ / out).string(), "--json"});
+  };
+  const CliResult whole = search_into("base.fbin", "whole.ibin");
+  ASSERT_EQ(whole.status, 0) << whole.err;
+  EXPECT_NE(whole.out.find("\"streamed_passes\": 0"), std::string::npos) << whole.out;
+  // 64 KiB: 292 float rows per pass of the 3,000 (236 uint8 rows: a compact row also needs its
+  // bytes on the GPU).
+  ::setenv("VECACCEL_MEMORY_BUDGET", "64K", 1);
+  const CliResult streamed = search_into("base.fbin", "streamed.ibin");
+  const CliResult bytes = search_into("base.u8bin", "bytes.ibin");
+  ::unsetenv("VECACCEL_MEMORY_BUDGET");
+  for (const CliResult* r : {&streamed, &bytes}) {
+    ASSERT_EQ(r->status, 0) << r->err;
+    EXPECT_EQ(r->out.find("\"streamed_passes\": 0"), std::string::npos) << r->out;
+    EXPECT_EQ(r->err, "");
+  }
+  EXPECT_NE(streamed.out.find("\"streamed_passes\": 11"), std::string::npos) << streamed.out;
+  const std::string expected = slurp(dir_ / "whole.ibin");
+  EXPECT_EQ(expected.size(), 8u + nq * 12 * 8);
+  EXPECT_EQ(slurp(dir_ / "streamed.ibin"), expected);
+  EXPECT_EQ(slurp(dir_ / "bytes.ibin"), expected);
+}
+
+TEST_F(CliTest, IbinOutputHoldsIdsAndDistancesAndServesAsGroundTruth) {
+  constexpr std::size_t dim = 8, nb = 200, nq = 9, k = 4;
+  write_vectors(data("base.fvecs"), matrix(nb, dim, vt::normal_data(nb, dim, 7)));
+  write_vectors(data("query.fvecs"), matrix(nq, dim, vt::normal_data(nq, dim, 8)));
+  const CliResult r =
+      run({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "4",
+           "--output", (dir_ / "gt.ibin").string(), "--distances", (dir_ / "d.fbin").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const GroundTruth truth = read_ground_truth(dir_ / "gt.ibin");
+  EXPECT_EQ(truth.ids.rows, nq);
+  EXPECT_EQ(truth.ids.dim, k);
+  EXPECT_EQ(truth.distances, read_vectors(dir_ / "d.fbin"));
+  const CliResult again =
+      run({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "4",
+           "--gt", (dir_ / "gt.ibin").string(), "--json"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("\"recall_at_1\": 1.000000"), std::string::npos) << again.out;
+}
+
 TEST_F(CliTest, GroundTruthRecallCountsTheFirstGroundTruthIdOnly) {
   // Base rows (i, 0) for i = 0..19; the nearest-first order of each query is known exactly.
   std::vector<float> base;
@@ -275,7 +330,7 @@ TEST_F(CliErrors, NanInBaseAndInfInQueryNameFileRowAndValue) {
   values[5 * 8 + 3] = std::numeric_limits<float>::quiet_NaN();
   write_vectors(data("nan.fvecs"), matrix(30, 8, values));
   expect_failure(search(data("nan.fvecs"), data("query.fvecs")), 1,
-                 {data("nan.fvecs"), "row 5", "column 3", "nan"});
+                 {data("nan.fvecs"), "row 5", "dimension 3", "nan"});
   auto queries = vt::normal_data(5, 8, 7);
   queries[std::size_t{2} * 8] = -std::numeric_limits<float>::infinity();
   write_vectors(data("inf.fvecs"), matrix(5, 8, queries));

@@ -659,5 +659,138 @@ TEST_F(VectorFileTest, WriterRejectsLossyFormatsAndBadMatrices) {
   EXPECT_TRUE(entries().empty());
 }
 
+// ---------------------------------------------------------------------------------------------
+// Billion-scale formats: .fbin, .u8bin, .i8bin, .ibin and the ground-truth layout
+
+// A .?bin file: int32 rows, int32 dim, then the values.
+template <class T>
+Bytes bin_file(std::int32_t rows, std::int32_t dim, const std::vector<T>& values) {
+  Bytes bytes;
+  append(bytes, rows);
+  append(bytes, dim);
+  for (T v : values)
+    append(bytes, v);
+  return bytes;
+}
+
+TEST_F(VectorFileTest, BinFormatsRoundTripExactly) {
+  const auto f = make_floats(5, 3);
+  write_vectors(path("a.fbin"), f);
+  EXPECT_TRUE(same_bits(read_vectors(path("a.fbin")), f));
+  EXPECT_EQ(read_file(path("a.fbin")), bin_file<float>(5, 3, f.values));
+
+  Matrix<std::uint8_t> u8{2, 3, {0, 1, 2, 128, 254, 255}};
+  write_vectors(path("a.u8bin"), u8);
+  EXPECT_EQ(read_u8_vectors(path("a.u8bin")), u8);
+  EXPECT_EQ(read_vectors(path("a.u8bin")), (Matrix<float>{2, 3, {0, 1, 2, 128, 254, 255}}));
+
+  Matrix<std::int8_t> i8{3, 1, {-128, 0, 127}};
+  write_vectors(path("a.i8bin"), i8);
+  EXPECT_EQ(read_i8_vectors(path("a.i8bin")), i8);
+  EXPECT_EQ(read_vectors(path("a.i8bin")), (Matrix<float>{3, 1, {-128, 0, 127}}));
+
+  const auto ids = make_ids(4, 2);
+  write_ids(path("a.ibin"), ids);
+  EXPECT_EQ(read_ids(path("a.ibin")), ids);
+  EXPECT_EQ(format_from_path("X.U8BIN"), VectorFileFormat::u8bin);
+}
+
+TEST_F(VectorFileTest, ByteVectorsAlsoRoundTripThroughBvecs) {
+  Matrix<std::uint8_t> u8{2, 2, {7, 8, 9, 255}};
+  write_vectors(path("a.bvecs"), u8);
+  EXPECT_EQ(read_u8_vectors(path("a.bvecs")), u8);
+  EXPECT_EQ(read_vectors(path("a.bvecs")), (Matrix<float>{2, 2, {7, 8, 9, 255}}));
+}
+
+TEST_F(VectorFileTest, EmptyBinFileRoundTrips) {
+  write_vectors(path("e.fbin"), Matrix<float>{});
+  EXPECT_EQ(read_file(path("e.fbin")), bin_file<float>(0, 0, {}));
+  EXPECT_EQ(read_vectors(path("e.fbin")), Matrix<float>{});
+  EXPECT_EQ(parse_f(bin_file<float>(0, 7, {}), VectorFileFormat::fbin).dim, 7u);
+}
+
+TEST_F(VectorFileTest, GroundTruthRoundTripsAndItsIdsReadAsIds) {
+  GroundTruth truth{make_ids(3, 2), make_floats(3, 2)};
+  write_ground_truth(path("gt.ibin"), truth);
+  const Bytes bytes = read_file(path("gt.ibin"));
+  Bytes want = bin_file<std::int32_t>(3, 2, truth.ids.values);
+  for (float v : truth.distances.values)
+    append(want, v);
+  EXPECT_EQ(bytes, want);
+  const GroundTruth again = read_ground_truth(path("gt.ibin"));
+  EXPECT_EQ(again.ids, truth.ids);
+  EXPECT_TRUE(same_bits(again.distances, truth.distances));
+  EXPECT_EQ(read_ids(path("gt.ibin")), truth.ids);  // --gt takes either .ibin layout
+  EXPECT_EQ(parse_ids(bytes, VectorFileFormat::ibin, "gt.ibin"), truth.ids);
+}
+
+TEST_F(VectorFileTest, MalformedBinFilesNameTheirNumbers) {
+  const auto msg = [&](const Bytes& bytes, VectorFileFormat format) {
+    return error_of(Errc::io_error, [&] { parse_f(bytes, format, "b"); });
+  };
+  EXPECT_NE(msg(raw<std::int32_t>({2}), VectorFileFormat::fbin).find("truncated at byte 4"),
+            std::string::npos);
+  EXPECT_NE(msg(bin_file<std::int32_t>(-1, 3, {}), VectorFileFormat::fbin)
+                .find("header has -1 rows of dimension 3"),
+            std::string::npos);
+  EXPECT_NE(msg(bin_file<std::int32_t>(2, 0, {}), VectorFileFormat::fbin).find("dimension 0"),
+            std::string::npos);
+  EXPECT_NE(
+      msg(bin_file<std::int32_t>(1, 2'000'000, {}), VectorFileFormat::fbin).find("1..1000000"),
+      std::string::npos);
+  const auto short_data = msg(bin_file<float>(2, 2, {1, 2, 3}), VectorFileFormat::fbin);
+  EXPECT_NE(
+      short_data.find("truncated: 2 x 2 needs 16 data bytes after the 8-byte header, file has 12"),
+      std::string::npos)
+      << short_data;
+  const auto long_data = msg(bin_file<std::uint8_t>(1, 2, {1, 2, 3}), VectorFileFormat::u8bin);
+  EXPECT_NE(long_data.find("wrong size: 1 x 2 needs 2 data bytes"), std::string::npos) << long_data;
+  // A ground-truth-sized tail is only meaningful for ids.
+  const auto gt_as_vectors = msg(bin_file<std::int32_t>(1, 1, {5, 0}), VectorFileFormat::ibin);
+  EXPECT_NE(gt_as_vectors.find("wrong size"), std::string::npos) << gt_as_vectors;
+  const auto ids = error_of(Errc::io_error, [&] {
+    parse_ids(bin_file<std::int32_t>(1, 2, {1, 2, 3}), VectorFileFormat::ibin, "ids");
+  });
+  EXPECT_NE(ids.find("needs 8 or 16"), std::string::npos) << ids;
+  write_ids(path("plain.ibin"), make_ids(2, 2));
+  const auto plain = error_of(Errc::io_error, [&] { read_ground_truth(path("plain.ibin")); });
+  EXPECT_NE(plain.find("needs 32 bytes of ids and distances after the 8-byte header, file has 16"),
+            std::string::npos)
+      << plain;
+}
+
+TEST_F(VectorFileTest, BinFilesAreReadWithTheFileReadersRules) {
+  // Streaming reads and in-memory parsing agree, error for error.
+  const Bytes bad = bin_file<float>(3, 2, {1, 2, 3});
+  write_file(path("bad.fbin"), bad);
+  EXPECT_EQ(error_of(Errc::io_error, [&] { read_vectors(path("bad.fbin")); }),
+            error_of(Errc::io_error,
+                     [&] { parse_f(bad, VectorFileFormat::fbin, path("bad.fbin").string()); }));
+  // int32 beyond 2^24 is not a float.
+  write_file(path("big.ibin"), bin_file<std::int32_t>(1, 1, {(1 << 24) + 1}));
+  error_of(Errc::invalid_argument, [&] { read_vectors(path("big.ibin")); });
+}
+
+TEST_F(VectorFileTest, BinFormatsPairOnlyWithTheirElementTypes) {
+  write_vectors(path("v.fbin"), make_floats(1, 2));
+  const auto ids = error_of(Errc::invalid_argument, [&] { read_ids(path("v.fbin")); });
+  EXPECT_NE(ids.find("ids are read from .ivecs, .ibin or .npy, not .fbin"), std::string::npos);
+  error_of(Errc::invalid_argument, [&] { read_u8_vectors(path("v.fbin")); });
+  error_of(Errc::invalid_argument, [&] { read_i8_vectors(path("x.u8bin")); });
+  error_of(Errc::invalid_argument, [&] { write_vectors(path("a.u8bin"), make_floats(1, 1)); });
+  error_of(Errc::invalid_argument, [&] {
+    write_vectors(path("a.fbin"), Matrix<std::uint8_t>{1, 1, {1}});
+  });
+  error_of(Errc::invalid_argument, [&] { write_ids(path("a.fbin"), make_ids(1, 1)); });
+  error_of(Errc::invalid_argument, [&] {
+    write_ground_truth(path("gt.ivecs"), GroundTruth{make_ids(1, 1), make_floats(1, 1)});
+  });
+  const auto shapes = error_of(Errc::invalid_argument, [&] {
+    write_ground_truth(path("gt.ibin"), GroundTruth{make_ids(2, 1), make_floats(1, 2)});
+  });
+  EXPECT_NE(shapes.find("ids are 2 x 1 but distances 1 x 2"), std::string::npos) << shapes;
+  EXPECT_EQ(entries(), std::vector<std::string>{"v.fbin"});
+}
+
 }  // namespace
 }  // namespace vecaccel

@@ -6,6 +6,12 @@
 // batch succeeded, each to a temporary file, and renamed into place only when all were written:
 // a failed run leaves no output behind. SIGINT/SIGTERM stop the run at its next check (between
 // file chunks, added slices and query batches), remove the temporaries and exit 130/143.
+//
+// The base is memory-mapped where its format allows (.fvecs/.bvecs/.npy/.fbin/.u8bin/.i8bin in
+// a regular file) and never read whole into memory: uint8/int8 bases stay one byte per element
+// on the GPU. A base that does not fit the device memory budget (VECACCEL_MEMORY_BUDGET, else the
+// device's free memory) is streamed through the GPU in passes, with a progress bar over the
+// base rows; the results are the same bits either way.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,12 +35,16 @@
 #include "commands.hpp"
 #include "io/atomic_file.hpp"
 #include "io/vector_file_writer.hpp"
+#include "ops/base_upload.hpp"
 #include "ops/exact_merge.hpp"
+#include "ops/streamed_search.hpp"
 #include "progress.hpp"
 #include "signal_stop.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
+#include "vecaccel/mapped_vectors.hpp"
+#include "vecaccel/ops.hpp"
 #include "vecaccel/sharded_index.hpp"
 #include "vecaccel/vector_file.hpp"
 
@@ -44,8 +54,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// Rows per FlatIndex::add call: bounds the staging memory and drives the progress bar.
-constexpr std::size_t kAddSliceRows = 65536;
+// Bytes per FlatIndex::add call: bounds the host copy of TEXMEX rows and drives the progress bar.
+constexpr std::uint64_t kAddSliceBytes = std::uint64_t{256} << 20;
 
 struct SearchOptions {
   std::string base;
@@ -73,6 +83,7 @@ struct SearchRun {
   std::size_t queries = 0;
   double add_ms = 0;
   double search_ms = 0;
+  std::size_t passes = 0;  // base passes of a streamed search; 0: the base was held whole
   std::vector<Recall> recalls;
 };
 
@@ -81,6 +92,7 @@ double ms_since(Clock::time_point start) {
 }
 
 /// Fails early (usage error) on an output path whose extension the writer would refuse.
+/// --output .ibin writes the billion-scale benchmarks' ground-truth layout (ids, distances).
 void check_output_path(const std::string& path, const char* option, bool ids) {
   if (path.empty()) return;
   VectorFileFormat format{};
@@ -90,10 +102,11 @@ void check_output_path(const std::string& path, const char* option, bool ids) {
     format = VectorFileFormat::bvecs;  // refused below
   }
   const bool ok = format == VectorFileFormat::npy ||
-                  format == (ids ? VectorFileFormat::ivecs : VectorFileFormat::fvecs);
+                  format == (ids ? VectorFileFormat::ivecs : VectorFileFormat::fvecs) ||
+                  format == (ids ? VectorFileFormat::ibin : VectorFileFormat::fbin);
   if (!ok) {
     throw UsageError(std::string(option) + " '" + path + "': the extension must be " +
-                     (ids ? ".ivecs" : ".fvecs") + " or .npy");
+                     (ids ? ".ivecs, .ibin (ids and distances)" : ".fvecs, .fbin") + " or .npy");
   }
 }
 
@@ -212,17 +225,135 @@ void check_ground_truth_ids(const Matrix<std::int32_t>& gt, const std::string& p
   }
 }
 
+/// A rank's slice of the base (MPI), in memory, added in slices of about kAddSliceBytes.
 template <class Index>
 void add_base(Index& index, const Matrix<float>& base, bool show_progress,
               const std::stop_token& stop) {
   Progress progress("adding", base.rows, Progress::Unit::items, show_progress, "rows");
-  for (std::size_t row = 0; row < base.rows; row += kAddSliceRows) {
+  const std::size_t slice_rows =
+      std::max<std::size_t>(1, kAddSliceBytes / (base.dim * sizeof(float)));
+  for (std::size_t row = 0; row < base.rows; row += slice_rows) {
     check_stop(stop);
-    const std::size_t n = std::min(kAddSliceRows, base.rows - row);
+    const std::size_t n = std::min(slice_rows, base.rows - row);
     index.add(std::span(base.values).subspan(row * base.dim, n * base.dim));
     progress.update(row + n);
   }
   progress.finish();
+}
+
+/// The base: mapped where the file allows it, else read (float32) into memory.
+struct Base {
+  std::optional<MappedVectors> mapped;
+  Matrix<float> values;
+
+  std::size_t rows() const { return mapped ? mapped->rows() : values.rows; }
+  std::size_t dim() const { return mapped ? mapped->dim() : values.dim; }
+  ElementType type() const { return mapped ? mapped->element_type() : ElementType::float32; }
+};
+
+bool mappable(const std::string& path) {
+  VectorFileFormat format{};
+  try {
+    format = format_from_path(path);
+  } catch (const Error&) {
+    return false;  // read_vectors names the extension
+  }
+  struct stat info {};
+  return format != VectorFileFormat::ivecs && format != VectorFileFormat::ibin &&
+         ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+}
+
+Base open_base(const std::string& path, bool show_progress, const std::stop_token& stop) {
+  if (!mappable(path)) return {std::nullopt, read_input(path, "base", show_progress, stop)};
+  Base base{MappedVectors(path), {}};
+  if (base.rows() == 0) {
+    throw Error(Errc::invalid_argument, path + ": the base file holds no vectors");
+  }
+  return base;
+}
+
+/// Base rows are checked as they are uploaded; their errors name the file too.
+template <class F>
+void naming_base(const std::string& path, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (e.code() != Errc::invalid_argument && e.code() != Errc::io_error) throw;
+    // what() is "<code>: <message>"; the message gains the file's name.
+    const std::string what = e.what();
+    const std::size_t code = to_string(e.code()).size() + 2;
+    if (what.compare(code, 9, "base row ") != 0) throw;
+    throw Error(e.code(), path + ": " + what.substr(code));
+  }
+}
+
+/// ShardedIndex takes float32 rows only (search_and_write refuses other bases first).
+void add_rows(ShardedIndex& index, ElementType, std::span<const std::byte> bytes) {
+  index.add(std::span(reinterpret_cast<const float*>(bytes.data()), bytes.size() / 4));
+}
+
+void add_rows(FlatIndex& index, ElementType type, std::span<const std::byte> bytes) {
+  switch (type) {
+    case ElementType::float32:
+      return index.add(std::span(reinterpret_cast<const float*>(bytes.data()), bytes.size() / 4));
+    case ElementType::uint8:
+      return index.add(
+          std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    case ElementType::int8:
+      return index.add(std::span(reinterpret_cast<const std::int8_t*>(bytes.data()), bytes.size()));
+  }
+}
+
+template <class Index>
+void add_base(Index& index, const Base& base, const std::string& path, bool show_progress,
+              const std::stop_token& stop) {
+  Progress progress("adding", base.rows(), Progress::Unit::items, show_progress, "rows");
+  const std::size_t row_bytes = base.dim() * element_size(base.type());
+  const std::size_t slice_rows = std::max<std::size_t>(1, kAddSliceBytes / row_bytes);
+  std::vector<std::byte> copied;  // TEXMEX rows, whose headers sit between them
+  for (std::size_t row = 0; row < base.rows(); row += slice_rows) {
+    check_stop(stop);
+    const std::size_t n = std::min(slice_rows, base.rows() - row);
+    std::span<const std::byte> bytes =
+        base.mapped ? base.mapped->contiguous(row, n)
+                    : std::as_bytes(
+                          std::span(base.values.values).subspan(row * base.dim(), n * base.dim()));
+    if (bytes.empty()) {
+      copied.resize(n * row_bytes);
+      base.mapped->copy_rows(row, n, copied);
+      bytes = copied;
+    }
+    naming_base(path, [&] { add_rows(index, base.type(), bytes); });
+    progress.update(row + n);
+  }
+  progress.finish();
+}
+
+/// Streams a mapped base through the GPU in passes within `budget`.
+void search_streamed(Context& context, const MappedVectors& base, const Matrix<float>& queries,
+                     const SearchOptions& options, std::uint64_t budget,
+                     const std::stop_token& stop, SearchRun& run, Matrix<std::int32_t>& ids,
+                     Matrix<float>& distances) {
+  Progress progress("searching base", base.rows(), Progress::Unit::items,
+                    progress_wanted(options.quiet), "rows");
+  KnnResult result;
+  naming_base(options.base, [&] {
+    result = ops::knn(context, queries.values, base, options.k, parse_metric(options.metric),
+                      {.timeout = std::chrono::nanoseconds::max(),
+                       .stop = stop,
+                       .progress =
+                           [&](std::size_t done, std::size_t) {
+                             ++run.passes;
+                             progress.update(done);
+                           },
+                       .memory_budget = budget});
+  });
+  progress.finish();
+  const std::size_t k = options.k;
+  ids = {.rows = queries.rows, .dim = k, .values = std::vector<std::int32_t>(queries.rows * k)};
+  distances = {.rows = queries.rows, .dim = k, .values = std::move(result.distances)};
+  for (std::size_t i = 0; i < ids.values.size(); ++i)
+    ids.values[i] = static_cast<std::int32_t>(result.labels[i]);
 }
 
 /// Searches batch by batch; ids (0-based base rows) and distances, rows x k each.
@@ -287,11 +418,11 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
     std::printf(
         "{\"device\": %s, \"base\": %s, \"query\": %s, \"base_rows\": %zu, \"dim\": %zu, "
         "\"queries\": %zu, \"k\": %zu, \"metric\": %s, \"batch\": %zu, \"add_ms\": %.3f, "
-        "\"search_ms\": %.3f, \"queries_per_second\": %.1f",
+        "\"search_ms\": %.3f, \"queries_per_second\": %.1f, \"streamed_passes\": %zu",
         json_string(run.device).c_str(), json_string(options.base).c_str(),
         json_string(options.query).c_str(), run.base_rows, run.dim, run.queries, options.k,
         json_string(to_string(parse_metric(options.metric))).c_str(), options.batch, run.add_ms,
-        run.search_ms, qps);
+        run.search_ms, qps, run.passes);
     for (const Recall& r : run.recalls)
       std::printf(", \"recall_at_%zu\": %.6f", r.at, r.value);
     std::printf("}\n");
@@ -302,7 +433,11 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
   std::printf("queries    %s: %zu, k = %zu, metric %s, batches of %zu\n", options.query.c_str(),
               run.queries, options.k, std::string(to_string(parse_metric(options.metric))).c_str(),
               options.batch);
-  std::printf("add        %.1f ms\n", run.add_ms);
+  if (run.passes > 0) {
+    std::printf("add        streamed with the search, %zu passes over the base\n", run.passes);
+  } else {
+    std::printf("add        %.1f ms\n", run.add_ms);
+  }
   std::printf("search     %.1f ms, %.1f queries/s\n", run.search_ms, qps);
   for (const Recall& r : run.recalls)
     std::printf("recall@%-3zu %.4f\n", r.at, r.value);
@@ -315,7 +450,11 @@ void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids
   std::optional<detail::AtomicFile> ids_file;
   std::optional<detail::AtomicFile> distances_file;
   std::vector<detail::AtomicFile*> files;
-  if (!options.output.empty()) {
+  if (!options.output.empty() && format_from_path(options.output) == VectorFileFormat::ibin) {
+    detail::write_ground_truth_to(ids_file.emplace(options.output), GroundTruth{ids, distances},
+                                  stopping({}, stop));
+    files.push_back(&*ids_file);
+  } else if (!options.output.empty()) {
     detail::write_ids_to(ids_file.emplace(options.output), ids, stopping({}, stop));
     files.push_back(&*ids_file);
   }
@@ -368,31 +507,54 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
   const Metric metric = parse_metric(options.metric);
   const bool show_progress = progress_wanted(options.quiet);
 
-  const Matrix<float> base = read_input(options.base, "base", show_progress, stop);
+  const Base base = open_base(options.base, show_progress, stop);
   const Matrix<float> queries = read_input(options.query, "query", show_progress, stop);
-  check_search_shape(options, base.dim, base.rows, queries);
+  check_search_shape(options, base.dim(), base.rows(), queries);
   std::optional<Matrix<std::int32_t>> gt;
   if (!options.gt.empty()) {
     gt = read_ground_truth(options.gt, queries.rows);
-    check_ground_truth_ids(*gt, options.gt, base.rows, options.base);
+    check_ground_truth_ids(*gt, options.gt, base.rows(), options.base);
   }
 
   SearchRun run{.device = {},
-                .base_rows = base.rows,
-                .dim = base.dim,
+                .base_rows = base.rows(),
+                .dim = base.dim(),
                 .queries = queries.rows,
                 .recalls = {}};
   Matrix<std::int32_t> ids;
   Matrix<float> distances;
-  if (options.devices.empty()) {
+  if (!options.devices.empty()) {
+    if (base.type() != ElementType::float32) {
+      throw Error(Errc::unsupported, "--devices shards float32 bases; " + options.base + " holds " +
+                                         std::string(to_string(base.type())) + " rows");
+    }
+    ShardedIndex index(parse_devices(options.devices), base.dim(), metric);
+    run.device = device_text(index);
+    auto start = Clock::now();
+    add_base(index, base, options.base, show_progress, stop);
+    run.add_ms = ms_since(start);
+    start = Clock::now();
+    search_batches(index, queries, options, stop, ids, distances);
+    run.search_ms = ms_since(start);
+  } else {
     Context context;
     run.device = device_text(context);
-    FlatIndex index(context, base.dim, metric);
-    add_and_search(index, base, queries, options, stop, run, ids, distances);
-  } else {
-    ShardedIndex index(parse_devices(options.devices), base.dim, metric);
-    run.device = device_text(index);
-    add_and_search(index, base, queries, options, stop, run, ids, distances);
+    const std::uint64_t budget = detail::device_memory_budget(context);
+    const bool stream = base.mapped && detail::stream_rows_per_pass(budget, base.dim(), base.type(),
+                                                                    base.rows()) < base.rows();
+    if (stream) {
+      const auto start = Clock::now();
+      search_streamed(context, *base.mapped, queries, options, budget, stop, run, ids, distances);
+      run.search_ms = ms_since(start);
+    } else {
+      FlatIndex index(context, base.dim(), metric, base.type());
+      auto start = Clock::now();
+      add_base(index, base, options.base, show_progress, stop);
+      run.add_ms = ms_since(start);
+      start = Clock::now();
+      search_batches(index, queries, options, stop, ids, distances);
+      run.search_ms = ms_since(start);
+    }
   }
   if (gt) run.recalls = recalls(ids, *gt, options.k);
 
@@ -621,8 +783,11 @@ void add_search_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "search",
       "Exact k-nearest-neighbour search of --query against --base on the GPU.\n"
-      "Inputs: .fvecs, .bvecs, .ivecs or .npy (float32, C order). Ids are 0-based row numbers "
-      "of the base file.\n"
+      "Inputs: .fvecs, .bvecs, .ivecs, .npy (float32, C order; a base also uint8/int8), .fbin, "
+      ".u8bin or .i8bin. Ids are 0-based row numbers of the base file. The base is "
+      "memory-mapped, uint8/int8 bases stay one byte per element on the GPU, and a base larger "
+      "than the device memory budget (VECACCEL_MEMORY_BUDGET=<bytes>[K|M|G], else the free "
+      "device memory) is streamed through the GPU in passes.\n"
       "With --gt, recall@R (R = 1, 10 and k, where R <= k) is the fraction of queries whose "
       "true nearest neighbour (the first id in its ground-truth row) appears among the first R "
       "results: ANN-benchmarks' R@R, i.e. 1-recall@R.\n"
@@ -641,10 +806,12 @@ void add_search_command(CLI::App& app) {
   command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
       ->check(metric_validator())
       ->capture_default_str();
-  command->add_option("--output", options->output, "Write ids (rows x k) to .ivecs or .npy");
+  command->add_option("--output", options->output,
+                      "Write ids (rows x k) to .ivecs or .npy, or ids and distances to .ibin "
+                      "(ground-truth layout: int32 n, int32 k, ids, float32 distances)");
   command->add_option("--distances", options->distances,
-                      "Write distances (rows x k) to .fvecs or .npy");
-  command->add_option("--gt", options->gt, "Ground-truth ids (.ivecs or .npy) for recall");
+                      "Write distances (rows x k) to .fvecs, .fbin or .npy");
+  command->add_option("--gt", options->gt, "Ground-truth ids (.ivecs, .ibin or .npy) for recall");
   command->add_option("--batch", options->batch, "Queries per search call")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
       ->capture_default_str();

@@ -2,7 +2,15 @@
 // FlatIndex: exact (brute-force) k-nearest-neighbour search over vectors kept on the GPU.
 //
 // Vectors stay in device memory between searches; add() appends without re-uploading what is
-// there (storage grows in chunks that each fit the device's storage-buffer range). Labels are
+// there (storage grows in chunks that each fit the device's storage-buffer range). add() checks
+// the rows on several threads and uploads them through reused staging buffers, overlapping
+// the copies with the checks of the next slice.
+//
+// Element types: an index stores float32 rows, or (ElementType::uint8 / int8, fixed at
+// construction) one byte per element on the GPU, widened to float32 on the GPU a chunk at a
+// time as it is searched; results are exact either way (uint8/int8 values are exact in
+// float32). A compact index's save() writes its rows as float32 (exact); load() of that file
+// gives a float32 index with the same results. Labels are
 // 64-bit ids: add() numbers rows 0, 1, 2, ...; add_with_ids() takes the caller's. search()
 // results follow KnnResult's rules (sorted, ties by label, padding with -1). Thread-safe:
 // searches may run concurrently; add/reset/save exclude everything else. The context must
@@ -15,11 +23,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "vecaccel/context.hpp"
+#include "vecaccel/element_type.hpp"
+#include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -33,17 +44,29 @@ class FlatIndex {
  public:
   /// invalid_argument for dim 0 or above max_dim.
   FlatIndex(Context& context, std::size_t dim, Metric metric);
+  /// An index storing rows of `type` (float32 as above; uint8/int8 one byte per element).
+  FlatIndex(Context& context, std::size_t dim, Metric metric, ElementType type);
   FlatIndex(FlatIndex&&) noexcept;
   FlatIndex& operator=(FlatIndex&&) noexcept;
   ~FlatIndex();
 
   static constexpr std::size_t max_dim = 65536;
 
-  /// vectors holds n x dim floats; NaN/Inf → invalid_argument naming the row.
+  /// vectors holds n x dim floats; NaN/Inf → invalid_argument naming the row. Rows of a type
+  /// other than the index's: invalid_argument naming both types (nothing is widened or
+  /// narrowed on the host).
   void add(std::span<const float> vectors);
+  void add(std::initializer_list<float> vectors) { add(std::span<const float>(vectors)); }
+  void add(std::span<const std::uint8_t> vectors);
+  void add(std::span<const std::int8_t> vectors);
+  /// Every row of a mapped file, numbered like add(); its element type must be the index's.
+  /// Rows are read from the mapping slice by slice, never copied whole into host memory.
+  void add(const MappedVectors& vectors);
   /// One id per row, each >= 0 (-1 labels padding in results): else invalid_argument naming
   /// the row and the id, and nothing is added.
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(std::span<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(std::span<const std::int8_t> vectors, std::span<const std::int64_t> ids);
   /// queries holds nq x dim floats; 1 <= k <= ops::max_k. options.stop is checked between
   /// query batches and while waiting (Errc::cancelled); options.timeout (else the context's
   /// default_timeout) bounds the whole call (Errc::timeout; nanoseconds::max(): no limit).
@@ -61,6 +84,7 @@ class FlatIndex {
   std::size_t size() const noexcept;
   std::size_t dim() const noexcept;
   Metric metric() const noexcept;
+  ElementType element_type() const noexcept;
   void reset();
 
   void save(const std::filesystem::path& path) const;

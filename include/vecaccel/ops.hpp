@@ -10,14 +10,19 @@
 // Errors: invalid_argument for dimension 0, mismatched sizes, k = 0 or k > max_k, NaN or Inf
 // in an input row (naming the row), buffers too small (with both sizes).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
+#include <stop_token>
 #include <vector>
 
 #include "vecaccel/buffer.hpp"
 #include "vecaccel/compute_encoder.hpp"
 #include "vecaccel/context.hpp"
+#include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/metric.hpp"
 
 namespace vecaccel {
@@ -58,6 +63,35 @@ KnnResult top_k(Context& context, std::span<const float> values, std::size_t row
 /// options: as FlatIndex::search (stop between batches, timeout over the whole call).
 KnnResult knn(Context& context, std::span<const float> queries, std::span<const float> base,
               std::size_t dim, std::size_t k, Metric metric, const ExecuteOptions& options = {});
+
+/// Options of a search whose base is streamed through the GPU in passes.
+struct StreamOptions {
+  /// Bounds the whole call (else the context's default_timeout); Errc::timeout.
+  std::optional<std::chrono::nanoseconds> timeout;
+  /// Checked between passes and query batches and while waiting; Errc::cancelled.
+  std::stop_token stop;
+  /// Called after each pass with (base rows searched so far, base rows); may be empty.
+  std::function<void(std::size_t done, std::size_t total)> progress;
+  /// Device memory the search may use (base passes and working memory); by default
+  /// VECACCEL_MEMORY_BUDGET (<bytes>[K|M|G]) when set, else the device's free memory
+  /// (VK_EXT_memory_budget) or its device-local heaps.
+  std::optional<std::uint64_t> memory_budget;
+};
+
+/// The k nearest rows of a mapped base file (float32, uint8 or int8 as stored; never widened
+/// or read whole on the host) for each query. A base larger than the budget is streamed
+/// through the GPU in passes, the next uploaded while the current one is searched; results
+/// equal an in-memory search's bit for bit (exact, ties by label). Labels are file rows.
+/// Errors as knn, plus invalid_argument for queries of another dimension and io_error for a
+/// TEXMEX row with a wrong header.
+KnnResult knn(Context& context, std::span<const float> queries, const MappedVectors& base,
+              std::size_t k, Metric metric, const StreamOptions& options = {});
+/// knn over uint8 / int8 base rows in memory (n x dim), staged one byte per element and
+/// widened on the GPU; exact like the float form.
+KnnResult knn(Context& context, std::span<const float> queries, std::span<const std::uint8_t> base,
+              std::size_t dim, std::size_t k, Metric metric, const StreamOptions& options = {});
+KnnResult knn(Context& context, std::span<const float> queries, std::span<const std::int8_t> base,
+              std::size_t dim, std::size_t k, Metric metric, const StreamOptions& options = {});
 
 /// A row-major float32 matrix in a GPU buffer. `row_stride` is in floats (0: cols).
 struct MatrixRef {

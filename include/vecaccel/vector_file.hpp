@@ -1,5 +1,7 @@
 #pragma once
-// Vector files: the TEXMEX ANN-benchmark formats (.fvecs, .bvecs, .ivecs) and NumPy .npy.
+// Vector files: the TEXMEX ANN-benchmark formats (.fvecs, .bvecs, .ivecs), NumPy .npy and the
+// billion-scale benchmark formats (.fbin, .u8bin, .i8bin, .ibin: int32 rows, int32 dim, then
+// rows x dim little-endian values, row-major).
 //
 // This is a pure format layer: it checks structure (sizes, dimensions, headers) and
 // representability, never content (NaN/Inf pass through; callers validate). Every failure
@@ -15,9 +17,10 @@
 
 namespace vecaccel {
 
-enum class VectorFileFormat { fvecs, bvecs, ivecs, npy };
+enum class VectorFileFormat { fvecs, bvecs, ivecs, npy, fbin, u8bin, i8bin, ibin };
 
-/// Format from the extension (.fvecs/.bvecs/.ivecs/.npy, case-insensitive).
+/// Format from the extension (.fvecs/.bvecs/.ivecs/.npy/.fbin/.u8bin/.i8bin/.ibin,
+/// case-insensitive).
 /// Throws invalid_argument for any other extension, naming the path.
 VectorFileFormat format_from_path(const std::filesystem::path& path);
 
@@ -38,8 +41,11 @@ struct Matrix {
 using ProgressCallback = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 /// Reads float vectors, format from the extension:
-///  - .fvecs as is; .bvecs (uint8) and .ivecs (int32) converted to float. An int32 with
-///    |v| > 2^24 is not exact as float: invalid_argument.
+///  - .fvecs and .fbin as is; .bvecs/.u8bin (uint8), .i8bin (int8) and .ivecs/.ibin (int32)
+///    converted to float. An int32 with |v| > 2^24 is not exact as float: invalid_argument.
+///  - .fbin/.u8bin/.i8bin/.ibin: the header's rows and dim must be >= 0, dim <= 1000000, dim
+///    >= 1 when rows > 0, and the file exactly 8 + rows x dim x element-size bytes: else
+///    io_error naming the numbers.
 ///  - .npy: dtype '<f4', C order (fortran_order True only where the layout is the same),
 ///    1-D shape (n,) read as 1 x n, 2-D (rows, dim); other dtypes or >2 dims: io_error.
 /// A TEXMEX file with 0 rows gives rows = dim = 0. Missing/unreadable file or malformed
@@ -47,9 +53,30 @@ using ProgressCallback = std::function<void(std::uint64_t done, std::uint64_t to
 Matrix<float> read_vectors(const std::filesystem::path& path,
                            const ProgressCallback& progress = {});
 
-/// Reads int32 vectors (e.g. ground-truth ids): .ivecs, or .npy '<i4' / '<i8' (each '<i8'
-/// value must fit int32, else invalid_argument). .fvecs/.bvecs: invalid_argument.
+/// Reads int32 vectors (e.g. ground-truth ids): .ivecs, .ibin (plain, or a ground-truth file
+/// whose distances follow the ids: those are skipped), or .npy '<i4' / '<i8' (each '<i8'
+/// value must fit int32, else invalid_argument). Float and byte formats: invalid_argument.
 Matrix<std::int32_t> read_ids(const std::filesystem::path& path,
+                              const ProgressCallback& progress = {});
+
+/// Reads byte vectors as stored, without widening: read_u8_vectors takes .u8bin and .bvecs,
+/// read_i8_vectors .i8bin. Other formats: invalid_argument. Errors as read_vectors.
+Matrix<std::uint8_t> read_u8_vectors(const std::filesystem::path& path,
+                                     const ProgressCallback& progress = {});
+Matrix<std::int8_t> read_i8_vectors(const std::filesystem::path& path,
+                                    const ProgressCallback& progress = {});
+
+/// Exact k-NN ground truth in the billion-scale benchmarks' layout (.ibin): int32 n, int32 k,
+/// n x k int32 ids, then n x k float32 distances. ids and distances have the same shape.
+struct GroundTruth {
+  Matrix<std::int32_t> ids;
+  Matrix<float> distances;
+  bool operator==(const GroundTruth&) const = default;
+};
+
+/// Reads a ground-truth .ibin; a plain .ibin (ids only, no distances) or any other size:
+/// io_error naming the sizes. Other extensions: invalid_argument.
+GroundTruth read_ground_truth(const std::filesystem::path& path,
                               const ProgressCallback& progress = {});
 
 /// In-memory parsers with the same rules as the readers (which share their code);
@@ -59,15 +86,25 @@ Matrix<float> parse_vectors(std::span<const std::byte> bytes, VectorFileFormat f
 Matrix<std::int32_t> parse_ids(std::span<const std::byte> bytes, VectorFileFormat format,
                                std::string_view name);
 
-/// Writers, format from the extension: write_vectors takes .fvecs or .npy ('<f4'),
-/// write_ids .ivecs or .npy ('<i4'); .npy is always written 2-D (rows, dim). Other
+/// Writers, format from the extension: write_vectors takes .fvecs, .fbin or .npy ('<f4'),
+/// its uint8 form .u8bin, its int8 form .i8bin; write_ids .ivecs, .ibin or .npy ('<i4');
+/// .npy is always written 2-D (rows, dim). .fbin/.u8bin/.i8bin/.ibin: rows and dim must fit
+/// int32 (invalid_argument). Other
 /// extensions, values.size() != rows * dim, or (TEXMEX) dim outside 1..1000000 with
 /// rows > 0: invalid_argument, nothing touched. The data goes to a temporary file in the
 /// target's directory (<name>.tmp-<pid>-<random>), is fsynced, then renamed over the
 /// target: on any failure (io_error) the target is unchanged and no temporary is left.
 void write_vectors(const std::filesystem::path& path, const Matrix<float>& matrix,
                    const ProgressCallback& progress = {});
+void write_vectors(const std::filesystem::path& path, const Matrix<std::uint8_t>& matrix,
+                   const ProgressCallback& progress = {});
+void write_vectors(const std::filesystem::path& path, const Matrix<std::int8_t>& matrix,
+                   const ProgressCallback& progress = {});
 void write_ids(const std::filesystem::path& path, const Matrix<std::int32_t>& matrix,
                const ProgressCallback& progress = {});
+/// Writes ground truth to an .ibin (other extensions, or ids and distances of different
+/// shapes: invalid_argument, nothing touched), atomically like the writers above.
+void write_ground_truth(const std::filesystem::path& path, const GroundTruth& truth,
+                        const ProgressCallback& progress = {});
 
 }  // namespace vecaccel

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "io/atomic_file.hpp"
+#include "io/vector_file_layout.hpp"
 #include "io/vector_file_writer.hpp"
 #include "vecaccel/error.hpp"
 
@@ -60,11 +61,12 @@ std::string errno_message(int err) {
   return std::generic_category().message(err);
 }
 
-enum class Elem { f32, u8, i32, i64 };
+enum class Elem { f32, u8, i8, i32, i64 };
 
 std::size_t elem_size(Elem elem) {
   switch (elem) {
     case Elem::u8:
+    case Elem::i8:
       return 1;
     case Elem::f32:
     case Elem::i32:
@@ -76,7 +78,13 @@ std::size_t elem_size(Elem elem) {
 }
 
 template <class Out>
-constexpr std::string_view kOutName = std::is_same_v<Out, float> ? "float32" : "int32";
+constexpr std::string_view kOutName = std::is_same_v<Out, float>          ? "float32"
+                                      : std::is_same_v<Out, std::int32_t> ? "int32"
+                                      : std::is_same_v<Out, std::uint8_t> ? "uint8"
+                                                                          : "int8";
+
+// The billion-scale formats' header: int32 rows, int32 dim.
+constexpr std::size_t kBinHeaderBytes = 8;
 
 std::string_view format_name(VectorFileFormat format) {
   switch (format) {
@@ -88,6 +96,14 @@ std::string_view format_name(VectorFileFormat format) {
       return "ivecs";
     case VectorFileFormat::npy:
       return "npy";
+    case VectorFileFormat::fbin:
+      return "fbin";
+    case VectorFileFormat::u8bin:
+      return "u8bin";
+    case VectorFileFormat::i8bin:
+      return "i8bin";
+    case VectorFileFormat::ibin:
+      return "ibin";
   }
   return "unknown";
 }
@@ -129,7 +145,7 @@ template <class Out, class Src>
   std::string why =
       std::is_floating_point_v<Out>
           ? cat("is not exactly representable as float32 (|v| must be <= ", kMaxExactFloatInt, ")")
-          : std::string("does not fit in int32");
+          : cat("does not fit in ", kOutName<Out>);
   fail(Errc::invalid_argument, name,
        cat("row ", row, ", column ", column, ": value ", +value, " ", why));
 }
@@ -147,6 +163,7 @@ void convert(std::span<const std::byte> src, Out* dst, std::size_t first_index, 
       if (!exactly_representable<Out>(value)) {
         unrepresentable<Out>(value, first_index + i, dim, name);
       }
+      // NOLINTNEXTLINE(bugprone-signed-char-misuse): int8 elements are numbers, sign and all
       dst[i] = static_cast<Out>(value);
     }
   }
@@ -161,6 +178,8 @@ void decode(Elem elem, std::span<const std::byte> src, Out* dst, std::size_t fir
       return convert<float>(src, dst, first_index, dim, name);
     case Elem::u8:
       return convert<std::uint8_t>(src, dst, first_index, dim, name);
+    case Elem::i8:
+      return convert<std::int8_t>(src, dst, first_index, dim, name);
     case Elem::i32:
       return convert<std::int32_t>(src, dst, first_index, dim, name);
     case Elem::i64:
@@ -171,7 +190,28 @@ void decode(Elem elem, std::span<const std::byte> src, Out* dst, std::size_t fir
 // True when file bytes can be copied straight into the output vector.
 template <class Out>
 bool is_native(Elem elem) {
-  return std::is_same_v<Out, float> ? elem == Elem::f32 : elem == Elem::i32;
+  if constexpr (std::is_same_v<Out, float>) return elem == Elem::f32;
+  if constexpr (std::is_same_v<Out, std::int32_t>) return elem == Elem::i32;
+  if constexpr (std::is_same_v<Out, std::uint8_t>) return elem == Elem::u8;
+  return elem == Elem::i8;
+}
+
+// Which stored element types a reader of Out converts (exactly, range-checked) or copies.
+template <class Out>
+bool accepts(Elem elem) {
+  if constexpr (std::is_same_v<Out, float>) return elem != Elem::i64;
+  if constexpr (std::is_same_v<Out, std::int32_t>) return elem == Elem::i32 || elem == Elem::i64;
+  return is_native<Out>(elem);
+}
+
+template <class Out>
+[[noreturn]] void wrong_format(VectorFileFormat format, std::string_view name) {
+  if constexpr (std::is_same_v<Out, std::int32_t>) {
+    fail(Errc::invalid_argument, name,
+         cat("ids are read from .ivecs, .ibin or .npy, not .", format_name(format)));
+  }
+  fail(Errc::invalid_argument, name,
+       cat("cannot read ", kOutName<Out>, " vectors from .", format_name(format)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,23 +286,36 @@ void report(const ProgressCallback& progress, std::uint64_t done, std::uint64_t 
 // ---------------------------------------------------------------------------------------------
 // TEXMEX (.fvecs / .bvecs / .ivecs).
 
-template <class Out>
-Elem texmex_elem(VectorFileFormat format, std::string_view name) {
-  if (std::is_same_v<Out, std::int32_t> && format != VectorFileFormat::ivecs) {
-    fail(Errc::invalid_argument, name,
-         cat("ids are read from .ivecs or .npy, not .", format_name(format)));
-  }
+bool is_texmex(VectorFileFormat format) {
+  return format == VectorFileFormat::fvecs || format == VectorFileFormat::bvecs ||
+         format == VectorFileFormat::ivecs;
+}
+
+// The stored element type of a TEXMEX or billion-scale format (npy says it in its header).
+Elem stored_elem(VectorFileFormat format) {
   switch (format) {
     case VectorFileFormat::fvecs:
+    case VectorFileFormat::fbin:
       return Elem::f32;
     case VectorFileFormat::bvecs:
+    case VectorFileFormat::u8bin:
       return Elem::u8;
+    case VectorFileFormat::i8bin:
+      return Elem::i8;
     case VectorFileFormat::ivecs:
-      return Elem::i32;
+    case VectorFileFormat::ibin:
     case VectorFileFormat::npy:
       break;
   }
-  fail(Errc::invalid_argument, name, "npy is not a TEXMEX format");
+  return Elem::i32;
+}
+
+// The stored element type of a non-npy format, refusing a format Out cannot be read from.
+template <class Out>
+Elem format_elem(VectorFileFormat format, std::string_view name) {
+  const Elem elem = stored_elem(format);
+  if (format == VectorFileFormat::npy || !accepts<Out>(elem)) wrong_format<Out>(format, name);
+  return elem;
 }
 
 [[noreturn]] void truncated_row(std::string_view name, std::uint64_t offset, std::size_t row,
@@ -593,13 +646,18 @@ Elem npy_elem(const std::string& descr, std::string_view name) {
   if constexpr (std::is_same_v<Out, float>) {
     if (descr == "<f4") return Elem::f32;
     fail(Errc::io_error, name, cat("dtype '", descr, "' unsupported, need '<f4'"));
-  } else {
+  } else if constexpr (std::is_same_v<Out, std::int32_t>) {
     if (descr == "<i4") return Elem::i32;
     if (descr == "<i8") return Elem::i64;
     fail(Errc::io_error, name, cat("dtype '", descr, "' unsupported, need '<i4' or '<i8'"));
+  } else {
+    constexpr std::string_view want = std::is_same_v<Out, std::uint8_t> ? "|u1" : "|i1";
+    if (descr == want) return std::is_same_v<Out, std::uint8_t> ? Elem::u8 : Elem::i8;
+    fail(Errc::io_error, name, cat("dtype '", descr, "' unsupported, need '", want, "'"));
   }
 }
 
+// Where a matrix's values lie in a file, and how they are stored.
 struct NpyLayout {
   Elem elem = Elem::f32;
   std::size_t rows = 0;
@@ -677,20 +735,12 @@ Matrix<Out> parse_npy(std::span<const std::byte> bytes, std::string_view name) {
   return matrix;
 }
 
+// Reads the rows x dim values at layout.data_offset, in chunks, decoding as they arrive.
 template <class Out>
-Matrix<Out> read_npy(InputFile& file, std::string_view name, const ProgressCallback& progress) {
-  const std::uint64_t total = file.size();
-  std::array<std::byte, 12> head{};
-  const auto head_bytes = std::span(head).first(std::min<std::uint64_t>(total, head.size()));
-  file.read_at(head_bytes, 0);
-  const auto preamble = parse_npy_preamble(head_bytes, total, name);
-  std::vector<std::byte> header_bytes(preamble.header_size);
-  file.read_at(header_bytes, preamble.header_offset);
-  const auto header = NpyHeaderParser(as_text(header_bytes), preamble.header_offset, name).parse();
-  const auto layout =
-      npy_layout<Out>(header, preamble.header_offset + preamble.header_size, total, name);
+Matrix<Out> read_data(InputFile& file, const NpyLayout& layout, std::string_view name,
+                      const ProgressCallback& progress) {
   auto matrix = empty_matrix<Out>(layout);
-
+  const std::uint64_t total = file.size();
   const std::size_t item = elem_size(layout.elem);
   const std::size_t chunk_bytes = kChunkBytes / item * item;
   const std::size_t data_bytes = matrix.values.size() * item;
@@ -708,36 +758,189 @@ Matrix<Out> read_npy(InputFile& file, std::string_view name, const ProgressCallb
       decode(layout.elem, chunk, matrix.values.data() + done / item, done / item, layout.dim, name);
     }
     done += size;
-    if (done < data_bytes) report(progress, layout.data_offset + done, total);
+    if (layout.data_offset + done < total) report(progress, layout.data_offset + done, total);
   }
+  return matrix;
+}
+
+/// The header dict of an .npy file and the offset of its data.
+std::pair<NpyHeader, std::uint64_t> read_npy_header(InputFile& file, std::string_view name) {
+  std::array<std::byte, 12> head{};
+  const auto head_bytes = std::span(head).first(std::min<std::uint64_t>(file.size(), head.size()));
+  file.read_at(head_bytes, 0);
+  const auto preamble = parse_npy_preamble(head_bytes, file.size(), name);
+  std::vector<std::byte> header_bytes(preamble.header_size);
+  file.read_at(header_bytes, preamble.header_offset);
+  return {NpyHeaderParser(as_text(header_bytes), preamble.header_offset, name).parse(),
+          preamble.header_offset + preamble.header_size};
+}
+
+template <class Out>
+Matrix<Out> read_npy(InputFile& file, std::string_view name, const ProgressCallback& progress) {
+  const std::uint64_t total = file.size();
+  const auto [header, data_offset] = read_npy_header(file, name);
+  const auto layout = npy_layout<Out>(header, data_offset, total, name);
+  auto matrix = read_data<Out>(file, layout, name, progress);
   report(progress, total, total);
   return matrix;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Billion-scale formats (.fbin/.u8bin/.i8bin/.ibin): int32 rows, int32 dim, row-major data.
+
+bool is_bin(VectorFileFormat format) {
+  return format == VectorFileFormat::fbin || format == VectorFileFormat::u8bin ||
+         format == VectorFileFormat::i8bin || format == VectorFileFormat::ibin;
+}
+
+// What may follow the rows x dim values: nothing, or (ground truth) as many float32 distances.
+enum class BinTail { none, optional_distances, distances };
+
+// Checks the header (`head`: the first min(total, 8) bytes) and the file size.
+NpyLayout bin_layout(std::span<const std::byte> head, std::uint64_t total, Elem elem, BinTail tail,
+                     std::string_view name) {
+  if (total < kBinHeaderBytes) {
+    fail(Errc::io_error, name,
+         cat("truncated at byte ", total, ": the header needs ", kBinHeaderBytes,
+             " bytes (int32 rows, int32 dim)"));
+  }
+  const std::int32_t rows = load_le<std::int32_t>(head.data());
+  const std::int32_t dim = load_le<std::int32_t>(head.data() + 4);
+  if (rows < 0 || dim < 0 || dim > kMaxTexmexDim || (rows > 0 && dim == 0)) {
+    fail(Errc::io_error, name,
+         cat("header has ", rows, " rows of dimension ", dim, ", need rows >= 0 and dimension in ",
+             rows > 0 ? "1.." : "0..", kMaxTexmexDim, " (else a corrupt or foreign file)"));
+  }
+  const std::uint64_t data_bytes = std::uint64_t(rows) * std::uint64_t(dim) * elem_size(elem);
+  const std::uint64_t left = total - kBinHeaderBytes;
+  const std::uint64_t with_distances = data_bytes + std::uint64_t(rows) * std::uint64_t(dim) * 4;
+  const bool fits = (tail != BinTail::distances && left == data_bytes) ||
+                    (tail != BinTail::none && left == with_distances);
+  if (!fits) {
+    const std::uint64_t want = tail == BinTail::none ? data_bytes : with_distances;
+    fail(Errc::io_error, name,
+         cat(left < want ? "truncated" : "wrong size", ": ", rows, " x ", dim, " needs ",
+             tail == BinTail::optional_distances ? cat(data_bytes, " or ", with_distances)
+                                                 : cat(want),
+             tail == BinTail::distances ? " bytes of ids and distances" : " data bytes",
+             " after the 8-byte header, file has ", left));
+  }
+  return {.elem = elem,
+          .rows = static_cast<std::size_t>(rows),
+          .dim = static_cast<std::size_t>(dim),
+          .data_offset = kBinHeaderBytes};
+}
+
+template <class Out>
+Matrix<Out> parse_bin(std::span<const std::byte> bytes, Elem elem, BinTail tail,
+                      std::string_view name) {
+  const auto layout = bin_layout(bytes.first(std::min(bytes.size(), kBinHeaderBytes)), bytes.size(),
+                                 elem, tail, name);
+  auto matrix = empty_matrix<Out>(layout);
+  decode(elem, bytes.subspan(kBinHeaderBytes, matrix.values.size() * elem_size(elem)),
+         matrix.values.data(), 0, layout.dim, name);
+  return matrix;
+}
+
+NpyLayout read_bin_layout(InputFile& file, Elem elem, BinTail tail, std::string_view name) {
+  std::array<std::byte, kBinHeaderBytes> head{};
+  const auto head_bytes = std::span(head).first(std::min<std::uint64_t>(file.size(), head.size()));
+  file.read_at(head_bytes, 0);
+  return bin_layout(head_bytes, file.size(), elem, tail, name);
+}
+
+BinTail bin_tail_for_ids(VectorFileFormat format) {
+  return format == VectorFileFormat::ibin ? BinTail::optional_distances : BinTail::none;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layouts for mapping.
+
+ElementType element_type_of(Elem elem) {
+  return elem == Elem::u8   ? ElementType::uint8
+         : elem == Elem::i8 ? ElementType::int8
+                            : ElementType::float32;
+}
+
+detail::VectorFileLayout texmex_file_layout(InputFile& file, Elem elem, std::string_view name) {
+  detail::VectorFileLayout layout{.type = element_type_of(elem), .file_size = file.size()};
+  if (file.size() == 0) return layout;
+  std::array<std::byte, kTexmexDimBytes> head{};
+  if (file.size() < kTexmexDimBytes) {
+    truncated_row(name, 0, 0, kTexmexDimBytes, file.size(), " for its dimension");
+  }
+  file.read_at(head, 0);
+  layout.dim = texmex_dim(head, 0, name);
+  layout.row_stride = kTexmexDimBytes + layout.dim * elem_size(elem);
+  layout.rows = file.size() / layout.row_stride;
+  layout.data_offset = kTexmexDimBytes;
+  layout.row_headers = true;
+  if (const std::uint64_t extra = file.size() % layout.row_stride; extra != 0) {
+    truncated_row(name, layout.rows * layout.row_stride, layout.rows, layout.row_stride, extra, "");
+  }
+  return layout;
+}
+
+detail::VectorFileLayout npy_file_layout(InputFile& file, std::string_view name) {
+  const std::uint64_t total = file.size();
+  const auto [header, data_offset] = read_npy_header(file, name);
+  NpyLayout npy;
+  if (header.descr == "|u1") {
+    npy = npy_layout<std::uint8_t>(header, data_offset, total, name);
+  } else if (header.descr == "|i1") {
+    npy = npy_layout<std::int8_t>(header, data_offset, total, name);
+  } else {
+    if (header.descr != "<f4") {
+      fail(Errc::io_error, name,
+           cat("dtype '", header.descr, "' unsupported, need '<f4', '|u1' or '|i1'"));
+    }
+    npy = npy_layout<float>(header, data_offset, total, name);
+  }
+  return {.type = element_type_of(npy.elem),
+          .rows = npy.rows,
+          .dim = npy.dim,
+          .data_offset = npy.data_offset,
+          .row_stride = npy.dim * elem_size(npy.elem),
+          .file_size = total};
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reader entry points.
 
 template <class Out>
+BinTail bin_tail(VectorFileFormat format) {
+  return std::is_same_v<Out, std::int32_t> ? bin_tail_for_ids(format) : BinTail::none;
+}
+
+template <class Out>
 Matrix<Out> parse_any(std::span<const std::byte> bytes, VectorFileFormat format,
                       std::string_view name) {
   if (format == VectorFileFormat::npy) return parse_npy<Out>(bytes, name);
-  return parse_texmex<Out>(bytes, texmex_elem<Out>(format, name), name);
+  const Elem elem = format_elem<Out>(format, name);
+  if (is_bin(format)) return parse_bin<Out>(bytes, elem, bin_tail<Out>(format), name);
+  return parse_texmex<Out>(bytes, elem, name);
 }
 
 template <class Out>
 Matrix<Out> read_any(const fs::path& path, const ProgressCallback& progress) {
   const auto format = format_from_path(path);
   const std::string name = path.string();
-  std::optional<Elem> texmex;
+  std::optional<Elem> elem;
   // Check the pairing first so a wrong call fails the same way whether or not the file exists.
-  if (format != VectorFileFormat::npy) texmex = texmex_elem<Out>(format, name);
+  if (format != VectorFileFormat::npy) elem = format_elem<Out>(format, name);
   InputFile file(path);
   if (!file.regular()) {
     const auto bytes = file.read_all();
     report(progress, bytes.size(), bytes.size());
     return parse_any<Out>(bytes, format, name);
   }
-  if (texmex) return read_texmex<Out>(file, *texmex, name, progress);
+  if (is_texmex(format)) return read_texmex<Out>(file, *elem, name, progress);
+  if (is_bin(format)) {
+    auto matrix = read_data<Out>(file, read_bin_layout(file, *elem, bin_tail<Out>(format), name),
+                                 name, progress);
+    report(progress, file.size(), file.size());
+    return matrix;
+  }
   return read_npy<Out>(file, name, progress);
 }
 
@@ -817,17 +1020,32 @@ std::string npy_header(std::string_view descr, std::size_t rows, std::size_t dim
   return out + header;
 }
 
+// The formats a matrix of T is written in, as the message lists them.
+template <class T>
+std::string_view writable_formats() {
+  if constexpr (std::is_same_v<T, float>) return ".fvecs, .fbin or .npy";
+  if constexpr (std::is_same_v<T, std::int32_t>) return ".ivecs, .ibin or .npy";
+  if constexpr (std::is_same_v<T, std::uint8_t>) return ".u8bin or .bvecs";
+  return ".i8bin";
+}
+
+template <class T>
+bool writable_as(VectorFileFormat format) {
+  if (format == VectorFileFormat::npy) {
+    return std::is_same_v<T, float> || std::is_same_v<T, std::int32_t>;
+  }
+  return is_native<T>(stored_elem(format));
+}
+
 /// Refuses, before anything is created, what the writer cannot write to `path` exactly.
 template <class T>
 void check_writable(const fs::path& path, const Matrix<T>& matrix) {
-  constexpr bool kIds = std::is_same_v<T, std::int32_t>;
   const auto format = format_from_path(path);
   const std::string name = path.string();
-  const auto texmex = kIds ? VectorFileFormat::ivecs : VectorFileFormat::fvecs;
-  if (format != texmex && format != VectorFileFormat::npy) {
+  if (!writable_as<T>(format)) {
     fail(Errc::invalid_argument, name,
-         cat("cannot write ", kOutName<T>, " values as .", format_name(format), ", use .",
-             format_name(texmex), " or .npy"));
+         cat("cannot write ", kOutName<T>, " values as .", format_name(format), ", use ",
+             writable_formats<T>()));
   }
   const auto count = checked_mul(matrix.rows, matrix.dim);
   if (!count || *count != matrix.values.size()) {
@@ -838,10 +1056,26 @@ void check_writable(const fs::path& path, const Matrix<T>& matrix) {
   if (matrix.rows > 0 && matrix.dim == 0) {
     fail(Errc::invalid_argument, name, cat("matrix has ", matrix.rows, " rows of dimension 0"));
   }
-  if (format == texmex && matrix.rows > 0 && matrix.dim > static_cast<std::size_t>(kMaxTexmexDim)) {
+  if (is_texmex(format) && matrix.rows > 0 &&
+      matrix.dim > static_cast<std::size_t>(kMaxTexmexDim)) {
     fail(Errc::invalid_argument, name,
          cat("dimension ", matrix.dim, " exceeds the TEXMEX limit of ", kMaxTexmexDim));
   }
+  if (is_bin(format) && (matrix.rows > std::numeric_limits<std::int32_t>::max() ||
+                         matrix.dim > static_cast<std::size_t>(kMaxTexmexDim))) {
+    fail(Errc::invalid_argument, name,
+         cat(matrix.rows, " rows of dimension ", matrix.dim, " exceed the .", format_name(format),
+             " header's limits (rows < 2^31, dimension <= ", kMaxTexmexDim, ")"));
+  }
+}
+
+std::array<std::byte, kBinHeaderBytes> bin_header(std::size_t rows, std::size_t dim) {
+  std::array<std::byte, kBinHeaderBytes> header{};
+  const auto r = static_cast<std::int32_t>(rows);
+  const auto d = static_cast<std::int32_t>(dim);
+  std::memcpy(header.data(), &r, 4);
+  std::memcpy(header.data() + 4, &d, 4);
+  return header;
 }
 
 /// Writes a matrix that check_writable accepted, in the format of the target's extension.
@@ -849,7 +1083,16 @@ template <class T>
 void encode(detail::AtomicFile& file, const Matrix<T>& matrix, const ProgressCallback& progress) {
   constexpr bool kIds = std::is_same_v<T, std::int32_t>;
   const auto data = std::as_bytes(std::span(matrix.values));
-  if (format_from_path(file.target()) == VectorFileFormat::npy) {
+  const auto format = format_from_path(file.target());
+  if (is_bin(format)) {
+    const auto header = bin_header(matrix.rows, matrix.dim);
+    ChunkWriter writer(file, header.size() + data.size(), progress);
+    writer.append(header);
+    writer.append(data);
+    writer.finish();
+    return;
+  }
+  if (format == VectorFileFormat::npy) {
     const std::string header = npy_header(kIds ? "<i4" : "<f4", matrix.rows, matrix.dim);
     ChunkWriter writer(file, header.size() + data.size(), progress);
     writer.append(std::as_bytes(std::span(header)));
@@ -875,6 +1118,32 @@ void write_any(const fs::path& path, const Matrix<T>& matrix, const ProgressCall
   file.commit();
 }
 
+void check_ground_truth(const fs::path& path, const GroundTruth& truth) {
+  const std::string name = path.string();
+  if (format_from_path(path) != VectorFileFormat::ibin) {
+    fail(Errc::invalid_argument, name, "ground truth (ids and distances) is written as .ibin");
+  }
+  if (truth.ids.rows != truth.distances.rows || truth.ids.dim != truth.distances.dim) {
+    fail(Errc::invalid_argument, name,
+         cat("ids are ", truth.ids.rows, " x ", truth.ids.dim, " but distances ",
+             truth.distances.rows, " x ", truth.distances.dim));
+  }
+  check_writable(path, truth.ids);
+  check_writable(path.parent_path() / (path.stem().string() + ".fbin"), truth.distances);
+}
+
+void encode_ground_truth(detail::AtomicFile& file, const GroundTruth& truth,
+                         const ProgressCallback& progress) {
+  const auto header = bin_header(truth.ids.rows, truth.ids.dim);
+  const auto ids = std::as_bytes(std::span(truth.ids.values));
+  const auto distances = std::as_bytes(std::span(truth.distances.values));
+  ChunkWriter writer(file, header.size() + ids.size() + distances.size(), progress);
+  writer.append(header);
+  writer.append(ids);
+  writer.append(distances);
+  writer.finish();
+}
+
 }  // namespace
 
 VectorFileFormat format_from_path(const std::filesystem::path& path) {
@@ -885,8 +1154,13 @@ VectorFileFormat format_from_path(const std::filesystem::path& path) {
   if (ext == ".bvecs") return VectorFileFormat::bvecs;
   if (ext == ".ivecs") return VectorFileFormat::ivecs;
   if (ext == ".npy") return VectorFileFormat::npy;
+  if (ext == ".fbin") return VectorFileFormat::fbin;
+  if (ext == ".u8bin") return VectorFileFormat::u8bin;
+  if (ext == ".i8bin") return VectorFileFormat::i8bin;
+  if (ext == ".ibin") return VectorFileFormat::ibin;
   fail(Errc::invalid_argument, path.string(),
-       cat("unknown vector file extension '", ext, "', need .fvecs, .bvecs, .ivecs or .npy"));
+       cat("unknown vector file extension '", ext,
+           "', need .fvecs, .bvecs, .ivecs, .npy, .fbin, .u8bin, .i8bin or .ibin"));
 }
 
 Matrix<float> read_vectors(const std::filesystem::path& path, const ProgressCallback& progress) {
@@ -895,6 +1169,44 @@ Matrix<float> read_vectors(const std::filesystem::path& path, const ProgressCall
 
 Matrix<std::int32_t> read_ids(const std::filesystem::path& path, const ProgressCallback& progress) {
   return read_any<std::int32_t>(path, progress);
+}
+
+Matrix<std::uint8_t> read_u8_vectors(const std::filesystem::path& path,
+                                     const ProgressCallback& progress) {
+  return read_any<std::uint8_t>(path, progress);
+}
+
+Matrix<std::int8_t> read_i8_vectors(const std::filesystem::path& path,
+                                    const ProgressCallback& progress) {
+  return read_any<std::int8_t>(path, progress);
+}
+
+GroundTruth read_ground_truth(const std::filesystem::path& path, const ProgressCallback& progress) {
+  const std::string name = path.string();
+  if (format_from_path(path) != VectorFileFormat::ibin) {
+    fail(Errc::invalid_argument, name, "ground truth (ids and distances) is read from .ibin");
+  }
+  InputFile file(path);
+  if (!file.regular()) {
+    const auto bytes = file.read_all();
+    report(progress, bytes.size(), bytes.size());
+    GroundTruth truth{parse_bin<std::int32_t>(bytes, Elem::i32, BinTail::distances, name), {}};
+    const std::size_t ids_bytes = truth.ids.values.size() * 4;
+    auto layout = bin_layout(std::span(bytes).first(kBinHeaderBytes), bytes.size(), Elem::f32,
+                             BinTail::distances, name);
+    truth.distances = empty_matrix<float>(layout);
+    decode(Elem::f32, std::span(bytes).subspan(kBinHeaderBytes + ids_bytes, ids_bytes),
+           truth.distances.values.data(), 0, layout.dim, name);
+    return truth;
+  }
+  auto layout = read_bin_layout(file, Elem::i32, BinTail::distances, name);
+  GroundTruth truth;
+  truth.ids = read_data<std::int32_t>(file, layout, name, progress);
+  layout.elem = Elem::f32;
+  layout.data_offset += truth.ids.values.size() * 4;
+  truth.distances = read_data<float>(file, layout, name, progress);
+  report(progress, file.size(), file.size());
+  return truth;
 }
 
 Matrix<float> parse_vectors(std::span<const std::byte> bytes, VectorFileFormat format,
@@ -912,12 +1224,52 @@ void write_vectors(const std::filesystem::path& path, const Matrix<float>& matri
   write_any(path, matrix, progress);
 }
 
+void write_vectors(const std::filesystem::path& path, const Matrix<std::uint8_t>& matrix,
+                   const ProgressCallback& progress) {
+  write_any(path, matrix, progress);
+}
+
+void write_vectors(const std::filesystem::path& path, const Matrix<std::int8_t>& matrix,
+                   const ProgressCallback& progress) {
+  write_any(path, matrix, progress);
+}
+
 void write_ids(const std::filesystem::path& path, const Matrix<std::int32_t>& matrix,
                const ProgressCallback& progress) {
   write_any(path, matrix, progress);
 }
 
+void write_ground_truth(const std::filesystem::path& path, const GroundTruth& truth,
+                        const ProgressCallback& progress) {
+  check_ground_truth(path, truth);
+  detail::AtomicFile file(path);
+  encode_ground_truth(file, truth, progress);
+  file.commit();
+}
+
 namespace detail {
+
+VectorFileLayout probe_vector_file(const std::filesystem::path& path) {
+  const auto format = format_from_path(path);
+  const std::string name = path.string();
+  if (format == VectorFileFormat::ivecs || format == VectorFileFormat::ibin) {
+    fail(Errc::invalid_argument, name,
+         cat("a base is mapped from .fvecs, .bvecs, .fbin, .u8bin, .i8bin or .npy, not .",
+             format_name(format)));
+  }
+  InputFile file(path);
+  if (!file.regular()) fail(Errc::invalid_argument, name, "cannot map: not a regular file");
+  if (format == VectorFileFormat::npy) return npy_file_layout(file, name);
+  const Elem elem = stored_elem(format);
+  if (is_texmex(format)) return texmex_file_layout(file, elem, name);
+  const NpyLayout bin = read_bin_layout(file, elem, BinTail::none, name);
+  return {.type = element_type_of(elem),
+          .rows = bin.rows,
+          .dim = bin.dim,
+          .data_offset = bin.data_offset,
+          .row_stride = bin.dim * elem_size(elem),
+          .file_size = file.size()};
+}
 
 void write_vectors_to(AtomicFile& file, const Matrix<float>& matrix,
                       const ProgressCallback& progress) {
@@ -929,6 +1281,12 @@ void write_ids_to(AtomicFile& file, const Matrix<std::int32_t>& matrix,
                   const ProgressCallback& progress) {
   check_writable(file.target(), matrix);
   encode(file, matrix, progress);
+}
+
+void write_ground_truth_to(AtomicFile& file, const GroundTruth& truth,
+                           const ProgressCallback& progress) {
+  check_ground_truth(file.target(), truth);
+  encode_ground_truth(file, truth, progress);
 }
 
 }  // namespace detail

@@ -15,5 +15,8 @@ void write_vectors_to(AtomicFile& file, const Matrix<float>& matrix,
                       const ProgressCallback& progress = {});
 void write_ids_to(AtomicFile& file, const Matrix<std::int32_t>& matrix,
                   const ProgressCallback& progress = {});
+/// write_ground_truth into `file` (an .ibin target), uncommitted.
+void write_ground_truth_to(AtomicFile& file, const GroundTruth& truth,
+                           const ProgressCallback& progress = {});
 
 }  // namespace vecaccel::detail

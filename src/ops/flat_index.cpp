@@ -4,13 +4,17 @@
 #include <bit>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <shared_mutex>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "ops/base_upload.hpp"
 #include "ops/flat_index_file.hpp"
 #include "ops/knn_engine.hpp"
+#include "ops/streamed_search.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel {
@@ -53,21 +57,41 @@ float worst_distance(Metric metric) {
 
 }  // namespace
 
+template <class T>
+RowSource rows_in_memory(std::span<const T> values, std::size_t dim) {
+  constexpr ElementType type = std::is_same_v<T, float>          ? ElementType::float32
+                               : std::is_same_v<T, std::uint8_t> ? ElementType::uint8
+                                                                 : ElementType::int8;
+  return {.type = type, .dim = dim, .bytes = std::as_bytes(values)};
+}
+
 class FlatIndexImpl {
  public:
-  FlatIndexImpl(Context& context, std::size_t dim, Metric metric)
-      : context_(context), dim_(checked_dim(dim)), metric_(metric), engine_(context, dim, metric) {}
+  FlatIndexImpl(Context& context, std::size_t dim, Metric metric, ElementType type)
+      : context_(context),
+        dim_(checked_dim(dim)),
+        metric_(metric),
+        type_(type),
+        engine_(context, dim, metric),
+        uploader_(context, dim, metric, engine_.chunk_rows()) {}
 
   std::size_t dim() const noexcept { return dim_; }
   Metric metric() const noexcept { return metric_; }
+  ElementType element_type() const noexcept { return type_; }
 
   std::size_t size() const {
     std::shared_lock lock(mutex_);
     return ids_.size();
   }
 
-  void add(std::span<const float> vectors, std::span<const std::int64_t> ids, bool with_ids) {
+  void add(const RowSource& vectors, std::span<const std::int64_t> ids, bool with_ids) {
     const std::size_t n = rows_of(vectors, "add");
+    if (vectors.type != type_) {
+      throw Error(Errc::invalid_argument,
+                  std::string("FlatIndex::add: ") + std::string(to_string(vectors.type)) +
+                      " rows into an index of " + std::string(to_string(type_)) +
+                      " rows (the element type is fixed when the index is made)");
+    }
     if (with_ids && ids.size() != n) {
       throw Error(Errc::invalid_argument, "FlatIndex::add_with_ids: " + std::to_string(ids.size()) +
                                               " ids for " + std::to_string(n) + " vectors");
@@ -77,7 +101,6 @@ class FlatIndexImpl {
                   "FlatIndex::add_with_ids: " + negative_id_text(row, ids[row]));
     }
     std::unique_lock lock(mutex_);
-    engine_.check_base(vectors, ids_.size());
     if (n == 0) return;
     append_locked(vectors, ids, with_ids);
   }
@@ -94,7 +117,8 @@ class FlatIndexImpl {
       check_finite(queries, dim_, "query");
       return padding(nq, k);
     }
-    KnnResult result = engine_.search(queries, chunks_, k, options);
+    KnnResult result = type_ == ElementType::float32 ? engine_.search(queries, chunks_, k, options)
+                                                     : search_compact(queries, k, options);
     // The engine labels rows by their global row number; callers see their ids.
     for (std::int64_t& label : result.labels) {
       if (label >= 0) label = ids_[static_cast<std::size_t>(label)];
@@ -137,6 +161,7 @@ class FlatIndexImpl {
   void reset() {
     std::unique_lock lock(mutex_);
     chunks_.clear();
+    compact_.clear();
     ids_.clear();
   }
 
@@ -147,6 +172,9 @@ class FlatIndexImpl {
     writer.write_ids(ids_);
     for (const BaseChunk& chunk : chunks_) {
       download_chunk(chunk, writer);
+    }
+    for (const CompactChunk& chunk : compact_) {
+      download_compact(chunk, writer);
     }
     writer.commit();
   }
@@ -174,19 +202,33 @@ class FlatIndexImpl {
       } catch (const Error& e) {
         throw Error(Errc::io_error, "cannot load index '" + path.string() + "': " + e.what());
       }
-      append_locked(values, std::span(ids).subspan(row, n), true);
+      append_locked(rows_in_memory<float>(values, dim_), std::span(ids).subspan(row, n), true);
     }
   }
 
  private:
   std::size_t rows_of(std::span<const float> values, const char* operation) const {
-    if (values.size() % dim_ != 0) {
+    return rows_of(rows_in_memory(values, dim_), operation);
+  }
+
+  std::size_t rows_of(const RowSource& values, const char* operation) const {
+    if (values.dim != dim_ ||
+        (values.mapped == nullptr && values.bytes.size() % values.row_bytes() != 0)) {
+      const bool mapped = values.mapped != nullptr;
+      const std::size_t count =
+          mapped ? values.dim : values.bytes.size() / element_size(values.type);
       throw Error(Errc::invalid_argument,
-                  std::string("FlatIndex::") + operation + ": " + std::to_string(values.size()) +
-                      " floats is not a whole number of rows of dimension " + std::to_string(dim_) +
+                  std::string("FlatIndex::") + operation + ": " +
+                      (mapped ? "rows of dimension " + std::to_string(count)
+                              : std::to_string(count) + " " +
+                                    (values.type == ElementType::float32
+                                         ? std::string("floats")
+                                         : std::string(to_string(values.type)) + " values") +
+                                    " is not a whole number of rows") +
+                      (mapped ? " do not match" : " of") + " dimension " + std::to_string(dim_) +
                       " (dimension mismatch?)");
     }
-    return values.size() / dim_;
+    return values.rows();
   }
 
   KnnResult padding(std::size_t rows, std::size_t k) const {
@@ -196,54 +238,182 @@ class FlatIndexImpl {
             .labels = std::vector<std::int64_t>(rows * k, -1)};
   }
 
-  /// Appends validated rows. On failure the index is left as it was before the call.
-  void append_locked(std::span<const float> vectors, std::span<const std::int64_t> ids,
-                     bool with_ids) {
-    const std::size_t n = vectors.size() / dim_;
+  /// Appends rows, checking them as they are staged. On failure the index is left as it was
+  /// before the call.
+  void append_locked(const RowSource& vectors, std::span<const std::int64_t> ids, bool with_ids) {
+    const std::size_t n = vectors.rows();
     const std::size_t old_rows = ids_.size();
     const std::size_t old_chunks = chunks_.size();
     const std::size_t old_last_rows = chunks_.empty() ? 0 : chunks_.back().rows;
+    const double old_last_norm = chunks_.empty() ? 0.0 : chunks_.back().max_norm;
+    const std::size_t old_compact = compact_.size();
+    const std::size_t old_compact_rows = compact_.empty() ? 0 : compact_.back().rows;
+    const double old_compact_norm = compact_.empty() ? 0.0 : compact_.back().max_norm;
     try {
       for (std::size_t done = 0; done < n;) {
-        BaseChunk& chunk = chunk_with_room(n - done);
-        const std::size_t take = std::min(n - done, chunk.capacity - chunk.rows);
-        engine_.append(chunk, vectors.subspan(done * dim_, take * dim_));
-        done += take;
+        if (type_ == ElementType::float32) {
+          BaseChunk& chunk = chunk_with_room(n - done);
+          const std::size_t take = std::min(n - done, chunk.capacity - chunk.rows);
+          uploader_.append(chunk, vectors, done, take, old_rows + done);
+          done += take;
+        } else {
+          CompactChunk& chunk = compact_with_room(n - done);
+          const std::size_t take = std::min(n - done, chunk.capacity - chunk.rows);
+          uploader_.append(chunk, vectors, done, take);
+          done += take;
+        }
       }
       if (with_ids) {
         ids_.insert(ids_.end(), ids.begin(), ids.end());
       } else {
         // add() numbers rows by position, also after earlier add_with_ids calls.
-        for (std::size_t i = 0; i < n; ++i)
-          ids_.push_back(static_cast<std::int64_t>(old_rows + i));
+        ids_.resize(old_rows + n);
+        std::iota(ids_.begin() + static_cast<std::ptrdiff_t>(old_rows), ids_.end(),
+                  static_cast<std::int64_t>(old_rows));
       }
     } catch (...) {
       // Rows past a chunk's count are ignored by the engine: trimming the counts undoes the
       // append (a grown last chunk holds the same first rows as the one it replaced).
       chunks_.resize(old_chunks);
-      if (!chunks_.empty()) chunks_.back().rows = old_last_rows;
+      if (!chunks_.empty()) {
+        chunks_.back().rows = old_last_rows;
+        chunks_.back().max_norm = old_last_norm;
+      }
+      compact_.resize(old_compact);
+      if (!compact_.empty()) {
+        compact_.back().rows = old_compact_rows;
+        compact_.back().max_norm = old_compact_norm;
+      }
       ids_.resize(old_rows);
       throw;
     }
   }
 
   /// The last chunk, grown (doubling, up to chunk_rows) or newly made so that it has room for
-  /// at least one and up to `wanted` more rows.
-  BaseChunk& chunk_with_room(std::size_t wanted) {
+  /// at least one and up to `wanted` more rows. make(capacity) makes an empty chunk,
+  /// grow(chunk, capacity) a bigger copy of one.
+  template <class Chunk, class Make, class Grow>
+  Chunk& with_room(std::vector<Chunk>& chunks, std::size_t wanted, Make&& make, Grow&& grow) {
     const std::size_t limit = engine_.chunk_rows();
-    if (chunks_.empty() || chunks_.back().rows == limit) {
-      chunks_.push_back(engine_.make_chunk(std::min(limit, std::max(wanted, kMinChunkCapacity))));
-      return chunks_.back();
+    if (chunks.empty() || chunks.back().rows == limit) {
+      chunks.push_back(make(std::min(limit, std::max(wanted, kMinChunkCapacity))));
+      return chunks.back();
     }
-    BaseChunk& chunk = chunks_.back();
+    Chunk& chunk = chunks.back();
     const std::size_t needed = std::min(limit, chunk.rows + wanted);
     if (needed > chunk.capacity) {
       std::size_t capacity = std::max<std::size_t>(chunk.capacity, 1);
       while (capacity < needed)
         capacity *= 2;
-      chunk = engine_.grow(chunk, std::min(limit, capacity));
+      chunk = grow(chunk, std::min(limit, capacity));
     }
     return chunk;
+  }
+
+  BaseChunk& chunk_with_room(std::size_t wanted) {
+    return with_room(
+        chunks_, wanted, [&](std::size_t capacity) { return engine_.make_chunk(capacity); },
+        [&](const BaseChunk& chunk, std::size_t capacity) {
+          return engine_.grow(chunk, capacity);
+        });
+  }
+
+  CompactChunk& compact_with_room(std::size_t wanted) {
+    const auto grow = [&](const CompactChunk& chunk, std::size_t capacity) {
+      CompactChunk bigger = uploader_.make_compact_chunk(capacity);
+      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
+        encoder.copy_buffer(chunk.bytes, 0, bigger.bytes, 0, std::uint64_t{chunk.rows} * dim_);
+      });
+      bigger.rows = chunk.rows;
+      bigger.max_norm = chunk.max_norm;
+      return bigger;
+    };
+    return with_room(
+        compact_, wanted,
+        [&](std::size_t capacity) { return uploader_.make_compact_chunk(capacity); }, grow);
+  }
+
+  /// Searches a compact index: each chunk is widened on the GPU into a float32 scratch chunk
+  /// (the next while the current one is searched) and searched exactly; the chunks' top k are
+  /// merged exactly (TopKMerger).
+  KnnResult search_compact(std::span<const float> queries, std::size_t k,
+                           const ExecuteOptions& options) const {
+    const Deadline deadline = Deadline::after(
+        options.timeout.value_or(context_.configuration().default_timeout), options.stop);
+    std::vector<std::size_t> first_rows;
+    for (std::size_t c = 0, row = 0; c < compact_.size(); row += compact_[c].rows, ++c)
+      first_rows.push_back(row);
+    TopKMerger merger(queries, dim_, k, metric_, small_integers(queries),
+                      [&](std::int64_t label) { return download_row(first_rows, label); });
+    std::size_t widest = 1;
+    for (const CompactChunk& chunk : compact_)
+      widest = std::max(widest, chunk.rows);
+    BaseChunk scratch[2] = {engine_.make_chunk(widest), engine_.make_chunk(widest)};
+    const auto widen = [&](std::size_t c) {
+      return context_.execute([&, c](CommandBuffer&, ComputeEncoder& e) {
+        uploader_.encode_widen(e, compact_[c], type_, scratch[c % 2]);
+      });
+    };
+    Submission<void> next = widen(0);
+    for (std::size_t c = 0; c < compact_.size(); ++c) {
+      deadline.wait(next, "widening compact base chunk " + std::to_string(c));
+      BaseChunk& chunk = scratch[c % 2];
+      chunk.rows = compact_[c].rows;
+      chunk.max_norm = compact_[c].max_norm;
+      if (c + 1 < compact_.size()) next = widen(c + 1);
+      const KnnResult part = engine_.search(
+          queries, std::span(&chunk, 1), k,
+          {.timeout = deadline.wait_options().timeout.value_or(std::chrono::nanoseconds::max()),
+           .stop = options.stop});
+      merger.add(part, static_cast<std::int64_t>(first_rows[c]));
+    }
+    return merger.take();
+  }
+
+  /// One row of a compact chunk, read back from the GPU and widened (exact) for tie-breaking.
+  std::vector<float> download_row(std::span<const std::size_t> first_rows,
+                                  std::int64_t label) const {
+    const auto row = static_cast<std::size_t>(label);
+    const std::size_t c = static_cast<std::size_t>(
+        std::upper_bound(first_rows.begin(), first_rows.end(), row) - first_rows.begin() - 1);
+    BufferToken staging = context_.get_buffer(dim_);
+    context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
+      encoder.copy_buffer(compact_[c].bytes, std::uint64_t{row - first_rows[c]} * dim_,
+                          staging.buffer(), 0, dim_);
+      encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+    });
+    std::vector<std::byte> bytes(dim_);
+    staging.read_bytes(bytes);
+    return widen_on_host(bytes);
+  }
+
+  std::vector<float> widen_on_host(std::span<const std::byte> bytes) const {
+    std::vector<float> out(bytes.size());
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      out[i] = type_ == ElementType::uint8 ? static_cast<float>(static_cast<std::uint8_t>(bytes[i]))
+                                           : static_cast<float>(static_cast<std::int8_t>(bytes[i]));
+    }
+    return out;
+  }
+
+  /// Writes a compact chunk's rows to the file as float32 (exact), read back in slices.
+  void download_compact(const CompactChunk& chunk, FlatIndexWriter& writer) const {
+    if (chunk.rows == 0) return;
+    const std::size_t slice_rows =
+        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / dim_));
+    BufferToken staging = context_.get_buffer(std::min(chunk.rows, slice_rows) * dim_);
+    std::vector<std::byte> bytes;
+    for (std::size_t row = 0; row < chunk.rows; row += slice_rows) {
+      const std::size_t n = std::min(slice_rows, chunk.rows - row);
+      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
+        encoder.copy_buffer(chunk.bytes, std::uint64_t{row} * dim_, staging.buffer(), 0,
+                            std::uint64_t{n} * dim_);
+        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+      });
+      bytes.resize(n * dim_);
+      staging.read_bytes(bytes);
+      writer.write_vectors(widen_on_host(bytes));
+    }
   }
 
   /// Writes a chunk's vectors to the file, read back from the GPU in slices.
@@ -271,16 +441,22 @@ class FlatIndexImpl {
   Context& context_;
   std::size_t dim_;
   Metric metric_;
+  ElementType type_;
   KnnEngine engine_;
+  // Used by add() alone, under the exclusive lock; search_compact only records with it.
+  mutable BaseUploader uploader_;
   mutable std::shared_mutex mutex_;
-  std::vector<BaseChunk> chunks_;  // all full except the last
-  std::vector<std::int64_t> ids_;  // ids_[global row]
+  std::vector<BaseChunk> chunks_;      // float32 rows; all full except the last
+  std::vector<CompactChunk> compact_;  // uint8/int8 rows; likewise
+  std::vector<std::int64_t> ids_;      // ids_[global row]
 };
 
 }  // namespace detail
 
 FlatIndex::FlatIndex(Context& context, std::size_t dim, Metric metric)
-    : impl_(std::make_unique<detail::FlatIndexImpl>(context, dim, metric)) {}
+    : FlatIndex(context, dim, metric, ElementType::float32) {}
+FlatIndex::FlatIndex(Context& context, std::size_t dim, Metric metric, ElementType type)
+    : impl_(std::make_unique<detail::FlatIndexImpl>(context, dim, metric, type)) {}
 FlatIndex::FlatIndex(std::unique_ptr<detail::FlatIndexImpl> impl) noexcept
     : impl_(std::move(impl)) {}
 FlatIndex::FlatIndex(FlatIndex&&) noexcept = default;
@@ -288,10 +464,27 @@ FlatIndex& FlatIndex::operator=(FlatIndex&&) noexcept = default;
 FlatIndex::~FlatIndex() = default;
 
 void FlatIndex::add(std::span<const float> vectors) {
-  impl_->add(vectors, {}, false);
+  impl_->add(detail::rows_in_memory(vectors, impl_->dim()), {}, false);
+}
+void FlatIndex::add(std::span<const std::uint8_t> vectors) {
+  impl_->add(detail::rows_in_memory(vectors, impl_->dim()), {}, false);
+}
+void FlatIndex::add(std::span<const std::int8_t> vectors) {
+  impl_->add(detail::rows_in_memory(vectors, impl_->dim()), {}, false);
+}
+void FlatIndex::add(const MappedVectors& vectors) {
+  impl_->add({.type = vectors.element_type(), .dim = vectors.dim(), .mapped = &vectors}, {}, false);
 }
 void FlatIndex::add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids) {
-  impl_->add(vectors, ids, true);
+  impl_->add(detail::rows_in_memory(vectors, impl_->dim()), ids, true);
+}
+void FlatIndex::add_with_ids(std::span<const std::uint8_t> vectors,
+                             std::span<const std::int64_t> ids) {
+  impl_->add(detail::rows_in_memory(vectors, impl_->dim()), ids, true);
+}
+void FlatIndex::add_with_ids(std::span<const std::int8_t> vectors,
+                             std::span<const std::int64_t> ids) {
+  impl_->add(detail::rows_in_memory(vectors, impl_->dim()), ids, true);
 }
 KnnResult FlatIndex::search(std::span<const float> queries, std::size_t k,
                             const ExecuteOptions& options) const {
@@ -309,6 +502,9 @@ std::size_t FlatIndex::dim() const noexcept {
 Metric FlatIndex::metric() const noexcept {
   return impl_->metric();
 }
+ElementType FlatIndex::element_type() const noexcept {
+  return impl_->element_type();
+}
 void FlatIndex::reset() {
   impl_->reset();
 }
@@ -320,7 +516,7 @@ FlatIndex FlatIndex::load(Context& context, const std::filesystem::path& path) {
   detail::FlatIndexReader reader(path);
   const detail::FlatIndexHeader& header = reader.header();
   auto impl = std::make_unique<detail::FlatIndexImpl>(context, static_cast<std::size_t>(header.dim),
-                                                      header.metric);
+                                                      header.metric, ElementType::float32);
   impl->load_from(reader, path);
   return FlatIndex(std::move(impl));
 }

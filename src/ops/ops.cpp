@@ -2,9 +2,11 @@
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "kernels.hpp"
 #include "knn_engine.hpp"
+#include "streamed_search.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -65,6 +67,45 @@ KnnResult knn(Context& context, std::span<const float> queries, std::span<const 
   engine.check_base(base, 0);
   const auto chunks = upload_base(engine, base, dim);
   return engine.search(queries, chunks, k, options);
+}
+
+namespace {
+
+template <class T>
+KnnResult compact_knn(Context& context, std::span<const float> queries, std::span<const T> base,
+                      std::size_t dim, std::size_t k, Metric metric, const StreamOptions& options) {
+  if (dim == 0 || base.size() % dim != 0) {
+    throw Error(Errc::invalid_argument, "base vectors hold " + std::to_string(base.size()) +
+                                            " values, not a multiple of the dimension " +
+                                            std::to_string(dim));
+  }
+  const detail::RowSource source{
+      .type = std::is_same_v<T, std::uint8_t> ? ElementType::uint8 : ElementType::int8,
+      .dim = dim,
+      .bytes = std::as_bytes(base)};
+  return detail::streamed_knn(context, source, queries, k, metric, options);
+}
+
+}  // namespace
+
+KnnResult knn(Context& context, std::span<const float> queries, const MappedVectors& base,
+              std::size_t k, Metric metric, const StreamOptions& options) {
+  const detail::RowSource source{.type = base.element_type(), .dim = base.dim(), .mapped = &base};
+  if (base.dim() == 0) {
+    throw Error(Errc::invalid_argument,
+                base.path().string() + ": holds no vectors, so its dimension is unknown");
+  }
+  return detail::streamed_knn(context, source, queries, k, metric, options);
+}
+
+KnnResult knn(Context& context, std::span<const float> queries, std::span<const std::uint8_t> base,
+              std::size_t dim, std::size_t k, Metric metric, const StreamOptions& options) {
+  return compact_knn(context, queries, base, dim, k, metric, options);
+}
+
+KnnResult knn(Context& context, std::span<const float> queries, std::span<const std::int8_t> base,
+              std::size_t dim, std::size_t k, Metric metric, const StreamOptions& options) {
+  return compact_knn(context, queries, base, dim, k, metric, options);
 }
 
 std::vector<float> distances(Context& context, std::span<const float> queries,

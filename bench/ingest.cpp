@@ -1,0 +1,160 @@
+// bench_ingest: ingestion and streaming at scale (issue 11).
+//
+//   bench_ingest add N DIM REPEATS [float32|uint8]
+//     FlatIndex::add of an N x DIM base already in host memory; prints add GB/s per repeat
+//     (a fresh index each time: allocation, checks, staging and upload all count).
+//   bench_ingest stream N DIM QUERIES K BUDGET [float32|uint8] [FILE]
+//     Writes an N x DIM base file (FILE, default /tmp/bench_ingest_base.fbin or .u8bin), then
+//     searches it mapped and streamed with BUDGET device bytes (<bytes>[K|M|G]) and held whole
+//     in a FlatIndex, and checks that both give the same bits. Prints both times and the passes.
+//
+// Data: uniform values from a per-thread xorshift (generating gigabytes with <random> would
+// take longer than what is measured). Output: one JSON object per line.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ops/base_upload.hpp"
+#include "vecaccel/vecaccel.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Fills values on every core: uniform in [-1, 1) (float) or 0..255 (bytes).
+template <class T>
+void fill(std::vector<T>& values, std::uint64_t seed) {
+  const std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::jthread> workers;
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + t + 1;
+      const std::size_t end = values.size() * (t + 1) / threads;
+      for (std::size_t i = values.size() * t / threads; i < end; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if constexpr (std::is_same_v<T, float>) {
+          values[i] = static_cast<float>(static_cast<double>(x >> 11) * 0x1p-52 - 1.0);
+        } else {
+          values[i] = static_cast<T>(x >> 56);
+        }
+      }
+    });
+  }
+}
+
+template <class T>
+int bench_add(std::size_t n, std::size_t dim, int repeats, vecaccel::ElementType type) {
+  std::vector<T> base(n * dim);
+  fill(base, 1);
+  vecaccel::Context context;
+  const double gb = static_cast<double>(base.size() * sizeof(T)) / 1e9;
+  for (int r = 0; r < repeats; ++r) {
+    vecaccel::FlatIndex index(context, dim, vecaccel::Metric::l2, type);
+    const auto start = Clock::now();
+    index.add(std::span<const T>(base));
+    const double s = seconds_since(start);
+    std::printf(
+        "{\"case\": \"add\", \"device\": \"%s\", \"type\": \"%s\", \"n\": %zu, \"dim\": %zu, "
+        "\"gb\": %.3f, \"seconds\": %.4f, \"gb_per_s\": %.2f, \"threads\": %u}\n",
+        context.device().info().name.c_str(), std::string(vecaccel::to_string(type)).c_str(), n,
+        dim, gb, s, gb / s, std::thread::hardware_concurrency());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+template <class T>
+int bench_stream(std::size_t n, std::size_t dim, std::size_t nq, std::size_t k,
+                 std::uint64_t budget, vecaccel::ElementType type, std::string file) {
+  using namespace vecaccel;
+  const bool bytes = type != ElementType::float32;
+  if (file.empty()) file = bytes ? "/tmp/bench_ingest_base.u8bin" : "/tmp/bench_ingest_base.fbin";
+  {
+    Matrix<T> base{n, dim, std::vector<T>(n * dim)};
+    fill(base.values, 2);
+    write_vectors(file, base);
+  }
+  std::vector<float> queries(nq * dim);
+  fill(queries, 3);
+  if (bytes) {
+    for (float& q : queries)
+      q = static_cast<float>(static_cast<int>((q + 1.0f) * 127.5f));
+  }
+  Context context;
+  const MappedVectors mapped(file);
+  std::size_t passes = 0;
+  auto start = Clock::now();
+  const KnnResult streamed = ops::knn(context, queries, mapped, k, Metric::l2,
+                                      {.timeout = std::chrono::nanoseconds::max(),
+                                       .progress = [&](std::size_t, std::size_t) { ++passes; },
+                                       .memory_budget = budget});
+  const double stream_s = seconds_since(start);
+  start = Clock::now();
+  FlatIndex index(context, dim, Metric::l2, type);
+  index.add(mapped);
+  const double add_s = seconds_since(start);
+  start = Clock::now();
+  const KnnResult whole = index.search(queries, k, {.timeout = std::chrono::nanoseconds::max()});
+  const double search_s = seconds_since(start);
+  const bool same = streamed.labels == whole.labels &&
+                    std::memcmp(streamed.distances.data(), whole.distances.data(),
+                                whole.distances.size() * sizeof(float)) == 0;
+  const double base_gb = static_cast<double>(n * dim * sizeof(T)) / 1e9;
+  std::printf(
+      "{\"case\": \"stream\", \"device\": \"%s\", \"type\": \"%s\", \"n\": %zu, \"dim\": %zu, "
+      "\"queries\": %zu, \"k\": %zu, \"budget\": %llu, \"base_gb\": %.3f, \"passes\": %zu, "
+      "\"streamed_s\": %.3f, \"whole_add_s\": %.3f, \"whole_search_s\": %.3f, "
+      "\"same_bits\": %s, \"streamed_s_per_billion_rows\": %.1f}\n",
+      context.device().info().name.c_str(), std::string(to_string(type)).c_str(), n, dim, nq, k,
+      static_cast<unsigned long long>(budget), base_gb, passes, stream_s, add_s, search_s,
+      same ? "true" : "false", stream_s * 1e9 / static_cast<double>(n));
+  return same ? 0 : 1;
+}
+
+vecaccel::ElementType type_of(int argc, char** argv, int at) {
+  return argc > at && std::string(argv[at]) == "uint8" ? vecaccel::ElementType::uint8
+                                                       : vecaccel::ElementType::float32;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "add" && argc >= 5) {
+    const std::size_t n = std::stoul(argv[2]), dim = std::stoul(argv[3]);
+    const int repeats = std::stoi(argv[4]);
+    return type_of(argc, argv, 5) == vecaccel::ElementType::uint8
+               ? bench_add<std::uint8_t>(n, dim, repeats, vecaccel::ElementType::uint8)
+               : bench_add<float>(n, dim, repeats, vecaccel::ElementType::float32);
+  }
+  if (mode == "stream" && argc >= 7) {
+    const std::size_t n = std::stoul(argv[2]), dim = std::stoul(argv[3]);
+    const std::size_t nq = std::stoul(argv[4]), k = std::stoul(argv[5]);
+    const std::uint64_t budget = vecaccel::detail::parse_byte_size(argv[6], "BUDGET");
+    const auto type = type_of(argc, argv, 7);
+    const std::string file = argc > 8 ? argv[8] : "";
+    return type == vecaccel::ElementType::uint8
+               ? bench_stream<std::uint8_t>(n, dim, nq, k, budget, type, file)
+               : bench_stream<float>(n, dim, nq, k, budget, type, file);
+  }
+  std::fprintf(stderr,
+               "usage: %s add N DIM REPEATS [float32|uint8]\n"
+               "       %s stream N DIM QUERIES K BUDGET [float32|uint8] [FILE]\n",
+               argv[0], argv[0]);
+  return 2;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_ingest: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,429 @@
+#include "base_upload.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "certificate.hpp"
+#include "kernels.hpp"
+#include "vecaccel/argument_table.hpp"
+#include "vecaccel/error.hpp"
+#include "vecaccel/shader_library.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+constexpr std::size_t kRingSize = 3;
+// Validation threads at most: beyond this the memory bus, not the cores, limits staging.
+constexpr std::size_t kMaxThreads = 16;
+// Rows per thread at least, so that tiny adds do not pay for threads.
+constexpr std::size_t kMinRowsPerThread = 2048;
+
+std::uint32_t u32(std::uint64_t v) {
+  return static_cast<std::uint32_t>(v);  // callers keep chunks within 32-bit element counts
+}
+
+/// Refuses a row whose float32 screen values could overflow (l2 and inner product), in the
+/// words KnnEngine::check_base uses.
+void check_norm(double norm, Metric metric, std::size_t row) {
+  if (metric == Metric::cosine || norm * norm <= max_squared_norm) return;
+  throw Error(Errc::invalid_argument, "base row " + std::to_string(row) + " has squared norm " +
+                                          std::to_string(norm * norm) +
+                                          ", above the 2^124 (2.1e37) for which float32 " +
+                                          std::string(to_string(metric)) + " values stay finite");
+}
+
+/// Stages one float row into write-only (possibly write-combined) memory: never reads `out`.
+/// Cosine rows are scaled by the power of two bringing their largest magnitude into [1, 2), as
+/// the engine stores them. Returns the staged row's float64 norm; throws for NaN/Inf.
+double stage_float_row(const float* row, float* out, std::size_t dim, Metric metric,
+                       std::size_t label) {
+  float scale = 1.0f;
+  if (metric == Metric::cosine) {
+    float largest = 0.0f;
+    for (std::size_t i = 0; i < dim; ++i)
+      largest = std::max(largest, std::fabs(row[i]));
+    if (largest > 0.0f && std::isfinite(largest)) scale = std::ldexp(1.0f, -std::ilogb(largest));
+  }
+  // One pass: copy, finiteness (an all-ones exponent marks NaN and Inf) and the norm. Four
+  // sums: the norm only bounds the certificate, so its summation order is free, and
+  // independent sums let the loop vectorise instead of waiting on one chain of adds.
+  std::uint32_t bad = 0;
+  double sums[4] = {0.0, 0.0, 0.0, 0.0};
+  std::size_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    for (std::size_t j = 0; j < 4; ++j) {
+      const float v = row[i + j] * scale;
+      out[i + j] = v;
+      bad |= (std::bit_cast<std::uint32_t>(row[i + j]) & 0x7f800000u) == 0x7f800000u;
+      sums[j] += static_cast<double>(v) * static_cast<double>(v);
+    }
+  }
+  for (; i < dim; ++i) {
+    const float v = row[i] * scale;
+    out[i] = v;
+    bad |= (std::bit_cast<std::uint32_t>(row[i]) & 0x7f800000u) == 0x7f800000u;
+    sums[0] += static_cast<double>(v) * static_cast<double>(v);
+  }
+  if (bad != 0) check_finite({row, dim}, dim, "base", label);
+  const double norm = std::sqrt((sums[0] + sums[1]) + (sums[2] + sums[3]));
+  check_norm(norm, metric, label);
+  return norm;
+}
+
+/// The float64 norm of a compact row: an exact integer sum of squares, then one rounding.
+/// Blocks of 65536 squares (at most 255^2 each) sum exactly in 32 bits, which vectorises.
+template <class T>
+double compact_norm(const T* row, std::size_t dim) {
+  constexpr std::size_t kBlock = 65536;
+  std::uint64_t total = 0;
+  for (std::size_t start = 0; start < dim; start += kBlock) {
+    std::uint32_t sum = 0;
+    const std::size_t end = std::min(dim, start + kBlock);
+    for (std::size_t i = start; i < end; ++i) {
+      // NOLINTNEXTLINE(bugprone-signed-char-misuse): int8 elements are numbers, sign and all
+      const auto v = static_cast<std::int32_t>(row[i]);
+      sum += static_cast<std::uint32_t>(v * v);
+    }
+    total += sum;
+  }
+  return std::sqrt(static_cast<double>(total));
+}
+
+double compact_row_norm(ElementType type, const std::byte* row, std::size_t dim) {
+  if (type == ElementType::uint8) {
+    return compact_norm(reinterpret_cast<const std::uint8_t*>(row), dim);
+  }
+  return compact_norm(reinterpret_cast<const std::int8_t*>(row), dim);
+}
+
+}  // namespace
+
+std::size_t RowSource::rows() const {
+  if (mapped != nullptr) return mapped->rows();
+  return row_bytes() == 0 ? 0 : bytes.size() / row_bytes();
+}
+
+std::span<const std::byte> RowSource::view(std::size_t first, std::size_t count) const {
+  if (mapped != nullptr) return mapped->contiguous(first, count);
+  return bytes.subspan(first * row_bytes(), count * row_bytes());
+}
+
+void RowSource::copy(std::size_t first, std::size_t count, std::byte* out) const {
+  if (mapped != nullptr) {
+    mapped->copy_rows(first, count, {out, count * row_bytes()});
+    return;
+  }
+  if (count != 0) std::memcpy(out, bytes.data() + first * row_bytes(), count * row_bytes());
+}
+
+std::vector<float> RowSource::row(std::size_t i) const {
+  std::vector<std::byte> raw(row_bytes());
+  copy(i, 1, raw.data());
+  std::vector<float> out(dim);
+  for (std::size_t j = 0; j < dim; ++j) {
+    switch (type) {
+      case ElementType::float32:
+        std::memcpy(&out[j], raw.data() + 4 * j, 4);
+        break;
+      case ElementType::uint8:
+        out[j] = static_cast<float>(static_cast<std::uint8_t>(raw[j]));
+        break;
+      case ElementType::int8:
+        out[j] = static_cast<float>(static_cast<std::int8_t>(raw[j]));
+        break;
+    }
+  }
+  return out;
+}
+
+StagingCrew::StagingCrew(std::size_t threads)
+    : threads_(std::max<std::size_t>(threads, 1)),
+      start_(static_cast<std::ptrdiff_t>(threads_)),
+      done_(static_cast<std::ptrdiff_t>(threads_)),
+      errors_(threads_) {
+  workers_.reserve(threads_ - 1);
+  for (std::size_t t = 1; t < threads_; ++t)
+    workers_.emplace_back([this, t] { work(t); });
+}
+
+StagingCrew::~StagingCrew() {
+  if (workers_.empty()) return;
+  quit_ = true;
+  start_.arrive_and_wait();  // the workers see quit_ and return; the jthreads join
+}
+
+std::size_t StagingCrew::threads_for(std::size_t rows) {
+  const std::size_t hardware = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  return std::clamp<std::size_t>(rows / kMinRowsPerThread, 1, std::min(hardware, kMaxThreads));
+}
+
+void StagingCrew::share(std::size_t t) {
+  try {
+    (*fn_)(count_ * t / threads_, count_ * (t + 1) / threads_);
+  } catch (...) {
+    errors_[t] = std::current_exception();
+  }
+}
+
+void StagingCrew::work(std::size_t t) {
+  for (;;) {
+    start_.arrive_and_wait();
+    if (quit_) return;
+    share(t);
+    done_.arrive_and_wait();
+  }
+}
+
+void StagingCrew::run(std::size_t count, const std::function<void(std::size_t, std::size_t)>& fn) {
+  fn_ = &fn;
+  count_ = count;
+  std::fill(errors_.begin(), errors_.end(), nullptr);
+  if (!workers_.empty()) start_.arrive_and_wait();
+  share(0);
+  if (!workers_.empty()) done_.arrive_and_wait();
+  for (const auto& error : errors_) {
+    if (error) std::rethrow_exception(error);
+  }
+}
+
+BaseUploader::BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
+                           std::uint64_t slice_bytes)
+    : context_(context),
+      dim_(dim),
+      metric_(metric),
+      chunk_rows_(chunk_rows),
+      slice_bytes_(std::max<std::uint64_t>(slice_bytes, 1)),
+      ring_(kRingSize) {}
+
+Buffer& BaseUploader::staging_for(std::uint64_t bytes) {
+  Staging& slot = ring_[next_];
+  next_ = (next_ + 1) % ring_.size();
+  if (slot.copied) {
+    slot.copied->wait();  // its previous slice must be on the GPU before it is overwritten
+    slot.copied.reset();
+  }
+  if (!slot.buffer.valid() || slot.buffer.size() < bytes) {
+    slot.buffer = context_.buffer_factory().make_buffer(
+        {.size = bytes, .storage = StorageMode::shared, .label = "base staging"});
+    context_.residency_manager().register_buffer(slot.buffer, ResidencyMode::persistent);
+    context_.residency_manager().commit();
+  }
+  return slot.buffer;
+}
+
+void BaseUploader::wait_all() {
+  for (Staging& slot : ring_) {
+    if (!slot.copied) continue;
+    auto copied = std::move(*slot.copied);
+    slot.copied.reset();
+    copied.wait();
+  }
+}
+
+template <class StageRows, class Record>
+double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t row_stage_bytes,
+                            StageRows&& stage, Record&& record) {
+  std::lock_guard lock(mutex_);
+  const std::size_t slice_rows = std::max<std::size_t>(1, slice_bytes_ / row_stage_bytes);
+  StagingCrew crew(StagingCrew::threads_for(std::min(slice_rows, count)));
+  double max_norm = 0.0;
+  try {
+    for (std::size_t done = 0; done < count;) {
+      const std::size_t n = std::min(slice_rows, count - done);
+      Buffer& staging = staging_for(std::uint64_t{n} * row_stage_bytes);
+      std::byte* out = staging.mapped().data();
+      std::mutex norm_mutex;
+      crew.run(n, [&](std::size_t begin, std::size_t end) {
+        double largest = 0.0;
+        for (std::size_t r = begin; r < end; ++r)
+          largest = std::max(largest, stage(first + done + r, out + r * row_stage_bytes));
+        std::lock_guard guard(norm_mutex);
+        max_norm = std::max(max_norm, largest);
+      });
+      ring_[(next_ + ring_.size() - 1) % ring_.size()].copied =
+          context_.execute([&](CommandBuffer&, ComputeEncoder& e) { record(e, staging, done, n); });
+      done += n;
+    }
+    wait_all();
+  } catch (...) {
+    try {
+      wait_all();
+    } catch (const Error&) {  // the first error is the one to report
+    }
+    throw;
+  }
+  return max_norm;
+}
+
+void BaseUploader::check_append(const RowSource& source, bool type_fits, std::size_t count,
+                                std::size_t rows, std::size_t capacity) const {
+  if (!type_fits || source.dim != dim_) {
+    throw Error(Errc::invalid_argument,
+                "upload of " + std::string(to_string(source.type)) + " rows of dimension " +
+                    std::to_string(source.dim) + " into " +
+                    (type_fits ? "chunks" : "chunks of another element type") + " of dimension " +
+                    std::to_string(dim_));
+  }
+  if (rows + count > capacity) {
+    throw Error(Errc::invalid_argument, "append of " + std::to_string(count) +
+                                            " rows to a chunk holding " + std::to_string(rows) +
+                                            " of " + std::to_string(capacity));
+  }
+}
+
+void BaseUploader::append(BaseChunk& chunk, const RowSource& source, std::size_t first,
+                          std::size_t count, std::size_t first_label) {
+  check_append(source, source.type == ElementType::float32, count, chunk.rows, chunk.capacity);
+  if (count == 0) return;
+  const std::size_t row_bytes = dim_ * sizeof(float);
+  const std::size_t base_row = chunk.rows;
+  const std::size_t label0 = first_label - first;
+  const auto stage = [&](std::size_t row, std::byte* out) {
+    auto in = source.view(row, 1);
+    std::vector<std::byte> copied;
+    if (in.empty()) {  // TEXMEX rows: copied out to check their headers
+      copied.resize(row_bytes);
+      source.copy(row, 1, copied.data());
+      in = copied;
+    }
+    return stage_float_row(reinterpret_cast<const float*>(in.data()), reinterpret_cast<float*>(out),
+                           dim_, metric_, label0 + row);
+  };
+  Device device = context_.device();
+  const auto record = [&](ComputeEncoder& e, const Buffer& staging, std::size_t done,
+                          std::size_t n) {
+    const std::uint64_t at = (base_row + done) * row_bytes;
+    e.copy_buffer(staging, 0, chunk.vectors, at, n * row_bytes);
+    e.barrier({chunk.vectors}, Stage::blit, Stage::dispatch);
+    encode_row_norms(device, e, chunk.vectors, u32((base_row + done) * dim_), u32(n), u32(dim_),
+                     chunk.norms, u32(base_row + done));
+  };
+  const double max_norm = upload(first, count, row_bytes, stage, record);
+  chunk.rows += count;
+  chunk.max_norm = std::max(chunk.max_norm, max_norm);
+}
+
+void BaseUploader::append(CompactChunk& chunk, const RowSource& source, std::size_t first,
+                          std::size_t count) {
+  check_append(source, source.type != ElementType::float32, count, chunk.rows, chunk.capacity);
+  if (count == 0) return;
+  const std::size_t row_bytes = dim_;
+  const std::size_t base_row = chunk.rows;
+  const auto stage = [&](std::size_t row, std::byte* out) {
+    auto in = source.view(row, 1);
+    if (in.empty()) {
+      source.copy(row, 1, out);  // checks the TEXMEX header; the norm reads the source again
+      in = source.mapped->row(row);
+    } else {
+      std::memcpy(out, in.data(), row_bytes);
+    }
+    return compact_row_norm(source.type, in.data(), dim_);
+  };
+  const auto record = [&](ComputeEncoder& e, const Buffer& staging, std::size_t done,
+                          std::size_t n) {
+    e.copy_buffer(staging, 0, chunk.bytes, (base_row + done) * row_bytes, n * row_bytes);
+  };
+  const double max_norm = upload(first, count, row_bytes, stage, record);
+  chunk.rows += count;
+  chunk.max_norm = std::max(chunk.max_norm, max_norm);
+}
+
+CompactChunk BaseUploader::make_compact_chunk(std::size_t capacity) const {
+  capacity = std::clamp<std::size_t>(capacity, 1, chunk_rows_);
+  CompactChunk chunk;
+  // Whole 32-bit words: the widening kernel reads the bytes four at a time.
+  const std::uint64_t bytes = (std::uint64_t{capacity} * dim_ + 3) / 4 * 4;
+  chunk.bytes = context_.buffer_factory().make_buffer(
+      {.size = bytes, .storage = StorageMode::private_, .label = "compact base vectors"});
+  chunk.capacity = capacity;
+  context_.residency_manager().register_buffer(chunk.bytes, ResidencyMode::persistent);
+  context_.residency_manager().commit();
+  return chunk;
+}
+
+void BaseUploader::encode_widen(ComputeEncoder& encoder, const CompactChunk& compact,
+                                ElementType type, const BaseChunk& out) const {
+  if (compact.rows == 0) return;
+  if (compact.rows > out.capacity) {
+    throw Error(Errc::invalid_argument, "widening " + std::to_string(compact.rows) +
+                                            " rows into a chunk of " +
+                                            std::to_string(out.capacity));
+  }
+  Device device = context_.device();
+  struct {
+    std::uint32_t count, is_signed;
+  } constants{u32(compact.rows * dim_), type == ElementType::int8 ? 1u : 0u};
+  constexpr std::uint32_t threads = 64;
+  const std::uint32_t words = constants.count / 4 + (constants.count % 4 != 0);
+  const std::uint32_t groups = std::min(words / threads + (words % threads != 0),
+                                        device.capabilities().max_workgroup_count[0]);
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = "widen_bytes", .workgroup_size = {threads, 1, 1}}));
+  encoder.set_argument_table(
+      ArgumentTable().set_buffer(0, compact.bytes).set_buffer(1, out.vectors));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(std::max(groups, 1u));
+  encoder.barrier({out.vectors}, Stage::dispatch, Stage::dispatch);
+  encode_row_norms(device, encoder, out.vectors, 0, u32(compact.rows), u32(dim_), out.norms, 0);
+}
+
+std::uint64_t parse_byte_size(std::string_view text, std::string_view what) {
+  const auto bad = [&]() -> Error {
+    return Error(Errc::invalid_argument, std::string(what) + " = '" + std::string(text) +
+                                             "': need <bytes>[K|M|G] (binary multiples), >= 1");
+  };
+  std::size_t i = 0;
+  std::uint64_t value = 0;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) throw bad();
+    value = value * 10 + digit;
+  }
+  if (i == 0) throw bad();
+  int shift = 0;
+  if (i < text.size()) {
+    switch (std::toupper(static_cast<unsigned char>(text[i]))) {
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      default:
+        throw bad();
+    }
+    ++i;
+  }
+  if (i != text.size() || value == 0 ||
+      value > (std::numeric_limits<std::uint64_t>::max() >> shift))
+    throw bad();
+  return value << shift;
+}
+
+std::uint64_t device_memory_budget(Context& context) {
+  // The environment is read, never written, by the library: the variable exists so that a
+  // user (or CI) can cap the engine on a shared GPU or force streaming on small data.
+  if (const char* text = std::getenv("VECACCEL_MEMORY_BUDGET"); text != nullptr && *text != 0) {
+    return parse_byte_size(text, "VECACCEL_MEMORY_BUDGET");
+  }
+  const ResidencyStatistics stats = context.residency_manager().statistics();
+  if (stats.device_budget_bytes && stats.device_usage_bytes) {
+    return *stats.device_budget_bytes -
+           std::min(*stats.device_budget_bytes, *stats.device_usage_bytes);
+  }
+  return context.device().capabilities().device_local_memory;
+}
+
+}  // namespace vecaccel::detail

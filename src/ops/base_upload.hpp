@@ -1,0 +1,144 @@
+#pragma once
+// Ingestion of base rows into the kNN engine's chunks: host rows (memory or a mapped file;
+// float32, uint8 or int8) are checked and staged by several threads into reused host-visible
+// staging buffers (device-local where the device offers it), and copied to the GPU while the
+// next slice is staged. Compact (uint8/int8) rows stay one byte per element on the GPU in a
+// CompactChunk and are widened to float32 on the GPU when searched.
+
+#include <barrier>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "knn_engine.hpp"
+#include "vecaccel/context.hpp"
+#include "vecaccel/element_type.hpp"
+#include "vecaccel/mapped_vectors.hpp"
+#include "vecaccel/metric.hpp"
+
+namespace vecaccel::detail {
+
+/// Base rows on the host: back-to-back rows in memory, or a mapped file.
+struct RowSource {
+  ElementType type = ElementType::float32;
+  std::size_t dim = 0;
+  std::span<const std::byte> bytes;  ///< rows back to back (when mapped is null)
+  const MappedVectors* mapped = nullptr;
+
+  std::size_t rows() const;
+  std::size_t row_bytes() const { return dim * element_size(type); }
+  /// Rows [first, first + count) in place when they lie back to back; else empty.
+  std::span<const std::byte> view(std::size_t first, std::size_t count) const;
+  /// Copies rows [first, first + count) packed into out (checks TEXMEX row headers).
+  void copy(std::size_t first, std::size_t count, std::byte* out) const;
+  /// Row i widened to float (exact).
+  std::vector<float> row(std::size_t i) const;
+};
+
+/// uint8/int8 rows on the GPU, one byte per element. `capacity` rows fit.
+struct CompactChunk {
+  Buffer bytes;
+  std::size_t rows = 0;
+  std::size_t capacity = 0;
+  double max_norm = 0.0;  ///< largest float64 norm of the rows
+};
+
+/// Threads that check and stage the slices of one upload, started once for all its slices
+/// (starting threads per slice can cost as much as staging a share of it). Owned and run by
+/// one thread.
+class StagingCrew {
+ public:
+  explicit StagingCrew(std::size_t threads);
+  ~StagingCrew();
+  StagingCrew(const StagingCrew&) = delete;
+  StagingCrew& operator=(const StagingCrew&) = delete;
+
+  /// Threads worth starting for slices of `rows` rows (at most 16, the hardware's count).
+  static std::size_t threads_for(std::size_t rows);
+  /// fn(begin, end) over [0, count), split among the crew (the calling thread included). If
+  /// some throw, rethrows the exception of the lowest range: the first bad row is the one
+  /// reported, as a serial loop would.
+  void run(std::size_t count, const std::function<void(std::size_t, std::size_t)>& fn);
+
+ private:
+  void work(std::size_t t);
+  void share(std::size_t t);
+
+  std::size_t threads_;
+  std::barrier<> start_;
+  std::barrier<> done_;
+  const std::function<void(std::size_t, std::size_t)>* fn_ = nullptr;
+  std::size_t count_ = 0;
+  bool quit_ = false;  // written before start_ releases the workers, read after
+  std::vector<std::exception_ptr> errors_;
+  std::vector<std::jthread> workers_;  // last: joined before the barriers go
+};
+
+class BaseUploader {
+ public:
+  /// Large enough that a slice's GPU copy amortises its submission, small enough that three
+  /// of them (one staged, one copying, one waiting) cost little memory.
+  static constexpr std::uint64_t default_slice_bytes = std::uint64_t{64} << 20;
+
+  /// Stages slices of up to slice_bytes (three staging buffers of that size at most).
+  BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
+               std::uint64_t slice_bytes = default_slice_bytes);
+
+  /// Appends rows [first, first + count) of source (float32, or compact rows widened on the
+  /// GPU) to chunk's end, checking them as KnnEngine::check_base does, messages naming row
+  /// first_label + i. The chunk must have room. On an error, rows before the failing slice
+  /// may have been written past chunk.rows, which stays unchanged.
+  void append(BaseChunk& chunk, const RowSource& source, std::size_t first, std::size_t count,
+              std::size_t first_label);
+  /// Appends compact rows (source.type uint8/int8) as bytes to a CompactChunk, likewise.
+  void append(CompactChunk& chunk, const RowSource& source, std::size_t first, std::size_t count);
+
+  /// A new empty CompactChunk with room for `capacity` rows (at most chunk_rows).
+  CompactChunk make_compact_chunk(std::size_t capacity) const;
+  /// Records the widening of compact's rows into out's vectors and their norms into out's
+  /// norms (out must have room); the caller sets out.rows / max_norm once it completes.
+  void encode_widen(ComputeEncoder& encoder, const CompactChunk& compact, ElementType type,
+                    const BaseChunk& out) const;
+
+ private:
+  /// Stages rows into the next staging buffer (waiting until its last copy completed) and
+  /// submits `record` to move them to the GPU. Returns the staged rows' largest norm.
+  template <class StageRows, class Record>
+  double upload(std::size_t first, std::size_t count, std::size_t row_stage_bytes,
+                StageRows&& stage, Record&& record);
+  /// invalid_argument unless source has this dimension and a fitting type and count rows
+  /// fit a chunk of `rows` of `capacity`.
+  void check_append(const RowSource& source, bool type_fits, std::size_t count, std::size_t rows,
+                    std::size_t capacity) const;
+  Buffer& staging_for(std::uint64_t bytes);
+  void wait_all();
+
+  Context& context_;
+  std::size_t dim_;
+  Metric metric_;
+  std::size_t chunk_rows_;
+  std::uint64_t slice_bytes_;
+  std::mutex mutex_;  // one upload at a time per uploader (they share the staging ring)
+  struct Staging {
+    Buffer buffer;
+    std::optional<Submission<void>> copied;
+  };
+  std::vector<Staging> ring_;
+  std::size_t next_ = 0;
+};
+
+/// Device-memory bytes the engine may use: VECACCEL_MEMORY_BUDGET (<bytes>[K|M|G]) when set,
+/// else the device-local budget left (VK_EXT_memory_budget) or the device-local heaps' size.
+/// A malformed variable: invalid_argument naming it.
+std::uint64_t device_memory_budget(Context& context);
+/// Parses "<bytes>[K|M|G]" (binary multiples); invalid_argument naming `what` otherwise.
+std::uint64_t parse_byte_size(std::string_view text, std::string_view what);
+
+}  // namespace vecaccel::detail

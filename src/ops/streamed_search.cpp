@@ -1,0 +1,233 @@
+#include "streamed_search.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <future>
+#include <string>
+
+#include "vecaccel/error.hpp"
+
+namespace vecaccel::detail {
+namespace {
+
+// Integers below this are exact in float32: a float32 value under it is its float64 value.
+constexpr double kExactFloatIntegers = 16777216.0;  // 2^24
+
+/// Sorts before everything worse: smaller for l2, larger for similarities.
+double key(Metric metric, double value) {
+  return smaller_is_better(metric) ? value : -value;
+}
+
+}  // namespace
+
+double rerank_value(std::span<const float> query, std::span<const float> row, Metric metric) {
+  const std::size_t dim = query.size();
+  double sum = 0.0;
+  if (metric == Metric::l2) {
+    for (std::size_t i = 0; i < dim; ++i) {
+      const double t = static_cast<double>(query[i]) - static_cast<double>(row[i]);
+      sum += t * t;
+    }
+    return sum;
+  }
+  if (metric == Metric::inner_product) {
+    for (std::size_t i = 0; i < dim; ++i)
+      sum += static_cast<double>(query[i]) * static_cast<double>(row[i]);
+    return sum;
+  }
+  double qq = 0.0;
+  double xx = 0.0;
+  for (std::size_t i = 0; i < dim; ++i) {
+    const auto q = static_cast<double>(query[i]);
+    const auto x = static_cast<double>(row[i]);
+    sum += q * x;
+    qq += q * q;
+    xx += x * x;
+  }
+  const double denominator = std::sqrt(qq) * std::sqrt(xx);
+  return denominator > 0.0 ? sum / denominator : 0.0;
+}
+
+bool small_integers(std::span<const float> values) {
+  return std::all_of(values.begin(), values.end(),
+                     [](float v) { return std::fabs(v) < 65536.0f && std::trunc(v) == v; });
+}
+
+TopKMerger::TopKMerger(std::span<const float> queries, std::size_t dim, std::size_t k,
+                       Metric metric, bool integer_values, RowFetcher fetch)
+    : queries_(queries),
+      dim_(dim),
+      k_(k),
+      metric_(metric),
+      integer_values_(integer_values && metric != Metric::cosine),
+      fetch_(std::move(fetch)) {}
+
+double TopKMerger::exact(std::size_t query, std::int64_t label) {
+  if (const auto it = exact_cache_.find(label); it != exact_cache_.end()) return it->second;
+  const std::vector<float> row = fetch_(label);
+  const double value =
+      key(metric_, rerank_value(queries_.subspan(query * dim_, dim_), row, metric_));
+  exact_cache_.emplace(label, value);
+  return value;
+}
+
+bool TopKMerger::before(std::size_t query, const Entry& a, const Entry& b) {
+  if (a.label < 0 || b.label < 0) return b.label < 0 && a.label >= 0;  // padding goes last
+  const double ka = key(metric_, a.value);
+  const double kb = key(metric_, b.value);
+  if (ka != kb) return ka < kb;
+  if (!(integer_values_ && std::fabs(a.value) < kExactFloatIntegers)) {
+    const double ea = exact(query, a.label);
+    const double eb = exact(query, b.label);
+    if (ea != eb) return ea < eb;
+  }
+  return a.label < b.label;
+}
+
+void TopKMerger::add(const KnnResult& part, std::int64_t label_offset) {
+  if (first_) {
+    result_ = part;
+    for (std::int64_t& label : result_.labels) {
+      if (label >= 0) label += label_offset;
+    }
+    first_ = false;
+    return;
+  }
+  result_.second_pass_queries += part.second_pass_queries;
+  for (std::size_t q = 0; q < result_.rows; ++q) {
+    exact_cache_.clear();
+    const std::size_t at = q * k_;
+    merged_.clear();
+    std::size_t i = 0;
+    std::size_t j = 0;
+    while (merged_.size() < k_) {
+      const Entry a{result_.distances[at + i], result_.labels[at + i]};
+      const std::int64_t local = part.labels[at + j];
+      const Entry b{part.distances[at + j], local < 0 ? -1 : local + label_offset};
+      const bool take_b = i == k_ || (j < k_ && before(q, b, a));
+      merged_.push_back(take_b ? b : a);
+      (take_b ? j : i) += 1;
+    }
+    for (std::size_t m = 0; m < k_; ++m) {
+      result_.distances[at + m] = merged_[m].value;
+      result_.labels[at + m] = merged_[m].label;
+    }
+  }
+}
+
+std::size_t stream_rows_per_pass(std::uint64_t budget, std::size_t dim, ElementType type,
+                                 std::size_t rows) {
+  // Per row on the device: float32 values and a norm, plus the bytes of a compact row.
+  const std::uint64_t row_bytes =
+      dim * sizeof(float) + sizeof(float) + (type == ElementType::float32 ? 0 : dim);
+  if (std::uint64_t{rows} * row_bytes <= budget / 4 * 3) return std::max<std::size_t>(rows, 1);
+  return static_cast<std::size_t>(std::max<std::uint64_t>(budget / 8 * 3 / row_bytes, 1));
+}
+
+namespace {
+
+/// The device memory of one pass and what fills it.
+struct PassSlot {
+  PassSlot(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
+           std::uint64_t slice_bytes)
+      : uploader(context, dim, metric, chunk_rows, slice_bytes) {}
+  BaseUploader uploader;
+  std::vector<BaseChunk> chunks;
+  std::vector<CompactChunk> compact;
+  std::size_t first = 0;
+  std::size_t used = 0;  // chunks holding this pass's rows
+};
+
+/// Loads rows [first, first + count) of source into the slot's chunks (widening compact rows
+/// on the GPU), then lets the mapping drop those pages: they are on the GPU now.
+void fill(Context& context, KnnEngine& engine, PassSlot& slot, const RowSource& source,
+          std::size_t first, std::size_t count) {
+  const std::size_t per_chunk = engine.chunk_rows();
+  const bool compact = source.type != ElementType::float32;
+  slot.first = first;
+  slot.used = 0;
+  for (std::size_t done = 0; done < count; done += per_chunk, ++slot.used) {
+    const std::size_t n = std::min(per_chunk, count - done);
+    if (slot.chunks.size() == slot.used) {
+      slot.chunks.push_back(engine.make_chunk(std::min(per_chunk, count)));
+      if (compact)
+        slot.compact.push_back(slot.uploader.make_compact_chunk(std::min(per_chunk, count)));
+    }
+    BaseChunk& chunk = slot.chunks[slot.used];
+    chunk.rows = 0;
+    chunk.max_norm = 0.0;
+    if (!compact) {
+      slot.uploader.append(chunk, source, first + done, n, first + done);
+      continue;
+    }
+    CompactChunk& bytes = slot.compact[slot.used];
+    bytes.rows = 0;
+    bytes.max_norm = 0.0;
+    slot.uploader.append(bytes, source, first + done, n);
+    context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+      slot.uploader.encode_widen(e, bytes, source.type, chunk);
+    });
+    chunk.rows = n;
+    chunk.max_norm = bytes.max_norm;
+  }
+  if (source.mapped != nullptr) source.mapped->release(first, count);
+}
+
+}  // namespace
+
+KnnResult streamed_knn(Context& context, const RowSource& source, std::span<const float> queries,
+                       std::size_t k, Metric metric, const ops::StreamOptions& options) {
+  const std::size_t dim = source.dim;
+  if (dim == 0) throw Error(Errc::invalid_argument, "kNN: dimension must be at least 1");
+  if (queries.size() % dim != 0) {
+    throw Error(Errc::invalid_argument, "queries hold " + std::to_string(queries.size()) +
+                                            " floats, not a multiple of the base's dimension " +
+                                            std::to_string(dim));
+  }
+  if (k == 0 || k > ops::max_k) {
+    throw Error(Errc::invalid_argument,
+                "k = " + std::to_string(k) + " outside 1.." + std::to_string(ops::max_k));
+  }
+  KnnEngine engine(context, dim, metric);
+  const std::size_t total = source.rows();
+  if (total == 0) return engine.search(queries, {}, k, {.stop = options.stop});
+  const std::uint64_t budget = options.memory_budget.value_or(device_memory_budget(context));
+  const std::size_t per_pass = stream_rows_per_pass(budget, dim, source.type, total);
+  const Deadline deadline = Deadline::after(
+      options.timeout.value_or(context.configuration().default_timeout), options.stop);
+  const bool integers = source.type != ElementType::float32 && small_integers(queries);
+  TopKMerger merger(queries, dim, k, metric, integers, [&](std::int64_t label) {
+    return source.row(static_cast<std::size_t>(label));
+  });
+
+  // Staging is host-visible memory, on CPU drivers and integrated GPUs the budget's own: the
+  // two slots' rings (three slices each) take a sixteenth of it at most, 64 MiB per slice.
+  const std::uint64_t slice_bytes =
+      std::clamp<std::uint64_t>(budget / 96, 1, BaseUploader::default_slice_bytes);
+  PassSlot slots[2] = {{context, dim, metric, engine.chunk_rows(), slice_bytes},
+                       {context, dim, metric, engine.chunk_rows(), slice_bytes}};
+  const auto count_of = [&](std::size_t first) { return std::min(per_pass, total - first); };
+  const auto load = [&](std::size_t pass, std::size_t first) {
+    return std::async(std::launch::async, [&, pass, first] {
+      fill(context, engine, slots[pass % 2], source, first, count_of(first));
+    });
+  };
+  // Declared after the slots: an error unwinds through its destructor, which waits for the
+  // upload still writing into a slot before the slots go.
+  std::future<void> next = load(0, 0);
+  for (std::size_t pass = 0, first = 0; first < total; ++pass, first += per_pass) {
+    deadline.check_stop(std::to_string(first) + " of " + std::to_string(total) + " base rows");
+    next.get();
+    if (first + per_pass < total) next = load(pass + 1, first + per_pass);
+    const PassSlot& slot = slots[pass % 2];
+    const KnnResult part = engine.search(
+        queries, std::span(slot.chunks).first(slot.used), k,
+        {.timeout = deadline.wait_options().timeout.value_or(std::chrono::nanoseconds::max()),
+         .stop = options.stop});
+    merger.add(part, static_cast<std::int64_t>(first));
+    if (options.progress) options.progress(first + count_of(first), total);
+  }
+  return merger.take();
+}
+
+}  // namespace vecaccel::detail
