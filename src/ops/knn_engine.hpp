@@ -81,10 +81,12 @@ class KnnEngine {
 
   /// The k best base rows for each of the nq queries over all chunks; labels are global row
   /// numbers (chunk i starts at the sum of earlier chunks' rows). Validates the queries.
-  /// options.stop is checked between query batches and while waiting (Errc::cancelled);
-  /// options.timeout (else the context's default_timeout) bounds the whole call
-  /// (Errc::timeout). Work already submitted when either happens finishes on the GPU with
-  /// its scratch kept alive; the engine stays usable.
+  /// Exact: queries whose certificate fails after a float16 tensor-core screen are screened
+  /// again with three terms, and those still uncertified are searched directly in float64
+  /// (docs/exactness.md); result.second_pass_queries counts the first group. options.stop is
+  /// checked between query batches and while waiting (Errc::cancelled); options.timeout (else the
+  /// context's default_timeout) bounds the whole call (Errc::timeout). Work already submitted when
+  /// either happens finishes on the GPU with its scratch kept alive; the engine stays usable.
   KnnResult search(std::span<const float> queries, std::span<const BaseChunk> chunks, std::size_t k,
                    const ExecuteOptions& options = {}) const;
 
