@@ -125,6 +125,8 @@ int main(int argc, char** argv) {
       json_path = argv[++i];
     else if (a == "--points" && i + 1 < argc)
       points_path = argv[++i];
+    else if (a == "--sweep")
+      points_path = "bench/sweep_points.txt";  // from the repository root
     else if (a == "--fmnist" && i + 1 < argc)
       fmnist_dir = argv[++i];
     else if (a == "--repeat" && i + 1 < argc)
@@ -134,17 +136,24 @@ int main(int argc, char** argv) {
     else if (a == "--peak-tflops" && i + 1 < argc)
       peak_tflops = std::atof(argv[++i]);
     else {
-      std::fprintf(stderr,
-                   "usage: bench_knn [--quick] [--points FILE] [--fmnist DIR] [--json FILE] "
-                   "[--repeat R] [--bandwidth-gbs B] [--peak-tflops T]\n"
-                   "  --points: lines of 'n dim queries k metric' (bench/sweep_points.py)\n"
-                   "  --fmnist: a directory with the decompressed Fashion-MNIST IDX files\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_knn [--quick] [--sweep | --points FILE] [--fmnist DIR] [--json FILE] "
+          "[--repeat R] [--bandwidth-gbs B] [--peak-tflops T]\n"
+          "  --points: lines of 'n dim queries k metric' (bench/sweep_points.py)\n"
+          "  --sweep: the issue's sweep, bench/sweep_points.txt (run from the "
+          "repository root)\n"
+          "  --fmnist: a directory with the decompressed Fashion-MNIST IDX files\n");
       return 2;
     }
   }
   std::vector<Config> configs;
   if (!points_path.empty()) {
     std::ifstream in(points_path);
+    if (!in) {
+      std::fprintf(stderr, "bench_knn: cannot read %s\n", points_path.c_str());
+      return 2;
+    }
     std::size_t n = 0, dim = 0, q = 0, k = 0;
     std::string metric;
     while (in >> n >> dim >> q >> k >> metric)
@@ -234,9 +243,9 @@ int main(int argc, char** argv) {
         flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms, exact,
         result.second_pass_queries);
     json += entry;
+    // Rewritten after every point: a run cut short by a time limit keeps what it measured.
+    if (!json_path.empty()) std::ofstream(json_path) << json << "\n]\n";
     std::fflush(stdout);
   }
-  json += "\n]\n";
-  if (!json_path.empty()) std::ofstream(json_path) << json;
   return 0;
 }
