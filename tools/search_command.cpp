@@ -523,6 +523,14 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
                 .recalls = {}};
   Matrix<std::int32_t> ids;
   Matrix<float> distances;
+  const auto add_then_search = [&](auto& index) {
+    auto start = Clock::now();
+    add_base(index, base, options.base, show_progress, stop);
+    run.add_ms = ms_since(start);
+    start = Clock::now();
+    search_batches(index, queries, options, stop, ids, distances);
+    run.search_ms = ms_since(start);
+  };
   if (!options.devices.empty()) {
     if (base.type() != ElementType::float32) {
       throw Error(Errc::unsupported, "--devices shards float32 bases; " + options.base + " holds " +
@@ -530,12 +538,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
     }
     ShardedIndex index(parse_devices(options.devices), base.dim(), metric);
     run.device = device_text(index);
-    auto start = Clock::now();
-    add_base(index, base, options.base, show_progress, stop);
-    run.add_ms = ms_since(start);
-    start = Clock::now();
-    search_batches(index, queries, options, stop, ids, distances);
-    run.search_ms = ms_since(start);
+    add_then_search(index);
   } else {
     Context context;
     run.device = device_text(context);
@@ -548,12 +551,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
       run.search_ms = ms_since(start);
     } else {
       FlatIndex index(context, base.dim(), metric, base.type());
-      auto start = Clock::now();
-      add_base(index, base, options.base, show_progress, stop);
-      run.add_ms = ms_since(start);
-      start = Clock::now();
-      search_batches(index, queries, options, stop, ids, distances);
-      run.search_ms = ms_since(start);
+      add_then_search(index);
     }
   }
   if (gt) run.recalls = recalls(ids, *gt, options.k);
