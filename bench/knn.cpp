@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernels.hpp"
 #include "knn_engine.hpp"
 #include "vecaccel/vecaccel.hpp"
 
@@ -107,6 +108,100 @@ std::vector<float> read_idx_images(const std::string& path, std::size_t& rows, s
   return {pixels.begin(), pixels.end()};
 }
 
+/// --phases: the screen's kernels one at a time over one distance tile (a batch of up to 1,000
+/// queries against up to 262,144 base rows of the first chunk), GPU time of each, median of 3:
+/// which of products, selection and the fused kernel a search's time goes to.
+void print_phases(Context& context, const detail::KnnEngine& engine,
+                  const std::vector<detail::BaseChunk>& chunks, const std::vector<float>& queries,
+                  const Config& c) {
+  using namespace vecaccel::detail;
+  Device device = context.device();
+  const auto& caps = device.capabilities();
+  const auto qb = static_cast<std::uint32_t>(std::min<std::size_t>(c.queries, 1000));
+  const auto cols = static_cast<std::uint32_t>(std::min<std::size_t>(chunks[0].rows, 262144));
+  const auto dim = static_cast<std::uint32_t>(c.dim);
+  const auto make = [&](std::uint64_t bytes) {
+    Buffer b = context.buffer_factory().make_buffer(
+        {.size = std::max<std::uint64_t>(bytes, 4), .storage = StorageMode::private_});
+    context.residency_manager().register_buffer(b, ResidencyMode::persistent);
+    return b;
+  };
+  Buffer q = make(std::uint64_t{qb} * dim * 4), qn = make(qb * 4ull),
+         tile = make(std::uint64_t{qb} * cols * 4), cv = make(std::uint64_t{qb} * cols * 4),
+         cl = make(std::uint64_t{qb} * cols * 4);
+  context.residency_manager().commit();
+  BufferToken up = context.get_buffer(std::uint64_t{qb} * dim * 4);
+  std::memcpy(up.buffer().mapped().data(), queries.data(), std::uint64_t{qb} * dim * 4);
+  context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+    e.copy_buffer(up.buffer(), 0, q, 0, std::uint64_t{qb} * dim * 4);
+    e.barrier({q}, Stage::blit, Stage::dispatch);
+    encode_row_norms(device, e, q, 0, qb, dim, qn, 0);
+  });
+  const DistanceArgs d{.queries = q,
+                       .base = chunks[0].vectors,
+                       .query_norms = qn,
+                       .base_norms = chunks[0].norms,
+                       .out = tile,
+                       .num_queries = qb,
+                       .num_base = cols,
+                       .dim = dim,
+                       .out_stride = cols,
+                       .metric = c.metric};
+  const bool largest = !smaller_is_better(c.metric);
+  const auto time = [&](const char* what, auto&& encode) {
+    std::vector<double> ms;
+    for (int r = 0; r < 4; ++r) {
+      context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) { encode(e); });
+      ms.push_back(static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6);
+    }
+    std::sort(ms.begin() + 1, ms.end());
+    std::printf("  %-40s %9.3f ms (%.2f ns per query x row)\n", what, ms[2],
+                ms[2] * 1e6 / (double(qb) * cols));
+  };
+  std::printf("phases of N=%zu d=%zu k=%zu %s, one tile: %u queries x %u rows\n", c.n, c.dim, c.k,
+              std::string(to_string(c.metric)).c_str(), qb, cols);
+  time("float32 distances", [&](ComputeEncoder& e) { encode_distances(device, e, d); });
+  if (coop_distances_supported(caps, dim)) {
+    time("float16 tensor distances",
+         [&](ComputeEncoder& e) { encode_distances_coop(device, e, d, CoopTerms::one); });
+    time("float16x3 tensor distances",
+         [&](ComputeEncoder& e) { encode_distances_coop(device, e, d, CoopTerms::three); });
+  }
+  for (const std::uint32_t kk : {16u, 32u, 160u, 1504u}) {
+    for (const std::uint32_t segment :
+         {default_segment_length(kk), 4 * default_segment_length(kk)}) {
+      char name[64];
+      std::snprintf(name, sizeof name, "select k'=%u, %u-column segments", kk, segment);
+      time(name, [&](ComputeEncoder& e) {
+        encode_select(device, e,
+                      {.values = tile,
+                       .rows = qb,
+                       .cols = cols,
+                       .in_stride = cols,
+                       .segment_length = segment,
+                       .k = kk,
+                       .largest = largest,
+                       .out_values = cv,
+                       .out_labels = cl,
+                       .out_stride = cols});
+      });
+    }
+  }
+  if (fused_knn_supported(caps, 16, dim)) {
+    time("fused float32 k'=16", [&](ComputeEncoder& e) {
+      encode_knn_fused(device, e,
+                       {.distances = d,
+                        .split_length = 8192,
+                        .k = 16,
+                        .largest = largest,
+                        .out_values = cv,
+                        .out_labels = cl,
+                        .out_stride = cols});
+    });
+  }
+  (void)engine;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +210,7 @@ int main(int argc, char** argv) {
   std::string points_path;
   std::string fmnist_dir;
   int repeat = 5;
+  bool phases = false;
   double bandwidth_gbs = 3350;  // H100 SXM HBM3 datasheet; pass the measured copy rate
   double peak_tflops = 67;      // FP32 non-tensor
   for (int i = 1; i < argc; ++i) {
@@ -129,6 +225,8 @@ int main(int argc, char** argv) {
       points_path = "bench/sweep_points.txt";  // from the repository root
     else if (a == "--fmnist" && i + 1 < argc)
       fmnist_dir = argv[++i];
+    else if (a == "--phases")
+      phases = true;
     else if (a == "--repeat" && i + 1 < argc)
       repeat = std::atoi(argv[++i]);
     else if (a == "--bandwidth-gbs" && i + 1 < argc)
@@ -139,11 +237,12 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: bench_knn [--quick] [--sweep | --points FILE] [--fmnist DIR] [--json FILE] "
-          "[--repeat R] [--bandwidth-gbs B] [--peak-tflops T]\n"
+          "[--repeat R] [--bandwidth-gbs B] [--peak-tflops T] [--phases]\n"
           "  --points: lines of 'n dim queries k metric' (bench/sweep_points.py)\n"
           "  --sweep: the issue's sweep, bench/sweep_points.txt (run from the "
           "repository root)\n"
-          "  --fmnist: a directory with the decompressed Fashion-MNIST IDX files\n");
+          "  --fmnist: a directory with the decompressed Fashion-MNIST IDX files\n"
+          "  --phases: GPU time of each screen kernel over one tile instead of searches\n");
       return 2;
     }
   }
@@ -175,8 +274,8 @@ int main(int argc, char** argv) {
   const auto& info = context.device().info();
   std::printf("device: %s (%s %s)\n", info.name.c_str(), info.driver_name.c_str(),
               info.driver_info.c_str());
-  std::printf("%-34s %10s %10s %12s %9s %10s %8s %6s %6s\n", "config", "ms", "gpu ms", "queries/s",
-              "TFLOP/s", "floor ms", "% floor", "exact", "2nd");
+  std::printf("%-34s %10s %10s %12s %9s %10s %8s %6s %11s\n", "config", "ms", "gpu ms", "queries/s",
+              "TFLOP/s", "floor ms", "% floor", "exact", "2nd/direct");
   std::string json = "[";
   std::vector<float> base;
   std::size_t base_n = 0, base_dim = 0;
@@ -206,6 +305,10 @@ int main(int argc, char** argv) {
         fmnist_dir.empty()
             ? uniform_data(c.queries * c.dim, 1000 + c.queries)
             : read_idx_images(fmnist_dir + "/t10k-images-idx3-ubyte", query_rows, query_dim);
+    if (phases) {
+      print_phases(context, *engine_ptr, chunks, queries, c);
+      continue;
+    }
     KnnResult result = engine_ptr->search(queries, chunks, c.k);  // warm-up: pipelines, pool
     std::vector<double> times;
     for (int r = 0; r < repeat; ++r) {
@@ -228,20 +331,21 @@ int main(int argc, char** argv) {
     const double gpu_ms =
         static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6;
     // "% floor": the floor as a share of our time (100% = at the hardware limit).
-    std::printf("%-34s %10.3f %10.3f %12.0f %9.2f %10.3f %7.1f%% %6.2f %6zu\n", name, ms, gpu_ms,
-                static_cast<double>(c.queries) / (ms / 1e3), flops / (ms / 1e3) / 1e12, floor_ms,
-                100 * floor_ms / ms, exact, result.second_pass_queries);
+    std::printf("%-34s %10.3f %10.3f %12.0f %9.2f %10.3f %7.1f%% %6.2f %6zu/%zu\n", name, ms,
+                gpu_ms, static_cast<double>(c.queries) / (ms / 1e3), flops / (ms / 1e3) / 1e12,
+                floor_ms, 100 * floor_ms / ms, exact, result.second_pass_queries,
+                result.direct_pass_queries);
     char entry[512];
     std::snprintf(
         entry, sizeof entry,
         "%s\n {\"n\": %zu, \"dim\": %zu, \"queries\": %zu, \"k\": %zu, \"metric\": \"%s\", "
         "\"median_ms\": %.4f, \"min_ms\": %.4f, \"gpu_ms\": %.4f, \"tflops\": %.3f, "
         "\"floor_ms\": %.4f, \"percent_of_floor\": %.1f, \"sample_exact\": %.3f, "
-        "\"second_pass_queries\": %zu}",
+        "\"second_pass_queries\": %zu, \"direct_pass_queries\": %zu}",
         json.size() > 1 ? "," : "", c.n, c.dim, c.queries, c.k,
         std::string(to_string(c.metric)).c_str(), ms, times.front(), gpu_ms,
-        flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms, exact,
-        result.second_pass_queries);
+        flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms, exact, result.second_pass_queries,
+        result.direct_pass_queries);
     json += entry;
     // Rewritten after every point: a run cut short by a time limit keeps what it measured.
     if (!json_path.empty()) std::ofstream(json_path) << json << "\n]\n";

@@ -2,9 +2,12 @@
 // Included by select_small*.comp, which define LIST (a compile-time constant keeps the
 // per-thread lists in registers).
 // Top-k for small k (k <= LIST): each thread keeps a sorted list of its LIST best candidates
-// in registers while it streams its share of the segment (one read of each value, and almost
-// every value is rejected by one comparison), then k rounds of a workgroup-wide minimum pop
-// the k best heads. One workgroup per (segment, row).
+// in registers while it streams its share of the segment, then k rounds of a workgroup-wide
+// minimum pop the k best heads. One workgroup per (segment, row).
+// After the first batch of loads, the k-th best of the threads' list heads becomes a shared
+// threshold: k values of the segment are at least that good, so nothing worse can be in its
+// top k. Without it a thread's own list, warm after a few dozen values, rejected too little:
+// most values paid for an insertion (measured on an H200: 0.47 TB/s over a distance tile).
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
 layout(constant_id = 3) const uint MAX_SUBGROUPS = 128;
@@ -15,6 +18,35 @@ shared uint round_key[MAX_SUBGROUPS];
 shared int round_label[MAX_SUBGROUPS];
 shared uint winner_key;
 shared int winner_label;
+shared uint heads_key[gl_WorkGroupSize.x];
+shared int heads_label[gl_WorkGroupSize.x];
+shared uint threshold_key;
+shared int threshold_label;
+
+/// The k-th best of the threads' list heads (key, label), or (WORST_KEY, NO_LABEL) when fewer
+/// than k threads hold a value. Every thread calls it (it has barriers).
+void share_threshold(uint key, int label) {
+  const uint me = gl_LocalInvocationID.x;
+  heads_key[me] = key;
+  heads_label[me] = label;
+  if (me == 0u) {
+    threshold_key = WORST_KEY;
+    threshold_label = NO_LABEL;
+  }
+  barrier();
+  if (label != NO_LABEL) {
+    // Labels of a row are distinct, so ranks are too: one thread holds rank k - 1.
+    uint rank = 0u;
+    for (uint t = 0u; t < gl_WorkGroupSize.x; ++t) {
+      if (heads_label[t] != NO_LABEL && better(heads_key[t], heads_label[t], key, label)) ++rank;
+    }
+    if (rank == pc.k - 1u) {
+      threshold_key = key;
+      threshold_label = label;
+    }
+  }
+  barrier();
+}
 
 void main() {
   const uint row = gl_WorkGroupID.y;
@@ -32,7 +64,22 @@ void main() {
   // BATCH loads in flight per thread before any comparison: one at a time leaves the scan
   // waiting on memory latency instead of bandwidth.
   const uint BATCH = 8u;
-  for (uint first = begin + gl_LocalInvocationID.x; first < end; first += threads * BATCH) {
+  // Values must be no worse than (limit_key, limit_label) and, with a bound, have a key no
+  // worse than it (an equal key is kept: the bound's label is not known here).
+  const uint bound_key = row_bound(row);
+  uint limit_key = WORST_KEY;
+  int limit_label = NO_LABEL;
+  bool shared_limit = false;
+  // The loop bounds are the workgroup's, not the thread's: share_threshold's barriers need
+  // every thread in the same iteration.
+  for (uint batch_begin = begin; batch_begin < end; batch_begin += threads * BATCH) {
+    if (!shared_limit && batch_begin != begin) {
+      share_threshold(keys[0], labels[0]);
+      limit_key = threshold_key;
+      limit_label = threshold_label;
+      shared_limit = true;
+    }
+    const uint first = batch_begin + gl_LocalInvocationID.x;
     float values[BATCH];
     [[unroll]] for (uint u = 0; u < BATCH; ++u) {
       const uint col = first + u * threads;
@@ -44,19 +91,25 @@ void main() {
       const uint col = first + u * threads;
       if (col < end) {
         const uint key = to_key(values[u]);
-        const int label = label_at(row, col);
-        if (better(key, label, keys[LIST - 1], labels[LIST - 1])) {
-          // Insertion into the sorted list; constant bounds keep it in registers.
-          uint k = key;
-          int l = label;
-          [[unroll]] for (uint i = 0; i < LIST; ++i) {
-            if (better(k, l, keys[i], labels[i])) {
-              const uint tk = keys[i];
-              const int tl = labels[i];
-              keys[i] = k;
-              labels[i] = l;
-              k = tk;
-              l = tl;
+        // Keys alone reject almost every value; labels (a load when they come from memory)
+        // only settle ties.
+        if (key <= min(min(bound_key, limit_key), keys[LIST - 1])) {
+          const int label = label_at(row, col);
+          const bool within =
+              limit_label == NO_LABEL || !better(limit_key, limit_label, key, label);
+          if (within && better(key, label, keys[LIST - 1], labels[LIST - 1])) {
+            // Insertion into the sorted list; constant bounds keep it in registers.
+            uint k = key;
+            int l = label;
+            [[unroll]] for (uint i = 0; i < LIST; ++i) {
+              if (better(k, l, keys[i], labels[i])) {
+                const uint tk = keys[i];
+                const int tl = labels[i];
+                keys[i] = k;
+                labels[i] = l;
+                k = tk;
+                l = tl;
+              }
             }
           }
         }

@@ -172,6 +172,7 @@ TEST(Exactness, FailedCertificatesTakeTheDirectPassAndStayExact) {
   for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
     const KnnResult r = ops::knn(shared_context(), queries, base, dim, k, metric);
     EXPECT_EQ(r.second_pass_queries, nq) << to_string(metric);
+    EXPECT_EQ(r.direct_pass_queries, nq) << to_string(metric) << ": no screen separates ties";
     EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "") << to_string(metric);
   }
 }
@@ -182,6 +183,7 @@ TEST(Exactness, WellSeparatedDataNeedsNoSecondPass) {
   const auto queries = vt::normal_data(nq, dim, 16);
   const KnnResult r = ops::knn(shared_context(), queries, base, dim, 10, Metric::l2);
   EXPECT_EQ(r.second_pass_queries, 0u);
+  EXPECT_EQ(r.direct_pass_queries, 0u);
   EXPECT_EQ(vt::check_knn(r, queries, base, dim, 10, Metric::l2), "");
 }
 

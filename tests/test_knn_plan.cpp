@@ -114,10 +114,13 @@ TEST(KnnPlan, TensorCoresScreenBlocksOfQueriesWhereTheDeviceHasThem) {
   Capabilities caps = gpu_like();
   caps.cooperative_matrix = true;
   caps.shader_float16 = true;
-  const KnnPlan many = plan_knn({1'000'000, 128, 1000, 10, Metric::l2, 1 << 22}, caps);
+  const KnnPlan many = plan_knn({1'000'000, 768, 1000, 10, Metric::l2, 1 << 22}, caps);
   EXPECT_EQ(many.precision, ScreenPrecision::float16);
   EXPECT_FALSE(many.fused) << "the tensor-core tile feeds the selection kernels";
-  KnnShape retry{1'000'000, 128, 1000, 100, Metric::cosine, 1 << 22};
+  EXPECT_EQ(plan_knn({1'000'000, 128, 1000, 10, Metric::l2, 1 << 22}, caps).precision,
+            ScreenPrecision::float32)
+      << "below coop_min_dim float32 products cost less than float16 ones and their tile";
+  KnnShape retry{1'000'000, 768, 1000, 100, Metric::cosine, 1 << 22};
   retry.least_precise = ScreenPrecision::float16x3;
   EXPECT_EQ(plan_knn(retry, caps).precision, ScreenPrecision::float16x3);
   EXPECT_EQ(plan_knn({1'000'000, 128, 32, 10, Metric::l2, 1 << 22}, caps).precision,
@@ -135,15 +138,36 @@ TEST(KnnPlan, TensorCoresScreenBlocksOfQueriesWhereTheDeviceHasThem) {
       << "the kernel's 16-byte loads need a dimension that is a multiple of 4";
   EXPECT_TRUE(plan_knn({1'000'000, 32, 1000, 10, Metric::l2, 1 << 22}, caps).fused)
       << "at a small dimension the fused float32 screen costs less than the tile's traffic";
-  EXPECT_EQ(plan_knn({1'000'000, 32, 1000, 100, Metric::l2, 1 << 22}, caps).precision,
+  EXPECT_EQ(plan_knn({1'000'000, 512, 1000, 100, Metric::l2, 1 << 22}, caps).precision,
             ScreenPrecision::float16)
       << "a k the fused kernel does not take";
-  KnnShape float32_only{1'000'000, 128, 1000, 10, Metric::l2, 1 << 22};
+  KnnShape float32_only{1'000'000, 768, 1000, 10, Metric::l2, 1 << 22};
   float32_only.least_precise = ScreenPrecision::float32;
   EXPECT_EQ(plan_knn(float32_only, caps).precision, ScreenPrecision::float32);
-  EXPECT_EQ(plan_knn({1'000'000, 128, 1000, 10, Metric::l2, 1 << 22}, gpu_like()).precision,
+  EXPECT_EQ(plan_knn({1'000'000, 768, 1000, 10, Metric::l2, 1 << 22}, gpu_like()).precision,
             ScreenPrecision::float32)
       << "no cooperative matrices";
+}
+
+TEST(KnnPlan, SelectionSegmentsLengthenOnlyWhileTheirWorkgroupsFillTheGpu) {
+  const std::uint64_t tile = 1ull << 30;
+  EXPECT_EQ(select_segment_length(16, 1000, 1'000'000, tile), 32768u) << "many rows of a tile";
+  EXPECT_EQ(select_segment_length(16, 1, 1'000'000, tile), default_segment_length(16))
+      << "one row: short segments keep workgroups for every SM";
+  EXPECT_EQ(select_segment_length(160, 1000, 1'000'000, tile), default_segment_length(160))
+      << "radix selection keeps its own length";
+  EXPECT_EQ(select_segment_length(16, 1000, 1'000'000, 1000ull * 8192 * 4),
+            default_segment_length(16))
+      << "two rows of a longer segment must fit the tile";
+  for (const std::size_t batch : {1u, 32u, 1000u, 4096u}) {
+    const std::uint32_t s = select_segment_length(16, batch, 10'000'000, tile);
+    EXPECT_TRUE(std::has_single_bit(s));
+    EXPECT_GE(s, default_segment_length(16));
+    EXPECT_LE(s, 32768u);
+  }
+  const KnnPlan p = plan_knn({1'000'000, 128, 1000, 20, Metric::l2, 1 << 22}, gpu_like());
+  EXPECT_EQ(p.segment, 32768u) << "the plan's selection takes the longer segments";
+  EXPECT_EQ(p.tile_cols % p.segment, 0u);
 }
 
 TEST(KnnPlan, KOutsideTheLimitsIsRefused) {

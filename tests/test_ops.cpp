@@ -85,7 +85,7 @@ TEST(Ops, TopKMatchesAStableSortForEveryK) {
   std::mt19937 rng(3);
   for (auto& v : values)
     v = static_cast<float>(rng() % 5000) * 0.25f - 300.0f;
-  for (std::size_t k : {1, 10, 100, 1024, 2048}) {
+  for (std::size_t k : {1, 10, 17, 32, 100, 1024, 2048}) {
     for (bool largest : {false, true}) {
       const KnnResult r = ops::top_k(context, values, rows, cols, k, largest);
       for (std::size_t row = 0; row < rows; ++row) {

@@ -35,13 +35,15 @@ namespace vecaccel {
 /// label), and each distance is the float64 value rounded to float32. A fast screen proposes
 /// candidates, they are re-ranked in float64, and a per-query certificate proves nothing else
 /// can enter the top k (docs/exactness.md); `second_pass_queries` counts the queries whose
-/// certificate failed and that were searched again directly.
+/// certificate failed and that were searched again (a more precise screen first), and
+/// `direct_pass_queries` those of them that needed the float64 pass over every base row.
 struct KnnResult {
   std::size_t rows = 0;
   std::size_t k = 0;
   std::vector<float> distances;
   std::vector<std::int64_t> labels;
   std::size_t second_pass_queries = 0;
+  std::size_t direct_pass_queries = 0;
 };
 
 namespace ops {

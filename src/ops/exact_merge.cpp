@@ -128,8 +128,10 @@ KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vec
                    .k = k,
                    .distances = std::vector<float>(rows * k, worst),
                    .labels = std::vector<std::int64_t>(rows * k, -1)};
-  for (const KnnResult& part : parts)
+  for (const KnnResult& part : parts) {
     merged.second_pass_queries += part.second_pass_queries;
+    merged.direct_pass_queries += part.direct_pass_queries;
+  }
   const auto value = [&](const Candidate& c) {
     if (c.slot >= exact[c.part].size()) {
       throw Error(Errc::invalid_argument, "exact merge: part " + std::to_string(c.part) +

@@ -4,6 +4,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <limits>
@@ -35,6 +36,33 @@ ScreenPrecision least_precise_screen() {
   if (wanted == "float32") return ScreenPrecision::float32;
   if (wanted == "float16x3") return ScreenPrecision::float16x3;
   return ScreenPrecision::float16;
+}
+
+/// VECACCEL_KNN_TRACE=1 prints each search's phases to stderr (screen, re-screen, direct pass:
+/// queries and milliseconds): a diagnostic for finding where a search's time goes on a device.
+bool trace_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("VECACCEL_KNN_TRACE");
+    return env != nullptr && std::string_view(env) == "1";
+  }();
+  return enabled;
+}
+
+const char* precision_name(ScreenPrecision p) {
+  switch (p) {
+    case ScreenPrecision::float32:
+      return "float32";
+    case ScreenPrecision::float16:
+      return "float16";
+    case ScreenPrecision::float16x3:
+      return "float16x3";
+  }
+  return "?";
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 KnnResult padding(std::size_t rows, std::size_t k, Metric metric) {
@@ -483,15 +511,29 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
       options.timeout.value_or(context_.configuration().default_timeout), options.stop);
 
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
+  const auto start = std::chrono::steady_clock::now();
   std::vector<std::size_t> uncertified =
       screened_search(queries, chunks, k, plan, deadline, result);
   result.second_pass_queries = uncertified.size();
+  const double screen_ms = ms_since(start);
   if (!uncertified.empty() && plan.precision == ScreenPrecision::float16) {
     // The float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's
     // margin, the three-term screen (about float32's error) usually proves it.
     uncertified = rescreen(queries, chunks, k, shape, uncertified, deadline, result);
   }
+  result.direct_pass_queries = uncertified.size();
+  const double rescreen_ms = ms_since(start) - screen_ms;
   if (!uncertified.empty()) search_direct(queries, chunks, k, uncertified, result, deadline);
+  if (trace_enabled()) {
+    std::fprintf(stderr,
+                 "vecaccel knn: N=%zu d=%zu Q=%zu k=%zu %s: %s screen, k'=%u, batch %zu, %s "
+                 "%.3f ms; %zu uncertified, re-screen %.3f ms; %zu direct, %.3f ms\n",
+                 total, dim_, nq, k, std::string(to_string(metric_)).c_str(),
+                 precision_name(plan.precision), plan.screen_k, plan.batch,
+                 plan.fused ? "fused" : (plan.radix ? "radix" : "tile+select"), screen_ms,
+                 result.second_pass_queries, rescreen_ms, result.direct_pass_queries,
+                 ms_since(start) - screen_ms - rescreen_ms);
+  }
   return result;
 }
 
@@ -554,9 +596,12 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     std::vector<double> query_norms;
   };
   std::deque<InFlight> in_flight;
+  std::int64_t gpu_ns = 0;  // the trace's: each batch's command buffer (enable_profiling)
+  const auto started = std::chrono::steady_clock::now();
   const auto finish_oldest = [&] {
     InFlight& f = in_flight.front();
     deadline.wait(f.done, "kNN search of " + std::to_string(nq) + " queries");
+    if (trace_enabled()) gpu_ns += context_.performance_stats().last_gpu_time.count();
     const std::size_t n = std::size_t{f.qb} * k;
     const auto values = f.readback.read<float>(n);
     const auto labels = f.readback.read<std::int32_t>(n, n * sizeof(float));
@@ -633,6 +678,13 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
   } catch (...) {
     abandon();
     throw;
+  }
+  if (trace_enabled()) {
+    std::fprintf(stderr,
+                 "vecaccel knn:   %s pass over %zu queries in batches of %zu: %.3f ms, GPU %.3f ms "
+                 "(with enable_profiling)\n",
+                 precision_name(plan.precision), nq, plan.batch, ms_since(started),
+                 static_cast<double>(gpu_ns) / 1e6);
   }
   return uncertified;
 }

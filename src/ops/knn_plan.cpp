@@ -31,11 +31,18 @@ constexpr std::uint32_t fused_segments_per_tile = 64;
 /// this size on, each half keeping at least this many queries.
 constexpr std::size_t pipelined_min_bytes = std::size_t{1} << 20;
 constexpr std::size_t pipelined_min_queries = 256;
-/// The tensor-core screen writes and re-reads a float32 distance per (query, row), about 8
-/// bytes of traffic, which costs as much as the fused float32 kernel's 2 d flops at about
-/// d = 44 on an H200 (3.5 TB/s, about 35 TFLOP/s float32): below this dimension the fused
-/// kernel, where it takes the k, is the faster screen.
-constexpr std::uint32_t coop_min_fused_dim = 64;
+/// Blocks of many queries go to tensor cores from this dimension on. Measured on an H200 over
+/// one 1,000 x 262,144 distance tile (`bench_knn --phases`): float32 products 1.96 ms at
+/// d = 128 and 10.8 ms at d = 768, float16 tensor-core products 3.2 and 7.4 ms (their cost
+/// is about 2.4 ms + 0.0066 d, the float32 kernel's 0.014 d): they cross near d = 320, and
+/// the tensor-core screen's rare second passes favour the float32 one below.
+constexpr std::uint32_t coop_min_dim = 320;
+/// Register-list selection: segments grow from 8,192 to this many columns while the
+/// workgroups (one per row and segment) stay at least selection_workgroups_wanted; longer
+/// segments spend less on each workgroup's k rounds (measured: 1.68 ms against 1.22 ms over
+/// a 1,000 x 262,144 tile at k' = 16).
+constexpr std::uint32_t max_select_segment = 32768;
+constexpr std::uint64_t selection_workgroups_wanted = 2048;
 /// Queries per batch at most: bounds the host's staging and the result readback.
 constexpr std::size_t max_batch = 4096;
 
@@ -51,6 +58,21 @@ std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::
       std::max<std::uint64_t>(1, base_rows * query_blocks / fused_workgroups_wanted);
   return static_cast<std::uint32_t>(
       std::clamp<std::uint64_t>(std::bit_floor(wanted), min_fused_split, fused_split));
+}
+
+std::uint32_t select_segment_length(std::uint32_t kk, std::size_t batch, std::size_t rows,
+                                    std::uint64_t tile_bytes) {
+  std::uint32_t segment = default_segment_length(kk);
+  if (kk > small_k_limit) return segment;
+  const auto workgroups = [&](std::uint64_t length) {
+    return std::uint64_t{batch} * ((rows + length - 1) / length);
+  };
+  while (segment < max_select_segment &&
+         workgroups(2ull * segment) >= selection_workgroups_wanted &&
+         std::uint64_t{batch} * 2 * segment * sizeof(float) <= tile_bytes) {
+    segment *= 2;
+  }
+  return segment;
 }
 
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, ScreenPrecision precision) {
@@ -84,15 +106,16 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   KnnPlan p;
   const auto dim = static_cast<std::uint32_t>(shape.dim);
   // Tensor cores where the device has them (their distance tile feeds the selection
-  // kernels), from a few queries on: mostly empty 128-row blocks of float16 products still
-  // cost less than the streaming kernel's float32 FMAs (measured: 32 queries at d = 768), but
-  // not for a handful. Else fused distance + selection where the kernel takes this k; a few
-  // queries stream the base instead (a block would be almost all empty rows).
+  // kernels): from a few queries on, where mostly empty 128-row blocks of float16 products
+  // still cost less than the streaming kernel's float32 FMAs (measured: 0.22 against 0.44 ms
+  // for 32 queries at d = 96), and for larger batches from coop_min_dim on. Else fused
+  // distance + selection where the kernel takes this k; a few queries stream the base instead
+  // (a block would be almost all empty rows).
   const bool blocked = shape.queries > streamed_query_limit;
   const bool fusable =
       blocked && fused_knn_supported(caps, screen_candidates(shape.k, shape.base_rows), dim);
   if (shape.queries > small_query_limit && shape.least_precise != ScreenPrecision::float32 &&
-      coop_distances_supported(caps, dim) && (!fusable || dim >= coop_min_fused_dim)) {
+      coop_distances_supported(caps, dim) && (!blocked || dim >= coop_min_dim)) {
     p.precision = shape.least_precise;
   }
   p.screen_k = screen_candidates(shape.k, shape.base_rows, p.precision);
@@ -115,7 +138,8 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
     batch = (shape.queries + 1) / 2;
   }
   batch = std::max<std::size_t>(batch, 1);
-  if (p.fused) p.segment = fused_split_length(rows, batch, KernelShapes::for_device(caps).block);
+  p.segment = p.fused ? fused_split_length(rows, batch, KernelShapes::for_device(caps).block)
+                      : select_segment_length(kk, batch, rows, tile_bytes);
   // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
   // keeps its distances on chip and is limited by its candidate count instead).
   std::uint64_t tile_cols = p.fused ? std::uint64_t{fused_segments_per_tile} * p.segment

@@ -52,6 +52,12 @@ std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows,
 /// workgroup's start; a power of two from 512 to 8192.
 std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block);
 
+/// Columns per workgroup of the selection over a distance tile: the selection kernel's
+/// default, doubled for the register-list kernel while batch x segments keeps the GPU full
+/// and two rows of a segment fit tile_bytes.
+std::uint32_t select_segment_length(std::uint32_t kk, std::size_t batch, std::size_t rows,
+                                    std::uint64_t tile_bytes);
+
 /// Throws invalid_argument for k outside 1..ops::max_k or an empty dimension.
 KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps);
 

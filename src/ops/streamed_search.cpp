@@ -94,6 +94,7 @@ void TopKMerger::add(const KnnResult& part, std::int64_t label_offset) {
     return;
   }
   result_.second_pass_queries += part.second_pass_queries;
+  result_.direct_pass_queries += part.direct_pass_queries;
   for (std::size_t q = 0; q < result_.rows; ++q) {
     exact_cache_.clear();
     const std::size_t at = q * k_;
