@@ -199,6 +199,48 @@ void print_phases(Context& context, const detail::KnnEngine& engine,
                         .out_stride = cols});
     });
   }
+  // Re-ranking and the exact selection of k' candidates per query, labels spread over the tile.
+  for (const std::uint32_t kk : {16u, 160u, 1504u}) {
+    BufferToken labels = context.get_buffer(std::uint64_t{qb} * kk * 4);
+    auto* l = reinterpret_cast<std::int32_t*>(labels.buffer().mapped().data());
+    for (std::uint64_t i = 0; i < std::uint64_t{qb} * kk; ++i)
+      l[i] = static_cast<std::int32_t>((i * 2654435761ull) % cols);
+    context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+      e.copy_buffer(labels.buffer(), 0, cl, 0, std::uint64_t{qb} * kk * 4);
+    });
+    const RerankArgs rerank{.queries = q,
+                            .base = chunks[0].vectors,
+                            .labels = cl,
+                            .exact = tile,
+                            .num_queries = qb,
+                            .slots = kk,
+                            .dim = dim,
+                            .label_begin = 0,
+                            .chunk_rows = cols,
+                            .stride = kk,
+                            .metric = c.metric};
+    Buffer out_labels = make(std::uint64_t{qb} * kk * 4), certificate = make(qb * 16ull);
+    context.residency_manager().commit();
+    char name[64];
+    std::snprintf(name, sizeof name, "float64 re-rank of k'=%u", kk);
+    time(name, [&](ComputeEncoder& e) { encode_rerank(device, e, rerank); });
+    std::snprintf(name, sizeof name, "exact selection of k=%u of k'=%u",
+                  std::min<std::uint32_t>(static_cast<std::uint32_t>(c.k), kk), kk);
+    time(name, [&](ComputeEncoder& e) {
+      encode_exact_select(device, e,
+                          {.exact = tile,
+                           .labels = cl,
+                           .screen = cv,
+                           .out_values = cv,
+                           .out_labels = out_labels,
+                           .certificate = certificate,
+                           .num_queries = qb,
+                           .candidates = kk,
+                           .k = std::min<std::uint32_t>(static_cast<std::uint32_t>(c.k), kk),
+                           .stride = kk,
+                           .largest = largest});
+    });
+  }
   (void)engine;
 }
 
