@@ -1,6 +1,6 @@
 // The tensor-core distance kernel: the matrix product in float16 through cooperative matrices
 // (16 x 16 x 16 tiles, float32 accumulation), the metric in float32, for dimensions that are a
-// multiple of 4. Same bindings and push constants as distances_gemm.glsl. Included by
+// multiple of 4. Arguments: distance_args.glsl. Included by
 // distances_coop*.comp, which define TERMS: 1 multiplies one float16 copy of each operand; 3
 // splits each element into a high part (its first 11 bits) and a float16 copy of the rest,
 // scaled by 2^11 so that it stays a normal float16 (hi·hi + 2^-11 (hi·lo + lo·hi)), which
@@ -37,22 +37,9 @@ const uint LOADS = BM * WORDS / THREADS;         // words per thread, per operan
 
 layout(local_size_x = 256) in;
 
-layout(set = 0, binding = 0, std430) readonly buffer Queries { vec4 queries[]; };
-layout(set = 0, binding = 1, std430) readonly buffer Base { vec4 base[]; };
-layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
-layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
-layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
+#define OPERAND vec4
+#include "distance_args.glsl"
 
-layout(push_constant) uniform Constants {
-  uint num_queries;
-  uint num_base;
-  uint dim;
-  uint metric;
-  uint query_offset;
-  uint base_offset;
-  uint out_stride;  // floats per output row
-  uint out_offset;  // elements
-} pc;
 
 shared float16_t sq_hi[BM * SK];
 shared float16_t sb_hi[BN * SK];

@@ -1,23 +1,12 @@
 // The tiled distance kernel for dimensions that are a multiple of 4 (16-byte loads):
 // out[q][c] = metric(query q, base row c) for a BM x BM block per workgroup; the matrix
 // product is gemm_core.glsl's. Included by distances_gemm_*.comp, which define BM and BK.
-// Same bindings and push constants as distances_tiled.glsl.
+// Arguments: distance_args.glsl.
 #include "gemm_core.glsl"
 
-layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
 // The same buffer seen as 16-byte words, for rows whose stride and offset allow it.
 layout(set = 0, binding = 4, std430) writeonly buffer Out4 { vec4 out_words[]; };
 
-layout(push_constant) uniform Constants {
-  uint num_queries;
-  uint num_base;
-  uint dim;
-  uint metric;
-  uint query_offset;
-  uint base_offset;
-  uint out_stride;  // floats per output row
-  uint out_offset;  // elements
-} pc;
 
 void main() {
   const uint tx = gl_LocalInvocationID.x;

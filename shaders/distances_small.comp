@@ -15,22 +15,8 @@ const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 
 #include "metric.glsl"
 
-layout(set = 0, binding = 0, std430) readonly buffer Queries { float queries[]; };
-layout(set = 0, binding = 1, std430) readonly buffer Base { float base[]; };
-layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
-layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
-layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
+#include "distance_args.glsl"
 
-layout(push_constant) uniform Constants {
-  uint num_queries;
-  uint num_base;
-  uint dim;
-  uint metric;
-  uint query_offset;
-  uint base_offset;
-  uint out_stride;
-  uint out_offset;
-} pc;
 
 void main() {
   const uint subgroups_total = gl_NumWorkGroups.x * gl_NumSubgroups;

@@ -17,22 +17,9 @@ const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 
 #include "metric.glsl"
 
-layout(set = 0, binding = 0, std430) readonly buffer Queries { vec4 queries[]; };
-layout(set = 0, binding = 1, std430) readonly buffer Base { vec4 base[]; };
-layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
-layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
-layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
+#define OPERAND vec4
+#include "distance_args.glsl"
 
-layout(push_constant) uniform Constants {
-  uint num_queries;
-  uint num_base;
-  uint dim;
-  uint metric;
-  uint query_offset;
-  uint base_offset;
-  uint out_stride;
-  uint out_offset;
-} pc;
 
 // Rows a subgroup takes at once: their loads are all in flight before the first sum, so a
 // lane waits on memory once per ROWS rows rather than once per row.

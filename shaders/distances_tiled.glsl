@@ -20,22 +20,8 @@ const uint THREADS = THREADS_X * THREADS_Y;
 
 #include "metric.glsl"
 
-layout(set = 0, binding = 0, std430) readonly buffer Queries { float queries[]; };
-layout(set = 0, binding = 1, std430) readonly buffer Base { float base[]; };
-layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
-layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
-layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
+#include "distance_args.glsl"
 
-layout(push_constant) uniform Constants {
-  uint num_queries;   // rows of this tile's query block
-  uint num_base;      // base rows of this tile
-  uint dim;
-  uint metric;
-  uint query_offset;  // first query row (elements = rows * dim)
-  uint base_offset;   // first base row
-  uint out_stride;    // floats per output row
-  uint out_offset;    // elements
-} pc;
 
 shared float tile_q[TILE_K][TILE_M];
 shared float tile_b[TILE_K][TILE_N];

@@ -25,10 +25,8 @@ const uint LOADS = BM * VPR / THREADS;  // per thread, per operand and stage
 
 layout(local_size_x = 16, local_size_y = 16) in;
 
-layout(set = 0, binding = 0, std430) readonly buffer Queries { vec4 queries[]; };
-layout(set = 0, binding = 1, std430) readonly buffer Base { vec4 base[]; };
-layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
-layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
+#define OPERAND vec4
+#include "distance_args.glsl"
 
 // [stage buffer][operand: queries, base][dimension][16-byte word of rows]. The fused kernels
 // reuse it between blocks.

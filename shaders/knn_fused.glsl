@@ -11,19 +11,14 @@
 // the distance matrix. Output: each row's k best at out[row * out_stride + out_offset +
 // split * k + i], labels label_offset + base row, padded with (worst, -1) as the selection
 // kernels write them, so the running merge takes both alike.
+#define FUSED_CONSTANTS
 #include "gemm_core.glsl"
 #include "keys.glsl"
 
-layout(set = 0, binding = 4, std430) writeonly buffer OutValues { float out_values[]; };
 layout(set = 0, binding = 5, std430) writeonly buffer OutLabels { uint out_labels[]; };
 
 layout(push_constant) uniform Constants {
-  uint num_queries;
-  uint num_base;
-  uint dim;
-  uint metric;
-  uint query_offset;
-  uint base_offset;
+  DISTANCE_OPERANDS
   uint split_length;  // base rows per workgroup, a multiple of BM
   uint k;
   uint largest;

@@ -107,10 +107,7 @@ class FlatIndexImpl {
 
   KnnResult search(std::span<const float> queries, std::size_t k,
                    const ExecuteOptions& options) const {
-    if (k == 0 || k > ops::max_k) {
-      throw Error(Errc::invalid_argument, "FlatIndex::search: k = " + std::to_string(k) +
-                                              " outside 1.." + std::to_string(ops::max_k));
-    }
+    check_k(k, "FlatIndex::search");
     const std::size_t nq = rows_of(queries, "search");
     std::shared_lock lock(mutex_);
     if (ids_.empty() || nq == 0) {

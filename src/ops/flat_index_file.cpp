@@ -38,7 +38,8 @@ std::string hex(std::uint64_t value) {
   return out.str();
 }
 
-std::uint32_t metric_code(Metric metric) {
+/// The metric as index files store it (a format code, unlike the kernels' metric_code).
+std::uint32_t stored_metric_code(Metric metric) {
   switch (metric) {
     case Metric::l2:
       return 0;
@@ -89,7 +90,7 @@ FlatIndexWriter::FlatIndexWriter(const fs::path& path, const FlatIndexHeader& he
   std::array<std::byte, kHeaderBytes> bytes{};
   std::memcpy(bytes.data(), kMagic.data(), kMagic.size());
   put(bytes.data() + 8, flat_index_file_version);
-  put(bytes.data() + 12, metric_code(header.metric));
+  put(bytes.data() + 12, stored_metric_code(header.metric));
   put(bytes.data() + 16, header.dim);
   put(bytes.data() + 24, header.rows);
   write(bytes);

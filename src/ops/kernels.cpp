@@ -4,6 +4,7 @@
 #include <bit>
 #include <string>
 
+#include "knn_plan.hpp"
 #include "vecaccel/argument_table.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/shader_library.hpp"
@@ -77,15 +78,31 @@ ArgumentTable operand_table(const DistanceArgs& a) {
       .set_buffer(3, a.base_norms);
 }
 
-/// Both distance kernels take the same bindings and push constants.
+/// shaders/distance_args.glsl's DISTANCE_OPERANDS, field for field.
+struct DistanceOperands {
+  std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset;
+  static DistanceOperands of(const DistanceArgs& a) {
+    return {a.num_queries, a.num_base, a.dim, metric_code(a.metric), a.query_offset, a.base_offset};
+  }
+};
+/// distance_args.glsl's push constants of the distance kernels.
+struct DistanceConstants {
+  DistanceOperands operands;
+  std::uint32_t out_stride, out_offset;
+};
+static_assert(sizeof(DistanceConstants) == 8 * sizeof(std::uint32_t));
+/// knn_fused.glsl's push constants.
+struct FusedConstants {
+  DistanceOperands operands;
+  std::uint32_t split_length, k, largest, label_offset, out_stride, out_offset, has_bound,
+      bound_offset, bound_stride;
+};
+static_assert(sizeof(FusedConstants) == 15 * sizeof(std::uint32_t));
+
+/// Every distance kernel takes distance_args.glsl's bindings and push constants.
 void bind_distance_arguments(ComputeEncoder& encoder, const DistanceArgs& a) {
-  struct {
-    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, out_stride,
-        out_offset;
-  } constants{a.num_queries,  a.num_base,    a.dim,        metric_code(a.metric),
-              a.query_offset, a.base_offset, a.out_stride, a.out_offset};
   encoder.set_argument_table(operand_table(a).set_buffer(4, a.out));
-  encoder.set_constants(constants);
+  encoder.set_constants(DistanceConstants{DistanceOperands::of(a), a.out_stride, a.out_offset});
 }
 
 }  // namespace
@@ -173,24 +190,10 @@ std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const Fu
   const std::uint32_t splits = std::max(1u, groups(a.num_base, f.split_length));
   if (a.num_queries == 0) return splits;
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
-  struct {
-    std::uint32_t num_queries, num_base, dim, metric, query_offset, base_offset, split_length, k,
-        largest, label_offset, out_stride, out_offset, has_bound, bound_offset, bound_stride;
-  } constants{a.num_queries,
-              a.num_base,
-              a.dim,
-              metric_code(a.metric),
-              a.query_offset,
-              a.base_offset,
-              f.split_length,
-              f.k,
-              f.largest ? 1u : 0u,
-              f.label_offset,
-              f.out_stride,
-              f.out_offset,
-              f.bound.valid() ? 1u : 0u,
-              f.bound_offset,
-              f.bound_stride};
+  const FusedConstants constants{
+      DistanceOperands::of(a), f.split_length, f.k,          f.largest ? 1u : 0u,
+      f.label_offset,          f.out_stride,   f.out_offset, f.bound.valid() ? 1u : 0u,
+      f.bound_offset,          f.bound_stride};
   encoder.set_pipeline(
       device.shaders().pipeline({.name = s.block == 128 ? "knn_fused_large" : "knn_fused_small",
                                  .workgroup_size = {16, 16, 1}}));
@@ -210,10 +213,7 @@ std::uint32_t default_segment_length(std::uint32_t k) {
 }
 
 std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const SelectArgs& a) {
-  if (a.k == 0 || a.k > 2048) {
-    throw Error(Errc::invalid_argument,
-                "select: k = " + std::to_string(a.k) + " is outside 1..2048");
-  }
+  check_k(a.k, "select");
   const std::uint32_t segment = a.segment_length == 0 ? std::max(a.cols, 1u) : a.segment_length;
   const std::uint32_t segments = std::max(1u, groups(a.cols, segment));
   if (a.rows == 0) return segments;

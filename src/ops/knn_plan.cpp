@@ -97,11 +97,14 @@ std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, ScreenPrec
   return static_cast<std::uint32_t>(wanted);
 }
 
+void check_k(std::size_t k, std::string_view who) {
+  if (k >= 1 && k <= ops::max_k) return;
+  throw Error(Errc::invalid_argument, std::string(who) + ": k = " + std::to_string(k) +
+                                          " is outside 1.." + std::to_string(ops::max_k));
+}
+
 KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
-  if (shape.k == 0 || shape.k > ops::max_k) {
-    throw Error(Errc::invalid_argument,
-                "k = " + std::to_string(shape.k) + " is outside 1.." + std::to_string(ops::max_k));
-  }
+  check_k(shape.k, "kNN search");
   if (shape.dim == 0) throw Error(Errc::invalid_argument, "dimension must be at least 1");
   KnnPlan p;
   const auto dim = static_cast<std::uint32_t>(shape.dim);

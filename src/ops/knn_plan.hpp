@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "certificate.hpp"
 #include "vecaccel/device.hpp"
@@ -57,6 +58,10 @@ std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::
 /// and two rows of a segment fit tile_bytes.
 std::uint32_t select_segment_length(std::uint32_t kk, std::size_t batch, std::size_t rows,
                                     std::uint64_t tile_bytes);
+
+/// The one check of k for every search and selection: invalid_argument naming `who`, k and
+/// the limits unless 1 <= k <= ops::max_k.
+void check_k(std::size_t k, std::string_view who);
 
 /// Throws invalid_argument for k outside 1..ops::max_k or an empty dimension.
 KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps);

@@ -160,10 +160,7 @@ std::vector<float> distances(Context& context, std::span<const float> queries,
 
 KnnResult top_k(Context& context, std::span<const float> values, std::size_t rows, std::size_t cols,
                 std::size_t k, bool largest) {
-  if (k == 0 || k > max_k) {
-    throw Error(Errc::invalid_argument,
-                "k = " + std::to_string(k) + " is outside 1.." + std::to_string(max_k));
-  }
+  detail::check_k(k, "top_k");
   if (values.size() != rows * cols) {
     throw Error(Errc::invalid_argument, "top_k: " + std::to_string(values.size()) +
                                             " values for a " + std::to_string(rows) + " x " +
@@ -279,10 +276,7 @@ void encode_distances(Context& context, ComputeEncoder& encoder, const MatrixRef
 
 void encode_top_k(Context& context, ComputeEncoder& encoder, const MatrixRef& values, std::size_t k,
                   bool largest, const Buffer& out_values, const Buffer& out_labels) {
-  if (k == 0 || k > max_k) {
-    throw Error(Errc::invalid_argument,
-                "k = " + std::to_string(k) + " is outside 1.." + std::to_string(max_k));
-  }
+  detail::check_k(k, "encode_top_k");
   check_range(values.buffer, values.offset, values.rows * values.cols * 4, "top_k input");
   check_range(out_values, 0, values.rows * k * 4, "top_k values output");
   check_range(out_labels, 0, values.rows * k * 4, "top_k labels output");

@@ -5,6 +5,7 @@
 #include <future>
 #include <string>
 
+#include "knn_plan.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
@@ -185,10 +186,7 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
                                             " floats, not a multiple of the base's dimension " +
                                             std::to_string(dim));
   }
-  if (k == 0 || k > ops::max_k) {
-    throw Error(Errc::invalid_argument,
-                "k = " + std::to_string(k) + " outside 1.." + std::to_string(ops::max_k));
-  }
+  check_k(k, "streamed kNN search");
   KnnEngine engine(context, dim, metric);
   const std::size_t total = source.rows();
   if (total == 0) return engine.search(queries, {}, k, {.stop = options.stop});
