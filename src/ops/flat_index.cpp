@@ -135,6 +135,7 @@ class FlatIndexImpl {
                                                 std::to_string(ids_.size()) + " rows");
       }
     }
+    if (type_ != ElementType::float32) return reconstruct_compact(rows);
     std::vector<float> out(rows.size() * dim_);
     if (rows.empty()) return out;
     const std::uint64_t row_bytes = dim_ * sizeof(float);
@@ -392,6 +393,36 @@ class FlatIndexImpl {
     for (std::size_t i = 0; i < bytes.size(); ++i) {
       out[i] = type_ == ElementType::uint8 ? static_cast<float>(static_cast<std::uint8_t>(bytes[i]))
                                            : static_cast<float>(static_cast<std::int8_t>(bytes[i]));
+    }
+    return out;
+  }
+
+  /// reconstruct() of a compact index: the rows' bytes read back and widened (exact).
+  std::vector<float> reconstruct_compact(std::span<const std::size_t> rows) const {
+    std::vector<float> out(rows.size() * dim_);
+    if (rows.empty()) return out;
+    const std::size_t slice_rows =
+        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / dim_));
+    BufferToken staging = context_.get_buffer(std::min(rows.size(), slice_rows) * dim_);
+    // Every chunk but the last is full, so a row's chunk follows from its position.
+    const std::size_t chunk_rows = engine_.chunk_rows();
+    std::vector<std::byte> bytes;
+    for (std::size_t first = 0; first < rows.size(); first += slice_rows) {
+      const std::size_t n = std::min(slice_rows, rows.size() - first);
+      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t row = rows[first + i];
+          encoder.copy_buffer(compact_[row / chunk_rows].bytes,
+                              std::uint64_t{row % chunk_rows} * dim_, staging.buffer(),
+                              std::uint64_t{i} * dim_, dim_);
+        }
+        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+      });
+      bytes.resize(n * dim_);
+      staging.read_bytes(bytes);
+      const std::vector<float> widened = widen_on_host(bytes);
+      std::copy(widened.begin(), widened.end(),
+                out.begin() + static_cast<std::ptrdiff_t>(first * dim_));
     }
     return out;
   }

@@ -7,9 +7,11 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "core/device_impl.hpp"
+#include "ops/base_upload.hpp"
 #include "ops/exact_merge.hpp"
 #include "ops/knn_engine.hpp"
 #include "vecaccel/error.hpp"
@@ -85,9 +87,9 @@ struct Block {
 };
 
 struct Shard {
-  Shard(std::uint32_t device, std::size_t dim, Metric metric,
+  Shard(std::uint32_t device, std::size_t dim, Metric metric, ElementType type,
         const ContextConfiguration& configuration)
-      : context(Device::open(device), configuration), index(context, dim, metric) {}
+      : context(Device::open(device), configuration), index(context, dim, metric, type) {}
 
   std::size_t rows() const {
     return blocks.empty() ? 0 : blocks.back().local + blocks.back().count;
@@ -113,19 +115,18 @@ struct Shard {
 class ShardedIndexImpl {
  public:
   ShardedIndexImpl(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
-                   const ContextConfiguration& configuration)
-      : dim_(dim), metric_(metric) {
+                   ElementType type, const ContextConfiguration& configuration)
+      : dim_(dim), metric_(metric), type_(type) {
     if (devices.empty()) {
       throw Error(Errc::invalid_argument, "ShardedIndex: the list of devices is empty");
     }
     for (const std::uint32_t device : devices)
-      shards_.push_back(std::make_unique<Shard>(device, dim, metric, configuration));
-    // Only for check_base: a batch is checked whole before any shard takes a row.
-    checker_.emplace(shards_[0]->context, dim, metric);
+      shards_.push_back(std::make_unique<Shard>(device, dim, metric, type, configuration));
   }
 
   std::size_t dim() const noexcept { return dim_; }
   Metric metric() const noexcept { return metric_; }
+  ElementType element_type() const noexcept { return type_; }
   std::size_t shard_count() const noexcept { return shards_.size(); }
   const Context& context(std::size_t shard) const { return checked(shard).context; }
 
@@ -139,7 +140,8 @@ class ShardedIndexImpl {
     return checked(shard).rows();
   }
 
-  void add(std::span<const float> vectors, std::span<const std::int64_t> ids, bool with_ids) {
+  template <class T>
+  void add(std::span<const T> vectors, std::span<const std::int64_t> ids, bool with_ids) {
     const std::size_t n = rows_of(vectors, "add");
     if (with_ids) check_ids(ids, n);
     std::unique_lock lock(mutex_);
@@ -147,13 +149,13 @@ class ShardedIndexImpl {
     std::vector<std::size_t> firsts(shards_.size(), 0);
     for (std::size_t s = 1; s < shards_.size(); ++s)
       firsts[s] = firsts[s - 1] + takes[s - 1];
-    if (shards_.size() > 1) {
-      // Every block is checked (in parallel) before any shard takes a row, so a refused batch
-      // adds nothing; errors name global rows, the first block's first. A single shard's
-      // FlatIndex checks its rows itself.
-      rethrow_first(run_on_shards(shards_.size(), [&](std::size_t s) {
-        checker_->check_base(vectors.subspan(firsts[s] * dim_, takes[s] * dim_), size_ + firsts[s]);
-      }));
+    // The batch is checked (on every core) before any shard takes a row, so a refused batch
+    // adds nothing; errors name the first bad global row. A single shard's FlatIndex checks
+    // its rows itself as it stages them; uint8/int8 rows need no checks.
+    if constexpr (std::is_same_v<T, float>) {
+      if (shards_.size() > 1) {
+        check_float_rows(vectors, dim_, metric_, size_);
+      }
     }
     if (n == 0) return;
     std::vector<std::int64_t> rows(n);
@@ -228,11 +230,22 @@ class ShardedIndexImpl {
     return *shards_[shard];
   }
 
-  std::size_t rows_of(std::span<const float> values, const char* operation) const {
+  template <class T>
+  std::size_t rows_of(std::span<const T> values, const char* operation) const {
+    constexpr ElementType type = std::is_same_v<T, float>          ? ElementType::float32
+                                 : std::is_same_v<T, std::uint8_t> ? ElementType::uint8
+                                                                   : ElementType::int8;
+    if (type != type_) {
+      throw Error(Errc::invalid_argument,
+                  std::string("ShardedIndex::") + operation + ": " + std::string(to_string(type)) +
+                      " rows into an index of " + std::string(to_string(type_)) +
+                      " rows (the element type is fixed when the index is made)");
+    }
     if (values.size() % dim_ != 0) {
       throw Error(Errc::invalid_argument,
                   std::string("ShardedIndex::") + operation + ": " + std::to_string(values.size()) +
-                      " floats is not a whole number of rows of dimension " + std::to_string(dim_));
+                      " " + (type == ElementType::float32 ? "floats" : "values") +
+                      " is not a whole number of rows of dimension " + std::to_string(dim_));
     }
     return values.size() / dim_;
   }
@@ -308,8 +321,8 @@ class ShardedIndexImpl {
 
   std::size_t dim_;
   Metric metric_;
+  ElementType type_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::optional<KnnEngine> checker_;
   mutable std::shared_mutex mutex_;
   std::size_t size_ = 0;  // global rows numbered so far
   // The caller's id of each global row; empty while every row is its own id (add() only).
@@ -341,7 +354,11 @@ std::vector<std::uint32_t> ShardedIndex::all_devices() {
 
 ShardedIndex::ShardedIndex(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
                            const ContextConfiguration& configuration)
-    : impl_(std::make_unique<detail::ShardedIndexImpl>(devices, dim, metric, configuration)) {}
+    : ShardedIndex(devices, dim, metric, ElementType::float32, configuration) {}
+ShardedIndex::ShardedIndex(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
+                           ElementType type, const ContextConfiguration& configuration)
+    : impl_(std::make_unique<detail::ShardedIndexImpl>(devices, dim, metric, type, configuration)) {
+}
 ShardedIndex::ShardedIndex(std::size_t dim, Metric metric,
                            const ContextConfiguration& configuration)
     : ShardedIndex(all_devices(), dim, metric, configuration) {}
@@ -352,7 +369,21 @@ ShardedIndex::~ShardedIndex() = default;
 void ShardedIndex::add(std::span<const float> vectors) {
   impl_->add(vectors, {}, false);
 }
+void ShardedIndex::add(std::span<const std::uint8_t> vectors) {
+  impl_->add(vectors, {}, false);
+}
+void ShardedIndex::add(std::span<const std::int8_t> vectors) {
+  impl_->add(vectors, {}, false);
+}
 void ShardedIndex::add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids) {
+  impl_->add(vectors, ids, true);
+}
+void ShardedIndex::add_with_ids(std::span<const std::uint8_t> vectors,
+                                std::span<const std::int64_t> ids) {
+  impl_->add(vectors, ids, true);
+}
+void ShardedIndex::add_with_ids(std::span<const std::int8_t> vectors,
+                                std::span<const std::int64_t> ids) {
   impl_->add(vectors, ids, true);
 }
 KnnResult ShardedIndex::search(std::span<const float> queries, std::size_t k,
@@ -367,6 +398,9 @@ std::size_t ShardedIndex::dim() const noexcept {
 }
 Metric ShardedIndex::metric() const noexcept {
   return impl_->metric();
+}
+ElementType ShardedIndex::element_type() const noexcept {
+  return impl_->element_type();
 }
 std::size_t ShardedIndex::shard_count() const noexcept {
   return impl_->shard_count();
