@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <numeric>
 #include <optional>
 #include <shared_mutex>
 #include <stop_token>
@@ -95,7 +96,15 @@ struct Shard {
     return blocks.empty() ? 0 : blocks.back().local + blocks.back().count;
   }
 
-  /// The local row of a global row this shard holds (a label its search returned).
+  /// The global row of a local row (a label its index returned).
+  std::size_t global_row(std::size_t local) const {
+    const auto after = std::upper_bound(blocks.begin(), blocks.end(), local,
+                                        [](std::size_t l, const Block& b) { return l < b.local; });
+    const Block& block = *std::prev(after);
+    return block.global + (local - block.local);
+  }
+
+  /// The local row of a global row this shard holds.
   std::size_t local_row(std::size_t global) const {
     const auto after = std::upper_bound(blocks.begin(), blocks.end(), global,
                                         [](std::size_t g, const Block& b) { return g < b.global; });
@@ -104,8 +113,9 @@ struct Shard {
   }
 
   Context context;
-  // Labelled by global row: its ties are then ordered as one FlatIndex over all rows orders
-  // them (by row), and its labels name rows across shards.
+  // Labelled by local row (add() numbers them): a shard's blocks hold ascending global rows,
+  // so its ties are ordered as one FlatIndex over all rows orders them (by row). Its results
+  // are relabelled by global row (global_row) before they are merged.
   FlatIndex index;
   std::vector<Block> blocks;
 };
@@ -158,13 +168,9 @@ class ShardedIndexImpl {
       }
     }
     if (n == 0) return;
-    std::vector<std::int64_t> rows(n);
-    for (std::size_t i = 0; i < n; ++i)
-      rows[i] = static_cast<std::int64_t>(size_ + i);
     const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
       if (takes[s] == 0) return;
-      shards_[s]->index.add_with_ids(vectors.subspan(firsts[s] * dim_, takes[s] * dim_),
-                                     std::span(rows).subspan(firsts[s], takes[s]));
+      shards_[s]->index.add(vectors.subspan(firsts[s] * dim_, takes[s] * dim_));
     });
     // Rows a failed shard did not take leave gaps in the global numbering (its later rows
     // keep their numbers); ids_ maps every number.
@@ -172,7 +178,9 @@ class ShardedIndexImpl {
       if (ids_.empty()) ids_ = identity(size_);
       ids_.insert(ids_.end(), ids.begin(), ids.end());
     } else if (!ids_.empty()) {
-      ids_.insert(ids_.end(), rows.begin(), rows.end());
+      ids_.resize(size_ + n);
+      std::iota(ids_.begin() + static_cast<std::ptrdiff_t>(size_), ids_.end(),
+                static_cast<std::int64_t>(size_));
     }
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       if (errors[s] || takes[s] == 0) continue;
@@ -196,6 +204,11 @@ class ShardedIndexImpl {
     const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
       try {
         parts[s] = shards_[s]->index.search(queries, k, shard_options);
+        for (std::int64_t& label : parts[s].labels) {
+          if (label >= 0)
+            label =
+                static_cast<std::int64_t>(shards_[s]->global_row(static_cast<std::size_t>(label)));
+        }
       } catch (...) {
         stop.request_stop();
         throw;
