@@ -209,6 +209,27 @@ TEST(ShardedIndex, ARefusedBatchAddsNothingToAnyShardAndNamesTheGlobalRow) {
   EXPECT_EQ(sharded.size(), 2u);
 }
 
+TEST(ShardedIndex, ANormThatWouldOverflowFloat32IsRefusedBeforeAnyShardTakesARow) {
+  std::vector<float> base = small_integers(9, 2, 6);
+  base[2 * 7] = 3e19f;  // squared norm 9e38: above 2^124, though the value itself is finite
+  for (const Metric metric : {Metric::l2, Metric::inner_product}) {
+    SCOPED_TRACE(std::string(to_string(metric)));
+    ShardedIndex sharded(kSameDeviceTwice, 2, metric);
+    try {
+      sharded.add(base);
+      FAIL() << "an overflowing norm was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("base row 7 has squared norm"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(sharded.shard_size(0) + sharded.shard_size(1), 0u);
+  }
+  ShardedIndex cosine(kSameDeviceTwice, 2, Metric::cosine);  // cosine rows are scaled: no limit
+  cosine.add(base);
+  EXPECT_EQ(cosine.size(), 9u);
+}
+
 TEST(ShardedIndex, ShardErrorsSurfaceAsVecaccelErrors) {
   ShardedIndex sharded(kSameDeviceTwice, 3, Metric::l2);
   sharded.add(small_integers(10, 3, 4));
