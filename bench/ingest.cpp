@@ -3,6 +3,11 @@
 //   bench_ingest add N DIM REPEATS [float32|uint8]
 //     FlatIndex::add of an N x DIM base already in host memory; prints add GB/s per repeat
 //     (a fresh index each time: allocation, checks, staging and upload all count).
+//   bench_ingest phases N DIM [float32|uint8] [device|host]
+//     Where the time of one chunk's upload goes: the chunk's allocation, staging allocation,
+//     host staging (checks and copy), submissions and waits for the GPU; twice through one
+//     uploader (the second reuses its staging buffers); staging in device-local memory the host
+//     maps (resizable BAR, the default where present) or in host memory.
 //   bench_ingest stream N DIM QUERIES K BUDGET [float32|uint8] [FILE]
 //     Writes an N x DIM base file (FILE, default /tmp/bench_ingest_base.fbin or .u8bin), then
 //     searches it mapped and streamed with BUDGET device bytes (<bytes>[K|M|G]) and held whole
@@ -20,7 +25,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/device_impl.hpp"
 #include "ops/base_upload.hpp"
+#include "ops/knn_engine.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
@@ -70,6 +77,54 @@ int bench_add(std::size_t n, std::size_t dim, int repeats, vecaccel::ElementType
         "\"gb\": %.3f, \"seconds\": %.4f, \"gb_per_s\": %.2f, \"threads\": %u}\n",
         context.device().info().name.c_str(), std::string(vecaccel::to_string(type)).c_str(), n,
         dim, gb, s, gb / s, std::thread::hardware_concurrency());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+/// The parts of an add: the chunk's allocation, then the uploader's own breakdown, for a first
+/// upload (staging allocated) and a second one through the same uploader (staging reused).
+template <class T>
+int bench_phases(std::size_t n, std::size_t dim, vecaccel::ElementType type,
+                 vecaccel::detail::BaseUploader::Staging staging) {
+  using namespace vecaccel;
+  std::vector<T> base(n * dim);
+  fill(base, 1);
+  Context context;
+  detail::KnnEngine engine(context, dim, Metric::l2);
+  detail::BaseUploader uploader(context, dim, Metric::l2, engine.chunk_rows(),
+                                detail::BaseUploader::default_slice_bytes, staging);
+  const detail::RowSource source{
+      .type = type, .dim = dim, .bytes = std::as_bytes(std::span<const T>(base))};
+  const std::size_t rows = std::min(n, engine.chunk_rows());
+  const double gb = static_cast<double>(rows * dim * sizeof(T)) / 1e9;
+  for (int pass = 0; pass < 2; ++pass) {
+    const detail::UploadTimes before = uploader.times();
+    auto start = Clock::now();
+    double chunk_s = 0;
+    if (type == ElementType::float32) {
+      detail::BaseChunk chunk = engine.make_chunk(rows);
+      chunk_s = seconds_since(start);
+      uploader.append(chunk, source, 0, rows, 0);
+    } else {
+      detail::CompactChunk chunk = uploader.make_compact_chunk(rows);
+      chunk_s = seconds_since(start);
+      uploader.append(chunk, source, 0, rows);
+    }
+    const double total_s = seconds_since(start);
+    const detail::UploadTimes t = uploader.times();
+    std::printf(
+        "{\"case\": \"phases\", \"device\": \"%s\", \"type\": \"%s\", \"staging\": \"%s\", "
+        "\"bar_heap\": %s, \"pass\": %d, "
+        "\"rows\": %zu, \"dim\": %zu, \"gb\": %.3f, \"total_s\": %.4f, \"gb_per_s\": %.2f, "
+        "\"chunk_alloc_s\": %.4f, \"staging_alloc_s\": %.4f, \"stage_s\": %.4f, "
+        "\"stage_gb_per_s\": %.2f, \"submit_s\": %.4f, \"gpu_wait_s\": %.4f}\n",
+        context.device().info().name.c_str(), std::string(to_string(type)).c_str(),
+        staging == detail::BaseUploader::Staging::host ? "host" : "device",
+        context.device().impl()->write_only_device_memory_type() ? "true" : "false", pass, rows,
+        dim, gb, total_s, gb / total_s, chunk_s, t.allocate - before.allocate,
+        t.stage - before.stage, gb / (t.stage - before.stage), t.submit - before.submit,
+        t.wait - before.wait);
     std::fflush(stdout);
   }
   return 0;
@@ -139,6 +194,15 @@ int main(int argc, char** argv) try {
                ? bench_add<std::uint8_t>(n, dim, repeats, vecaccel::ElementType::uint8)
                : bench_add<float>(n, dim, repeats, vecaccel::ElementType::float32);
   }
+  if (mode == "phases" && argc >= 4) {
+    const std::size_t n = std::stoul(argv[2]), dim = std::stoul(argv[3]);
+    using Staging = vecaccel::detail::BaseUploader::Staging;
+    const Staging staging =
+        argc > 5 && std::string(argv[5]) == "host" ? Staging::host : Staging::device;
+    return type_of(argc, argv, 4) == vecaccel::ElementType::uint8
+               ? bench_phases<std::uint8_t>(n, dim, vecaccel::ElementType::uint8, staging)
+               : bench_phases<float>(n, dim, vecaccel::ElementType::float32, staging);
+  }
   if (mode == "stream" && argc >= 7) {
     const std::size_t n = std::stoul(argv[2]), dim = std::stoul(argv[3]);
     const std::size_t nq = std::stoul(argv[4]), k = std::stoul(argv[5]);
@@ -151,8 +215,9 @@ int main(int argc, char** argv) try {
   }
   std::fprintf(stderr,
                "usage: %s add N DIM REPEATS [float32|uint8]\n"
+               "       %s phases N DIM [float32|uint8] [device|host]\n"
                "       %s stream N DIM QUERIES K BUDGET [float32|uint8] [FILE]\n",
-               argv[0], argv[0]);
+               argv[0], argv[0], argv[0]);
   return 2;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_ingest: %s\n", e.what());

@@ -643,6 +643,15 @@ TEST_F(CliShards, SearchShardedOverTheSameDeviceTwiceWritesOneDevicesOutputs) {
   }
 }
 
+TEST_F(CliShards, SearchShardsAUint8BaseLikeOneDevice) {
+  Matrix<std::uint8_t> bytes{kRows, kDim, std::vector<std::uint8_t>(kRows * kDim)};
+  for (std::size_t i = 0; i < base_.size(); ++i)
+    bytes.values[i] = static_cast<std::uint8_t>(base_[i] + 2);
+  write_vectors(data("base.u8bin"), bytes);
+  const std::string one = search("one-u8", "l2", {}, data("base.u8bin"));
+  EXPECT_EQ(search("two-u8", "l2", {"--devices", "0,0"}, data("base.u8bin")), one);
+}
+
 TEST_F(CliShards, DevicesThatAreNoDeviceIndexAreAUsageError) {
   const std::string count = std::to_string(Device::enumerate().size());
   for (const std::string& devices : std::vector<std::string>{"0,x", "0,,0", "-1", count}) {

@@ -225,6 +225,17 @@ TEST_F(ScaleTest, CompactIndexRefusesOtherElementTypesAndKeepsIdsAndSaves) {
   expect_same_bits(again.search(query, 3), r, "after save and load");
 }
 
+TEST_F(ScaleTest, ReconstructOfACompactIndexGivesItsRowsWidened) {
+  const std::size_t dim = 3;
+  FlatIndex index(shared_context(), dim, Metric::l2, ElementType::int8);
+  const std::vector<std::int8_t> rows = {-128, 0, 1, 5, 6, 7, 127, -1, 2};
+  index.add(std::span(rows));
+  const std::vector<std::size_t> wanted = {2, 0};
+  EXPECT_EQ(index.reconstruct(wanted), (std::vector<float>{127, -1, 2, -128, 0, 1}));
+  const std::vector<std::size_t> beyond = {3};
+  EXPECT_THROW((void)index.reconstruct(beyond), Error);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Streaming
 

@@ -140,6 +140,56 @@ TEST(ShardedIndex, KAboveTheSizePadsLikeOneDevice) {
   expect_bit_identical(result, one_device(base, queries, 2, 5, Metric::l2));
 }
 
+/// uint8 and int8 rows of four values: many equal distances, within and across the shards,
+/// so the merge reads rows back from the compact shards to order them.
+TEST(ShardedIndex, CompactShardsEqualOneCompactDeviceBitForBitWithTies) {
+  constexpr std::size_t dim = 5;
+  constexpr std::size_t k = 9;
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> value(0, 3);
+  std::vector<std::uint8_t> u8(257 * dim);
+  std::vector<std::int8_t> i8(u8.size());
+  for (std::size_t i = 0; i < u8.size(); ++i) {
+    u8[i] = static_cast<std::uint8_t>(60 * value(rng));
+    i8[i] = static_cast<std::int8_t>(u8[i] - 100);
+  }
+  std::vector<float> queries(13 * dim);
+  for (float& q : queries)
+    q = static_cast<float>(60 * value(rng) - 50);
+  const auto check = [&](auto rows, ElementType type, Metric metric) {
+    ShardedIndex sharded(kSameDeviceTwice, dim, metric, type);
+    EXPECT_EQ(sharded.element_type(), type);
+    sharded.add(rows.first(100 * dim));
+    sharded.add(rows.subspan(100 * dim));
+    Context context(Device::open(0));
+    FlatIndex one(context, dim, metric, type);
+    one.add(rows);
+    expect_bit_identical(sharded.search(queries, k), one.search(queries, k));
+  };
+  for (const Metric metric : kMetrics) {
+    SCOPED_TRACE(std::string(to_string(metric)));
+    check(std::span<const std::uint8_t>(u8), ElementType::uint8, metric);
+    check(std::span<const std::int8_t>(i8), ElementType::int8, metric);
+  }
+}
+
+TEST(ShardedIndex, RowsOfAnotherElementTypeAreRefusedNamingBoth) {
+  ShardedIndex sharded(kSameDeviceTwice, 2, Metric::l2, ElementType::uint8);
+  const std::vector<float> floats = {1, 2};
+  try {
+    sharded.add(floats);
+    FAIL() << "float32 rows accepted by a uint8 index";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("float32 rows into an index of uint8 rows"),
+              std::string::npos)
+        << e.what();
+  }
+  const std::vector<std::uint8_t> odd = {1, 2, 3};
+  EXPECT_THROW(sharded.add(std::span<const std::uint8_t>(odd)), Error);
+  EXPECT_EQ(sharded.size(), 0u);
+}
+
 TEST(ShardedIndex, ARefusedBatchAddsNothingToAnyShardAndNamesTheGlobalRow) {
   std::vector<float> base = small_integers(10, 2, 3);
   ShardedIndex sharded(kSameDeviceTwice, 2, Metric::l2);
@@ -157,6 +207,27 @@ TEST(ShardedIndex, ARefusedBatchAddsNothingToAnyShardAndNamesTheGlobalRow) {
   const std::vector<std::int64_t> negative = {1, 2, -3};
   EXPECT_THROW(sharded.add_with_ids(std::span(base).first(6), negative), Error);
   EXPECT_EQ(sharded.size(), 2u);
+}
+
+TEST(ShardedIndex, ANormThatWouldOverflowFloat32IsRefusedBeforeAnyShardTakesARow) {
+  std::vector<float> base = small_integers(9, 2, 6);
+  base[2 * 7] = 3e19f;  // squared norm 9e38: above 2^124, though the value itself is finite
+  for (const Metric metric : {Metric::l2, Metric::inner_product}) {
+    SCOPED_TRACE(std::string(to_string(metric)));
+    ShardedIndex sharded(kSameDeviceTwice, 2, metric);
+    try {
+      sharded.add(base);
+      FAIL() << "an overflowing norm was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("base row 7 has squared norm"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(sharded.shard_size(0) + sharded.shard_size(1), 0u);
+  }
+  ShardedIndex cosine(kSameDeviceTwice, 2, Metric::cosine);  // cosine rows are scaled: no limit
+  cosine.add(base);
+  EXPECT_EQ(cosine.size(), 9u);
 }
 
 TEST(ShardedIndex, ShardErrorsSurfaceAsVecaccelErrors) {

@@ -287,12 +287,9 @@ void naming_base(const std::string& path, F&& f) {
   }
 }
 
-/// ShardedIndex takes float32 rows only (search_and_write refuses other bases first).
-void add_rows(ShardedIndex& index, ElementType, std::span<const std::byte> bytes) {
-  index.add(std::span(reinterpret_cast<const float*>(bytes.data()), bytes.size() / 4));
-}
-
-void add_rows(FlatIndex& index, ElementType type, std::span<const std::byte> bytes) {
+/// Rows of the base's element type (the index was made with it).
+template <class Index>
+void add_rows(Index& index, ElementType type, std::span<const std::byte> bytes) {
   switch (type) {
     case ElementType::float32:
       return index.add(std::span(reinterpret_cast<const float*>(bytes.data()), bytes.size() / 4));
@@ -532,11 +529,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
     run.search_ms = ms_since(start);
   };
   if (!options.devices.empty()) {
-    if (base.type() != ElementType::float32) {
-      throw Error(Errc::unsupported, "--devices shards float32 bases; " + options.base + " holds " +
-                                         std::string(to_string(base.type())) + " rows");
-    }
-    ShardedIndex index(parse_devices(options.devices), base.dim(), metric);
+    ShardedIndex index(parse_devices(options.devices), base.dim(), metric, base.type());
     run.device = device_text(index);
     add_then_search(index);
   } else {

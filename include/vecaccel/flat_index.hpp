@@ -78,7 +78,8 @@ class FlatIndex {
   /// The stored vectors of `rows` (positions in insertion order, each < size()), rows.size() x
   /// dim floats read back from the GPU, in the order given. Cosine indexes store each row scaled
   /// by a power of two (docs/exactness.md): a row comes back with that scale, which changes no
-  /// cosine. invalid_argument naming a row out of range. Thread-safe as search is.
+  /// cosine. A uint8/int8 index gives its rows widened to float32 (exact). invalid_argument
+  /// naming a row out of range. Thread-safe as search is.
   std::vector<float> reconstruct(std::span<const std::size_t> rows) const;
 
   std::size_t size() const noexcept;

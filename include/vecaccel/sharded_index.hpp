@@ -22,6 +22,7 @@
 
 #include "vecaccel/context.hpp"
 #include "vecaccel/context_configuration.hpp"
+#include "vecaccel/element_type.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -46,6 +47,10 @@ class ShardedIndex {
                const ContextConfiguration& configuration = {});
   /// Over all_devices().
   ShardedIndex(std::size_t dim, Metric metric, const ContextConfiguration& configuration = {});
+  /// Shards storing rows of `type`: float32 as above; uint8/int8 stay one byte per element on
+  /// every GPU (FlatIndex's compact types), and their rows need no checks.
+  ShardedIndex(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
+               ElementType type, const ContextConfiguration& configuration = {});
   ShardedIndex(ShardedIndex&&) noexcept;
   ShardedIndex& operator=(ShardedIndex&&) noexcept;
   ~ShardedIndex();
@@ -55,8 +60,14 @@ class ShardedIndex {
   /// blocks concurrently; should a device fail there (out of memory, device lost), the
   /// shards that succeeded keep their rows and size() counts them.
   void add(std::span<const float> vectors);
+  /// Rows of a uint8/int8 index; rows of a type other than the index's: invalid_argument
+  /// naming both, as FlatIndex.
+  void add(std::span<const std::uint8_t> vectors);
+  void add(std::span<const std::int8_t> vectors);
   /// As FlatIndex::add_with_ids (ids >= 0, one per row).
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(std::span<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(std::span<const std::int8_t> vectors, std::span<const std::int64_t> ids);
   /// As FlatIndex::search; options.stop and options.timeout apply to every shard.
   /// second_pass_queries sums the shards'.
   KnnResult search(std::span<const float> queries, std::size_t k,
@@ -65,6 +76,7 @@ class ShardedIndex {
   std::size_t size() const noexcept;
   std::size_t dim() const noexcept;
   Metric metric() const noexcept;
+  ElementType element_type() const noexcept;
   std::size_t shard_count() const noexcept;
   /// Rows held by shard i (< shard_count()).
   std::size_t shard_size(std::size_t shard) const;

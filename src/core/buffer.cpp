@@ -18,6 +18,10 @@ constexpr vk::BufferUsageFlags usage_flags(bool device_address) {
 }  // namespace
 
 BufferImpl::BufferImpl(std::shared_ptr<DeviceImpl> device, const BufferDescriptor& descriptor)
+    : BufferImpl(device, descriptor, device->memory_type(descriptor.storage)) {}
+
+BufferImpl::BufferImpl(std::shared_ptr<DeviceImpl> device, const BufferDescriptor& descriptor,
+                       std::uint32_t type)
     : device_(std::move(device)),
       size_(descriptor.size),
       storage_(descriptor.storage),
@@ -41,7 +45,6 @@ BufferImpl::BufferImpl(std::shared_ptr<DeviceImpl> device, const BufferDescripto
                                                  .sharingMode = vk::SharingMode::eExclusive});
   });
   const auto requirements = buffer_.getMemoryRequirements();
-  const std::uint32_t type = device_->memory_type(storage_);
   if (!(requirements.memoryTypeBits & (1u << type))) {
     throw Error(Errc::unsupported, "memory type " + std::to_string(type) +
                                        " cannot back storage buffers on this device");
@@ -148,11 +151,18 @@ std::uint64_t Buffer::gpu_address() const {
 BufferFactory::BufferFactory(std::shared_ptr<detail::DeviceImpl> device) noexcept
     : device_(std::move(device)) {}
 
-Buffer BufferFactory::make_buffer(const BufferDescriptor& descriptor) const {
-  auto impl = std::make_unique<detail::BufferImpl>(device_, descriptor);
+namespace {
+
+Buffer released_when_idle(std::unique_ptr<detail::BufferImpl> impl) {
   return Buffer(std::shared_ptr<detail::BufferImpl>(impl.release(), [](detail::BufferImpl* b) {
     detail::release_when_idle(b, std::default_delete<detail::BufferImpl>{});
   }));
+}
+
+}  // namespace
+
+Buffer BufferFactory::make_buffer(const BufferDescriptor& descriptor) const {
+  return released_when_idle(std::make_unique<detail::BufferImpl>(device_, descriptor));
 }
 
 Buffer BufferFactory::make_buffer(std::uint64_t size, StorageMode storage) const {
@@ -160,3 +170,17 @@ Buffer BufferFactory::make_buffer(std::uint64_t size, StorageMode storage) const
 }
 
 }  // namespace vecaccel
+
+namespace vecaccel::detail {
+
+Buffer make_write_only_staging(const BufferFactory& factory, std::uint64_t size,
+                               std::string label) {
+  const BufferDescriptor descriptor{
+      .size = size, .storage = StorageMode::shared, .label = std::move(label)};
+  const auto& device = factory.impl();
+  const std::optional<std::uint32_t> type = device->write_only_device_memory_type();
+  if (!type) return factory.make_buffer(descriptor);
+  return released_when_idle(std::make_unique<BufferImpl>(device, descriptor, *type));
+}
+
+}  // namespace vecaccel::detail

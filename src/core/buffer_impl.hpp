@@ -18,10 +18,18 @@ namespace vecaccel::detail {
 
 class DeviceImpl;
 
+/// A shared buffer for upload staging that the host only writes: in device-local memory the
+/// host can map where the device has a large such heap (resizable BAR; the GPU's copy out of
+/// it then never crosses the bus), else an ordinary shared buffer.
+Buffer make_write_only_staging(const BufferFactory& factory, std::uint64_t size, std::string label);
+
 class BufferImpl : public std::enable_shared_from_this<BufferImpl> {
  public:
   /// A dedicated allocation. Throws as BufferFactory::make_buffer documents.
   BufferImpl(std::shared_ptr<DeviceImpl> device, const BufferDescriptor& descriptor);
+  /// The same in memory type `memory_type` (host-visible when the descriptor says shared).
+  BufferImpl(std::shared_ptr<DeviceImpl> device, const BufferDescriptor& descriptor,
+             std::uint32_t memory_type);
   /// size bytes at offset of parent (which stays alive as long as this does).
   BufferImpl(std::shared_ptr<BufferImpl> parent, std::uint64_t offset, std::uint64_t size,
              std::string label);

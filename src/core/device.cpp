@@ -182,6 +182,20 @@ std::uint32_t DeviceImpl::memory_type(StorageMode storage) const {
   return *type;
 }
 
+std::optional<std::uint32_t> DeviceImpl::write_only_device_memory_type() const {
+  using F = vk::MemoryPropertyFlagBits;
+  constexpr std::uint64_t kMinHeap = std::uint64_t{1} << 30;  // a 256 MiB BAR window is not it
+  const vk::MemoryPropertyFlags wanted = F::eDeviceLocal | F::eHostVisible | F::eHostCoherent;
+  const auto& mp = memory_properties_;
+  for (std::uint32_t i = 0; i < mp.memoryTypeCount; ++i) {
+    if ((mp.memoryTypes[i].propertyFlags & wanted) == wanted &&
+        mp.memoryHeaps[mp.memoryTypes[i].heapIndex].size >= kMinHeap) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
 bool DeviceImpl::memory_type_host_visible(std::uint32_t type) const {
   return static_cast<bool>(memory_properties_.memoryTypes[type].propertyFlags &
                            vk::MemoryPropertyFlagBits::eHostVisible);

@@ -54,6 +54,10 @@ class DeviceImpl : public std::enable_shared_from_this<DeviceImpl> {
 
   /// Memory type for a storage mode; throws unsupported when the device has none.
   std::uint32_t memory_type(StorageMode storage) const;
+  /// A host-visible, coherent memory type in device-local memory whose heap is large (1 GiB or
+  /// more: a resizable BAR, or unified memory), if the device has one. The host should only
+  /// write it (it is often uncached across the bus): upload staging, never read-back.
+  std::optional<std::uint32_t> write_only_device_memory_type() const;
   bool memory_type_host_visible(std::uint32_t type) const;
 
   // The device-loss rule and the error contract live here: every Vulkan result of this

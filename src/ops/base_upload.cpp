@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +13,12 @@
 #include <string>
 #include <thread>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "certificate.hpp"
+#include "core/buffer_impl.hpp"
 #include "kernels.hpp"
 #include "vecaccel/argument_table.hpp"
 #include "vecaccel/error.hpp"
@@ -23,9 +29,23 @@ namespace {
 
 constexpr std::size_t kRingSize = 3;
 // Validation threads at most: beyond this the memory bus, not the cores, limits staging.
-constexpr std::size_t kMaxThreads = 16;
+constexpr std::size_t kMaxThreads = 32;
 // Rows per thread at least, so that tiny adds do not pay for threads.
 constexpr std::size_t kMinRowsPerThread = 2048;
+
+/// Adds the seconds of its lifetime to `total`.
+class Timer {
+ public:
+  explicit Timer(double& total) : total_(total) {}
+  ~Timer() { total_ += std::chrono::duration<double>(Clock::now() - start_).count(); }
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  double& total_;
+  Clock::time_point start_ = Clock::now();
+};
 
 std::uint32_t u32(std::uint64_t v) {
   return static_cast<std::uint32_t>(v);  // callers keep chunks within 32-bit element counts
@@ -41,41 +61,83 @@ void check_norm(double norm, Metric metric, std::size_t row) {
                                           std::string(to_string(metric)) + " values stay finite");
 }
 
-/// Stages one float row into write-only (possibly write-combined) memory: never reads `out`.
-/// Cosine rows are scaled by the power of two bringing their largest magnitude into [1, 2), as
-/// the engine stores them. Returns the staged row's float64 norm; throws for NaN/Inf.
-double stage_float_row(const float* row, float* out, std::size_t dim, Metric metric,
-                       std::size_t label) {
-  float scale = 1.0f;
-  if (metric == Metric::cosine) {
-    float largest = 0.0f;
-    for (std::size_t i = 0; i < dim; ++i)
-      largest = std::max(largest, std::fabs(row[i]));
-    if (largest > 0.0f && std::isfinite(largest)) scale = std::ldexp(1.0f, -std::ilogb(largest));
+void store_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();  // streaming stores are weakly ordered: complete them before the GPU copies
+#endif
+}
+
+/// Copies bytes into write-only staging with streaming stores where the CPU has them: they
+/// skip the read-for-ownership of cached memory and fill whole write-combining lines of a
+/// device-local (BAR) mapping. The caller calls store_fence() before the GPU reads `out`.
+void stream_copy(std::byte* out, const std::byte* in, std::size_t bytes) {
+#if defined(__SSE2__)
+  const std::size_t head = std::min(bytes, (16 - reinterpret_cast<std::uintptr_t>(out) % 16) % 16);
+  std::memcpy(out, in, head);
+  std::size_t i = head;
+  for (; i + 16 <= bytes; i += 16) {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
   }
-  // One pass: copy, finiteness (an all-ones exponent marks NaN and Inf) and the norm. Four
-  // sums: the norm only bounds the certificate, so its summation order is free, and
-  // independent sums let the loop vectorise instead of waiting on one chain of adds.
+  std::memcpy(out + i, in + i, bytes - i);
+#else
+  std::memcpy(out, in, bytes);
+#endif
+}
+
+/// The power of two by which the engine scales a stored row: cosine rows get their largest
+/// magnitude into [1, 2); other metrics store rows as given.
+float stored_scale(const float* row, std::size_t dim, Metric metric) {
+  if (metric != Metric::cosine) return 1.0f;
+  float largest = 0.0f;
+  for (std::size_t i = 0; i < dim; ++i)
+    largest = std::max(largest, std::fabs(row[i]));
+  return largest > 0.0f && std::isfinite(largest) ? std::ldexp(1.0f, -std::ilogb(largest)) : 1.0f;
+}
+
+/// The float64 norm of a row as stored (scaled by `scale`), in one read of the row; throws
+/// for NaN/Inf and (l2, inner product) overflowing norms, naming row `label`.
+double checked_norm(const float* row, std::size_t dim, float scale, Metric metric,
+                    std::size_t label) {
+  // An all-ones exponent marks NaN and Inf. Four sums: the norm only bounds the certificate,
+  // so its summation order is free, and independent sums let the loop vectorise instead of
+  // waiting on one chain of adds.
   std::uint32_t bad = 0;
   double sums[4] = {0.0, 0.0, 0.0, 0.0};
   std::size_t i = 0;
   for (; i + 4 <= dim; i += 4) {
     for (std::size_t j = 0; j < 4; ++j) {
       const float v = row[i + j] * scale;
-      out[i + j] = v;
       bad |= (std::bit_cast<std::uint32_t>(row[i + j]) & 0x7f800000u) == 0x7f800000u;
       sums[j] += static_cast<double>(v) * static_cast<double>(v);
     }
   }
   for (; i < dim; ++i) {
     const float v = row[i] * scale;
-    out[i] = v;
     bad |= (std::bit_cast<std::uint32_t>(row[i]) & 0x7f800000u) == 0x7f800000u;
     sums[0] += static_cast<double>(v) * static_cast<double>(v);
   }
   if (bad != 0) check_finite({row, dim}, dim, "base", label);
   const double norm = std::sqrt((sums[0] + sums[1]) + (sums[2] + sums[3]));
   check_norm(norm, metric, label);
+  return norm;
+}
+
+/// Stages one float row into write-only (possibly write-combined) memory: never reads `out`.
+/// Rows are stored as the engine stores them (stored_scale). Returns the staged row's float64
+/// norm; throws for NaN/Inf.
+double stage_float_row(const float* row, float* out, std::size_t dim, Metric metric,
+                       std::size_t label) {
+  const float scale = stored_scale(row, dim, metric);
+  const double norm = checked_norm(row, dim, scale, metric, label);
+  // The row is still in the L1 cache: copying it in a second pass costs no memory traffic.
+  if (scale == 1.0f) {
+    stream_copy(reinterpret_cast<std::byte*>(out), reinterpret_cast<const std::byte*>(row),
+                dim * sizeof(float));
+  } else {
+    for (std::size_t j = 0; j < dim; ++j)
+      out[j] = row[j] * scale;
+  }
   return norm;
 }
 
@@ -195,25 +257,44 @@ void StagingCrew::run(std::size_t count, const std::function<void(std::size_t, s
   }
 }
 
+void check_float_rows(std::span<const float> rows, std::size_t dim, Metric metric,
+                      std::size_t first_label) {
+  const std::size_t count = dim == 0 ? 0 : rows.size() / dim;
+  StagingCrew crew(StagingCrew::threads_for(count));
+  crew.run(count, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const float* row = rows.data() + r * dim;
+      (void)checked_norm(row, dim, stored_scale(row, dim, metric), metric, first_label + r);
+    }
+  });
+}
+
 BaseUploader::BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
-                           std::uint64_t slice_bytes)
+                           std::uint64_t slice_bytes, Staging staging)
     : context_(context),
       dim_(dim),
       metric_(metric),
       chunk_rows_(chunk_rows),
       slice_bytes_(std::max<std::uint64_t>(slice_bytes, 1)),
+      staging_(staging),
       ring_(kRingSize) {}
 
 Buffer& BaseUploader::staging_for(std::uint64_t bytes) {
-  Staging& slot = ring_[next_];
+  Slot& slot = ring_[next_];
   next_ = (next_ + 1) % ring_.size();
   if (slot.copied) {
+    const Timer timer(times_.wait);
     slot.copied->wait();  // its previous slice must be on the GPU before it is overwritten
     slot.copied.reset();
   }
   if (!slot.buffer.valid() || slot.buffer.size() < bytes) {
-    slot.buffer = context_.buffer_factory().make_buffer(
-        {.size = bytes, .storage = StorageMode::shared, .label = "base staging"});
+    const Timer timer(times_.allocate);
+    const BufferFactory factory = context_.buffer_factory();
+    slot.buffer =
+        staging_ == Staging::device
+            ? make_write_only_staging(factory, bytes, "base staging")
+            : factory.make_buffer(
+                  {.size = bytes, .storage = StorageMode::shared, .label = "base staging"});
     context_.residency_manager().register_buffer(slot.buffer, ResidencyMode::persistent);
     context_.residency_manager().commit();
   }
@@ -221,7 +302,7 @@ Buffer& BaseUploader::staging_for(std::uint64_t bytes) {
 }
 
 void BaseUploader::wait_all() {
-  for (Staging& slot : ring_) {
+  for (Slot& slot : ring_) {
     if (!slot.copied) continue;
     auto copied = std::move(*slot.copied);
     slot.copied.reset();
@@ -242,17 +323,24 @@ double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t ro
       Buffer& staging = staging_for(std::uint64_t{n} * row_stage_bytes);
       std::byte* out = staging.mapped().data();
       std::mutex norm_mutex;
-      crew.run(n, [&](std::size_t begin, std::size_t end) {
-        double largest = 0.0;
-        for (std::size_t r = begin; r < end; ++r)
-          largest = std::max(largest, stage(first + done + r, out + r * row_stage_bytes));
-        std::lock_guard guard(norm_mutex);
-        max_norm = std::max(max_norm, largest);
-      });
+      {
+        const Timer timer(times_.stage);
+        crew.run(n, [&](std::size_t begin, std::size_t end) {
+          double largest = 0.0;
+          for (std::size_t r = begin; r < end; ++r)
+            largest = std::max(largest, stage(first + done + r, out + r * row_stage_bytes));
+          store_fence();
+          std::lock_guard guard(norm_mutex);
+          max_norm = std::max(max_norm, largest);
+        });
+      }
+      times_.bytes += std::uint64_t{n} * row_stage_bytes;
+      const Timer timer(times_.submit);
       ring_[(next_ + ring_.size() - 1) % ring_.size()].copied =
           context_.execute([&](CommandBuffer&, ComputeEncoder& e) { record(e, staging, done, n); });
       done += n;
     }
+    const Timer timer(times_.wait);
     wait_all();
   } catch (...) {
     try {
@@ -324,7 +412,7 @@ void BaseUploader::append(CompactChunk& chunk, const RowSource& source, std::siz
       source.copy(row, 1, out);  // checks the TEXMEX header; the norm reads the source again
       in = source.mapped->row(row);
     } else {
-      std::memcpy(out, in.data(), row_bytes);
+      stream_copy(out, in.data(), row_bytes);
     }
     return compact_row_norm(source.type, in.data(), dim_);
   };
@@ -335,6 +423,10 @@ void BaseUploader::append(CompactChunk& chunk, const RowSource& source, std::siz
   const double max_norm = upload(first, count, row_bytes, stage, record);
   chunk.rows += count;
   chunk.max_norm = std::max(chunk.max_norm, max_norm);
+}
+
+UploadTimes BaseUploader::times() const {
+  return times_;
 }
 
 CompactChunk BaseUploader::make_compact_chunk(std::size_t capacity) const {

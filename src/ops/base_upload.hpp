@@ -60,7 +60,7 @@ class StagingCrew {
   StagingCrew(const StagingCrew&) = delete;
   StagingCrew& operator=(const StagingCrew&) = delete;
 
-  /// Threads worth starting for slices of `rows` rows (at most 16, the hardware's count).
+  /// Threads worth starting for slices of `rows` rows (at most 32, the hardware's count).
   static std::size_t threads_for(std::size_t rows);
   /// fn(begin, end) over [0, count), split among the crew (the calling thread included). If
   /// some throw, rethrows the exception of the lowest range: the first bad row is the one
@@ -81,15 +81,38 @@ class StagingCrew {
   std::vector<std::jthread> workers_;  // last: joined before the barriers go
 };
 
+/// Where an uploader's time went, in seconds summed over its uploads (bench_ingest reports
+/// it: host staging, waits for the GPU, submissions, staging allocations).
+struct UploadTimes {
+  double stage = 0;
+  double wait = 0;
+  double submit = 0;
+  double allocate = 0;
+  std::uint64_t bytes = 0;  ///< staged
+};
+
+/// Checks float rows (n x dim) as BaseUploader::append does — NaN/Inf, and for l2 and inner
+/// product squared norms the float32 screen could overflow — on up to 32 threads; the error
+/// names row first_label + i, the first bad one.
+void check_float_rows(std::span<const float> rows, std::size_t dim, Metric metric,
+                      std::size_t first_label);
+
 class BaseUploader {
  public:
   /// Large enough that a slice's GPU copy amortises its submission, small enough that three
   /// of them (one staged, one copying, one waiting) cost little memory.
   static constexpr std::uint64_t default_slice_bytes = std::uint64_t{64} << 20;
 
+  /// Where staging buffers live: `host` is the context's shared memory (host-cached system
+  /// memory on a discrete GPU, which the GPU's copy reads over the bus); `device` is
+  /// device-local memory the host maps (resizable BAR) where the device has it, else as
+  /// `host`. `host` is the default: on an H200 (PCIe 5) the host staged into it at 39 GB/s,
+  /// into the BAR at 27 GB/s (BENCHMARKS.md, "Ingestion").
+  enum class Staging { device, host };
+
   /// Stages slices of up to slice_bytes (three staging buffers of that size at most).
   BaseUploader(Context& context, std::size_t dim, Metric metric, std::size_t chunk_rows,
-               std::uint64_t slice_bytes = default_slice_bytes);
+               std::uint64_t slice_bytes = default_slice_bytes, Staging staging = Staging::host);
 
   /// Appends rows [first, first + count) of source (float32, or compact rows widened on the
   /// GPU) to chunk's end, checking them as KnnEngine::check_base does, messages naming row
@@ -102,6 +125,7 @@ class BaseUploader {
 
   /// A new empty CompactChunk with room for `capacity` rows (at most chunk_rows).
   CompactChunk make_compact_chunk(std::size_t capacity) const;
+  UploadTimes times() const;
   /// Records the widening of compact's rows into out's vectors and their norms into out's
   /// norms (out must have room); the caller sets out.rows / max_norm once it completes.
   void encode_widen(ComputeEncoder& encoder, const CompactChunk& compact, ElementType type,
@@ -125,13 +149,15 @@ class BaseUploader {
   Metric metric_;
   std::size_t chunk_rows_;
   std::uint64_t slice_bytes_;
+  Staging staging_;
   std::mutex mutex_;  // one upload at a time per uploader (they share the staging ring)
-  struct Staging {
+  struct Slot {
     Buffer buffer;
     std::optional<Submission<void>> copied;
   };
-  std::vector<Staging> ring_;
+  std::vector<Slot> ring_;
   std::size_t next_ = 0;
+  UploadTimes times_;
 };
 
 /// Device-memory bytes the engine may use: VECACCEL_MEMORY_BUDGET (<bytes>[K|M|G]) when set,

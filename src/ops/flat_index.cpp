@@ -50,6 +50,13 @@ std::string negative_id_text(std::size_t row, std::int64_t id) {
          "; ids must be >= 0 (-1 labels padding in results)";
 }
 
+/// first, first + 1, ..., first + count - 1: the ids add() gives.
+std::vector<std::int64_t> positions(std::size_t first, std::size_t count) {
+  std::vector<std::int64_t> out(count);
+  std::iota(out.begin(), out.end(), static_cast<std::int64_t>(first));
+  return out;
+}
+
 float worst_distance(Metric metric) {
   return smaller_is_better(metric) ? std::numeric_limits<float>::infinity()
                                    : -std::numeric_limits<float>::infinity();
@@ -81,7 +88,7 @@ class FlatIndexImpl {
 
   std::size_t size() const {
     std::shared_lock lock(mutex_);
-    return ids_.size();
+    return rows_;
   }
 
   void add(const RowSource& vectors, std::span<const std::int64_t> ids, bool with_ids) {
@@ -110,13 +117,14 @@ class FlatIndexImpl {
     check_k(k, "FlatIndex::search");
     const std::size_t nq = rows_of(queries, "search");
     std::shared_lock lock(mutex_);
-    if (ids_.empty() || nq == 0) {
+    if (rows_ == 0 || nq == 0) {
       check_finite(queries, dim_, "query");
       return padding(nq, k);
     }
     KnnResult result = type_ == ElementType::float32 ? engine_.search(queries, chunks_, k, options)
                                                      : search_compact(queries, k, options);
     // The engine labels rows by their global row number; callers see their ids.
+    if (ids_.empty()) return result;
     for (std::int64_t& label : result.labels) {
       if (label >= 0) label = ids_[static_cast<std::size_t>(label)];
     }
@@ -126,12 +134,13 @@ class FlatIndexImpl {
   std::vector<float> reconstruct(std::span<const std::size_t> rows) const {
     std::shared_lock lock(mutex_);
     for (const std::size_t row : rows) {
-      if (row >= ids_.size()) {
+      if (row >= rows_) {
         throw Error(Errc::invalid_argument, "FlatIndex::reconstruct: row " + std::to_string(row) +
                                                 " is out of range: the index holds " +
-                                                std::to_string(ids_.size()) + " rows");
+                                                std::to_string(rows_) + " rows");
       }
     }
+    if (type_ != ElementType::float32) return reconstruct_compact(rows);
     std::vector<float> out(rows.size() * dim_);
     if (rows.empty()) return out;
     const std::uint64_t row_bytes = dim_ * sizeof(float);
@@ -160,13 +169,18 @@ class FlatIndexImpl {
     chunks_.clear();
     compact_.clear();
     ids_.clear();
+    rows_ = 0;
   }
 
   void save(const std::filesystem::path& path) const {
     // Saving only reads: searches may go on meanwhile, mutations wait.
     std::shared_lock lock(mutex_);
-    FlatIndexWriter writer(path, {.metric = metric_, .dim = dim_, .rows = ids_.size()});
-    writer.write_ids(ids_);
+    FlatIndexWriter writer(path, {.metric = metric_, .dim = dim_, .rows = rows_});
+    if (ids_.empty()) {
+      writer.write_ids(positions(0, rows_));
+    } else {
+      writer.write_ids(ids_);
+    }
     for (const BaseChunk& chunk : chunks_) {
       download_chunk(chunk, writer);
     }
@@ -239,7 +253,8 @@ class FlatIndexImpl {
   /// before the call.
   void append_locked(const RowSource& vectors, std::span<const std::int64_t> ids, bool with_ids) {
     const std::size_t n = vectors.rows();
-    const std::size_t old_rows = ids_.size();
+    const std::size_t old_rows = rows_;
+    const std::size_t old_ids = ids_.size();
     const std::size_t old_chunks = chunks_.size();
     const std::size_t old_last_rows = chunks_.empty() ? 0 : chunks_.back().rows;
     const double old_last_norm = chunks_.empty() ? 0.0 : chunks_.back().max_norm;
@@ -260,14 +275,15 @@ class FlatIndexImpl {
           done += take;
         }
       }
+      // add() numbers rows by position, also after earlier add_with_ids calls.
       if (with_ids) {
+        if (ids_.empty()) ids_ = positions(0, old_rows);
         ids_.insert(ids_.end(), ids.begin(), ids.end());
-      } else {
-        // add() numbers rows by position, also after earlier add_with_ids calls.
-        ids_.resize(old_rows + n);
-        std::iota(ids_.begin() + static_cast<std::ptrdiff_t>(old_rows), ids_.end(),
-                  static_cast<std::int64_t>(old_rows));
+      } else if (!ids_.empty()) {
+        const std::vector<std::int64_t> more = positions(old_rows, n);
+        ids_.insert(ids_.end(), more.begin(), more.end());
       }
+      rows_ = old_rows + n;
     } catch (...) {
       // Rows past a chunk's count are ignored by the engine: trimming the counts undoes the
       // append (a grown last chunk holds the same first rows as the one it replaced).
@@ -281,7 +297,7 @@ class FlatIndexImpl {
         compact_.back().rows = old_compact_rows;
         compact_.back().max_norm = old_compact_norm;
       }
-      ids_.resize(old_rows);
+      ids_.resize(old_ids);
       throw;
     }
   }
@@ -393,6 +409,36 @@ class FlatIndexImpl {
     return out;
   }
 
+  /// reconstruct() of a compact index: the rows' bytes read back and widened (exact).
+  std::vector<float> reconstruct_compact(std::span<const std::size_t> rows) const {
+    std::vector<float> out(rows.size() * dim_);
+    if (rows.empty()) return out;
+    const std::size_t slice_rows =
+        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / dim_));
+    BufferToken staging = context_.get_buffer(std::min(rows.size(), slice_rows) * dim_);
+    // Every chunk but the last is full, so a row's chunk follows from its position.
+    const std::size_t chunk_rows = engine_.chunk_rows();
+    std::vector<std::byte> bytes;
+    for (std::size_t first = 0; first < rows.size(); first += slice_rows) {
+      const std::size_t n = std::min(slice_rows, rows.size() - first);
+      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t row = rows[first + i];
+          encoder.copy_buffer(compact_[row / chunk_rows].bytes,
+                              std::uint64_t{row % chunk_rows} * dim_, staging.buffer(),
+                              std::uint64_t{i} * dim_, dim_);
+        }
+        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+      });
+      bytes.resize(n * dim_);
+      staging.read_bytes(bytes);
+      const std::vector<float> widened = widen_on_host(bytes);
+      std::copy(widened.begin(), widened.end(),
+                out.begin() + static_cast<std::ptrdiff_t>(first * dim_));
+    }
+    return out;
+  }
+
   /// Writes a compact chunk's rows to the file as float32 (exact), read back in slices.
   void download_compact(const CompactChunk& chunk, FlatIndexWriter& writer) const {
     if (chunk.rows == 0) return;
@@ -445,7 +491,10 @@ class FlatIndexImpl {
   mutable std::shared_mutex mutex_;
   std::vector<BaseChunk> chunks_;      // float32 rows; all full except the last
   std::vector<CompactChunk> compact_;  // uint8/int8 rows; likewise
-  std::vector<std::int64_t> ids_;      // ids_[global row]
+  std::size_t rows_ = 0;
+  // ids_[global row]; empty while every row's id is its position (add() alone), which spares
+  // a large base 8 bytes a row of host memory.
+  std::vector<std::int64_t> ids_;
 };
 
 }  // namespace detail

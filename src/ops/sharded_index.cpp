@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <exception>
+#include <numeric>
 #include <optional>
 #include <shared_mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "core/device_impl.hpp"
+#include "ops/base_upload.hpp"
 #include "ops/exact_merge.hpp"
 #include "ops/knn_engine.hpp"
 #include "vecaccel/error.hpp"
@@ -85,15 +88,23 @@ struct Block {
 };
 
 struct Shard {
-  Shard(std::uint32_t device, std::size_t dim, Metric metric,
+  Shard(std::uint32_t device, std::size_t dim, Metric metric, ElementType type,
         const ContextConfiguration& configuration)
-      : context(Device::open(device), configuration), index(context, dim, metric) {}
+      : context(Device::open(device), configuration), index(context, dim, metric, type) {}
 
   std::size_t rows() const {
     return blocks.empty() ? 0 : blocks.back().local + blocks.back().count;
   }
 
-  /// The local row of a global row this shard holds (a label its search returned).
+  /// The global row of a local row (a label its index returned).
+  std::size_t global_row(std::size_t local) const {
+    const auto after = std::upper_bound(blocks.begin(), blocks.end(), local,
+                                        [](std::size_t l, const Block& b) { return l < b.local; });
+    const Block& block = *std::prev(after);
+    return block.global + (local - block.local);
+  }
+
+  /// The local row of a global row this shard holds.
   std::size_t local_row(std::size_t global) const {
     const auto after = std::upper_bound(blocks.begin(), blocks.end(), global,
                                         [](std::size_t g, const Block& b) { return g < b.global; });
@@ -102,8 +113,9 @@ struct Shard {
   }
 
   Context context;
-  // Labelled by global row: its ties are then ordered as one FlatIndex over all rows orders
-  // them (by row), and its labels name rows across shards.
+  // Labelled by local row (add() numbers them): a shard's blocks hold ascending global rows,
+  // so its ties are ordered as one FlatIndex over all rows orders them (by row). Its results
+  // are relabelled by global row (global_row) before they are merged.
   FlatIndex index;
   std::vector<Block> blocks;
 };
@@ -113,19 +125,18 @@ struct Shard {
 class ShardedIndexImpl {
  public:
   ShardedIndexImpl(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
-                   const ContextConfiguration& configuration)
-      : dim_(dim), metric_(metric) {
+                   ElementType type, const ContextConfiguration& configuration)
+      : dim_(dim), metric_(metric), type_(type) {
     if (devices.empty()) {
       throw Error(Errc::invalid_argument, "ShardedIndex: the list of devices is empty");
     }
     for (const std::uint32_t device : devices)
-      shards_.push_back(std::make_unique<Shard>(device, dim, metric, configuration));
-    // Only for check_base: a batch is checked whole before any shard takes a row.
-    checker_.emplace(shards_[0]->context, dim, metric);
+      shards_.push_back(std::make_unique<Shard>(device, dim, metric, type, configuration));
   }
 
   std::size_t dim() const noexcept { return dim_; }
   Metric metric() const noexcept { return metric_; }
+  ElementType element_type() const noexcept { return type_; }
   std::size_t shard_count() const noexcept { return shards_.size(); }
   const Context& context(std::size_t shard) const { return checked(shard).context; }
 
@@ -139,7 +150,8 @@ class ShardedIndexImpl {
     return checked(shard).rows();
   }
 
-  void add(std::span<const float> vectors, std::span<const std::int64_t> ids, bool with_ids) {
+  template <class T>
+  void add(std::span<const T> vectors, std::span<const std::int64_t> ids, bool with_ids) {
     const std::size_t n = rows_of(vectors, "add");
     if (with_ids) check_ids(ids, n);
     std::unique_lock lock(mutex_);
@@ -147,22 +159,18 @@ class ShardedIndexImpl {
     std::vector<std::size_t> firsts(shards_.size(), 0);
     for (std::size_t s = 1; s < shards_.size(); ++s)
       firsts[s] = firsts[s - 1] + takes[s - 1];
-    if (shards_.size() > 1) {
-      // Every block is checked (in parallel) before any shard takes a row, so a refused batch
-      // adds nothing; errors name global rows, the first block's first. A single shard's
-      // FlatIndex checks its rows itself.
-      rethrow_first(run_on_shards(shards_.size(), [&](std::size_t s) {
-        checker_->check_base(vectors.subspan(firsts[s] * dim_, takes[s] * dim_), size_ + firsts[s]);
-      }));
+    // The batch is checked (on every core) before any shard takes a row, so a refused batch
+    // adds nothing; errors name the first bad global row. A single shard's FlatIndex checks
+    // its rows itself as it stages them; uint8/int8 rows need no checks.
+    if constexpr (std::is_same_v<T, float>) {
+      if (shards_.size() > 1) {
+        check_float_rows(vectors, dim_, metric_, size_);
+      }
     }
     if (n == 0) return;
-    std::vector<std::int64_t> rows(n);
-    for (std::size_t i = 0; i < n; ++i)
-      rows[i] = static_cast<std::int64_t>(size_ + i);
     const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
       if (takes[s] == 0) return;
-      shards_[s]->index.add_with_ids(vectors.subspan(firsts[s] * dim_, takes[s] * dim_),
-                                     std::span(rows).subspan(firsts[s], takes[s]));
+      shards_[s]->index.add(vectors.subspan(firsts[s] * dim_, takes[s] * dim_));
     });
     // Rows a failed shard did not take leave gaps in the global numbering (its later rows
     // keep their numbers); ids_ maps every number.
@@ -170,7 +178,9 @@ class ShardedIndexImpl {
       if (ids_.empty()) ids_ = identity(size_);
       ids_.insert(ids_.end(), ids.begin(), ids.end());
     } else if (!ids_.empty()) {
-      ids_.insert(ids_.end(), rows.begin(), rows.end());
+      ids_.resize(size_ + n);
+      std::iota(ids_.begin() + static_cast<std::ptrdiff_t>(size_), ids_.end(),
+                static_cast<std::int64_t>(size_));
     }
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       if (errors[s] || takes[s] == 0) continue;
@@ -194,6 +204,11 @@ class ShardedIndexImpl {
     const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
       try {
         parts[s] = shards_[s]->index.search(queries, k, shard_options);
+        for (std::int64_t& label : parts[s].labels) {
+          if (label >= 0)
+            label =
+                static_cast<std::int64_t>(shards_[s]->global_row(static_cast<std::size_t>(label)));
+        }
       } catch (...) {
         stop.request_stop();
         throw;
@@ -228,11 +243,22 @@ class ShardedIndexImpl {
     return *shards_[shard];
   }
 
-  std::size_t rows_of(std::span<const float> values, const char* operation) const {
+  template <class T>
+  std::size_t rows_of(std::span<const T> values, const char* operation) const {
+    constexpr ElementType type = std::is_same_v<T, float>          ? ElementType::float32
+                                 : std::is_same_v<T, std::uint8_t> ? ElementType::uint8
+                                                                   : ElementType::int8;
+    if (type != type_) {
+      throw Error(Errc::invalid_argument,
+                  std::string("ShardedIndex::") + operation + ": " + std::string(to_string(type)) +
+                      " rows into an index of " + std::string(to_string(type_)) +
+                      " rows (the element type is fixed when the index is made)");
+    }
     if (values.size() % dim_ != 0) {
       throw Error(Errc::invalid_argument,
                   std::string("ShardedIndex::") + operation + ": " + std::to_string(values.size()) +
-                      " floats is not a whole number of rows of dimension " + std::to_string(dim_));
+                      " " + (type == ElementType::float32 ? "floats" : "values") +
+                      " is not a whole number of rows of dimension " + std::to_string(dim_));
     }
     return values.size() / dim_;
   }
@@ -308,8 +334,8 @@ class ShardedIndexImpl {
 
   std::size_t dim_;
   Metric metric_;
+  ElementType type_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::optional<KnnEngine> checker_;
   mutable std::shared_mutex mutex_;
   std::size_t size_ = 0;  // global rows numbered so far
   // The caller's id of each global row; empty while every row is its own id (add() only).
@@ -341,7 +367,11 @@ std::vector<std::uint32_t> ShardedIndex::all_devices() {
 
 ShardedIndex::ShardedIndex(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
                            const ContextConfiguration& configuration)
-    : impl_(std::make_unique<detail::ShardedIndexImpl>(devices, dim, metric, configuration)) {}
+    : ShardedIndex(devices, dim, metric, ElementType::float32, configuration) {}
+ShardedIndex::ShardedIndex(std::span<const std::uint32_t> devices, std::size_t dim, Metric metric,
+                           ElementType type, const ContextConfiguration& configuration)
+    : impl_(std::make_unique<detail::ShardedIndexImpl>(devices, dim, metric, type, configuration)) {
+}
 ShardedIndex::ShardedIndex(std::size_t dim, Metric metric,
                            const ContextConfiguration& configuration)
     : ShardedIndex(all_devices(), dim, metric, configuration) {}
@@ -352,7 +382,21 @@ ShardedIndex::~ShardedIndex() = default;
 void ShardedIndex::add(std::span<const float> vectors) {
   impl_->add(vectors, {}, false);
 }
+void ShardedIndex::add(std::span<const std::uint8_t> vectors) {
+  impl_->add(vectors, {}, false);
+}
+void ShardedIndex::add(std::span<const std::int8_t> vectors) {
+  impl_->add(vectors, {}, false);
+}
 void ShardedIndex::add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids) {
+  impl_->add(vectors, ids, true);
+}
+void ShardedIndex::add_with_ids(std::span<const std::uint8_t> vectors,
+                                std::span<const std::int64_t> ids) {
+  impl_->add(vectors, ids, true);
+}
+void ShardedIndex::add_with_ids(std::span<const std::int8_t> vectors,
+                                std::span<const std::int64_t> ids) {
   impl_->add(vectors, ids, true);
 }
 KnnResult ShardedIndex::search(std::span<const float> queries, std::size_t k,
@@ -367,6 +411,9 @@ std::size_t ShardedIndex::dim() const noexcept {
 }
 Metric ShardedIndex::metric() const noexcept {
   return impl_->metric();
+}
+ElementType ShardedIndex::element_type() const noexcept {
+  return impl_->element_type();
 }
 std::size_t ShardedIndex::shard_count() const noexcept {
   return impl_->shard_count();
