@@ -249,6 +249,38 @@ INSTANTIATE_TEST_SUITE_P(Data, FlatIndexReference,
 
 // ---- Ids -------------------------------------------------------------------------------------
 
+// Each search in flight needs its own working memory (eleven buffers). It lives in a
+// residency set of its own, used by the search's command buffers: found by bench/soak, where
+// eight threads' searches filled the context's set and failed with residency_set_full.
+TEST(FlatIndexResidency, ConcurrentSearchesDoNotFillTheContextsResidencySet) {
+  constexpr std::size_t dim = 16, nb = 3000, nq = 40, k = 5, threads = 6;
+  Context context({.residency_set_capacity = 24});
+  const auto base = vt::normal_data(nb, dim, 21);
+  FlatIndex index(context, dim, Metric::l2);
+  index.add(base);
+  std::vector<std::string> failures(threads);
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      try {
+        for (int round = 0; round < 3; ++round) {
+          const auto queries = vt::normal_data(nq, dim, 100 + t * 10 + round);
+          const KnnResult r = index.search(queries, k);
+          const std::string wrong = vt::check_knn(r, queries, base, dim, k, Metric::l2);
+          if (!wrong.empty()) failures[t] = wrong;
+        }
+      } catch (const Error& e) {
+        failures[t] = e.what();
+      }
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  for (std::size_t t = 0; t < threads; ++t)
+    EXPECT_EQ(failures[t], "") << "thread " << t;
+  EXPECT_LE(context.residency_manager().statistics().total_buffers, 24u);
+}
+
 TEST_F(FlatIndexTest, AddWithIdsLabelsResultsWithTheCallersIds) {
   constexpr std::size_t dim = 16, nb = 700, nq = 9, k = 10;
   const auto base = vt::normal_data(nb, dim, 11);

@@ -136,6 +136,10 @@ void CommandBufferImpl::use_residency_set(std::shared_ptr<ResidencySetImpl> set)
   if (std::find(sets_.begin(), sets_.end(), set) == sets_.end()) sets_.push_back(std::move(set));
 }
 
+void CommandBufferImpl::keep_only_residency_set(const std::shared_ptr<ResidencySetImpl>& keep) {
+  sets_.assign(1, keep);
+}
+
 ComputeEncoder& CommandBufferImpl::make_encoder() {
   require_recording("make_compute_encoder");
   if (encoding_)

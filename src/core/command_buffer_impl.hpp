@@ -42,6 +42,10 @@ class CommandBufferImpl {
   /// The queue this will be committed to, when known: residency is then fully checked while
   /// encoding instead of partly at commit. The queue must outlive the recording.
   void set_target_queue(const QueueImpl* queue) noexcept { target_queue_ = queue; }
+  /// Drops every residency set but `keep`: a recycled command buffer (Context) starts each
+  /// operation with its owner's set alone, so sets an operation attached for itself (the kNN
+  /// engine's scratch) are neither kept alive nor searched by later operations.
+  void keep_only_residency_set(const std::shared_ptr<ResidencySetImpl>& keep);
   ComputeEncoder& make_encoder();
   void end();
 

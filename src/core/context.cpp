@@ -73,6 +73,7 @@ class ContextImpl {
     std::uint64_t value = 0;
     try {
       op->command_buffer.begin(op->allocator);
+      op->command_buffer.impl()->keep_only_residency_set(residency_.residency_set().impl());
       if (profiling_) op->command_buffer.impl()->write_begin_timestamp();
       ComputeEncoder& encoder = op->command_buffer.make_compute_encoder();
       encode(op->command_buffer, encoder);

@@ -17,6 +17,9 @@
 namespace vecaccel::detail {
 namespace {
 
+/// Buffers of a KnnScratch (its residency set's capacity).
+constexpr std::size_t scratch_buffers = 11;
+
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
 
@@ -645,6 +648,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       BufferToken readback = context_.get_buffer(2 * result_bytes + certificate_bytes);
       std::unique_ptr<Scratch> scratch = take_scratch(plan, k);
       const Scratch& s = *scratch;
+      ResidencySet& scratch_set = *scratch->residency;
       const BatchEncoding batch{.device = device,
                                 .plan = plan,
                                 .chunks = chunks,
@@ -656,7 +660,8 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
                                 .dim = dim,
                                 .metric = metric_};
       Submission<void> done = context_.execute(
-          [&](CommandBuffer&, ComputeEncoder& e) {
+          [&](CommandBuffer& cb, ComputeEncoder& e) {
+            cb.use_residency_set(scratch_set);
             e.copy_buffer(upload.buffer(), 0, s.queries, 0,
                           std::uint64_t{qb} * dim_ * sizeof(float));
             e.barrier({s.queries}, Stage::blit, Stage::dispatch);
@@ -764,14 +769,6 @@ void KnnEngine::search_direct(std::span<const float> queries, std::span<const Ba
   }
 }
 
-Buffer KnnEngine::device_buffer(std::uint64_t bytes, const char* label) const {
-  Buffer buffer = context_.buffer_factory().make_buffer({.size = std::max<std::uint64_t>(bytes, 4),
-                                                         .storage = StorageMode::private_,
-                                                         .label = label});
-  context_.residency_manager().register_buffer(buffer, ResidencyMode::persistent);
-  return buffer;
-}
-
 std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
                                                             std::size_t k) const {
   std::unique_ptr<Scratch> scratch;
@@ -788,10 +785,19 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
     }
   }
   if (!scratch) scratch = std::make_unique<Scratch>();
+  if (!scratch->residency) {
+    scratch->residency = context_.device().make_residency_set(
+        {.label = "vecaccel knn scratch", .capacity = scratch_buffers});
+  }
+  ResidencySet& set = *scratch->residency;
   bool grown = false;
   const auto fit = [&](Buffer& b, std::uint64_t bytes, const char* label) {
     if (b.valid() && b.size() >= bytes) return;
-    b = device_buffer(bytes, label);
+    if (b.valid()) set.remove_allocation(b);
+    b = context_.buffer_factory().make_buffer({.size = std::max<std::uint64_t>(bytes, 4),
+                                               .storage = StorageMode::private_,
+                                               .label = label});
+    set.add_allocation(b);
     grown = true;
   };
   const std::uint64_t batch = plan.batch;
@@ -808,7 +814,7 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   fit(scratch->final_values, results, "knn result values");
   fit(scratch->final_labels, results, "knn result labels");
   fit(scratch->certificate, batch * 2 * sizeof(double), "knn certificate");
-  if (grown) context_.residency_manager().commit();
+  if (grown) set.commit();
   return scratch;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <stop_token>
 #include <string_view>
@@ -57,6 +58,10 @@ void check_finite(std::span<const float> values, std::size_t dim, std::string_vi
 struct KnnScratch {
   Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
       final_values, final_labels, certificate;
+  /// The buffers above, committed: each search's command buffer uses this set, so that
+  /// scratch for many concurrent searches does not fill the context's set (256 buffers by
+  /// default; found by bench/soak: 8 threads' scratch overflowed it).
+  std::optional<ResidencySet> residency;
 };
 
 class KnnEngine {
@@ -120,7 +125,6 @@ class KnnEngine {
   /// submission completes (the caller may drop the chunks as the error unwinds).
   void retire(std::unique_ptr<Scratch> scratch, Submission<void> done,
               std::span<const BaseChunk> chunks) const;
-  Buffer device_buffer(std::uint64_t bytes, const char* label) const;
 
   Context& context_;
   std::size_t dim_;
