@@ -11,10 +11,15 @@
 //   BM_RawDispatchHostBarrier/spin:1  the same dispatch followed by the barrier that makes its
 //                                 writes visible to the host (what the Context records after
 //                                 work): the GPU's cost of that barrier
+//   BM_RawContextRecording/spin:1 what the Context records for it (its pipeline, push
+//                                 descriptors, constants, host barrier), recorded once: the
+//                                 cost of that recording on the GPU against BM_RawDispatch's
 //   BM_RawRecordEachDispatch/spin:1  the Context's recording before issue 10's fix, in raw
 //                                 Vulkan: per submission the pool is reset and the dispatch
 //                                 recorded again (the Context's pipeline, push descriptors,
 //                                 constants, host barrier): the driver's cost of recording
+//   BM_RawSmallOps/threads:N      raw dispatch + spin from N threads, each with its own
+//                                 timeline and buffers, on one hardware queue: its ceiling
 //   BM_ContextEmpty               Context::execute_and_wait of an operation that encodes nothing
 //   BM_ContextDispatch            execute_and_wait of one scale_add over 64 floats
 //   BM_ContextSmallOps/threads:N  the same from N threads sharing one Context (items_per_second)
@@ -81,8 +86,9 @@ enum class Payload {
   none,
   empty_command_buffer,
   dispatch,
-  dispatch_host_barrier,  // pre-recorded, with the Context's host-visibility barrier
-  dispatch_recorded_each  // recorded again before each submission, as the Context used to
+  dispatch_host_barrier,      // pre-recorded, with the Context's host-visibility barrier
+  dispatch_recorded_each,     // recorded again before each submission, as the Context used to
+  dispatch_context_recording  // what the Context records, recorded once
 };
 bool dispatches(Payload payload) {
   return payload != Payload::none && payload != Payload::empty_command_buffer;
@@ -125,10 +131,12 @@ const ComputePipeline& scale_add_pipeline() {
 
 class RawVulkan {
  public:
-  RawVulkan(const Device& device, const ComputePipeline& context_pipeline)
+  /// queue: the hardware queue to submit to; null: the device's next one.
+  RawVulkan(const Device& device, const ComputePipeline& context_pipeline,
+            vecaccel::detail::HardwareQueue* queue = nullptr)
       : context_layout_(context_pipeline.impl()->layout()),
         context_pipeline_(context_pipeline.impl()->pipeline()) {
-    adopt_device(device);
+    adopt_device(device, queue);
     create_buffers();
     create_pipeline();
     record_command_buffers();
@@ -201,6 +209,7 @@ class RawVulkan {
     }
   }
   float y0() const { return static_cast<const float*>(mapped_[1])[0]; }
+  vecaccel::detail::HardwareQueue* queue() const { return queue_; }
 
  private:
   VkCommandBuffer command_buffer(Payload payload) const {
@@ -211,6 +220,8 @@ class RawVulkan {
         return barrier_buffer_;
       case Payload::dispatch_recorded_each:
         return each_buffer_;
+      case Payload::dispatch_context_recording:
+        return context_recording_;
       default:
         return empty_buffer_;
     }
@@ -219,10 +230,16 @@ class RawVulkan {
   /// What CommandBufferImpl recorded for one scale_add before recordings were reused.
   void record_each() {
     check(vkResetCommandPool(device_, each_pool_, 0), "vkResetCommandPool");
+    record_as_context(each_buffer_, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
+  }
+
+  /// The Context's recording of one scale_add: its pipeline, push descriptors, constants,
+  /// dispatch and host barrier.
+  void record_as_context(VkCommandBuffer buffer, VkCommandBufferUsageFlags flags) {
     const VkCommandBufferBeginInfo begin{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                                         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    check(vkBeginCommandBuffer(each_buffer_, &begin), "vkBeginCommandBuffer");
-    vkCmdBindPipeline(each_buffer_, VK_PIPELINE_BIND_POINT_COMPUTE, context_pipeline_);
+                                         .flags = flags};
+    check(vkBeginCommandBuffer(buffer, &begin), "vkBeginCommandBuffer");
+    vkCmdBindPipeline(buffer, VK_PIPELINE_BIND_POINT_COMPUTE, context_pipeline_);
     std::array<VkDescriptorBufferInfo, 2> infos{};
     std::array<VkWriteDescriptorSet, 2> writes{};
     for (std::uint32_t i = 0; i < 2; ++i) {
@@ -233,14 +250,14 @@ class RawVulkan {
                    .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                    .pBufferInfo = &infos[i]};
     }
-    push_descriptor_set_(each_buffer_, VK_PIPELINE_BIND_POINT_COMPUTE, context_layout_, 0, 2,
+    push_descriptor_set_(buffer, VK_PIPELINE_BIND_POINT_COMPUTE, context_layout_, 0, 2,
                          writes.data());
     const ScaleAddConstants constants{element_count, 1.0f};
-    vkCmdPushConstants(each_buffer_, context_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                       sizeof(constants), &constants);
-    vkCmdDispatch(each_buffer_, element_count / workgroup_size, 1, 1);
-    record_host_barrier(each_buffer_);
-    check(vkEndCommandBuffer(each_buffer_), "vkEndCommandBuffer");
+    vkCmdPushConstants(buffer, context_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
+                       &constants);
+    vkCmdDispatch(buffer, element_count / workgroup_size, 1, 1);
+    record_host_barrier(buffer);
+    check(vkEndCommandBuffer(buffer), "vkEndCommandBuffer");
   }
 
   static void record_host_barrier(VkCommandBuffer buffer) {
@@ -257,14 +274,14 @@ class RawVulkan {
     vkCmdPipelineBarrier2(buffer, &dependency);
   }
 
-  void adopt_device(const Device& device) {
+  void adopt_device(const Device& device, vecaccel::detail::HardwareQueue* queue) {
     const vecaccel::detail::DeviceImpl& impl = *device.impl();
     device_ = *impl.device();
     physical_ = *impl.physical();
     family_ = impl.queue_family();
     // Handed out round-robin: the Context's queue took the first, so this is another where the
     // family has several hardware queues, else the same one (then submissions take its mutex).
-    queue_ = &device.impl()->next_hardware_queue();
+    queue_ = queue != nullptr ? queue : &device.impl()->next_hardware_queue();
 
     const VkSemaphoreTypeCreateInfo type{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
                                          .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
@@ -456,6 +473,14 @@ class RawVulkan {
     if (push_descriptor_set_ == nullptr) {
       throw std::runtime_error("vkCmdPushDescriptorSetKHR is not available");
     }
+    const VkCommandBufferAllocateInfo allocate_context{
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = command_pool_,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1};
+    check(vkAllocateCommandBuffers(device_, &allocate_context, &context_recording_),
+          "vkAllocateCommandBuffers");
+    record_as_context(context_recording_, 0);
   }
 
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
@@ -481,6 +506,7 @@ class RawVulkan {
   VkPipeline context_pipeline_ = VK_NULL_HANDLE;
   VkCommandPool each_pool_ = VK_NULL_HANDLE;
   VkCommandBuffer each_buffer_ = VK_NULL_HANDLE;
+  VkCommandBuffer context_recording_ = VK_NULL_HANDLE;
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_set_ = nullptr;
 };
 
@@ -518,6 +544,34 @@ void run_raw(benchmark::State& state, Payload payload) {
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(spin ? "wait=spin" : "wait=block");
+}
+
+/// Raw submit + spin of the pre-recorded dispatch from N threads, each with its own timeline,
+/// buffers and command buffers, all on the raw baseline's hardware queue: what one Vulkan
+/// queue sustains, the ceiling of the Context's one queue.
+void BM_RawSmallOps(benchmark::State& state) {
+  static std::mutex mutex;
+  static std::vector<std::unique_ptr<RawVulkan>> per_thread;
+  RawVulkan* raw = nullptr;
+  {
+    const std::lock_guard lock(mutex);  // raw_vulkan's first call is not thread-safe
+    RawVulkan* shared = raw_vulkan(state);
+    if (shared == nullptr) return;
+    const auto index = static_cast<std::size_t>(state.thread_index());
+    if (per_thread.size() <= index) per_thread.resize(index + 1);
+    if (!per_thread[index]) {
+      per_thread[index] = std::make_unique<RawVulkan>(shared_context().device(),
+                                                      scale_add_pipeline(), shared->queue());
+    }
+    raw = per_thread[index].get();
+  }
+  raw->reset_data();
+  for (auto _ : state)
+    raw->wait_spinning(raw->submit(Payload::dispatch));
+  if (raw->y0() != 1.0f + static_cast<float>(state.iterations())) {
+    state.SkipWithError("the raw dispatches did not all run");
+  }
+  state.SetItemsProcessed(state.iterations());
 }
 
 /// Labels a Context case with how its waits ended, from the context's counters around the
@@ -561,6 +615,9 @@ void BM_RawDispatchHostBarrier(benchmark::State& state) {
 }
 void BM_RawRecordEachDispatch(benchmark::State& state) {
   run_raw(state, Payload::dispatch_recorded_each);
+}
+void BM_RawContextRecording(benchmark::State& state) {
+  run_raw(state, Payload::dispatch_context_recording);
 }
 
 void BM_ContextEmpty(benchmark::State& state) {
@@ -723,9 +780,21 @@ BENCHMARK(BM_RawDispatchHostBarrier)
     ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawContextRecording)
+    ->ArgName("spin")
+    ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RawRecordEachDispatch)
     ->ArgName("spin")
     ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawSmallOps)
+    ->Threads(1)
+    ->Threads(8)
     ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

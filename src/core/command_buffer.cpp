@@ -232,7 +232,7 @@ void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
     throw Error(Errc::invalid_argument,
                 std::string(how) + ": " + impl->describe() + " belongs to another device");
   }
-  if (!used_ids_.insert(impl->id()).second) return;
+  if (!first_use(impl->id())) return;
   impl->begin_pending_use();
   used_.push_back(impl);
   if (!validate_residency_) return;
@@ -245,6 +245,21 @@ void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
                     ", which is in no committed residency set of the command buffer or its queue");
   }
   unresolved_.push_back(impl);  // the queue's sets decide at commit
+}
+
+bool CommandBufferImpl::first_use(std::uint64_t id) {
+  // A hash set only for many buffers: an operation binds a few, and a node per insert cost
+  // an allocation per buffer and operation.
+  constexpr std::size_t linear_limit = 16;
+  if (!used_ids_.empty()) return used_ids_.insert(id).second;
+  const auto same = [&](const auto& buffer) { return buffer->id() == id; };
+  if (std::any_of(used_.begin(), used_.end(), same)) return false;
+  if (used_.size() >= linear_limit) {
+    for (const auto& buffer : used_)
+      used_ids_.insert(buffer->id());
+    used_ids_.insert(id);
+  }
+  return true;
 }
 
 void CommandBufferImpl::set_pipeline(const ComputePipeline& pipeline) {

@@ -100,6 +100,8 @@ class CommandBufferImpl {
   void require_encoding(std::string_view what) const;
   /// Residency check and completion tracking for every buffer a command touches.
   void use(const Buffer& buffer, std::string_view how);
+  /// Whether this recording has not used the buffer with this id yet (then it has now).
+  bool first_use(std::uint64_t id);
   void flush_bindings();
   /// Takes a new command buffer from allocator and begins it (the default mode).
   void begin_new(AllocatorImpl& allocator);
@@ -136,7 +138,7 @@ class CommandBufferImpl {
 
   std::vector<std::shared_ptr<ResidencySetImpl>> sets_;
   std::vector<std::shared_ptr<BufferImpl>> used_;
-  std::unordered_set<std::uint64_t> used_ids_;
+  std::unordered_set<std::uint64_t> used_ids_;  // filled only beyond a few buffers
   std::vector<std::shared_ptr<BufferImpl>> unresolved_;
 
   // Encoder state.
