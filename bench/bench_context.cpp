@@ -8,9 +8,24 @@
 //                                 charges for an operation that encodes nothing
 //   BM_RawDispatch/spin:<0|1>     the same, submitting one pre-recorded scale_add dispatch over
 //                                 64 floats (recorded once: the cheapest raw Vulkan can do)
+//   BM_RawDispatchHostBarrier/spin:1  the same dispatch followed by the barrier that makes its
+//                                 writes visible to the host (what the Context records after
+//                                 work): the GPU's cost of that barrier
+//   BM_RawContextRecording/spin:1 what the Context records for it (its pipeline, push
+//                                 descriptors, constants, host barrier), recorded once: the
+//                                 cost of that recording on the GPU against BM_RawDispatch's
+//   BM_RawRecordEachDispatch/spin:1  the Context's recording before issue 10's fix, in raw
+//                                 Vulkan: per submission the pool is reset and the dispatch
+//                                 recorded again (the Context's pipeline, push descriptors,
+//                                 constants, host barrier): the driver's cost of recording
+//   BM_RawSmallOps/threads:N      raw dispatch + spin from N threads, each with its own
+//                                 timeline and buffers, on one hardware queue: its ceiling
 //   BM_ContextEmpty               Context::execute_and_wait of an operation that encodes nothing
 //   BM_ContextDispatch            execute_and_wait of one scale_add over 64 floats
 //   BM_ContextSmallOps/threads:N  the same from N threads sharing one Context (items_per_second)
+//   BM_SmallOpsInFlight/cap:C/threads:8  the same from 8 threads on a Context (same device)
+//                                 whose max_command_buffer_count is C: how the cap on
+//                                 submissions in flight limits throughput
 //   BM_PairedEmpty, BM_PairedDispatch  raw submit + spin and the Context's execute_and_wait
 //                                 alternating in one loop (raw_spin_us, context_us, ratio: the
 //                                 medians of each side's times): the comparison the targets use
@@ -36,7 +51,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -44,6 +61,7 @@
 #include <vector>
 
 #include "device_impl.hpp"
+#include "pipeline_impl.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
@@ -64,7 +82,17 @@ constexpr std::uint32_t scale_add_spirv[] =
     ;
 
 /// What a raw submission carries.
-enum class Payload { none, empty_command_buffer, dispatch };
+enum class Payload {
+  none,
+  empty_command_buffer,
+  dispatch,
+  dispatch_host_barrier,      // pre-recorded, with the Context's host-visibility barrier
+  dispatch_recorded_each,     // recorded again before each submission, as the Context used to
+  dispatch_context_recording  // what the Context records, recorded once
+};
+bool dispatches(Payload payload) {
+  return payload != Payload::none && payload != Payload::empty_command_buffer;
+}
 
 /// The push-constant block of scale_add.comp.
 struct ScaleAddConstants {
@@ -103,8 +131,12 @@ const ComputePipeline& scale_add_pipeline() {
 
 class RawVulkan {
  public:
-  explicit RawVulkan(const Device& device) {
-    adopt_device(device);
+  /// queue: the hardware queue to submit to; null: the device's next one.
+  RawVulkan(const Device& device, const ComputePipeline& context_pipeline,
+            vecaccel::detail::HardwareQueue* queue = nullptr)
+      : context_layout_(context_pipeline.impl()->layout()),
+        context_pipeline_(context_pipeline.impl()->pipeline()) {
+    adopt_device(device, queue);
     create_buffers();
     create_pipeline();
     record_command_buffers();
@@ -118,6 +150,7 @@ class RawVulkan {
                                    .pValues = &last_value_};
     (void)vkWaitSemaphores(device_, &info, wait_limit_ns);
     vkDestroyCommandPool(device_, command_pool_, nullptr);
+    vkDestroyCommandPool(device_, each_pool_, nullptr);
     vkDestroyPipeline(device_, pipeline_, nullptr);
     vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
     vkDestroyDescriptorPool(device_, descriptor_pool_, nullptr);
@@ -134,9 +167,9 @@ class RawVulkan {
   /// One vkQueueSubmit2 signalling the next timeline value. Returns the value that marks its
   /// completion.
   std::uint64_t submit(Payload payload) {
-    const VkCommandBufferSubmitInfo command{
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO,
-        .commandBuffer = payload == Payload::dispatch ? dispatch_buffer_ : empty_buffer_};
+    if (payload == Payload::dispatch_recorded_each) record_each();
+    const VkCommandBufferSubmitInfo command{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO,
+                                            .commandBuffer = command_buffer(payload)};
     // ALL_COMMANDS, as the Context's queue signals its completion timeline.
     const VkSemaphoreSubmitInfo signal{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
                                        .semaphore = timeline_,
@@ -176,16 +209,79 @@ class RawVulkan {
     }
   }
   float y0() const { return static_cast<const float*>(mapped_[1])[0]; }
+  vecaccel::detail::HardwareQueue* queue() const { return queue_; }
 
  private:
-  void adopt_device(const Device& device) {
+  VkCommandBuffer command_buffer(Payload payload) const {
+    switch (payload) {
+      case Payload::dispatch:
+        return dispatch_buffer_;
+      case Payload::dispatch_host_barrier:
+        return barrier_buffer_;
+      case Payload::dispatch_recorded_each:
+        return each_buffer_;
+      case Payload::dispatch_context_recording:
+        return context_recording_;
+      default:
+        return empty_buffer_;
+    }
+  }
+
+  /// What CommandBufferImpl recorded for one scale_add before recordings were reused.
+  void record_each() {
+    check(vkResetCommandPool(device_, each_pool_, 0), "vkResetCommandPool");
+    record_as_context(each_buffer_, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
+  }
+
+  /// The Context's recording of one scale_add: its pipeline, push descriptors, constants,
+  /// dispatch and host barrier.
+  void record_as_context(VkCommandBuffer buffer, VkCommandBufferUsageFlags flags) {
+    const VkCommandBufferBeginInfo begin{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                         .flags = flags};
+    check(vkBeginCommandBuffer(buffer, &begin), "vkBeginCommandBuffer");
+    vkCmdBindPipeline(buffer, VK_PIPELINE_BIND_POINT_COMPUTE, context_pipeline_);
+    std::array<VkDescriptorBufferInfo, 2> infos{};
+    std::array<VkWriteDescriptorSet, 2> writes{};
+    for (std::uint32_t i = 0; i < 2; ++i) {
+      infos[i] = {.buffer = buffers_[i], .offset = 0, .range = element_count * sizeof(float)};
+      writes[i] = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                   .dstBinding = i,
+                   .descriptorCount = 1,
+                   .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                   .pBufferInfo = &infos[i]};
+    }
+    push_descriptor_set_(buffer, VK_PIPELINE_BIND_POINT_COMPUTE, context_layout_, 0, 2,
+                         writes.data());
+    const ScaleAddConstants constants{element_count, 1.0f};
+    vkCmdPushConstants(buffer, context_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
+                       &constants);
+    vkCmdDispatch(buffer, element_count / workgroup_size, 1, 1);
+    record_host_barrier(buffer);
+    check(vkEndCommandBuffer(buffer), "vkEndCommandBuffer");
+  }
+
+  static void record_host_barrier(VkCommandBuffer buffer) {
+    const VkMemoryBarrier2 to_host{
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2,
+        .srcStageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_2_COPY_BIT |
+                        VK_PIPELINE_STAGE_2_CLEAR_BIT,
+        .srcAccessMask = VK_ACCESS_2_SHADER_STORAGE_WRITE_BIT | VK_ACCESS_2_TRANSFER_WRITE_BIT,
+        .dstStageMask = VK_PIPELINE_STAGE_2_HOST_BIT,
+        .dstAccessMask = VK_ACCESS_2_HOST_READ_BIT};
+    const VkDependencyInfo dependency{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO,
+                                      .memoryBarrierCount = 1,
+                                      .pMemoryBarriers = &to_host};
+    vkCmdPipelineBarrier2(buffer, &dependency);
+  }
+
+  void adopt_device(const Device& device, vecaccel::detail::HardwareQueue* queue) {
     const vecaccel::detail::DeviceImpl& impl = *device.impl();
     device_ = *impl.device();
     physical_ = *impl.physical();
     family_ = impl.queue_family();
     // Handed out round-robin: the Context's queue took the first, so this is another where the
     // family has several hardware queues, else the same one (then submissions take its mutex).
-    queue_ = &device.impl()->next_hardware_queue();
+    queue_ = queue != nullptr ? queue : &device.impl()->next_hardware_queue();
 
     const VkSemaphoreTypeCreateInfo type{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
                                          .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
@@ -338,23 +434,53 @@ class RawVulkan {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
         .commandPool = command_pool_,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-        .commandBufferCount = 2};
-    std::array<VkCommandBuffer, 2> buffers{};
+        .commandBufferCount = 3};
+    std::array<VkCommandBuffer, 3> buffers{};
     check(vkAllocateCommandBuffers(device_, &allocate, buffers.data()), "vkAllocateCommandBuffers");
     empty_buffer_ = buffers[0];
     dispatch_buffer_ = buffers[1];
+    barrier_buffer_ = buffers[2];
     const VkCommandBufferBeginInfo begin{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     check(vkBeginCommandBuffer(empty_buffer_, &begin), "vkBeginCommandBuffer");
     check(vkEndCommandBuffer(empty_buffer_), "vkEndCommandBuffer");
-    check(vkBeginCommandBuffer(dispatch_buffer_, &begin), "vkBeginCommandBuffer");
-    vkCmdBindPipeline(dispatch_buffer_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
-    vkCmdBindDescriptorSets(dispatch_buffer_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_layout_, 0,
-                            1, &descriptor_set_, 0, nullptr);
-    const ScaleAddConstants constants{element_count, 1.0f};
-    vkCmdPushConstants(dispatch_buffer_, pipeline_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                       sizeof(constants), &constants);
-    vkCmdDispatch(dispatch_buffer_, element_count / workgroup_size, 1, 1);
-    check(vkEndCommandBuffer(dispatch_buffer_), "vkEndCommandBuffer");
+    for (VkCommandBuffer buffer : {dispatch_buffer_, barrier_buffer_}) {
+      check(vkBeginCommandBuffer(buffer, &begin), "vkBeginCommandBuffer");
+      vkCmdBindPipeline(buffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
+      vkCmdBindDescriptorSets(buffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_layout_, 0, 1,
+                              &descriptor_set_, 0, nullptr);
+      const ScaleAddConstants constants{element_count, 1.0f};
+      vkCmdPushConstants(buffer, pipeline_layout_, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                         sizeof(constants), &constants);
+      vkCmdDispatch(buffer, element_count / workgroup_size, 1, 1);
+      if (buffer == barrier_buffer_) record_host_barrier(buffer);
+      check(vkEndCommandBuffer(buffer), "vkEndCommandBuffer");
+    }
+
+    // Recorded again before each submission (record_each), from a transient pool of its own.
+    const VkCommandPoolCreateInfo each_info{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                            .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
+                                            .queueFamilyIndex = family_};
+    check(vkCreateCommandPool(device_, &each_info, nullptr, &each_pool_), "vkCreateCommandPool");
+    const VkCommandBufferAllocateInfo allocate_each{
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = each_pool_,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1};
+    check(vkAllocateCommandBuffers(device_, &allocate_each, &each_buffer_),
+          "vkAllocateCommandBuffers");
+    push_descriptor_set_ = reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(
+        vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
+    if (push_descriptor_set_ == nullptr) {
+      throw std::runtime_error("vkCmdPushDescriptorSetKHR is not available");
+    }
+    const VkCommandBufferAllocateInfo allocate_context{
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = command_pool_,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1};
+    check(vkAllocateCommandBuffers(device_, &allocate_context, &context_recording_),
+          "vkAllocateCommandBuffers");
+    record_as_context(context_recording_, 0);
   }
 
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
@@ -374,6 +500,14 @@ class RawVulkan {
   VkCommandPool command_pool_ = VK_NULL_HANDLE;
   VkCommandBuffer empty_buffer_ = VK_NULL_HANDLE;
   VkCommandBuffer dispatch_buffer_ = VK_NULL_HANDLE;
+  VkCommandBuffer barrier_buffer_ = VK_NULL_HANDLE;
+  // The Context's scale_add pipeline, for record_each.
+  VkPipelineLayout context_layout_ = VK_NULL_HANDLE;
+  VkPipeline context_pipeline_ = VK_NULL_HANDLE;
+  VkCommandPool each_pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer each_buffer_ = VK_NULL_HANDLE;
+  VkCommandBuffer context_recording_ = VK_NULL_HANDLE;
+  PFN_vkCmdPushDescriptorSetKHR push_descriptor_set_ = nullptr;
 };
 
 /// The raw baseline, created on first use; null (and the benchmark skipped) when it fails.
@@ -382,7 +516,7 @@ RawVulkan* raw_vulkan(benchmark::State& state) {
   static std::string failure;
   if (!raw && failure.empty()) {
     try {
-      raw = std::make_unique<RawVulkan>(shared_context().device());
+      raw = std::make_unique<RawVulkan>(shared_context().device(), scale_add_pipeline());
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -405,11 +539,39 @@ void run_raw(benchmark::State& state, Payload payload) {
     }
   }
   // y = 1 + one per dispatch: exact in float up to 2^24.
-  if (payload == Payload::dispatch && raw->y0() != 1.0f + static_cast<float>(state.iterations())) {
+  if (dispatches(payload) && raw->y0() != 1.0f + static_cast<float>(state.iterations())) {
     state.SkipWithError("the raw dispatches did not all run");
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(spin ? "wait=spin" : "wait=block");
+}
+
+/// Raw submit + spin of the pre-recorded dispatch from N threads, each with its own timeline,
+/// buffers and command buffers, all on the raw baseline's hardware queue: what one Vulkan
+/// queue sustains, the ceiling of the Context's one queue.
+void BM_RawSmallOps(benchmark::State& state) {
+  static std::mutex mutex;
+  static std::vector<std::unique_ptr<RawVulkan>> per_thread;
+  RawVulkan* raw = nullptr;
+  {
+    const std::lock_guard lock(mutex);  // raw_vulkan's first call is not thread-safe
+    RawVulkan* shared = raw_vulkan(state);
+    if (shared == nullptr) return;
+    const auto index = static_cast<std::size_t>(state.thread_index());
+    if (per_thread.size() <= index) per_thread.resize(index + 1);
+    if (!per_thread[index]) {
+      per_thread[index] = std::make_unique<RawVulkan>(shared_context().device(),
+                                                      scale_add_pipeline(), shared->queue());
+    }
+    raw = per_thread[index].get();
+  }
+  raw->reset_data();
+  for (auto _ : state)
+    raw->wait_spinning(raw->submit(Payload::dispatch));
+  if (raw->y0() != 1.0f + static_cast<float>(state.iterations())) {
+    state.SkipWithError("the raw dispatches did not all run");
+  }
+  state.SetItemsProcessed(state.iterations());
 }
 
 /// Labels a Context case with how its waits ended, from the context's counters around the
@@ -447,6 +609,15 @@ void BM_RawEmptyCommandBuffer(benchmark::State& state) {
 }
 void BM_RawDispatch(benchmark::State& state) {
   run_raw(state, Payload::dispatch);
+}
+void BM_RawDispatchHostBarrier(benchmark::State& state) {
+  run_raw(state, Payload::dispatch_host_barrier);
+}
+void BM_RawRecordEachDispatch(benchmark::State& state) {
+  run_raw(state, Payload::dispatch_recorded_each);
+}
+void BM_RawContextRecording(benchmark::State& state) {
+  run_raw(state, Payload::dispatch_context_recording);
 }
 
 void BM_ContextEmpty(benchmark::State& state) {
@@ -557,6 +728,31 @@ void BM_ContextSmallOps(benchmark::State& state) {
   BM_ContextDispatch(state);
 }
 
+/// A Context on the shared context's device (a second VkDevice would distort every case, see
+/// RawVulkan) whose queue allows `cap` submissions in flight; made once per cap.
+Context& context_with_cap(std::uint32_t cap) {
+  static std::mutex mutex;
+  static std::map<std::uint32_t, std::unique_ptr<Context>> contexts;
+  const std::lock_guard lock(mutex);
+  auto& context = contexts[cap];
+  if (!context) {
+    context = std::make_unique<Context>(
+        shared_context().device(),
+        ContextConfiguration{.command_queue_label = "cap " + std::to_string(cap),
+                             .max_command_buffer_count = cap});
+  }
+  return *context;
+}
+
+void BM_SmallOpsInFlight(benchmark::State& state) {
+  Context& context = context_with_cap(static_cast<std::uint32_t>(state.range(0)));
+  const ScaleAdd op(context);
+  for (auto _ : state)
+    context.execute_and_wait(op);
+  if (!op.ran(state.iterations())) state.SkipWithError("the operations did not all run");
+  state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(BM_RawEmptySubmit)
     ->ArgName("spin")
     ->Arg(0)
@@ -575,6 +771,30 @@ BENCHMARK(BM_RawDispatch)
     ->ArgName("spin")
     ->Arg(0)
     ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawDispatchHostBarrier)
+    ->ArgName("spin")
+    ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawContextRecording)
+    ->ArgName("spin")
+    ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawRecordEachDispatch)
+    ->ArgName("spin")
+    ->Arg(1)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RawSmallOps)
+    ->Threads(1)
+    ->Threads(8)
     ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
@@ -598,6 +818,16 @@ BENCHMARK(BM_ContextSmallOps)
     ->Threads(1)
     ->Threads(2)
     ->Threads(4)
+    ->Threads(8)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SmallOpsInFlight)
+    ->ArgName("cap")
+    ->Arg(3)
+    ->Arg(8)
+    ->Arg(16)
+    ->Arg(64)
     ->Threads(8)
     ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()

@@ -3,8 +3,11 @@
 #include <atomic>
 #include <stop_token>
 #include <thread>
+#include <vector>
 
+#include "command_buffer_impl.hpp"
 #include "device_impl.hpp"
+#include "fault_injection.hpp"
 #include "support/support.hpp"
 
 using namespace vecaccel;
@@ -15,8 +18,8 @@ namespace vt = vecaccel::testing;
 TEST(Context, Creation) {
   Context context;
   EXPECT_TRUE(context.device().supports_explicit_model());
-  EXPECT_EQ(context.configuration().max_command_buffer_count, 3u);
-  EXPECT_EQ(context.command_queue().max_command_buffer_count(), 3u);
+  EXPECT_EQ(context.configuration().max_command_buffer_count, 16u);
+  EXPECT_EQ(context.command_queue().max_command_buffer_count(), 16u);
   EXPECT_EQ(context.configuration().default_timeout, 30s);
 }
 
@@ -281,6 +284,128 @@ TEST(Context, PerformanceStatsCountHowWaitsEnded) {
   const PerformanceStats after = context.performance_stats();
   EXPECT_EQ(after.waits_blocked - before.waits_blocked, 1u);
   EXPECT_EQ(after.waits_spun - before.waits_spun, 0u);
+}
+
+// Issue 10, item 6: the default leaves a submission in flight for each of 8 threads (3 held
+// them to three per round trip). Held back on the GPU by a gate, 8 operations must all be
+// submitted without waiting for a slot.
+TEST(Context, EightOperationsCanBeInFlightByDefault) {
+  Context context;
+  SharedEvent gate = context.device().make_shared_event();
+  context.command_queue().wait_event(gate, 1);
+  std::vector<Submission<void>> submissions;
+  for (int i = 0; i < 8; ++i) {
+    submissions.push_back(context.execute([](CommandBuffer&, ComputeEncoder&) {}, {.timeout = 2s}));
+  }
+  EXPECT_FALSE(submissions.front().is_complete());
+  gate.signal(1);
+  for (auto& submission : submissions)
+    submission.wait();
+}
+
+// Group commit (issue 10, item 6): threads that commit while another submits share its next
+// vkQueueSubmit2 instead of queueing for one each, and every operation still runs right.
+TEST(Context, ThreadsCommittingAtOnceShareSubmissions) {
+  Context context;
+  Device device = context.device();
+  constexpr int threads = 8;
+  constexpr int per_thread = 300;
+  constexpr std::uint32_t n = 64;
+  const detail::ScopedFault count_only(detail::FaultSite::submit, detail::FaultInjection::never(),
+                                       vk::Result::eSuccess);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      const std::vector<float> xs(n, static_cast<float>(t + 1)), zeros(n, 0.0f);
+      const auto x = context.get_buffer(std::span<const float>(xs));
+      const auto y = context.get_buffer(std::span<const float>(zeros));
+      for (int k = 0; k < per_thread; ++k) {
+        context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+          vt::encode_scale_add(device, e, x.buffer(), y.buffer(), n, 1.0f);
+        });
+      }
+      if (y.read<float>(n)[n - 1] != static_cast<float>((t + 1) * per_thread)) ++wrong;
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_LT(detail::FaultInjection::calls(detail::FaultSite::submit),
+            std::uint64_t{threads} * per_thread);
+}
+
+namespace {
+
+/// y += a * x over n floats, and the command buffer the context recorded it in.
+struct ScaleAddOp {
+  Device& device;
+  const BufferToken& x;
+  const BufferToken& y;
+  float a;
+  std::uint32_t n;
+  detail::CommandBufferImpl** recorded_in;
+  void operator()(CommandBuffer& cb, ComputeEncoder& e) const {
+    vt::encode_scale_add(device, e, x.buffer(), y.buffer(), n, a);
+    *recorded_in = cb.impl().get();
+  }
+};
+
+}  // namespace
+
+// Issue 10, item 6: an operation that records what its command buffer already holds submits
+// that recording again (re-recording cost 4 us per operation on an H200); any difference in
+// the commands (constants, buffers) records anew, and the results stay right either way.
+TEST(Context, ARepeatedOperationReusesItsRecordingAndAChangedOneRecordsAgain) {
+  Context context;
+  Device device = context.device();
+  constexpr std::uint32_t n = 256;
+  const std::vector<float> ones(n, 1.0f), zeros(n, 0.0f);
+  const auto x = context.get_buffer(std::span<const float>(ones));
+  const auto y = context.get_buffer(std::span<const float>(zeros));
+  detail::CommandBufferImpl* cb = nullptr;
+  for (int i = 0; i < 5; ++i)
+    context.execute_and_wait(ScaleAddOp{device, x, y, 1.0f, n, &cb});
+  ASSERT_NE(cb, nullptr);
+  EXPECT_EQ(cb->vulkan_recordings(), 1u);
+  EXPECT_EQ(y.read<float>(n)[n - 1], 5.0f);
+
+  context.execute_and_wait(ScaleAddOp{device, x, y, 2.0f, n, &cb});  // other constants
+  EXPECT_EQ(cb->vulkan_recordings(), 2u);
+  EXPECT_EQ(y.read<float>(n)[n - 1], 7.0f);
+
+  const auto x2 = context.get_buffer(std::span<const float>(ones));
+  context.execute_and_wait(ScaleAddOp{device, x2, y, 2.0f, n, &cb});  // another buffer
+  EXPECT_EQ(cb->vulkan_recordings(), 3u);
+  context.execute_and_wait(ScaleAddOp{device, x2, y, 2.0f, n, &cb});
+  EXPECT_EQ(cb->vulkan_recordings(), 3u);
+  EXPECT_EQ(y.read<float>(n)[n - 1], 11.0f);
+}
+
+// A recording names buffers by id, not by handle: a buffer made after the old one is freed
+// (which may get the freed handle back) is recorded anew, and the operation writes it.
+TEST(Context, AnOperationOnAFreshBufferRecordsAgainEvenWhenItsHandleIsReused) {
+  Context context;
+  Device device = context.device();
+  BufferFactory factory = context.buffer_factory();
+  constexpr std::uint32_t n = 64;
+  const std::vector<float> ones(n, 1.0f);
+  const auto x = context.get_buffer(std::span<const float>(ones));
+  detail::CommandBufferImpl* cb = nullptr;
+  for (int round = 0; round < 2; ++round) {
+    Buffer y = factory.make_buffer({.size = n * sizeof(float), .label = "y"});
+    context.residency_manager().register_buffer(y, ResidencyMode::ephemeral);
+    context.residency_manager().commit();
+    std::fill_n(reinterpret_cast<float*>(y.mapped().data()), n, 0.0f);
+    context.execute_and_wait([&](CommandBuffer& c, ComputeEncoder& e) {
+      vt::encode_scale_add(device, e, x.buffer(), y, n, 1.0f);
+      cb = c.impl().get();
+    });
+    EXPECT_EQ(reinterpret_cast<const float*>(y.mapped().data())[n - 1], 1.0f);
+    context.residency_manager().unregister_buffer(y);
+    context.residency_manager().commit();
+  }
+  EXPECT_EQ(cb->vulkan_recordings(), 2u);
 }
 
 TEST(Context, CleanupWaitsAndFreesCachedBuffers) {

@@ -21,7 +21,9 @@ class ResidencySet;
 
 struct CommandQueueDescriptor {
   std::string label;
-  std::uint32_t max_command_buffer_count = 3;  ///< submissions in flight at most; >= 1
+  /// Submissions in flight at most; >= 1. Each thread waiting on its own operation holds one,
+  /// so fewer than the committing threads caps their rate at this many per round trip.
+  std::uint32_t max_command_buffer_count = 16;
 };
 
 namespace detail {

@@ -63,6 +63,7 @@ void AllocatorImpl::reset() {
   device_->call("resetting a command pool", [&] { pool_.reset(); });
   submissions_.clear();
   next_ = 0;
+  ++generation_;
 }
 
 vk::QueryPool AllocatorImpl::query_pool_for(std::uint32_t slot, std::uint32_t& first_query) {

@@ -35,6 +35,8 @@ class AllocatorImpl {
   /// invalid_argument while submitted work has not completed or a buffer is recording.
   void reset();
   std::uint32_t recorded_count() const noexcept { return next_; }
+  /// How many times the pool was reset: a recording from it survives only while this stays.
+  std::uint64_t generation() const noexcept { return generation_; }
 
   /// Timestamp queries for profiling: two per command buffer slot.
   vk::QueryPool query_pool_for(std::uint32_t slot, std::uint32_t& first_query);
@@ -48,6 +50,7 @@ class AllocatorImpl {
   vk::raii::CommandPool pool_{nullptr};
   std::deque<vk::raii::CommandBuffer> buffers_;  // a deque: recording holds pointers into it
   std::uint32_t next_ = 0;
+  std::uint64_t generation_ = 0;
   std::vector<vk::raii::QueryPool> query_pools_;
   LastUses submissions_;  // commits may come from another thread
   std::atomic<int> recording_{0};

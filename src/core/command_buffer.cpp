@@ -72,7 +72,7 @@ CommandBufferImpl::CommandBufferImpl(std::shared_ptr<DeviceImpl> device)
     : device_(std::move(device)) {}
 
 CommandBufferImpl::~CommandBufferImpl() {
-  if (state_ == State::recording && allocator_) allocator_->end_recording();
+  if (allocator_recording_) allocator_->end_recording();
   release_uses();
 }
 
@@ -108,9 +108,23 @@ void CommandBufferImpl::begin(const std::shared_ptr<AllocatorImpl>& allocator) {
     throw Error(Errc::invalid_argument, "the allocator belongs to another device");
   }
   release_uses();  // an ended but never committed recording is abandoned
-  allocator->begin_recording();
+  // Reusing recordings, end() decides whether to record at all.
+  if (!reuse_) begin_new(*allocator);
+  allocator_ = allocator;
+  list_.clear();
+  state_ = State::recording;
+  commands_ = 0;
+  committed_value_ = 0;
+  pipeline_.reset();
+  bindings_.fill(std::nullopt);
+  bindings_dirty_ = pipeline_dirty_ = false;
+  profiled_ = false;
+}
+
+void CommandBufferImpl::begin_new(AllocatorImpl& allocator) {
+  allocator.begin_recording();
   try {
-    const auto [handle, slot] = allocator->take();
+    const auto [handle, slot] = allocator.take();
     vk::raii::CommandBuffer* const recording = handle;  // clang 14 cannot capture bindings
     device_->call("beginning a command buffer", [&] {
       recording->begin(
@@ -119,17 +133,10 @@ void CommandBufferImpl::begin(const std::shared_ptr<AllocatorImpl>& allocator) {
     handle_ = handle;
     slot_ = slot;
   } catch (...) {
-    allocator->end_recording();
+    allocator.end_recording();
     throw;
   }
-  allocator_ = allocator;
-  state_ = State::recording;
-  commands_ = 0;
-  committed_value_ = 0;
-  pipeline_.reset();
-  bindings_.fill(std::nullopt);
-  bindings_dirty_ = pipeline_dirty_ = false;
-  profiled_ = false;
+  allocator_recording_ = true;
 }
 
 void CommandBufferImpl::use_residency_set(std::shared_ptr<ResidencySetImpl> set) {
@@ -161,8 +168,16 @@ void CommandBufferImpl::end() {
   // Results are read through mapped memory once the timeline says done: make every write
   // of this command buffer visible to the host (nothing to do when nothing was recorded).
   if (commands_ > 0) end_with_host_barrier();
-  device_->call("ending a command buffer", [&] { handle_->end(); });
-  allocator_->end_recording();
+  if (reuse_) {
+    end_reusing();
+  } else {
+    record_list();
+  }
+  if (allocator_recording_) {
+    allocator_->end_recording();
+    allocator_recording_ = false;
+  }
+  list_.clear();
   state_ = State::ended;
   // Encoding is over: drop the encoder's references, so that a command buffer kept for reuse
   // (Context recycles them) does not keep its last buffers and pipeline alive.
@@ -171,12 +186,45 @@ void CommandBufferImpl::end() {
 }
 
 void CommandBufferImpl::end_with_host_barrier() {
-  const vk::MemoryBarrier2 to_host{.srcStageMask = S2::eComputeShader | S2::eCopy | S2::eClear,
-                                   .srcAccessMask = A2::eShaderStorageWrite | A2::eTransferWrite,
-                                   .dstStageMask = S2::eHost,
-                                   .dstAccessMask = A2::eHostRead};
-  handle_->pipelineBarrier2(
-      vk::DependencyInfo{.memoryBarrierCount = 1, .pMemoryBarriers = &to_host});
+  list_.memory_barrier({.srcStageMask = S2::eComputeShader | S2::eCopy | S2::eClear,
+                        .srcAccessMask = A2::eShaderStorageWrite | A2::eTransferWrite,
+                        .dstStageMask = S2::eHost,
+                        .dstAccessMask = A2::eHostRead});
+}
+
+CommandList::QuerySlot CommandBufferImpl::query_slot() const {
+  CommandList::QuerySlot slot{};
+  slot.pool = allocator_->query_pool_for(slot_, slot.first);
+  return slot;
+}
+
+void CommandBufferImpl::record_list() {
+  const CommandList::QuerySlot slot =
+      list_.writes_timestamps() ? query_slot() : CommandList::QuerySlot{};
+  list_.play(*handle_, slot);
+  device_->call("ending a command buffer", [&] { handle_->end(); });
+  ++vulkan_recordings_;
+}
+
+void CommandBufferImpl::end_reusing() {
+  // Nothing to run: the queue submits no command buffer, and the recording held stays.
+  if (commands_ == 0) return;
+  if (holds_recording_ && recorded_allocator_ == allocator_.get() &&
+      recorded_generation_ == allocator_->generation() && list_ == recorded_) {
+    return;  // handle_ and slot_ still name that recording
+  }
+  holds_recording_ = false;
+  allocator_->reset();  // throws while work recorded from it is in flight
+  const auto [handle, slot] = allocator_->take();
+  handle_ = handle;
+  slot_ = slot;
+  device_->call("beginning a command buffer",
+                [&] { handle_->begin(vk::CommandBufferBeginInfo{}); });
+  record_list();
+  std::swap(recorded_, list_);
+  holds_recording_ = true;
+  recorded_allocator_ = allocator_.get();
+  recorded_generation_ = allocator_->generation();
 }
 
 void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
@@ -188,7 +236,7 @@ void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
     throw Error(Errc::invalid_argument,
                 std::string(how) + ": " + impl->describe() + " belongs to another device");
   }
-  if (!used_ids_.insert(impl->id()).second) return;
+  if (!first_use(impl->id())) return;
   impl->begin_pending_use();
   used_.push_back(impl);
   if (!validate_residency_) return;
@@ -201,6 +249,21 @@ void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
                     ", which is in no committed residency set of the command buffer or its queue");
   }
   unresolved_.push_back(impl);  // the queue's sets decide at commit
+}
+
+bool CommandBufferImpl::first_use(std::uint64_t id) {
+  // A hash set only for many buffers: an operation binds a few, and a node per insert cost
+  // an allocation per buffer and operation.
+  constexpr std::size_t linear_limit = 16;
+  if (!used_ids_.empty()) return used_ids_.insert(id).second;
+  const auto same = [&](const auto& buffer) { return buffer->id() == id; };
+  if (std::any_of(used_.begin(), used_.end(), same)) return false;
+  if (used_.size() >= linear_limit) {
+    for (const auto& buffer : used_)
+      used_ids_.insert(buffer->id());
+    used_ids_.insert(id);
+  }
+  return true;
 }
 
 void CommandBufferImpl::set_pipeline(const ComputePipeline& pipeline) {
@@ -261,16 +324,13 @@ void CommandBufferImpl::set_constant_bytes(std::span<const std::byte> bytes) {
                                             std::to_string(ShaderLibraryImpl::push_constant_bytes));
   }
   if (!pipeline_) throw Error(Errc::invalid_argument, "set_constants before set_pipeline");
-  handle_->pushConstants<std::byte>(pipeline_->layout(), vk::ShaderStageFlagBits::eCompute, 0,
-                                    bytes);
+  list_.push_constants(pipeline_->layout(), bytes);
 }
 
 void CommandBufferImpl::flush_bindings() {
-  if (pipeline_dirty_)
-    handle_->bindPipeline(vk::PipelineBindPoint::eCompute, pipeline_->pipeline());
+  if (pipeline_dirty_) list_.bind_pipeline(pipeline_);
   if (!bindings_dirty_ && !pipeline_dirty_) return;
-  std::array<vk::DescriptorBufferInfo, ArgumentTable::max_bindings> infos{};
-  std::array<vk::WriteDescriptorSet, ArgumentTable::max_bindings> writes{};
+  std::array<CommandList::Descriptor, ArgumentTable::max_bindings> descriptors{};
   std::uint32_t count = 0;
   const std::uint32_t mask = pipeline_->binding_mask();
   for (std::uint32_t i = 0; i < ArgumentTable::max_bindings; ++i) {
@@ -281,18 +341,14 @@ void CommandBufferImpl::flush_bindings() {
                                               ", which the argument table does not set");
     }
     const Bound& b = *bindings_[i];
-    infos[count] = vk::DescriptorBufferInfo{
-        .buffer = b.buffer->handle(), .offset = b.buffer->offset() + b.offset, .range = b.range};
-    writes[count] = vk::WriteDescriptorSet{.dstBinding = i,
-                                           .descriptorCount = 1,
-                                           .descriptorType = vk::DescriptorType::eStorageBuffer,
-                                           .pBufferInfo = &infos[count]};
-    ++count;
+    descriptors[count++] = {.binding = i,
+                            .buffer = b.buffer->handle(),
+                            .buffer_id = b.buffer->id(),
+                            .offset = b.buffer->offset() + b.offset,
+                            .range = b.range};
   }
   if (count > 0) {
-    handle_->pushDescriptorSetKHR(
-        vk::PipelineBindPoint::eCompute, pipeline_->layout(), 0,
-        vk::ArrayProxy<const vk::WriteDescriptorSet>(count, writes.data()));
+    list_.push_descriptors(pipeline_->layout(), std::span(descriptors.data(), count));
   }
   bindings_dirty_ = pipeline_dirty_ = false;
 }
@@ -312,7 +368,7 @@ void CommandBufferImpl::dispatch(std::uint32_t x, std::uint32_t y, std::uint32_t
   }
   flush_bindings();
   if (x == 0 || y == 0 || z == 0) return;  // nothing to run, and Vulkan allows it
-  handle_->dispatch(x, y, z);
+  list_.dispatch(x, y, z);
   ++commands_;
 }
 
@@ -328,10 +384,13 @@ void CommandBufferImpl::barrier(std::span<const Buffer> resources, Stage after, 
   require_encoding("barrier");
   check_stages(after, before);
   std::vector<vk::BufferMemoryBarrier2> barriers;
+  std::vector<std::uint64_t> ids;
   barriers.reserve(resources.size());
+  ids.reserve(resources.size());
   for (const Buffer& buffer : resources) {
     use(buffer, "barrier");
     const auto& impl = buffer.impl();
+    ids.push_back(impl->id());
     barriers.push_back(vk::BufferMemoryBarrier2{.srcStageMask = stages_of(after),
                                                 .srcAccessMask = writes_of(after),
                                                 .dstStageMask = stages_of(before),
@@ -343,20 +402,16 @@ void CommandBufferImpl::barrier(std::span<const Buffer> resources, Stage after, 
                                                 .size = impl->size()});
   }
   if (barriers.empty()) return;
-  handle_->pipelineBarrier2(
-      vk::DependencyInfo{.bufferMemoryBarrierCount = static_cast<std::uint32_t>(barriers.size()),
-                         .pBufferMemoryBarriers = barriers.data()});
+  list_.buffer_barriers(barriers, ids);
 }
 
 void CommandBufferImpl::barrier(Stage after, Stage before) {
   require_encoding("barrier");
   check_stages(after, before);
-  const vk::MemoryBarrier2 memory{.srcStageMask = stages_of(after),
-                                  .srcAccessMask = writes_of(after),
-                                  .dstStageMask = stages_of(before),
-                                  .dstAccessMask = accesses_of(before)};
-  handle_->pipelineBarrier2(
-      vk::DependencyInfo{.memoryBarrierCount = 1, .pMemoryBarriers = &memory});
+  list_.memory_barrier({.srcStageMask = stages_of(after),
+                        .srcAccessMask = writes_of(after),
+                        .dstStageMask = stages_of(before),
+                        .dstAccessMask = accesses_of(before)});
 }
 
 void CommandBufferImpl::copy(const Buffer& source, std::uint64_t source_offset,
@@ -383,8 +438,8 @@ void CommandBufferImpl::copy(const Buffer& source, std::uint64_t source_offset,
     throw Error(Errc::invalid_argument, "copy_buffer: source and destination ranges overlap");
   }
   ++commands_;
-  handle_->copyBuffer(src->handle(), dst->handle(),
-                      vk::BufferCopy{.srcOffset = s, .dstOffset = d, .size = size});
+  list_.copy(src->handle(), src->id(), dst->handle(), dst->id(),
+             vk::BufferCopy{.srcOffset = s, .dstOffset = d, .size = size});
 }
 
 void CommandBufferImpl::fill(const Buffer& buffer, std::uint64_t offset, std::uint64_t size,
@@ -403,25 +458,20 @@ void CommandBufferImpl::fill(const Buffer& buffer, std::uint64_t offset, std::ui
                                             " overrun " + impl->describe());
   }
   if (size == 0) return;
-  handle_->fillBuffer(impl->handle(), impl->offset() + offset, size, pattern);
+  list_.fill(impl->handle(), impl->id(), impl->offset() + offset, size, pattern);
   ++commands_;
 }
 
 void CommandBufferImpl::write_begin_timestamp() {
   require_recording("profiling");
-  std::uint32_t first = 0;
-  const vk::QueryPool pool = allocator_->query_pool_for(slot_, first);
-  handle_->resetQueryPool(pool, first, 2);
-  handle_->writeTimestamp2(S2::eTopOfPipe, pool, first);
+  list_.timestamp(false);
   ++commands_;
   profiled_ = true;
 }
 
 void CommandBufferImpl::write_end_timestamp() {
   require_recording("profiling");
-  std::uint32_t first = 0;
-  const vk::QueryPool pool = allocator_->query_pool_for(slot_, first);
-  handle_->writeTimestamp2(S2::eBottomOfPipe, pool, first + 1);
+  list_.timestamp(true);
 }
 
 std::optional<std::uint64_t> CommandBufferImpl::read_elapsed_ns() const {

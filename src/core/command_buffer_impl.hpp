@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "command_list.hpp"
 #include "vecaccel/argument_table.hpp"
 #include "vecaccel/compute_encoder.hpp"
 #include "vk.hpp"
@@ -46,6 +47,15 @@ class CommandBufferImpl {
   /// operation with its owner's set alone, so sets an operation attached for itself (the kNN
   /// engine's scratch) are neither kept alive nor searched by later operations.
   void keep_only_residency_set(const std::shared_ptr<ResidencySetImpl>& keep);
+  /// For a context's operations, whose allocator is this command buffer's alone and which
+  /// begin() again only once their last submission completed: the Vulkan command buffer keeps
+  /// its recording, and end() submits it again when the new recording is equal (the same
+  /// commands on the same buffers and pipelines) instead of resetting the pool and recording
+  /// anew. Otherwise (the default) each begin() takes a new command buffer from the allocator.
+  void set_reuse_recording(bool reuse) noexcept { reuse_ = reuse; }
+  /// Vulkan recordings made (end() of a recording that ran no command, or that reused the last
+  /// one, makes none).
+  std::uint64_t vulkan_recordings() const noexcept { return vulkan_recordings_; }
   ComputeEncoder& make_encoder();
   void end();
 
@@ -94,15 +104,33 @@ class CommandBufferImpl {
   void require_encoding(std::string_view what) const;
   /// Residency check and completion tracking for every buffer a command touches.
   void use(const Buffer& buffer, std::string_view how);
+  /// Whether this recording has not used the buffer with this id yet (then it has now).
+  bool first_use(std::uint64_t id);
   void flush_bindings();
+  /// Takes a new command buffer from allocator and begins it (the default mode).
+  void begin_new(AllocatorImpl& allocator);
   void release_uses() noexcept;
   void end_with_host_barrier();
+  /// Plays list_ into handle_ (begun) and ends it.
+  void record_list();
+  /// end() with set_reuse_recording: reuses the held recording or makes a new one.
+  void end_reusing();
+  CommandList::QuerySlot query_slot() const;
 
   std::shared_ptr<DeviceImpl> device_;
   State state_ = State::initial;
   std::shared_ptr<AllocatorImpl> allocator_;
   vk::raii::CommandBuffer* handle_ = nullptr;  // owned by allocator_
   std::uint32_t slot_ = 0;
+  bool allocator_recording_ = false;  // begin_recording() called, end_recording() due
+  CommandList list_;                  // this recording, played into Vulkan by end()
+  // With reuse_: what handle_ holds, valid while the allocator's pool was not reset since.
+  bool reuse_ = false;
+  bool holds_recording_ = false;
+  CommandList recorded_;
+  const AllocatorImpl* recorded_allocator_ = nullptr;
+  std::uint64_t recorded_generation_ = 0;
+  std::uint64_t vulkan_recordings_ = 0;
   std::optional<ComputeEncoder> encoder_;
   bool encoding_ = false;
   bool validate_residency_ = true;
@@ -114,7 +142,7 @@ class CommandBufferImpl {
 
   std::vector<std::shared_ptr<ResidencySetImpl>> sets_;
   std::vector<std::shared_ptr<BufferImpl>> used_;
-  std::unordered_set<std::uint64_t> used_ids_;
+  std::unordered_set<std::uint64_t> used_ids_;  // filled only beyond a few buffers
   std::vector<std::shared_ptr<BufferImpl>> unresolved_;
 
   // Encoder state.

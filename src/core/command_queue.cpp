@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 
 #include "buffer_impl.hpp"
 #include "command_buffer_impl.hpp"
@@ -84,9 +85,8 @@ void QueueImpl::wait_for_slot(const WaitOptions& options) {
   }
 }
 
-std::uint64_t QueueImpl::submit_locked(
-    std::span<const vk::CommandBufferSubmitInfo> command_buffers) {
-  const std::uint64_t value = last_submitted() + 1;
+std::uint64_t QueueImpl::submit_locked(std::span<PendingCommit* const> batch) {
+  const std::uint64_t first = last_submitted() + 1;
   std::vector<vk::SemaphoreSubmitInfo> waits;
   waits.reserve(pending_waits_.size());
   for (const auto& [event, wait_value] : pending_waits_) {
@@ -96,27 +96,42 @@ std::uint64_t QueueImpl::submit_locked(
         .stageMask = vk::PipelineStageFlagBits2::eComputeShader |
                      vk::PipelineStageFlagBits2::eCopy | vk::PipelineStageFlagBits2::eClear});
   }
-  // Completion means every command of the batch finished, timestamps included.
-  const vk::SemaphoreSubmitInfo signal{.semaphore = timeline_->handle(),
-                                       .value = value,
-                                       .stageMask = vk::PipelineStageFlagBits2::eAllCommands};
-  const vk::SubmitInfo2 submit{
-      .waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size()),
-      .pWaitSemaphoreInfos = waits.data(),
-      .commandBufferInfoCount = static_cast<std::uint32_t>(command_buffers.size()),
-      .pCommandBufferInfos = command_buffers.data(),
-      .signalSemaphoreInfoCount = 1,
-      .pSignalSemaphoreInfos = &signal};
-  // A failed submission changes nothing (Vulkan leaves every resource and semaphore it names
-  // as it was): the value stays unused for the next one, and the waits stay pending.
-  const vk::Result result = device_->submit(hardware_, submit);
-  if (result != vk::Result::eSuccess) {
-    device_->throw_vulkan_error(result, "vkQueueSubmit2 of value " + std::to_string(value) +
-                                            " on queue '" + descriptor_.label + "'");
+  // One submit info per commit, each signalling its own value (every value is signalled, in
+  // order); the pending waits hold back the first, as they would its own submission.
+  batch_infos_.clear();
+  for (const PendingCommit* commit : batch)
+    batch_infos_.insert(batch_infos_.end(), commit->infos.begin(), commit->infos.end());
+  batch_signals_.resize(batch.size());
+  batch_submits_.resize(batch.size());
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    // Completion means every command of the commit finished, timestamps included.
+    batch_signals_[i] =
+        vk::SemaphoreSubmitInfo{.semaphore = timeline_->handle(),
+                                .value = first + i,
+                                .stageMask = vk::PipelineStageFlagBits2::eAllCommands};
+    const auto count = static_cast<std::uint32_t>(batch[i]->infos.size());
+    batch_submits_[i] = vk::SubmitInfo2{
+        .waitSemaphoreInfoCount = i == 0 ? static_cast<std::uint32_t>(waits.size()) : 0u,
+        .pWaitSemaphoreInfos = waits.data(),
+        .commandBufferInfoCount = count,
+        .pCommandBufferInfos = batch_infos_.data() + offset,
+        .signalSemaphoreInfoCount = 1,
+        .pSignalSemaphoreInfos = &batch_signals_[i]};
+    offset += count;
   }
-  last_submitted_.store(value, std::memory_order_release);
+  const std::uint64_t last = first + batch.size() - 1;
+  // A failed submission changes nothing (Vulkan leaves every resource and semaphore it names
+  // as it was): the values stay unused for the next one, and the waits stay pending.
+  const vk::Result result = device_->submit(hardware_, batch_submits_);
+  if (result != vk::Result::eSuccess) {
+    device_->throw_vulkan_error(result, "vkQueueSubmit2 of values " + std::to_string(first) +
+                                            " to " + std::to_string(last) + " on queue '" +
+                                            descriptor_.label + "'");
+  }
+  last_submitted_.store(last, std::memory_order_release);
   pending_waits_.clear();
-  return value;
+  return last;
 }
 
 std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
@@ -159,19 +174,67 @@ std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
     }
   }
 
-  for (;;) {
+  PendingCommit mine{.buffers = buffers, .infos = infos};
+  do {
     wait_for_slot(options);
-    std::lock_guard lock(mutex_);
-    const std::uint64_t next = last_submitted() + 1;
-    if (next > descriptor_.max_command_buffer_count &&
-        !timeline_->reached(next - descriptor_.max_command_buffer_count)) {
-      continue;  // another thread took the slot first
+    std::lock_guard lock(pending_mutex_);
+    pending_.push_back(&mine);
+  } while (!await_submission(mine));
+  if (mine.error) std::rethrow_exception(mine.error);
+  return mine.value;
+}
+
+bool QueueImpl::await_submission(PendingCommit& commit) {
+  for (;;) {
+    if (commit.done.load(std::memory_order_acquire)) return true;
+    // Whoever holds the lock submits every pending commit with a slot: wait for that without
+    // sleeping (a futex wake-up costs more than the submission), or become that thread.
+    if (mutex_.try_lock()) {
+      std::lock_guard lock(mutex_, std::adopt_lock);
+      if (!commit.done.load(std::memory_order_acquire)) submit_ready_locked();
+      if (commit.done.load(std::memory_order_acquire)) return true;
+      // Other threads took the free slots first: withdraw, and wait for one outside the lock.
+      std::lock_guard pending_lock(pending_mutex_);
+      std::erase(pending_, &commit);
+      return false;
     }
-    const std::uint64_t value = submit_locked(infos);
-    for (CommandBuffer* buffer : buffers) {
-      buffer->impl()->mark_committed(releases_, value);
+    std::this_thread::yield();
+  }
+}
+
+void QueueImpl::submit_ready_locked() {
+  batch_.clear();
+  {
+    std::lock_guard lock(pending_mutex_);
+    const std::uint64_t in_flight =
+        last_submitted() - std::min(last_submitted(), timeline_->poll());
+    const std::uint64_t max = descriptor_.max_command_buffer_count;
+    const std::size_t free = static_cast<std::size_t>(max > in_flight ? max - in_flight : 0);
+    const std::size_t count = std::min(pending_.size(), free);
+    batch_.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
+  }
+  if (batch_.empty()) return;
+  std::uint64_t last = 0;
+  try {
+    last = submit_locked(batch_);
+  } catch (...) {
+    for (PendingCommit* commit : batch_) {
+      commit->error = std::current_exception();
+      commit->done.store(true, std::memory_order_release);
     }
-    return value;
+    return;
+  }
+  std::uint64_t value = last - batch_.size();
+  for (PendingCommit* commit : batch_) {
+    commit->value = ++value;
+    try {
+      for (CommandBuffer* buffer : commit->buffers)
+        buffer->impl()->mark_committed(releases_, commit->value);
+    } catch (...) {
+      commit->error = std::current_exception();
+    }
+    commit->done.store(true, std::memory_order_release);
   }
 }
 

@@ -1,8 +1,11 @@
 #include "vecaccel/context.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "command_buffer_impl.hpp"
@@ -145,32 +148,43 @@ class ContextImpl {
 
  private:
   /// One operation's allocator and command buffer, reused once the operation completed
-  /// instead of a new command buffer and record per operation (issue 10, item 6).
+  /// instead of a new command buffer and record per operation (issue 10, item 6). The command
+  /// buffer keeps its Vulkan recording: an operation that records the same commands again
+  /// submits it as it is (CommandBufferImpl::set_reuse_recording).
   struct Operation {
     Operation(ContextImpl& c, CommandAllocator a, CommandBuffer cb)
-        : context(c), allocator(std::move(a)), command_buffer(std::move(cb)) {}
+        : context(c), allocator(std::move(a)), command_buffer(std::move(cb)) {
+      command_buffer.impl()->set_reuse_recording(true);
+    }
     ContextImpl& context;
     CommandAllocator allocator;
     CommandBuffer command_buffer;
+    /// The thread that last encoded into it: a thread that repeats an operation gets back the
+    /// record holding its recording (with many threads, the last record freed rarely does).
+    std::thread::id thread;
   };
   /// Completed operations kept for reuse (one per concurrently encoding thread and in-flight
   /// operation is the steady state); more are freed.
   static constexpr std::size_t max_idle_operations = 32;
 
-  /// A completed operation's record, reset, or a new one.
+  /// A completed operation's record (the calling thread's last one if idle), or a new one.
+  /// Its allocator is idle (recycle() runs only once the operation completed); the command
+  /// buffer resets it when it records anew.
   std::unique_ptr<Operation> take_operation() {
+    const std::thread::id self = std::this_thread::get_id();
     std::unique_ptr<Operation> op;
     {
       std::lock_guard lock(mutex_);
       if (!idle_operations_.empty()) {
-        op = std::move(idle_operations_.back());
-        idle_operations_.pop_back();
+        auto mine = std::find_if(idle_operations_.rbegin(), idle_operations_.rend(),
+                                 [&](const auto& idle) { return idle->thread == self; });
+        if (mine == idle_operations_.rend()) mine = idle_operations_.rbegin();
+        op = std::move(*mine);
+        idle_operations_.erase(std::next(mine).base());
       }
     }
-    if (!op) {
-      return std::make_unique<Operation>(*this, core_.take_allocator(), make_command_buffer());
-    }
-    op->allocator.reset();  // idle: recycle() runs only once the operation completed
+    if (!op) op = std::make_unique<Operation>(*this, core_.take_allocator(), make_command_buffer());
+    op->thread = self;
     return op;
   }
 

@@ -263,13 +263,14 @@ std::byte* DeviceImpl::map_memory(const vk::raii::DeviceMemory& memory, std::str
   return static_cast<std::byte*>(data);
 }
 
-vk::Result DeviceImpl::submit(HardwareQueue& queue, const vk::SubmitInfo2& submit) noexcept {
+vk::Result DeviceImpl::submit(HardwareQueue& queue,
+                              std::span<const vk::SubmitInfo2> submits) noexcept {
   const vk::Result injected = FaultInjection::intercept(FaultSite::submit);
   if (injected != vk::Result::eSuccess) return injected;
   std::lock_guard lock(queue.mutex);
   return static_cast<vk::Result>(device_.getDispatcher()->vkQueueSubmit2(
-      static_cast<VkQueue>(queue.queue), 1, reinterpret_cast<const VkSubmitInfo2*>(&submit),
-      VK_NULL_HANDLE));
+      static_cast<VkQueue>(queue.queue), static_cast<std::uint32_t>(submits.size()),
+      reinterpret_cast<const VkSubmitInfo2*>(submits.data()), VK_NULL_HANDLE));
 }
 
 vk::Result DeviceImpl::wait_semaphores(const vk::SemaphoreWaitInfo& info,

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -102,8 +103,11 @@ class DeviceImpl : public std::enable_shared_from_this<DeviceImpl> {
   void count_allocation(int delta) noexcept { live_allocations_.fetch_add(delta); }
   /// vkMapMemory of the whole allocation; throws as allocate_memory does.
   std::byte* map_memory(const vk::raii::DeviceMemory& memory, std::string_view during);
-  /// vkQueueSubmit2 of one batch under the hardware queue's mutex; the caller checks.
-  vk::Result submit(HardwareQueue& queue, const vk::SubmitInfo2& submit) noexcept;
+  /// vkQueueSubmit2 of these batches under the hardware queue's mutex; the caller checks.
+  vk::Result submit(HardwareQueue& queue, std::span<const vk::SubmitInfo2> submits) noexcept;
+  vk::Result submit(HardwareQueue& queue, const vk::SubmitInfo2& one) noexcept {
+    return submit(queue, std::span(&one, 1));
+  }
   /// vkWaitSemaphores; the caller checks (eTimeout is not a failure).
   vk::Result wait_semaphores(const vk::SemaphoreWaitInfo& info,
                              std::uint64_t timeout_ns) const noexcept;
