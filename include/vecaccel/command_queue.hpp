@@ -21,9 +21,8 @@ class ResidencySet;
 
 struct CommandQueueDescriptor {
   std::string label;
-  /// Submissions in flight at most; >= 1. Each thread waiting on its own operation holds one,
-  /// so fewer than the committing threads caps their rate at this many per round trip.
-  std::uint32_t max_command_buffer_count = 16;
+  /// Submissions in flight at most; >= 1. Each thread waiting on its own operation holds one.
+  std::uint32_t max_command_buffer_count = 3;
 };
 
 namespace detail {
