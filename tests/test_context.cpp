@@ -294,6 +294,7 @@ TEST(Context, EightOperationsCanBeInFlightWhenConfigured) {
   SharedEvent gate = context.device().make_shared_event();
   context.command_queue().wait_event(gate, 1);
   std::vector<Submission<void>> submissions;
+  submissions.reserve(8);
   for (int i = 0; i < 8; ++i) {
     submissions.push_back(context.execute([](CommandBuffer&, ComputeEncoder&) {}, {.timeout = 2s}));
   }
@@ -315,6 +316,7 @@ TEST(Context, ThreadsCommittingAtOnceShareSubmissions) {
                                        vk::Result::eSuccess);
   std::atomic<int> wrong{0};
   std::vector<std::thread> workers;
+  workers.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       const std::vector<float> xs(n, static_cast<float>(t + 1)), zeros(n, 0.0f);

@@ -693,7 +693,7 @@ TEST_F(FlatIndexFileDamage, NegativeIdUnderAValidChecksumIsIoErrorNamingRowAndId
   // can catch it.
   auto bytes = good_;
   const std::int64_t bad = -5;
-  std::memcpy(bytes.data() + 32 + 2 * 8, &bad, sizeof bad);
+  std::memcpy(bytes.data() + 48, &bad, sizeof bad);  // after the 32-byte header: row 2's id
   const auto payload = std::as_bytes(std::span(bytes).first(bytes.size() - 8));
   const std::uint64_t sum = detail::fnv1a64(payload);
   std::memcpy(bytes.data() + bytes.size() - 8, &sum, sizeof sum);
@@ -704,7 +704,7 @@ TEST_F(FlatIndexFileDamage, NegativeIdUnderAValidChecksumIsIoErrorNamingRowAndId
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::io_error) << e.what();
     const std::string message = e.what();
-    for (const std::string fragment :
+    for (const std::string& fragment :
          {path("crafted.vfi").string(), std::string("row 2"), std::string("id -5")}) {
       EXPECT_NE(message.find(fragment), std::string::npos) << fragment << " in " << message;
     }

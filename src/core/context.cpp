@@ -103,7 +103,7 @@ class ContextImpl {
     }
     // The record comes back to recycle() once the operation completed.
     core_.releases()->defer_destroy(value, op.get(), &ContextImpl::completed);
-    op.release();
+    static_cast<void>(op.release());  // defer_destroy owns the record now
     return SubmissionBase(queue_.impl()->timeline(), value);
   }
 

@@ -608,7 +608,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     const std::size_t n = std::size_t{f.qb} * k;
     const auto values = f.readback.read<float>(n);
     const auto labels = f.readback.read<std::int32_t>(n, n * sizeof(float));
-    const auto certificate = f.readback.read<double>(2 * f.qb, 2 * n * sizeof(float));
+    const auto certificate = f.readback.read<double>(2 * std::size_t{f.qb}, 2 * n * sizeof(float));
     std::copy(values.begin(), values.end(),
               result.distances.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
     std::copy(labels.begin(), labels.end(),
@@ -618,7 +618,8 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       for (std::uint32_t r = 0; r < f.qb; ++r) {
         const double bound =
             screen_error_bound(metric_, dim_, f.query_norms[r], max_norm, plan.precision);
-        if (!certified(metric_, certificate[2 * r], certificate[2 * r + 1], bound))
+        if (!certified(metric_, certificate[2 * std::size_t{r}],
+                       certificate[2 * std::size_t{r} + 1], bound))
           uncertified.push_back(f.q0 + r);
       }
     }
