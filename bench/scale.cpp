@@ -1,18 +1,18 @@
 // bench_scale: the issue 11 benchmark — exact k-NN over bases of tens of GB, on one GPU and
 // sharded over several, with add GB/s and the time per billion base vectors extrapolated.
 //
-//   bench_scale [--devices 0,1] [--queries 10000] [-k 100] CASE...
+//   bench_scale [--devices 0,1] [--queries 10000] [-k 100] [--repeat 1] CASE...
 //     CASE is TYPE:ROWS:DIM with TYPE float32, uint8 or int8, e.g. uint8:100000000:128.
 //
 // For each case: generates the base and the queries on every core, then for one GPU (the
-// first device listed) and for all the listed devices: ShardedIndex::add (GB/s) and one exact
-// search of all queries (seconds), and a hash of each result's labels and distance bits, which
-// must be equal (exit status 1 otherwise). A small index over the same devices is searched
-// first, so the timed searches find their pipelines in the on-disk pipeline cache.
+// first device listed) and for all the listed devices: ShardedIndex::add (GB/s) and the median
+// of --repeat exact searches of all queries (seconds), and a hash of each result's labels and
+// distance bits, which must all be equal (exit status 1 otherwise). A small index over the
+// same devices is searched first, so the timed searches find their pipelines in the on-disk
+// pipeline cache.
 //
-// Data: clustered (1024 centres, noise around them), from a counter-based hash of (seed, row,
-// element): any slice is generated independently of the others, so every core fills its own
-// rows and the values do not depend on the thread count. Output: one JSON object per case.
+// Data: clustered_data.hpp's (1024 centres, noise around them), generated on every core.
+// Output: one JSON object per case.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -20,73 +20,19 @@
 #include <cstring>
 #include <exception>
 #include <string>
-#include <thread>
-#include <type_traits>
 #include <vector>
 
+#include "clustered_data.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using vecaccel::ElementType;
+using vecaccel::bench::generate;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-/// splitmix64's finaliser: a counter-based generator (value i is mix(seed + i)).
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-constexpr std::size_t kClusters = 1024;
-
-/// Rows [0, rows) of the clustered distribution `seed`: each row is a centre (its cluster from
-/// the row's hash) plus bounded noise from the element's hash. Integer types are clamped to
-/// their range; float32 centres lie in [-1, 1) and noise in [-0.25, 0.25).
-template <class T>
-std::vector<T> generate(std::size_t rows, std::size_t dim, std::uint64_t seed) {
-  std::vector<float> centres(kClusters * dim);
-  for (std::size_t i = 0; i < centres.size(); ++i) {
-    const double u = static_cast<double>(mix(seed * 0x100000001B3ull + i) >> 11) * 0x1p-53;
-    if constexpr (std::is_same_v<T, float>) {
-      centres[i] = static_cast<float>(2.0 * u - 1.0);
-    } else if constexpr (std::is_same_v<T, std::uint8_t>) {
-      centres[i] = static_cast<float>(32.0 + 192.0 * u);
-    } else {
-      centres[i] = static_cast<float>(-96.0 + 192.0 * u);
-    }
-  }
-  std::vector<T> out(rows * dim);
-  const std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::jthread> workers;
-  for (std::size_t t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      const std::uint64_t stream = mix(seed) ^ 0x5851F42D4C957F2Dull;
-      for (std::size_t r = rows * t / threads; r < rows * (t + 1) / threads; ++r) {
-        const std::uint64_t row_key = mix(stream + r);
-        const float* centre = &centres[(row_key % kClusters) * dim];
-        T* row = &out[r * dim];
-        for (std::size_t j = 0; j < dim; ++j) {
-          const std::uint64_t h = mix(row_key + j);
-          if constexpr (std::is_same_v<T, float>) {
-            row[j] =
-                centre[j] + static_cast<float>(static_cast<double>(h >> 40) * 0x1p-24 - 0.5) * 0.5f;
-          } else {
-            const float noisy = centre[j] + static_cast<float>(static_cast<int>(h >> 58) - 32);
-            constexpr float lo = std::is_same_v<T, std::uint8_t> ? 0.0f : -128.0f;
-            constexpr float hi = std::is_same_v<T, std::uint8_t> ? 255.0f : 127.0f;
-            row[j] = static_cast<T>(std::clamp(noisy, lo, hi));
-          }
-        }
-      }
-    });
-  }
-  return out;
 }
 
 /// FNV-1a over labels and distance bits.
@@ -103,24 +49,44 @@ std::uint64_t hash_of(const vecaccel::KnnResult& result) {
 
 struct Timing {
   double add_s = 0;
-  double search_s = 0;
+  double search_s = 0;  // the median of the searches
+  std::vector<double> searches_s;
   std::uint64_t hash = 0;
 };
 
+/// Adds the base, then searches all queries `repeats` times; every search's result must hash
+/// the same (exit status 1 otherwise, through `identical`).
 template <class T>
 Timing run(std::span<const std::uint32_t> devices, ElementType type, std::span<const T> base,
-           std::size_t dim, std::span<const float> queries, std::size_t k) {
+           std::size_t dim, std::span<const float> queries, std::size_t k, std::size_t repeats,
+           bool& identical) {
   vecaccel::ShardedIndex index(devices, dim, vecaccel::Metric::l2, type);
   Timing timing;
   auto start = Clock::now();
   index.add(base);
   timing.add_s = seconds_since(start);
-  start = Clock::now();
-  const vecaccel::KnnResult result =
-      index.search(queries, k, {.timeout = std::chrono::nanoseconds::max()});
-  timing.search_s = seconds_since(start);
-  timing.hash = hash_of(result);
+  for (std::size_t r = 0; r < repeats; ++r) {
+    start = Clock::now();
+    const vecaccel::KnnResult result =
+        index.search(queries, k, {.timeout = std::chrono::nanoseconds::max()});
+    timing.searches_s.push_back(seconds_since(start));
+    const std::uint64_t hash = hash_of(result);
+    if (r > 0 && hash != timing.hash) identical = false;
+    timing.hash = hash;
+  }
+  std::vector<double> sorted = timing.searches_s;
+  std::sort(sorted.begin(), sorted.end());
+  timing.search_s = sorted[sorted.size() / 2];
   return timing;
+}
+
+std::string json_list(const std::vector<double>& values) {
+  std::string out = "[";
+  for (const double v : values) {
+    if (out.size() > 1) out += ", ";
+    out += std::to_string(v);
+  }
+  return out + "]";
 }
 
 struct Case {
@@ -131,7 +97,8 @@ struct Case {
 
 template <class T>
 bool bench_case(const Case& c, std::span<const std::uint32_t> devices, std::size_t nq,
-                std::size_t k) {
+                std::size_t k, std::size_t repeats) {
+  bool identical = true;
   auto start = Clock::now();
   const std::vector<T> base = generate<T>(c.rows, c.dim, 1);
   const double generate_s = seconds_since(start);
@@ -141,13 +108,17 @@ bool bench_case(const Case& c, std::span<const std::uint32_t> devices, std::size
   const std::span<const std::uint32_t> one = devices.first(1);
   {  // pipelines into the on-disk cache (saved as each device closes)
     const std::size_t rows = std::min<std::size_t>(c.rows, 200'000);
-    (void)run<T>(one, c.type, std::span(base).first(rows * c.dim), c.dim, queries, k);
-    if (devices.size() > 1)
-      (void)run<T>(devices, c.type, std::span(base).first(rows * c.dim), c.dim, queries, k);
+    (void)run<T>(one, c.type, std::span(base).first(rows * c.dim), c.dim, queries, k, 1, identical);
+    if (devices.size() > 1) {
+      (void)run<T>(devices, c.type, std::span(base).first(rows * c.dim), c.dim, queries, k, 1,
+                   identical);
+    }
   }
-  const Timing single = run<T>(one, c.type, base, c.dim, queries, k);
-  const Timing sharded =
-      devices.size() > 1 ? run<T>(devices, c.type, base, c.dim, queries, k) : single;
+  const Timing single = run<T>(one, c.type, base, c.dim, queries, k, repeats, identical);
+  const Timing sharded = devices.size() > 1
+                             ? run<T>(devices, c.type, base, c.dim, queries, k, repeats, identical)
+                             : single;
+  identical &= single.hash == sharded.hash;
   const double gb = static_cast<double>(base.size() * sizeof(T)) / 1e9;
   const double per_billion = 1e9 / static_cast<double>(c.rows);
   std::string list;
@@ -161,16 +132,17 @@ bool bench_case(const Case& c, std::span<const std::uint32_t> devices, std::size
       "\"one_add_s\": %.3f, \"one_add_gb_per_s\": %.2f, \"one_search_s\": %.3f, "
       "\"one_search_s_per_billion\": %.1f, \"all_add_s\": %.3f, \"all_add_gb_per_s\": %.2f, "
       "\"all_search_s\": %.3f, \"all_search_s_per_billion\": %.1f, \"speedup\": %.3f, "
-      "\"one_hash\": \"%016llx\", \"all_hash\": \"%016llx\", \"identical\": %s}\n",
+      "\"one_searches_s\": %s, \"all_searches_s\": %s, \"one_hash\": \"%016llx\", "
+      "\"all_hash\": \"%016llx\", \"identical\": %s}\n",
       std::string(vecaccel::to_string(c.type)).c_str(), c.rows, c.dim, gb, nq, k, generate_s,
       vecaccel::Device::enumerate().at(devices[0]).name.c_str(), list.c_str(), single.add_s,
       gb / single.add_s, single.search_s, single.search_s * per_billion, sharded.add_s,
       gb / sharded.add_s, sharded.search_s, sharded.search_s * per_billion,
-      single.search_s / sharded.search_s, static_cast<unsigned long long>(single.hash),
-      static_cast<unsigned long long>(sharded.hash),
-      single.hash == sharded.hash ? "true" : "false");
+      single.search_s / sharded.search_s, json_list(single.searches_s).c_str(),
+      json_list(sharded.searches_s).c_str(), static_cast<unsigned long long>(single.hash),
+      static_cast<unsigned long long>(sharded.hash), identical ? "true" : "false");
   std::fflush(stdout);
-  return single.hash == sharded.hash;
+  return identical;
 }
 
 Case parse_case(const std::string& text) {
@@ -202,7 +174,7 @@ std::vector<std::uint32_t> parse_devices(const std::string& text) {
 
 int main(int argc, char** argv) try {
   std::vector<std::uint32_t> devices = {0, 1};
-  std::size_t nq = 10'000, k = 100;
+  std::size_t nq = 10'000, k = 100, repeats = 1;
   std::vector<Case> cases;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -210,6 +182,8 @@ int main(int argc, char** argv) try {
       devices = parse_devices(argv[++i]);
     } else if (i + 1 < argc && arg == "--queries") {
       nq = std::stoul(argv[++i]);
+    } else if (i + 1 < argc && arg == "--repeat") {
+      repeats = std::max<std::size_t>(1, std::stoul(argv[++i]));
     } else if (i + 1 < argc && arg == "-k") {
       k = std::stoul(argv[++i]);
     } else {
@@ -217,7 +191,8 @@ int main(int argc, char** argv) try {
     }
   }
   if (cases.empty()) {
-    std::fprintf(stderr, "usage: %s [--devices 0,1] [--queries Q] [-k K] TYPE:ROWS:DIM...\n",
+    std::fprintf(stderr,
+                 "usage: %s [--devices 0,1] [--queries Q] [-k K] [--repeat R] TYPE:ROWS:DIM...\n",
                  argv[0]);
     return 2;
   }
@@ -225,13 +200,13 @@ int main(int argc, char** argv) try {
   for (const Case& c : cases) {
     switch (c.type) {
       case ElementType::float32:
-        identical &= bench_case<float>(c, devices, nq, k);
+        identical &= bench_case<float>(c, devices, nq, k, repeats);
         break;
       case ElementType::uint8:
-        identical &= bench_case<std::uint8_t>(c, devices, nq, k);
+        identical &= bench_case<std::uint8_t>(c, devices, nq, k, repeats);
         break;
       case ElementType::int8:
-        identical &= bench_case<std::int8_t>(c, devices, nq, k);
+        identical &= bench_case<std::int8_t>(c, devices, nq, k, repeats);
         break;
     }
   }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -54,6 +55,104 @@ void expect_bit_identical(const KnnResult& sharded, const KnnResult& single) {
     EXPECT_EQ(std::bit_cast<std::uint32_t>(sharded.distances[i]),
               std::bit_cast<std::uint32_t>(single.distances[i]))
         << "slot " << i << ": " << sharded.distances[i] << " vs " << single.distances[i];
+  }
+}
+
+/// One candidate of a hand-made part: its float64 value and label.
+struct Scored {
+  double value;
+  std::int64_t label;
+};
+
+/// `parts` parts of `rows` x `k` results as searches give them: each part ordered by float64
+/// value (then label), distances rounded to float32, fewer than k candidates padded. Values
+/// come from a small pool with pairs equal in float32 but not in float64, and equal float64
+/// values across parts (the label decides): every case of the exact merge. `all` gets each
+/// query's candidates of every part.
+std::vector<KnnResult> hand_made_parts(std::size_t parts, std::size_t rows, std::size_t k,
+                                       Metric metric, std::vector<std::vector<Scored>>& all) {
+  std::mt19937 rng(7);
+  const double sign = smaller_is_better(metric) ? 1.0 : -1.0;
+  std::vector<double> pool;
+  for (int i = 0; i < 6; ++i) {
+    pool.push_back(sign * (1.0 + i * 0x1p-10));
+    pool.push_back(sign * (1.0 + i * 0x1p-10 + 0x1p-40));  // the same float32
+  }
+  std::uniform_int_distribution<std::size_t> pick(0, pool.size() - 1), count(0, k);
+  const auto better = [sign](const Scored& a, const Scored& b) {
+    return a.value != b.value ? sign * a.value < sign * b.value : a.label < b.label;
+  };
+  std::vector<KnnResult> out(parts);
+  all.assign(rows, {});
+  std::int64_t next_label = 0;
+  for (KnnResult& part : out) {
+    part = {.rows = rows,
+            .k = k,
+            .distances = std::vector<float>(rows * k, static_cast<float>(sign * INFINITY)),
+            .labels = std::vector<std::int64_t>(rows * k, -1)};
+    for (std::size_t q = 0; q < rows; ++q) {
+      std::vector<Scored> mine(count(rng));
+      for (Scored& s : mine)
+        s = {pool[pick(rng)], next_label++};
+      std::sort(mine.begin(), mine.end(), better);
+      for (std::size_t j = 0; j < mine.size(); ++j) {
+        part.distances[q * k + j] = static_cast<float>(mine[j].value);
+        part.labels[q * k + j] = mine[j].label;
+      }
+      all[q].insert(all[q].end(), mine.begin(), mine.end());
+    }
+  }
+  for (auto& list : all)
+    std::sort(list.begin(), list.end(), better);
+  return out;
+}
+
+TEST(ExactMerge, ManyPartsMergeToTheOrderOfFloat64ThenLabel) {
+  for (const Metric metric : {Metric::l2, Metric::inner_product}) {
+    for (const std::size_t count : {2u, 3u, 5u, 8u}) {
+      SCOPED_TRACE(std::string(to_string(metric)) + ", " + std::to_string(count) + " parts");
+      constexpr std::size_t rows = 300, k = 6;
+      std::vector<std::vector<Scored>> all;
+      const std::vector<KnnResult> parts = hand_made_parts(count, rows, k, metric, all);
+      const auto needed = detail::slots_needing_exact(parts, metric);
+      std::vector<std::vector<double>> exact(count);
+      for (std::size_t p = 0; p < count; ++p) {
+        exact[p].assign(rows * k, std::nan(""));
+        for (const std::size_t slot : needed[p]) {
+          const std::int64_t label = parts[p].labels[slot];
+          const auto& list = all[slot / k];
+          exact[p][slot] = std::find_if(list.begin(), list.end(), [label](const Scored& s) {
+                             return s.label == label;
+                           })->value;
+        }
+      }
+      const KnnResult merged = detail::merge_exact(parts, exact, metric);
+      for (std::size_t q = 0; q < rows; ++q) {
+        for (std::size_t j = 0; j < k; ++j) {
+          const bool padded = j >= all[q].size();
+          EXPECT_EQ(merged.labels[q * k + j], padded ? -1 : all[q][j].label)
+              << "query " << q << " position " << j;
+          if (!padded) EXPECT_EQ(merged.distances[q * k + j], static_cast<float>(all[q][j].value));
+        }
+      }
+    }
+  }
+}
+
+TEST(ExactMerge, APartOutOfItsMetricsOrderIsRefusedNamingItAndTheQuery) {
+  std::vector<std::vector<Scored>> all;
+  std::vector<KnnResult> parts = hand_made_parts(3, 4, 2, Metric::l2, all);
+  parts[2].labels[2 * 2] = 90;
+  parts[2].labels[2 * 2 + 1] = 91;
+  parts[2].distances[2 * 2] = 5.0f;
+  parts[2].distances[2 * 2 + 1] = 4.0f;
+  try {
+    (void)detail::slots_needing_exact(parts, Metric::l2);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("part 2's distances for query 2"), std::string::npos)
+        << e.what();
   }
 }
 

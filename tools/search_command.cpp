@@ -83,7 +83,8 @@ struct SearchRun {
   std::size_t queries = 0;
   double add_ms = 0;
   double search_ms = 0;
-  std::size_t passes = 0;  // base passes of a streamed search; 0: the base was held whole
+  std::size_t passes = 0;    // base passes of a streamed search; 0: the base was held whole
+  std::uint64_t budget = 0;  // the device memory budget a streamed search was sized from
   std::vector<Recall> recalls;
 };
 
@@ -420,6 +421,9 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
         json_string(options.query).c_str(), run.base_rows, run.dim, run.queries, options.k,
         json_string(to_string(parse_metric(options.metric))).c_str(), options.batch, run.add_ms,
         run.search_ms, qps, run.passes);
+    if (run.passes > 0) {
+      std::printf(", \"memory_budget_bytes\": %llu", static_cast<unsigned long long>(run.budget));
+    }
     for (const Recall& r : run.recalls)
       std::printf(", \"recall_at_%zu\": %.6f", r.at, r.value);
     std::printf("}\n");
@@ -431,7 +435,8 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
               run.queries, options.k, std::string(to_string(parse_metric(options.metric))).c_str(),
               options.batch);
   if (run.passes > 0) {
-    std::printf("add        streamed with the search, %zu passes over the base\n", run.passes);
+    std::printf("add        streamed with the search, %zu passes over the base (budget %.2f GB)\n",
+                run.passes, static_cast<double>(run.budget) / 1e9);
   } else {
     std::printf("add        %.1f ms\n", run.add_ms);
   }
@@ -539,6 +544,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
     const bool stream = base.mapped && detail::stream_rows_per_pass(budget, base.dim(), base.type(),
                                                                     base.rows()) < base.rows();
     if (stream) {
+      run.budget = budget;
       const auto start = Clock::now();
       search_streamed(context, *base.mapped, queries, options, budget, stop, run, ids, distances);
       run.search_ms = ms_since(start);

@@ -35,22 +35,43 @@ void check_shapes(std::span<const KnnResult> parts) {
   }
 }
 
-/// Query q's candidates of every part (padding left out) by float32 distance; a stable sort,
-/// so each part's own order stays among equal distances.
+/// Query q's candidates of every part (padding left out) by float32 distance, each part's own
+/// order kept among equal distances. Each part's list is in that order already (float32
+/// rounding is monotone), so adjacent parts' runs are merged pairwise in log2(parts) rounds:
+/// O(k log parts) a query, not a sort. A part out of order is no search's result:
+/// invalid_argument.
 void order_candidates(std::span<const KnnResult> parts, std::size_t q, Metric metric,
-                      std::vector<Candidate>& out) {
+                      std::vector<Candidate>& out, std::vector<std::size_t>& bounds) {
   out.clear();
+  bounds.clear();
   const std::size_t k = parts[0].k;
   for (std::size_t p = 0; p < parts.size(); ++p) {
+    bounds.push_back(out.size());
     for (std::size_t slot = q * k; slot < (q + 1) * k; ++slot) {
       const std::int64_t label = parts[p].labels[slot];
       if (label >= 0) out.push_back({parts[p].distances[slot], label, p, slot});
     }
   }
+  bounds.push_back(out.size());
   const bool smaller = smaller_is_better(metric);
-  std::stable_sort(out.begin(), out.end(), [smaller](const Candidate& a, const Candidate& b) {
+  const auto before = [smaller](const Candidate& a, const Candidate& b) {
     return smaller ? a.distance < b.distance : a.distance > b.distance;
-  });
+  };
+  const auto at = [&out, &bounds](std::size_t part) {
+    return out.begin() + static_cast<std::ptrdiff_t>(bounds[part]);
+  };
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    if (std::is_sorted(at(p), at(p + 1), before)) continue;
+    throw Error(Errc::invalid_argument, "exact merge: part " + std::to_string(p) +
+                                            "'s distances for query " + std::to_string(q) +
+                                            " are not in its metric's order");
+  }
+  const std::size_t count = parts.size();
+  for (std::size_t width = 1; width < count; width *= 2) {
+    for (std::size_t first = 0; first + width < count; first += 2 * width)
+      std::inplace_merge(at(first), at(first + width), at(std::min(first + 2 * width, count)),
+                         before);
+  }
 }
 
 /// Calls visit(first, last) for each run of equal float32 distances that starts within the
@@ -101,8 +122,9 @@ std::vector<std::vector<std::size_t>> slots_needing_exact(std::span<const KnnRes
   check_shapes(parts);
   std::vector<std::vector<std::size_t>> slots(parts.size());
   std::vector<Candidate> candidates;
+  std::vector<std::size_t> bounds;
   for (std::size_t q = 0; q < parts[0].rows; ++q) {
-    order_candidates(parts, q, metric, candidates);
+    order_candidates(parts, q, metric, candidates, bounds);
     for_each_mixed_run(candidates, parts[0].k, [&](auto first, auto last) {
       for (auto c = first; c != last; ++c)
         slots[c->part].push_back(c->slot);
@@ -141,8 +163,9 @@ KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vec
     return exact[c.part][c.slot];
   };
   std::vector<Candidate> candidates;
+  std::vector<std::size_t> bounds;
   for (std::size_t q = 0; q < rows; ++q) {
-    order_candidates(parts, q, metric, candidates);
+    order_candidates(parts, q, metric, candidates, bounds);
     for_each_mixed_run(candidates, k, [&](auto first, auto last) {
       std::sort(first, last, [&](const Candidate& a, const Candidate& b) {
         const double va = value(a);

@@ -33,7 +33,8 @@ std::vector<std::vector<std::size_t>> slots_needing_exact(std::span<const KnnRes
 /// The top k over all parts (rows padded with label -1 and the worst distance when they hold
 /// fewer than k candidates). exact[p][slot] is read only for the slots slots_needing_exact
 /// named (an empty exact[p] is fine for a part that has none). second_pass_queries is the sum
-/// of the parts'. invalid_argument when the parts' shapes differ.
+/// of the parts'. invalid_argument when the parts' shapes differ or a part's distances are out
+/// of its metric's order (both functions).
 KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vector<double>> exact,
                       Metric metric);
 
