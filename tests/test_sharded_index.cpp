@@ -142,10 +142,11 @@ TEST(ExactMerge, ManyPartsMergeToTheOrderOfFloat64ThenLabel) {
 TEST(ExactMerge, APartOutOfItsMetricsOrderIsRefusedNamingItAndTheQuery) {
   std::vector<std::vector<Scored>> all;
   std::vector<KnnResult> parts = hand_made_parts(3, 4, 2, Metric::l2, all);
-  parts[2].labels[2 * 2] = 90;
-  parts[2].labels[2 * 2 + 1] = 91;
-  parts[2].distances[2 * 2] = 5.0f;
-  parts[2].distances[2 * 2 + 1] = 4.0f;
+  constexpr std::size_t query2 = std::size_t{2} * 2;  // query 2's first slot at k = 2
+  parts[2].labels[query2] = 90;
+  parts[2].labels[query2 + 1] = 91;
+  parts[2].distances[query2] = 5.0f;
+  parts[2].distances[query2 + 1] = 4.0f;
   try {
     (void)detail::slots_needing_exact(parts, Metric::l2);
     FAIL() << "no error";
@@ -310,7 +311,8 @@ TEST(ShardedIndex, ARefusedBatchAddsNothingToAnyShardAndNamesTheGlobalRow) {
 
 TEST(ShardedIndex, ANormThatWouldOverflowFloat32IsRefusedBeforeAnyShardTakesARow) {
   std::vector<float> base = small_integers(9, 2, 6);
-  base[2 * 7] = 3e19f;  // squared norm 9e38: above 2^124, though the value itself is finite
+  // Row 7: squared norm 9e38, above 2^124, though the value itself is finite.
+  base[std::size_t{7} * 2] = 3e19f;
   for (const Metric metric : {Metric::l2, Metric::inner_product}) {
     SCOPED_TRACE(std::string(to_string(metric)));
     ShardedIndex sharded(kSameDeviceTwice, 2, metric);

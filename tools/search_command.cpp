@@ -178,7 +178,7 @@ void check_stop(const std::stop_token& stop) {
 }
 
 /// `callback` followed by a stop check: file reads and writes stop between chunks.
-ProgressCallback stopping(ProgressCallback callback, std::stop_token stop) {
+ProgressCallback stopping(ProgressCallback callback, const std::stop_token& stop) {
   return [callback = std::move(callback), stop](std::uint64_t done, std::uint64_t total) {
     if (callback) callback(done, total);
     check_stop(stop);
@@ -218,11 +218,12 @@ void check_ground_truth_ids(const Matrix<std::int32_t>& gt, const std::string& p
     const std::int32_t id = gt.values[i];
     if (id >= 0 && static_cast<std::size_t>(id) < base_rows) continue;
     const std::size_t row = i / gt.dim;
-    throw Error(Errc::invalid_argument,
-                path + ": row " + std::to_string(row) + " (query " + std::to_string(row) +
-                    "), column " + std::to_string(i % gt.dim) + ": id " + std::to_string(id) +
-                    " is not a row of the base (0.." + std::to_string(base_rows - 1) +
-                    ", N = " + std::to_string(base_rows) + " in " + base + ")");
+    std::string what = path;
+    what += ": row " + std::to_string(row) + " (query " + std::to_string(row) + "), column ";
+    what += std::to_string(i % gt.dim) + ": id " + std::to_string(id);
+    what += " is not a row of the base (0.." + std::to_string(base_rows - 1) + ", N = ";
+    what += std::to_string(base_rows) + " in " + base + ")";
+    throw Error(Errc::invalid_argument, what);
   }
 }
 
