@@ -214,8 +214,7 @@ TEST_F(CliTest, BaseLargerThanTheMemoryBudgetIsStreamedWithTheSameResults) {
     EXPECT_EQ(r->err, "");
   }
   EXPECT_NE(streamed.out.find("\"streamed_passes\": 11"), std::string::npos) << streamed.out;
-  EXPECT_NE(streamed.out.find("\"memory_budget_bytes\": 65536"), std::string::npos)
-      << streamed.out;
+  EXPECT_NE(streamed.out.find("\"memory_budget_bytes\": 65536"), std::string::npos) << streamed.out;
   const std::string expected = slurp(dir_ / "whole.ibin");
   EXPECT_EQ(expected.size(), 8u + nq * 12 * 8);
   EXPECT_EQ(slurp(dir_ / "streamed.ibin"), expected);
