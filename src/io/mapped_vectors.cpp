@@ -44,9 +44,12 @@ MappedVectors::MappedVectors(const std::filesystem::path& path) : path_(path) {
   map_size_ = static_cast<std::size_t>(layout.file_size);
   void* map = ::mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, file.fd, 0);
   if (map == MAP_FAILED) fail_errno(path, "cannot map", errno);
+  // No MADV_SEQUENTIAL although passes read front to back: the uploader's threads fault in
+  // parts of each slice at once, which the kernel's sequential read-ahead takes for random
+  // reads. The default read-around (a read-ahead window about each fault) keeps the disk as
+  // busy as dd: on the H200 VM a cold file read at 1.73 GB/s (dd 1.7) this way, at 1.30-1.34
+  // with MADV_SEQUENTIAL (BENCHMARKS.md, "File to GPU from a cold disk").
   map_ = static_cast<const std::byte*>(map);
-  // Streamed searches read front to back: ask for read-ahead.
-  ::madvise(map, map_size_, MADV_SEQUENTIAL);
 }
 
 MappedVectors::MappedVectors(MappedVectors&& other) noexcept {
