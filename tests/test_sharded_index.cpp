@@ -111,7 +111,8 @@ TEST(ExactMerge, ManyPartsMergeToTheOrderOfFloat64ThenLabel) {
   for (const Metric metric : {Metric::l2, Metric::inner_product}) {
     for (const std::size_t count : {2u, 3u, 5u, 8u}) {
       SCOPED_TRACE(std::string(to_string(metric)) + ", " + std::to_string(count) + " parts");
-      constexpr std::size_t rows = 300, k = 6;
+      // Enough queries that the merge splits them among threads.
+      constexpr std::size_t rows = 3000, k = 6;
       std::vector<std::vector<Scored>> all;
       const std::vector<KnnResult> parts = hand_made_parts(count, rows, k, metric, all);
       const auto needed = detail::slots_needing_exact(parts, metric);
@@ -139,21 +140,32 @@ TEST(ExactMerge, ManyPartsMergeToTheOrderOfFloat64ThenLabel) {
   }
 }
 
-TEST(ExactMerge, APartOutOfItsMetricsOrderIsRefusedNamingItAndTheQuery) {
+TEST(ExactMerge, APartOutOfItsMetricsOrderIsRefusedNamingItAndTheFirstSuchQuery) {
   std::vector<std::vector<Scored>> all;
-  std::vector<KnnResult> parts = hand_made_parts(3, 4, 2, Metric::l2, all);
-  constexpr std::size_t query2 = std::size_t{2} * 2;  // query 2's first slot at k = 2
-  parts[2].labels[query2] = 90;
-  parts[2].labels[query2 + 1] = 91;
-  parts[2].distances[query2] = 5.0f;
-  parts[2].distances[query2 + 1] = 4.0f;
-  try {
-    (void)detail::slots_needing_exact(parts, Metric::l2);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::invalid_argument);
-    EXPECT_NE(std::string(e.what()).find("part 2's distances for query 2"), std::string::npos)
-        << e.what();
+  // Queries 2 and 2900 out of order, far apart: the threads merging them both fail, and the
+  // first query is the one reported, as a serial merge would.
+  std::vector<KnnResult> parts = hand_made_parts(3, 3000, 2, Metric::l2, all);
+  for (const std::size_t query : {std::size_t{2900}, std::size_t{2}}) {
+    const std::size_t slot = query * 2;  // the query's first slot at k = 2
+    parts[2].labels[slot] = 90;
+    parts[2].labels[slot + 1] = 91;
+    parts[2].distances[slot] = 5.0f;
+    parts[2].distances[slot + 1] = 4.0f;
+  }
+  const std::vector<std::vector<double>> exact(3, std::vector<double>(3000 * 2, 0.0));
+  for (const bool merging : {false, true}) {
+    try {
+      if (merging) {
+        (void)detail::merge_exact(parts, exact, Metric::l2);
+      } else {
+        (void)detail::slots_needing_exact(parts, Metric::l2);
+      }
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("part 2's distances for query 2 "), std::string::npos)
+          << e.what();
+    }
   }
 }
 

@@ -11,7 +11,6 @@
 #include <limits>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -28,8 +27,6 @@ namespace vecaccel::detail {
 namespace {
 
 constexpr std::size_t kRingSize = 3;
-// Validation threads at most: beyond this the memory bus, not the cores, limits staging.
-constexpr std::size_t kMaxThreads = 32;
 // Rows per thread at least, so that tiny adds do not pay for threads.
 constexpr std::size_t kMinRowsPerThread = 2048;
 
@@ -207,60 +204,10 @@ std::vector<float> RowSource::row(std::size_t i) const {
   return out;
 }
 
-StagingCrew::StagingCrew(std::size_t threads)
-    : threads_(std::max<std::size_t>(threads, 1)),
-      start_(static_cast<std::ptrdiff_t>(threads_)),
-      done_(static_cast<std::ptrdiff_t>(threads_)),
-      errors_(threads_) {
-  workers_.reserve(threads_ - 1);
-  for (std::size_t t = 1; t < threads_; ++t)
-    workers_.emplace_back([this, t] { work(t); });
-}
-
-StagingCrew::~StagingCrew() {
-  if (workers_.empty()) return;
-  quit_ = true;
-  start_.arrive_and_wait();  // the workers see quit_ and return; the jthreads join
-}
-
-std::size_t StagingCrew::threads_for(std::size_t rows) {
-  const std::size_t hardware = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-  return std::clamp<std::size_t>(rows / kMinRowsPerThread, 1, std::min(hardware, kMaxThreads));
-}
-
-void StagingCrew::share(std::size_t t) {
-  try {
-    (*fn_)(count_ * t / threads_, count_ * (t + 1) / threads_);
-  } catch (...) {
-    errors_[t] = std::current_exception();
-  }
-}
-
-void StagingCrew::work(std::size_t t) {
-  for (;;) {
-    start_.arrive_and_wait();
-    if (quit_) return;
-    share(t);
-    done_.arrive_and_wait();
-  }
-}
-
-void StagingCrew::run(std::size_t count, const std::function<void(std::size_t, std::size_t)>& fn) {
-  fn_ = &fn;
-  count_ = count;
-  std::fill(errors_.begin(), errors_.end(), nullptr);
-  if (!workers_.empty()) start_.arrive_and_wait();
-  share(0);
-  if (!workers_.empty()) done_.arrive_and_wait();
-  for (const auto& error : errors_) {
-    if (error) std::rethrow_exception(error);
-  }
-}
-
 void check_float_rows(std::span<const float> rows, std::size_t dim, Metric metric,
                       std::size_t first_label) {
   const std::size_t count = dim == 0 ? 0 : rows.size() / dim;
-  StagingCrew crew(StagingCrew::threads_for(count));
+  WorkCrew crew(WorkCrew::threads_for(count, kMinRowsPerThread));
   crew.run(count, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       const float* row = rows.data() + r * dim;
@@ -315,7 +262,9 @@ double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t ro
                             StageRows&& stage, Record&& record) {
   std::lock_guard lock(mutex_);
   const std::size_t slice_rows = std::max<std::size_t>(1, slice_bytes_ / row_stage_bytes);
-  StagingCrew crew(StagingCrew::threads_for(std::min(slice_rows, count)));
+  // One crew for all the slices: starting threads per slice can cost as much as staging a
+  // share of it.
+  WorkCrew crew(WorkCrew::threads_for(std::min(slice_rows, count), kMinRowsPerThread));
   double max_norm = 0.0;
   try {
     for (std::size_t done = 0; done < count;) {

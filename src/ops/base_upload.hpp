@@ -5,16 +5,12 @@
 // next slice is staged. Compact (uint8/int8) rows stay one byte per element on the GPU in a
 // CompactChunk and are widened to float32 on the GPU when searched.
 
-#include <barrier>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "knn_engine.hpp"
@@ -22,6 +18,7 @@
 #include "vecaccel/element_type.hpp"
 #include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/metric.hpp"
+#include "work_crew.hpp"
 
 namespace vecaccel::detail {
 
@@ -48,37 +45,6 @@ struct CompactChunk {
   std::size_t rows = 0;
   std::size_t capacity = 0;
   double max_norm = 0.0;  ///< largest float64 norm of the rows
-};
-
-/// Threads that check and stage the slices of one upload, started once for all its slices
-/// (starting threads per slice can cost as much as staging a share of it). Owned and run by
-/// one thread.
-class StagingCrew {
- public:
-  explicit StagingCrew(std::size_t threads);
-  ~StagingCrew();
-  StagingCrew(const StagingCrew&) = delete;
-  StagingCrew& operator=(const StagingCrew&) = delete;
-
-  /// Threads worth starting for slices of `rows` rows (at most 32, the hardware's count).
-  static std::size_t threads_for(std::size_t rows);
-  /// fn(begin, end) over [0, count), split among the crew (the calling thread included). If
-  /// some throw, rethrows the exception of the lowest range: the first bad row is the one
-  /// reported, as a serial loop would.
-  void run(std::size_t count, const std::function<void(std::size_t, std::size_t)>& fn);
-
- private:
-  void work(std::size_t t);
-  void share(std::size_t t);
-
-  std::size_t threads_;
-  std::barrier<> start_;
-  std::barrier<> done_;
-  const std::function<void(std::size_t, std::size_t)>* fn_ = nullptr;
-  std::size_t count_ = 0;
-  bool quit_ = false;  // written before start_ releases the workers, read after
-  std::vector<std::exception_ptr> errors_;
-  std::vector<std::jthread> workers_;  // last: joined before the barriers go
 };
 
 /// Where an uploader's time went, in seconds summed over its uploads (bench_ingest reports

@@ -4,18 +4,31 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <string>
 
+#include "ops/work_crew.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
 namespace {
+
+// Queries a merge thread takes at least: a query costs microseconds, a thread's start tens.
+constexpr std::size_t kMinQueriesPerThread = 256;
 
 struct Candidate {
   float distance;
   std::int64_t label;
   std::size_t part;
   std::size_t slot;
+};
+
+/// One thread's buffers for order_candidates, reused query after query.
+struct CandidateScratch {
+  std::vector<Candidate> ordered;
+  std::vector<Candidate> merged;
+  std::vector<std::size_t> bounds;
 };
 
 void check_shapes(std::span<const KnnResult> parts) {
@@ -36,12 +49,14 @@ void check_shapes(std::span<const KnnResult> parts) {
 }
 
 /// Query q's candidates of every part (padding left out) by float32 distance, each part's own
-/// order kept among equal distances. Each part's list is in that order already (float32
-/// rounding is monotone), so adjacent parts' runs are merged pairwise in log2(parts) rounds:
-/// O(k log parts) a query, not a sort. A part out of order is no search's result:
-/// invalid_argument.
+/// order kept among equal distances, into scratch.ordered. Each part's list is in that order
+/// already (float32 rounding is monotone), so adjacent parts' runs are merged pairwise in
+/// log2(parts) rounds: O(k log parts) a query, not a sort. A part out of order is no search's
+/// result: invalid_argument.
 void order_candidates(std::span<const KnnResult> parts, std::size_t q, Metric metric,
-                      std::vector<Candidate>& out, std::vector<std::size_t>& bounds) {
+                      CandidateScratch& scratch) {
+  std::vector<Candidate>& out = scratch.ordered;
+  std::vector<std::size_t>& bounds = scratch.bounds;
   out.clear();
   bounds.clear();
   const std::size_t k = parts[0].k;
@@ -57,20 +72,27 @@ void order_candidates(std::span<const KnnResult> parts, std::size_t q, Metric me
   const auto before = [smaller](const Candidate& a, const Candidate& b) {
     return smaller ? a.distance < b.distance : a.distance > b.distance;
   };
-  const auto at = [&out, &bounds](std::size_t part) {
-    return out.begin() + static_cast<std::ptrdiff_t>(bounds[part]);
+  const auto at = [&bounds](std::vector<Candidate>& list, std::size_t part) {
+    return list.begin() + static_cast<std::ptrdiff_t>(bounds[part]);
   };
   for (std::size_t p = 0; p < parts.size(); ++p) {
-    if (std::is_sorted(at(p), at(p + 1), before)) continue;
+    if (std::is_sorted(at(out, p), at(out, p + 1), before)) continue;
     throw Error(Errc::invalid_argument, "exact merge: part " + std::to_string(p) +
                                             "'s distances for query " + std::to_string(q) +
                                             " are not in its metric's order");
   }
+  // std::merge into a second buffer, not std::inplace_merge: that one allocates its buffer on
+  // every call. Both are stable: the earlier part's candidate first among equal distances.
   const std::size_t count = parts.size();
+  scratch.merged.resize(out.size());
   for (std::size_t width = 1; width < count; width *= 2) {
-    for (std::size_t first = 0; first + width < count; first += 2 * width)
-      std::inplace_merge(at(first), at(first + width), at(std::min(first + 2 * width, count)),
-                         before);
+    for (std::size_t first = 0; first < count; first += 2 * width) {
+      const std::size_t middle = std::min(first + width, count);
+      const std::size_t last = std::min(first + 2 * width, count);
+      std::merge(at(out, first), at(out, middle), at(out, middle), at(out, last),
+                 at(scratch.merged, first), before);
+    }
+    out.swap(scratch.merged);
   }
 }
 
@@ -120,15 +142,29 @@ double direct_distance(std::span<const float> query, std::span<const float> row,
 std::vector<std::vector<std::size_t>> slots_needing_exact(std::span<const KnnResult> parts,
                                                           Metric metric) {
   check_shapes(parts);
+  const std::size_t rows = parts[0].rows;
+  // Each range's slots by its first query, then joined in query order: the lists a serial
+  // loop makes.
+  std::map<std::size_t, std::vector<std::vector<std::size_t>>> by_range;
+  std::mutex mutex;
+  WorkCrew crew(WorkCrew::threads_for(rows, kMinQueriesPerThread));
+  crew.run(rows, [&](std::size_t begin, std::size_t end) {
+    std::vector<std::vector<std::size_t>> slots(parts.size());
+    CandidateScratch scratch;
+    for (std::size_t q = begin; q < end; ++q) {
+      order_candidates(parts, q, metric, scratch);
+      for_each_mixed_run(scratch.ordered, parts[0].k, [&](auto first, auto last) {
+        for (auto c = first; c != last; ++c)
+          slots[c->part].push_back(c->slot);
+      });
+    }
+    const std::lock_guard lock(mutex);
+    by_range.emplace(begin, std::move(slots));
+  });
   std::vector<std::vector<std::size_t>> slots(parts.size());
-  std::vector<Candidate> candidates;
-  std::vector<std::size_t> bounds;
-  for (std::size_t q = 0; q < parts[0].rows; ++q) {
-    order_candidates(parts, q, metric, candidates, bounds);
-    for_each_mixed_run(candidates, parts[0].k, [&](auto first, auto last) {
-      for (auto c = first; c != last; ++c)
-        slots[c->part].push_back(c->slot);
-    });
+  for (const auto& [begin, range] : by_range) {
+    for (std::size_t p = 0; p < parts.size(); ++p)
+      slots[p].insert(slots[p].end(), range[p].begin(), range[p].end());
   }
   return slots;
 }
@@ -162,24 +198,27 @@ KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vec
     }
     return exact[c.part][c.slot];
   };
-  std::vector<Candidate> candidates;
-  std::vector<std::size_t> bounds;
-  for (std::size_t q = 0; q < rows; ++q) {
-    order_candidates(parts, q, metric, candidates, bounds);
-    for_each_mixed_run(candidates, k, [&](auto first, auto last) {
-      std::sort(first, last, [&](const Candidate& a, const Candidate& b) {
-        const double va = value(a);
-        const double vb = value(b);
-        if (va != vb) return smaller ? va < vb : va > vb;
-        return a.label < b.label;
+  WorkCrew crew(WorkCrew::threads_for(rows, kMinQueriesPerThread));
+  crew.run(rows, [&](std::size_t begin, std::size_t end) {
+    CandidateScratch scratch;
+    std::vector<Candidate>& candidates = scratch.ordered;
+    for (std::size_t q = begin; q < end; ++q) {
+      order_candidates(parts, q, metric, scratch);
+      for_each_mixed_run(candidates, k, [&](auto first, auto last) {
+        std::sort(first, last, [&](const Candidate& a, const Candidate& b) {
+          const double va = value(a);
+          const double vb = value(b);
+          if (va != vb) return smaller ? va < vb : va > vb;
+          return a.label < b.label;
+        });
       });
-    });
-    const std::size_t take = std::min(k, candidates.size());
-    for (std::size_t j = 0; j < take; ++j) {
-      merged.distances[q * k + j] = candidates[j].distance;
-      merged.labels[q * k + j] = candidates[j].label;
+      const std::size_t take = std::min(k, candidates.size());
+      for (std::size_t j = 0; j < take; ++j) {
+        merged.distances[q * k + j] = candidates[j].distance;
+        merged.labels[q * k + j] = candidates[j].label;
+      }
     }
-  }
+  });
   return merged;
 }
 
