@@ -1,9 +1,11 @@
 #include "event_listener.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iterator>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "device_impl.hpp"
 #include "timeline.hpp"
@@ -13,6 +15,48 @@ namespace {
 
 /// Upper bound on one blocking wait, so a device marked lost is noticed without a signal.
 constexpr std::uint64_t max_wait_ns = 100'000'000;
+
+/// Listener threads that released their own device's last handle: a thread cannot join
+/// itself, so the next one to finish this way joins those before it, and process exit joins
+/// the rest. Without that, exit could tear the Vulkan loader down while such a thread is
+/// still in vkDestroyDevice (ThreadSanitizer saw it). Process-wide by nature, hence global;
+/// never destroyed, since a thread may still hand itself over while the process exits.
+struct OrphanedThreads {
+  std::mutex mutex;
+  std::vector<std::thread> threads;
+};
+
+void join_orphaned_threads();
+
+OrphanedThreads& orphaned_threads() {
+  static OrphanedThreads* const registry = [] {
+    auto owned = std::make_unique<OrphanedThreads>();
+    // Exit handlers run before shared libraries' own teardown, the loader's included.
+    std::atexit(join_orphaned_threads);
+    return owned.release();
+  }();
+  return *registry;
+}
+
+std::vector<std::thread> take_orphaned_threads() {
+  OrphanedThreads& orphans = orphaned_threads();
+  const std::lock_guard lock(orphans.mutex);
+  return std::exchange(orphans.threads, {});
+}
+
+void join_orphaned_threads() {
+  for (std::thread& thread : take_orphaned_threads())
+    thread.join();
+}
+
+/// Called by a listener thread about to release its device: joins the threads handed over
+/// before (they are past their device's release), then leaves its own to the next.
+void hand_over_current_thread(std::thread self) {
+  join_orphaned_threads();
+  OrphanedThreads& orphans = orphaned_threads();
+  const std::lock_guard lock(orphans.mutex);
+  orphans.threads.push_back(std::move(self));
+}
 
 }  // namespace
 
@@ -36,7 +80,8 @@ EventListener::~EventListener() {
   if (thread_.get_id() == std::this_thread::get_id()) {
     // The thread is unwinding a callback that released the device: it returns as soon as it
     // sees `stopping`, touching only the shared state.
-    thread_.detach();
+    lock.unlock();
+    hand_over_current_thread(std::move(thread_));
     return;
   }
   signal_wake_locked();
