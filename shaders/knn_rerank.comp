@@ -7,6 +7,8 @@
 // Candidate mode: row `label` of exact[] slot (query, j) comes from labels[query * stride + j];
 // slots whose label lies outside this chunk are left to the chunk holding it. Direct mode
 // (pc.direct = 1): every row of the chunk, slot j = chunk row j.
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
 #include "metric.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
@@ -27,29 +29,42 @@ layout(push_constant) uniform Constants {
   uint direct;
 } pc;
 
+// The loops take 8 elements a turn, in element order (the host's direct_distance sums in that
+// order): lavapipe (llvmpipe) ends an outermost loop after 65535 turns of it and the loops
+// within it together (its guard against endless loops), which cut the sums of dimension
+// 65536 short one element a turn.
+#define EACH_ELEMENT(first, last, STEP)               \
+  {                                                   \
+    uint i = first;                                   \
+    for (; i + 8u <= last; i += 8u) {                 \
+      [[unroll]] for (uint u = 0u; u < 8u; ++u) STEP; \
+    }                                                 \
+    for (uint u = 0u; i + u < last; ++u) STEP;        \
+  }
+
 double direct_distance(uint query_start, uint row_start) {
   double sum = 0.0;
   if (pc.metric == METRIC_L2) {
-    for (uint i = 0; i < pc.dim; ++i) {
-      const double t = double(queries[query_start + i]) - double(base[row_start + i]);
+    EACH_ELEMENT(0u, pc.dim, {
+      const double t = double(queries[query_start + i + u]) - double(base[row_start + i + u]);
       sum += t * t;
-    }
+    })
     return sum;
   }
   if (pc.metric == METRIC_INNER_PRODUCT) {
-    for (uint i = 0; i < pc.dim; ++i)
-      sum += double(queries[query_start + i]) * double(base[row_start + i]);
+    EACH_ELEMENT(0u, pc.dim,
+                 { sum += double(queries[query_start + i + u]) * double(base[row_start + i + u]); })
     return sum;
   }
   double qq = 0.0;
   double xx = 0.0;
-  for (uint i = 0; i < pc.dim; ++i) {
-    const double q = double(queries[query_start + i]);
-    const double x = double(base[row_start + i]);
+  EACH_ELEMENT(0u, pc.dim, {
+    const double q = double(queries[query_start + i + u]);
+    const double x = double(base[row_start + i + u]);
     sum += q * x;
     qq += q * q;
     xx += x * x;
-  }
+  })
   const double denominator = sqrt(qq) * sqrt(xx);
   return denominator > 0.0 ? sum / denominator : 0.0;  // a zero vector is similar to nothing
 }

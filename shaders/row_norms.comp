@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // norms[i] = squared L2 norm of row i of a rows x dim matrix (one thread per row, grid-stride:
 // a one-off pass per base set, so simple beats clever).
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
@@ -18,7 +19,13 @@ void main() {
   for (uint row = gl_GlobalInvocationID.x; row < pc.rows; row += stride) {
     const uint base = pc.matrix_offset + row * pc.dim;
     float sum = 0.0;
-    for (uint j = 0; j < pc.dim; ++j) sum = fma(m[base + j], m[base + j], sum);
+    // 8 elements a turn, in element order: lavapipe ends an outermost loop after 65535 turns
+    // of it and its inner loops together, which cut the norms of dimension 65536 short.
+    uint j = 0u;
+    for (; j + 8u <= pc.dim; j += 8u) {
+      [[unroll]] for (uint u = 0u; u < 8u; ++u) sum = fma(m[base + j + u], m[base + j + u], sum);
+    }
+    for (; j < pc.dim; ++j) sum = fma(m[base + j], m[base + j], sum);
     norms[pc.norms_offset + row] = sum;
   }
 }

@@ -221,6 +221,28 @@ TEST_F(CliTest, BaseLargerThanTheMemoryBudgetIsStreamedWithTheSameResults) {
   EXPECT_EQ(slurp(dir_ / "bytes.ibin"), expected);
 }
 
+TEST_F(CliTest, ABaseAboveTheLargestDimensionIsRefusedNamingTheFileHeldOrStreamed) {
+  constexpr std::size_t dim = FlatIndex::max_dim + 4, nb = 2;
+  write_vectors(data("wide.fbin"), matrix(nb, dim, std::vector<float>(nb * dim, 1.0f)));
+  write_vectors(data("query.fbin"), matrix(1, dim, std::vector<float>(dim, 0.0f)));
+  const auto search = [&] {
+    return run({"search", "--base", data("wide.fbin"), "--query", data("query.fbin"), "-k", "1",
+                "--output", (dir_ / "out.ibin").string()});
+  };
+  const CliResult held = search();
+  // The streamed search had no such check and searched the first 65536 dimensions.
+  ::setenv("VECACCEL_MEMORY_BUDGET", "64K", 1);
+  const CliResult streamed = search();
+  ::unsetenv("VECACCEL_MEMORY_BUDGET");
+  for (const CliResult* r : {&held, &streamed}) {
+    EXPECT_EQ(r->status, 1) << r->err;
+    EXPECT_NE(r->err.find("wide.fbin: dimension 65540 above the 65536 a search supports"),
+              std::string::npos)
+        << r->err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "out.ibin"));
+}
+
 TEST_F(CliTest, IbinOutputHoldsIdsAndDistancesAndServesAsGroundTruth) {
   constexpr std::size_t dim = 8, nb = 200, nq = 9, k = 4;
   write_vectors(data("base.fvecs"), matrix(nb, dim, vt::normal_data(nb, dim, 7)));

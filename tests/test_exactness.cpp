@@ -106,6 +106,28 @@ TEST(Exactness, IntegerPixelDataAtDimension784EqualsFloat64) {
   }
 }
 
+TEST(Exactness, TheLargestDimensionCountsEveryElementUpToTheLast) {
+  // Rows that differ only in their last elements, at FlatIndex::max_dim and just below it: a
+  // sum cut short of the row's end (lavapipe ends a loop after 65535 turns) ranks them wrong.
+  for (const std::size_t dim : {FlatIndex::max_dim - 1, FlatIndex::max_dim}) {
+    constexpr std::size_t nb = 6, nq = 2, k = 6;
+    std::vector<float> base(nb * dim, 0.0f);
+    std::vector<float> queries(nq * dim, 0.0f);
+    for (std::size_t r = 0; r < nb; ++r) {
+      base[r * dim + r % 3] = 1.0f;  // ties but for the last elements
+      base[r * dim + dim - 1 - r / 3] = static_cast<float>(10 * r + 5);
+    }
+    queries[dim - 1] = 1.0f;
+    queries[dim + dim - 2] = -2.0f;
+    queries[dim] = 0.5f;
+    for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+      const KnnResult r = ops::knn(shared_context(), queries, base, dim, k, metric);
+      EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "")
+          << "dimension " << dim << " " << to_string(metric);
+    }
+  }
+}
+
 TEST(Exactness, CosineOverRowsScaledFrom1eMinus25To1e25EqualsFloat64) {
   constexpr std::size_t dim = 48, nb = 4000, nq = 16;
   const auto base = extreme_scales(nb, dim, 5);

@@ -475,10 +475,16 @@ void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids
   detail::commit_all(files);
 }
 
-/// Query and base must share a dimension, k must not exceed the base's rows, and row numbers
-/// must fit the int32 ids of .ivecs.
+/// Query and base must share a dimension a search supports, k must not exceed the base's rows,
+/// and row numbers must fit the int32 ids of .ivecs.
 void check_search_shape(const SearchOptions& options, std::size_t base_dim, std::size_t base_rows,
                         const Matrix<float>& queries) {
+  // Every mode refuses it (an index, a streamed search, a rank), and before any work.
+  if (base_dim > FlatIndex::max_dim) {
+    throw Error(Errc::invalid_argument, options.base + ": dimension " + std::to_string(base_dim) +
+                                            " above the " + std::to_string(FlatIndex::max_dim) +
+                                            " a search supports");
+  }
   if (queries.dim != base_dim) {
     throw Error(Errc::invalid_argument, "dimension mismatch: " + options.query + " has dimension " +
                                             std::to_string(queries.dim) + ", " + options.base +

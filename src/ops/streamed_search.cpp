@@ -7,6 +7,7 @@
 
 #include "knn_plan.hpp"
 #include "vecaccel/error.hpp"
+#include "vecaccel/flat_index.hpp"
 
 namespace vecaccel::detail {
 namespace {
@@ -181,6 +182,12 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
                        std::size_t k, Metric metric, const ops::StreamOptions& options) {
   const std::size_t dim = source.dim;
   if (dim == 0) throw Error(Errc::invalid_argument, "kNN: dimension must be at least 1");
+  if (dim > FlatIndex::max_dim) {  // as a FlatIndex holding the base would refuse it
+    const std::string what = source.mapped != nullptr ? source.mapped->path().string() : "base";
+    throw Error(Errc::invalid_argument, what + ": dimension " + std::to_string(dim) +
+                                            " above the " + std::to_string(FlatIndex::max_dim) +
+                                            " a search supports");
+  }
   if (queries.size() % dim != 0) {
     throw Error(Errc::invalid_argument, "queries hold " + std::to_string(queries.size()) +
                                             " floats, not a multiple of the base's dimension " +
