@@ -716,6 +716,19 @@ TEST_F(CliShards, MpirunTwoRanksWriteWhatOneProcessWritesFromASharedOrPerRankBas
   EXPECT_EQ(search("per-rank", "l2", {"mpirun"}, data("part{rank}.npy")), search("one", "l2"));
 }
 
+TEST_F(CliShards, MpirunOutputNamingARanksBaseFileIsRefusedAndTheFileKept) {
+  // The check compared the outputs with the path "part{rank}.npy" itself: rank 0 then wrote
+  // its distances over part1.npy, rank 1's base.
+  write_vectors(data("part0.npy"), matrix(300, kDim, std::vector<float>(300 * kDim, 1.0f)));
+  write_vectors(data("part1.npy"), matrix(300, kDim, std::vector<float>(300 * kDim, 2.0f)));
+  const std::string before = slurp(data("part1.npy"));
+  const CliResult r = run_mpi({"search", "--base", data("part{rank}.npy"), "--query",
+                               data("query.npy"), "-k", "3", "--distances", data("part1.npy")});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("are the same file"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(data("part1.npy")), before);
+}
+
 TEST_F(CliShards, MpirunARankThatFailsMakesBothExitNonZeroWithTheMessageOnce) {
   // part1.npy is missing: rank 1 fails to read it, rank 0 waits at the next agreement.
   write_vectors(data("part0.npy"), matrix(300, kDim, std::vector<float>(300 * kDim, 1.0f)));

@@ -130,17 +130,30 @@ bool same_file(const std::string& a, const std::string& b) {
   return fs::equivalent(a, b, ec) || normalised(a) == normalised(b);
 }
 
+/// The base files the ranks read: --base with "{rank}" replaced by each rank, or --base itself.
+std::vector<std::string> base_files(const std::string& base, int ranks) {
+  const std::size_t at = base.find("{rank}");
+  if (at == std::string::npos) return {base};
+  std::vector<std::string> files;
+  for (int rank = 0; rank < ranks; ++rank)
+    files.push_back(std::string(base).replace(at, 6, std::to_string(rank)));
+  return files;
+}
+
 /// Refuses (usage error) an output that would overwrite an input or the other output: the run
 /// would destroy its own data (replace the ground truth with the results, say) and succeed.
-void check_distinct_files(const SearchOptions& options) {
+/// `ranks`: the MPI ranks (1 without MPI), whose "{rank}" base files count as inputs.
+void check_distinct_files(const SearchOptions& options, int ranks) {
   constexpr std::size_t kOutputs = 2;  // the first entries; the rest are inputs
-  const NamedPath files[] = {{"--output", options.output},
-                             {"--distances", options.distances},
-                             {"--base", options.base},
-                             {"--query", options.query},
-                             {"--gt", options.gt}};
+  std::vector<NamedPath> files = {{"--output", options.output},
+                                  {"--distances", options.distances},
+                                  {"--query", options.query},
+                                  {"--gt", options.gt}};
+  const std::vector<std::string> bases = base_files(options.base, ranks);
+  for (const std::string& base : bases)
+    files.push_back({"--base", base});
   for (std::size_t i = 0; i < kOutputs; ++i) {
-    for (std::size_t j = i + 1; j < std::size(files); ++j) {
+    for (std::size_t j = i + 1; j < files.size(); ++j) {
       if (files[i].path.empty() || files[j].path.empty()) continue;
       if (!same_file(files[i].path, files[j].path)) continue;
       throw UsageError(std::string(files[i].option) + " '" + files[i].path + "' and " +
@@ -608,9 +621,9 @@ void on_all_ranks(Cluster& cluster, const SignalStop& signals, Step step) {
 Matrix<float> read_base_slice(const SearchOptions& options, const Cluster& cluster,
                               const std::stop_token& stop) {
   const bool show_progress = progress_wanted(options.quiet);
-  if (const std::size_t at = options.base.find("{rank}"); at != std::string::npos) {
-    std::string path = options.base;
-    path.replace(at, 6, std::to_string(cluster.rank()));
+  if (options.base.find("{rank}") != std::string::npos) {
+    const std::string path =
+        base_files(options.base, cluster.size()).at(static_cast<std::size_t>(cluster.rank()));
     return read_input(path, "base", show_progress, stop);
   }
   Matrix<float> base = read_input(options.base, "base", show_progress, stop);
@@ -756,8 +769,8 @@ void run_search(const SearchOptions& options) {
   check_launch();
   check_output_path(options.output, "--output", true);
   check_output_path(options.distances, "--distances", false);
-  check_distinct_files(options);
   Cluster* peers = cluster();
+  check_distinct_files(options, peers == nullptr ? 1 : peers->size());
   if (peers == nullptr) {
     check_output_target(options.output, "--output");
     check_output_target(options.distances, "--distances");
