@@ -70,21 +70,40 @@ TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
 }
 
 TEST(KnnPlan, FusedSplitsShortenForFewQueriesToFillTheGpu) {
-  EXPECT_EQ(fused_split_length(1'000'000, 4096, 128), 8192u) << "many queries: long splits";
-  EXPECT_EQ(fused_split_length(1'000'000, 1024, 128), 8192u) << "976 workgroups already";
-  const std::uint32_t few = fused_split_length(1'000'000, 64, 128);
+  EXPECT_EQ(fused_split_length(1'000'000, 4096, 128, 128), 8192u) << "many queries: long splits";
+  EXPECT_EQ(fused_split_length(1'000'000, 1024, 128, 128), 8192u) << "976 workgroups already";
+  const std::uint32_t few = fused_split_length(1'000'000, 64, 128, 128);
   EXPECT_LT(few, 8192u);
   EXPECT_GE(1'000'000 / few, 900u) << "about a thousand workgroups for one query block";
-  EXPECT_EQ(fused_split_length(1000, 64, 128), 512u) << "never below the minimum";
+  EXPECT_EQ(fused_split_length(1000, 64, 128, 128), 512u) << "never below the minimum";
   for (std::size_t rows : {1000u, 100'000u, 10'000'000u}) {
     for (std::size_t batch : {33u, 100u, 4096u}) {
-      const std::uint32_t split = fused_split_length(rows, batch, 64);
+      const std::uint32_t split = fused_split_length(rows, batch, 64, 128);
       EXPECT_TRUE(std::has_single_bit(split)) << split;
     }
   }
   const KnnPlan p = plan_knn({1'000'000, 128, 64, 10, Metric::l2, 1 << 22}, gpu_like());
   ASSERT_TRUE(p.fused);
-  EXPECT_EQ(p.segment, fused_split_length(1'000'000, 64, 128));
+  EXPECT_EQ(p.segment, fused_split_length(1'000'000, 64, 128, 128));
+}
+
+TEST(KnnPlan, FusedSplitsOfLongRowsKeepAWorkgroupsLoopTurnsWithinTheLimit) {
+  // llvmpipe ends a loop after 65535 turns: a split of 8192 rows of dimension 8192 took
+  // 64 blocks x 512 stages and more, and the screen's dot products came out short.
+  for (const std::uint32_t block : {64u, 128u}) {
+    const std::uint64_t stage_dims = block == 128 ? 8 : 16;
+    for (const std::size_t dim : {128u, 2048u, 8192u, 16384u, 65536u}) {
+      for (const std::size_t batch : {1u, 4096u}) {
+        const std::uint32_t split = fused_split_length(10'000'000, batch, block, dim);
+        EXPECT_TRUE(std::has_single_bit(split)) << split;
+        EXPECT_GE(split, block);
+        EXPECT_LE(std::uint64_t{split} / block * ((dim + stage_dims - 1) / stage_dims + 256),
+                  max_loop_turns)
+            << "block " << block << ", dimension " << dim << ", split " << split;
+      }
+    }
+  }
+  EXPECT_EQ(fused_split_length(10'000'000, 4096, 128, 128), 8192u) << "short rows: unchanged";
 }
 
 TEST(KnnPlan, BatchesKeepEveryBufferWithinTheStorageRange) {

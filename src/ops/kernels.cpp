@@ -168,11 +168,27 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
       .name = vec4 ? "distances_small_vec4" : "distances_small",
       .workgroup_size = {threads, 1, 1},
   }));
-  bind_distance_arguments(encoder, a);
   // Enough workgroups to fill the device, each subgroup striding over 32 rows (8 turns of the
-  // kernel's 4 rows): fewer, longer-lived workgroups stream better than one turn each.
-  const std::uint32_t wanted = groups(a.num_base, std::max(1u, subgroups) * 32);
-  encoder.dispatch_threadgroups(std::min(wanted, caps.max_workgroup_count[0]));
+  // kernel's 4 rows): fewer, longer-lived workgroups stream better than one turn each. Long
+  // rows take fewer, so that a subgroup's turns over its rows and their elements stay within
+  // max_loop_turns; base slices of their own dispatch where the workgroup count runs out.
+  const std::uint32_t rows_per_turn = vec4 ? 4 : 1;
+  const std::uint32_t words = vec4 ? a.dim / 4 : a.dim;
+  const std::uint32_t turns_per_row = groups(words, std::max(1u, caps.subgroup_size)) + 1;
+  const std::uint32_t rows_per_subgroup =
+      rows_per_turn * std::clamp(max_loop_turns / turns_per_row, 1u, 32u / rows_per_turn);
+  const std::uint32_t rows_per_group = std::max(1u, subgroups) * rows_per_subgroup;
+  const std::uint64_t rows_per_dispatch =
+      std::uint64_t{rows_per_group} * caps.max_workgroup_count[0];
+  for (std::uint64_t first = 0; first < a.num_base; first += rows_per_dispatch) {
+    DistanceArgs slice = a;
+    slice.base_offset = a.base_offset + static_cast<std::uint32_t>(first);
+    slice.num_base =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(rows_per_dispatch, a.num_base - first));
+    slice.out_offset = a.out_offset + static_cast<std::uint32_t>(first);
+    bind_distance_arguments(encoder, slice);
+    encoder.dispatch_threadgroups(groups(slice.num_base, rows_per_group));
+  }
 }
 
 bool fused_knn_supported(const Capabilities& caps, std::uint32_t k, std::uint32_t dim) {

@@ -33,6 +33,12 @@ constexpr std::uint32_t small_query_limit = 8;
 constexpr std::uint32_t streamed_query_limit = 32;
 
 /// Shapes chosen per device.
+/// Loop turns one invocation may take, its outermost loop and the loops within it together.
+/// llvmpipe (lavapipe) ends a loop after 65535 turns (its guard against endless loops) and
+/// the kernel then computes garbage, so dispatches are sized to stay well below that on
+/// every device.
+constexpr std::uint32_t max_loop_turns = 32768;
+
 struct KernelShapes {
   std::uint32_t tile_m, tile_n, tile_k, micro_m, micro_n;  // distances (two compiled shapes)
   std::uint32_t block;          // 16-byte-load distance and fused kernels: block rows, 128 or 64

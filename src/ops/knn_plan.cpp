@@ -48,16 +48,26 @@ constexpr std::size_t max_batch = 4096;
 
 }  // namespace
 
-std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block) {
+std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block,
+                                 std::size_t dim) {
+  // A workgroup's turns: per block of rows, one per stage of the product (block 128 loads 8
+  // dimensions a stage, 64 loads 16) and up to ~256 of selection; within max_loop_turns in
+  // all. A power of two of blocks, at least one.
+  const std::uint64_t stage_dims = block == 128 ? 8 : 16;
+  const std::uint64_t turns_per_block = (dim + stage_dims - 1) / stage_dims + 256;
+  const std::uint64_t longest =
+      std::bit_floor(std::max<std::uint64_t>(1, max_loop_turns / turns_per_block)) * block;
   const std::uint64_t query_blocks = (batch + block - 1) / block;
   const std::uint64_t groups = (base_rows + fused_split - 1) / fused_split * query_blocks;
-  if (groups >= fused_workgroups_wanted / 4) return fused_split;
+  if (groups >= fused_workgroups_wanted / 4) {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(fused_split, longest));
+  }
   // Too few workgroups: the power of two (measured: other lengths ran up to 5x slower) that
   // brings them near the target.
   const std::uint64_t wanted =
       std::max<std::uint64_t>(1, base_rows * query_blocks / fused_workgroups_wanted);
-  return static_cast<std::uint32_t>(
-      std::clamp<std::uint64_t>(std::bit_floor(wanted), min_fused_split, fused_split));
+  return static_cast<std::uint32_t>(std::min(
+      std::clamp<std::uint64_t>(std::bit_floor(wanted), min_fused_split, fused_split), longest));
 }
 
 std::uint32_t select_segment_length(std::uint32_t kk, std::size_t batch, std::size_t rows,
@@ -141,8 +151,9 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
     batch = (shape.queries + 1) / 2;
   }
   batch = std::max<std::size_t>(batch, 1);
-  p.segment = p.fused ? fused_split_length(rows, batch, KernelShapes::for_device(caps).block)
-                      : select_segment_length(kk, batch, rows, tile_bytes);
+  p.segment = p.fused
+                  ? fused_split_length(rows, batch, KernelShapes::for_device(caps).block, shape.dim)
+                  : select_segment_length(kk, batch, rows, tile_bytes);
   // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
   // keeps its distances on chip and is limited by its candidate count instead).
   std::uint64_t tile_cols = p.fused ? std::uint64_t{fused_segments_per_tile} * p.segment

@@ -48,10 +48,12 @@ struct KnnPlan {
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows,
                                 ScreenPrecision precision = ScreenPrecision::float32);
 
-/// Base rows per workgroup of the fused screen for a batch of queries: short enough that
-/// the splits times the query blocks keep the GPU busy, long enough to amortise each
-/// workgroup's start; a power of two from 512 to 8192.
-std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block);
+/// Base rows per workgroup of the fused screen for a batch of queries of dimension dim: short
+/// enough that the splits times the query blocks keep the GPU busy, long enough to amortise
+/// each workgroup's start; a power of two from 512 to 8192, shorter for long rows so that a
+/// workgroup's loop turns stay within max_loop_turns (at least one block).
+std::uint32_t fused_split_length(std::size_t base_rows, std::size_t batch, std::uint32_t block,
+                                 std::size_t dim);
 
 /// Columns per workgroup of the selection over a distance tile: the selection kernel's
 /// default, doubled for the register-list kernel while batch x segments keeps the GPU full
