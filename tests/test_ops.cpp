@@ -77,6 +77,24 @@ TEST(Ops, DistancesMatchFloat64AndZeroVectorsHaveCosineZero) {
   }
 }
 
+TEST(Ops, DistancesOfLongRowsForAFewQueriesMatchFloat64) {
+  // The streaming kernel (a few queries) gave each subgroup 32 rows: 32 x 16383 / 8 turns of
+  // its loops on lavapipe, whose loops end after 65535 turns, and the sums came out short.
+  Context context;
+  constexpr std::size_t dim = 16383, nq = 2, nb = 2000;
+  const auto queries = vt::normal_data(nq, dim, 3);
+  const auto base = vt::normal_data(nb, dim, 4);
+  const auto d = ops::distances(context, queries, base, dim, Metric::inner_product);
+  ASSERT_EQ(d.size(), nq * nb);
+  for (std::size_t q = 0; q < nq; ++q) {
+    for (std::size_t b = 0; b < nb; ++b) {
+      const double truth =
+          vt::reference_metric(&queries[q * dim], &base[b * dim], dim, Metric::inner_product);
+      ASSERT_NEAR(d[q * nb + b], truth, 1e-2) << "query " << q << ", base row " << b;
+    }
+  }
+}
+
 TEST(Ops, TopKMatchesAStableSortForEveryK) {
   Context context;
   constexpr std::size_t rows = 5, cols = 20000;
