@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bus_error_guard.hpp"
 #include "support/reference.hpp"
 #include "vecaccel/vecaccel.hpp"
 
@@ -241,6 +243,44 @@ TEST_F(CliTest, ABaseAboveTheLargestDimensionIsRefusedNamingTheFileHeldOrStreame
         << r->err;
   }
   EXPECT_FALSE(fs::exists(dir_ / "out.ibin"));
+}
+
+TEST_F(CliTest, AMappedFileTruncatedUnderTheSearchEndsWithAnIoErrorNamingIt) {
+  // What the search does when a base's file shrinks while mapped (a child process: the
+  // signal ends it). It died of SIGBUS, "Bus error", before the guard.
+  const fs::path path = dir_ / "shrinking.fbin";
+  std::ofstream(path) << std::string(1 << 16, 'x');
+  const int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  void* map = ::mmap(nullptr, 1 << 16, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  int err[2];
+  ASSERT_EQ(::pipe(err), 0);
+  pid_t child = -1;
+  {
+    const cli::BusErrorGuard guard(path.string());
+    child = ::fork();
+    if (child == 0) {
+      ::dup2(err[1], STDERR_FILENO);
+      (void)!::ftruncate(fd, 0);
+      const auto value = *(static_cast<volatile const char*>(map) + 4096);
+      ::_exit(value == 0 ? 3 : 4);  // not reached: the read raises SIGBUS
+    }
+  }
+  ::close(err[1]);
+  std::string message(4096, '\0');
+  const ssize_t got = ::read(err[0], message.data(), message.size());
+  message.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ::close(err[0]);
+  ::munmap(map, 1 << 16);
+  ::close(fd);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(message.find("io_error: " + path.string() + ": a page of the mapped file could not"),
+            std::string::npos)
+      << message;
 }
 
 TEST_F(CliTest, IbinOutputHoldsIdsAndDistancesAndServesAsGroundTruth) {

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "bus_error_guard.hpp"
 #include "cli_support.hpp"
 #include "cluster.hpp"
 #include "commands.hpp"
@@ -530,6 +531,8 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
   const bool show_progress = progress_wanted(options.quiet);
 
   const Base base = open_base(options.base, show_progress, stop);
+  // A mapped base truncated under the search: one line and exit 1, not "Bus error".
+  const BusErrorGuard bus_errors(options.base);
   const Matrix<float> queries = read_input(options.query, "query", show_progress, stop);
   check_search_shape(options, base.dim(), base.rows(), queries);
   std::optional<Matrix<std::int32_t>> gt;
