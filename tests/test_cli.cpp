@@ -756,6 +756,28 @@ TEST_F(CliShards, MpirunTwoRanksWriteWhatOneProcessWritesFromASharedOrPerRankBas
   EXPECT_EQ(search("per-rank", "l2", {"mpirun"}, data("part{rank}.npy")), search("one", "l2"));
 }
 
+TEST_F(CliShards, MpirunSearchesAUint8BaseLikeOneProcess) {
+  // Ranks read their rows through a mapping, one byte per element; they read the whole file
+  // as float32 before, and refused a uint8 .npy.
+  Matrix<std::uint8_t> bytes{kRows, kDim, std::vector<std::uint8_t>(kRows * kDim)};
+  for (std::size_t i = 0; i < base_.size(); ++i)
+    bytes.values[i] = static_cast<std::uint8_t>(base_[i] + 2);
+  write_vectors(data("base.u8bin"), bytes);
+  // The library writes no uint8 .npy: version 1.0 by hand, the header padded to 64 bytes.
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (" +
+                       std::to_string(kRows) + ", " + std::to_string(kDim) + "), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ').push_back('\n');
+  std::ofstream npy(data("base-u8.npy"), std::ios::binary);
+  npy << "\x93NUMPY" << '\x01' << '\x00' << static_cast<char>(header.size() % 256)
+      << static_cast<char>(header.size() / 256) << header;
+  npy.write(reinterpret_cast<const char*>(bytes.values.data()),
+            static_cast<std::streamsize>(bytes.values.size()));
+  npy.close();
+  const std::string one = search("one-u8", "l2", {}, data("base.u8bin"));
+  EXPECT_EQ(search("mpi-u8bin", "l2", {"mpirun"}, data("base.u8bin")), one);
+  EXPECT_EQ(search("mpi-u8npy", "l2", {"mpirun"}, data("base-u8.npy")), one);
+}
+
 TEST_F(CliShards, MpirunOutputNamingARanksBaseFileIsRefusedAndTheFileKept) {
   // The check compared the outputs with the path "part{rank}.npy" itself: rank 0 then wrote
   // its distances over part1.npy, rank 1's base.

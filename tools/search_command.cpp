@@ -242,21 +242,6 @@ void check_ground_truth_ids(const Matrix<std::int32_t>& gt, const std::string& p
 }
 
 /// A rank's slice of the base (MPI), in memory, added in slices of about kAddSliceBytes.
-template <class Index>
-void add_base(Index& index, const Matrix<float>& base, bool show_progress,
-              const std::stop_token& stop) {
-  Progress progress("adding", base.rows, Progress::Unit::items, show_progress, "rows");
-  const std::size_t slice_rows =
-      std::max<std::size_t>(1, kAddSliceBytes / (base.dim * sizeof(float)));
-  for (std::size_t row = 0; row < base.rows; row += slice_rows) {
-    check_stop(stop);
-    const std::size_t n = std::min(slice_rows, base.rows - row);
-    index.add(std::span(base.values).subspan(row * base.dim, n * base.dim));
-    progress.update(row + n);
-  }
-  progress.finish();
-}
-
 /// The base: mapped where the file allows it, else read (float32) into memory.
 struct Base {
   std::optional<MappedVectors> mapped;
@@ -265,6 +250,12 @@ struct Base {
   std::size_t rows() const { return mapped ? mapped->rows() : values.rows; }
   std::size_t dim() const { return mapped ? mapped->dim() : values.dim; }
   ElementType type() const { return mapped ? mapped->element_type() : ElementType::float32; }
+  /// Row i widened to float (exact).
+  std::vector<float> row(std::size_t i) const {
+    if (!mapped) return {values.row(i).begin(), values.row(i).end()};
+    const detail::RowSource source{.type = type(), .dim = dim(), .bytes = {}, .mapped = &*mapped};
+    return source.row(i);
+  }
 };
 
 bool mappable(const std::string& path) {
@@ -317,16 +308,19 @@ void add_rows(Index& index, ElementType type, std::span<const std::byte> bytes) 
   }
 }
 
+/// Adds rows [first, first + count) of the base (all of it by default).
 template <class Index>
 void add_base(Index& index, const Base& base, const std::string& path, bool show_progress,
-              const std::stop_token& stop) {
-  Progress progress("adding", base.rows(), Progress::Unit::items, show_progress, "rows");
+              const std::stop_token& stop, std::size_t first = 0,
+              std::size_t count = std::numeric_limits<std::size_t>::max()) {
+  count = std::min(count, base.rows() - first);
+  Progress progress("adding", count, Progress::Unit::items, show_progress, "rows");
   const std::size_t row_bytes = base.dim() * element_size(base.type());
   const std::size_t slice_rows = std::max<std::size_t>(1, kAddSliceBytes / row_bytes);
   std::vector<std::byte> copied;  // TEXMEX rows, whose headers sit between them
-  for (std::size_t row = 0; row < base.rows(); row += slice_rows) {
+  for (std::size_t row = first; row < first + count; row += slice_rows) {
     check_stop(stop);
-    const std::size_t n = std::min(slice_rows, base.rows() - row);
+    const std::size_t n = std::min(slice_rows, first + count - row);
     std::span<const std::byte> bytes =
         base.mapped ? base.mapped->contiguous(row, n)
                     : std::as_bytes(
@@ -337,7 +331,7 @@ void add_base(Index& index, const Base& base, const std::string& path, bool show
       bytes = copied;
     }
     naming_base(path, [&] { add_rows(index, base.type(), bytes); });
-    progress.update(row + n);
+    progress.update(row - first + n);
   }
   progress.finish();
 }
@@ -514,18 +508,6 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
   }
 }
 
-template <class Index>
-void add_and_search(Index& index, const Matrix<float>& base, const Matrix<float>& queries,
-                    const SearchOptions& options, const std::stop_token& stop, SearchRun& run,
-                    Matrix<std::int32_t>& ids, Matrix<float>& distances) {
-  auto start = Clock::now();
-  add_base(index, base, progress_wanted(options.quiet), stop);
-  run.add_ms = ms_since(start);
-  start = Clock::now();
-  search_batches(index, queries, options, stop, ids, distances);
-  run.search_ms = ms_since(start);
-}
-
 void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
   const Metric metric = parse_metric(options.metric);
   const bool show_progress = progress_wanted(options.quiet);
@@ -619,27 +601,33 @@ void on_all_ranks(Cluster& cluster, const SignalStop& signals, Step step) {
   throw QuietExit(status);
 }
 
+/// The rows of a base one rank searches: [first, first + rows) of `base`.
+struct BaseSlice {
+  std::string path;
+  Base base;
+  std::size_t first = 0;
+  std::size_t rows = 0;
+};
+
 /// This rank's base rows: its own file where --base holds "{rank}", else its slice of the
-/// shared file (rows N·r/R up to N·(r+1)/R). The shared file is read whole, then trimmed.
-Matrix<float> read_base_slice(const SearchOptions& options, const Cluster& cluster,
-                              const std::stop_token& stop) {
+/// shared file (rows N·r/R up to N·(r+1)/R). Mapped where the file allows it: the rank reads
+/// its own rows only, one byte per element for uint8/int8.
+BaseSlice open_base_slice(const SearchOptions& options, const Cluster& cluster,
+                          const std::stop_token& stop) {
   const bool show_progress = progress_wanted(options.quiet);
-  if (options.base.find("{rank}") != std::string::npos) {
-    const std::string path =
-        base_files(options.base, cluster.size()).at(static_cast<std::size_t>(cluster.rank()));
-    return read_input(path, "base", show_progress, stop);
-  }
-  Matrix<float> base = read_input(options.base, "base", show_progress, stop);
+  const bool per_rank = options.base.find("{rank}") != std::string::npos;
+  std::string path =
+      per_rank
+          ? base_files(options.base, cluster.size()).at(static_cast<std::size_t>(cluster.rank()))
+          : options.base;
+  Base base = open_base(path, show_progress, stop);
+  const std::size_t total = base.rows();
+  if (per_rank) return {std::move(path), std::move(base), 0, total};
   const auto ranks = static_cast<std::size_t>(cluster.size());
   const auto rank = static_cast<std::size_t>(cluster.rank());
-  const std::size_t first = base.rows * rank / ranks;
-  const std::size_t last = base.rows * (rank + 1) / ranks;
-  base.values.erase(base.values.begin(),
-                    base.values.begin() + static_cast<std::ptrdiff_t>(first * base.dim));
-  base.values.resize((last - first) * base.dim);
-  base.values.shrink_to_fit();
-  base.rows = last - first;
-  return base;
+  const std::size_t first = total * rank / ranks;
+  const std::size_t last = total * (rank + 1) / ranks;
+  return {std::move(path), std::move(base), first, last - first};
 }
 
 /// One rank's results as a part of the exact merge: global labels, and each candidate's
@@ -651,7 +639,7 @@ struct RankResults {
 };
 
 RankResults rank_results(const Matrix<std::int32_t>& ids, const Matrix<float>& distances,
-                         const Matrix<float>& base, const Matrix<float>& queries,
+                         const BaseSlice& slice, const Matrix<float>& queries,
                          std::size_t first_row, Metric metric) {
   RankResults out{.distances = distances.values,
                   .labels = std::vector<std::int64_t>(ids.values.size(), -1),
@@ -660,8 +648,9 @@ RankResults rank_results(const Matrix<std::int32_t>& ids, const Matrix<float>& d
     const std::int32_t row = ids.values[slot];
     if (row < 0) continue;
     out.labels[slot] = static_cast<std::int64_t>(first_row) + row;
-    out.exact[slot] = detail::direct_distance(queries.row(slot / ids.dim),
-                                              base.row(static_cast<std::size_t>(row)), metric);
+    out.exact[slot] = detail::direct_distance(
+        queries.row(slot / ids.dim), slice.base.row(slice.first + static_cast<std::size_t>(row)),
+        metric);
   }
   return out;
 }
@@ -697,18 +686,21 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
   options.quiet = options.quiet || !root;
   const std::stop_token stop = signals.token();
   const Metric metric = parse_metric(options.metric);
-  Matrix<float> base;
+  BaseSlice slice;
   Matrix<float> queries;
   on_all_ranks(cluster, signals, [&] {
     if (root) {
       check_output_target(options.output, "--output");
       check_output_target(options.distances, "--distances");
     }
-    base = read_base_slice(options, cluster, stop);
+    slice = open_base_slice(options, cluster, stop);
     queries = read_input(options.query, "query", progress_wanted(options.quiet), stop);
   });
-  const std::vector<std::uint64_t> rows = cluster.all_gather(base.rows);
-  const std::vector<std::uint64_t> dims = cluster.all_gather(base.dim);
+  // A mapped base truncated under the search: one line and exit 1, not "Bus error".
+  const BusErrorGuard bus_errors(slice.path);
+  const std::size_t dim = slice.base.dim();
+  const std::vector<std::uint64_t> rows = cluster.all_gather(slice.rows);
+  const std::vector<std::uint64_t> dims = cluster.all_gather(dim);
   std::size_t first_row = 0;
   std::size_t total_rows = 0;
   for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -724,18 +716,15 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
                       std::to_string(dims[0]) + ", rank " + std::to_string(r) + "'s " +
                       std::to_string(dims[r]));
     }
-    check_search_shape(options, base.dim, total_rows, queries);
+    check_search_shape(options, dim, total_rows, queries);
     if (root && !options.gt.empty()) {
       gt = read_ground_truth(options.gt, queries.rows);
       check_ground_truth_ids(*gt, options.gt, total_rows, options.base);
     }
   });
 
-  SearchRun run{.device = {},
-                .base_rows = total_rows,
-                .dim = base.dim,
-                .queries = queries.rows,
-                .recalls = {}};
+  SearchRun run{
+      .device = {}, .base_rows = total_rows, .dim = dim, .queries = queries.rows, .recalls = {}};
   RankResults mine;
   on_all_ranks(cluster, signals, [&] {
     const std::vector<std::uint32_t> devices =
@@ -744,11 +733,17 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
         Device::open(devices[static_cast<std::size_t>(cluster.local_rank()) % devices.size()]));
     run.device =
         device_text(context) + " on each of " + std::to_string(cluster.size()) + " MPI ranks";
-    FlatIndex index(context, base.dim, metric);
+    FlatIndex index(context, dim, metric, slice.base.type());
     Matrix<std::int32_t> ids;
     Matrix<float> distances;
-    add_and_search(index, base, queries, options, stop, run, ids, distances);
-    mine = rank_results(ids, distances, base, queries, first_row, metric);
+    auto start = Clock::now();
+    add_base(index, slice.base, slice.path, progress_wanted(options.quiet), stop, slice.first,
+             slice.rows);
+    run.add_ms = ms_since(start);
+    start = Clock::now();
+    search_batches(index, queries, options, stop, ids, distances);
+    run.search_ms = ms_since(start);
+    mine = rank_results(ids, distances, slice, queries, first_row, metric);
   });
 
   const auto start = Clock::now();
