@@ -715,6 +715,26 @@ TEST_F(CliShards, SearchShardsAUint8BaseLikeOneDevice) {
   EXPECT_EQ(search("two-u8", "l2", {"--devices", "0,0"}, data("base.u8bin")), one);
 }
 
+TEST_F(CliShards, DevicesRefuseABaseAboveTheMemoryBudgetInsteadOfIgnoringIt) {
+  // 801 rows of 6 floats: 401 a device, 11 KB on the GPU, over 4 KiB; the sharded search
+  // ignored the budget (and accepted any text in it).
+  for (const std::string budget : {"4K", "lots"}) {
+    SCOPED_TRACE(budget);
+    ::setenv("VECACCEL_MEMORY_BUDGET", budget.c_str(), 1);
+    const CliResult r =
+        run({"search", "--base", data("base.npy"), "--query", data("query.npy"), "-k", "3",
+             "--devices", "0,0", "--output", (io_ / "ids.npy").string()});
+    ::unsetenv("VECACCEL_MEMORY_BUDGET");
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find(budget == "4K" ? "401 rows of dimension 6 per device exceed "
+                                          "VECACCEL_MEMORY_BUDGET = 4K (4096 bytes)"
+                                        : "VECACCEL_MEMORY_BUDGET = 'lots'"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(io_ / "ids.npy"));
+  }
+}
+
 TEST_F(CliShards, DevicesThatAreNoDeviceIndexAreAUsageError) {
   const std::string count = std::to_string(Device::enumerate().size());
   for (const std::string& devices : std::vector<std::string>{"0,x", "0,,0", "-1", count}) {

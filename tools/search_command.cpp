@@ -19,6 +19,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <limits>
@@ -508,6 +509,22 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
   }
 }
 
+/// --devices and mpirun hold the base whole on their GPUs (they do not stream it yet): a
+/// VECACCEL_MEMORY_BUDGET that a device's `rows` would exceed is refused before any work, as
+/// is a malformed one, rather than ignored.
+void check_held_within_budget(const std::string& base, std::size_t rows, std::size_t dim,
+                              ElementType type, const char* mode) {
+  const char* text = std::getenv("VECACCEL_MEMORY_BUDGET");
+  if (text == nullptr || *text == 0) return;
+  const std::uint64_t budget = detail::parse_byte_size(text, "VECACCEL_MEMORY_BUDGET");
+  if (detail::stream_rows_per_pass(budget, dim, type, rows) >= rows) return;
+  throw Error(Errc::invalid_argument,
+              base + ": " + std::to_string(rows) + " rows of dimension " + std::to_string(dim) +
+                  " per device exceed VECACCEL_MEMORY_BUDGET = " + text + " (" +
+                  std::to_string(budget) + " bytes), and " + mode +
+                  " holds the base whole; without it one device streams the base");
+}
+
 void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
   const Metric metric = parse_metric(options.metric);
   const bool show_progress = progress_wanted(options.quiet);
@@ -539,7 +556,10 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
     run.search_ms = ms_since(start);
   };
   if (!options.devices.empty()) {
-    ShardedIndex index(parse_devices(options.devices), base.dim(), metric, base.type());
+    const std::vector<std::uint32_t> devices = parse_devices(options.devices);
+    check_held_within_budget(options.base, (base.rows() + devices.size() - 1) / devices.size(),
+                             base.dim(), base.type(), "--devices");
+    ShardedIndex index(devices, base.dim(), metric, base.type());
     run.device = device_text(index);
     add_then_search(index);
   } else {
@@ -699,6 +719,9 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
   // A mapped base truncated under the search: one line and exit 1, not "Bus error".
   const BusErrorGuard bus_errors(slice.path);
   const std::size_t dim = slice.base.dim();
+  on_all_ranks(cluster, signals, [&] {
+    check_held_within_budget(slice.path, slice.rows, dim, slice.base.type(), "mpirun");
+  });
   const std::vector<std::uint64_t> rows = cluster.all_gather(slice.rows);
   const std::vector<std::uint64_t> dims = cluster.all_gather(dim);
   std::size_t first_row = 0;
