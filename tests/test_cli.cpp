@@ -6,6 +6,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bus_error_guard.hpp"
@@ -639,6 +641,40 @@ TEST_F(CliSignals, SignalWhileWritingTheOutputsLeavesNoTemporary) {
     return;
   }
   expect_interrupted(outcome, SIGINT, "SIGINT");
+}
+
+TEST_F(CliTest, SigtermWhileAQueryPipeHasNoWriterExits143) {
+  // open() of a named pipe waits for a writer; the tool sat there with its signals blocked,
+  // and only SIGKILL ended it.
+  write_vectors(data("base.fbin"), matrix(10, 4, vt::normal_data(10, 4, 1)));
+  const fs::path pipe = dir_ / "query.fbin";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  const std::string base = data("base.fbin");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::execl(VECACCEL_CLI_PATH, VECACCEL_CLI_PATH, "search", "--base", base.c_str(), "--query",
+            pipe.c_str(), "-k", "2", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(child, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::kill(child, SIGTERM);
+  int status = 0;
+  pid_t done = 0;
+  for (int turn = 0; turn < 200 && done == 0; ++turn) {
+    done = ::waitpid(child, &status, WNOHANG);
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (done == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    FAIL() << "still waiting for the pipe 10 s after SIGTERM";
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 143);
 }
 
 // ---- Several devices and ranks ------------------------------------------------------------------

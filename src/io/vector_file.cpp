@@ -1,6 +1,9 @@
 #include "vecaccel/vector_file.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -223,14 +226,39 @@ struct FileCloser {
 
 class InputFile {
  public:
+  /// Opens without blocking: open() of a named pipe with no writer would wait for one with
+  /// no way to give up (the tool ignored SIGINT there). Such a pipe waits in
+  /// wait_until_readable instead.
   explicit InputFile(const fs::path& path) : name_(path.string()) {
-    file_.reset(std::fopen(path.c_str(), "rb"));
-    if (!file_) fail_errno("cannot open", errno);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) fail_errno("cannot open", errno);
+    file_.reset(::fdopen(fd, "rb"));
+    if (!file_) {
+      const int err = errno;
+      ::close(fd);
+      fail_errno("cannot open", err);
+    }
     struct stat info {};
-    if (::fstat(::fileno(file_.get()), &info) != 0) fail_errno("cannot stat", errno);
+    if (::fstat(fd, &info) != 0) fail_errno("cannot stat", errno);
     if (S_ISDIR(info.st_mode)) fail(Errc::io_error, name_, "cannot read: Is a directory");
     regular_ = S_ISREG(info.st_mode);
+    fifo_ = S_ISFIFO(info.st_mode);
     size_ = regular_ ? static_cast<std::uint64_t>(info.st_size) : 0;
+    if (!fifo_) blocking_reads();
+  }
+
+  /// A pipe: waits until its writer has written or closed, calling `waiting` (0, 0) every
+  /// 100 ms (it may throw to give up, as the tool's stop check does), then reads block again.
+  void wait_until_readable(const ProgressCallback& waiting) {
+    if (!fifo_) return;
+    pollfd ready{.fd = ::fileno(file_.get()), .events = POLLIN, .revents = 0};
+    for (;;) {
+      const int got = ::poll(&ready, 1, 100);
+      if (got > 0) break;
+      if (got < 0 && errno != EINTR) fail_errno("cannot wait for the pipe's writer", errno);
+      if (waiting) waiting(0, 0);
+    }
+    blocking_reads();
   }
 
   // Pipes and devices have no size up front; those are read whole instead of streamed.
@@ -272,9 +300,18 @@ class InputFile {
     fail(Errc::io_error, name_, cat(what, ": ", errno_message(err)));
   }
 
+  void blocking_reads() {
+    const int fd = ::fileno(file_.get());
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+      fail_errno("cannot make reads blocking", errno);
+    }
+  }
+
   std::string name_;
   std::unique_ptr<std::FILE, FileCloser> file_;
   bool regular_ = false;
+  bool fifo_ = false;
   std::uint64_t size_ = 0;
   std::uint64_t position_ = 0;
 };
@@ -930,6 +967,7 @@ Matrix<Out> read_any(const fs::path& path, const ProgressCallback& progress) {
   if (format != VectorFileFormat::npy) elem = format_elem<Out>(format, name);
   InputFile file(path);
   if (!file.regular()) {
+    file.wait_until_readable(progress);
     const auto bytes = file.read_all();
     report(progress, bytes.size(), bytes.size());
     return parse_any<Out>(bytes, format, name);
@@ -1188,6 +1226,7 @@ GroundTruth read_ground_truth(const std::filesystem::path& path, const ProgressC
   }
   InputFile file(path);
   if (!file.regular()) {
+    file.wait_until_readable(progress);
     const auto bytes = file.read_all();
     report(progress, bytes.size(), bytes.size());
     GroundTruth truth{parse_bin<std::int32_t>(bytes, Elem::i32, BinTail::distances, name), {}};
