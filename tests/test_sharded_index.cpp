@@ -152,7 +152,7 @@ TEST(ExactMerge, APartOutOfItsMetricsOrderIsRefusedNamingItAndTheFirstSuchQuery)
     parts[2].distances[slot] = 5.0f;
     parts[2].distances[slot + 1] = 4.0f;
   }
-  const std::vector<std::vector<double>> exact(3, std::vector<double>(3000 * 2, 0.0));
+  const std::vector<std::vector<double>> exact(3, std::vector<double>(std::size_t{3000} * 2, 0.0));
   for (const bool merging : {false, true}) {
     try {
       if (merging) {

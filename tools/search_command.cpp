@@ -137,6 +137,7 @@ std::vector<std::string> base_files(const std::string& base, int ranks) {
   const std::size_t at = base.find("{rank}");
   if (at == std::string::npos) return {base};
   std::vector<std::string> files;
+  files.reserve(static_cast<std::size_t>(ranks));
   for (int rank = 0; rank < ranks; ++rank)
     files.push_back(std::string(base).replace(at, 6, std::to_string(rank)));
   return files;
@@ -152,6 +153,7 @@ void check_distinct_files(const SearchOptions& options, int ranks) {
                                   {"--query", options.query},
                                   {"--gt", options.gt}};
   const std::vector<std::string> bases = base_files(options.base, ranks);
+  files.reserve(files.size() + bases.size());
   for (const std::string& base : bases)
     files.push_back({"--base", base});
   for (std::size_t i = 0; i < kOutputs; ++i) {
