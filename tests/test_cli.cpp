@@ -403,6 +403,24 @@ TEST_F(CliErrors, NanInBaseAndInfInQueryNameFileRowAndValue) {
                  {data("inf.fvecs"), "row 2", "column 0", "-inf"});
 }
 
+TEST_F(CliErrors, AQueryWhoseL2ValuesWouldOverflowIsRefusedNamingFileAndRowHeldOrStreamed) {
+  auto queries = vt::normal_data(12, 8, 7);
+  queries[std::size_t{9} * 8 + 2] = 1e20f;  // squared norm 1e40 > 2^124, though finite
+  write_vectors(data("huge.fvecs"), matrix(12, 8, queries));
+  // Batches of 4: the engine alone numbered the row within its batch (1), without the file.
+  std::vector<std::string> args = search(data("base.fvecs"), data("huge.fvecs"));
+  args.insert(args.end(), {"--batch", "4"});
+  const std::vector<std::string> words = {
+      data("huge.fvecs") + ": query row 9 has squared norm 1e+40", "l2"};
+  expect_failure(args, 1, words);
+  ::setenv("VECACCEL_MEMORY_BUDGET", "1K", 1);  // streamed: ops::knn over the mapped base
+  expect_failure(args, 1, words);
+  ::unsetenv("VECACCEL_MEMORY_BUDGET");
+  // Cosine scales every row before the screen: nothing to refuse.
+  args.insert(args.end(), {"--metric", "cosine"});
+  EXPECT_EQ(run(args).status, 0);
+}
+
 TEST_F(CliErrors, KOutOfRangeIsAUsageError) {
   expect_failure(search(data("base.fvecs"), data("query.fvecs"), "0"), 2, {"-k", "0"});
   expect_failure(search(data("base.fvecs"), data("query.fvecs"), "2049"), 2, {"-k", "2049"});

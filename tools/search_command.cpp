@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +39,7 @@
 #include "io/atomic_file.hpp"
 #include "io/vector_file_writer.hpp"
 #include "ops/base_upload.hpp"
+#include "ops/certificate.hpp"
 #include "ops/exact_merge.hpp"
 #include "ops/streamed_search.hpp"
 #include "progress.hpp"
@@ -508,6 +510,15 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
   if (base_rows > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
     throw Error(Errc::invalid_argument, options.base + ": " + std::to_string(base_rows) +
                                             " rows do not fit the int32 ids of .ivecs");
+  }
+  // The engine refuses such a query too, but only when it searches: after the whole base is
+  // uploaded, and numbered within its batch rather than its file.
+  const Metric metric = parse_metric(options.metric);
+  for (std::size_t r = 0; r < queries.rows; ++r) {
+    double squared = 0.0;
+    for (const float v : queries.row(r))
+      squared += static_cast<double>(v) * static_cast<double>(v);
+    detail::check_squared_norm(std::sqrt(squared), metric, options.query + ": query", r);
   }
 }
 

@@ -48,16 +48,6 @@ std::uint32_t u32(std::uint64_t v) {
   return static_cast<std::uint32_t>(v);  // callers keep chunks within 32-bit element counts
 }
 
-/// Refuses a row whose float32 screen values could overflow (l2 and inner product), in the
-/// words KnnEngine::check_base uses.
-void check_norm(double norm, Metric metric, std::size_t row) {
-  if (metric == Metric::cosine || norm * norm <= max_squared_norm) return;
-  throw Error(Errc::invalid_argument, "base row " + std::to_string(row) + " has squared norm " +
-                                          std::to_string(norm * norm) +
-                                          ", above the 2^124 (2.1e37) for which float32 " +
-                                          std::string(to_string(metric)) + " values stay finite");
-}
-
 void store_fence() {
 #if defined(__SSE2__)
   _mm_sfence();  // streaming stores are weakly ordered: complete them before the GPU copies
@@ -116,7 +106,7 @@ double checked_norm(const float* row, std::size_t dim, float scale, Metric metri
   }
   if (bad != 0) check_finite({row, dim}, dim, "base", label);
   const double norm = std::sqrt((sums[0] + sums[1]) + (sums[2] + sums[3]));
-  check_norm(norm, metric, label);
+  check_squared_norm(norm, metric, "base", label);
   return norm;
 }
 

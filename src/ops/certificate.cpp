@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
 namespace {
@@ -112,6 +116,17 @@ bool certified(Metric metric, double kth_exact, double screen_last, double bound
   if (std::isnan(bound) || std::isinf(bound)) return false;
   if (smaller_is_better(metric)) return kth_exact < screen_last - bound;
   return kth_exact > screen_last + bound;
+}
+
+void check_squared_norm(double norm, Metric metric, std::string_view what, std::size_t row) {
+  const double squared = norm * norm;
+  if (metric == Metric::cosine || squared <= max_squared_norm) return;
+  char value[32];
+  std::snprintf(value, sizeof value, "%.6g", squared);
+  throw Error(Errc::invalid_argument, std::string(what) + " row " + std::to_string(row) +
+                                          " has squared norm " + value +
+                                          ", above the 2^124 (2.1e37) for which float32 " +
+                                          std::string(to_string(metric)) + " values stay finite");
 }
 
 }  // namespace vecaccel::detail

@@ -10,6 +10,7 @@
 // of the whole base, ties by label included.
 
 #include <cstddef>
+#include <string_view>
 
 #include "vecaccel/metric.hpp"
 
@@ -23,6 +24,11 @@ enum class ScreenPrecision { float32, float16, float16x3 };
 /// Rows and queries whose squared norm exceeds this are refused for l2 and inner product:
 /// the screen's float32 values (|q|² + |x|² + 2|q||x| at most) must stay finite.
 inline constexpr double max_squared_norm = 0x1p124;
+
+/// Throws invalid_argument, "<what> row <row> has squared norm ...", where an l2 or inner
+/// product row of float64 norm `norm` is above max_squared_norm. Cosine rows are scaled
+/// before the screen reads them and never overflow.
+void check_squared_norm(double norm, Metric metric, std::string_view what, std::size_t row);
 
 /// A rigorous bound on |s̃ - s| for one query against any base row of the search, from the
 /// query's norm and the largest base norm (both of the vectors the screen read; cosine

@@ -108,15 +108,6 @@ double row_norm(std::span<const float> row) {
   return std::sqrt(sum);
 }
 
-/// Refuses a row whose float32 screen values could overflow (l2 and inner product).
-void check_norm(double norm, Metric metric, std::string_view what, std::size_t row) {
-  if (norm * norm <= max_squared_norm) return;
-  throw Error(Errc::invalid_argument, std::string(what) + " row " + std::to_string(row) +
-                                          " has squared norm " + std::to_string(norm * norm) +
-                                          ", above the 2^124 (2.1e37) for which float32 " +
-                                          std::string(to_string(metric)) + " values stay finite");
-}
-
 /// The power of two that brings a row's largest magnitude into [1, 2) (1 for a zero row).
 float row_scale(std::span<const float> row) {
   float largest = 0.0f;
@@ -153,7 +144,7 @@ std::vector<double> stage_rows(std::span<const float> values, std::span<std::byt
     }
     std::copy(row.begin(), row.end(), staged);
     norms[r] = row_norm(row);
-    check_norm(norms[r], metric, what, first_row + r);
+    check_squared_norm(norms[r], metric, what, first_row + r);
   }
   return norms;
 }
@@ -228,7 +219,7 @@ void KnnEngine::check_base(std::span<const float> vectors, std::size_t first_row
   check_finite(vectors, dim_, "base", first_row);
   if (metric_ == Metric::cosine) return;  // rows are scaled when staged
   for (std::size_t r = 0; r < vectors.size() / dim_; ++r)
-    check_norm(row_norm(vectors.subspan(r * dim_, dim_)), metric_, "base", first_row + r);
+    check_squared_norm(row_norm(vectors.subspan(r * dim_, dim_)), metric_, "base", first_row + r);
 }
 
 void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
