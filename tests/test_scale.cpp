@@ -163,6 +163,31 @@ TEST_F(ScaleTest, MappedFilesAreCheckedLikeTheReaders) {
   error_of(Errc::invalid_argument, [&] { mapped.row(2); });
 }
 
+TEST_F(ScaleTest, AMappedTexmexFileOfTheWrongSizeNamesARowOfAnotherDimensionFirst) {
+  // Rows of dimension 2, 3, 2: 12 + 16 + 12 bytes, not a whole number of 12-byte rows. The
+  // reader names row 1; the mapping called the file truncated at byte 36.
+  std::FILE* file = std::fopen(path("mixed.fvecs").c_str(), "wb");
+  const std::int32_t two = 2, three = 3;
+  const float values[3] = {1, 2, 3};
+  for (const std::int32_t dim : {two, three, two}) {
+    std::fwrite(&dim, 4, 1, file);
+    std::fwrite(values, 4, static_cast<std::size_t>(dim), file);
+  }
+  std::fclose(file);
+  const auto mapped = error_of(Errc::io_error, [&] { MappedVectors{path("mixed.fvecs")}; });
+  EXPECT_NE(mapped.find("mixed.fvecs: row 1 has dimension 3, expected 2 (from row 0)"),
+            std::string::npos)
+      << mapped;
+  const auto read = error_of(Errc::io_error, [&] { (void)read_vectors(path("mixed.fvecs")); });
+  EXPECT_NE(read.find("row 1 has dimension 3, expected 2 (from row 0)"), std::string::npos) << read;
+  // Rows that all agree and a partial last row: still truncated.
+  write_vectors(path("cut.fvecs"), Matrix<float>{2, 2, {1, 2, 3, 4}});
+  std::filesystem::resize_file(path("cut.fvecs"), 20);
+  const auto cut = error_of(Errc::io_error, [&] { MappedVectors{path("cut.fvecs")}; });
+  EXPECT_NE(cut.find("truncated at byte 12: row 1 needs 12 bytes, 8 left"), std::string::npos)
+      << cut;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Compact element types
 

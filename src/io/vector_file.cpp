@@ -899,6 +899,25 @@ ElementType element_type_of(Elem elem) {
                             : ElementType::float32;
 }
 
+/// Rows whose headers a mapped TEXMEX file of the wrong size has checked before it is called
+/// truncated: a row of another dimension (mixed files are the usual cause) is named as the
+/// readers name it, without reading every row of a large file.
+constexpr std::size_t kHeadersCheckedOnBadSize = 4096;
+
+void check_texmex_headers(InputFile& file, const detail::VectorFileLayout& layout,
+                          std::string_view name) {
+  const std::size_t rows = std::min(layout.rows, kHeadersCheckedOnBadSize);
+  std::array<std::byte, kTexmexDimBytes> head{};
+  for (std::size_t row = 1; row < rows; ++row) {
+    file.read_at(head, row * layout.row_stride);
+    const std::size_t dim = texmex_dim(head, row, name);
+    if (dim != layout.dim) {
+      fail(Errc::io_error, name,
+           cat("row ", row, " has dimension ", dim, ", expected ", layout.dim, " (from row 0)"));
+    }
+  }
+}
+
 detail::VectorFileLayout texmex_file_layout(InputFile& file, Elem elem, std::string_view name) {
   detail::VectorFileLayout layout{.type = element_type_of(elem), .file_size = file.size()};
   if (file.size() == 0) return layout;
@@ -913,6 +932,7 @@ detail::VectorFileLayout texmex_file_layout(InputFile& file, Elem elem, std::str
   layout.data_offset = kTexmexDimBytes;
   layout.row_headers = true;
   if (const std::uint64_t extra = file.size() % layout.row_stride; extra != 0) {
+    check_texmex_headers(file, layout, name);
     truncated_row(name, layout.rows * layout.row_stride, layout.rows, layout.row_stride, extra, "");
   }
   return layout;
