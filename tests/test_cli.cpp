@@ -865,6 +865,19 @@ TEST_F(CliShards, MpirunOutputNamingARanksBaseFileIsRefusedAndTheFileKept) {
   EXPECT_EQ(slurp(data("part1.npy")), before);
 }
 
+TEST_F(CliShards, MpirunUsageErrorIsPrintedOnceAndExits2) {
+  // Every rank finds it before any rank reads a file; each printed it.
+  write_vectors(data("part0.npy"), matrix(300, kDim, std::vector<float>(300 * kDim, 1.0f)));
+  const CliResult r = run_mpi({"search", "--base", data("part0.npy"), "--query", data("query.npy"),
+                               "-k", "3", "--output", (io_ / "ids.txt").string()});
+  EXPECT_EQ(r.status, 2) << r.err;
+  // Ours once (mpirun adds lines of its own about the exit status).
+  const std::size_t first = r.err.find("vecaccel: ");
+  ASSERT_NE(first, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("vecaccel: ", first + 1), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ids.txt", first), std::string::npos) << r.err;
+}
+
 TEST_F(CliShards, MpirunARankThatFailsMakesBothExitNonZeroWithTheMessageOnce) {
   // part1.npy is missing: rank 1 fails to read it, rank 0 waits at the next agreement.
   write_vectors(data("part0.npy"), matrix(300, kDim, std::vector<float>(300 * kDim, 1.0f)));

@@ -801,16 +801,22 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
 
 void run_search(const SearchOptions& options) {
   check_launch();
-  check_output_path(options.output, "--output", true);
-  check_output_path(options.distances, "--distances", false);
   Cluster* peers = cluster();
-  check_distinct_files(options, peers == nullptr ? 1 : peers->size());
-  if (peers == nullptr) {
+  const auto check_arguments = [&] {
+    check_output_path(options.output, "--output", true);
+    check_output_path(options.distances, "--distances", false);
+    check_distinct_files(options, peers == nullptr ? 1 : peers->size());
+  };
+  // Before the Context: the driver's threads must inherit the blocked signals.
+  const SignalStop signals;
+  if (peers != nullptr) {
+    // Every rank finds the same usage error; agreeing first has one rank print it.
+    on_all_ranks(*peers, signals, check_arguments);
+  } else {
+    check_arguments();
     check_output_target(options.output, "--output");
     check_output_target(options.distances, "--distances");
   }
-  // Before the Context: the driver's threads must inherit the blocked signals.
-  const SignalStop signals;
   try {
     if (peers != nullptr) {
       search_distributed(options, signals, *peers);
