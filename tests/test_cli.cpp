@@ -769,24 +769,50 @@ TEST_F(CliShards, SearchShardsAUint8BaseLikeOneDevice) {
   EXPECT_EQ(search("two-u8", "l2", {"--devices", "0,0"}, data("base.u8bin")), one);
 }
 
-TEST_F(CliShards, DevicesRefuseABaseAboveTheMemoryBudgetInsteadOfIgnoringIt) {
-  // 801 rows of 6 floats: 401 a device, 11 KB on the GPU, over 4 KiB; the sharded search
-  // ignored the budget (and accepted any text in it).
-  for (const std::string budget : {"4K", "lots"}) {
-    SCOPED_TRACE(budget);
-    ::setenv("VECACCEL_MEMORY_BUDGET", budget.c_str(), 1);
-    const CliResult r =
-        run({"search", "--base", data("base.npy"), "--query", data("query.npy"), "-k", "3",
-             "--devices", "0,0", "--output", (io_ / "ids.npy").string()});
+TEST_F(CliShards, DevicesStreamAMappedBaseAboveTheMemoryBudgetLikeOneDevice) {
+  // 801 rows of 6 small integers (ties across the shards): 267 a device, over 4 KiB each.
+  // The sharded search refused such a base; it now streams each device's share.
+  for (const std::string metric : {"l2", "ip", "cosine"}) {
+    SCOPED_TRACE(metric);
+    const std::string one = search("one-" + metric, metric);
+    ::setenv("VECACCEL_MEMORY_BUDGET", "4K", 1);
+    const std::string three = search("three-" + metric, metric, {"--devices", "0,0,0", "--json"});
     ::unsetenv("VECACCEL_MEMORY_BUDGET");
-    EXPECT_EQ(r.status, 1) << r.err;
-    EXPECT_NE(r.err.find(budget == "4K" ? "401 rows of dimension 6 per device exceed "
-                                          "VECACCEL_MEMORY_BUDGET = 4K (4096 bytes)"
-                                        : "VECACCEL_MEMORY_BUDGET = 'lots'"),
-              std::string::npos)
-        << r.err;
-    EXPECT_FALSE(fs::exists(io_ / "ids.npy"));
+    EXPECT_EQ(three, one);
+    EXPECT_NE(last_.out.find("\"memory_budget_bytes\": 4096"), std::string::npos) << last_.out;
+    EXPECT_EQ(last_.out.find("\"streamed_passes\": 0"), std::string::npos) << last_.out;
   }
+}
+
+TEST_F(CliShards, DevicesRefuseABudgetTheyCannotKeepOrCannotRead) {
+  // A base read from a pipe cannot be streamed: held whole, over the budget, it is refused
+  // before any work; a malformed budget is refused for any base.
+  const fs::path pipe = dir_ / "base.npy";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  const std::string bytes = slurp(data("base.npy"));
+  std::jthread writer([&] {
+    std::ofstream out(pipe, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  });
+  const auto search_with = [&](const std::string& budget, const std::string& base) {
+    ::setenv("VECACCEL_MEMORY_BUDGET", budget.c_str(), 1);
+    const CliResult r = run({"search", "--base", base, "--query", data("query.npy"), "-k", "3",
+                             "--devices", "0,0", "--output", (io_ / "ids.npy").string()});
+    ::unsetenv("VECACCEL_MEMORY_BUDGET");
+    return r;
+  };
+  const CliResult piped = search_with("4K", pipe.string());
+  writer.join();
+  EXPECT_EQ(piped.status, 1) << piped.err;
+  EXPECT_NE(piped.err.find("401 rows of dimension 6 per device exceed VECACCEL_MEMORY_BUDGET = "
+                           "4K (4096 bytes), and --devices streams only a base file it can map"),
+            std::string::npos)
+      << piped.err;
+  const CliResult malformed = search_with("lots", data("base.npy"));
+  EXPECT_EQ(malformed.status, 1) << malformed.err;
+  EXPECT_NE(malformed.err.find("VECACCEL_MEMORY_BUDGET = 'lots'"), std::string::npos)
+      << malformed.err;
+  EXPECT_FALSE(fs::exists(io_ / "ids.npy"));
 }
 
 TEST_F(CliShards, DevicesThatAreNoDeviceIndexAreAUsageError) {
@@ -828,6 +854,30 @@ TEST_F(CliShards, MpirunTwoRanksWriteWhatOneProcessWritesFromASharedOrPerRankBas
       data("part1.npy"),
       matrix(kRows - 300, kDim, std::vector<float>(base_.begin() + 300 * kDim, base_.end())));
   EXPECT_EQ(search("per-rank", "l2", {"mpirun"}, data("part{rank}.npy")), search("one", "l2"));
+}
+
+TEST_F(CliShards, MpirunStreamsARanksSliceAboveTheMemoryBudgetLikeOneProcess) {
+  // Each rank's 400 rows exceed 4 KiB: mpirun refused them; each rank now streams its slice
+  // (of the shared file, or its own file) through its GPU.
+  write_vectors(data("part0.npy"),
+                matrix(300, kDim, std::vector<float>(base_.begin(), base_.begin() + 300 * kDim)));
+  write_vectors(
+      data("part1.npy"),
+      matrix(kRows - 300, kDim, std::vector<float>(base_.begin() + 300 * kDim, base_.end())));
+  for (const std::string metric : {"l2", "ip"}) {
+    SCOPED_TRACE(metric);
+    const std::string one = search("one-" + metric, metric);
+    ::setenv("VECACCEL_MEMORY_BUDGET", "4K", 1);
+    const std::string shared = search("mpi-" + metric, metric, {"mpirun", "--json"});
+    const std::string shared_out = last_.out;
+    const std::string per_rank =
+        search("per-rank-" + metric, metric, {"mpirun", "--json"}, data("part{rank}.npy"));
+    ::unsetenv("VECACCEL_MEMORY_BUDGET");
+    EXPECT_EQ(shared, one);
+    EXPECT_EQ(per_rank, one);
+    EXPECT_NE(shared_out.find("\"memory_budget_bytes\": 4096"), std::string::npos) << shared_out;
+    EXPECT_EQ(last_.out.find("\"streamed_passes\": 0"), std::string::npos) << last_.out;
+  }
 }
 
 TEST_F(CliShards, MpirunSearchesAUint8BaseLikeOneProcess) {

@@ -321,6 +321,41 @@ TEST_F(ScaleTest, StreamedUint8FileEqualsInMemorySearch) {
   }
 }
 
+TEST_F(ScaleTest, StreamedSearchOfARowRangeEqualsASearchOfThoseRowsLabelledAsFileRows) {
+  const std::size_t dim = 24, n = 1500, nq = 20, k = 9, first = 437, count = 701;
+  const auto base = random_bytes<std::uint8_t>(n * dim, 11);
+  const auto queries = widened(random_bytes<std::uint8_t>(nq * dim, 12));
+  write_vectors(path("range.u8bin"), Matrix<std::uint8_t>{n, dim, base});
+  const MappedVectors mapped(path("range.u8bin"));
+  const std::vector<std::uint8_t> rows(base.begin() + first * dim,
+                                       base.begin() + (first + count) * dim);
+  for (const Metric metric : kMetrics) {
+    std::vector<std::size_t> progress;
+    const KnnResult range = ops::knn(shared_context(), queries, mapped, k, metric,
+                                     {.progress =
+                                          [&](std::size_t done, std::size_t total) {
+                                            EXPECT_EQ(total, count);
+                                            progress.push_back(done);
+                                          },
+                                      .memory_budget = 16 << 10,
+                                      .first_row = first,
+                                      .row_count = count});
+    ASSERT_GT(progress.size(), 2u);
+    EXPECT_EQ(progress.back(), count);
+    KnnResult expected = ops::knn(shared_context(), queries, widened(rows), dim, k, metric);
+    for (std::int64_t& label : expected.labels)
+      label += static_cast<std::int64_t>(first);
+    expect_same_bits(range, expected, std::string(to_string(metric)));
+  }
+  const auto outside = error_of(Errc::invalid_argument, [&] {
+    (void)ops::knn(shared_context(), queries, mapped, k, Metric::l2,
+                   {.first_row = 1000, .row_count = 501});
+  });
+  EXPECT_NE(outside.find("range.u8bin: rows 1000 to 1501 asked of its 1500 rows"),
+            std::string::npos)
+      << outside;
+}
+
 /// A uint8 row of `dim` values whose squared norm is `target` (255s, then up to four squares).
 std::vector<std::uint8_t> row_with_squared_norm(std::size_t dim, std::uint64_t target) {
   std::vector<std::uint8_t> row(dim, 0);

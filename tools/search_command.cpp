@@ -11,10 +11,12 @@
 // a regular file) and never read whole into memory: uint8/int8 bases stay one byte per element
 // on the GPU. A base that does not fit the device memory budget (VECACCEL_MEMORY_BUDGET, else the
 // device's free memory) is streamed through the GPU in passes, with a progress bar over the
-// base rows; the results are the same bits either way.
+// base rows (by each device of --devices, each mpirun rank, for its share); the results are the
+// same bits either way.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -25,10 +27,13 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <numeric>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -341,15 +346,17 @@ void add_base(Index& index, const Base& base, const std::string& path, bool show
   progress.finish();
 }
 
-/// Streams a mapped base through the GPU in passes within `budget`.
-void search_streamed(Context& context, const MappedVectors& base, const Matrix<float>& queries,
-                     const SearchOptions& options, std::uint64_t budget,
-                     const std::stop_token& stop, SearchRun& run, Matrix<std::int32_t>& ids,
-                     Matrix<float>& distances) {
-  Progress progress("searching base", base.rows(), Progress::Unit::items,
-                    progress_wanted(options.quiet), "rows");
+/// Streams rows [first, first + rows) of a mapped base through the GPU in passes within
+/// `budget`, with a progress bar over them; labels are file rows, errors name `path`.
+KnnResult search_streamed(Context& context, const MappedVectors& base, const std::string& path,
+                          std::size_t first, std::size_t rows, const Matrix<float>& queries,
+                          const SearchOptions& options, std::uint64_t budget,
+                          const std::stop_token& stop, SearchRun& run) {
+  run.budget = budget;
+  Progress progress("searching base", rows, Progress::Unit::items, progress_wanted(options.quiet),
+                    "rows");
   KnnResult result;
-  naming_base(options.base, [&] {
+  naming_base(path, [&] {
     result = ops::knn(context, queries.values, base, options.k, parse_metric(options.metric),
                       {.timeout = std::chrono::nanoseconds::max(),
                        .stop = stop,
@@ -358,14 +365,12 @@ void search_streamed(Context& context, const MappedVectors& base, const Matrix<f
                              ++run.passes;
                              progress.update(done);
                            },
-                       .memory_budget = budget});
+                       .memory_budget = budget,
+                       .first_row = first,
+                       .row_count = rows});
   });
   progress.finish();
-  const std::size_t k = options.k;
-  ids = {.rows = queries.rows, .dim = k, .values = std::vector<std::int32_t>(queries.rows * k)};
-  distances = {.rows = queries.rows, .dim = k, .values = std::move(result.distances)};
-  for (std::size_t i = 0; i < ids.values.size(); ++i)
-    ids.values[i] = static_cast<std::int32_t>(result.labels[i]);
+  return result;
 }
 
 /// Searches batch by batch; ids (0-based base rows) and distances, rows x k each.
@@ -522,9 +527,9 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
   }
 }
 
-/// --devices and mpirun hold the base whole on their GPUs (they do not stream it yet): a
-/// VECACCEL_MEMORY_BUDGET that a device's `rows` would exceed is refused before any work, as
-/// is a malformed one, rather than ignored.
+/// --devices and mpirun stream a base they map; one read into memory (from a pipe) they hold
+/// whole on their GPUs: a VECACCEL_MEMORY_BUDGET that a device's `rows` would exceed is refused
+/// before any work, as is a malformed one, rather than ignored.
 void check_held_within_budget(const std::string& base, std::size_t rows, std::size_t dim,
                               ElementType type, const char* mode) {
   const char* text = std::getenv("VECACCEL_MEMORY_BUDGET");
@@ -535,7 +540,140 @@ void check_held_within_budget(const std::string& base, std::size_t rows, std::si
               base + ": " + std::to_string(rows) + " rows of dimension " + std::to_string(dim) +
                   " per device exceed VECACCEL_MEMORY_BUDGET = " + text + " (" +
                   std::to_string(budget) + " bytes), and " + mode +
-                  " holds the base whole; without it one device streams the base");
+                  " streams only a base file it can map, not one read from a pipe");
+}
+
+/// One part's results (a rank's, a device's) for the exact merge: global labels, and each
+/// candidate's float64 value from the part's own rows (the merge reads those where float32
+/// values tie).
+struct RankResults {
+  std::vector<float> distances;
+  std::vector<std::int64_t> labels;
+  std::vector<double> exact;
+};
+
+/// A part's results for the exact merge: `labels` are global rows (-1: none), row label +
+/// `file_offset` of `base` (a rank's own file can number its rows from 0).
+RankResults part_results(std::vector<float> distances, std::vector<std::int64_t> labels,
+                         const Base& base, std::int64_t file_offset, const Matrix<float>& queries,
+                         std::size_t k, Metric metric) {
+  RankResults out{.distances = std::move(distances),
+                  .labels = std::move(labels),
+                  .exact = std::vector<double>(queries.rows * k, 0.0)};
+  for (std::size_t slot = 0; slot < out.labels.size(); ++slot) {
+    const std::int64_t label = out.labels[slot];
+    if (label < 0) continue;
+    out.exact[slot] = detail::direct_distance(
+        queries.row(slot / k), base.row(static_cast<std::size_t>(label + file_offset)), metric);
+  }
+  return out;
+}
+
+/// The merge of every part's results, gathered back to back, into the final ids and distances.
+void merge_parts(const RankResults& gathered, std::size_t ranks, std::size_t queries, std::size_t k,
+                 Metric metric, Matrix<std::int32_t>& ids, Matrix<float>& distances) {
+  const std::size_t slots = queries * k;
+  std::vector<KnnResult> parts(ranks);
+  std::vector<std::vector<double>> exact(ranks);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    const auto from = static_cast<std::ptrdiff_t>(r * slots);
+    const auto to = static_cast<std::ptrdiff_t>((r + 1) * slots);
+    parts[r] = {.rows = queries,
+                .k = k,
+                .distances = {gathered.distances.begin() + from, gathered.distances.begin() + to},
+                .labels = {gathered.labels.begin() + from, gathered.labels.begin() + to}};
+    exact[r] = {gathered.exact.begin() + from, gathered.exact.begin() + to};
+  }
+  const KnnResult merged = detail::merge_exact(parts, exact, metric);
+  ids = {.rows = queries, .dim = k, .values = std::vector<std::int32_t>(slots)};
+  distances = {.rows = queries, .dim = k, .values = merged.distances};
+  for (std::size_t i = 0; i < slots; ++i)
+    ids.values[i] = static_cast<std::int32_t>(merged.labels[i]);  // checked to fit int32
+}
+
+/// One device's share of a mapped base in a streamed sharded search.
+struct StreamedShard {
+  std::unique_ptr<Context> context;  // Context does not move
+  std::size_t first = 0;
+  std::size_t rows = 0;
+  std::uint64_t budget = 0;
+};
+
+/// --devices over a mapped base: each device's contiguous share of the rows (within one row of
+/// each other) with its device memory budget, or none when every share fits its device whole
+/// (then a ShardedIndex holds the base).
+std::vector<StreamedShard> shards_to_stream(const std::vector<std::uint32_t>& devices,
+                                            const MappedVectors& base) {
+  std::vector<StreamedShard> shards;
+  shards.reserve(devices.size());
+  bool stream = false;
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    const std::size_t first = base.rows() * i / devices.size();
+    const std::size_t rows = base.rows() * (i + 1) / devices.size() - first;
+    auto context = std::make_unique<Context>(Device::open(devices[i]));
+    const std::uint64_t budget = detail::device_memory_budget(*context);
+    stream = stream ||
+             detail::stream_rows_per_pass(budget, base.dim(), base.element_type(), rows) < rows;
+    shards.push_back({std::move(context), first, rows, budget});
+  }
+  if (!stream) shards.clear();
+  return shards;
+}
+
+/// Streams every device's share of the base through it at once (a thread each), then merges
+/// the shares' top k exactly, as the ranks' are merged. The first error stops the others.
+void search_streamed_shards(std::vector<StreamedShard>& shards, const Base& base,
+                            const Matrix<float>& queries, const SearchOptions& options,
+                            const std::stop_token& stop, SearchRun& run, Matrix<std::int32_t>& ids,
+                            Matrix<float>& distances) {
+  const Metric metric = parse_metric(options.metric);
+  Progress progress("searching base", base.rows(), Progress::Unit::items,
+                    progress_wanted(options.quiet), "rows");
+  std::mutex mutex;
+  std::vector<std::size_t> done(shards.size(), 0);
+  std::exception_ptr error;
+  std::stop_source halt;
+  const std::stop_callback forward(stop, [&] { halt.request_stop(); });
+  std::vector<KnnResult> results(shards.size());
+  {
+    std::vector<std::jthread> threads;
+    threads.reserve(shards.size());
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      threads.emplace_back([&, i] {
+        const auto passed = [&, i](std::size_t rows, std::size_t) {
+          const std::lock_guard lock(mutex);
+          ++run.passes;
+          done[i] = rows;
+          progress.update(std::accumulate(done.begin(), done.end(), std::size_t{0}));
+        };
+        try {
+          results[i] = ops::knn(*shards[i].context, queries.values, *base.mapped, options.k, metric,
+                                {.timeout = std::chrono::nanoseconds::max(),
+                                 .stop = halt.get_token(),
+                                 .progress = passed,
+                                 .memory_budget = shards[i].budget,
+                                 .first_row = shards[i].first,
+                                 .row_count = shards[i].rows});
+        } catch (...) {
+          const std::lock_guard lock(mutex);
+          if (!error) error = std::current_exception();
+          halt.request_stop();
+        }
+      });
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  progress.finish();
+  RankResults gathered;
+  for (KnnResult& result : results) {
+    const RankResults part = part_results(std::move(result.distances), std::move(result.labels),
+                                          base, 0, queries, options.k, metric);
+    gathered.distances.insert(gathered.distances.end(), part.distances.begin(),
+                              part.distances.end());
+    gathered.labels.insert(gathered.labels.end(), part.labels.begin(), part.labels.end());
+    gathered.exact.insert(gathered.exact.end(), part.exact.begin(), part.exact.end());
+  }
+  merge_parts(gathered, shards.size(), queries.rows, options.k, metric, ids, distances);
 }
 
 void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
@@ -570,11 +708,25 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
   };
   if (!options.devices.empty()) {
     const std::vector<std::uint32_t> devices = parse_devices(options.devices);
-    check_held_within_budget(options.base, (base.rows() + devices.size() - 1) / devices.size(),
-                             base.dim(), base.type(), "--devices");
-    ShardedIndex index(devices, base.dim(), metric, base.type());
-    run.device = device_text(index);
-    add_then_search(index);
+    std::vector<StreamedShard> shards;
+    if (base.mapped) shards = shards_to_stream(devices, *base.mapped);
+    if (!shards.empty()) {
+      for (const StreamedShard& shard : shards) {
+        run.device += (run.device.empty() ? "" : " + ") + device_text(*shard.context);
+        run.budget = run.budget == 0 ? shard.budget : std::min(run.budget, shard.budget);
+      }
+      const auto start = Clock::now();
+      naming_base(options.base, [&] {
+        search_streamed_shards(shards, base, queries, options, stop, run, ids, distances);
+      });
+      run.search_ms = ms_since(start);
+    } else {
+      check_held_within_budget(options.base, (base.rows() + devices.size() - 1) / devices.size(),
+                               base.dim(), base.type(), "--devices");
+      ShardedIndex index(devices, base.dim(), metric, base.type());
+      run.device = device_text(index);
+      add_then_search(index);
+    }
   } else {
     Context context;
     run.device = device_text(context);
@@ -582,9 +734,14 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
     const bool stream = base.mapped && detail::stream_rows_per_pass(budget, base.dim(), base.type(),
                                                                     base.rows()) < base.rows();
     if (stream) {
-      run.budget = budget;
       const auto start = Clock::now();
-      search_streamed(context, *base.mapped, queries, options, budget, stop, run, ids, distances);
+      KnnResult result = search_streamed(context, *base.mapped, options.base, 0, base.rows(),
+                                         queries, options, budget, stop, run);
+      const std::size_t k = options.k;
+      ids = {.rows = queries.rows, .dim = k, .values = std::vector<std::int32_t>(queries.rows * k)};
+      distances = {.rows = queries.rows, .dim = k, .values = std::move(result.distances)};
+      for (std::size_t i = 0; i < ids.values.size(); ++i)
+        ids.values[i] = static_cast<std::int32_t>(result.labels[i]);  // checked to fit int32
       run.search_ms = ms_since(start);
     } else {
       FlatIndex index(context, base.dim(), metric, base.type());
@@ -663,51 +820,42 @@ BaseSlice open_base_slice(const SearchOptions& options, const Cluster& cluster,
   return {std::move(path), std::move(base), first, last - first};
 }
 
-/// One rank's results as a part of the exact merge: global labels, and each candidate's
-/// float64 value from the rank's own rows (the merge reads those where float32 values tie).
-struct RankResults {
-  std::vector<float> distances;
-  std::vector<std::int64_t> labels;
-  std::vector<double> exact;
-};
-
-RankResults rank_results(const Matrix<std::int32_t>& ids, const Matrix<float>& distances,
-                         const BaseSlice& slice, const Matrix<float>& queries,
-                         std::size_t first_row, Metric metric) {
-  RankResults out{.distances = distances.values,
-                  .labels = std::vector<std::int64_t>(ids.values.size(), -1),
-                  .exact = std::vector<double>(ids.values.size(), 0.0)};
-  for (std::size_t slot = 0; slot < ids.values.size(); ++slot) {
-    const std::int32_t row = ids.values[slot];
-    if (row < 0) continue;
-    out.labels[slot] = static_cast<std::int64_t>(first_row) + row;
-    out.exact[slot] = detail::direct_distance(
-        queries.row(slot / ids.dim), slice.base.row(slice.first + static_cast<std::size_t>(row)),
-        metric);
+/// One rank's search of its slice: streamed through its GPU when the slice is mapped and does
+/// not fit the device's memory budget, else held whole by a FlatIndex; run.add_ms is the
+/// upload of a slice held whole (0 when streamed).
+RankResults slice_results(Context& context, const BaseSlice& slice, const Matrix<float>& queries,
+                          const SearchOptions& options, const std::stop_token& stop, SearchRun& run,
+                          std::size_t first_row) {
+  const Metric metric = parse_metric(options.metric);
+  const std::size_t dim = slice.base.dim();
+  const auto file_offset =
+      static_cast<std::int64_t>(slice.first) - static_cast<std::int64_t>(first_row);
+  const std::uint64_t budget = detail::device_memory_budget(context);
+  if (slice.base.mapped &&
+      detail::stream_rows_per_pass(budget, dim, slice.base.type(), slice.rows) < slice.rows) {
+    KnnResult result = search_streamed(context, *slice.base.mapped, slice.path, slice.first,
+                                       slice.rows, queries, options, budget, stop, run);
+    for (std::int64_t& label : result.labels) {
+      if (label >= 0) label -= file_offset;  // file rows to global rows
+    }
+    return part_results(std::move(result.distances), std::move(result.labels), slice.base,
+                        file_offset, queries, options.k, metric);
   }
-  return out;
-}
-
-/// Rank 0's merge of every rank's gathered results into the final ids and distances.
-void merge_ranks(const RankResults& gathered, std::size_t ranks, std::size_t queries, std::size_t k,
-                 Metric metric, Matrix<std::int32_t>& ids, Matrix<float>& distances) {
-  const std::size_t slots = queries * k;
-  std::vector<KnnResult> parts(ranks);
-  std::vector<std::vector<double>> exact(ranks);
-  for (std::size_t r = 0; r < ranks; ++r) {
-    const auto from = static_cast<std::ptrdiff_t>(r * slots);
-    const auto to = static_cast<std::ptrdiff_t>((r + 1) * slots);
-    parts[r] = {.rows = queries,
-                .k = k,
-                .distances = {gathered.distances.begin() + from, gathered.distances.begin() + to},
-                .labels = {gathered.labels.begin() + from, gathered.labels.begin() + to}};
-    exact[r] = {gathered.exact.begin() + from, gathered.exact.begin() + to};
+  FlatIndex index(context, dim, metric, slice.base.type());
+  const auto start = Clock::now();
+  add_base(index, slice.base, slice.path, progress_wanted(options.quiet), stop, slice.first,
+           slice.rows);
+  run.add_ms = ms_since(start);
+  Matrix<std::int32_t> ids;
+  Matrix<float> distances;
+  search_batches(index, queries, options, stop, ids, distances);
+  std::vector<std::int64_t> labels(ids.values.size(), -1);
+  for (std::size_t slot = 0; slot < labels.size(); ++slot) {
+    if (ids.values[slot] >= 0)
+      labels[slot] = static_cast<std::int64_t>(first_row) + ids.values[slot];
   }
-  const KnnResult merged = detail::merge_exact(parts, exact, metric);
-  ids = {.rows = queries, .dim = k, .values = std::vector<std::int32_t>(slots)};
-  distances = {.rows = queries, .dim = k, .values = merged.distances};
-  for (std::size_t i = 0; i < slots; ++i)
-    ids.values[i] = static_cast<std::int32_t>(merged.labels[i]);  // checked to fit int32
+  return part_results(std::move(distances.values), std::move(labels), slice.base, file_offset,
+                      queries, options.k, metric);
 }
 
 /// `mpirun -np R vecaccel search ...`: each rank searches its slice of the base on its own
@@ -733,7 +881,8 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
   const BusErrorGuard bus_errors(slice.path);
   const std::size_t dim = slice.base.dim();
   on_all_ranks(cluster, signals, [&] {
-    check_held_within_budget(slice.path, slice.rows, dim, slice.base.type(), "mpirun");
+    if (!slice.base.mapped)
+      check_held_within_budget(slice.path, slice.rows, dim, slice.base.type(), "mpirun");
   });
   const std::vector<std::uint64_t> rows = cluster.all_gather(slice.rows);
   const std::vector<std::uint64_t> dims = cluster.all_gather(dim);
@@ -769,17 +918,9 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
         Device::open(devices[static_cast<std::size_t>(cluster.local_rank()) % devices.size()]));
     run.device =
         device_text(context) + " on each of " + std::to_string(cluster.size()) + " MPI ranks";
-    FlatIndex index(context, dim, metric, slice.base.type());
-    Matrix<std::int32_t> ids;
-    Matrix<float> distances;
-    auto start = Clock::now();
-    add_base(index, slice.base, slice.path, progress_wanted(options.quiet), stop, slice.first,
-             slice.rows);
-    run.add_ms = ms_since(start);
-    start = Clock::now();
-    search_batches(index, queries, options, stop, ids, distances);
-    run.search_ms = ms_since(start);
-    mine = rank_results(ids, distances, slice, queries, first_row, metric);
+    const auto start = Clock::now();
+    mine = slice_results(context, slice, queries, options, stop, run, first_row);
+    run.search_ms = ms_since(start) - run.add_ms;
   });
 
   const auto start = Clock::now();
@@ -790,7 +931,7 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
     if (!root) return;
     Matrix<std::int32_t> ids;
     Matrix<float> distances;
-    merge_ranks(gathered, static_cast<std::size_t>(cluster.size()), queries.rows, options.k, metric,
+    merge_parts(gathered, static_cast<std::size_t>(cluster.size()), queries.rows, options.k, metric,
                 ids, distances);
     run.search_ms += ms_since(start);
     if (gt) run.recalls = recalls(ids, *gt, options.k);
@@ -851,7 +992,8 @@ void add_search_command(CLI::App& app) {
       "Outputs are written only when the whole search succeeded, never over an input or each "
       "other.\n"
       "Under mpirun (built with MPI), each rank searches its slice of --base (or its own file: "
-      "'{rank}' in the path becomes the rank) on its host's GPUs in turn, the results are merged "
+      "'{rank}' in the path becomes the rank) on its host's GPUs in turn, streaming it when it "
+      "does not fit (as does each device of --devices), the results are merged "
       "exactly and rank 0 writes the outputs (docs/multi-gpu.md). Exit status: 0 done, 1 failed "
       "(bad data, I/O error), 2 usage error, 130/143 "
       "stopped by SIGINT/SIGTERM (no output written).");

@@ -78,6 +78,11 @@ struct StreamOptions {
   /// VECACCEL_MEMORY_BUDGET (<bytes>[K|M|G]) when set, else the device's free memory
   /// (VK_EXT_memory_budget) or its device-local heaps.
   std::optional<std::uint64_t> memory_budget;
+  /// Searches base rows [first_row, first_row + row_count) only (row_count: to the end when
+  /// unset), e.g. one device's share of a file; labels stay base rows, and progress counts
+  /// the range's rows. invalid_argument when the range leaves the base.
+  std::size_t first_row = 0;
+  std::optional<std::size_t> row_count;
 };
 
 /// The k nearest rows of a mapped base file (float32, uint8 or int8 as stored; never widened

@@ -194,8 +194,18 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
                                             std::to_string(dim));
   }
   check_k(k, "streamed kNN search");
+  const std::size_t source_rows = source.rows();
+  const std::size_t begin = options.first_row;
+  if (begin > source_rows || options.row_count.value_or(0) > source_rows - begin) {
+    const std::string what = source.mapped != nullptr ? source.mapped->path().string() : "base";
+    throw Error(Errc::invalid_argument, what + ": rows " + std::to_string(begin) + " to " +
+                                            std::to_string(begin + options.row_count.value_or(0)) +
+                                            " asked of its " + std::to_string(source_rows) +
+                                            " rows");
+  }
+  const std::size_t end = options.row_count ? begin + *options.row_count : source_rows;
+  const std::size_t total = end - begin;
   KnnEngine engine(context, dim, metric);
-  const std::size_t total = source.rows();
   if (total == 0) return engine.search(queries, {}, k, {.stop = options.stop});
   const std::uint64_t budget = options.memory_budget.value_or(device_memory_budget(context));
   const std::size_t per_pass = stream_rows_per_pass(budget, dim, source.type, total);
@@ -212,7 +222,7 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
       std::clamp<std::uint64_t>(budget / 96, 1, BaseUploader::default_slice_bytes);
   PassSlot slots[2] = {{context, dim, metric, engine.chunk_rows(), slice_bytes},
                        {context, dim, metric, engine.chunk_rows(), slice_bytes}};
-  const auto count_of = [&](std::size_t first) { return std::min(per_pass, total - first); };
+  const auto count_of = [&](std::size_t first) { return std::min(per_pass, end - first); };
   const auto load = [&](std::size_t pass, std::size_t first) {
     return std::async(std::launch::async, [&, pass, first] {
       fill(context, engine, slots[pass % 2], source, first, count_of(first));
@@ -220,18 +230,19 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
   };
   // Declared after the slots: an error unwinds through its destructor, which waits for the
   // upload still writing into a slot before the slots go.
-  std::future<void> next = load(0, 0);
-  for (std::size_t pass = 0, first = 0; first < total; ++pass, first += per_pass) {
-    deadline.check_stop(std::to_string(first) + " of " + std::to_string(total) + " base rows");
+  std::future<void> next = load(0, begin);
+  for (std::size_t pass = 0, first = begin; first < end; ++pass, first += per_pass) {
+    deadline.check_stop(std::to_string(first - begin) + " of " + std::to_string(total) +
+                        " base rows");
     next.get();
-    if (first + per_pass < total) next = load(pass + 1, first + per_pass);
+    if (first + per_pass < end) next = load(pass + 1, first + per_pass);
     const PassSlot& slot = slots[pass % 2];
     const KnnResult part = engine.search(
         queries, std::span(slot.chunks).first(slot.used), k,
         {.timeout = deadline.wait_options().timeout.value_or(std::chrono::nanoseconds::max()),
          .stop = options.stop});
     merger.add(part, static_cast<std::int64_t>(first));
-    if (options.progress) options.progress(first + count_of(first), total);
+    if (options.progress) options.progress(first - begin + count_of(first), total);
   }
   return merger.take();
 }
