@@ -593,28 +593,28 @@ void merge_parts(const RankResults& gathered, std::size_t ranks, std::size_t que
 
 /// One device's share of a mapped base in a streamed sharded search.
 struct StreamedShard {
-  std::unique_ptr<Context> context;  // Context does not move
+  Context* context = nullptr;
   std::size_t first = 0;
   std::size_t rows = 0;
   std::uint64_t budget = 0;
 };
 
-/// --devices over a mapped base: each device's contiguous share of the rows (within one row of
-/// each other) with its device memory budget, or none when every share fits its device whole
-/// (then a ShardedIndex holds the base).
-std::vector<StreamedShard> shards_to_stream(const std::vector<std::uint32_t>& devices,
-                                            const MappedVectors& base) {
+/// --devices over a mapped base: each shard's contiguous share of the rows (within one row of
+/// each other) on its device, with the device's memory budget, or none when every share fits
+/// its device whole (then the index holds the base).
+std::vector<StreamedShard> shards_to_stream(ShardedIndex& index, const MappedVectors& base) {
   std::vector<StreamedShard> shards;
-  shards.reserve(devices.size());
+  const std::size_t count = index.shard_count();
+  shards.reserve(count);
   bool stream = false;
-  for (std::size_t i = 0; i < devices.size(); ++i) {
-    const std::size_t first = base.rows() * i / devices.size();
-    const std::size_t rows = base.rows() * (i + 1) / devices.size() - first;
-    auto context = std::make_unique<Context>(Device::open(devices[i]));
-    const std::uint64_t budget = detail::device_memory_budget(*context);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t first = base.rows() * i / count;
+    const std::size_t rows = base.rows() * (i + 1) / count - first;
+    Context& context = index.shard_context(i);
+    const std::uint64_t budget = detail::device_memory_budget(context);
     stream = stream ||
              detail::stream_rows_per_pass(budget, base.dim(), base.element_type(), rows) < rows;
-    shards.push_back({std::move(context), first, rows, budget});
+    shards.push_back({&context, first, rows, budget});
   }
   if (!stream) shards.clear();
   return shards;
@@ -708,13 +708,13 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
   };
   if (!options.devices.empty()) {
     const std::vector<std::uint32_t> devices = parse_devices(options.devices);
+    ShardedIndex index(devices, base.dim(), metric, base.type());
+    run.device = device_text(index);
     std::vector<StreamedShard> shards;
-    if (base.mapped) shards = shards_to_stream(devices, *base.mapped);
+    if (base.mapped) shards = shards_to_stream(index, *base.mapped);
     if (!shards.empty()) {
-      for (const StreamedShard& shard : shards) {
-        run.device += (run.device.empty() ? "" : " + ") + device_text(*shard.context);
+      for (const StreamedShard& shard : shards)
         run.budget = run.budget == 0 ? shard.budget : std::min(run.budget, shard.budget);
-      }
       const auto start = Clock::now();
       naming_base(options.base, [&] {
         search_streamed_shards(shards, base, queries, options, stop, run, ids, distances);
@@ -723,8 +723,6 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
     } else {
       check_held_within_budget(options.base, (base.rows() + devices.size() - 1) / devices.size(),
                                base.dim(), base.type(), "--devices");
-      ShardedIndex index(devices, base.dim(), metric, base.type());
-      run.device = device_text(index);
       add_then_search(index);
     }
   } else {

@@ -80,8 +80,10 @@ class ShardedIndex {
   std::size_t shard_count() const noexcept;
   /// Rows held by shard i (< shard_count()).
   std::size_t shard_size(std::size_t shard) const;
-  /// Shard i's context (< shard_count()), e.g. to name its device.
+  /// Shard i's context (< shard_count()), e.g. to name its device or to run other work on
+  /// that device (a streamed search of rows the index does not hold); Context's thread safety.
   const Context& shard_context(std::size_t shard) const;
+  Context& shard_context(std::size_t shard);
   void reset();
 
  private:

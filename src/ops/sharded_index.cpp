@@ -139,6 +139,10 @@ class ShardedIndexImpl {
   ElementType element_type() const noexcept { return type_; }
   std::size_t shard_count() const noexcept { return shards_.size(); }
   const Context& context(std::size_t shard) const { return checked(shard).context; }
+  Context& context(std::size_t shard) {
+    (void)checked(shard);  // the range check
+    return shards_[shard]->context;
+  }
 
   std::size_t size() const {
     std::shared_lock lock(mutex_);
@@ -422,6 +426,9 @@ std::size_t ShardedIndex::shard_size(std::size_t shard) const {
   return impl_->shard_size(shard);
 }
 const Context& ShardedIndex::shard_context(std::size_t shard) const {
+  return impl_->context(shard);
+}
+Context& ShardedIndex::shard_context(std::size_t shard) {
   return impl_->context(shard);
 }
 void ShardedIndex::reset() {
