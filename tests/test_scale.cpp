@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ops/base_upload.hpp"
@@ -354,6 +355,37 @@ TEST_F(ScaleTest, StreamedSearchOfARowRangeEqualsASearchOfThoseRowsLabelledAsFil
   EXPECT_NE(outside.find("range.u8bin: rows 1000 to 1501 asked of its 1500 rows"),
             std::string::npos)
       << outside;
+}
+
+TEST_F(ScaleTest, RowRangesOfOneMappedFileStreamedConcurrentlyOnTwoContextsAreEachExact) {
+  // As `vecaccel search --devices` streams the shares of one mapped file: a thread and a
+  // Context each, passes uploaded on further threads, pages of finished passes released.
+  const std::size_t dim = 16, n = 1200, nq = 10, k = 7;
+  const auto base = random_bytes<std::uint8_t>(n * dim, 13);
+  const auto queries = widened(random_bytes<std::uint8_t>(nq * dim, 14));
+  write_vectors(path("shares.fbin"), Matrix<float>{n, dim, widened(base)});
+  const MappedVectors mapped(path("shares.fbin"));
+  Context second(shared_context().device());
+  Context* contexts[2] = {&shared_context(), &second};
+  KnnResult results[2];
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        results[i] =
+            ops::knn(*contexts[i], queries, mapped, k, Metric::l2,
+                     {.memory_budget = 8 << 10, .first_row = i * n / 2, .row_count = n / 2});
+      });
+    }
+  }
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto share = widened(std::vector<std::uint8_t>(base.begin() + i * n / 2 * dim,
+                                                         base.begin() + (i + 1) * n / 2 * dim));
+    KnnResult expected = ops::knn(shared_context(), queries, share, dim, k, Metric::l2);
+    for (std::int64_t& label : expected.labels)
+      label += static_cast<std::int64_t>(i * n / 2);
+    expect_same_bits(results[i], expected, "share " + std::to_string(i));
+  }
 }
 
 /// A uint8 row of `dim` values whose squared norm is `target` (255s, then up to four squares).
