@@ -747,6 +747,14 @@ class CliShards : public CliTest {
 #endif
   }
 
+  /// base.npy cut in two: rank 0's first `rows` rows (part0.npy), rank 1's the rest.
+  void write_rank_parts(std::size_t rows) const {
+    const auto cut = base_.begin() + static_cast<std::ptrdiff_t>(rows * kDim);
+    write_vectors(data("part0.npy"), matrix(rows, kDim, std::vector<float>(base_.begin(), cut)));
+    write_vectors(data("part1.npy"),
+                  matrix(kRows - rows, kDim, std::vector<float>(cut, base_.end())));
+  }
+
   std::vector<float> base_;
   CliResult last_;
 };
@@ -780,39 +788,72 @@ TEST_F(CliShards, DevicesStreamAMappedBaseAboveTheMemoryBudgetLikeOneDevice) {
     ::unsetenv("VECACCEL_MEMORY_BUDGET");
     EXPECT_EQ(three, one);
     EXPECT_NE(last_.out.find("\"memory_budget_bytes\": 4096"), std::string::npos) << last_.out;
+    EXPECT_NE(last_.out.find("\"streamed_passes\": "), std::string::npos) << last_.out;
     EXPECT_EQ(last_.out.find("\"streamed_passes\": 0"), std::string::npos) << last_.out;
   }
+  ::setenv("VECACCEL_MEMORY_BUDGET", "4K", 1);
+  search("text", "l2", {"--devices", "0,0,0"});
+  ::unsetenv("VECACCEL_MEMORY_BUDGET");
+  EXPECT_NE(last_.out.find("(budget 4.10 KB)"), std::string::npos) << last_.out;
 }
 
-TEST_F(CliShards, DevicesRefuseABudgetTheyCannotKeepOrCannotRead) {
+TEST_F(CliShards, ABudgetThatCannotBeKeptOrReadIsRefusedByOneDeviceAndByDevices) {
   // A base read from a pipe cannot be streamed: held whole, over the budget, it is refused
-  // before any work; a malformed budget is refused for any base.
-  const fs::path pipe = dir_ / "base.npy";
-  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  // before any work (one device ignored the budget); a malformed budget is refused for any base.
   const std::string bytes = slurp(data("base.npy"));
-  std::jthread writer([&] {
-    std::ofstream out(pipe, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  });
-  const auto search_with = [&](const std::string& budget, const std::string& base) {
+  const auto search_with = [&](const std::string& budget, const std::string& base,
+                               const std::string& devices) {
+    std::vector<std::string> args = {"search",  "--base",          base,
+                                     "--query", data("query.npy"), "-k",
+                                     "3",       "--output",        (io_ / "ids.npy").string()};
+    if (!devices.empty()) args.insert(args.end(), {"--devices", devices});
     ::setenv("VECACCEL_MEMORY_BUDGET", budget.c_str(), 1);
-    const CliResult r = run({"search", "--base", base, "--query", data("query.npy"), "-k", "3",
-                             "--devices", "0,0", "--output", (io_ / "ids.npy").string()});
+    const CliResult r = run(args);
     ::unsetenv("VECACCEL_MEMORY_BUDGET");
     return r;
   };
-  const CliResult piped = search_with("4K", pipe.string());
-  writer.join();
-  EXPECT_EQ(piped.status, 1) << piped.err;
-  EXPECT_NE(piped.err.find("401 rows of dimension 6 per device exceed VECACCEL_MEMORY_BUDGET = "
-                           "4K (4096 bytes), and --devices streams only a base file it can map"),
-            std::string::npos)
-      << piped.err;
-  const CliResult malformed = search_with("lots", data("base.npy"));
-  EXPECT_EQ(malformed.status, 1) << malformed.err;
-  EXPECT_NE(malformed.err.find("VECACCEL_MEMORY_BUDGET = 'lots'"), std::string::npos)
-      << malformed.err;
+  for (const std::string devices : {"", "0,0"}) {
+    SCOPED_TRACE(devices);
+    const fs::path pipe = dir_ / ("base" + devices + ".npy");
+    ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+    std::jthread writer([&] {
+      std::ofstream out(pipe, std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    });
+    const CliResult piped = search_with("4K", pipe.string(), devices);
+    writer.join();
+    EXPECT_EQ(piped.status, 1) << piped.err;
+    const std::string rows = devices.empty() ? "801" : "401";
+    const std::string mode = devices.empty() ? "search" : "--devices";
+    EXPECT_NE(piped.err.find(rows +
+                             " rows of dimension 6 per device exceed VECACCEL_MEMORY_BUDGET "
+                             "= 4K (4096 bytes), and " +
+                             mode + " streams only a base file it can map"),
+              std::string::npos)
+        << piped.err;
+    const CliResult malformed = search_with("lots", data("base.npy"), devices);
+    EXPECT_EQ(malformed.status, 1) << malformed.err;
+    EXPECT_NE(malformed.err.find("VECACCEL_MEMORY_BUDGET = 'lots'"), std::string::npos)
+        << malformed.err;
+  }
   EXPECT_FALSE(fs::exists(io_ / "ids.npy"));
+}
+
+TEST_F(CliShards, DevicesNameTheBadRowOneDeviceNamesWhicheverShareFailsFirst) {
+  // Bad rows near the end of the first share and at the start of the others: the later shares
+  // failed first, and the row named changed from run to run.
+  std::vector<float> values = base_;
+  for (const std::size_t row : {260, 268, 540})
+    values[row * kDim + 1] = std::numeric_limits<float>::quiet_NaN();
+  write_vectors(data("nan.npy"), matrix(kRows, kDim, values));
+  for (int turn = 0; turn < 3; ++turn) {
+    ::setenv("VECACCEL_MEMORY_BUDGET", "4K", 1);
+    const CliResult r = run({"search", "--base", data("nan.npy"), "--query", data("query.npy"),
+                             "-k", "3", "--devices", "0,0,0"});
+    ::unsetenv("VECACCEL_MEMORY_BUDGET");
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("nan.npy: base row 260 holds nan"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(CliShards, DevicesThatAreNoDeviceIndexAreAUsageError) {
@@ -848,22 +889,14 @@ TEST_F(CliShards, MpirunTwoRanksWriteWhatOneProcessWritesFromASharedOrPerRankBas
     EXPECT_NE(last_.out.find("2 MPI ranks"), std::string::npos) << last_.out;
   }
   // One file per rank: rank 0 holds the first 300 rows, rank 1 the rest.
-  write_vectors(data("part0.npy"),
-                matrix(300, kDim, std::vector<float>(base_.begin(), base_.begin() + 300 * kDim)));
-  write_vectors(
-      data("part1.npy"),
-      matrix(kRows - 300, kDim, std::vector<float>(base_.begin() + 300 * kDim, base_.end())));
+  write_rank_parts(300);
   EXPECT_EQ(search("per-rank", "l2", {"mpirun"}, data("part{rank}.npy")), search("one", "l2"));
 }
 
 TEST_F(CliShards, MpirunStreamsARanksSliceAboveTheMemoryBudgetLikeOneProcess) {
   // Each rank's 400 rows exceed 4 KiB: mpirun refused them; each rank now streams its slice
   // (of the shared file, or its own file) through its GPU.
-  write_vectors(data("part0.npy"),
-                matrix(300, kDim, std::vector<float>(base_.begin(), base_.begin() + 300 * kDim)));
-  write_vectors(
-      data("part1.npy"),
-      matrix(kRows - 300, kDim, std::vector<float>(base_.begin() + 300 * kDim, base_.end())));
+  write_rank_parts(300);
   for (const std::string metric : {"l2", "ip"}) {
     SCOPED_TRACE(metric);
     const std::string one = search("one-" + metric, metric);
@@ -876,8 +909,33 @@ TEST_F(CliShards, MpirunStreamsARanksSliceAboveTheMemoryBudgetLikeOneProcess) {
     EXPECT_EQ(shared, one);
     EXPECT_EQ(per_rank, one);
     EXPECT_NE(shared_out.find("\"memory_budget_bytes\": 4096"), std::string::npos) << shared_out;
+    EXPECT_NE(last_.out.find("\"streamed_passes\": "), std::string::npos) << last_.out;
     EXPECT_EQ(last_.out.find("\"streamed_passes\": 0"), std::string::npos) << last_.out;
   }
+}
+
+TEST_F(CliShards, MpirunReportsEveryRanksPassesAndNamesAFileRow) {
+  // Rank 0's 10 rows fit 4 KiB, rank 1's 791 are streamed: the report showed rank 0's
+  // search alone (no passes, no budget).
+  write_rank_parts(10);
+  ::setenv("VECACCEL_MEMORY_BUDGET", "4K", 1);
+  const std::string streamed =
+      search("per-rank", "l2", {"mpirun", "--json"}, data("part{rank}.npy"));
+  ::unsetenv("VECACCEL_MEMORY_BUDGET");
+  const std::string report = last_.out;
+  EXPECT_EQ(streamed, search("one", "l2"));
+  EXPECT_NE(report.find("\"streamed_passes\": "), std::string::npos) << report;
+  EXPECT_EQ(report.find("\"streamed_passes\": 0"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"memory_budget_bytes\": 4096"), std::string::npos) << report;
+  // A shared base held whole: rank 1 holds rows 400-800 from its row 0, and named row 600
+  // as 200.
+  std::vector<float> values = base_;
+  values[600 * kDim] = std::numeric_limits<float>::infinity();
+  write_vectors(data("inf.npy"), matrix(kRows, kDim, values));
+  const CliResult r =
+      run_mpi({"search", "--base", data("inf.npy"), "--query", data("query.npy"), "-k", "3"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("inf.npy: base row 600 holds inf"), std::string::npos) << r.err;
 }
 
 TEST_F(CliShards, MpirunSearchesAUint8BaseLikeOneProcess) {

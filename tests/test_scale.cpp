@@ -181,6 +181,17 @@ TEST_F(ScaleTest, AMappedTexmexFileOfTheWrongSizeNamesARowOfAnotherDimensionFirs
       << mapped;
   const auto read = error_of(Errc::io_error, [&] { (void)read_vectors(path("mixed.fvecs")); });
   EXPECT_NE(read.find("row 1 has dimension 3, expected 2 (from row 0)"), std::string::npos) << read;
+  // The partial last row's header is read too: dimension 1 there, 8 of its 12 bytes present.
+  write_vectors(path("last.fvecs"), Matrix<float>{2, 2, {1, 2, 3, 4}});
+  {
+    std::FILE* tail = std::fopen(path("last.fvecs").c_str(), "ab");
+    const std::int32_t one = 1;
+    std::fwrite(&one, 4, 1, tail);
+    std::fwrite(values, 4, 1, tail);
+    std::fclose(tail);
+  }
+  const auto last = error_of(Errc::io_error, [&] { MappedVectors{path("last.fvecs")}; });
+  EXPECT_NE(last.find("row 2 has dimension 1, expected 2"), std::string::npos) << last;
   // Rows that all agree and a partial last row: still truncated.
   write_vectors(path("cut.fvecs"), Matrix<float>{2, 2, {1, 2, 3, 4}});
   std::filesystem::resize_file(path("cut.fvecs"), 20);

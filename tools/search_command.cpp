@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -32,6 +33,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -289,9 +291,10 @@ Base open_base(const std::string& path, bool show_progress, const std::stop_toke
   return base;
 }
 
-/// Base rows are checked as they are uploaded; their errors name the file too.
+/// Base rows are checked as they are uploaded; their errors name the file too, and the row as
+/// the file numbers it (an index holding rows from `row_offset` on numbers them from 0).
 template <class F>
-void naming_base(const std::string& path, F&& f) {
+void naming_base(const std::string& path, F&& f, std::size_t row_offset = 0) {
   try {
     f();
   } catch (const Error& e) {
@@ -299,8 +302,15 @@ void naming_base(const std::string& path, F&& f) {
     // what() is "<code>: <message>"; the message gains the file's name.
     const std::string what = e.what();
     const std::size_t code = to_string(e.code()).size() + 2;
-    if (what.compare(code, 9, "base row ") != 0) throw;
-    throw Error(e.code(), path + ": " + what.substr(code));
+    constexpr std::string_view prefix = "base row ";
+    if (what.compare(code, prefix.size(), prefix) != 0) throw;
+    const std::size_t number = code + prefix.size();
+    std::size_t row = 0;
+    const auto [end, failed] =
+        std::from_chars(what.data() + number, what.data() + what.size(), row);
+    if (failed != std::errc{}) throw;
+    throw Error(e.code(), path + ": base row " + std::to_string(row + row_offset) +
+                              what.substr(static_cast<std::size_t>(end - what.data())));
   }
 }
 
@@ -340,7 +350,8 @@ void add_base(Index& index, const Base& base, const std::string& path, bool show
       base.mapped->copy_rows(row, n, copied);
       bytes = copied;
     }
-    naming_base(path, [&] { add_rows(index, base.type(), bytes); });
+    naming_base(
+        path, [&] { add_rows(index, base.type(), bytes); }, first);
     progress.update(row - first + n);
   }
   progress.finish();
@@ -429,6 +440,18 @@ std::vector<Recall> recalls(const Matrix<std::int32_t>& ids, const Matrix<std::i
   return out;
 }
 
+/// Bytes as a person reads them: 4096 is "4.10 KB", not "0.00 GB".
+std::string byte_text(std::uint64_t bytes) {
+  constexpr const char* units[] = {"bytes", "KB", "MB", "GB", "TB"};
+  auto value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  for (; value >= 1000.0 && unit + 1 < std::size(units); ++unit)
+    value /= 1000.0;
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
+  return text;
+}
+
 void print_report(const SearchOptions& options, const SearchRun& run) {
   const double qps = static_cast<double>(run.queries) / (run.search_ms / 1000.0);
   if (options.json) {
@@ -454,8 +477,8 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
               run.queries, options.k, std::string(to_string(parse_metric(options.metric))).c_str(),
               options.batch);
   if (run.passes > 0) {
-    std::printf("add        streamed with the search, %zu passes over the base (budget %.2f GB)\n",
-                run.passes, static_cast<double>(run.budget) / 1e9);
+    std::printf("add        streamed with the search, %zu passes over the base (budget %s)\n",
+                run.passes, byte_text(run.budget).c_str());
   } else {
     std::printf("add        %.1f ms\n", run.add_ms);
   }
@@ -621,7 +644,7 @@ std::vector<StreamedShard> shards_to_stream(ShardedIndex& index, const MappedVec
 }
 
 /// Streams every device's share of the base through it at once (a thread each), then merges
-/// the shares' top k exactly, as the ranks' are merged. The first error stops the others.
+/// the shares' top k exactly, as the ranks' are merged.
 void search_streamed_shards(std::vector<StreamedShard>& shards, const Base& base,
                             const Matrix<float>& queries, const SearchOptions& options,
                             const std::stop_token& stop, SearchRun& run, Matrix<std::int32_t>& ids,
@@ -631,9 +654,14 @@ void search_streamed_shards(std::vector<StreamedShard>& shards, const Base& base
                     progress_wanted(options.quiet), "rows");
   std::mutex mutex;
   std::vector<std::size_t> done(shards.size(), 0);
-  std::exception_ptr error;
-  std::stop_source halt;
-  const std::stop_callback forward(stop, [&] { halt.request_stop(); });
+  std::vector<std::exception_ptr> errors(shards.size());
+  // A failing share stops the shares after it only: one before it may still find an earlier
+  // bad row, and the error reported is the lowest share's, the one a single device reports.
+  std::vector<std::stop_source> halts(shards.size());
+  const std::stop_callback forward(stop, [&] {
+    for (std::stop_source& halt : halts)
+      halt.request_stop();
+  });
   std::vector<KnnResult> results(shards.size());
   {
     std::vector<std::jthread> threads;
@@ -649,20 +677,22 @@ void search_streamed_shards(std::vector<StreamedShard>& shards, const Base& base
         try {
           results[i] = ops::knn(*shards[i].context, queries.values, *base.mapped, options.k, metric,
                                 {.timeout = std::chrono::nanoseconds::max(),
-                                 .stop = halt.get_token(),
+                                 .stop = halts[i].get_token(),
                                  .progress = passed,
                                  .memory_budget = shards[i].budget,
                                  .first_row = shards[i].first,
                                  .row_count = shards[i].rows});
         } catch (...) {
-          const std::lock_guard lock(mutex);
-          if (!error) error = std::current_exception();
-          halt.request_stop();
+          errors[i] = std::current_exception();
+          for (std::size_t later = i + 1; later < halts.size(); ++later)
+            halts[later].request_stop();
         }
       });
     }
   }
-  if (error) std::rethrow_exception(error);
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
   progress.finish();
   RankResults gathered;
   for (KnnResult& result : results) {
@@ -742,6 +772,8 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
         ids.values[i] = static_cast<std::int32_t>(result.labels[i]);  // checked to fit int32
       run.search_ms = ms_since(start);
     } else {
+      if (!base.mapped)
+        check_held_within_budget(options.base, base.rows(), base.dim(), base.type(), "search");
       FlatIndex index(context, base.dim(), metric, base.type());
       add_then_search(index);
     }
@@ -856,6 +888,21 @@ RankResults slice_results(Context& context, const BaseSlice& slice, const Matrix
                       queries, options.k, metric);
 }
 
+/// The report covers every rank: their streamed passes summed, the smallest budget a rank
+/// streamed within, the slowest rank's upload.
+void report_all_ranks(Cluster& cluster, SearchRun& run) {
+  const std::vector<std::uint64_t> passes = cluster.all_gather(run.passes);
+  const std::vector<std::uint64_t> budgets = cluster.all_gather(run.budget);
+  const std::vector<std::uint64_t> add_us =
+      cluster.all_gather(static_cast<std::uint64_t>(run.add_ms * 1000.0));
+  run.passes = std::accumulate(passes.begin(), passes.end(), std::uint64_t{0});
+  run.budget = 0;
+  for (const std::uint64_t budget : budgets) {
+    if (budget != 0) run.budget = run.budget == 0 ? budget : std::min(run.budget, budget);
+  }
+  run.add_ms = static_cast<double>(*std::max_element(add_us.begin(), add_us.end())) / 1000.0;
+}
+
 /// `mpirun -np R vecaccel search ...`: each rank searches its slice of the base on its own
 /// GPU (the host's devices, by the rank's position on the host), the top k are merged exactly
 /// on rank 0, which alone writes outputs and prints the report.
@@ -920,6 +967,7 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
     mine = slice_results(context, slice, queries, options, stop, run, first_row);
     run.search_ms = ms_since(start) - run.add_ms;
   });
+  report_all_ranks(cluster, run);
 
   const auto start = Clock::now();
   const RankResults gathered{.distances = cluster.gather(std::span<const float>(mine.distances)),

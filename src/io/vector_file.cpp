@@ -906,7 +906,10 @@ constexpr std::size_t kHeadersCheckedOnBadSize = 4096;
 
 void check_texmex_headers(InputFile& file, const detail::VectorFileLayout& layout,
                           std::string_view name) {
-  const std::size_t rows = std::min(layout.rows, kHeadersCheckedOnBadSize);
+  // Every row start with room for a header, the partial last row's included.
+  const std::size_t starts =
+      static_cast<std::size_t>((layout.file_size - kTexmexDimBytes) / layout.row_stride) + 1;
+  const std::size_t rows = std::min(starts, kHeadersCheckedOnBadSize);
   std::array<std::byte, kTexmexDimBytes> head{};
   for (std::size_t row = 1; row < rows; ++row) {
     file.read_at(head, row * layout.row_stride);
