@@ -569,7 +569,7 @@ void check_held_within_budget(const std::string& base, std::size_t rows, std::si
 /// One part's results (a rank's, a device's) for the exact merge: global labels, and each
 /// candidate's float64 value from the part's own rows (the merge reads those where float32
 /// values tie).
-struct RankResults {
+struct PartResults {
   std::vector<float> distances;
   std::vector<std::int64_t> labels;
   std::vector<double> exact;
@@ -577,10 +577,10 @@ struct RankResults {
 
 /// A part's results for the exact merge: `labels` are global rows (-1: none), row label +
 /// `file_offset` of `base` (a rank's own file can number its rows from 0).
-RankResults part_results(std::vector<float> distances, std::vector<std::int64_t> labels,
+PartResults part_results(std::vector<float> distances, std::vector<std::int64_t> labels,
                          const Base& base, std::int64_t file_offset, const Matrix<float>& queries,
                          std::size_t k, Metric metric) {
-  RankResults out{.distances = std::move(distances),
+  PartResults out{.distances = std::move(distances),
                   .labels = std::move(labels),
                   .exact = std::vector<double>(queries.rows * k, 0.0)};
   for (std::size_t slot = 0; slot < out.labels.size(); ++slot) {
@@ -593,7 +593,7 @@ RankResults part_results(std::vector<float> distances, std::vector<std::int64_t>
 }
 
 /// The merge of every part's results, gathered back to back, into the final ids and distances.
-void merge_parts(const RankResults& gathered, std::size_t ranks, std::size_t queries, std::size_t k,
+void merge_parts(const PartResults& gathered, std::size_t ranks, std::size_t queries, std::size_t k,
                  Metric metric, Matrix<std::int32_t>& ids, Matrix<float>& distances) {
   const std::size_t slots = queries * k;
   std::vector<KnnResult> parts(ranks);
@@ -694,9 +694,9 @@ void search_streamed_shards(std::vector<StreamedShard>& shards, const Base& base
     if (error) std::rethrow_exception(error);
   }
   progress.finish();
-  RankResults gathered;
+  PartResults gathered;
   for (KnnResult& result : results) {
-    const RankResults part = part_results(std::move(result.distances), std::move(result.labels),
+    const PartResults part = part_results(std::move(result.distances), std::move(result.labels),
                                           base, 0, queries, options.k, metric);
     gathered.distances.insert(gathered.distances.end(), part.distances.begin(),
                               part.distances.end());
@@ -853,7 +853,7 @@ BaseSlice open_base_slice(const SearchOptions& options, const Cluster& cluster,
 /// One rank's search of its slice: streamed through its GPU when the slice is mapped and does
 /// not fit the device's memory budget, else held whole by a FlatIndex; run.add_ms is the
 /// upload of a slice held whole (0 when streamed).
-RankResults slice_results(Context& context, const BaseSlice& slice, const Matrix<float>& queries,
+PartResults slice_results(Context& context, const BaseSlice& slice, const Matrix<float>& queries,
                           const SearchOptions& options, const std::stop_token& stop, SearchRun& run,
                           std::size_t first_row) {
   const Metric metric = parse_metric(options.metric);
@@ -955,7 +955,7 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
 
   SearchRun run{
       .device = {}, .base_rows = total_rows, .dim = dim, .queries = queries.rows, .recalls = {}};
-  RankResults mine;
+  PartResults mine;
   on_all_ranks(cluster, signals, [&] {
     const std::vector<std::uint32_t> devices =
         options.devices.empty() ? ShardedIndex::all_devices() : parse_devices(options.devices);
@@ -970,7 +970,7 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
   report_all_ranks(cluster, run);
 
   const auto start = Clock::now();
-  const RankResults gathered{.distances = cluster.gather(std::span<const float>(mine.distances)),
+  const PartResults gathered{.distances = cluster.gather(std::span<const float>(mine.distances)),
                              .labels = cluster.gather(std::span<const std::int64_t>(mine.labels)),
                              .exact = cluster.gather(std::span<const double>(mine.exact))};
   on_all_ranks(cluster, signals, [&] {
