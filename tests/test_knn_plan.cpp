@@ -41,17 +41,56 @@ Capabilities cpu_like() {
 
 }  // namespace
 
+/// screen_candidates with the float32 screen and the GPU's limit.
+std::uint32_t candidates(std::size_t k, std::size_t rows) {
+  return screen_candidates(k, rows, 128, ScreenPrecision::float32,
+                           max_screen_candidates(gpu_like()));
+}
+
 TEST(KnnPlan, ScreenProposesAMarginPastKWithinTheExactSelectionLimit) {
-  for (std::size_t k = 1; k <= ops::max_k; k += 7) {
-    const std::uint32_t c = screen_candidates(k, 10'000'000);
-    EXPECT_GE(c, k);
-    EXPECT_LE(c, max_exact_candidates);
-    if (k + 16 <= max_exact_candidates) EXPECT_GE(c, k + 6) << "k " << k;
+  for (const Capabilities& caps : {gpu_like(), cpu_like()}) {
+    const std::uint32_t limit = max_screen_candidates(caps);
+    for (std::size_t k = 1; k <= ops::max_k; k += 7) {
+      for (const auto precision : {ScreenPrecision::float32, ScreenPrecision::float16}) {
+        const std::uint32_t c = screen_candidates(k, 10'000'000, 4096, precision, limit);
+        EXPECT_GE(c, k);
+        EXPECT_LE(c, limit);
+        if (k + 16 <= limit) EXPECT_GE(c, k + 6) << "k " << k;
+      }
+    }
   }
-  EXPECT_EQ(screen_candidates(10, 1'000'000), fused_k_limit);
-  EXPECT_EQ(screen_candidates(20, 1'000'000), small_k_limit);
-  EXPECT_EQ(screen_candidates(10, 12), 12u) << "a small base: every row is a candidate";
-  EXPECT_EQ(screen_candidates(10, 3), 10u) << "never fewer than k (padding)";
+  EXPECT_EQ(candidates(10, 1'000'000), fused_k_limit);
+  EXPECT_EQ(candidates(20, 1'000'000), small_k_limit);
+  EXPECT_EQ(candidates(10, 12), 12u) << "a small base: every row is a candidate";
+  EXPECT_EQ(candidates(10, 3), 10u) << "never fewer than k (padding)";
+}
+
+TEST(KnnPlan, TheLargestKGetsAMarginWhereSharedMemorySortsMoreThanIt) {
+  EXPECT_EQ(max_screen_candidates(gpu_like()), 4096u) << "48 KiB: 4096 x 12 bytes";
+  EXPECT_EQ(max_screen_candidates(cpu_like()), 2048u) << "32 KiB";
+  const KnnPlan plan = plan_knn({500'000, 64, 300, ops::max_k, Metric::l2, 1 << 22}, gpu_like());
+  EXPECT_GE(plan.screen_k, ops::max_k + ops::max_k / 8)
+      << "no margin past k: every certificate fails and every query is searched directly";
+}
+
+TEST(KnnPlan, LongRowsGetMoreCandidatesForTheFloat16Screen) {
+  constexpr auto f16 = ScreenPrecision::float16;
+  EXPECT_EQ(screen_candidates(10, 1'000'000, 128, f16, 4096), fused_k_limit)
+      << "short rows: the 16-wide selection (0.3% re-screened at d = 768)";
+  EXPECT_EQ(screen_candidates(10, 1'000'000, 768, f16, 4096), fused_k_limit);
+  EXPECT_GE(screen_candidates(20, 200'000, 4096, f16, 4096), 64u)
+      << "d = 4096: 32 candidates left 59 of 64 queries uncertified on an H100";
+  EXPECT_GE(screen_candidates(100, 1'000'000, 768, f16, 4096), 160u)
+      << "d = 768, k = 100: 116 candidates left 48% uncertified, 160 none";
+  for (std::size_t dim = 64; dim <= 65536; dim *= 2) {
+    if (dim <= 4096) {
+      EXPECT_LE(screen_candidates(10, 1'000'000, dim, ScreenPrecision::float32, 4096), 16u)
+          << "float32 errs far less than the distances spread, dimension " << dim;
+    }
+    EXPECT_GE(screen_candidates(10, 1'000'000, dim, f16, 4096),
+              screen_candidates(10, 1'000'000, dim / 2, f16, 4096))
+        << "more candidates for longer rows, dimension " << dim;
+  }
 }
 
 TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
@@ -148,9 +187,9 @@ TEST(KnnPlan, TensorCoresScreenBlocksOfQueriesWhereTheDeviceHasThem) {
   EXPECT_EQ(plan_knn({1'000'000, 128, 1, 10, Metric::l2, 1 << 22}, caps).precision,
             ScreenPrecision::float32)
       << "one query streams the base";
-  EXPECT_EQ(many.screen_k, screen_candidates(10, 1'000'000)) << "the fast 16-wide selection";
-  EXPECT_GT(screen_candidates(100, 1'000'000, ScreenPrecision::float16),
-            screen_candidates(100, 1'000'000))
+  EXPECT_EQ(many.screen_k, candidates(10, 1'000'000)) << "the fast 16-wide selection";
+  EXPECT_GT(screen_candidates(100, 1'000'000, 128, ScreenPrecision::float16, 4096),
+            candidates(100, 1'000'000))
       << "a wider margin for float16 where the selection does not change kernels";
   EXPECT_EQ(plan_knn({1'000'000, 130, 1000, 10, Metric::l2, 1 << 22}, caps).precision,
             ScreenPrecision::float32)

@@ -51,6 +51,18 @@ KernelShapes KernelShapes::for_device(const Capabilities& caps) {
   return s;
 }
 
+std::uint32_t max_screen_candidates(const Capabilities& caps) {
+  const KernelShapes s = KernelShapes::for_device(caps);
+  // select_radix.comp: keys and labels per slot, a 256-bin histogram, four counters and one
+  // word per subgroup; knn_exact_select.comp: a double and an id per slot.
+  const std::uint64_t radix_fixed = 256 * 4 + 4 * 4 + std::uint64_t{s.max_subgroups} * 4;
+  std::uint32_t slots = 2048;
+  while (std::uint64_t{slots} * 2 * 8 + radix_fixed <= caps.max_shared_memory_bytes &&
+         std::uint64_t{slots} * 2 * 12 <= caps.max_shared_memory_bytes)
+    slots *= 2;
+  return slots;
+}
+
 void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
                       std::uint32_t matrix_offset, std::uint32_t rows, std::uint32_t dim,
                       const Buffer& norms, std::uint32_t norms_offset) {
@@ -229,7 +241,12 @@ std::uint32_t default_segment_length(std::uint32_t k) {
 }
 
 std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const SelectArgs& a) {
-  check_k(a.k, "select");
+  if (a.k == 0 || a.k > max_screen_candidates(device.capabilities())) {
+    throw Error(Errc::invalid_argument,
+                "select: k = " + std::to_string(a.k) + " is outside 1.." +
+                    std::to_string(max_screen_candidates(device.capabilities())) +
+                    " (this device's shared memory sorts at most that many)");
+  }
   const std::uint32_t segment = a.segment_length == 0 ? std::max(a.cols, 1u) : a.segment_length;
   const std::uint32_t segments = std::max(1u, groups(a.cols, segment));
   if (a.rows == 0) return segments;
@@ -288,11 +305,11 @@ void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& a)
 
 void encode_exact_select(Device& device, ComputeEncoder& encoder, const ExactSelectArgs& a) {
   if (a.num_queries == 0) return;
-  if (a.candidates < a.k || a.candidates > max_exact_candidates) {
+  const std::uint32_t limit = max_screen_candidates(device.capabilities());
+  if (a.candidates < a.k || a.candidates > limit) {
     throw Error(Errc::invalid_argument, "exact select: " + std::to_string(a.candidates) +
                                             " candidates for k = " + std::to_string(a.k) +
-                                            " (at most " + std::to_string(max_exact_candidates) +
-                                            ")");
+                                            " (at most " + std::to_string(limit) + ")");
   }
   struct {
     std::uint32_t num_queries, candidates, k, largest, stride, out_offset;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <string>
 
 #include "kernels.hpp"
@@ -85,23 +86,65 @@ std::uint32_t select_segment_length(std::uint32_t kk, std::size_t batch, std::si
   return segment;
 }
 
-std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, ScreenPrecision precision) {
+namespace {
+
+/// The relative error of a screen's products, |s̃ - s| / (|q||x|), to first order: operand
+/// rounding (float16: 2^-10 each) plus accumulation over d terms (certificate.cpp has the
+/// rigorous form).
+double screen_relative_error(ScreenPrecision precision, std::size_t dim) {
+  const auto d = static_cast<double>(dim);
+  switch (precision) {
+    case ScreenPrecision::float16:
+      return 0x1p-9 + d * 0x1p-23;
+    case ScreenPrecision::float16x3:
+      return 0x1p-18 + d * 0x1p-23;
+    case ScreenPrecision::float32:
+      return d * 0x1p-24;
+  }
+  return 1.0;
+}
+
+/// Candidates a certificate needs, from a model of the distances near the k-th: over N rows
+/// whose values are spread like a normal tail, the k-th best lies z = sqrt(2 ln(N / k))
+/// deviations out, and the gap from rank k to rank k' is about ln(k' / k) / z deviations. A
+/// screen error of β deviations (β = ε sqrt(d): products spread over about |q||x| / sqrt(d))
+/// needs that gap above β; 1.5 β is what the measured failure rates asked for (H200, normal
+/// data: d = 768, k = 10 over 1M rows left 0.3% uncertified at k' = 16; d = 4096, k = 20 over
+/// 200k left 59 of 64 at k' = 32, which this makes 64).
+std::size_t modelled_candidates(std::size_t k, std::size_t base_rows, std::size_t dim,
+                                ScreenPrecision precision) {
+  const double ratio = static_cast<double>(base_rows) / static_cast<double>(k);
+  if (ratio <= 1.0) return k;
+  const double z = std::sqrt(2.0 * std::log(ratio));
+  const double beta = screen_relative_error(precision, dim) * std::sqrt(static_cast<double>(dim));
+  const double wanted = std::ceil(static_cast<double>(k) * std::exp(1.5 * z * beta));
+  return wanted >= 1e9 ? std::size_t{1'000'000'000} : static_cast<std::size_t>(wanted);
+}
+
+}  // namespace
+
+std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_t dim,
+                                ScreenPrecision precision, std::uint32_t limit) {
   std::size_t wanted = 0;
   if (precision != ScreenPrecision::float32 && k > 24) {
     // Tensor-core screens err about 2^-8 |q||x|, far above float32: a wider margin keeps the
     // certificate's failures rare (on an H200, normal data at d = 768, k = 100: 116 candidates
     // left 48% of the queries uncertified, 160 none, and the search took 16 ms instead of 23).
-    // Not for k <= 10: 32 candidates instead of 16 made the selection up to 30 times slower
-    // there, while 16 left 0.3% of the queries to the three-term screen.
-    wanted = (k + std::max<std::size_t>(32, k / 2) + 15) / 16 * 16;
+    wanted = k + std::max<std::size_t>(32, k / 2);
   } else if (k <= 10) {
     wanted = fused_k_limit;  // the fused kernel's list length
   } else if (k <= 24) {
     wanted = small_k_limit;  // the register-list selection's
   } else {
-    wanted = (k + std::max<std::size_t>(16, k / 8) + 15) / 16 * 16;
+    wanted = k + std::max<std::size_t>(16, k / 8);
   }
-  wanted = std::min<std::size_t>(wanted, max_exact_candidates);
+  // Long rows widen the screen's error against the spread of the distances: more candidates.
+  // (For k <= 10 this moves float16 screens off the 16-wide selection only where the model
+  // asks for it: 32 candidates cost up to 30 times the selection time of 16.)
+  wanted = std::max(wanted, modelled_candidates(k, base_rows, dim, precision));
+  if (wanted > fused_k_limit && wanted <= small_k_limit) wanted = small_k_limit;
+  wanted = (wanted + 15) / 16 * 16;
+  wanted = std::min<std::size_t>(wanted, limit);
   // A base with fewer rows than that: every row is a candidate.
   wanted = std::max(k, std::min(wanted, base_rows));
   return static_cast<std::uint32_t>(wanted);
@@ -125,13 +168,17 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   // distance + selection where the kernel takes this k; a few queries stream the base instead
   // (a block would be almost all empty rows).
   const bool blocked = shape.queries > streamed_query_limit;
+  const std::uint32_t limit = max_screen_candidates(caps);
   const bool fusable =
-      blocked && fused_knn_supported(caps, screen_candidates(shape.k, shape.base_rows), dim);
+      blocked && fused_knn_supported(caps,
+                                     screen_candidates(shape.k, shape.base_rows, shape.dim,
+                                                       ScreenPrecision::float32, limit),
+                                     dim);
   if (shape.queries > small_query_limit && shape.least_precise != ScreenPrecision::float32 &&
       coop_distances_supported(caps, dim) && (!blocked || dim >= coop_min_dim)) {
     p.precision = shape.least_precise;
   }
-  p.screen_k = screen_candidates(shape.k, shape.base_rows, p.precision);
+  p.screen_k = screen_candidates(shape.k, shape.base_rows, shape.dim, p.precision, limit);
   const std::uint32_t kk = p.screen_k;
   p.fused = p.precision == ScreenPrecision::float32 && fusable;
   p.radix = !p.fused && kk > small_k_limit;

@@ -42,11 +42,12 @@ struct KnnPlan {
   std::uint64_t query_bytes = 0, tile_bytes = 0, candidate_bytes = 0, exact_bytes = 0;
 };
 
-/// Screen candidates for k over a base of base_rows rows: a margin that grows with k (the
-/// density of distances near the k-th grows with it) and with the screen's error, rounded to
-/// the selection kernels' sizes, never above the exact selection's limit.
-std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows,
-                                ScreenPrecision precision = ScreenPrecision::float32);
+/// Screen candidates for k over a base of base_rows rows of dimension dim: a margin that grows
+/// with k (the density of distances near the k-th grows with it) and with the screen's error
+/// against the distances' spread (which grows with the dimension), rounded to the selection
+/// kernels' sizes, never above `limit` (max_screen_candidates of the device) nor below k.
+std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_t dim,
+                                ScreenPrecision precision, std::uint32_t limit);
 
 /// Base rows per workgroup of the fused screen for a batch of queries of dimension dim: short
 /// enough that the splits times the query blocks keep the GPU busy, long enough to amortise
