@@ -253,6 +253,7 @@ int main(int argc, char** argv) {
   std::string fmnist_dir;
   int repeat = 5;
   bool phases = false;
+  bool half_copy = true;        // as FlatIndex's HalfCopy::automatic where memory allows
   double bandwidth_gbs = 3350;  // H100 SXM HBM3 datasheet; pass the measured copy rate
   double peak_tflops = 67;      // FP32 non-tensor
   for (int i = 1; i < argc; ++i) {
@@ -269,6 +270,8 @@ int main(int argc, char** argv) {
       fmnist_dir = argv[++i];
     else if (a == "--phases")
       phases = true;
+    else if (a == "--no-half-copy")
+      half_copy = false;
     else if (a == "--repeat" && i + 1 < argc)
       repeat = std::atoi(argv[++i]);
     else if (a == "--bandwidth-gbs" && i + 1 < argc)
@@ -279,12 +282,13 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: bench_knn [--quick] [--sweep | --points FILE] [--fmnist DIR] [--json FILE] "
-          "[--repeat R] [--bandwidth-gbs B] [--peak-tflops T] [--phases]\n"
+          "[--repeat R] [--bandwidth-gbs B] [--peak-tflops T] [--phases] [--no-half-copy]\n"
           "  --points: lines of 'n dim queries k metric' (bench/sweep_points.py)\n"
           "  --sweep: the issue's sweep, bench/sweep_points.txt (run from the "
           "repository root)\n"
           "  --fmnist: a directory with the decompressed Fashion-MNIST IDX files\n"
-          "  --phases: GPU time of each screen kernel over one tile instead of searches\n");
+          "  --phases: GPU time of each screen kernel over one tile instead of searches\n"
+          "  --no-half-copy: no float16 copy of the base (FlatIndex's HalfCopy::never)\n");
       return 2;
     }
   }
@@ -335,7 +339,9 @@ int main(int argc, char** argv) {
       engine = std::make_unique<detail::KnnEngine>(context, c.dim, c.metric);
       for (std::size_t r0 = 0; r0 < c.n; r0 += engine->chunk_rows()) {
         const std::size_t rows = std::min(engine->chunk_rows(), c.n - r0);
-        chunks.push_back(engine->make_chunk(rows));
+        chunks.push_back(engine->make_chunk(
+            rows, half_copy && detail::half_copy_supported(context.device().capabilities(),
+                                                           static_cast<std::uint32_t>(c.dim))));
         engine->append(chunks.back(),
                        std::span<const float>(base).subspan(r0 * c.dim, rows * c.dim));
       }

@@ -7,9 +7,13 @@
 #ifndef OPERAND
 #define OPERAND float
 #endif
+// What base rows are read as, where it differs (a float16 copy).
+#ifndef BASE_OPERAND
+#define BASE_OPERAND OPERAND
+#endif
 
 layout(set = 0, binding = 0, std430) readonly buffer Queries { OPERAND queries[]; };
-layout(set = 0, binding = 1, std430) readonly buffer Base { OPERAND base[]; };
+layout(set = 0, binding = 1, std430) readonly buffer Base { BASE_OPERAND base[]; };
 layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
 layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };

@@ -279,3 +279,71 @@ TEST(Exactness, LargestKIsCertifiedWithoutTheDirectPassWhereTheDeviceSortsMoreTh
     EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "") << to_string(metric);
   }
 }
+
+// A few queries stream the index's float16 copy of its rows (half the bytes); the copy only
+// screens, so results equal float64 and the index without a copy, bit for bit, on data built
+// against it: a common offset, pixels, rows from 1e-25 to 1e25 (cosine), rows whose small
+// elements fall below float16's normal range at the row's scale, and rows below 2^-114 whose
+// scale is clamped. Added in pieces, so that chunks grow and keep their copies.
+TEST(Exactness, FewQueriesOverTheFloat16CopyEqualFloat64AndTheIndexWithoutIt) {
+  constexpr std::size_t nq = 5;
+  auto wide_range = vt::normal_data(3000, 32, 51);
+  for (std::size_t i = 0; i < wide_range.size(); i += 3)
+    wide_range[i] *= 1e-9f;  // 2^-30 of the row's largest: float16 subnormals or zeros
+  auto tiny = vt::normal_data(3000, 32, 52);
+  for (auto& x : tiny)
+    x *= 1e-36f;  // scaled by the clamped 2^100: float16 subnormals
+  struct Case {
+    std::string name;
+    std::size_t dim;
+    std::vector<float> base, queries;
+    std::vector<Metric> metrics;
+  };
+  const std::vector<Metric> all = {Metric::l2, Metric::inner_product, Metric::cosine};
+  const std::vector<Case> cases = {
+      {"offset 1000", 16, offset_data(6000, 16, 1000.0f, 1.0f, 53),
+       offset_data(nq, 16, 1000.0f, 1.0f, 54), all},
+      {"pixels", 784, pixel_data(2000, 784, 55), pixel_data(nq, 784, 56), all},
+      {"scales 1e+-25",
+       48,
+       extreme_scales(4000, 48, 57),
+       extreme_scales(nq, 48, 58),
+       {Metric::cosine}},
+      {"wide range", 32, wide_range, vt::normal_data(nq, 32, 59), all},
+      {"tiny", 32, tiny, vt::normal_data(nq, 32, 60), all},
+  };
+  for (const Case& c : cases) {
+    for (const Metric metric : c.metrics) {
+      FlatIndex with(shared_context(), c.dim, metric, ElementType::float32, HalfCopy::always);
+      FlatIndex without(shared_context(), c.dim, metric, ElementType::float32, HalfCopy::never);
+      const std::size_t rows = c.base.size() / c.dim;
+      for (std::size_t r = 0; r < rows; r += rows / 3 + 1) {
+        const std::size_t n = std::min(rows / 3 + 1, rows - r);
+        const auto piece = std::span(c.base).subspan(r * c.dim, n * c.dim);
+        with.add(piece);
+        without.add(piece);
+      }
+      for (const std::size_t k : {1u, 10u, 100u}) {
+        const KnnResult a = with.search(c.queries, k);
+        const KnnResult b = without.search(c.queries, k);
+        EXPECT_EQ(vt::check_knn(a, c.queries, c.base, c.dim, k, metric), "")
+            << c.name << " k " << k << " " << to_string(metric);
+        EXPECT_EQ(a.labels, b.labels) << c.name << " k " << k << " " << to_string(metric);
+        EXPECT_EQ(a.distances, b.distances) << c.name << " k " << k << " " << to_string(metric);
+      }
+    }
+  }
+}
+
+TEST(Exactness, AFloat16CopyForADimensionNotAMultipleOf4IsRefused) {
+  const std::string message = error_of(
+      [] { FlatIndex(shared_context(), 30, Metric::l2, ElementType::float32, HalfCopy::always); },
+      Errc::invalid_argument);
+  EXPECT_NE(message.find("dimension 30"), std::string::npos) << message;
+  FlatIndex automatic(shared_context(), 30, Metric::l2);  // automatic: no copy, no error
+  automatic.add(vt::normal_data(100, 30, 61));
+  const auto queries = vt::normal_data(3, 30, 62);
+  EXPECT_EQ(vt::check_knn(automatic.search(queries, 5), queries, vt::normal_data(100, 30, 61), 30,
+                          5, Metric::l2),
+            "");
+}

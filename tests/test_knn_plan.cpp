@@ -351,3 +351,31 @@ TEST(Certificate, TensorCoreBoundCoversEmulatedFloat16Products) {
   EXPECT_GT(screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float16x3),
             screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float32));
 }
+
+TEST(KnnPlan, AFewQueriesStreamTheFloat16CopyWhereTheBaseHasOne) {
+  for (const Capabilities& caps : {gpu_like(), cpu_like()}) {
+    KnnShape shape{10'000'000, 128, 1, 10, Metric::l2, 1 << 22};
+    EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::float32) << "no copy";
+    shape.half_copy = true;
+    EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_base);
+    shape.queries = 8;
+    EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_base);
+    shape.least_precise = ScreenPrecision::float32;
+    EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::float32)
+        << "the re-screen of queries the copy left uncertified reads the rows";
+    shape.least_precise = ScreenPrecision::float16;
+    shape.queries = 1000;
+    EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_base)
+        << "query blocks read the rows";
+  }
+}
+
+TEST(Certificate, TheFloat16CopyBoundLiesBetweenFloat32AndTensorCoreProducts) {
+  for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    const double f32 = screen_error_bound(metric, 128, 10.0, 12.0, ScreenPrecision::float32);
+    const double copy = screen_error_bound(metric, 128, 10.0, 12.0, ScreenPrecision::half_base);
+    const double f16 = screen_error_bound(metric, 128, 10.0, 12.0, ScreenPrecision::float16);
+    EXPECT_GT(copy, f32) << to_string(metric);
+    EXPECT_LT(copy, f16) << to_string(metric);
+  }
+}

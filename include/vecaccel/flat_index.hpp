@@ -40,12 +40,26 @@ namespace detail {
 class FlatIndexImpl;
 }
 
+/// Whether a float32 index keeps a float16 copy of its rows beside them (2 bytes an element:
+/// +50% device memory). Searches of up to 32 queries stream the copy instead of the rows —
+/// half the bytes, about twice as fast where reading the base is what takes the time — and
+/// stay exact: the copy only proposes candidates, which the rows re-rank (docs/exactness.md).
+enum class HalfCopy {
+  /// For dimensions that are a multiple of 4, on each chunk of rows made while the chunk with
+  /// its copy takes at most half the device memory left (VECACCEL_MEMORY_BUDGET where set).
+  automatic,
+  always,  ///< invalid_argument for a dimension that is not a multiple of 4
+  never,
+};
+
 class FlatIndex {
  public:
   /// invalid_argument for dim 0 or above max_dim.
   FlatIndex(Context& context, std::size_t dim, Metric metric);
   /// An index storing rows of `type` (float32 as above; uint8/int8 one byte per element).
   FlatIndex(Context& context, std::size_t dim, Metric metric, ElementType type);
+  /// As above, choosing whether float32 rows get a float16 copy (uint8/int8 rows never do).
+  FlatIndex(Context& context, std::size_t dim, Metric metric, ElementType type, HalfCopy half_copy);
   FlatIndex(FlatIndex&&) noexcept;
   FlatIndex& operator=(FlatIndex&&) noexcept;
   ~FlatIndex();

@@ -333,6 +333,7 @@ void BaseUploader::append(BaseChunk& chunk, const RowSource& source, std::size_t
     e.barrier({chunk.vectors}, Stage::blit, Stage::dispatch);
     encode_row_norms(device, e, chunk.vectors, u32((base_row + done) * dim_), u32(n), u32(dim_),
                      chunk.norms, u32(base_row + done));
+    encode_chunk_halves(device, e, chunk, base_row + done, n, dim_);
   };
   const double max_norm = upload(first, count, row_bytes, stage, record);
   chunk.rows += count;

@@ -93,6 +93,16 @@ double coop_product_error(ScreenPrecision precision, double d, double query_norm
          2.0 * flush_error;  // the exact power-of-two unscaling may flush
 }
 
+/// |q.x - q.x̃| for the base's float16 copy x̃ (half_rows.comp): each element of a row scaled
+/// into [2^14, 2^15) at its largest rounds faithfully (relative 2^-10) in float16's normal
+/// range; below it (2^-14 scaled, 2^-28 of the row's largest element or less) it may flush, an
+/// absolute 2^-14 in scaled units: at most 2^-28 |x| per element, or, for rows whose scale was
+/// clamped at 2^100, 2^-114 per element. Summed against q: Cauchy-Schwarz over d elements.
+double half_copy_error(double d, double query_norm, double max_base_norm) {
+  return 1.01 * (half_unit * query_norm * max_base_norm +
+                 std::sqrt(d) * query_norm * (0x1p-28 * max_base_norm + 0x1p-114));
+}
+
 }  // namespace
 
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
@@ -100,6 +110,21 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
   const double float32_part = float32_bound(metric, dim, query_norm, max_base_norm);
   if (precision == ScreenPrecision::float32) return float32_part;
   const auto d = static_cast<double>(dim);
+  if (precision == ScreenPrecision::half_base) {
+    // The float32 arithmetic over the copy's elements (at most 2^-10 larger than the rows')
+    // and the copy's own error.
+    const double arithmetic = float32_part * (1.0 + 0x1p-9);
+    switch (metric) {
+      case Metric::l2:  // |q|² + |x|² (float32, from the rows) - 2 q.x̃
+        return arithmetic + 2.0 * half_copy_error(d, query_norm, max_base_norm);
+      case Metric::inner_product:
+        return arithmetic + half_copy_error(d, query_norm, max_base_norm);
+      case Metric::cosine:
+        // Divided by |q||x| >= 1: rows scaled to a largest element in [1, 2) before the copy.
+        return arithmetic + 1.01 * half_copy_error(d, 1.0, 1.0);
+    }
+    return INFINITY;
+  }
   switch (metric) {
     case Metric::l2:  // |q|² + |x|² - 2 q.x
       return float32_part + 2.0 * coop_product_error(precision, d, query_norm, max_base_norm);

@@ -18,8 +18,10 @@ namespace vecaccel::detail {
 
 /// The arithmetic of the screen's products: float32 (SIMT kernels), or tensor cores with each
 /// row scaled by a power of two to a norm below 1 and rounded to float16 (float16x3: plus its
-/// float16 remainder, three products per pair), accumulated in float32.
-enum class ScreenPrecision { float32, float16, float16x3 };
+/// float16 remainder, three products per pair), accumulated in float32; or float32 queries
+/// against the base's float16 copy (half_base: rows scaled by powers of two, half_rows.comp),
+/// accumulated in float32 by the streaming kernel.
+enum class ScreenPrecision { float32, float16, float16x3, half_base };
 
 /// Rows and queries whose squared norm exceeds this are refused for l2 and inner product:
 /// the screen's float32 values (|q|² + |x|² + 2|q||x| at most) must stay finite.

@@ -13,6 +13,7 @@
 
 #include "ops/base_upload.hpp"
 #include "ops/flat_index_file.hpp"
+#include "ops/kernels.hpp"
 #include "ops/knn_engine.hpp"
 #include "ops/streamed_search.hpp"
 #include "vecaccel/error.hpp"
@@ -74,11 +75,13 @@ RowSource rows_in_memory(std::span<const T> values, std::size_t dim) {
 
 class FlatIndexImpl {
  public:
-  FlatIndexImpl(Context& context, std::size_t dim, Metric metric, ElementType type)
+  FlatIndexImpl(Context& context, std::size_t dim, Metric metric, ElementType type,
+                HalfCopy half_copy)
       : context_(context),
         dim_(checked_dim(dim)),
         metric_(metric),
         type_(type),
+        half_copy_(checked_half_copy(context, dim, half_copy)),
         engine_(context, dim, metric),
         uploader_(context, dim, metric, engine_.chunk_rows()) {}
 
@@ -325,10 +328,33 @@ class FlatIndexImpl {
 
   BaseChunk& chunk_with_room(std::size_t wanted) {
     return with_room(
-        chunks_, wanted, [&](std::size_t capacity) { return engine_.make_chunk(capacity); },
+        chunks_, wanted,
+        [&](std::size_t capacity) {
+          return engine_.make_chunk(capacity, wants_half_copy(capacity));
+        },
         [&](const BaseChunk& chunk, std::size_t capacity) {
           return engine_.grow(chunk, capacity);
         });
+  }
+
+  static HalfCopy checked_half_copy(Context& context, std::size_t dim, HalfCopy half_copy) {
+    const bool supported =
+        dim <= FlatIndex::max_dim &&
+        half_copy_supported(context.device().capabilities(), static_cast<std::uint32_t>(dim));
+    if (half_copy == HalfCopy::always && !supported) {
+      throw Error(Errc::invalid_argument,
+                  "FlatIndex: HalfCopy::always for dimension " + std::to_string(dim) +
+                      ": a float16 copy needs a dimension that is a multiple of 4");
+    }
+    return supported ? half_copy : HalfCopy::never;
+  }
+
+  /// Whether a new chunk of `capacity` rows gets a float16 copy: always, or (automatic) while
+  /// the chunk with its copy takes at most half the device memory left.
+  bool wants_half_copy(std::size_t capacity) const {
+    if (type_ != ElementType::float32 || half_copy_ == HalfCopy::never) return false;
+    if (half_copy_ == HalfCopy::always) return true;
+    return engine_.chunk_bytes(capacity, true) <= device_memory_budget(context_) / 2;
   }
 
   CompactChunk& compact_with_room(std::size_t wanted) {
@@ -485,6 +511,7 @@ class FlatIndexImpl {
   std::size_t dim_;
   Metric metric_;
   ElementType type_;
+  HalfCopy half_copy_;
   KnnEngine engine_;
   // Used by add() alone, under the exclusive lock; search_compact only records with it.
   mutable BaseUploader uploader_;
@@ -502,7 +529,10 @@ class FlatIndexImpl {
 FlatIndex::FlatIndex(Context& context, std::size_t dim, Metric metric)
     : FlatIndex(context, dim, metric, ElementType::float32) {}
 FlatIndex::FlatIndex(Context& context, std::size_t dim, Metric metric, ElementType type)
-    : impl_(std::make_unique<detail::FlatIndexImpl>(context, dim, metric, type)) {}
+    : FlatIndex(context, dim, metric, type, HalfCopy::automatic) {}
+FlatIndex::FlatIndex(Context& context, std::size_t dim, Metric metric, ElementType type,
+                     HalfCopy half_copy)
+    : impl_(std::make_unique<detail::FlatIndexImpl>(context, dim, metric, type, half_copy)) {}
 FlatIndex::FlatIndex(std::unique_ptr<detail::FlatIndexImpl> impl) noexcept
     : impl_(std::move(impl)) {}
 FlatIndex::FlatIndex(FlatIndex&&) noexcept = default;
@@ -562,7 +592,8 @@ FlatIndex FlatIndex::load(Context& context, const std::filesystem::path& path) {
   detail::FlatIndexReader reader(path);
   const detail::FlatIndexHeader& header = reader.header();
   auto impl = std::make_unique<detail::FlatIndexImpl>(context, static_cast<std::size_t>(header.dim),
-                                                      header.metric, ElementType::float32);
+                                                      header.metric, ElementType::float32,
+                                                      HalfCopy::automatic);
   impl->load_from(reader, path);
   return FlatIndex(std::move(impl));
 }

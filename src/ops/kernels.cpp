@@ -176,8 +176,13 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   // 16-byte loads need every row to start on a 16-byte boundary; its lanes 0-3 finish the
   // subgroup's four rows.
   const bool vec4 = a.dim % 4 == 0 && caps.subgroup_size >= 4;
+  const bool half = a.base_scales.valid();
+  if (half && !half_copy_supported(caps, a.dim)) {
+    throw Error(Errc::invalid_argument,
+                "a float16 base copy of dimension " + std::to_string(a.dim) + " on this device");
+  }
   encoder.set_pipeline(device.shaders().pipeline({
-      .name = vec4 ? "distances_small_vec4" : "distances_small",
+      .name = half ? "distances_small_half" : (vec4 ? "distances_small_vec4" : "distances_small"),
       .workgroup_size = {threads, 1, 1},
   }));
   // Enough workgroups to fill the device, each subgroup striding over 32 rows (8 turns of the
@@ -198,9 +203,37 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
     slice.num_base =
         static_cast<std::uint32_t>(std::min<std::uint64_t>(rows_per_dispatch, a.num_base - first));
     slice.out_offset = a.out_offset + static_cast<std::uint32_t>(first);
-    bind_distance_arguments(encoder, slice);
+    if (half) {
+      encoder.set_argument_table(
+          operand_table(slice).set_buffer(4, slice.out).set_buffer(5, slice.base_scales));
+      encoder.set_constants(
+          DistanceConstants{DistanceOperands::of(slice), slice.out_stride, slice.out_offset});
+    } else {
+      bind_distance_arguments(encoder, slice);
+    }
     encoder.dispatch_threadgroups(groups(slice.num_base, rows_per_group));
   }
+}
+
+bool half_copy_supported(const Capabilities& caps, std::uint32_t dim) {
+  return dim % 4 == 0 && caps.subgroup_size >= 4;
+}
+
+void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
+                      std::uint32_t first_row, std::uint32_t rows, std::uint32_t dim,
+                      const Buffer& halves, const Buffer& scales) {
+  if (rows == 0) return;
+  struct {
+    std::uint32_t rows, dim, first_row;
+  } constants{rows, dim, first_row};
+  constexpr std::uint32_t threads = 64;
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = "half_rows", .workgroup_size = {threads, 1, 1}}));
+  encoder.set_argument_table(
+      ArgumentTable().set_buffer(0, matrix).set_buffer(1, halves).set_buffer(2, scales));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(
+      std::min(groups(rows, threads), device.capabilities().max_workgroup_count[0]));
 }
 
 bool fused_knn_supported(const Capabilities& caps, std::uint32_t k, std::uint32_t dim) {

@@ -53,8 +53,20 @@ void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& mat
                       std::uint32_t matrix_offset, std::uint32_t rows, std::uint32_t dim,
                       const Buffer& norms, std::uint32_t norms_offset);
 
+/// Whether rows of this dimension can have a float16 copy (half_rows.comp: 8-byte loads).
+bool half_copy_supported(const Capabilities& caps, std::uint32_t dim);
+/// Records the float16 copy of rows [first_row, first_row + rows) of `matrix` (float32 rows
+/// of dim) into halves (2 bytes an element) and their scales (one float a row), the same rows
+/// of each: every row scaled by a power of two that keeps its largest element in [2^14, 2^15).
+void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
+                      std::uint32_t first_row, std::uint32_t rows, std::uint32_t dim,
+                      const Buffer& halves, const Buffer& scales);
+
 struct DistanceArgs {
   Buffer queries, base, query_norms, base_norms, out;
+  /// Valid: `base` is a float16 copy (encode_half_rows) with these row scales; only the
+  /// streaming kernel (up to streamed_query_limit queries) reads one.
+  Buffer base_scales;
   std::uint32_t num_queries = 0, num_base = 0, dim = 0;
   std::uint32_t query_offset = 0;  // first query row
   std::uint32_t base_offset = 0;   // first base row

@@ -59,6 +59,8 @@ const char* precision_name(ScreenPrecision p) {
       return "float16";
     case ScreenPrecision::float16x3:
       return "float16x3";
+    case ScreenPrecision::half_base:
+      return "float16-copy";
   }
   return "?";
 }
@@ -199,20 +201,42 @@ KnnEngine::KnnEngine(Context& context, std::size_t dim, Metric metric)
   }
 }
 
-BaseChunk KnnEngine::make_chunk(std::size_t capacity) const {
+BaseChunk KnnEngine::make_chunk(std::size_t capacity, bool half_copy) const {
   capacity = std::clamp<std::size_t>(capacity, 1, chunk_rows_);
+  if (half_copy && !half_copy_supported(context_.device().capabilities(), u32(dim_, "dimension"))) {
+    throw Error(Errc::invalid_argument,
+                "a float16 copy of rows of dimension " + std::to_string(dim_) +
+                    " (it needs a multiple of 4 and subgroups of 4 or more)");
+  }
   auto factory = context_.buffer_factory();
+  const auto make = [&](std::uint64_t size, const char* label) {
+    Buffer buffer =
+        factory.make_buffer({.size = size, .storage = StorageMode::private_, .label = label});
+    context_.residency_manager().register_buffer(buffer, ResidencyMode::persistent);
+    return buffer;
+  };
   BaseChunk chunk;
-  chunk.vectors = factory.make_buffer({.size = capacity * dim_ * sizeof(float),
-                                       .storage = StorageMode::private_,
-                                       .label = "base vectors"});
-  chunk.norms = factory.make_buffer(
-      {.size = capacity * sizeof(float), .storage = StorageMode::private_, .label = "base norms"});
+  chunk.vectors = make(capacity * dim_ * sizeof(float), "base vectors");
+  chunk.norms = make(capacity * sizeof(float), "base norms");
+  if (half_copy) {
+    chunk.halves = make(capacity * dim_ * 2, "base float16 copy");
+    chunk.half_scales = make(capacity * sizeof(float), "base float16 scales");
+  }
   chunk.capacity = capacity;
-  context_.residency_manager().register_buffer(chunk.vectors, ResidencyMode::persistent);
-  context_.residency_manager().register_buffer(chunk.norms, ResidencyMode::persistent);
   context_.residency_manager().commit();
   return chunk;
+}
+
+void encode_chunk_halves(Device& device, ComputeEncoder& encoder, const BaseChunk& chunk,
+                         std::size_t first, std::size_t rows, std::size_t dim) {
+  if (!chunk.halves.valid() || rows == 0) return;
+  encode_half_rows(device, encoder, chunk.vectors, u32(first, "offset"), u32(rows, "rows"),
+                   u32(dim, "dimension"), chunk.halves, chunk.half_scales);
+}
+
+std::uint64_t KnnEngine::chunk_bytes(std::size_t capacity, bool half_copy) const {
+  const std::uint64_t row = dim_ * sizeof(float) + sizeof(float);
+  return std::uint64_t{capacity} * (row + (half_copy ? dim_ * 2 + sizeof(float) : 0));
 }
 
 void KnnEngine::check_base(std::span<const float> vectors, std::size_t first_row) const {
@@ -242,6 +266,7 @@ void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
         encode_row_norms(device, encoder, chunk.vectors, u32(chunk.rows * dim_, "offset"),
                          u32(n, "rows"), u32(dim_, "dimension"), chunk.norms,
                          u32(chunk.rows, "offset"));
+        encode_chunk_halves(device, encoder, chunk, chunk.rows, n, dim_);
       })
       .wait();
   chunk.rows += n;
@@ -249,13 +274,18 @@ void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
 }
 
 BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) const {
-  BaseChunk bigger = make_chunk(new_capacity);
+  BaseChunk bigger = make_chunk(new_capacity, chunk.halves.valid());
   if (chunk.rows > 0) {
     context_
         .execute([&](CommandBuffer&, ComputeEncoder& encoder) {
           encoder.copy_buffer(chunk.vectors, 0, bigger.vectors, 0,
                               chunk.rows * dim_ * sizeof(float));
           encoder.copy_buffer(chunk.norms, 0, bigger.norms, 0, chunk.rows * sizeof(float));
+          if (chunk.halves.valid()) {
+            encoder.copy_buffer(chunk.halves, 0, bigger.halves, 0, chunk.rows * dim_ * 2);
+            encoder.copy_buffer(chunk.half_scales, 0, bigger.half_scales, 0,
+                                chunk.rows * sizeof(float));
+          }
         })
         .wait();
   }
@@ -335,11 +365,14 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
   encode_row_norms(b.device, e, s.queries, 0, b.queries, b.dim, s.query_norms, 0);
   e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
   const auto distances_of = [&](const Piece& piece) {
+    // Chunks without a float16 copy are read in float32, which errs less than the copy.
+    const bool half = plan.precision == ScreenPrecision::half_base && piece.chunk->halves.valid();
     return DistanceArgs{.queries = s.queries,
-                        .base = piece.chunk->vectors,
+                        .base = half ? piece.chunk->halves : piece.chunk->vectors,
                         .query_norms = s.query_norms,
                         .base_norms = piece.chunk->norms,
                         .out = s.tile,
+                        .base_scales = half ? piece.chunk->half_scales : Buffer{},
                         .num_queries = b.queries,
                         .num_base = piece.rows,
                         .dim = b.dim,
@@ -376,7 +409,8 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
       }
     } else {
       for (const Piece& piece : tile.pieces) {
-        if (plan.precision == ScreenPrecision::float32) {
+        if (plan.precision == ScreenPrecision::float32 ||
+            plan.precision == ScreenPrecision::half_base) {
           encode_distances(b.device, e, distances_of(piece));
         } else {
           encode_distances_coop(
@@ -481,8 +515,11 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   }
   const std::size_t nq = queries.size() / dim_;
   std::size_t total = 0;
-  for (const auto& c : chunks)
+  bool half_copy = false;
+  for (const auto& c : chunks) {
     total += c.rows;
+    half_copy = half_copy || c.halves.valid();
+  }
   const auto& caps = context_.device().capabilities();
   const KnnShape shape{.base_rows = total,
                        .dim = dim_,
@@ -490,7 +527,8 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                        .k = k,
                        .metric = metric_,
                        .chunk_rows = chunk_rows_,
-                       .least_precise = least_precise_screen()};
+                       .least_precise = least_precise_screen(),
+                       .half_copy = half_copy};
   const KnnPlan plan = plan_knn(shape, caps);
   if (nq == 0 || total == 0) {
     check_finite(queries, dim_, "query");
@@ -513,7 +551,11 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   if (!uncertified.empty() && plan.precision == ScreenPrecision::float16) {
     // The float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's
     // margin, the three-term screen (about float32's error) usually proves it.
-    uncertified = rescreen(queries, chunks, k, shape, uncertified, deadline, result);
+    uncertified = rescreen(queries, chunks, k, shape, ScreenPrecision::float16x3, uncertified,
+                           deadline, result);
+  } else if (!uncertified.empty() && plan.precision == ScreenPrecision::half_base) {
+    uncertified = rescreen(queries, chunks, k, shape, ScreenPrecision::float32, uncertified,
+                           deadline, result);
   }
   result.direct_pass_queries = uncertified.size();
   const double rescreen_ms = ms_since(start) - screen_ms;
@@ -533,14 +575,15 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
 
 std::vector<std::size_t> KnnEngine::rescreen(std::span<const float> queries,
                                              std::span<const BaseChunk> chunks, std::size_t k,
-                                             KnnShape shape, std::span<const std::size_t> rows,
+                                             KnnShape shape, ScreenPrecision precision,
+                                             std::span<const std::size_t> rows,
                                              const Deadline& deadline, KnnResult& result) const {
   std::vector<float> subset(rows.size() * dim_);
   for (std::size_t i = 0; i < rows.size(); ++i)
     std::copy_n(queries.begin() + static_cast<std::ptrdiff_t>(rows[i] * dim_), dim_,
                 subset.begin() + static_cast<std::ptrdiff_t>(i * dim_));
   shape.queries = rows.size();
-  shape.least_precise = ScreenPrecision::float16x3;
+  shape.least_precise = precision;
   const KnnPlan plan = plan_knn(shape, context_.device().capabilities());
   KnnResult again{rows.size(), k, std::vector<float>(rows.size() * k),
                   std::vector<std::int64_t>(rows.size() * k)};

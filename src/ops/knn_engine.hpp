@@ -26,11 +26,19 @@ namespace vecaccel::detail {
 struct BaseChunk {
   Buffer vectors;
   Buffer norms;
+  /// Optional (valid when made so): the rows' float16 copy and its row scales
+  /// (encode_half_rows), which searches of few queries stream instead of `vectors`.
+  Buffer halves, half_scales;
   std::size_t rows = 0;
   std::size_t capacity = 0;
   /// The largest norm of the rows as stored (float64): the certificate's bound needs it.
   double max_norm = 0.0;
 };
+
+/// Records the float16 copy of a chunk's rows [first, first + rows) where it keeps one (after
+/// a barrier that makes the rows visible to dispatches).
+void encode_chunk_halves(Device& device, ComputeEncoder& encoder, const BaseChunk& chunk,
+                         std::size_t first, std::size_t rows, std::size_t dim);
 
 /// One time limit and stop token for a whole call: every wait gets what is left of it.
 struct Deadline {
@@ -71,8 +79,12 @@ class KnnEngine {
   /// Rows per chunk: as many as fit the storage-buffer range (and a sane upper bound).
   std::size_t chunk_rows() const noexcept { return chunk_rows_; }
 
-  /// A new empty chunk with room for chunk_rows() rows (private device memory).
-  BaseChunk make_chunk(std::size_t capacity) const;
+  /// A new empty chunk with room for `capacity` rows (at most chunk_rows(); private device
+  /// memory), with a float16 copy of its rows if `half_copy` (the dimension must allow one:
+  /// half_copy_supported).
+  BaseChunk make_chunk(std::size_t capacity, bool half_copy = false) const;
+  /// Bytes of device memory a chunk of `capacity` rows takes.
+  std::uint64_t chunk_bytes(std::size_t capacity, bool half_copy) const;
   /// Checks base rows before they are added: NaN/Inf, and (l2, inner product) squared norms
   /// above max_squared_norm, each an invalid_argument naming the row (first_row + i).
   void check_base(std::span<const float> vectors, std::size_t first_row) const;
@@ -114,12 +126,14 @@ class KnnEngine {
                                            std::span<const BaseChunk> chunks, std::size_t k,
                                            const KnnPlan& plan, const Deadline& deadline,
                                            KnnResult& result) const;
-  /// Screens the queries listed in `rows` again at the next precision (three-term float16),
+  /// Screens the queries listed in `rows` again at a more precise screen (`precision`: the
+  /// three-term float16 products after float16 ones, float32 after the float16 copy),
   /// overwriting their rows of result; returns those whose certificate failed again.
   std::vector<std::size_t> rescreen(std::span<const float> queries,
                                     std::span<const BaseChunk> chunks, std::size_t k,
-                                    KnnShape shape, std::span<const std::size_t> rows,
-                                    const Deadline& deadline, KnnResult& result) const;
+                                    KnnShape shape, ScreenPrecision precision,
+                                    std::span<const std::size_t> rows, const Deadline& deadline,
+                                    KnnResult& result) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
   /// Keeps scratch of an abandoned search, and the base buffers its work reads, until its
   /// submission completes (the caller may drop the chunks as the error unwinds).

@@ -98,6 +98,8 @@ double screen_relative_error(ScreenPrecision precision, std::size_t dim) {
       return 0x1p-9 + d * 0x1p-23;
     case ScreenPrecision::float16x3:
       return 0x1p-18 + d * 0x1p-23;
+    case ScreenPrecision::half_base:
+      return 0x1p-10 + d * 0x1p-24;
     case ScreenPrecision::float32:
       return d * 0x1p-24;
   }
@@ -174,9 +176,16 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
                                      screen_candidates(shape.k, shape.base_rows, shape.dim,
                                                        ScreenPrecision::float32, limit),
                                      dim);
-  if (shape.queries > small_query_limit && shape.least_precise != ScreenPrecision::float32 &&
+  const bool tensor_cores_allowed = shape.least_precise == ScreenPrecision::float16 ||
+                                    shape.least_precise == ScreenPrecision::float16x3;
+  const bool half_copy_allowed = shape.least_precise == ScreenPrecision::float16 ||
+                                 shape.least_precise == ScreenPrecision::half_base;
+  if (shape.queries > small_query_limit && tensor_cores_allowed &&
       coop_distances_supported(caps, dim) && (!blocked || dim >= coop_min_dim)) {
     p.precision = shape.least_precise;
+  } else if (!blocked && shape.half_copy && half_copy_allowed && half_copy_supported(caps, dim)) {
+    // The streaming kernel reads the base's float16 copy: half the bytes of its rows.
+    p.precision = ScreenPrecision::half_base;
   }
   p.screen_k = screen_candidates(shape.k, shape.base_rows, shape.dim, p.precision, limit);
   const std::uint32_t kk = p.screen_k;

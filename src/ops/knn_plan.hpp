@@ -24,6 +24,9 @@ struct KnnShape {
   /// The least precise screen allowed: float16 lets the plan use tensor cores where the device
   /// has them; a second try of queries whose certificate failed asks for float16x3.
   ScreenPrecision least_precise = ScreenPrecision::float16;
+  /// Base chunks keep a float16 copy of their rows (KnnEngine::make_chunk): a few queries may
+  /// stream it instead of the float32 rows (half the bytes).
+  bool half_copy = false;
 };
 
 struct KnnPlan {
