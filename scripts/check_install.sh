@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the built library into a scratch prefix and builds tests/consumer, an outside
-# project, against it twice: with find_package(vecaccel) and with pkg-config; then imports the
+# project (a built-in kernel, and examples/custom_shader dispatching its own SPIR-V), against it
+# twice: with find_package(vecaccel) and with pkg-config; then imports the
 # installed Python package (where the build has one) and runs a search with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,11 +12,16 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 cmake -S tests/consumer -B "$prefix/consumer-build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/consumer-build" >/dev/null
 "$prefix/consumer-build/consumer"
-PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
-  c++ tests/consumer/main.cpp $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs --static vecaccel) \
-  -o "$prefix/consumer-pc"
+"$prefix/consumer-build/custom_shader" "$prefix/consumer-build/axpy.spv"
+pc_flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs --static vecaccel)
+# shellcheck disable=SC2086 # the flags are words
+c++ tests/consumer/main.cpp $pc_flags -o "$prefix/consumer-pc"
 "$prefix/consumer-pc"
-echo "consumer: find_package and pkg-config builds ran"
+# shellcheck disable=SC2086
+c++ examples/custom_shader.cpp $pc_flags -o "$prefix/custom-shader-pc"
+glslc --target-env=vulkan1.3 -o "$prefix/axpy.spv" examples/axpy.comp
+"$prefix/custom-shader-pc" "$prefix/axpy.spv"
+echo "consumer: find_package and pkg-config builds ran (built-in kernel and own SPIR-V)"
 python_dir=$(sed -n 's/^VECACCEL_PYTHON_INSTALL_DIR:[A-Z]*=//p' "$build/CMakeCache.txt")
 if [ -n "$python_dir" ] && grep -q '^VECACCEL_BUILD_PYTHON:BOOL=ON' "$build/CMakeCache.txt"; then
   (cd "$prefix" && PYTHONPATH="$prefix/$python_dir" /usr/bin/python3 -c "

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "buffer_impl.hpp"
+#include "support/expect_error.hpp"
 #include "support/support.hpp"
 #include "vecaccel/legacy_context.hpp"
 
@@ -24,16 +25,7 @@ namespace vt = vecaccel::testing;
 
 namespace {
 
-template <class F>
-void expect_error(Errc code, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "expected " << to_string(code) << ", nothing was thrown";
-}
+using vt::expect_error;
 
 template <class C>
 class Conformance : public ::testing::Test {

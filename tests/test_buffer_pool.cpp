@@ -14,6 +14,7 @@
 
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
+#include "support/expect_error.hpp"
 #include "support/support.hpp"
 
 using namespace vecaccel;
@@ -25,21 +26,8 @@ namespace {
 constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
 
-template <class F>
-Error expect_error(Errc code, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return e;
-  }
-  ADD_FAILURE() << "expected " << to_string(code) << ", nothing was thrown";
-  return Error(code, "not thrown");
-}
-
-bool mentions(const Error& e, const std::string& text) {
-  return std::string(e.what()).find(text) != std::string::npos;
-}
+using vt::expect_error;
+using vt::mentions;
 
 /// The largest bucket the pool should use on this device (see buffer_pool_impl.hpp).
 std::uint64_t largest_bucket(const Capabilities& caps) {

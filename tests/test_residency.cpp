@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "support/expect_error.hpp"
 #include "support/support.hpp"
 
 using namespace vecaccel;
@@ -12,21 +13,8 @@ namespace vt = vecaccel::testing;
 
 namespace {
 
-template <class F>
-Error expect_error(Errc code, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return e;
-  }
-  ADD_FAILURE() << "expected " << to_string(code) << ", nothing was thrown";
-  return Error(code, "not thrown");
-}
-
-bool mentions(const Error& e, const std::string& text) {
-  return std::string(e.what()).find(text) != std::string::npos;
-}
+using vt::expect_error;
+using vt::mentions;
 
 class Residency : public ::testing::Test {
  protected:

@@ -31,6 +31,7 @@
 #include "vecaccel/context.hpp"
 #include "vecaccel/element_type.hpp"
 #include "vecaccel/mapped_vectors.hpp"
+#include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -68,7 +69,9 @@ class FlatIndex {
 
   /// vectors holds n x dim floats; NaN/Inf → invalid_argument naming the row. Rows of a type
   /// other than the index's: invalid_argument naming both types (nothing is widened or
-  /// narrowed on the host).
+  /// narrowed on the host). A span is reinterpreted as rows of dim() elements (size / dim()
+  /// rows), so rows of another dimension whose total happens to be a multiple of dim() are
+  /// silently misread: the MatrixView overloads state the shape and are checked.
   void add(std::span<const float> vectors);
   void add(std::initializer_list<float> vectors) { add(std::span<const float>(vectors)); }
   void add(std::span<const std::uint8_t> vectors);
@@ -76,6 +79,11 @@ class FlatIndex {
   /// Every row of a mapped file, numbered like add(); its element type must be the index's.
   /// Rows are read from the mapping slice by slice, never copied whole into host memory.
   void add(const MappedVectors& vectors);
+  /// As add(span), with the rows' shape stated: invalid_argument naming both dimensions when
+  /// vectors.dim() != dim(), and nothing is added.
+  void add(MatrixView<const float> vectors);
+  void add(MatrixView<const std::uint8_t> vectors);
+  void add(MatrixView<const std::int8_t> vectors);
   /// One id per row, each >= 0 (-1 labels padding in results): else invalid_argument naming
   /// the row and the id, and nothing is added.
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
@@ -86,7 +94,12 @@ class FlatIndex {
   /// default_timeout) bounds the whole call (Errc::timeout; nanoseconds::max(): no limit).
   /// After either, the index stays
   /// usable; GPU work already submitted finishes with its memory kept alive.
+  /// The span is reinterpreted as rows of dim() floats, as in add().
   KnnResult search(std::span<const float> queries, std::size_t k,
+                   const ExecuteOptions& options = {}) const;
+  /// As search(span), with the queries' shape stated: invalid_argument naming both dimensions
+  /// when queries.dim() != dim().
+  KnnResult search(MatrixView<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
 
   /// The stored vectors of `rows` (positions in insertion order, each < size()), rows.size() x

@@ -23,6 +23,7 @@
 #include "vecaccel/compute_encoder.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/mapped_vectors.hpp"
+#include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
 
 namespace vecaccel {
@@ -51,9 +52,13 @@ namespace ops {
 /// Largest k top_k and knn accept.
 inline constexpr std::size_t max_k = 2048;
 
-/// queries (nq x dim) against base (nb x dim): the nq x nb matrix of metric values.
+/// queries (nq x dim) against base (nb x dim): the nq x nb matrix of metric values. The spans
+/// are reinterpreted as rows of dim; the MatrixView forms state each shape and are checked.
 std::vector<float> distances(Context& context, std::span<const float> queries,
                              std::span<const float> base, std::size_t dim, Metric metric);
+/// invalid_argument naming both dimensions when queries.dim() != base.dim().
+std::vector<float> distances(Context& context, MatrixView<const float> queries,
+                             MatrixView<const float> base, Metric metric);
 
 /// Per row of a rows x cols matrix, the k smallest (largest when `largest`) values and their
 /// column indices.
@@ -65,6 +70,10 @@ KnnResult top_k(Context& context, std::span<const float> values, std::size_t row
 /// options: as FlatIndex::search (stop between batches, timeout over the whole call).
 KnnResult knn(Context& context, std::span<const float> queries, std::span<const float> base,
               std::size_t dim, std::size_t k, Metric metric, const ExecuteOptions& options = {});
+/// knn with each shape stated: invalid_argument naming both dimensions when queries.dim() !=
+/// base.dim().
+KnnResult knn(Context& context, MatrixView<const float> queries, MatrixView<const float> base,
+              std::size_t k, Metric metric, const ExecuteOptions& options = {});
 
 /// Options of a search whose base is streamed through the GPU in passes.
 struct StreamOptions {
@@ -92,6 +101,10 @@ struct StreamOptions {
 /// Errors as knn, plus invalid_argument for queries of another dimension and io_error for a
 /// TEXMEX row with a wrong header.
 KnnResult knn(Context& context, std::span<const float> queries, const MappedVectors& base,
+              std::size_t k, Metric metric, const StreamOptions& options = {});
+/// The same with the queries' shape stated: invalid_argument naming both dimensions when
+/// queries.dim() != base.dim() (the span form reads the queries as rows of base.dim()).
+KnnResult knn(Context& context, MatrixView<const float> queries, const MappedVectors& base,
               std::size_t k, Metric metric, const StreamOptions& options = {});
 /// knn over uint8 / int8 base rows in memory (n x dim), staged one byte per element and
 /// widened on the GPU; exact like the float form.

@@ -17,6 +17,7 @@
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
 #include "vecaccel/mapped_vectors.hpp"
+#include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 #include "vecaccel/residency_manager.hpp"

@@ -318,12 +318,8 @@ void CommandBufferImpl::set_argument_table(const ArgumentTable& table) {
 
 void CommandBufferImpl::set_constant_bytes(std::span<const std::byte> bytes) {
   require_encoding("set_constants");
-  if (bytes.size() > ShaderLibraryImpl::push_constant_bytes || bytes.size() % 4 != 0) {
-    throw Error(Errc::invalid_argument, "push constants of " + std::to_string(bytes.size()) +
-                                            " bytes: need a multiple of 4, at most " +
-                                            std::to_string(ShaderLibraryImpl::push_constant_bytes));
-  }
   if (!pipeline_) throw Error(Errc::invalid_argument, "set_constants before set_pipeline");
+  pipeline_->check_constant_size(bytes.size());
   list_.push_constants(pipeline_->layout(), bytes);
 }
 
@@ -334,7 +330,10 @@ void CommandBufferImpl::flush_bindings() {
   std::uint32_t count = 0;
   const std::uint32_t mask = pipeline_->binding_mask();
   for (std::uint32_t i = 0; i < ArgumentTable::max_bindings; ++i) {
-    if (!(mask & (1u << i))) continue;
+    if (!(mask & (1u << i))) {
+      if (bindings_[i]) pipeline_->check_binding_declared(i);
+      continue;
+    }
     if (!bindings_[i]) {
       throw Error(Errc::invalid_argument, "shader '" + pipeline_->name() + "' reads binding " +
                                               std::to_string(i) +

@@ -10,17 +10,13 @@
 #include "device_impl.hpp"
 #include "io/atomic_file.hpp"
 #include "pipeline_impl.hpp"
+#include "spirv_validation.hpp"
 #include "vecaccel/argument_table.hpp"
 
 namespace vecaccel::detail {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::uint32_t spirv_magic = 0x07230203;
-constexpr std::uint32_t op_decorate = 71;
-constexpr std::uint32_t decoration_binding = 33;
-constexpr std::uint32_t decoration_descriptor_set = 34;
 
 std::string cache_directory() {
   if (const char* flag = std::getenv("VECACCEL_PIPELINE_CACHE"); flag && std::string(flag) == "0") {
@@ -56,32 +52,6 @@ std::string hex(std::uint32_t v) {
 }
 
 }  // namespace
-
-std::uint32_t reflect_binding_mask(std::span<const std::uint32_t> spirv) {
-  if (spirv.size() < 5 || spirv[0] != spirv_magic) return 0;
-  // Variables in set 0 with a Binding decoration; SPIR-V decorates by result id.
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> bindings;  // id -> binding
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> sets;      // id -> set
-  for (std::size_t i = 5; i < spirv.size();) {
-    const std::uint32_t word_count = spirv[i] >> 16;
-    const std::uint32_t opcode = spirv[i] & 0xffff;
-    if (word_count == 0 || i + word_count > spirv.size()) break;
-    if (opcode == op_decorate && word_count >= 4) {
-      if (spirv[i + 2] == decoration_binding) bindings.emplace_back(spirv[i + 1], spirv[i + 3]);
-      if (spirv[i + 2] == decoration_descriptor_set) sets.emplace_back(spirv[i + 1], spirv[i + 3]);
-    }
-    i += word_count;
-  }
-  std::uint32_t mask = 0;
-  for (const auto& decorated : bindings) {
-    const std::uint32_t id = decorated.first;
-    const std::uint32_t binding = decorated.second;
-    const auto set =
-        std::find_if(sets.begin(), sets.end(), [id](const auto& s) { return s.first == id; });
-    if ((set == sets.end() || set->second == 0) && binding < 32) mask |= 1u << binding;
-  }
-  return mask;
-}
 
 ShaderLibraryImpl::ShaderLibraryImpl(DeviceImpl& device) : device_(device) {
   const std::string dir = cache_directory();
@@ -146,47 +116,79 @@ ComputePipeline ShaderLibraryImpl::pipeline(const PipelineDescriptor& descriptor
   if (shader == shaders.end()) {
     throw Error(Errc::invalid_argument, "no shader named '" + descriptor.name + "'");
   }
-  ComputePipeline created = create(descriptor, *shader);
+  const std::string label = "shader '" + descriptor.name + "'";
+  PipelineRecipe recipe{
+      .name = descriptor.name,
+      .spirv = shader->spirv,
+      .interface = reflect_spirv(shader->spirv, "main", {}, push_constant_bytes, label),
+      .required_subgroup_size = descriptor.required_subgroup_size};
+  // Every embedded shader declares local_size_{x,y,z}_id = 0, 1, 2; constants fill ids 3, ...
+  recipe.interface.workgroup_size = descriptor.workgroup_size;
+  for (std::uint32_t i = 0; i < 3; ++i)
+    recipe.specialization.push_back({i, descriptor.workgroup_size[i]});
+  for (std::uint32_t i = 0; i < descriptor.constants.size(); ++i)
+    recipe.specialization.push_back({3 + i, descriptor.constants[i]});
+  ComputePipeline created = create(recipe);
   pipelines_.emplace(std::move(key), created);
   return created;
 }
 
-ComputePipeline ShaderLibraryImpl::create(const PipelineDescriptor& descriptor,
-                                          const EmbeddedShader& shader) {
+ComputePipeline ShaderLibraryImpl::pipeline_from_spirv(std::span<const std::uint32_t> spirv,
+                                                       const SpirvPipelineDescriptor& descriptor,
+                                                       const std::string& label) {
+  CallerKey key{{spirv.begin(), spirv.end()}, descriptor.entry_point, descriptor.name, {}};
+  for (const auto& constant : descriptor.specialization)
+    std::get<3>(key).emplace_back(constant.id, constant.value);
+  std::lock_guard lock(mutex_);
+  if (auto it = caller_pipelines_.find(key); it != caller_pipelines_.end()) return it->second;
+  const PipelineRecipe recipe{
+      .name = descriptor.name,
+      .spirv = std::get<0>(key),
+      .interface = reflect_spirv(spirv, descriptor.entry_point, descriptor.specialization,
+                                 push_constant_bytes, label),
+      .specialization = descriptor.specialization,
+      .caller_module = true};
+  // After reflection, whose messages carry the numbers. (The embedded shaders are validated at
+  // build time by spirv-opt.)
+  validate_spirv(spirv, label);
+  ComputePipeline created = create(recipe);
+  caller_pipelines_.emplace(std::move(key), created);
+  return created;
+}
+
+ComputePipeline ShaderLibraryImpl::create(const PipelineRecipe& recipe) {
   const Capabilities& caps = device_.capabilities();
-  const auto& wg = descriptor.workgroup_size;
+  const auto& wg = recipe.interface.workgroup_size;
   const std::uint64_t invocations = std::uint64_t{wg[0]} * wg[1] * wg[2];
   for (int i = 0; i < 3; ++i) {
     if (wg[i] == 0 || wg[i] > caps.max_workgroup_size[i]) {
-      throw Error(Errc::invalid_argument, "shader '" + descriptor.name + "': workgroup size " +
+      throw Error(Errc::invalid_argument, "shader '" + recipe.name + "': workgroup size " +
                                               std::to_string(wg[i]) + " in dimension " +
                                               std::to_string(i) + " is outside 1.." +
                                               std::to_string(caps.max_workgroup_size[i]));
     }
   }
   if (invocations > caps.max_workgroup_invocations) {
-    throw Error(Errc::invalid_argument, "shader '" + descriptor.name + "': workgroup of " +
+    throw Error(Errc::invalid_argument, "shader '" + recipe.name + "': workgroup of " +
                                             std::to_string(invocations) +
                                             " invocations exceeds the device's " +
                                             std::to_string(caps.max_workgroup_invocations));
   }
-  const std::uint32_t subgroup = descriptor.required_subgroup_size;
+  const std::uint32_t subgroup = recipe.required_subgroup_size;
   if (subgroup != 0 && (!caps.subgroup_size_control || subgroup < caps.min_subgroup_size ||
                         subgroup > caps.max_subgroup_size)) {
     throw Error(Errc::unsupported,
-                "shader '" + descriptor.name + "': subgroup size " + std::to_string(subgroup) +
+                "shader '" + recipe.name + "': subgroup size " + std::to_string(subgroup) +
                     " is not available (device: " + std::to_string(caps.min_subgroup_size) + ".." +
                     std::to_string(caps.max_subgroup_size) + ")");
   }
   return device_.call(
-      "creating the pipeline of shader '" + descriptor.name + "'",
-      [&] { return build(descriptor, shader); }, Errc::pipeline_creation_failed);
+      "creating the pipeline of shader '" + recipe.name + "'", [&] { return build(recipe); },
+      Errc::pipeline_creation_failed);
 }
 
-ComputePipeline ShaderLibraryImpl::build(const PipelineDescriptor& descriptor,
-                                         const EmbeddedShader& shader) {
-  const auto& wg = descriptor.workgroup_size;
-  const std::uint32_t subgroup = descriptor.required_subgroup_size;
+ComputePipeline ShaderLibraryImpl::build(const PipelineRecipe& recipe) {
+  const std::uint32_t subgroup = recipe.required_subgroup_size;
   // Every pipeline shares one layout shape, so push constants and bindings stay valid
   // across pipeline switches inside an encoder.
   std::array<vk::DescriptorSetLayoutBinding, ArgumentTable::max_bindings> bindings{};
@@ -210,13 +212,15 @@ ComputePipeline ShaderLibraryImpl::build(const PipelineDescriptor& descriptor,
                                                                .pushConstantRangeCount = 1,
                                                                .pPushConstantRanges = &range});
   vk::raii::ShaderModule module(device_.device(),
-                                vk::ShaderModuleCreateInfo{.codeSize = shader.spirv.size_bytes(),
-                                                           .pCode = shader.spirv.data()});
-  std::vector<std::uint32_t> values = {wg[0], wg[1], wg[2]};
-  values.insert(values.end(), descriptor.constants.begin(), descriptor.constants.end());
+                                vk::ShaderModuleCreateInfo{.codeSize = recipe.spirv.size_bytes(),
+                                                           .pCode = recipe.spirv.data()});
+  std::vector<std::uint32_t> values;
   std::vector<vk::SpecializationMapEntry> entries;
-  for (std::uint32_t i = 0; i < values.size(); ++i) {
-    entries.push_back({.constantID = i, .offset = 4 * i, .size = 4});
+  for (const auto& constant : recipe.specialization) {
+    entries.push_back({.constantID = constant.id,
+                       .offset = static_cast<std::uint32_t>(4 * values.size()),
+                       .size = 4});
+    values.push_back(constant.value);
   }
   const vk::SpecializationInfo specialization{
       .mapEntryCount = static_cast<std::uint32_t>(entries.size()),
@@ -232,18 +236,51 @@ ComputePipeline ShaderLibraryImpl::build(const PipelineDescriptor& descriptor,
                              : vk::PipelineShaderStageCreateFlags{},
                 .stage = vk::ShaderStageFlagBits::eCompute,
                 .module = *module,
-                .pName = "main",
+                .pName = recipe.interface.entry_point.c_str(),
                 .pSpecializationInfo = &specialization},
       .layout = *layout};
   vk::raii::Pipeline pipeline(device_.device(), cache_, info);
-  return ComputePipeline(std::make_shared<PipelineImpl>(
-      descriptor.name, wg, reflect_binding_mask(shader.spirv), std::move(set_layout),
-      std::move(layout), std::move(pipeline)));
+  return ComputePipeline(std::make_shared<PipelineImpl>(recipe, std::move(set_layout),
+                                                        std::move(layout), std::move(pipeline)));
 }
 
 std::size_t ShaderLibraryImpl::pipeline_count() const {
   std::lock_guard lock(mutex_);
-  return pipelines_.size();
+  return pipelines_.size() + caller_pipelines_.size();
+}
+
+void PipelineImpl::check_constant_size(std::size_t bytes) const {
+  constexpr std::uint32_t range = ShaderLibraryImpl::push_constant_bytes;
+  if (bytes > range || bytes % 4 != 0) {
+    throw Error(Errc::invalid_argument, "push constants of " + std::to_string(bytes) +
+                                            " bytes: need a multiple of 4, at most " +
+                                            std::to_string(range));
+  }
+  if (!caller_module_) return;
+  const std::uint32_t declared = interface_.push_constant_size;
+  const std::uint32_t padded = (declared + 7) / 8 * 8;
+  if (bytes != declared && bytes != padded) {
+    throw Error(
+        Errc::invalid_argument,
+        "shader '" + name_ + "' declares " +
+            (declared == 0 ? std::string("no push-constant block")
+                           : "a push-constant block of " + std::to_string(declared) + " bytes") +
+            "; set_constants gave " + std::to_string(bytes));
+  }
+}
+
+void PipelineImpl::check_binding_declared(std::uint32_t index) const {
+  if (!caller_module_ || (interface_.binding_mask & (1u << index)) != 0) return;
+  std::string declared;
+  for (std::uint32_t i = 0; i < ArgumentTable::max_bindings; ++i) {
+    if (interface_.binding_mask & (1u << i)) {
+      declared += (declared.empty() ? "" : ", ") + std::to_string(i);
+    }
+  }
+  throw Error(Errc::invalid_argument,
+              "the argument table sets binding " + std::to_string(index) + ", which shader '" +
+                  name_ + "' does not declare (it declares " +
+                  (declared.empty() ? "none" : declared) + "); clear it with ArgumentTable::clear");
 }
 
 }  // namespace vecaccel::detail
@@ -262,7 +299,7 @@ std::uint32_t ComputePipeline::binding_mask() const noexcept {
   return impl_->binding_mask();
 }
 std::uint32_t ComputePipeline::push_constant_size() const noexcept {
-  return detail::ShaderLibraryImpl::push_constant_bytes;
+  return impl_->push_constant_size();
 }
 
 ShaderLibrary::ShaderLibrary(std::unique_ptr<detail::ShaderLibraryImpl> impl) noexcept
@@ -279,6 +316,19 @@ std::vector<std::string_view> ShaderLibrary::shader_names() {
 }
 ComputePipeline ShaderLibrary::pipeline(const PipelineDescriptor& descriptor) {
   return impl_->pipeline(descriptor);
+}
+ComputePipeline ShaderLibrary::pipeline_from_spirv(std::span<const std::uint32_t> spirv,
+                                                   const SpirvPipelineDescriptor& descriptor) {
+  SpirvPipelineDescriptor named = descriptor;
+  if (named.name.empty()) named.name = "spirv";
+  return impl_->pipeline_from_spirv(spirv, named, "SPIR-V module '" + named.name + "'");
+}
+ComputePipeline ShaderLibrary::pipeline_from_file(const std::filesystem::path& path,
+                                                  const SpirvPipelineDescriptor& descriptor) {
+  SpirvPipelineDescriptor named = descriptor;
+  if (named.name.empty()) named.name = path.filename().string();
+  const std::vector<std::uint32_t> words = detail::read_spirv_file(path);
+  return impl_->pipeline_from_spirv(words, named, "SPIR-V file '" + path.string() + "'");
 }
 std::size_t ShaderLibrary::pipeline_count() const {
   return impl_->pipeline_count();

@@ -551,6 +551,18 @@ void FlatIndex::add(std::span<const std::int8_t> vectors) {
 void FlatIndex::add(const MappedVectors& vectors) {
   impl_->add({.type = vectors.element_type(), .dim = vectors.dim(), .mapped = &vectors}, {}, false);
 }
+void FlatIndex::add(MatrixView<const float> vectors) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add(vectors.data());
+}
+void FlatIndex::add(MatrixView<const std::uint8_t> vectors) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add(vectors.data());
+}
+void FlatIndex::add(MatrixView<const std::int8_t> vectors) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add(vectors.data());
+}
 void FlatIndex::add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids) {
   impl_->add(detail::rows_in_memory(vectors, impl_->dim()), ids, true);
 }
@@ -565,6 +577,11 @@ void FlatIndex::add_with_ids(std::span<const std::int8_t> vectors,
 KnnResult FlatIndex::search(std::span<const float> queries, std::size_t k,
                             const ExecuteOptions& options) const {
   return impl_->search(queries, k, options);
+}
+KnnResult FlatIndex::search(MatrixView<const float> queries, std::size_t k,
+                            const ExecuteOptions& options) const {
+  detail::check_same_dim(queries.dim(), dim(), "queries", "the index");
+  return search(queries.data(), k, options);
 }
 std::vector<float> FlatIndex::reconstruct(std::span<const std::size_t> rows) const {
   return impl_->reconstruct(rows);

@@ -69,6 +69,12 @@ KnnResult knn(Context& context, std::span<const float> queries, std::span<const 
   return engine.search(queries, chunks, k, options);
 }
 
+KnnResult knn(Context& context, MatrixView<const float> queries, MatrixView<const float> base,
+              std::size_t k, Metric metric, const ExecuteOptions& options) {
+  detail::check_same_dim(queries.dim(), base.dim(), "queries", "the base");
+  return knn(context, queries.data(), base.data(), base.dim(), k, metric, options);
+}
+
 namespace {
 
 template <class T>
@@ -96,6 +102,12 @@ KnnResult knn(Context& context, std::span<const float> queries, const MappedVect
                 base.path().string() + ": holds no vectors, so its dimension is unknown");
   }
   return detail::streamed_knn(context, source, queries, k, metric, options);
+}
+
+KnnResult knn(Context& context, MatrixView<const float> queries, const MappedVectors& base,
+              std::size_t k, Metric metric, const StreamOptions& options) {
+  detail::check_same_dim(queries.dim(), base.dim(), "queries", base.path().string());
+  return knn(context, queries.data(), base, k, metric, options);
 }
 
 KnnResult knn(Context& context, std::span<const float> queries, std::span<const std::uint8_t> base,
@@ -294,6 +306,12 @@ void encode_top_k(Context& context, ComputeEncoder& encoder, const MatrixRef& va
                          .out_values = out_values,
                          .out_labels = out_labels,
                          .out_stride = static_cast<std::uint32_t>(k)});
+}
+
+std::vector<float> distances(Context& context, MatrixView<const float> queries,
+                             MatrixView<const float> base, Metric metric) {
+  detail::check_same_dim(queries.dim(), base.dim(), "queries", "the base");
+  return distances(context, queries.data(), base.data(), base.dim(), metric);
 }
 
 }  // namespace vecaccel::ops
