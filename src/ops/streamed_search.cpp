@@ -5,6 +5,7 @@
 #include <future>
 #include <string>
 
+#include "exact_merge.hpp"
 #include "knn_plan.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
@@ -15,40 +16,7 @@ namespace {
 // Integers below this are exact in float32: a float32 value under it is its float64 value.
 constexpr double kExactFloatIntegers = 16777216.0;  // 2^24
 
-/// Sorts before everything worse: smaller for l2, larger for similarities.
-double key(Metric metric, double value) {
-  return smaller_is_better(metric) ? value : -value;
-}
-
 }  // namespace
-
-double rerank_value(std::span<const float> query, std::span<const float> row, Metric metric) {
-  const std::size_t dim = query.size();
-  double sum = 0.0;
-  if (metric == Metric::l2) {
-    for (std::size_t i = 0; i < dim; ++i) {
-      const double t = static_cast<double>(query[i]) - static_cast<double>(row[i]);
-      sum += t * t;
-    }
-    return sum;
-  }
-  if (metric == Metric::inner_product) {
-    for (std::size_t i = 0; i < dim; ++i)
-      sum += static_cast<double>(query[i]) * static_cast<double>(row[i]);
-    return sum;
-  }
-  double qq = 0.0;
-  double xx = 0.0;
-  for (std::size_t i = 0; i < dim; ++i) {
-    const auto q = static_cast<double>(query[i]);
-    const auto x = static_cast<double>(row[i]);
-    sum += q * x;
-    qq += q * q;
-    xx += x * x;
-  }
-  const double denominator = std::sqrt(qq) * std::sqrt(xx);
-  return denominator > 0.0 ? sum / denominator : 0.0;
-}
 
 bool small_integers(std::span<const float> values) {
   return std::all_of(values.begin(), values.end(),
@@ -64,58 +32,34 @@ TopKMerger::TopKMerger(std::span<const float> queries, std::size_t dim, std::siz
       integer_values_(integer_values && metric != Metric::cosine),
       fetch_(std::move(fetch)) {}
 
-double TopKMerger::exact(std::size_t query, std::int64_t label) {
-  if (const auto it = exact_cache_.find(label); it != exact_cache_.end()) return it->second;
-  const std::vector<float> row = fetch_(label);
-  const double value =
-      key(metric_, rerank_value(queries_.subspan(query * dim_, dim_), row, metric_));
-  exact_cache_.emplace(label, value);
-  return value;
-}
-
-bool TopKMerger::before(std::size_t query, const Entry& a, const Entry& b) {
-  if (a.label < 0 || b.label < 0) return b.label < 0 && a.label >= 0;  // padding goes last
-  const double ka = key(metric_, a.value);
-  const double kb = key(metric_, b.value);
-  if (ka != kb) return ka < kb;
-  if (!(integer_values_ && std::fabs(a.value) < kExactFloatIntegers)) {
-    const double ea = exact(query, a.label);
-    const double eb = exact(query, b.label);
-    if (ea != eb) return ea < eb;
-  }
-  return a.label < b.label;
-}
-
 void TopKMerger::add(const KnnResult& part, std::int64_t label_offset) {
+  KnnResult shifted = part;
+  for (std::int64_t& label : shifted.labels) {
+    if (label >= 0) label += label_offset;
+  }
   if (first_) {
-    result_ = part;
-    for (std::int64_t& label : result_.labels) {
-      if (label >= 0) label += label_offset;
-    }
+    result_ = std::move(shifted);
     first_ = false;
     return;
   }
-  result_.second_pass_queries += part.second_pass_queries;
-  result_.direct_pass_queries += part.direct_pass_queries;
-  for (std::size_t q = 0; q < result_.rows; ++q) {
-    exact_cache_.clear();
-    const std::size_t at = q * k_;
-    merged_.clear();
-    std::size_t i = 0;
-    std::size_t j = 0;
-    while (merged_.size() < k_) {
-      const Entry a{result_.distances[at + i], result_.labels[at + i]};
-      const std::int64_t local = part.labels[at + j];
-      const Entry b{part.distances[at + j], local < 0 ? -1 : local + label_offset};
-      const bool take_b = i == k_ || (j < k_ && before(q, b, a));
-      merged_.push_back(take_b ? b : a);
-      (take_b ? j : i) += 1;
-    }
-    for (std::size_t m = 0; m < k_; ++m) {
-      result_.distances[at + m] = merged_[m].value;
-      result_.labels[at + m] = merged_[m].label;
+  const KnnResult parts[2] = {std::move(result_), std::move(shifted)};
+  // The float64 values of the slots the merge asks for: the float32 value itself where it is
+  // exact (integer data below 2^24), else the row's direct-form value.
+  const std::vector<std::vector<std::size_t>> needed = slots_needing_exact(parts, metric_);
+  std::vector<double> exact[2];
+  for (std::size_t p = 0; p < 2; ++p) {
+    exact[p].resize(parts[p].labels.size());
+    for (const std::size_t slot : needed[p]) {
+      const float value = parts[p].distances[slot];
+      if (integer_values_ && std::fabs(value) < kExactFloatIntegers) {
+        exact[p][slot] = value;
+        continue;
+      }
+      const std::vector<float> row = fetch_(parts[p].labels[slot]);
+      exact[p][slot] = direct_distance(queries_.subspan(slot / k_ * dim_, dim_), row, metric_);
     }
   }
+  result_ = merge_exact(parts, exact, metric_);
 }
 
 std::size_t stream_rows_per_pass(std::uint64_t budget, std::size_t dim, ElementType type,

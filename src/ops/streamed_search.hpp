@@ -3,17 +3,15 @@
 // a streamed file, chunks of a compact index widened on the GPU), each part is searched
 // exactly by KnnEngine, and the parts' top k are merged exactly on the host.
 //
-// Exact merging: each part's list is ordered by the float64 value then label, but reports
-// float32 values (correctly rounded). Lists from different parts are merged by float32 value
-// and, where those are equal, by the float64 value recomputed on the host exactly as the
-// re-ranking kernel computes it (same operations, same order: the same bits), then by label:
-// the merged order is the order of a search over the whole base.
+// Exact merging: the parts' top k are merged by exact_merge.hpp's merge_exact, the one merge of
+// every multi-part search (shards, ranks, passes), which recomputes on the host only the float64
+// values of candidates whose float32 values tie across parts (direct_distance: the re-ranking
+// kernel's operations in its order, the same bits).
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "base_upload.hpp"
@@ -21,10 +19,6 @@
 #include "vecaccel/ops.hpp"
 
 namespace vecaccel::detail {
-
-/// The float64 value knn_rerank.comp computes for a query and a base row (unscaled rows give
-/// the same cosine bits as the power-of-two scaled rows the GPU holds).
-double rerank_value(std::span<const float> query, std::span<const float> row, Metric metric);
 
 class TopKMerger {
  public:
@@ -37,18 +31,12 @@ class TopKMerger {
   TopKMerger(std::span<const float> queries, std::size_t dim, std::size_t k, Metric metric,
              bool integer_values, RowFetcher fetch);
 
-  /// Merges a part's result; its labels are part rows, label_offset is the part's first row.
+  /// Merges a part's result (merge_exact); its labels are part rows, label_offset is the
+  /// part's first row.
   void add(const KnnResult& part, std::int64_t label_offset);
   KnnResult take() { return std::move(result_); }
 
  private:
-  struct Entry {
-    float value;
-    std::int64_t label;
-  };
-  bool before(std::size_t query, const Entry& a, const Entry& b);
-  double exact(std::size_t query, std::int64_t label);
-
   std::span<const float> queries_;
   std::size_t dim_;
   std::size_t k_;
@@ -56,8 +44,6 @@ class TopKMerger {
   bool integer_values_;
   RowFetcher fetch_;
   KnnResult result_;
-  std::vector<Entry> merged_;
-  std::unordered_map<std::int64_t, double> exact_cache_;  // one query's recomputed values
   bool first_ = true;
 };
 
