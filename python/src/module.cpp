@@ -477,8 +477,9 @@ PYBIND11_MODULE(_vecaccel, m) {
       .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
-           "with label -1 and distance +inf (l2) or -inf. timeout in seconds (else the "
-           "context's 30 s); Ctrl-C stops the search and leaves the index usable.")
+           "with label -1 and distance +inf (l2) or -inf. timeout in seconds (None: no limit; "
+           "the error names the limit when it fires); Ctrl-C stops the search and leaves the index "
+           "usable.")
       .def_property_readonly(
           "ntotal", [](const PyFlatIndex& s) { return s.index.size(); }, "Number of vectors.")
       .def("__len__", [](const PyFlatIndex& s) { return s.index.size(); })
