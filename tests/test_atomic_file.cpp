@@ -17,8 +17,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "support/reference.hpp"
 #include "vecaccel/vecaccel.hpp"
 
@@ -92,14 +94,7 @@ class FileSizeLimit {
 /// The io_error message of `action`, or "" after a test failure.
 template <class F>
 std::string io_error_of(F&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io_error) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no io_error";
-  return "";
+  return vt::error_of(std::forward<F>(action), Errc::io_error);
 }
 
 TEST_F(AtomicFileTest, TemporarySitsBesideTheTargetUntilCommitReplacesIt) {

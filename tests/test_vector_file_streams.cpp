@@ -14,10 +14,11 @@
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <random>
 #include <string>
 #include <thread>
 
+#include "support/error_of.hpp"
+#include "support/temp_dir.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace vecaccel {
@@ -26,29 +27,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-class VectorStreamTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::random_device device;
-    dir_ = fs::temp_directory_path() /
-           ("vecaccel-streams-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path path(const std::string& name) const { return dir_ / name; }
-
-  fs::path dir_;
-};
+using VectorStreamTest = testing::TempDirTest;
 
 std::string io_error_of(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io_error) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "read without an error";
-  return {};
+  return testing::error_of(read, Errc::io_error);
 }
 
 TEST_F(VectorStreamTest, DevZeroInEveryFormatFailsAtItsHeader) {
