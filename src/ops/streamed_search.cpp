@@ -124,7 +124,17 @@ std::size_t stream_rows_per_pass(std::uint64_t budget, std::size_t dim, ElementT
   const std::uint64_t row_bytes =
       dim * sizeof(float) + sizeof(float) + (type == ElementType::float32 ? 0 : dim);
   if (std::uint64_t{rows} * row_bytes <= budget / 4 * 3) return std::max<std::size_t>(rows, 1);
-  return static_cast<std::size_t>(std::max<std::uint64_t>(budget / 8 * 3 / row_bytes, 1));
+  const std::uint64_t per_pass = budget / 8 * 3 / row_bytes;
+  if (per_pass == 0) {
+    throw Error(Errc::invalid_argument,
+                "a memory budget of " + std::to_string(budget) +
+                    " bytes (VECACCEL_MEMORY_BUDGET or StreamOptions::memory_budget) is smaller "
+                    "than one row: a row of dimension " +
+                    std::to_string(dim) + " takes " + std::to_string(row_bytes) +
+                    " bytes on the device, " + std::to_string(8 * ((row_bytes + 2) / 3)) +
+                    " bytes of budget with two passes in flight and working memory");
+  }
+  return static_cast<std::size_t>(per_pass);
 }
 
 namespace {
