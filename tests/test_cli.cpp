@@ -435,6 +435,56 @@ TEST_F(CliErrors, UnknownMetricIsAUsageError) {
   expect_failure(args, 2, {"manhattan"});
 }
 
+TEST_F(CliErrors, MetricNamesAreCaseInsensitive) {
+  const auto ids_with = [&](const std::string& metric) {
+    auto args = search(data("base.fvecs"), data("query.fvecs"));
+    args.insert(args.end(), {"--metric", metric});
+    const CliResult r = run(args);
+    EXPECT_EQ(r.status, 0) << metric << ": " << r.err;
+    return slurp(data("ids.ivecs"));
+  };
+  EXPECT_EQ(ids_with("L2"), ids_with("l2"));
+  EXPECT_EQ(ids_with("IP"), ids_with("ip"));
+  EXPECT_EQ(ids_with("Cosine"), ids_with("cosine"));
+}
+
+TEST_F(CliErrors, ANumberOrPathThatIsNoneIsAUsageErrorNamingTheOptionAndTheText) {
+  expect_failure(search(data("base.fvecs"), data("query.fvecs"), "abc"), 2,
+                 {"-k", "'abc' is not a whole number"});
+  auto batch = search(data("base.fvecs"), data("query.fvecs"));
+  batch.insert(batch.end(), {"--batch", "x"});
+  expect_failure(batch, 2, {"--batch", "'x' is not a whole number"});
+  // An empty --output wrote nothing and exited 0.
+  expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",
+                  "--output", ""},
+                 2, {"--output", "empty path"});
+  expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",
+                  "--distances", ""},
+                 2, {"--distances", "empty path"});
+}
+
+TEST_F(CliErrors, APipelineCachePathThatIsADirectoryIsNamed) {
+  const fs::path cache = dir_ / "cache";
+  ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+  const std::vector<std::string> args = {
+      "search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3"};
+  ASSERT_EQ(run(args).status, 0);  // writes the cache file
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(cache / "vecaccel"))
+    files.push_back(entry.path());
+  ASSERT_FALSE(files.empty());
+  for (const fs::path& file : files) {
+    fs::remove(file);
+    fs::create_directories(file);
+  }
+  const CliResult r = run(args);
+  ::unsetenv("XDG_CACHE_HOME");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("pipeline cache '" + files[0].string() + "' is a directory"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(CliErrors, MissingOptionAndBadOutputExtensionAreUsageErrors) {
   expect_failure({"search", "--base", data("base.fvecs"), "-k", "3"}, 2, {"--query"});
   expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",

@@ -38,7 +38,9 @@ class FlatIndex:
     """Exact kNN over vectors kept on the GPU, like faiss.IndexFlatL2 / IndexFlatIP."""
 
     def __init__(self, dim: int, metric: str = "l2", context: Optional[Context] = None) -> None:
-        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product' or 'cosine'."""
+        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product' or 'cosine', in any case.
+
+        dim: a positive integer (TypeError / ValueError naming dim and the value otherwise)."""
     def add(self, x: npt.ArrayLike) -> None:
         """Appends the rows of x, shape (n, dim), numbered ntotal, ntotal + 1, ..."""
     def add_with_ids(self, x: npt.ArrayLike, ids: npt.ArrayLike) -> None:
