@@ -204,6 +204,9 @@ auto interruptible(Work&& work) -> decltype(work(std::stop_token{})) {
     }
     throw std::move(interrupt);
   }
+  // A Ctrl-C in the last wait, as the work ended, is raised from this call, not at some later
+  // point of the caller's code.
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   if (failure) std::rethrow_exception(failure);
   return std::move(*result);
 }
