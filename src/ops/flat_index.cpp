@@ -129,6 +129,7 @@ class FlatIndexImpl {
     const LabelledRows rows{
         .rows = rows_,
         .ids = ids_,
+        .ids_ascending = ids_ascending_,
         .search = [&](std::span<const float> some,
                       std::size_t width) { return search_rows(some, width, options); },
         .fetch = [&](std::span<const std::size_t> labels) { return reconstruct_locked(labels); },
@@ -186,6 +187,7 @@ class FlatIndexImpl {
     chunks_.clear();
     compact_.clear();
     ids_.clear();
+    ids_ascending_ = true;
     rows_ = 0;
   }
 
@@ -307,6 +309,7 @@ class FlatIndexImpl {
         const std::vector<std::int64_t> more = positions(old_rows, n);
         ids_.insert(ids_.end(), more.begin(), more.end());
       }
+      ids_ascending_ = ids_ascend(ids_, old_ids, ids_ascending_);
       rows_ = old_rows + n;
     } catch (...) {
       // Rows past a chunk's count are ignored by the engine: trimming the counts undoes the
@@ -530,6 +533,7 @@ class FlatIndexImpl {
   // ids_[global row]; empty while every row's id is its position (add() alone), which spares
   // a large base 8 bytes a row of host memory.
   std::vector<std::int64_t> ids_;
+  bool ids_ascending_ = true;  // ids_ never descend (ids_ascend)
 };
 
 }  // namespace detail

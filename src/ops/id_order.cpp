@@ -40,8 +40,7 @@ class TieOrder {
     for (std::size_t width = std::min(rows_.rows, k_ + 1); !pending.empty();
          width = std::min(rows_.rows, width * 2)) {
       if (width > ops::max_k) {
-        for (const std::size_t q : pending)
-          scan_all(q);
+        scan_all(pending);
         break;
       }
       const KnnResult wide = rows_.search(subset(pending), width);
@@ -112,30 +111,35 @@ class TieOrder {
   }
 
   /// More rows tie at the k-th place than a search returns: every row's float64 value, read
-  /// back slice by slice, decides.
-  void scan_all(std::size_t q) {
+  /// back slice by slice (once for all these queries), decides; each query keeps its best k.
+  void scan_all(std::span<const std::size_t> picked) {
+    const auto better = [](const Candidate& a, const Candidate& b) {
+      return a.exact != b.exact ? a.exact < b.exact : a.id < b.id;
+    };
     const std::vector<std::size_t> labels = rows_.all_labels();
-    std::vector<Candidate> all;
-    all.reserve(labels.size());
+    std::vector<std::vector<Candidate>> best(picked.size());
     for (std::size_t first = 0; first < labels.size(); first += kScanSliceRows) {
       const auto slice =
           std::span(labels).subspan(first, std::min(kScanSliceRows, labels.size() - first));
       const std::vector<float> vectors = rows_.fetch(slice);
-      for (std::size_t i = 0; i < slice.size(); ++i) {
-        const double value =
-            direct_distance(query(q), std::span(vectors).subspan(i * dim_, dim_), metric_);
-        all.push_back(
-            {static_cast<float>(value), slice[i], rows_.ids[slice[i]], key(metric_, value)});
+      for (std::size_t p = 0; p < picked.size(); ++p) {
+        for (std::size_t i = 0; i < slice.size(); ++i) {
+          const double value = direct_distance(query(picked[p]),
+                                               std::span(vectors).subspan(i * dim_, dim_), metric_);
+          best[p].push_back(
+              {static_cast<float>(value), slice[i], rows_.ids[slice[i]], key(metric_, value)});
+        }
+        const std::size_t kept = std::min(k_, best[p].size());
+        std::partial_sort(best[p].begin(), best[p].begin() + static_cast<std::ptrdiff_t>(kept),
+                          best[p].end(), better);
+        best[p].resize(kept);
       }
     }
-    const std::size_t kept = std::min(k_, all.size());
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(kept), all.end(),
-                      [](const Candidate& a, const Candidate& b) {
-                        return a.exact != b.exact ? a.exact < b.exact : a.id < b.id;
-                      });
-    for (std::size_t j = 0; j < kept; ++j) {
-      result_.distances[q * k_ + j] = all[j].value;
-      result_.labels[q * k_ + j] = all[j].id;
+    for (std::size_t p = 0; p < picked.size(); ++p) {
+      for (std::size_t j = 0; j < best[p].size(); ++j) {
+        result_.distances[picked[p] * k_ + j] = best[p][j].value;
+        result_.labels[picked[p] * k_ + j] = best[p][j].id;
+      }
     }
   }
 
@@ -149,9 +153,16 @@ class TieOrder {
 
 }  // namespace
 
+bool ids_ascend(std::span<const std::int64_t> ids, std::size_t appended_from,
+                bool ascending_before) {
+  if (!ascending_before) return false;
+  const std::size_t from = appended_from == 0 ? 0 : appended_from - 1;
+  return std::is_sorted(ids.begin() + static_cast<std::ptrdiff_t>(from), ids.end());
+}
+
 KnnResult search_ties_by_id(std::span<const float> queries, std::size_t dim, std::size_t k,
                             Metric metric, const LabelledRows& rows) {
-  if (std::is_sorted(rows.ids.begin(), rows.ids.end())) {
+  if (rows.ids_ascending) {
     // Row order is id order: the search's ties are already by id.
     KnnResult result = rows.search(queries, k);
     for (std::int64_t& label : result.labels) {

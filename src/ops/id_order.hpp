@@ -23,6 +23,8 @@ struct LabelledRows {
   std::size_t rows = 0;
   /// The caller's id of each row label.
   std::span<const std::int64_t> ids;
+  /// Whether ids never descend (ids_ascend): the search's ties by row are then ties by id.
+  bool ids_ascending = false;
   /// Exact search of queries for k (at most ops::max_k) rows, labelled by row, ties by row.
   std::function<KnnResult(std::span<const float> queries, std::size_t k)> search;
   /// The rows of these labels as the search compared them, labels.size() x dim floats.
@@ -30,6 +32,11 @@ struct LabelledRows {
   /// Every row label (only when more than ops::max_k rows tie at the k-th place).
   std::function<std::vector<std::size_t>()> all_labels;
 };
+
+/// Whether `ids` never descend, given that ids[0, appended_from) did when `ascending_before`:
+/// only the appended ids (and the one before them) are read.
+bool ids_ascend(std::span<const std::int64_t> ids, std::size_t appended_from,
+                bool ascending_before);
 
 /// The exact k nearest rows of each query, labelled by id, ties by id (padded with -1 and the
 /// worst value past the rows there are).

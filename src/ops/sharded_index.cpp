@@ -180,6 +180,7 @@ class ShardedIndexImpl {
     });
     // Rows a failed shard did not take leave gaps in the global numbering (its later rows
     // keep their numbers); ids_ maps every number.
+    const std::size_t old_ids = ids_.size();
     if (with_ids) {
       if (ids_.empty()) ids_ = identity(size_);
       ids_.insert(ids_.end(), ids.begin(), ids.end());
@@ -188,6 +189,7 @@ class ShardedIndexImpl {
       std::iota(ids_.begin() + static_cast<std::ptrdiff_t>(size_), ids_.end(),
                 static_cast<std::int64_t>(size_));
     }
+    ids_ascending_ = ids_ascend(ids_, old_ids, ids_ascending_);
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       if (errors[s] || takes[s] == 0) continue;
       Shard& shard = *shards_[s];
@@ -205,6 +207,7 @@ class ShardedIndexImpl {
     const LabelledRows rows{
         .rows = held_rows(),
         .ids = ids_,
+        .ids_ascending = ids_ascending_,
         .search = [&](std::span<const float> some,
                       std::size_t width) { return search_rows(some, width, options); },
         .fetch = [&](std::span<const std::size_t> labels) { return fetch_rows(labels); },
@@ -277,6 +280,7 @@ class ShardedIndexImpl {
       shard->blocks.clear();
     }
     ids_.clear();
+    ids_ascending_ = true;
     size_ = 0;
   }
 
@@ -389,6 +393,7 @@ class ShardedIndexImpl {
   std::size_t size_ = 0;  // global rows numbered so far
   // The caller's id of each global row; empty while every row is its own id (add() only).
   std::vector<std::int64_t> ids_;
+  bool ids_ascending_ = true;  // ids_ never descend (ids_ascend)
 };
 
 }  // namespace detail
