@@ -17,8 +17,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "support/expect_error.hpp"
 #include "support/reference.hpp"
 #include "vecaccel/vecaccel.hpp"
 
@@ -92,14 +94,7 @@ class FileSizeLimit {
 /// The io_error message of `action`, or "" after a test failure.
 template <class F>
 std::string io_error_of(F&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io_error) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no io_error";
-  return "";
+  return vt::error_of(std::forward<F>(action), Errc::io_error);
 }
 
 TEST_F(AtomicFileTest, TemporarySitsBesideTheTargetUntilCommitReplacesIt) {
@@ -151,6 +146,27 @@ TEST_F(AtomicFileTest, CommitAllReplacesEveryTarget) {
   EXPECT_EQ(slurp(path("a.bin")), "new a");
   EXPECT_EQ(slurp(path("b.bin")), "new b");
   EXPECT_EQ(entries(), (std::vector<std::string>{"a.bin", "b.bin"}));
+}
+
+// The CLI's --output / --distances pair: a rename that fails after the first one was done (the
+// second target became a directory meanwhile) puts the first target back as it was.
+TEST_F(AtomicFileTest, CommitAllWhoseLastRenameFailsRestoresTheEarlierTargets) {
+  put(path("a.bin"), "old a");
+  std::string message;
+  {
+    AtomicFile a(path("a.bin"));
+    AtomicFile new_c(path("c.bin"));  // no previous file: it must not appear
+    AtomicFile b(path("b.bin"));
+    write_text(a, "new a");
+    write_text(new_c, "new c");
+    write_text(b, "new b");
+    fs::create_directories(path("b.bin") / "in the way");
+    AtomicFile* files[] = {&a, &new_c, &b};
+    message = io_error_of([&] { detail::commit_all(files); });
+  }
+  EXPECT_NE(message.find(path("b.bin").string()), std::string::npos) << message;
+  EXPECT_EQ(slurp(path("a.bin")), "old a");
+  EXPECT_EQ(entries(), (std::vector<std::string>{"a.bin", "b.bin"}));  // b.bin: the directory
 }
 
 TEST_F(AtomicFileTest, MissingDirectoryIsIoErrorNamingTargetAndReason) {

@@ -86,8 +86,10 @@ class CliTest : public ::testing::Test {
     return run_program(all, file_size_limit);
   }
 
-  /// Runs a program (all[0], a path) with stdout/stderr captured as run() does.
-  CliResult run_program(std::vector<std::string> all, rlim_t file_size_limit = 0) const {
+  /// Runs a program (all[0], a path) with stdout/stderr captured as run() does; `meanwhile`
+  /// (if any) is called with its process id while it runs.
+  CliResult run_program(std::vector<std::string> all, rlim_t file_size_limit = 0,
+                        const std::function<void(pid_t)>& meanwhile = {}) const {
     const fs::path out = io_ / "stdout", err = io_ / "stderr";
     const std::vector<char*> argv = c_argv(all);
     const pid_t pid = ::fork();
@@ -104,6 +106,7 @@ class CliTest : public ::testing::Test {
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
+    if (meanwhile) meanwhile(pid);
     int status = 0;
     ::waitpid(pid, &status, 0);
     CliResult result;
@@ -435,6 +438,56 @@ TEST_F(CliErrors, UnknownMetricIsAUsageError) {
   expect_failure(args, 2, {"manhattan"});
 }
 
+TEST_F(CliErrors, MetricNamesAreCaseInsensitive) {
+  const auto ids_with = [&](const std::string& metric) {
+    auto args = search(data("base.fvecs"), data("query.fvecs"));
+    args.insert(args.end(), {"--metric", metric});
+    const CliResult r = run(args);
+    EXPECT_EQ(r.status, 0) << metric << ": " << r.err;
+    return slurp(data("ids.ivecs"));
+  };
+  EXPECT_EQ(ids_with("L2"), ids_with("l2"));
+  EXPECT_EQ(ids_with("IP"), ids_with("ip"));
+  EXPECT_EQ(ids_with("Cosine"), ids_with("cosine"));
+}
+
+TEST_F(CliErrors, ANumberOrPathThatIsNoneIsAUsageErrorNamingTheOptionAndTheText) {
+  expect_failure(search(data("base.fvecs"), data("query.fvecs"), "abc"), 2,
+                 {"-k", "'abc' is not a whole number"});
+  auto batch = search(data("base.fvecs"), data("query.fvecs"));
+  batch.insert(batch.end(), {"--batch", "x"});
+  expect_failure(batch, 2, {"--batch", "'x' is not a whole number"});
+  // An empty --output wrote nothing and exited 0.
+  expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",
+                  "--output", ""},
+                 2, {"--output", "empty path"});
+  expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",
+                  "--distances", ""},
+                 2, {"--distances", "empty path"});
+}
+
+TEST_F(CliErrors, APipelineCachePathThatIsADirectoryIsNamed) {
+  const fs::path cache = dir_ / "cache";
+  ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+  const std::vector<std::string> args = {
+      "search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3"};
+  ASSERT_EQ(run(args).status, 0);  // writes the cache file
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(cache / "vecaccel"))
+    files.push_back(entry.path());
+  ASSERT_FALSE(files.empty());
+  for (const fs::path& file : files) {
+    fs::remove(file);
+    fs::create_directories(file);
+  }
+  const CliResult r = run(args);
+  ::unsetenv("XDG_CACHE_HOME");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("pipeline cache '" + files[0].string() + "' is a directory"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(CliErrors, MissingOptionAndBadOutputExtensionAreUsageErrors) {
   expect_failure({"search", "--base", data("base.fvecs"), "-k", "3"}, 2, {"--query"});
   expect_failure({"search", "--base", data("base.fvecs"), "--query", data("query.fvecs"), "-k", "3",
@@ -732,17 +785,20 @@ class CliShards : public CliTest {
     return slurp(io_ / (tag + "-ids.npy")) + slurp(io_ / (tag + "-distances.npy"));
   }
 
-  /// `mpirun -np 2 vecaccel args...` (args after a leading "mpirun" marker are dropped).
-  CliResult run_mpi(std::vector<std::string> args) const {
+  /// `mpirun -np 2 vecaccel args...` (args after a leading "mpirun" marker are dropped);
+  /// `meanwhile` as run_program's.
+  CliResult run_mpi(std::vector<std::string> args,
+                    const std::function<void(pid_t)>& meanwhile = {}) const {
 #ifdef VECACCEL_MPIEXEC
     args.erase(std::remove(args.begin(), args.end(), std::string("mpirun")), args.end());
     std::vector<std::string> all = {VECACCEL_MPIEXEC, "-np", "2", "--oversubscribe"};
     if (::getuid() == 0) all.push_back("--allow-run-as-root");  // CI containers run as root
     all.push_back(VECACCEL_CLI_PATH);
     all.insert(all.end(), args.begin(), args.end());
-    return run_program(all);
+    return run_program(all, 0, meanwhile);
 #else
     (void)args;
+    (void)meanwhile;
     return {};
 #endif
   }
@@ -984,6 +1040,48 @@ TEST_F(CliShards, MpirunUsageErrorIsPrintedOnceAndExits2) {
   ASSERT_NE(first, std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("vecaccel: ", first + 1), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ids.txt", first), std::string::npos) << r.err;
+}
+
+/// The children of `parent` that hold `file` open.
+std::vector<pid_t> children_with_open(pid_t parent, const fs::path& file) {
+  std::vector<pid_t> found;
+  std::error_code error;
+  for (const auto& process : fs::directory_iterator("/proc", error)) {
+    const std::string name = process.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(process.path() / "stat");
+    std::string pid, command, state;
+    pid_t ppid = 0;
+    stat >> pid >> command >> state >> ppid;  // the tool's command name holds no space
+    if (ppid != parent) continue;
+    for (const auto& fd : fs::directory_iterator(process.path() / "fd", error)) {
+      if (fs::read_symlink(fd.path(), error) == file) found.push_back(std::stoi(name));
+    }
+  }
+  return found;
+}
+
+TEST_F(CliShards, MpirunRanksStoppedBySigtermExit143WithTheMessageOnce) {
+  // The ranks wait in a query pipe no one writes to; SIGTERM reaches them there. MPI_Init's
+  // threads left it unblocked: a rank died of the signal without a word.
+  const fs::path pipe = dir_ / "query.npy";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  const CliResult r =
+      run_mpi({"search", "--base", data("base.npy"), "--query", pipe.string(), "-k", "3"},
+              [&](pid_t mpirun) {
+                std::vector<pid_t> ranks;
+                for (int turn = 0; turn < 1200 && ranks.size() < 2; ++turn) {
+                  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                  ranks = children_with_open(mpirun, pipe);
+                }
+                EXPECT_EQ(ranks.size(), 2u) << "the ranks never opened the query pipe";
+                for (const pid_t rank : ranks)
+                  ::kill(rank, SIGTERM);
+              });
+  EXPECT_EQ(r.status, 143) << r.err;
+  const std::size_t first = r.err.find("vecaccel: interrupted by SIGTERM");
+  ASSERT_NE(first, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("vecaccel: ", first + 1), std::string::npos) << r.err;
 }
 
 TEST_F(CliShards, MpirunARankThatFailsMakesBothExitNonZeroWithTheMessageOnce) {

@@ -169,22 +169,22 @@ void add_bench_command(CLI::App& app) {
       "Synthetic benchmark: FlatIndex over N standard-normal vectors, Q queries; prints ms, "
       "queries/s, TFLOP/s and effective memory bandwidth");
   command->add_option("--n", options->n, "Base vectors")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))
+      ->check(whole_number_in(1, std::size_t{1} << 32))
       ->capture_default_str();
   command->add_option("--dim", options->dim, "Dimension")
-      ->check(CLI::Range(std::size_t{1}, FlatIndex::max_dim))
+      ->check(whole_number_in(1, FlatIndex::max_dim))
       ->capture_default_str();
   command->add_option("--queries", options->queries, "Queries per search")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->check(whole_number_in(1, std::size_t{1} << 24))
       ->capture_default_str();
   command->add_option("-k", options->k, "Neighbours per query")
-      ->check(CLI::Range(std::size_t{1}, ops::max_k))
+      ->check(whole_number_in(1, ops::max_k))
       ->capture_default_str();
   command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
       ->check(metric_validator())
       ->capture_default_str();
   command->add_option("--repeat", options->repeat, "Timed searches (after one warm-up)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->check(whole_number_in(1, std::size_t{100000}))
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   command->add_option("--devices", options->devices,

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -33,10 +36,36 @@ CLI::Validator metric_validator() {
           parse_metric(text);
           return {};
         } catch (const Error&) {
-          return "unknown metric '" + text + "' (use l2, ip or cosine)";
+          return "unknown metric '" + text + "' (use l2, ip or cosine, in any case)";
         }
       },
       "l2|ip|cosine");
+}
+
+CLI::Validator whole_number_in(std::uint64_t min, std::uint64_t max) {
+  const std::string range = std::to_string(min) + " to " + std::to_string(max);
+  return CLI::Validator(
+      [min, max, range](std::string& text) -> std::string {
+        const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        });
+        if (!digits) return "'" + text + "' is not a whole number (need " + range + ")";
+        errno = 0;
+        const unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
+        if (errno == ERANGE || value < min || value > max) {
+          return "'" + text + "' is outside " + range;
+        }
+        return {};
+      },
+      "INT in " + range);
+}
+
+CLI::Validator non_empty_path() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "'' is an empty path: name a file" : std::string();
+      },
+      "PATH");
 }
 
 std::string device_text(const Context& context) {

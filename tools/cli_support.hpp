@@ -24,6 +24,13 @@ void check_finite(const Matrix<float>& matrix, std::string_view file);
 /// A CLI11 check for --metric, so an unknown metric is a parse error (exit 2).
 CLI::Validator metric_validator();
 
+/// A CLI11 check for a whole number in [min, max]: the message names the text given ("'abc' is
+/// not a whole number", not CLI11's "not in range"); CLI11 puts the option's name before it.
+CLI::Validator whole_number_in(std::uint64_t min, std::uint64_t max);
+
+/// A CLI11 check for a file path: an empty one (--output '') names no file and is refused.
+CLI::Validator non_empty_path();
+
 /// "name (type)" of the context's device.
 std::string device_text(const Context& context);
 

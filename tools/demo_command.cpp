@@ -163,15 +163,15 @@ void add_demo_command(CLI::App& app) {
       "sample against an exact float64 CPU search (recall@k: the fraction of the true k "
       "nearest neighbours found, ties counted as found)");
   command->add_option("--n", options->n, "Base vectors")
-      ->check(CLI::Range(std::size_t{1000}, std::size_t{1} << 28))
+      ->check(whole_number_in(1000, std::size_t{1} << 28))
       ->capture_default_str();
   command->add_option("--dim", options->dim, "Dimension")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
+      ->check(whole_number_in(1, std::size_t{4096}))
       ->capture_default_str();
   command
       ->add_option("--queries", options->queries,
                    "Queries (default 1000; 200 on a CPU device such as lavapipe)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+      ->check(whole_number_in(1, std::size_t{1} << 20));
   command->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   command->add_flag("--json", options->json, "Print the report as JSON");
   command->add_flag("--quiet", options->quiet, "No progress bar");

@@ -1,5 +1,7 @@
 // The cluster of a tool built with MPI (VECACCEL_WITH_MPI): the ranks of MPI_COMM_WORLD.
 #include <mpi.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <climits>
@@ -113,6 +115,27 @@ bool started_by_launcher() {
   return false;
 }
 
+/// Blocks SIGINT and SIGTERM in the calling thread while it lives. Around MPI_Init: the
+/// threads the MPI runtime starts there inherit the mask. With the signals open in them, the
+/// kernel could hand a SIGTERM to one of those threads, which killed the rank before
+/// SignalStop's watcher took it (mpirun: "exited on signal 15"; the tool said nothing).
+class StopSignalsBlocked {
+ public:
+  StopSignalsBlocked() {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask_);
+  }
+  ~StopSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr); }
+  StopSignalsBlocked(const StopSignalsBlocked&) = delete;
+  StopSignalsBlocked& operator=(const StopSignalsBlocked&) = delete;
+
+ private:
+  sigset_t old_mask_{};
+};
+
 }  // namespace
 
 Cluster* cluster() {
@@ -123,7 +146,10 @@ MpiSession::MpiSession(int& argc, char**& argv) {
   // A plain run never starts MPI: singleton initialisation costs time and prints warnings on
   // hosts without a network MPI likes.
   if (!started_by_launcher()) return;
-  MPI_Init(&argc, &argv);
+  {
+    const StopSignalsBlocked blocked;
+    MPI_Init(&argc, &argv);
+  }
   // A failing collective returns its error (and throws above) instead of aborting the job.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   auto cluster = std::make_unique<MpiCluster>();

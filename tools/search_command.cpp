@@ -1043,22 +1043,29 @@ void add_search_command(CLI::App& app) {
       "exactly and rank 0 writes the outputs (docs/multi-gpu.md). Exit status: 0 done, 1 failed "
       "(bad data, I/O error), 2 usage error, 130/143 "
       "stopped by SIGINT/SIGTERM (no output written).");
-  command->add_option("--base", options->base, "Base vectors")->required();
-  command->add_option("--query", options->query, "Query vectors")->required();
+  command->add_option("--base", options->base, "Base vectors")->check(non_empty_path())->required();
+  command->add_option("--query", options->query, "Query vectors")
+      ->check(non_empty_path())
+      ->required();
   command->add_option("-k", options->k, "Neighbours per query")
       ->required()
-      ->check(CLI::Range(std::size_t{1}, ops::max_k));
+      ->check(whole_number_in(1, ops::max_k));
   command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
       ->check(metric_validator())
       ->capture_default_str();
-  command->add_option("--output", options->output,
-                      "Write ids (rows x k) to .ivecs or .npy, or ids and distances to .ibin "
-                      "(ground-truth layout: int32 n, int32 k, ids, float32 distances)");
-  command->add_option("--distances", options->distances,
-                      "Write distances (rows x k) to .fvecs, .fbin or .npy");
-  command->add_option("--gt", options->gt, "Ground-truth ids (.ivecs, .ibin or .npy) for recall");
+  command
+      ->add_option("--output", options->output,
+                   "Write ids (rows x k) to .ivecs or .npy, or ids and distances to .ibin "
+                   "(ground-truth layout: int32 n, int32 k, ids, float32 distances)")
+      ->check(non_empty_path());
+  command
+      ->add_option("--distances", options->distances,
+                   "Write distances (rows x k) to .fvecs, .fbin or .npy")
+      ->check(non_empty_path());
+  command->add_option("--gt", options->gt, "Ground-truth ids (.ivecs, .ibin or .npy) for recall")
+      ->check(non_empty_path());
   command->add_option("--batch", options->batch, "Queries per search call")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->check(whole_number_in(1, std::size_t{1} << 24))
       ->capture_default_str();
   command->add_option("--devices", options->devices,
                       "Shard the base over these devices and merge exactly: 'all' (every GPU of "

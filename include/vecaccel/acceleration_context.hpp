@@ -6,9 +6,10 @@
 // returns a Submission at once; execute_and_wait(op) also waits. op is any callable
 // R(CommandBuffer&, ComputeEncoder&). Both check options.stop before encoding and before
 // waiting (Errc::cancelled); execute_and_wait throws Errc::timeout after options.timeout
-// (else the context's default). Work already submitted always runs to completion and its
-// resources stay alive until then; the context stays usable. Thread-safe: many threads may
-// execute at once; operations in different calls may overlap on the GPU.
+// (else the context's default_timeout; the message names which limit fired, in seconds). Work
+// already submitted always runs to completion and its resources stay alive until then; the context
+// stays usable. Thread-safe: many threads may execute at once; operations in different calls may
+// overlap on the GPU.
 
 #include <chrono>
 #include <cstdint>

@@ -27,7 +27,9 @@ struct ContextConfiguration {
   std::size_t residency_set_capacity = 256;
   /// Record GPU time per operation with timestamp queries (performance_stats()).
   bool enable_profiling = false;
-  /// Wait limit of execute_and_wait when ExecuteOptions gives none.
+  /// Wait limit of the caller's own execute/execute_and_wait when ExecuteOptions gives none.
+  /// Searches (FlatIndex, ShardedIndex, ops::knn) and the work the library runs for them do
+  /// not use it: they have no limit unless the caller passes one.
   std::chrono::nanoseconds default_timeout = std::chrono::seconds(30);
   /// Throw residency_violation when an operation uses a buffer outside the residency sets.
   bool validate_residency = true;

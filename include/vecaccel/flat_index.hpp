@@ -90,8 +90,9 @@ class FlatIndex {
   void add_with_ids(std::span<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
   void add_with_ids(std::span<const std::int8_t> vectors, std::span<const std::int64_t> ids);
   /// queries holds nq x dim floats; 1 <= k <= ops::max_k. options.stop is checked between
-  /// query batches and while waiting (Errc::cancelled); options.timeout (else the context's
-  /// default_timeout) bounds the whole call (Errc::timeout; nanoseconds::max(): no limit).
+  /// query batches and while waiting (Errc::cancelled); options.timeout bounds the whole call
+  /// (Errc::timeout, naming the limit in seconds). No limit when unset: the context's
+  /// default_timeout is for the caller's own execute() calls, not for searches.
   /// After either, the index stays
   /// usable; GPU work already submitted finishes with its memory kept alive.
   /// The span is reinterpreted as rows of dim() floats, as in add().

@@ -9,7 +9,8 @@ namespace vecaccel {
 enum class Metric { l2, inner_product, cosine };
 
 std::string_view to_string(Metric metric) noexcept;
-/// "l2", "ip" / "inner_product", "cosine"; invalid_argument naming the text otherwise.
+/// "l2", "ip" / "inner_product", "cosine" / "cos", in any case ("L2", "IP", "Cosine");
+/// invalid_argument naming the text otherwise.
 Metric parse_metric(std::string_view text);
 constexpr bool smaller_is_better(Metric metric) noexcept {
   return metric == Metric::l2;

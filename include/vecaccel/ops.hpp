@@ -77,7 +77,8 @@ KnnResult knn(Context& context, MatrixView<const float> queries, MatrixView<cons
 
 /// Options of a search whose base is streamed through the GPU in passes.
 struct StreamOptions {
-  /// Bounds the whole call (else the context's default_timeout); Errc::timeout.
+  /// Bounds the whole call (Errc::timeout, naming the limit); no limit when unset (the
+  /// context's default_timeout does not apply to searches).
   std::optional<std::chrono::nanoseconds> timeout;
   /// Checked between passes and query batches and while waiting; Errc::cancelled.
   std::stop_token stop;

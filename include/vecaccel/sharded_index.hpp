@@ -68,7 +68,8 @@ class ShardedIndex {
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
   void add_with_ids(std::span<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
   void add_with_ids(std::span<const std::int8_t> vectors, std::span<const std::int64_t> ids);
-  /// As FlatIndex::search; options.stop and options.timeout apply to every shard.
+  /// As FlatIndex::search (no time limit unless options.timeout gives one); options.stop and
+  /// options.timeout apply to every shard.
   /// second_pass_queries sums the shards'.
   KnnResult search(std::span<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;

@@ -98,9 +98,18 @@ std::span<const T> span_of(const py::array_t<T, Flags>& a) {
   return {a.data(), static_cast<std::size_t>(a.size())};
 }
 
-std::size_t positive_k(py::ssize_t k) {
-  if (k < 1) throw py::value_error("k must be at least 1, got " + std::to_string(k));
-  return static_cast<std::size_t>(k);
+/// An argument that must be a positive integer (an int or anything with __index__, such as a
+/// NumPy integer); TypeError / ValueError naming the argument and the value given.
+std::size_t positive_int(py::handle value, const char* name) {
+  const std::string given = py::repr(value).cast<std::string>();
+  if (py::isinstance<py::bool_>(value) || !py::hasattr(value, "__index__")) {
+    throw py::type_error(std::string(name) + " must be an integer, got " + given);
+  }
+  const py::int_ number = value.attr("__index__")();
+  if (number < py::int_(1)) {
+    throw py::value_error(std::string(name) + " must be at least 1, got " + given);
+  }
+  return number.cast<std::size_t>();
 }
 
 ExecuteOptions options_for(std::optional<double> timeout_s) {
@@ -195,6 +204,9 @@ auto interruptible(Work&& work) -> decltype(work(std::stop_token{})) {
     }
     throw std::move(interrupt);
   }
+  // A Ctrl-C in the last wait, as the work ended, is raised from this call, not at some later
+  // point of the caller's code.
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   if (failure) std::rethrow_exception(failure);
   return std::move(*result);
 }
@@ -309,10 +321,11 @@ struct PyFlatIndex {
   std::atomic<bool> left_work{false};
 };
 
-std::shared_ptr<PyFlatIndex> make_index(std::size_t dim, const std::string& metric,
+std::shared_ptr<PyFlatIndex> make_index(py::handle dim, const std::string& metric,
                                         std::shared_ptr<Context> context) {
+  const std::size_t d = positive_int(dim, "dim");
   context = context_or_default(std::move(context));
-  FlatIndex index(*context, dim, parse_metric(metric));
+  FlatIndex index(*context, d, parse_metric(metric));
   return std::make_shared<PyFlatIndex>(std::move(context), std::move(index));
 }
 
@@ -333,9 +346,9 @@ void add_with_ids(PyFlatIndex& self, py::handle x, py::handle ids) {
   });
 }
 
-py::tuple search(PyFlatIndex& self, py::handle q, py::ssize_t k, std::optional<double> timeout) {
+py::tuple search(PyFlatIndex& self, py::handle q, py::handle k, std::optional<double> timeout) {
   const FloatArray queries = as_rows(q, "queries", self.index.dim());
-  const std::size_t kk = positive_k(k);
+  const std::size_t kk = positive_int(k, "k");
   ExecuteOptions options = options_for(timeout);
   try {
     return to_numpy(interruptible([&](std::stop_token stop) {
@@ -352,7 +365,7 @@ py::tuple search(PyFlatIndex& self, py::handle q, py::ssize_t k, std::optional<d
 /// its copy of the base under the GPU work a stopped or timed-out search leaves running, where
 /// PyFlatIndex drains that work first (see there). On such an end this call therefore returns
 /// once the work already submitted has finished.
-py::tuple knn(py::handle base, py::handle q, py::ssize_t k, const std::string& metric,
+py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& metric,
               std::shared_ptr<Context> context, std::optional<double> timeout) {
   const FloatArray b = as_rows(base, "base", 0);
   const auto dim = static_cast<std::size_t>(b.shape(1));
@@ -467,8 +480,9 @@ PYBIND11_MODULE(_vecaccel, m) {
       m, "FlatIndex",
       "Exact k-nearest-neighbour search over vectors kept on the GPU (like faiss.IndexFlat).\n\n"
       "metric: 'l2' (squared Euclidean, smaller is better), 'ip' / 'inner_product' or 'cosine' "
-      "(similarities, larger is better). context: a Context, or None for a shared default. "
-      "Searches may run from many threads at once; add/reset/save exclude other calls.")
+      "(similarities, larger is better), in any case. context: a Context, or None for a shared "
+      "default. Searches may run from many threads at once; add/reset/save wait for the searches "
+      "already running (new searches wait behind them).")
       .def(py::init(&make_index), "dim"_a, "metric"_a = "l2", "context"_a = nullptr)
       .def("add", &add, "x"_a,
            "Appends the rows of x, shape (n, dim); they are numbered ntotal, ntotal + 1, ...")
@@ -477,8 +491,9 @@ PYBIND11_MODULE(_vecaccel, m) {
       .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
-           "with label -1 and distance +inf (l2) or -inf. timeout in seconds (else the "
-           "context's 30 s); Ctrl-C stops the search and leaves the index usable.")
+           "with label -1 and distance +inf (l2) or -inf. timeout in seconds (None: no limit; "
+           "the error names the limit when it fires); Ctrl-C stops the search and leaves the index "
+           "usable.")
       .def_property_readonly(
           "ntotal", [](const PyFlatIndex& s) { return s.index.size(); }, "Number of vectors.")
       .def("__len__", [](const PyFlatIndex& s) { return s.index.size(); })

@@ -112,6 +112,35 @@ def test_k_below_one_is_a_value_error(index):
         index.search(np.zeros((1, 4)), -2)
 
 
+@pytest.mark.parametrize("dim, error, message", [
+    (-1, ValueError, "dim must be at least 1, got -1"),
+    (0, ValueError, "dim must be at least 1, got 0"),
+    ("abc", TypeError, "dim must be an integer, got 'abc'"),
+    (2.5, TypeError, "dim must be an integer, got 2.5"),
+])
+def test_a_dim_that_is_no_positive_integer_is_named_with_the_value(context, dim, error, message):
+    with pytest.raises(error, match=message):
+        vecaccel.FlatIndex(dim, "l2", context)
+
+
+def test_a_k_that_is_no_integer_is_named_with_the_value(index):
+    with pytest.raises(TypeError, match="k must be an integer, got 'abc'"):
+        index.search(np.zeros((1, 4)), "abc")
+
+
+@pytest.mark.parametrize("name, metric", [("L2", "l2"), ("IP", "inner_product"),
+                                          ("Cosine", "cosine"), ("Inner_Product", "inner_product")])
+def test_metric_names_are_case_insensitive(context, name, metric):
+    assert vecaccel.FlatIndex(4, name, context).metric == metric
+
+
+def test_a_timeout_that_fires_names_the_limit_in_seconds_and_how_to_change_it(context, rng):
+    index = vecaccel.FlatIndex(64, "l2", context)
+    index.add(rng.standard_normal((5000, 64)).astype(np.float32))
+    with pytest.raises(vecaccel.Error, match=r"time limit of 1e-09 s .*timeout=.*no limit unless"):
+        index.search(rng.standard_normal((500, 64)).astype(np.float32), 10, timeout=1e-9)
+
+
 def test_library_errors_are_vecaccel_errors_with_the_errc_name(index, context):
     with pytest.raises(vecaccel.Error) as error:
         index.search(np.zeros((1, 4)), vecaccel.MAX_K + 1)
@@ -120,8 +149,8 @@ def test_library_errors_are_vecaccel_errors_with_the_errc_name(index, context):
     with pytest.raises(vecaccel.Error, match="row 1") as error:
         index.add(np.array([[0, 0, 0, 0], [0, np.nan, 0, 0]]))
     assert error.value.code == "invalid_argument"
-    with pytest.raises(vecaccel.Error) as error:
-        vecaccel.FlatIndex(0, "l2", context)
+    with pytest.raises(vecaccel.Error, match="dimension 70000 outside 1..65536") as error:
+        vecaccel.FlatIndex(70000, "l2", context)
     assert error.value.code == "invalid_argument"
     with pytest.raises(vecaccel.Error, match="unknown metric 'manhattan'"):
         vecaccel.FlatIndex(4, "manhattan", context)

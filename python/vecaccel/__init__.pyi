@@ -38,13 +38,18 @@ class FlatIndex:
     """Exact kNN over vectors kept on the GPU, like faiss.IndexFlatL2 / IndexFlatIP."""
 
     def __init__(self, dim: int, metric: str = "l2", context: Optional[Context] = None) -> None:
-        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product' or 'cosine'."""
+        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product' or 'cosine', in any case.
+
+        dim: a positive integer (TypeError / ValueError naming dim and the value otherwise)."""
     def add(self, x: npt.ArrayLike) -> None:
         """Appends the rows of x, shape (n, dim), numbered ntotal, ntotal + 1, ..."""
     def add_with_ids(self, x: npt.ArrayLike, ids: npt.ArrayLike) -> None:
         """Appends the rows of x, shape (n, dim), labelled by integer ids, shape (n,)."""
     def search(self, queries: npt.ArrayLike, k: int, timeout: Optional[float] = None) -> _Results:
-        """(D, I) of shape (nq, k), best first, ties by label, padded with label -1."""
+        """(D, I) of shape (nq, k), best first, ties by label, padded with label -1.
+
+        timeout: seconds the whole search may take (vecaccel.Error 'timeout' naming the limit);
+        None, the default, sets no limit."""
     @property
     def ntotal(self) -> int:
         """Number of vectors in the index."""
@@ -74,7 +79,9 @@ def knn(
     context: Optional[Context] = None,
     timeout: Optional[float] = None,
 ) -> _Results:
-    """Exact kNN of queries (nq, d) against base (n, d); labels are base row numbers."""
+    """Exact kNN of queries (nq, d) against base (n, d); labels are base row numbers.
+
+    timeout: seconds, as FlatIndex.search (None: no limit)."""
 
 def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
     """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy."""

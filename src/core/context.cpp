@@ -15,6 +15,7 @@
 #include "queue_impl.hpp"
 #include "residency_set_impl.hpp"
 #include "timeline.hpp"
+#include "timeout_text.hpp"
 #include "vecaccel/command_allocator.hpp"
 
 namespace vecaccel {
@@ -85,8 +86,7 @@ class ContextImpl {
       op->command_buffer.end();
       // Buffers the operation acquired while encoding were registered after the commit above.
       commit_residency();
-      value =
-          queue_.commit(op->command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
+      value = commit(op->command_buffer, options);
     } catch (...) {
       // The command buffer goes first: another thread may take the allocator at once, and
       // resetting it while a recording from it is alive fails.
@@ -111,9 +111,10 @@ class ContextImpl {
     try {
       submission.wait(WaitOptions{.timeout = timeout_of(options), .stop = options.stop});
     } catch (const Error& e) {
-      if (e.code() == Errc::timeout) count_timeout();
       if (e.code() == Errc::cancelled) count_cancellation();
-      throw;
+      if (e.code() != Errc::timeout) throw;
+      count_timeout();
+      throw naming_the_limit(e, options);
     }
   }
 
@@ -196,6 +197,23 @@ class ContextImpl {
 
   std::chrono::nanoseconds timeout_of(const ExecuteOptions& options) const {
     return options.timeout.value_or(configuration_.default_timeout);
+  }
+
+  /// A timeout's error, naming the limit it ran under and how to change it.
+  Error naming_the_limit(const Error& timeout, const ExecuteOptions& options) const {
+    return Error(Errc::timeout,
+                 message_of(timeout) + "; the limit was " +
+                     execute_limit_text(options.timeout, configuration_.default_timeout));
+  }
+
+  /// Commits through the queue, which waits for a slot (back-pressure) within the limit.
+  std::uint64_t commit(CommandBuffer& command_buffer, const ExecuteOptions& options) {
+    try {
+      return queue_.commit(command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
+    } catch (const Error& e) {
+      if (e.code() != Errc::timeout) throw;
+      throw naming_the_limit(e, options);
+    }
   }
 
   /// A completed operation: read its GPU time, then keep the record for reuse (only here,

@@ -17,6 +17,7 @@
 #include "device_impl.hpp"
 #include "queue_impl.hpp"
 #include "timeline.hpp"
+#include "timeout_text.hpp"
 #include "vecaccel/command_allocator.hpp"
 #include "vecaccel/command_queue.hpp"
 #include "vecaccel/shared_event.hpp"
@@ -158,11 +159,10 @@ class LegacyContextImpl {
     if (options.stop.stop_requested()) {
       throw Error(Errc::cancelled, "stopped while waiting for submission " + std::to_string(value));
     }
-    throw Error(
-        Errc::timeout,
-        "submission " + std::to_string(value) + " did not complete within " +
-            std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(timeout).count()) +
-            " us (the GPU work continues; its buffers stay alive until it completes)");
+    throw Error(Errc::timeout,
+                "submission " + std::to_string(value) + " did not complete within " +
+                    execute_limit_text(options.timeout, configuration_.default_timeout) +
+                    " (the GPU work continues; its buffers stay alive until it completes)");
   }
 
   ContextCore core_;

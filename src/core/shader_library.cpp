@@ -64,11 +64,37 @@ ShaderLibraryImpl::ShaderLibraryImpl(DeviceImpl& device) : device_(device) {
 
 ShaderLibraryImpl::~ShaderLibraryImpl() = default;
 
+namespace {
+
+/// The cache file's bytes (none when it does not exist). A path that cannot be read (a
+/// directory, say) is an io_error naming it: reading it threw the C++ library's bare
+/// "basic_filebuf::underflow error reading the file: Is a directory".
+std::vector<char> read_cache_file(const std::string& path) {
+  const std::string way_out =
+      " (remove it, or set VECACCEL_PIPELINE_CACHE=0 to run without "
+      "the on-disk pipeline cache)";
+  std::error_code error;
+  if (fs::is_directory(path, error)) {
+    throw Error(Errc::io_error,
+                "pipeline cache '" + path + "' is a directory, not a file" + way_out);
+  }
+  std::vector<char> data;
+  try {
+    std::ifstream in(path, std::ios::binary);
+    if (in) data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    throw Error(Errc::io_error,
+                "pipeline cache '" + path + "': cannot read: " + e.what() + way_out);
+  }
+  return data;
+}
+
+}  // namespace
+
 void ShaderLibraryImpl::load_cache() {
   std::vector<char> data;
   if (!cache_path_.empty()) {
-    std::ifstream in(cache_path_, std::ios::binary);
-    if (in) data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    data = read_cache_file(cache_path_);
     if (!cache_header_matches(data, device_.physical().getProperties())) data.clear();
   }
   try {

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "vecaccel/error.hpp"
 
@@ -87,11 +88,66 @@ void AtomicFile::commit() {
   sync_directory(target_);
 }
 
+namespace {
+
+/// A target's state before a group commit replaces it: its file kept under a temporary name
+/// (a hard link: no copy; a copy where links are refused), or nothing when there was none.
+/// restore() puts that state back; the destructor removes what it kept.
+class PreviousFile {
+ public:
+  explicit PreviousFile(const AtomicFile& file) : target_(file.target()) {
+    std::error_code error;
+    if (!fs::exists(fs::symlink_status(target_, error))) return;
+    kept_ = temp_path(target_);
+    if (::link(target_.c_str(), kept_.c_str()) == 0) return;
+    if (fs::copy_file(target_, kept_, error)) return;
+    const fs::path failed = std::exchange(kept_, {});
+    throw Error(Errc::io_error, file.context() + "cannot keep the previous content under '" +
+                                    failed.string() + "' before replacing it: " + error.message() +
+                                    " (no output was replaced)");
+  }
+  PreviousFile(const PreviousFile&) = delete;
+  PreviousFile& operator=(const PreviousFile&) = delete;
+  PreviousFile(PreviousFile&& other) noexcept
+      : target_(std::move(other.target_)), kept_(std::exchange(other.kept_, {})) {}
+  ~PreviousFile() {
+    if (!kept_.empty()) ::unlink(kept_.c_str());
+  }
+
+  /// Best effort (the error being reported is the rename that failed): the previous file goes
+  /// back under the target's name, or the new one goes when there was none.
+  void restore() noexcept {
+    if (kept_.empty()) {
+      ::unlink(target_.c_str());
+      return;
+    }
+    if (::rename(kept_.c_str(), target_.c_str()) == 0) kept_.clear();
+    sync_directory(target_);
+  }
+
+ private:
+  fs::path target_;
+  fs::path kept_;
+};
+
+}  // namespace
+
 void commit_all(std::span<AtomicFile* const> files) {
   for (AtomicFile* file : files)
     file->sync();
-  for (AtomicFile* file : files)
-    file->commit();
+  std::vector<PreviousFile> previous;
+  previous.reserve(files.size());
+  for (std::size_t i = 0; i + 1 < files.size(); ++i)
+    previous.emplace_back(*files[i]);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    try {
+      files[i]->commit();
+    } catch (const Error&) {
+      for (std::size_t j = 0; j < i; ++j)
+        previous[j].restore();
+      throw;
+    }
+  }
 }
 
 }  // namespace vecaccel::detail

@@ -49,10 +49,12 @@ class AtomicFile {
   int fd_ = -1;
 };
 
-/// Commits several files as a group: every one is synced first, and the renames start only
-/// when all of them succeeded, so a failure before that point (a full disk, a cancellation)
-/// leaves every target untouched. A rename failing after others were done (the directory
-/// became unwritable meanwhile) still throws, but the earlier targets stay replaced.
+/// Commits several files as a group, all or nothing: every one is synced first, and the renames
+/// start only when all of them succeeded, so a failure before that point (a full disk, a
+/// cancellation) leaves every target untouched. Before the renames, the previous content of
+/// each target but the last is kept under a temporary name (a hard link, else a copy); a
+/// rename failing after others were done puts each earlier target back as it was (its
+/// previous file, or none) and throws, naming the target that failed.
 void commit_all(std::span<AtomicFile* const> files);
 
 }  // namespace vecaccel::detail

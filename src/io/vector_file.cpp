@@ -281,17 +281,20 @@ class InputFile {
              " bytes"));
   }
 
-  std::vector<std::byte> read_all() {
-    std::vector<std::byte> bytes;
-    for (;;) {
+  /// Appends what a pipe or device holds up to `size` bytes in all; false when it ended first.
+  bool read_up_to(std::vector<std::byte>& bytes, std::uint64_t size) {
+    while (bytes.size() < size) {
       const std::size_t old_size = bytes.size();
-      bytes.resize(old_size + kChunkBytes);
-      const std::size_t got = std::fread(bytes.data() + old_size, 1, kChunkBytes, file_.get());
+      const auto want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, size - old_size));
+      bytes.resize(old_size + want);
+      const std::size_t got = std::fread(bytes.data() + old_size, 1, want, file_.get());
       bytes.resize(old_size + got);
-      if (got == kChunkBytes) continue;
+      if (got == want) continue;
       if (std::ferror(file_.get())) fail_errno(cat("read failed at byte ", bytes.size()), errno);
-      return bytes;
+      return false;
     }
+    return true;
   }
 
  private:
@@ -981,6 +984,95 @@ Matrix<Out> parse_any(std::span<const std::byte> bytes, VectorFileFormat format,
   return parse_texmex<Out>(bytes, elem, name);
 }
 
+// Pipes and devices have no size up front. Their header is read and checked first, then at
+// most the bytes it promises and one more (which shows a longer input), so a bad header fails
+// without waiting for the writer to finish, and /dev/zero or an endless pipe cannot fill memory.
+
+/// The size an .npy stream's header promises; reads and checks the header.
+template <class Out>
+std::uint64_t npy_stream_size(InputFile& file, std::vector<std::byte>& bytes,
+                              std::string_view name) {
+  if (!file.read_up_to(bytes, 12)) return bytes.size();  // too short: the parse says so
+  const auto preamble = parse_npy_preamble(bytes, std::numeric_limits<std::uint64_t>::max(), name);
+  const std::uint64_t data_offset = preamble.header_offset + preamble.header_size;
+  if (!file.read_up_to(bytes, data_offset)) return bytes.size();
+  const auto header =
+      NpyHeaderParser(
+          as_text(std::span(bytes).subspan(preamble.header_offset, preamble.header_size)),
+          preamble.header_offset, name)
+          .parse();
+  std::uint64_t data = elem_size(npy_elem<Out>(header.descr, name));
+  bool sized = true;
+  for (const std::uint64_t extent : header.shape) {
+    const std::optional<std::uint64_t> product = checked_mul(data, extent);
+    sized = sized && product.has_value();
+    data = product.value_or(0);
+  }
+  // Without a size (overflow), npy_layout fails on the shape whatever the total.
+  sized = sized && data <= std::numeric_limits<std::uint64_t>::max() - data_offset - 1;
+  const std::uint64_t total = sized ? data_offset + data : data_offset;
+  (void)npy_layout<Out>(header, data_offset, total, name);
+  return total;
+}
+
+/// The size a .bin stream's header promises (with distances where they may follow).
+std::uint64_t bin_stream_size(InputFile& file, std::vector<std::byte>& bytes, Elem elem,
+                              BinTail tail, std::string_view name) {
+  if (!file.read_up_to(bytes, kBinHeaderBytes)) return bytes.size();
+  const auto rows = static_cast<std::uint64_t>(std::max(0, load_le<std::int32_t>(bytes.data())));
+  // A dimension past the limit fails bin_layout's check whatever the total.
+  const auto dim = static_cast<std::uint64_t>(
+      std::clamp<std::int64_t>(load_le<std::int32_t>(bytes.data() + 4), 0, kMaxTexmexDim + 1));
+  const std::uint64_t distances = tail == BinTail::none ? 0 : rows * dim * 4;
+  const std::uint64_t total = kBinHeaderBytes + rows * dim * elem_size(elem) + distances;
+  (void)bin_layout(bytes, total, elem, tail, name);  // checks the header's fields
+  return total;
+}
+
+/// Fails when a pipe or device needs more than this machine's memory to be read whole.
+void check_fits_memory(std::uint64_t bytes, std::string_view name, std::string_view what) {
+  const std::uint64_t memory =
+      std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * std::uint64_t(::sysconf(_SC_PAGE_SIZE));
+  if (bytes <= memory) return;
+  fail(Errc::io_error, name,
+       cat("a pipe or device is read whole, and ", what, " ", bytes,
+           " bytes, more than this machine's memory (", memory, " bytes)"));
+}
+
+/// Reads TEXMEX rows, checking each row's dimension as it arrives; at most the host's memory.
+void read_texmex_stream(InputFile& file, std::vector<std::byte>& bytes, Elem elem,
+                        std::string_view name) {
+  if (!file.read_up_to(bytes, kTexmexDimBytes)) return;
+  const std::size_t dim = texmex_dim(bytes, 0, name);
+  const std::size_t row_bytes = kTexmexDimBytes + dim * elem_size(elem);
+  const std::size_t chunk = std::max<std::size_t>(1, kChunkBytes / row_bytes) * row_bytes;
+  for (std::size_t checked = 0;;) {
+    const bool more = file.read_up_to(bytes, bytes.size() + chunk);
+    for (; checked + kTexmexDimBytes <= bytes.size(); checked += row_bytes) {
+      if (load_le<std::int32_t>(bytes.data() + checked) != static_cast<std::int32_t>(dim)) return;
+    }
+    if (!more) return;  // the parse reports a bad or partial row
+    check_fits_memory(bytes.size(), name, cat("its rows of dimension ", dim, " took"));
+  }
+}
+
+/// A pipe's or device's bytes, header first (see above).
+template <class Out>
+std::vector<std::byte> read_stream(InputFile& file, VectorFileFormat format, Elem elem,
+                                   BinTail tail, std::string_view name) {
+  std::vector<std::byte> bytes;
+  if (is_texmex(format)) {
+    read_texmex_stream(file, bytes, elem, name);
+    return bytes;
+  }
+  const std::uint64_t total = format == VectorFileFormat::npy
+                                  ? npy_stream_size<Out>(file, bytes, name)
+                                  : bin_stream_size(file, bytes, elem, tail, name);
+  check_fits_memory(total, name, "its header promises");
+  file.read_up_to(bytes, total + 1);
+  return bytes;
+}
+
 template <class Out>
 Matrix<Out> read_any(const fs::path& path, const ProgressCallback& progress) {
   const auto format = format_from_path(path);
@@ -991,7 +1083,8 @@ Matrix<Out> read_any(const fs::path& path, const ProgressCallback& progress) {
   InputFile file(path);
   if (!file.regular()) {
     file.wait_until_readable(progress);
-    const auto bytes = file.read_all();
+    const auto bytes =
+        read_stream<Out>(file, format, elem.value_or(Elem::f32), bin_tail<Out>(format), name);
     report(progress, bytes.size(), bytes.size());
     return parse_any<Out>(bytes, format, name);
   }
@@ -1250,7 +1343,8 @@ GroundTruth read_ground_truth(const std::filesystem::path& path, const ProgressC
   InputFile file(path);
   if (!file.regular()) {
     file.wait_until_readable(progress);
-    const auto bytes = file.read_all();
+    const auto bytes = read_stream<std::int32_t>(file, VectorFileFormat::ibin, Elem::i32,
+                                                 BinTail::distances, name);
     report(progress, bytes.size(), bytes.size());
     GroundTruth truth{parse_bin<std::int32_t>(bytes, Elem::i32, BinTail::distances, name), {}};
     const std::size_t ids_bytes = truth.ids.values.size() * 4;

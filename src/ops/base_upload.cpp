@@ -73,18 +73,14 @@ void stream_copy(std::byte* out, const std::byte* in, std::size_t bytes) {
 }
 
 /// The power of two by which the engine scales a stored row: cosine rows get their largest
-/// magnitude into [1, 2); other metrics store rows as given.
-float stored_scale(const float* row, std::size_t dim, Metric metric) {
-  if (metric != Metric::cosine) return 1.0f;
-  float largest = 0.0f;
-  for (std::size_t i = 0; i < dim; ++i)
-    largest = std::max(largest, std::fabs(row[i]));
-  return largest > 0.0f && std::isfinite(largest) ? std::ldexp(1.0f, -std::ilogb(largest)) : 1.0f;
+/// magnitude into [1, 2) (cosine_row_scale); other metrics store rows as given.
+double stored_scale(const float* row, std::size_t dim, Metric metric) {
+  return metric == Metric::cosine ? cosine_row_scale({row, dim}) : 1.0;
 }
 
 /// The float64 norm of a row as stored (scaled by `scale`), in one read of the row; throws
 /// for NaN/Inf and (l2, inner product) overflowing norms, naming row `label`.
-double checked_norm(const float* row, std::size_t dim, float scale, Metric metric,
+double checked_norm(const float* row, std::size_t dim, double scale, Metric metric,
                     std::size_t label) {
   // An all-ones exponent marks NaN and Inf. Four sums: the norm only bounds the certificate,
   // so its summation order is free, and independent sums let the loop vectorise instead of
@@ -94,13 +90,13 @@ double checked_norm(const float* row, std::size_t dim, float scale, Metric metri
   std::size_t i = 0;
   for (; i + 4 <= dim; i += 4) {
     for (std::size_t j = 0; j < 4; ++j) {
-      const float v = row[i + j] * scale;
+      const auto v = static_cast<float>(row[i + j] * scale);
       bad |= (std::bit_cast<std::uint32_t>(row[i + j]) & 0x7f800000u) == 0x7f800000u;
       sums[j] += static_cast<double>(v) * static_cast<double>(v);
     }
   }
   for (; i < dim; ++i) {
-    const float v = row[i] * scale;
+    const auto v = static_cast<float>(row[i] * scale);
     bad |= (std::bit_cast<std::uint32_t>(row[i]) & 0x7f800000u) == 0x7f800000u;
     sums[0] += static_cast<double>(v) * static_cast<double>(v);
   }
@@ -115,15 +111,15 @@ double checked_norm(const float* row, std::size_t dim, float scale, Metric metri
 /// norm; throws for NaN/Inf.
 double stage_float_row(const float* row, float* out, std::size_t dim, Metric metric,
                        std::size_t label) {
-  const float scale = stored_scale(row, dim, metric);
+  const double scale = stored_scale(row, dim, metric);
   const double norm = checked_norm(row, dim, scale, metric, label);
   // The row is still in the L1 cache: copying it in a second pass costs no memory traffic.
-  if (scale == 1.0f) {
+  if (scale == 1.0) {
     stream_copy(reinterpret_cast<std::byte*>(out), reinterpret_cast<const std::byte*>(row),
                 dim * sizeof(float));
   } else {
     for (std::size_t j = 0; j < dim; ++j)
-      out[j] = row[j] * scale;
+      out[j] = static_cast<float>(row[j] * scale);
   }
   return norm;
 }
@@ -276,7 +272,8 @@ double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t ro
       times_.bytes += std::uint64_t{n} * row_stage_bytes;
       const Timer timer(times_.submit);
       ring_[(next_ + ring_.size() - 1) % ring_.size()].copied =
-          context_.execute([&](CommandBuffer&, ComputeEncoder& e) { record(e, staging, done, n); });
+          context_.execute([&](CommandBuffer&, ComputeEncoder& e) { record(e, staging, done, n); },
+                           without_time_limit());
       done += n;
     }
     const Timer timer(times_.wait);

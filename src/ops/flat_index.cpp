@@ -11,8 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/writer_preferring_mutex.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/flat_index_file.hpp"
+#include "ops/id_order.hpp"
 #include "ops/kernels.hpp"
 #include "ops/knn_engine.hpp"
 #include "ops/streamed_search.hpp"
@@ -124,14 +126,23 @@ class FlatIndexImpl {
       check_finite(queries, dim_, "query");
       return padding(nq, k);
     }
-    KnnResult result = type_ == ElementType::float32 ? engine_.search(queries, chunks_, k, options)
-                                                     : search_compact(queries, k, options);
-    // The engine labels rows by their global row number; callers see their ids.
-    if (ids_.empty()) return result;
-    for (std::int64_t& label : result.labels) {
-      if (label >= 0) label = ids_[static_cast<std::size_t>(label)];
-    }
-    return result;
+    // The engine labels rows by their global row number (ties by row); callers see their ids,
+    // ties by id.
+    if (ids_.empty()) return search_rows(queries, k, options);
+    const LabelledRows rows{
+        .rows = rows_,
+        .ids = ids_,
+        .ids_ascending = ids_ascending_,
+        .search = [&](std::span<const float> some,
+                      std::size_t width) { return search_rows(some, width, options); },
+        .fetch = [&](std::span<const std::size_t> labels) { return reconstruct_locked(labels); },
+        .all_labels =
+            [&] {
+              std::vector<std::size_t> all(rows_);
+              std::iota(all.begin(), all.end(), std::size_t{0});
+              return all;
+            }};
+    return search_ties_by_id(queries, dim_, k, metric_, rows);
   }
 
   std::vector<float> reconstruct(std::span<const std::size_t> rows) const {
@@ -143,6 +154,11 @@ class FlatIndexImpl {
                                                 std::to_string(rows_) + " rows");
       }
     }
+    return reconstruct_locked(rows);
+  }
+
+  /// reconstruct() of rows in range, under a lock the caller holds.
+  std::vector<float> reconstruct_locked(std::span<const std::size_t> rows) const {
     if (type_ != ElementType::float32) return reconstruct_compact(rows);
     std::vector<float> out(rows.size() * dim_);
     if (rows.empty()) return out;
@@ -154,14 +170,16 @@ class FlatIndexImpl {
     const std::size_t chunk_rows = engine_.chunk_rows();
     for (std::size_t first = 0; first < rows.size(); first += slice_rows) {
       const std::size_t n = std::min(slice_rows, rows.size() - first);
-      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
-        for (std::size_t i = 0; i < n; ++i) {
-          const std::size_t row = rows[first + i];
-          encoder.copy_buffer(chunks_[row / chunk_rows].vectors, (row % chunk_rows) * row_bytes,
-                              staging.buffer(), i * row_bytes, row_bytes);
-        }
-        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-      });
+      context_.execute_and_wait(
+          [&](CommandBuffer&, ComputeEncoder& encoder) {
+            for (std::size_t i = 0; i < n; ++i) {
+              const std::size_t row = rows[first + i];
+              encoder.copy_buffer(chunks_[row / chunk_rows].vectors, (row % chunk_rows) * row_bytes,
+                                  staging.buffer(), i * row_bytes, row_bytes);
+            }
+            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+          },
+          without_time_limit());
       staging.read_bytes(std::as_writable_bytes(std::span(out).subspan(first * dim_, n * dim_)));
     }
     return out;
@@ -172,6 +190,7 @@ class FlatIndexImpl {
     chunks_.clear();
     compact_.clear();
     ids_.clear();
+    ids_ascending_ = true;
     rows_ = 0;
   }
 
@@ -245,6 +264,13 @@ class FlatIndexImpl {
     return values.rows();
   }
 
+  /// The search by global row number (the engine's labels, ties by row).
+  KnnResult search_rows(std::span<const float> queries, std::size_t k,
+                        const ExecuteOptions& options) const {
+    return type_ == ElementType::float32 ? engine_.search(queries, chunks_, k, options)
+                                         : search_compact(queries, k, options);
+  }
+
   KnnResult padding(std::size_t rows, std::size_t k) const {
     return {.rows = rows,
             .k = k,
@@ -286,6 +312,7 @@ class FlatIndexImpl {
         const std::vector<std::int64_t> more = positions(old_rows, n);
         ids_.insert(ids_.end(), more.begin(), more.end());
       }
+      ids_ascending_ = ids_ascend(ids_, old_ids, ids_ascending_);
       rows_ = old_rows + n;
     } catch (...) {
       // Rows past a chunk's count are ignored by the engine: trimming the counts undoes the
@@ -360,9 +387,11 @@ class FlatIndexImpl {
   CompactChunk& compact_with_room(std::size_t wanted) {
     const auto grow = [&](const CompactChunk& chunk, std::size_t capacity) {
       CompactChunk bigger = uploader_.make_compact_chunk(capacity);
-      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
-        encoder.copy_buffer(chunk.bytes, 0, bigger.bytes, 0, std::uint64_t{chunk.rows} * dim_);
-      });
+      context_.execute_and_wait(
+          [&](CommandBuffer&, ComputeEncoder& encoder) {
+            encoder.copy_buffer(chunk.bytes, 0, bigger.bytes, 0, std::uint64_t{chunk.rows} * dim_);
+          },
+          without_time_limit());
       bigger.rows = chunk.rows;
       bigger.max_norm = chunk.max_norm;
       return bigger;
@@ -377,8 +406,7 @@ class FlatIndexImpl {
   /// merged exactly (TopKMerger).
   KnnResult search_compact(std::span<const float> queries, std::size_t k,
                            const ExecuteOptions& options) const {
-    const Deadline deadline = Deadline::after(
-        options.timeout.value_or(context_.configuration().default_timeout), options.stop);
+    const Deadline deadline = Deadline::after(options.timeout, options.stop);
     std::vector<std::size_t> first_rows;
     for (std::size_t c = 0, row = 0; c < compact_.size(); row += compact_[c].rows, ++c)
       first_rows.push_back(row);
@@ -389,9 +417,11 @@ class FlatIndexImpl {
       widest = std::max(widest, chunk.rows);
     BaseChunk scratch[2] = {engine_.make_chunk(widest), engine_.make_chunk(widest)};
     const auto widen = [&](std::size_t c) {
-      return context_.execute([&, c](CommandBuffer&, ComputeEncoder& e) {
-        uploader_.encode_widen(e, compact_[c], type_, scratch[c % 2]);
-      });
+      return context_.execute(
+          [&, c](CommandBuffer&, ComputeEncoder& e) {
+            uploader_.encode_widen(e, compact_[c], type_, scratch[c % 2]);
+          },
+          deadline.execute_options());
     };
     Submission<void> next = widen(0);
     for (std::size_t c = 0; c < compact_.size(); ++c) {
@@ -400,10 +430,8 @@ class FlatIndexImpl {
       chunk.rows = compact_[c].rows;
       chunk.max_norm = compact_[c].max_norm;
       if (c + 1 < compact_.size()) next = widen(c + 1);
-      const KnnResult part = engine_.search(
-          queries, std::span(&chunk, 1), k,
-          {.timeout = deadline.wait_options().timeout.value_or(std::chrono::nanoseconds::max()),
-           .stop = options.stop});
+      const KnnResult part =
+          engine_.search(queries, std::span(&chunk, 1), k, deadline.execute_options());
       merger.add(part, static_cast<std::int64_t>(first_rows[c]));
     }
     return merger.take();
@@ -416,11 +444,13 @@ class FlatIndexImpl {
     const std::size_t c = static_cast<std::size_t>(
         std::upper_bound(first_rows.begin(), first_rows.end(), row) - first_rows.begin() - 1);
     BufferToken staging = context_.get_buffer(dim_);
-    context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
-      encoder.copy_buffer(compact_[c].bytes, std::uint64_t{row - first_rows[c]} * dim_,
-                          staging.buffer(), 0, dim_);
-      encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-    });
+    context_.execute_and_wait(
+        [&](CommandBuffer&, ComputeEncoder& encoder) {
+          encoder.copy_buffer(compact_[c].bytes, std::uint64_t{row - first_rows[c]} * dim_,
+                              staging.buffer(), 0, dim_);
+          encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+        },
+        without_time_limit());
     std::vector<std::byte> bytes(dim_);
     staging.read_bytes(bytes);
     return widen_on_host(bytes);
@@ -447,15 +477,17 @@ class FlatIndexImpl {
     std::vector<std::byte> bytes;
     for (std::size_t first = 0; first < rows.size(); first += slice_rows) {
       const std::size_t n = std::min(slice_rows, rows.size() - first);
-      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
-        for (std::size_t i = 0; i < n; ++i) {
-          const std::size_t row = rows[first + i];
-          encoder.copy_buffer(compact_[row / chunk_rows].bytes,
-                              std::uint64_t{row % chunk_rows} * dim_, staging.buffer(),
-                              std::uint64_t{i} * dim_, dim_);
-        }
-        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-      });
+      context_.execute_and_wait(
+          [&](CommandBuffer&, ComputeEncoder& encoder) {
+            for (std::size_t i = 0; i < n; ++i) {
+              const std::size_t row = rows[first + i];
+              encoder.copy_buffer(compact_[row / chunk_rows].bytes,
+                                  std::uint64_t{row % chunk_rows} * dim_, staging.buffer(),
+                                  std::uint64_t{i} * dim_, dim_);
+            }
+            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+          },
+          without_time_limit());
       bytes.resize(n * dim_);
       staging.read_bytes(bytes);
       const std::vector<float> widened = widen_on_host(bytes);
@@ -474,11 +506,13 @@ class FlatIndexImpl {
     std::vector<std::byte> bytes;
     for (std::size_t row = 0; row < chunk.rows; row += slice_rows) {
       const std::size_t n = std::min(slice_rows, chunk.rows - row);
-      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
-        encoder.copy_buffer(chunk.bytes, std::uint64_t{row} * dim_, staging.buffer(), 0,
-                            std::uint64_t{n} * dim_);
-        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-      });
+      context_.execute_and_wait(
+          [&](CommandBuffer&, ComputeEncoder& encoder) {
+            encoder.copy_buffer(chunk.bytes, std::uint64_t{row} * dim_, staging.buffer(), 0,
+                                std::uint64_t{n} * dim_);
+            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+          },
+          without_time_limit());
       bytes.resize(n * dim_);
       staging.read_bytes(bytes);
       writer.write_vectors(widen_on_host(bytes));
@@ -496,11 +530,13 @@ class FlatIndexImpl {
     for (std::size_t row = 0; row < chunk.rows; row += slice_rows) {
       const std::size_t n = std::min(slice_rows, chunk.rows - row);
       const std::uint64_t bytes = n * row_bytes;
-      context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& encoder) {
-        encoder.copy_buffer(chunk.vectors, row * row_bytes, staging.buffer(), 0, bytes);
-        // The copy's writes must be visible to the host before it reads the mapped memory.
-        encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-      });
+      context_.execute_and_wait(
+          [&](CommandBuffer&, ComputeEncoder& encoder) {
+            encoder.copy_buffer(chunk.vectors, row * row_bytes, staging.buffer(), 0, bytes);
+            // The copy's writes must be visible to the host before it reads the mapped memory.
+            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
+          },
+          without_time_limit());
       host.resize(n * dim_);
       staging.read_bytes(std::as_writable_bytes(std::span(host)));
       writer.write_vectors(host);
@@ -515,13 +551,16 @@ class FlatIndexImpl {
   KnnEngine engine_;
   // Used by add() alone, under the exclusive lock; search_compact only records with it.
   mutable BaseUploader uploader_;
-  mutable std::shared_mutex mutex_;
+  // Writer-preferring: add/reset wait for the searches already running, not for a stream of
+  // new ones.
+  mutable WriterPreferringMutex mutex_;
   std::vector<BaseChunk> chunks_;      // float32 rows; all full except the last
   std::vector<CompactChunk> compact_;  // uint8/int8 rows; likewise
   std::size_t rows_ = 0;
   // ids_[global row]; empty while every row's id is its position (add() alone), which spares
   // a large base 8 bytes a row of host memory.
   std::vector<std::int64_t> ids_;
+  bool ids_ascending_ = true;  // ids_ never descend (ids_ascend)
 };
 
 }  // namespace detail

@@ -12,6 +12,7 @@
 
 #include "certificate.hpp"
 #include "kernels.hpp"
+#include "timeout_text.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
@@ -100,6 +101,13 @@ void check_finite(std::span<const float> values, std::size_t dim, std::string_vi
   }
 }
 
+double cosine_row_scale(std::span<const float> row) {
+  float largest = 0.0f;
+  for (const float v : row)
+    largest = std::max(largest, std::fabs(v));
+  return largest > 0.0f && std::isfinite(largest) ? std::ldexp(1.0, -std::ilogb(largest)) : 1.0;
+}
+
 namespace {
 
 /// The float64 norm of a row.
@@ -110,17 +118,9 @@ double row_norm(std::span<const float> row) {
   return std::sqrt(sum);
 }
 
-/// The power of two that brings a row's largest magnitude into [1, 2) (1 for a zero row).
-float row_scale(std::span<const float> row) {
-  float largest = 0.0f;
-  for (const float v : row)
-    largest = std::max(largest, std::fabs(v));
-  return largest > 0.0f ? std::ldexp(1.0f, -std::ilogb(largest)) : 1.0f;
-}
-
 /// Copies rows of `dim` floats into mapped memory as the screen and the re-ranking read them
-/// (cosine: each row scaled by row_scale, which changes no cosine), checking them in the same
-/// pass; returns each staged row's float64 norm. Throws like check_finite and, for l2 and
+/// (cosine: each row scaled by cosine_row_scale, which changes no cosine), checking them in the
+/// same pass; returns each staged row's float64 norm. Throws like check_finite and, for l2 and
 /// inner product, for a squared norm above max_squared_norm.
 std::vector<double> stage_rows(std::span<const float> values, std::span<std::byte> out,
                                std::size_t dim, Metric metric, std::string_view what,
@@ -138,9 +138,9 @@ std::vector<double> stage_rows(std::span<const float> values, std::span<std::byt
     const auto row = values.subspan(r * dim, dim);
     float* staged = target + r * dim;
     if (metric == Metric::cosine) {
-      const float scale = row_scale(row);
+      const double scale = cosine_row_scale(row);
       for (std::size_t i = 0; i < dim; ++i)
-        staged[i] = row[i] * scale;
+        staged[i] = static_cast<float>(row[i] * scale);
       norms[r] = row_norm({staged, dim});
       continue;
     }
@@ -153,20 +153,26 @@ std::vector<double> stage_rows(std::span<const float> values, std::span<std::byt
 
 }  // namespace
 
-Deadline Deadline::after(std::chrono::nanoseconds limit, std::stop_token stop) {
+Deadline Deadline::after(std::optional<std::chrono::nanoseconds> limit, std::stop_token stop) {
+  const std::chrono::nanoseconds given = limit.value_or(no_time_limit);
   const auto now = std::chrono::steady_clock::now();
   // Saturates: nanoseconds::max() means no limit.
-  const auto at = limit >= std::chrono::steady_clock::time_point::max() - now
+  const auto at = given >= std::chrono::steady_clock::time_point::max() - now
                       ? std::chrono::steady_clock::time_point::max()
-                      : now + limit;
-  return {at, limit, std::move(stop)};
+                      : now + given;
+  return {at, given, std::move(stop)};
 }
 
 WaitOptions Deadline::wait_options() const {
-  if (at == std::chrono::steady_clock::time_point::max()) return {std::nullopt, stop};
+  if (at == std::chrono::steady_clock::time_point::max()) return {no_time_limit, stop};
   const auto left =
       std::max(at - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
   return {std::chrono::duration_cast<std::chrono::nanoseconds>(left), stop};
+}
+
+ExecuteOptions Deadline::execute_options() const {
+  const WaitOptions left = wait_options();
+  return {.timeout = left.timeout, .stop = left.stop};
 }
 
 void Deadline::check_stop(std::string_view progress) const {
@@ -180,8 +186,12 @@ void Deadline::wait(const SubmissionBase& submission, std::string_view what) con
     submission.wait(wait_options());
   } catch (const Error& e) {
     if (e.code() != Errc::timeout) throw;
-    throw Error(Errc::timeout, std::string(what) + " did not finish within " +
-                                   std::to_string(limit.count() / 1000) + " us");
+    throw Error(Errc::timeout, std::string(what) +
+                                   " did not finish within the search's time limit of " +
+                                   seconds_text(limit) +
+                                   " (the timeout the caller gave: ExecuteOptions::timeout, "
+                                   "StreamOptions::timeout or Python's timeout=; searches have no "
+                                   "limit unless one is given)");
   }
 }
 
@@ -260,14 +270,16 @@ void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
   Device device = context_.device();
   const std::uint64_t at = chunk.rows * dim_ * sizeof(float);
   context_
-      .execute([&](CommandBuffer&, ComputeEncoder& encoder) {
-        encoder.copy_buffer(upload.buffer(), 0, chunk.vectors, at, vectors.size_bytes());
-        encoder.barrier({chunk.vectors}, Stage::blit, Stage::dispatch);
-        encode_row_norms(device, encoder, chunk.vectors, u32(chunk.rows * dim_, "offset"),
-                         u32(n, "rows"), u32(dim_, "dimension"), chunk.norms,
-                         u32(chunk.rows, "offset"));
-        encode_chunk_halves(device, encoder, chunk, chunk.rows, n, dim_);
-      })
+      .execute(
+          [&](CommandBuffer&, ComputeEncoder& encoder) {
+            encoder.copy_buffer(upload.buffer(), 0, chunk.vectors, at, vectors.size_bytes());
+            encoder.barrier({chunk.vectors}, Stage::blit, Stage::dispatch);
+            encode_row_norms(device, encoder, chunk.vectors, u32(chunk.rows * dim_, "offset"),
+                             u32(n, "rows"), u32(dim_, "dimension"), chunk.norms,
+                             u32(chunk.rows, "offset"));
+            encode_chunk_halves(device, encoder, chunk, chunk.rows, n, dim_);
+          },
+          without_time_limit())
       .wait();
   chunk.rows += n;
   chunk.max_norm = std::max(chunk.max_norm, *std::max_element(norms.begin(), norms.end()));
@@ -277,16 +289,18 @@ BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) cons
   BaseChunk bigger = make_chunk(new_capacity, chunk.halves.valid());
   if (chunk.rows > 0) {
     context_
-        .execute([&](CommandBuffer&, ComputeEncoder& encoder) {
-          encoder.copy_buffer(chunk.vectors, 0, bigger.vectors, 0,
-                              chunk.rows * dim_ * sizeof(float));
-          encoder.copy_buffer(chunk.norms, 0, bigger.norms, 0, chunk.rows * sizeof(float));
-          if (chunk.halves.valid()) {
-            encoder.copy_buffer(chunk.halves, 0, bigger.halves, 0, chunk.rows * dim_ * 2);
-            encoder.copy_buffer(chunk.half_scales, 0, bigger.half_scales, 0,
-                                chunk.rows * sizeof(float));
-          }
-        })
+        .execute(
+            [&](CommandBuffer&, ComputeEncoder& encoder) {
+              encoder.copy_buffer(chunk.vectors, 0, bigger.vectors, 0,
+                                  chunk.rows * dim_ * sizeof(float));
+              encoder.copy_buffer(chunk.norms, 0, bigger.norms, 0, chunk.rows * sizeof(float));
+              if (chunk.halves.valid()) {
+                encoder.copy_buffer(chunk.halves, 0, bigger.halves, 0, chunk.rows * dim_ * 2);
+                encoder.copy_buffer(chunk.half_scales, 0, bigger.half_scales, 0,
+                                    chunk.rows * sizeof(float));
+              }
+            },
+            without_time_limit())
         .wait();
   }
   bigger.rows = chunk.rows;
@@ -539,8 +553,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     throw Error(Errc::unsupported,
                 "exact kNN re-ranks in float64 and the device has no shaderFloat64");
   }
-  const Deadline deadline = Deadline::after(
-      options.timeout.value_or(context_.configuration().default_timeout), options.stop);
+  const Deadline deadline = Deadline::after(options.timeout, options.stop);
 
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
   const auto start = std::chrono::steady_clock::now();
@@ -708,7 +721,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
             e.copy_buffer(s.final_labels, 0, readback.buffer(), result_bytes, result_bytes);
             e.copy_buffer(s.certificate, 0, readback.buffer(), 2 * result_bytes, certificate_bytes);
           },
-          ExecuteOptions{.timeout = deadline.wait_options().timeout, .stop = deadline.stop});
+          deadline.execute_options());
       in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb,
                            std::move(query_norms)});
       if (in_flight.size() == 2) finish_oldest();
@@ -772,7 +785,7 @@ void KnnEngine::search_direct(std::span<const float> queries, std::span<const Ba
                            .metric = metric_});
             e.barrier({exact.buffer()}, Stage::dispatch, Stage::host);
           },
-          ExecuteOptions{.timeout = deadline.wait_options().timeout, .stop = deadline.stop});
+          deadline.execute_options());
       try {
         deadline.wait(done, "direct kNN pass over " + std::to_string(g) + " queries");
       } catch (...) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "knn_plan.hpp"
+#include "time_limit.hpp"
 #include "vecaccel/buffer_pool.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/metric.hpp"
@@ -40,21 +41,32 @@ struct BaseChunk {
 void encode_chunk_halves(Device& device, ComputeEncoder& encoder, const BaseChunk& chunk,
                          std::size_t first, std::size_t rows, std::size_t dim);
 
-/// One time limit and stop token for a whole call: every wait gets what is left of it.
+/// One time limit and stop token for a whole search: every wait gets what is left of it.
 struct Deadline {
   std::chrono::steady_clock::time_point at;
   std::chrono::nanoseconds limit;
   std::stop_token stop;
 
-  /// A deadline `limit` from now; nanoseconds::max() (or anything past the clock's range)
-  /// never expires.
-  static Deadline after(std::chrono::nanoseconds limit, std::stop_token stop);
+  /// A deadline `limit` from now; no limit when the caller gave none (a search never falls
+  /// back on the context's default_timeout). nanoseconds::max() (or anything past the clock's
+  /// range) never expires.
+  static Deadline after(std::optional<std::chrono::nanoseconds> limit, std::stop_token stop);
+  /// What is left (no_time_limit when unlimited: never the context's default_timeout).
   WaitOptions wait_options() const;
+  /// wait_options() for an execute() of the search's own work.
+  ExecuteOptions execute_options() const;
   /// Throws cancelled (naming `progress`) when a stop was requested.
   void check_stop(std::string_view progress) const;
   /// Waits for the submission; a timeout names the whole call's limit.
   void wait(const SubmissionBase& submission, std::string_view what) const;
 };
+
+/// The power of two by which cosine rows (base and queries) are stored: it brings the row's
+/// largest magnitude into [1, 2), so the screen's float32 norms neither overflow nor lose the
+/// row to underflow; 1 for a zero or non-finite row. A double: for a row whose largest
+/// magnitude is below 2^-127 (subnormal) it is beyond float's range. row[i] * scale is exact
+/// in double, and rounds to float as a float product would.
+double cosine_row_scale(std::span<const float> row);
 
 /// Throws invalid_argument naming the first row holding NaN or Inf (`what`: "query", "base").
 void check_finite(std::span<const float> values, std::size_t dim, std::string_view what,
@@ -101,8 +113,8 @@ class KnnEngine {
   /// Exact: queries whose certificate fails after a float16 tensor-core screen are screened
   /// again with three terms, and those still uncertified are searched directly in float64
   /// (docs/exactness.md); result.second_pass_queries counts the first group. options.stop is
-  /// checked between query batches and while waiting (Errc::cancelled); options.timeout (else the
-  /// context's default_timeout) bounds the whole call (Errc::timeout). Work already submitted when
+  /// checked between query batches and while waiting (Errc::cancelled); options.timeout (no limit
+  /// when unset) bounds the whole call (Errc::timeout). Work already submitted when
   /// either happens finishes on the GPU with its scratch kept alive; the engine stays usable.
   KnnResult search(std::span<const float> queries, std::span<const BaseChunk> chunks, std::size_t k,
                    const ExecuteOptions& options = {}) const;

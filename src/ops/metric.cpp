@@ -1,5 +1,7 @@
 #include "vecaccel/metric.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "vecaccel/error.hpp"
@@ -19,11 +21,15 @@ std::string_view to_string(Metric metric) noexcept {
 }
 
 Metric parse_metric(std::string_view text) {
-  if (text == "l2" || text == "L2") return Metric::l2;
-  if (text == "ip" || text == "inner_product") return Metric::inner_product;
-  if (text == "cosine" || text == "cos") return Metric::cosine;
+  // Case-insensitive: "L2", "IP" and "Cosine" are the names people write.
+  std::string name(text);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (name == "l2") return Metric::l2;
+  if (name == "ip" || name == "inner_product") return Metric::inner_product;
+  if (name == "cosine" || name == "cos") return Metric::cosine;
   throw Error(Errc::invalid_argument,
-              "unknown metric '" + std::string(text) + "' (use l2, ip or cosine)");
+              "unknown metric '" + std::string(text) + "' (use l2, ip or cosine, in any case)");
 }
 
 }  // namespace vecaccel

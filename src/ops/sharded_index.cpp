@@ -12,8 +12,10 @@
 #include <utility>
 
 #include "core/device_impl.hpp"
+#include "core/writer_preferring_mutex.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/exact_merge.hpp"
+#include "ops/id_order.hpp"
 #include "ops/knn_engine.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
@@ -178,6 +180,7 @@ class ShardedIndexImpl {
     });
     // Rows a failed shard did not take leave gaps in the global numbering (its later rows
     // keep their numbers); ids_ maps every number.
+    const std::size_t old_ids = ids_.size();
     if (with_ids) {
       if (ids_.empty()) ids_ = identity(size_);
       ids_.insert(ids_.end(), ids.begin(), ids.end());
@@ -186,6 +189,7 @@ class ShardedIndexImpl {
       std::iota(ids_.begin() + static_cast<std::ptrdiff_t>(size_), ids_.end(),
                 static_cast<std::int64_t>(size_));
     }
+    ids_ascending_ = ids_ascend(ids_, old_ids, ids_ascending_);
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       if (errors[s] || takes[s] == 0) continue;
       Shard& shard = *shards_[s];
@@ -198,6 +202,22 @@ class ShardedIndexImpl {
   KnnResult search(std::span<const float> queries, std::size_t k,
                    const ExecuteOptions& options) const {
     std::shared_lock lock(mutex_);
+    // Shards label rows by global row number (ties by row); callers see their ids, ties by id.
+    if (ids_.empty() || held_rows() == 0) return search_rows(queries, k, options);
+    const LabelledRows rows{
+        .rows = held_rows(),
+        .ids = ids_,
+        .ids_ascending = ids_ascending_,
+        .search = [&](std::span<const float> some,
+                      std::size_t width) { return search_rows(some, width, options); },
+        .fetch = [&](std::span<const std::size_t> labels) { return fetch_rows(labels); },
+        .all_labels = [&] { return held_labels(); }};
+    return search_ties_by_id(queries, dim_, k, metric_, rows);
+  }
+
+  /// The search by global row number (ties by row), every shard searched at once and merged.
+  KnnResult search_rows(std::span<const float> queries, std::size_t k,
+                        const ExecuteOptions& options) const {
     // One stop for all shards: the caller's, or any shard's failure (the others need not
     // finish a search whose result is lost).
     std::stop_source stop;
@@ -219,12 +239,38 @@ class ShardedIndexImpl {
       }
     });
     rethrow_first(errors);
-    KnnResult result = parts.size() == 1 ? std::move(parts[0]) : merge(queries, parts);
-    if (ids_.empty()) return result;  // rows are their own ids
-    for (std::int64_t& label : result.labels) {
-      if (label >= 0) label = ids_[static_cast<std::size_t>(label)];
+    return parts.size() == 1 ? std::move(parts[0]) : merge(queries, parts);
+  }
+
+  /// The rows of these global row numbers, read back from the shards that hold them.
+  std::vector<float> fetch_rows(std::span<const std::size_t> globals) const {
+    std::vector<float> out(globals.size() * dim_);
+    for (std::size_t i = 0; i < globals.size(); ++i) {
+      for (const auto& shard : shards_) {
+        const auto block =
+            std::find_if(shard->blocks.begin(), shard->blocks.end(), [&](const Block& b) {
+              return globals[i] >= b.global && globals[i] < b.global + b.count;
+            });
+        if (block == shard->blocks.end()) continue;
+        const std::size_t local = block->local + (globals[i] - block->global);
+        const std::vector<float> row = shard->index.reconstruct(std::span(&local, 1));
+        std::copy(row.begin(), row.end(), out.begin() + static_cast<std::ptrdiff_t>(i * dim_));
+        break;
+      }
     }
-    return result;
+    return out;
+  }
+
+  /// Every global row number a shard holds (a failed add leaves gaps).
+  std::vector<std::size_t> held_labels() const {
+    std::vector<std::size_t> out;
+    for (const auto& shard : shards_) {
+      for (const Block& block : shard->blocks) {
+        for (std::size_t r = 0; r < block.count; ++r)
+          out.push_back(block.global + r);
+      }
+    }
+    return out;
   }
 
   void reset() {
@@ -234,6 +280,7 @@ class ShardedIndexImpl {
       shard->blocks.clear();
     }
     ids_.clear();
+    ids_ascending_ = true;
     size_ = 0;
   }
 
@@ -340,10 +387,13 @@ class ShardedIndexImpl {
   Metric metric_;
   ElementType type_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  mutable std::shared_mutex mutex_;
+  // Writer-preferring: add/reset wait for the searches already running, not for a stream of
+  // new ones.
+  mutable WriterPreferringMutex mutex_;
   std::size_t size_ = 0;  // global rows numbered so far
   // The caller's id of each global row; empty while every row is its own id (add() only).
   std::vector<std::int64_t> ids_;
+  bool ids_ascending_ = true;  // ids_ never descend (ids_ascend)
 };
 
 }  // namespace detail

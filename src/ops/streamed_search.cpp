@@ -68,7 +68,17 @@ std::size_t stream_rows_per_pass(std::uint64_t budget, std::size_t dim, ElementT
   const std::uint64_t row_bytes =
       dim * sizeof(float) + sizeof(float) + (type == ElementType::float32 ? 0 : dim);
   if (std::uint64_t{rows} * row_bytes <= budget / 4 * 3) return std::max<std::size_t>(rows, 1);
-  return static_cast<std::size_t>(std::max<std::uint64_t>(budget / 8 * 3 / row_bytes, 1));
+  const std::uint64_t per_pass = budget / 8 * 3 / row_bytes;
+  if (per_pass == 0) {
+    throw Error(Errc::invalid_argument,
+                "a memory budget of " + std::to_string(budget) +
+                    " bytes (VECACCEL_MEMORY_BUDGET or StreamOptions::memory_budget) is smaller "
+                    "than one row: a row of dimension " +
+                    std::to_string(dim) + " takes " + std::to_string(row_bytes) +
+                    " bytes on the device, " + std::to_string(8 * ((row_bytes + 2) / 3)) +
+                    " bytes of budget with two passes in flight and working memory");
+  }
+  return static_cast<std::size_t>(per_pass);
 }
 
 namespace {
@@ -111,9 +121,11 @@ void fill(Context& context, KnnEngine& engine, PassSlot& slot, const RowSource& 
     bytes.rows = 0;
     bytes.max_norm = 0.0;
     slot.uploader.append(bytes, source, first + done, n);
-    context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
-      slot.uploader.encode_widen(e, bytes, source.type, chunk);
-    });
+    context.execute_and_wait(
+        [&](CommandBuffer&, ComputeEncoder& e) {
+          slot.uploader.encode_widen(e, bytes, source.type, chunk);
+        },
+        without_time_limit());
     chunk.rows = n;
     chunk.max_norm = bytes.max_norm;
   }
@@ -153,8 +165,7 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
   if (total == 0) return engine.search(queries, {}, k, {.stop = options.stop});
   const std::uint64_t budget = options.memory_budget.value_or(device_memory_budget(context));
   const std::size_t per_pass = stream_rows_per_pass(budget, dim, source.type, total);
-  const Deadline deadline = Deadline::after(
-      options.timeout.value_or(context.configuration().default_timeout), options.stop);
+  const Deadline deadline = Deadline::after(options.timeout, options.stop);
   const bool integers = source.type != ElementType::float32 && small_integers(queries);
   TopKMerger merger(queries, dim, k, metric, integers, [&](std::int64_t label) {
     return source.row(static_cast<std::size_t>(label));
@@ -181,10 +192,8 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
     next.get();
     if (first + per_pass < end) next = load(pass + 1, first + per_pass);
     const PassSlot& slot = slots[pass % 2];
-    const KnnResult part = engine.search(
-        queries, std::span(slot.chunks).first(slot.used), k,
-        {.timeout = deadline.wait_options().timeout.value_or(std::chrono::nanoseconds::max()),
-         .stop = options.stop});
+    const KnnResult part = engine.search(queries, std::span(slot.chunks).first(slot.used), k,
+                                         deadline.execute_options());
     merger.add(part, static_cast<std::int64_t>(first));
     if (options.progress) options.progress(first - begin + count_of(first), total);
   }

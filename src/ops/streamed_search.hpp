@@ -52,7 +52,8 @@ bool small_integers(std::span<const float> values);
 
 /// Rows per pass of a streamed search within `budget` device bytes: two passes in flight and a
 /// quarter of the budget left for the engine's working memory; all rows when they fit in one
-/// pass of three quarters. At least one row.
+/// pass of three quarters. invalid_argument naming both sizes when the budget holds not even
+/// one row per pass (a pass of one row at a time crawled for minutes instead of refusing).
 std::size_t stream_rows_per_pass(std::uint64_t budget, std::size_t dim, ElementType type,
                                  std::size_t rows);
 

@@ -22,6 +22,20 @@ Error expect_error(Errc code, F&& f) {
   return Error(code, "not thrown");
 }
 
+/// what() of the Error `call` throws, expecting `code`; "" and a test failure when it throws
+/// none.
+template <class F>
+std::string error_of(F&& call, Errc code) {
+  try {
+    call();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no " << to_string(code) << " error";
+  return {};
+}
+
 inline bool mentions(const Error& e, const std::string& text) {
   return std::string(e.what()).find(text) != std::string::npos;
 }

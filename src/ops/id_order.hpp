@@ -1,0 +1,46 @@
+#pragma once
+// Ties by id. The engine labels rows by their position and orders ties by it; an index whose
+// rows carry the caller's ids (add_with_ids) must order ties by id (KnnResult's contract),
+// also at the k-th place, where a row with a smaller id may have been left out. This turns a
+// search labelled by row into one labelled by id with ties by id: a search one row wider
+// shows whether the k-th value ties past the k-th place (widened until the ties end), rows
+// whose float32 values tie are ordered by their float64 values (read back) and then by id.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "vecaccel/metric.hpp"
+#include "vecaccel/ops.hpp"
+
+namespace vecaccel::detail {
+
+/// An index's rows as a search by row label sees them.
+struct LabelledRows {
+  /// Rows a search can return.
+  std::size_t rows = 0;
+  /// The caller's id of each row label.
+  std::span<const std::int64_t> ids;
+  /// Whether ids never descend (ids_ascend): the search's ties by row are then ties by id.
+  bool ids_ascending = false;
+  /// Exact search of queries for k (at most ops::max_k) rows, labelled by row, ties by row.
+  std::function<KnnResult(std::span<const float> queries, std::size_t k)> search;
+  /// The rows of these labels as the search compared them, labels.size() x dim floats.
+  std::function<std::vector<float>(std::span<const std::size_t> labels)> fetch;
+  /// Every row label (only when more than ops::max_k rows tie at the k-th place).
+  std::function<std::vector<std::size_t>()> all_labels;
+};
+
+/// Whether `ids` never descend, given that ids[0, appended_from) did when `ascending_before`:
+/// only the appended ids (and the one before them) are read.
+bool ids_ascend(std::span<const std::int64_t> ids, std::size_t appended_from,
+                bool ascending_before);
+
+/// The exact k nearest rows of each query, labelled by id, ties by id (padded with -1 and the
+/// worst value past the rows there are).
+KnnResult search_ties_by_id(std::span<const float> queries, std::size_t dim, std::size_t k,
+                            Metric metric, const LabelledRows& rows);
+
+}  // namespace vecaccel::detail
