@@ -42,8 +42,10 @@ layout(push_constant) uniform Constants {
     for (uint u = 0u; i + u < last; ++u) STEP;        \
   }
 
+// `precise`: each multiply and add rounds on its own, as the host's float64 reference sums
+// (exact_merge.cpp): a contracted fma(t, t, sum) could break a tie the other way.
 double direct_distance(uint query_start, uint row_start) {
-  double sum = 0.0;
+  precise double sum = 0.0;
   if (pc.metric == METRIC_L2) {
     EACH_ELEMENT(0u, pc.dim, {
       const double t = double(queries[query_start + i + u]) - double(base[row_start + i + u]);
@@ -56,8 +58,8 @@ double direct_distance(uint query_start, uint row_start) {
                  { sum += double(queries[query_start + i + u]) * double(base[row_start + i + u]); })
     return sum;
   }
-  double qq = 0.0;
-  double xx = 0.0;
+  precise double qq = 0.0;
+  precise double xx = 0.0;
   EACH_ELEMENT(0u, pc.dim, {
     const double q = double(queries[query_start + i + u]);
     const double x = double(base[row_start + i + u]);

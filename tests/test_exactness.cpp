@@ -3,6 +3,7 @@
 // brute force (ids in its order, ties by label).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -346,4 +347,43 @@ TEST(Exactness, AFloat16CopyForADimensionNotAMultipleOf4IsRefused) {
   EXPECT_EQ(vt::check_knn(automatic.search(queries, 5), queries, vt::normal_data(100, 30, 61), 30,
                           5, Metric::l2),
             "");
+}
+
+// Rows whose l2 distances to the query tie in float64 summed without fused multiply-adds but
+// not with them (found by search: each pair holds the same elements in another order). The
+// reference rounds every multiply and add on its own; a re-ranking shader or host merge whose
+// compiler contracted `sum + t * t` into an fma ranks the pair the other way.
+TEST(Exactness, TiesOfTheUnfusedFloat64SumBreakByLabelWhateverTheCompilerMayFuse) {
+  constexpr std::size_t dim = 4;
+  const std::vector<std::array<float, dim>> pairs = {
+      {5.104861884319689e-07f, 6.940200591998291e-07f, 1.4532351997331716e-06f,
+       2.5528049718559487e-06f},
+      {1.4532351997331716e-06f, 2.5528049718559487e-06f, 6.940200591998291e-07f,
+       5.104861884319689e-07f},
+      {2.387357369570964e-07f, 6.082451022848545e-07f, 1.3212476801527373e-07f,
+       4.5942631032858117e-08f},
+      {6.082451022848545e-07f, 2.387357369570964e-07f, 4.5942631032858117e-08f,
+       1.3212476801527373e-07f},
+      {9.819500945695836e-08f, 1.8296685766472365e-07f, 2.5194351493951217e-08f,
+       4.019326027560055e-08f},
+      {1.8296685766472365e-07f, 9.819500945695836e-08f, 4.019326027560055e-08f,
+       2.5194351493951217e-08f},
+  };
+  std::vector<float> base;
+  for (const auto& row : pairs)
+    base.insert(base.end(), row.begin(), row.end());
+  const std::vector<float> queries(dim, 1.5f);
+  for (std::size_t p = 0; p < pairs.size(); p += 2) {
+    const auto a = std::span(base).subspan(p * dim, dim);
+    const auto b = std::span(base).subspan((p + 1) * dim, dim);
+    ASSERT_EQ(vt::reference_metric(queries.data(), a.data(), dim, Metric::l2),
+              vt::reference_metric(queries.data(), b.data(), dim, Metric::l2))
+        << "pair " << p / 2 << ": the reference sums with fused multiply-adds";
+  }
+  const KnnResult r = ops::knn(shared_context(), queries, base, dim, pairs.size(), Metric::l2);
+  EXPECT_EQ(vt::check_knn(r, queries, base, dim, pairs.size(), Metric::l2), "");
+  FlatIndex index(shared_context(), dim, Metric::l2);
+  index.add(base);
+  const KnnResult again = index.search(queries, pairs.size());
+  EXPECT_EQ(again.labels, r.labels);
 }
