@@ -8,7 +8,9 @@ layout(constant_id = 3) const uint SLOTS = 64;  // a power of two >= candidates 
 layout(set = 0, binding = 0, std430) readonly buffer Exact { double exact[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Labels { int labels[]; };
 layout(set = 0, binding = 2, std430) readonly buffer Screen { float screen[]; };
-layout(set = 0, binding = 3, std430) writeonly buffer OutValues { float out_values[]; };
+// Bits of float32 values: narrow() writes subnormal results, which a double -> float
+// conversion may flush.
+layout(set = 0, binding = 3, std430) writeonly buffer OutValues { uint out_values[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer OutLabels { int out_labels[]; };
 layout(set = 0, binding = 5, std430) writeonly buffer Certificate { double certificate[]; };
 
@@ -25,6 +27,16 @@ layout(push_constant) uniform Constants {
 // candidate (label -1) sorts last.
 shared double keys[SLOTS];
 shared uint ids[SLOTS];
+
+/// The bits of v rounded to float32 (to nearest, ties to even), subnormals included.
+uint narrow(double v) {
+  const double magnitude = abs(v);
+  if (!(magnitude < 1.1754943508222875e-38LF)) return floatBitsToUint(float(v));  // 2^-126
+  // Below float32's normal range the spacing is 2^-149: the scaled value is an integer after
+  // rounding, at most 2^23 (which encodes the smallest normal number).
+  const uint units = uint(roundEven(magnitude * 7.1362384635297994e+44LF));  // 2^149
+  return (v < 0.0LF ? 0x80000000u : 0u) | units;
+}
 
 bool before(uint a, uint b) {
   return keys[a] < keys[b] || (keys[a] == keys[b] && ids[a] < ids[b]);
@@ -73,7 +85,7 @@ void main() {
   for (uint i = lane; i < pc.k; i += threads) {
     const bool missing = ids[i] == 0xffffffffu;
     const double v = pc.largest != 0u ? -keys[i] : keys[i];
-    out_values[out_row + i] = float(v);
+    out_values[out_row + i] = narrow(v);
     out_labels[out_row + i] = missing ? -1 : int(ids[i]);
   }
   if (lane == 0u) {

@@ -13,8 +13,10 @@
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
-layout(set = 0, binding = 0, std430) readonly buffer Queries { float queries[]; };
-layout(set = 0, binding = 1, std430) readonly buffer Base { float base[]; };
+// The float32 rows as bits: widen() keeps subnormal values, which a float -> double conversion
+// may flush (NVIDIA's does: tiny rows then ranked wrong).
+layout(set = 0, binding = 0, std430) readonly buffer Queries { uint queries[]; };
+layout(set = 0, binding = 1, std430) readonly buffer Base { uint base[]; };
 layout(set = 0, binding = 2, std430) readonly buffer Labels { int labels[]; };
 layout(set = 0, binding = 3, std430) writeonly buffer Exact { double exact[]; };
 
@@ -42,27 +44,34 @@ layout(push_constant) uniform Constants {
     for (uint u = 0u; i + u < last; ++u) STEP;        \
   }
 
+/// The float32 value of `bits` as a double, exactly, subnormals included.
+double widen(uint bits) {
+  if ((bits & 0x7f800000u) != 0u) return double(uintBitsToFloat(bits));
+  const double magnitude = double(bits & 0x007fffffu) * 1.4012984643248171e-45LF;  // 2^-149
+  return (bits & 0x80000000u) != 0u ? -magnitude : magnitude;
+}
+
 // `precise`: each multiply and add rounds on its own, as the host's float64 reference sums
 // (exact_merge.cpp): a contracted fma(t, t, sum) could break a tie the other way.
 double direct_distance(uint query_start, uint row_start) {
   precise double sum = 0.0;
   if (pc.metric == METRIC_L2) {
     EACH_ELEMENT(0u, pc.dim, {
-      const double t = double(queries[query_start + i + u]) - double(base[row_start + i + u]);
+      const double t = widen(queries[query_start + i + u]) - widen(base[row_start + i + u]);
       sum += t * t;
     })
     return sum;
   }
   if (pc.metric == METRIC_INNER_PRODUCT) {
     EACH_ELEMENT(0u, pc.dim,
-                 { sum += double(queries[query_start + i + u]) * double(base[row_start + i + u]); })
+                 { sum += widen(queries[query_start + i + u]) * widen(base[row_start + i + u]); })
     return sum;
   }
   precise double qq = 0.0;
   precise double xx = 0.0;
   EACH_ELEMENT(0u, pc.dim, {
-    const double q = double(queries[query_start + i + u]);
-    const double x = double(base[row_start + i + u]);
+    const double q = widen(queries[query_start + i + u]);
+    const double x = widen(base[row_start + i + u]);
     sum += q * x;
     qq += q * q;
     xx += x * x;

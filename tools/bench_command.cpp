@@ -33,7 +33,8 @@ struct BenchOptions {
   std::string metric = "l2";
   std::size_t repeat = 5;
   std::uint64_t seed = 1;
-  std::string devices;  // empty: FlatIndex on the context's device
+  std::string devices;    // empty: FlatIndex on the context's device
+  bool half_copy = true;  // FlatIndex's HalfCopy::automatic, else never
   bool json = false;
   bool quiet = false;
 };
@@ -107,7 +108,8 @@ BenchResult run(const BenchOptions& o, Metric metric) {
     const std::vector<float> queries = normal_data(o.queries, o.dim, o.seed + 1);
     Context context;
     result.device = device_text(context);
-    FlatIndex index(context, o.dim, metric);
+    FlatIndex index(context, o.dim, metric, ElementType::float32,
+                    o.half_copy ? HalfCopy::automatic : HalfCopy::never);
     const auto start = Clock::now();
     index.add(base);
     result.add_ms = ms_since(start);
@@ -190,6 +192,8 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--devices", options->devices,
                       "Search a ShardedIndex over these devices ('all' or indices, e.g. 0,1); its "
                       "data is generated on every core (other values than without --devices)");
+  command->add_flag("!--no-half-copy", options->half_copy,
+                    "No float16 copy of the base (FlatIndex's HalfCopy::never; without --devices)");
   command->add_flag("--json", options->json, "Print the report as JSON");
   command->add_flag("--quiet", options->quiet, "No progress bar");
   command->callback([options] {
