@@ -2,7 +2,7 @@
 // outputs: the target is replaced whole or not at all, and no temporary outlives its owner.
 // Write errors are real ones: a file-size limit (RLIMIT_FSIZE) makes write() fail with EFBIG
 // the way a full disk fails with ENOSPC.
-#include "io/atomic_file.hpp"
+#include "util/atomic_file.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>

@@ -43,7 +43,7 @@
 #include "cli_support.hpp"
 #include "cluster.hpp"
 #include "commands.hpp"
-#include "io/atomic_file.hpp"
+#include "util/atomic_file.hpp"
 #include "io/vector_file_writer.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/certificate.hpp"

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "device_impl.hpp"
-#include "io/atomic_file.hpp"
+#include "util/atomic_file.hpp"
 #include "pipeline_impl.hpp"
 #include "spirv_validation.hpp"
 #include "vecaccel/argument_table.hpp"

@@ -21,7 +21,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "io/atomic_file.hpp"
+#include "util/atomic_file.hpp"
 #include "io/vector_file_layout.hpp"
 #include "io/vector_file_writer.hpp"
 #include "vecaccel/error.hpp"
