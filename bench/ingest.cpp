@@ -28,6 +28,7 @@
 #include "core/device_impl.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/knn_engine.hpp"
+#include "util/byte_size.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {

@@ -16,6 +16,7 @@
 
 #include "ops/base_upload.hpp"
 #include "support/reference.hpp"
+#include "util/byte_size.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace vecaccel {

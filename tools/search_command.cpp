@@ -23,7 +23,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <limits>
@@ -43,7 +42,6 @@
 #include "cli_support.hpp"
 #include "cluster.hpp"
 #include "commands.hpp"
-#include "util/atomic_file.hpp"
 #include "io/vector_file_writer.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/certificate.hpp"
@@ -51,11 +49,13 @@
 #include "ops/streamed_search.hpp"
 #include "progress.hpp"
 #include "signal_stop.hpp"
+#include "util/atomic_file.hpp"
 #include "vecaccel/context.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
 #include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/ops.hpp"
+#include "vecaccel/settings.hpp"
 #include "vecaccel/sharded_index.hpp"
 #include "vecaccel/vector_file.hpp"
 
@@ -555,14 +555,12 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
 /// before any work, as is a malformed one, rather than ignored.
 void check_held_within_budget(const std::string& base, std::size_t rows, std::size_t dim,
                               ElementType type, const char* mode) {
-  const char* text = std::getenv("VECACCEL_MEMORY_BUDGET");
-  if (text == nullptr || *text == 0) return;
-  const std::uint64_t budget = detail::parse_byte_size(text, "VECACCEL_MEMORY_BUDGET");
-  if (detail::stream_rows_per_pass(budget, dim, type, rows) >= rows) return;
+  const auto budget = memory_budget_setting();
+  if (!budget || detail::stream_rows_per_pass(budget->bytes, dim, type, rows) >= rows) return;
   throw Error(Errc::invalid_argument,
               base + ": " + std::to_string(rows) + " rows of dimension " + std::to_string(dim) +
-                  " per device exceed VECACCEL_MEMORY_BUDGET = " + text + " (" +
-                  std::to_string(budget) + " bytes), and " + mode +
+                  " per device exceed VECACCEL_MEMORY_BUDGET = " + budget->text + " (" +
+                  std::to_string(budget->bytes) + " bytes), and " + mode +
                   " streams only a base file it can map, not one read from a pipe");
 }
 
