@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 
+#include "core/access.hpp"
 #include "support/scoped_env.hpp"
 #include "support/support.hpp"
 
@@ -129,11 +130,11 @@ TEST(ShaderLibrary, CreatesEachPipelineOnceAndReflectsBindings) {
   EXPECT_NE(std::find(names.begin(), names.end(), "scale_add"), names.end());
   auto p1 = shaders.pipeline({.name = "scale_add"});
   auto p2 = shaders.pipeline({.name = "scale_add"});
-  EXPECT_EQ(p1.impl(), p2.impl());
+  EXPECT_EQ(vecaccel::detail::Access::impl(p1), vecaccel::detail::Access::impl(p2));
   EXPECT_EQ(shaders.pipeline_count(), 1u);
   EXPECT_EQ(p1.binding_mask(), 0b11u);
   auto p3 = shaders.pipeline({.name = "scale_add", .workgroup_size = {32, 1, 1}});
-  EXPECT_NE(p1.impl(), p3.impl());
+  EXPECT_NE(vecaccel::detail::Access::impl(p1), vecaccel::detail::Access::impl(p3));
   EXPECT_EQ(p3.workgroup_size()[0], 32u);
 }
 
