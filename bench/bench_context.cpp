@@ -60,6 +60,7 @@
 #include <string>
 #include <vector>
 
+#include "core/access.hpp"
 #include "device_impl.hpp"
 #include "pipeline_impl.hpp"
 #include "vecaccel/vecaccel.hpp"
@@ -134,8 +135,8 @@ class RawVulkan {
   /// queue: the hardware queue to submit to; null: the device's next one.
   RawVulkan(const Device& device, const ComputePipeline& context_pipeline,
             vecaccel::detail::HardwareQueue* queue = nullptr)
-      : context_layout_(context_pipeline.impl()->layout()),
-        context_pipeline_(context_pipeline.impl()->pipeline()) {
+      : context_layout_(vecaccel::detail::Access::impl(context_pipeline)->layout()),
+        context_pipeline_(vecaccel::detail::Access::impl(context_pipeline)->pipeline()) {
     adopt_device(device, queue);
     create_buffers();
     create_pipeline();
@@ -275,13 +276,14 @@ class RawVulkan {
   }
 
   void adopt_device(const Device& device, vecaccel::detail::HardwareQueue* queue) {
-    const vecaccel::detail::DeviceImpl& impl = *device.impl();
+    const vecaccel::detail::DeviceImpl& impl = *vecaccel::detail::Access::impl(device);
     device_ = *impl.device();
     physical_ = *impl.physical();
     family_ = impl.queue_family();
     // Handed out round-robin: the Context's queue took the first, so this is another where the
     // family has several hardware queues, else the same one (then submissions take its mutex).
-    queue_ = queue != nullptr ? queue : &device.impl()->next_hardware_queue();
+    queue_ =
+        queue != nullptr ? queue : &vecaccel::detail::Access::impl(device)->next_hardware_queue();
 
     const VkSemaphoreTypeCreateInfo type{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
                                          .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};

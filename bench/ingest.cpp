@@ -25,9 +25,11 @@
 #include <thread>
 #include <vector>
 
+#include "core/access.hpp"
 #include "core/device_impl.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/knn_engine.hpp"
+#include "util/byte_size.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
@@ -121,8 +123,9 @@ int bench_phases(std::size_t n, std::size_t dim, vecaccel::ElementType type,
         "\"stage_gb_per_s\": %.2f, \"submit_s\": %.4f, \"gpu_wait_s\": %.4f}\n",
         context.device().info().name.c_str(), std::string(to_string(type)).c_str(),
         staging == detail::BaseUploader::Staging::host ? "host" : "device",
-        context.device().impl()->write_only_device_memory_type() ? "true" : "false", pass, rows,
-        dim, gb, total_s, gb / total_s, chunk_s, t.allocate - before.allocate,
+        vecaccel::detail::Access::impl(context.device())->write_only_device_memory_type() ? "true"
+                                                                                          : "false",
+        pass, rows, dim, gb, total_s, gb / total_s, chunk_s, t.allocate - before.allocate,
         t.stage - before.stage, gb / (t.stage - before.stage), t.submit - before.submit,
         t.wait - before.wait);
     std::fflush(stdout);

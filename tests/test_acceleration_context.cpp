@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "buffer_impl.hpp"
+#include "core/access.hpp"
 #include "support/expect_error.hpp"
 #include "support/support.hpp"
 #include "vecaccel/legacy_context.hpp"
@@ -245,7 +246,7 @@ TEST(LegacyContext, SubmissionsRetainTheirBuffersUntilComplete) {
   std::weak_ptr<detail::BufferImpl> watch;
   Submission<void> submission = [&] {
     Buffer out = device.buffer_factory().make_buffer(count * 4ull);  // not pooled, not resident
-    watch = out.impl();
+    watch = vecaccel::detail::Access::impl(out);
     return ctx.execute([&](CommandBuffer&, ComputeEncoder& e) {
       vt::encode_busy_loop(device, e, out, count, 1000, 1);
     });

@@ -2,7 +2,7 @@
 // outputs: the target is replaced whole or not at all, and no temporary outlives its owner.
 // Write errors are real ones: a file-size limit (RLIMIT_FSIZE) makes write() fail with EFBIG
 // the way a full disk fails with ENOSPC.
-#include "io/atomic_file.hpp"
+#include "util/atomic_file.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -14,7 +14,6 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -22,6 +21,7 @@
 
 #include "support/expect_error.hpp"
 #include "support/reference.hpp"
+#include "support/temp_dir.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace vecaccel {
@@ -31,27 +31,7 @@ namespace fs = std::filesystem;
 namespace vt = vecaccel::testing;
 using detail::AtomicFile;
 
-class AtomicFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::random_device device;
-    dir_ = fs::temp_directory_path() /
-           ("vecaccel-af-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path path(const std::string& name) const { return dir_ / name; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_))
-      names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  fs::path dir_;
-};
+using AtomicFileTest = vt::TempDirTest;
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "buffer_impl.hpp"
+#include "core/access.hpp"
 #include "device_impl.hpp"
 #include "support/expect_error.hpp"
 #include "support/support.hpp"
@@ -258,7 +259,7 @@ TEST_F(Pool, SmallBuffersShareSlabsAtAlignedOffsetsAndSlabsAreFreedWithTheirLast
     tokens.push_back(pool.acquire(1024));
   std::set<VkBuffer> handles;
   for (const auto& t : tokens) {
-    const auto& impl = *t.buffer().impl();
+    const auto& impl = *vecaccel::detail::Access::impl(t.buffer());
     handles.insert(static_cast<VkBuffer>(impl.handle()));
     EXPECT_EQ(impl.offset() % alignment, 0u);
     if (device.capabilities().buffer_device_address) addresses.insert(t.buffer().gpu_address());
@@ -268,10 +269,12 @@ TEST_F(Pool, SmallBuffersShareSlabsAtAlignedOffsetsAndSlabsAreFreedWithTheirLast
     EXPECT_EQ(addresses.size(), 100u);
     const std::uint64_t any = *addresses.begin();
     tokens.clear();
-    EXPECT_NO_THROW(device.impl()->resolve_address(any)) << "cached buffers keep their slab";
+    EXPECT_NO_THROW(vecaccel::detail::Access::impl(device)->resolve_address(any))
+        << "cached buffers keep their slab";
     pool.reset();
-    const Error e =
-        expect_error(Errc::invalid_argument, [&] { device.impl()->resolve_address(any); });
+    const Error e = expect_error(Errc::invalid_argument, [&] {
+      vecaccel::detail::Access::impl(device)->resolve_address(any);
+    });
     (void)e;  // the slab's memory (and address range) is gone with its last buffer
   }
 }

@@ -29,6 +29,7 @@
 
 #include "bus_error_guard.hpp"
 #include "support/reference.hpp"
+#include "support/temp_dir.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace vecaccel {
@@ -54,17 +55,14 @@ std::size_t line_count(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
-class CliTest : public ::testing::Test {
+class CliTest : public vecaccel::testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::random_device device;
-    dir_ = fs::temp_directory_path() /
-           ("vecaccel-cli-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
+    TempDirTest::SetUp();
     io_ = dir_ / "io";
     fs::create_directories(io_);
     fs::create_directories(dir_ / "data");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   /// A file in the data directory, which the checks below expect to hold only inputs.
   std::string data(const std::string& name) const { return (dir_ / "data" / name).string(); }
@@ -138,7 +136,6 @@ class CliTest : public ::testing::Test {
     EXPECT_EQ(data_entries(), before) << "an output file was left behind";
   }
 
-  fs::path dir_;
   fs::path io_;
 };
 

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/access.hpp"
 #include "device_impl.hpp"
 #include "vecaccel/vecaccel.hpp"
 
@@ -17,7 +18,8 @@ namespace {
 
 TEST(Concurrency, ThreadsDroppingBuffersTheGpuStillUsesNeverFreeThemUnderIt) {
   Context context({.validate_residency = false});
-  const std::int64_t live_before = context.device().impl()->live_allocations();
+  const std::int64_t live_before =
+      vecaccel::detail::Access::impl(context.device())->live_allocations();
   constexpr int threads = 4;
   constexpr int rounds = 30;
   constexpr std::uint64_t bytes = 64 * 1024;
@@ -52,7 +54,7 @@ TEST(Concurrency, ThreadsDroppingBuffersTheGpuStillUsesNeverFreeThemUnderIt) {
   }
   EXPECT_EQ(wrong.load(), 0);
   context.cleanup();
-  EXPECT_EQ(context.device().impl()->live_allocations(), live_before);
+  EXPECT_EQ(vecaccel::detail::Access::impl(context.device())->live_allocations(), live_before);
 }
 
 TEST(Concurrency, ListenersRegisteredFromManyThreadsAllFireOnce) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "command_buffer_impl.hpp"
+#include "core/access.hpp"
 #include "device_impl.hpp"
 #include "fault_injection.hpp"
 #include "support/support.hpp"
@@ -229,7 +230,8 @@ TEST(Context, DeviceLossFailsPendingAndLaterWaits) {
   auto pending = context.execute([&](CommandBuffer&, ComputeEncoder& e) {
     vt::encode_busy_loop(device, e, out.buffer(), count, iterations, 1);
   });
-  device.impl()->mark_lost();  // what a VK_ERROR_DEVICE_LOST from the driver does
+  vecaccel::detail::Access::impl(device)
+      ->mark_lost();  // what a VK_ERROR_DEVICE_LOST from the driver does
   try {
     pending.wait();
     if (!pending.is_complete()) FAIL() << "a wait returned on a lost device before completion";
@@ -244,7 +246,7 @@ TEST(Context, DeviceLossFailsPendingAndLaterWaits) {
   }
   // The loss was simulated: the real GPU is still running the work, which must finish before
   // the test tears down the buffers it writes.
-  device.impl()->device().waitIdle();
+  vecaccel::detail::Access::impl(device)->device().waitIdle();
 }
 
 TEST(Context, ProfilingRecordsGpuTimePerOperation) {
@@ -349,7 +351,7 @@ struct ScaleAddOp {
   detail::CommandBufferImpl** recorded_in;
   void operator()(CommandBuffer& cb, ComputeEncoder& e) const {
     vt::encode_scale_add(device, e, x.buffer(), y.buffer(), n, a);
-    *recorded_in = cb.impl().get();
+    *recorded_in = vecaccel::detail::Access::impl(cb).get();
   }
 };
 
@@ -401,7 +403,7 @@ TEST(Context, AnOperationOnAFreshBufferRecordsAgainEvenWhenItsHandleIsReused) {
     std::fill_n(reinterpret_cast<float*>(y.mapped().data()), n, 0.0f);
     context.execute_and_wait([&](CommandBuffer& c, ComputeEncoder& e) {
       vt::encode_scale_add(device, e, x.buffer(), y, n, 1.0f);
-      cb = c.impl().get();
+      cb = vecaccel::detail::Access::impl(c).get();
     });
     EXPECT_EQ(reinterpret_cast<const float*>(y.mapped().data())[n - 1], 1.0f);
     context.residency_manager().unregister_buffer(y);

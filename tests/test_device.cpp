@@ -1,36 +1,16 @@
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "core/access.hpp"
+#include "support/scoped_env.hpp"
 #include "support/support.hpp"
 
 using namespace vecaccel;
 
-namespace {
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-}  // namespace
+using vecaccel::testing::ScopedEnv;
 
 TEST(Device, EnumerateReportsRealCapabilities) {
   const auto devices = Device::enumerate();
@@ -150,11 +130,11 @@ TEST(ShaderLibrary, CreatesEachPipelineOnceAndReflectsBindings) {
   EXPECT_NE(std::find(names.begin(), names.end(), "scale_add"), names.end());
   auto p1 = shaders.pipeline({.name = "scale_add"});
   auto p2 = shaders.pipeline({.name = "scale_add"});
-  EXPECT_EQ(p1.impl(), p2.impl());
+  EXPECT_EQ(vecaccel::detail::Access::impl(p1), vecaccel::detail::Access::impl(p2));
   EXPECT_EQ(shaders.pipeline_count(), 1u);
   EXPECT_EQ(p1.binding_mask(), 0b11u);
   auto p3 = shaders.pipeline({.name = "scale_add", .workgroup_size = {32, 1, 1}});
-  EXPECT_NE(p1.impl(), p3.impl());
+  EXPECT_NE(vecaccel::detail::Access::impl(p1), vecaccel::detail::Access::impl(p3));
   EXPECT_EQ(p3.workgroup_size()[0], 32u);
 }
 

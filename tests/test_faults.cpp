@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/access.hpp"
 #include "device_impl.hpp"
 #include "fault_injection.hpp"
 #include "support/support.hpp"
@@ -73,13 +74,13 @@ std::string site_name(FaultSite site) {
 }
 
 std::int64_t live_allocations(Context& context) {
-  return context.device().impl()->live_allocations();
+  return vecaccel::detail::Access::impl(context.device())->live_allocations();
 }
 
 /// After a simulated loss the real GPU still runs what was submitted: let it finish before
 /// the test frees what that work uses (a real lost device runs nothing).
 void settle(Context& context) {
-  const auto& device = context.device().impl()->device();
+  const auto& device = vecaccel::detail::Access::impl(context.device())->device();
   (void)device.getDispatcher()->vkDeviceWaitIdle(*device);
 }
 
@@ -268,7 +269,7 @@ std::uint64_t sweep_loss(FaultSite site, const std::function<void(const S&)>& ch
       EXPECT_EQ(e.code(), Errc::device_lost) << e.what();
     }
     const Submission<void> earlier(
-        SubmissionBase(context.command_queue().completion_event().impl(),
+        SubmissionBase(vecaccel::detail::Access::impl(context.command_queue().completion_event()),
                        context.command_queue().last_submitted_value() + 1));
     try {
       earlier.wait();

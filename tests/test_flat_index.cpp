@@ -13,17 +13,16 @@
 #include <fstream>
 #include <functional>
 #include <limits>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "cpu_reference.hpp"
 #include "ops/flat_index_file.hpp"
 #include "ops/knn_engine.hpp"
 #include "support/reference.hpp"
+#include "support/temp_dir.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace vecaccel {
@@ -81,7 +80,7 @@ std::string check_against_reference(const KnnResult& result, const std::vector<f
   double max_base_norm = 0;
   for (std::size_t b = 0; b < nb; ++b)
     max_base_norm = std::max(max_base_norm, norm(std::span(base).subspan(b * dim, dim)));
-  const reference::ExactKnn exact = reference::exact_knn(queries, base, dim, k, metric);
+  const vt::ExactKnn exact = vt::exact_knn(queries, base, dim, k, metric);
 
   for (std::size_t q = 0; q < nq; ++q) {
     const auto query = std::span(queries).subspan(q * dim, dim);
@@ -113,8 +112,8 @@ std::string check_against_reference(const KnnResult& result, const std::vector<f
         return at(j) + "row " + std::to_string(row) + " where the float64 brute force has row " +
                std::to_string(exact.labels[q * k + j]);
       }
-      const double truth = reference::distance(
-          query, std::span(base).subspan(static_cast<std::size_t>(row) * dim, dim), metric);
+      const double truth = vt::reference_metric(
+          query.data(), &base[static_cast<std::size_t>(row) * dim], dim, metric);
       const double best_j = exact.distances[q * k + j];
       const double tolerance = 1e-4 * std::abs(best_j) + 1e-5 * scale;
       if (std::abs(value - truth) > tolerance) {
@@ -137,33 +136,17 @@ std::string check_against_reference(const KnnResult& result, const std::vector<f
 }
 
 // One context per test process (gtest_discover_tests runs each test in its own process).
-class FlatIndexTest : public ::testing::Test {
+class FlatIndexTest : public vt::TempDirTest {
  protected:
   static void SetUpTestSuite() { context_ = new Context(); }
   static void TearDownTestSuite() {
     delete context_;
     context_ = nullptr;
   }
-  void SetUp() override {
-    std::random_device device;
-    dir_ = fs::temp_directory_path() /
-           ("vecaccel-fi-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static Context& context() { return *context_; }
-  fs::path path(const std::string& name) const { return dir_ / name; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_))
-      names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
 
   static Context* context_;
-  fs::path dir_;
 };
 Context* FlatIndexTest::context_ = nullptr;
 

@@ -16,6 +16,8 @@
 
 #include "ops/base_upload.hpp"
 #include "support/reference.hpp"
+#include "support/temp_dir.hpp"
+#include "util/byte_size.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace vecaccel {
@@ -31,21 +33,12 @@ Context& shared_context() {
   return context;
 }
 
-class ScaleTest : public ::testing::Test {
+class ScaleTest : public vecaccel::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::random_device device;
-    dir_ = fs::temp_directory_path() /
-           ("vecaccel-scale-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
-    fs::create_directories(dir_);
-  }
   void TearDown() override {
     ::unsetenv("VECACCEL_MEMORY_BUDGET");
-    fs::remove_all(dir_);
+    TempDirTest::TearDown();
   }
-  fs::path path(const std::string& name) const { return dir_ / name; }
-
-  fs::path dir_;
 };
 
 template <class T>

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/access.hpp"
 #include "pipeline_impl.hpp"
 #include "support/expect_error.hpp"
 #include "support/support.hpp"
@@ -139,11 +140,11 @@ TEST_F(SpirvPipeline, IsCreatedOncePerModuleAndSpecialization) {
   const std::size_t before = shaders.pipeline_count();
   const ComputePipeline first = shaders.pipeline_from_spirv(words, {.name = "cached"});
   const ComputePipeline again = shaders.pipeline_from_spirv(words, {.name = "cached"});
-  EXPECT_EQ(first.impl(), again.impl());
+  EXPECT_EQ(vecaccel::detail::Access::impl(first), vecaccel::detail::Access::impl(again));
   EXPECT_EQ(shaders.pipeline_count(), before + 1);
   const ComputePipeline other =
       shaders.pipeline_from_spirv(words, {.name = "cached", .specialization = {{0, 16}}});
-  EXPECT_NE(first.impl(), other.impl());
+  EXPECT_NE(vecaccel::detail::Access::impl(first), vecaccel::detail::Access::impl(other));
   EXPECT_EQ(shaders.pipeline_count(), before + 2);
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel {
@@ -25,29 +26,7 @@ namespace fs = std::filesystem;
 using Bytes = std::vector<std::byte>;
 
 // A fresh directory per test, removed with everything in it afterwards.
-class VectorFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::random_device device;
-    dir_ = fs::temp_directory_path() /
-           ("vecaccel-vf-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path path(const std::string& name) const { return dir_ / name; }
-
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_)) {
-      names.push_back(entry.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  fs::path dir_;
-};
+using VectorFileTest = vecaccel::testing::TempDirTest;
 
 template <class T>
 void append(Bytes& bytes, T value) {

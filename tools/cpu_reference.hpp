@@ -1,6 +1,7 @@
 #pragma once
 // Exact k-nearest-neighbour search on the CPU in float64: the yardstick the demo checks the
-// GPU against, and the tests' reference. Deliberately simple (no tiling, no norm tricks) so
+// GPU against at run time. The tests use tests/support/reference instead: the tool cannot
+// compile test code (it links GoogleTest). Deliberately simple (no tiling, no norm tricks) so
 // that it is obviously right; use it on samples, not whole benchmarks.
 
 #include <cstddef>

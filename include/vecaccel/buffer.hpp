@@ -26,6 +26,7 @@ struct BufferDescriptor {
 };
 
 namespace detail {
+struct Access;
 class BufferImpl;
 class DeviceImpl;
 }  // namespace detail
@@ -51,10 +52,11 @@ class Buffer {
 
   friend bool operator==(const Buffer& a, const Buffer& b) noexcept { return a.impl_ == b.impl_; }
 
-  const std::shared_ptr<detail::BufferImpl>& impl() const noexcept { return impl_; }
   explicit Buffer(std::shared_ptr<detail::BufferImpl> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::BufferImpl>& impl() const noexcept { return impl_; }
   std::shared_ptr<detail::BufferImpl> impl_;
 };
 
@@ -68,9 +70,10 @@ class BufferFactory {
   Buffer make_buffer(std::uint64_t size, StorageMode storage = StorageMode::shared) const;
 
   explicit BufferFactory(std::shared_ptr<detail::DeviceImpl> device) noexcept;
-  const std::shared_ptr<detail::DeviceImpl>& impl() const noexcept { return device_; }
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::DeviceImpl>& impl() const noexcept { return device_; }
   std::shared_ptr<detail::DeviceImpl> device_;
 };
 

@@ -11,8 +11,9 @@
 namespace vecaccel {
 
 namespace detail {
+struct Access;
 class AllocatorImpl;
-}
+}  // namespace detail
 
 class CommandAllocator {
  public:
@@ -27,10 +28,11 @@ class CommandAllocator {
   /// Command buffers recorded since the last reset.
   std::uint32_t recorded_count() const noexcept;
 
-  const std::shared_ptr<detail::AllocatorImpl>& impl() const noexcept { return impl_; }
   explicit CommandAllocator(std::shared_ptr<detail::AllocatorImpl> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::AllocatorImpl>& impl() const noexcept { return impl_; }
   std::shared_ptr<detail::AllocatorImpl> impl_;
 };
 

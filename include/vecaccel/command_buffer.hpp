@@ -17,8 +17,9 @@ class ComputeEncoder;
 class ResidencySet;
 
 namespace detail {
+struct Access;
 class CommandBufferImpl;
-}
+}  // namespace detail
 
 class CommandBuffer {
  public:
@@ -41,10 +42,11 @@ class CommandBuffer {
   /// The timeline value its commit returned; 0 until committed.
   std::uint64_t committed_value() const noexcept;
 
-  const std::unique_ptr<detail::CommandBufferImpl>& impl() const noexcept { return impl_; }
   explicit CommandBuffer(std::unique_ptr<detail::CommandBufferImpl> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::unique_ptr<detail::CommandBufferImpl>& impl() const noexcept { return impl_; }
   std::unique_ptr<detail::CommandBufferImpl> impl_;
 };
 

@@ -26,8 +26,9 @@ struct CommandQueueDescriptor {
 };
 
 namespace detail {
+struct Access;
 class QueueImpl;
-}
+}  // namespace detail
 
 class CommandQueue {
  public:
@@ -65,10 +66,11 @@ class CommandQueue {
   const std::string& label() const noexcept;
   std::uint32_t max_command_buffer_count() const noexcept;
 
-  const std::shared_ptr<detail::QueueImpl>& impl() const noexcept { return impl_; }
   explicit CommandQueue(std::shared_ptr<detail::QueueImpl> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::QueueImpl>& impl() const noexcept { return impl_; }
   std::shared_ptr<detail::QueueImpl> impl_;
 };
 

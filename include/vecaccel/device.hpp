@@ -86,8 +86,9 @@ struct DeviceOptions {
 };
 
 namespace detail {
+struct Access;
 class DeviceImpl;
-}
+}  // namespace detail
 
 class Device {
  public:
@@ -118,10 +119,11 @@ class Device {
   /// device_lost.
   bool is_lost() const noexcept;
 
-  const std::shared_ptr<detail::DeviceImpl>& impl() const noexcept { return impl_; }
   explicit Device(std::shared_ptr<detail::DeviceImpl> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::DeviceImpl>& impl() const noexcept { return impl_; }
   std::shared_ptr<detail::DeviceImpl> impl_;
 };
 

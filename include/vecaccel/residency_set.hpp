@@ -21,8 +21,9 @@ struct ResidencySetDescriptor {
 };
 
 namespace detail {
+struct Access;
 class ResidencySetImpl;
-}
+}  // namespace detail
 
 class ResidencySet {
  public:
@@ -45,10 +46,11 @@ class ResidencySet {
   friend bool operator==(const ResidencySet& a, const ResidencySet& b) noexcept {
     return a.impl_ == b.impl_;
   }
-  const std::shared_ptr<detail::ResidencySetImpl>& impl() const noexcept { return impl_; }
   explicit ResidencySet(std::shared_ptr<detail::ResidencySetImpl> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::ResidencySetImpl>& impl() const noexcept { return impl_; }
   std::shared_ptr<detail::ResidencySetImpl> impl_;
 };
 

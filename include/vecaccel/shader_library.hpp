@@ -51,6 +51,7 @@ struct SpirvPipelineDescriptor {
 };
 
 namespace detail {
+struct Access;
 class PipelineImpl;
 class ShaderLibraryImpl;
 }  // namespace detail
@@ -67,10 +68,11 @@ class ComputePipeline {
   std::uint32_t push_constant_size() const noexcept;
 
   bool valid() const noexcept { return impl_ != nullptr; }
-  const std::shared_ptr<detail::PipelineImpl>& impl() const noexcept { return impl_; }
   explicit ComputePipeline(std::shared_ptr<detail::PipelineImpl> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::PipelineImpl>& impl() const noexcept { return impl_; }
   std::shared_ptr<detail::PipelineImpl> impl_;
 };
 

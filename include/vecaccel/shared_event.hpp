@@ -13,8 +13,9 @@
 namespace vecaccel {
 
 namespace detail {
+struct Access;
 class Timeline;
-}
+}  // namespace detail
 
 class SharedEvent {
  public:
@@ -29,10 +30,11 @@ class SharedEvent {
   /// destroyed first, the callback still runs once, with reached < value.
   void notify_listener(std::uint64_t value, std::function<void(std::uint64_t reached)> callback);
 
-  const std::shared_ptr<detail::Timeline>& impl() const noexcept { return impl_; }
   explicit SharedEvent(std::shared_ptr<detail::Timeline> impl) noexcept;
 
  private:
+  friend struct detail::Access;  // the library reaches the implementation, clients do not
+  const std::shared_ptr<detail::Timeline>& impl() const noexcept { return impl_; }
   std::shared_ptr<detail::Timeline> impl_;
 };
 

@@ -22,6 +22,7 @@
 #include "vecaccel/ops.hpp"
 #include "vecaccel/residency_manager.hpp"
 #include "vecaccel/residency_set.hpp"
+#include "vecaccel/settings.hpp"
 #include "vecaccel/shader_library.hpp"
 #include "vecaccel/sharded_index.hpp"
 #include "vecaccel/shared_event.hpp"

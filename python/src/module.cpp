@@ -14,7 +14,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <memory>
@@ -255,9 +254,7 @@ std::shared_ptr<Context> make_context(std::optional<std::uint32_t> device, bool 
   if (validation) {
     // The layer is chosen when the process's Vulkan instance is created (on first use), from
     // VECACCEL_VALIDATION; asking for it later than that cannot be honoured.
-    if (const char* set = std::getenv("VECACCEL_VALIDATION"); set == nullptr || *set == '\0') {
-      ::setenv("VECACCEL_VALIDATION", "1", 1);
-    }
+    request_validation_layer();
     if (!detail::validation_enabled()) {
       throw Error(Errc::unsupported,
                   "validation=True: the Khronos validation layer is not active in this process "

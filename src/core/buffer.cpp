@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <string>
 
+#include "access.hpp"
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
 
@@ -177,7 +178,7 @@ Buffer make_write_only_staging(const BufferFactory& factory, std::uint64_t size,
                                std::string label) {
   const BufferDescriptor descriptor{
       .size = size, .storage = StorageMode::shared, .label = std::move(label)};
-  const auto& device = factory.impl();
+  const auto& device = detail::Access::impl(factory);
   const std::optional<std::uint32_t> type = device->write_only_device_memory_type();
   if (!type) return factory.make_buffer(descriptor);
   return released_when_idle(std::make_unique<BufferImpl>(device, descriptor, *type));

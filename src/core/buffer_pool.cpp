@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "access.hpp"
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
 #include "vecaccel/error.hpp"
@@ -87,12 +88,10 @@ Buffer SlabAllocator::carve(const BufferFactory& factory) {
     }
     ++it;
   }
-  auto memory = factory
-                    .make_buffer(BufferDescriptor{
-                        .size = slab_size,
-                        .storage = StorageMode::shared,
-                        .label = "pool slab of " + std::to_string(bucket_) + "-byte buffers"})
-                    .impl();
+  auto memory = detail::Access::impl(factory.make_buffer(
+      BufferDescriptor{.size = slab_size,
+                       .storage = StorageMode::shared,
+                       .label = "pool slab of " + std::to_string(bucket_) + "-byte buffers"}));
   auto slab = std::make_shared<Slab>();
   slab->memory = memory;
   const auto chunks = static_cast<std::uint32_t>(slab_size / stride_);
@@ -116,8 +115,9 @@ BufferPoolImpl::BufferPoolImpl(BufferFactory factory, ResidencyManager* residenc
     : factory_(std::move(factory)),
       residency_(residency),
       max_per_bucket_(descriptor.max_buffers_per_size) {
-  if (!factory_.impl()) throw Error(Errc::invalid_argument, "buffer pool: empty buffer factory");
-  const Capabilities& caps = factory_.impl()->capabilities();
+  if (!detail::Access::impl(factory_))
+    throw Error(Errc::invalid_argument, "buffer pool: empty buffer factory");
+  const Capabilities& caps = detail::Access::impl(factory_)->capabilities();
   max_bytes_ = descriptor.max_bytes != 0 ? descriptor.max_bytes : default_cap(caps);
   largest_bucket_ = largest_bucket_for(caps);
   if (residency_ != nullptr) residency_capacity_ = residency_->residency_set().capacity();
@@ -296,7 +296,7 @@ BufferToken BufferPoolImpl::acquire(std::uint64_t size) {
   if (size == 0) throw Error(Errc::invalid_argument, "buffer pool: acquire of 0 bytes");
   const std::uint64_t bucket = device_bucket(size);
   const std::size_t index = index_of(bucket);
-  const std::uint64_t device_max = factory_.impl()->capabilities().max_buffer_size;
+  const std::uint64_t device_max = detail::Access::impl(factory_)->capabilities().max_buffer_size;
   if (bucket > device_max) {
     // Checked before the cap so an impossible request neither evicts nor reports pressure.
     throw Error(Errc::buffer_too_large, "buffer pool: a request of " + bytes_text(size) +
@@ -431,7 +431,8 @@ std::span<std::byte> checked_range(const Buffer& buffer, std::uint64_t token_siz
   }
   const auto mapped = buffer.mapped();
   if (mapped.empty()) {
-    throw Error(Errc::unsupported, std::string(what) + ": " + buffer.impl()->describe() +
+    throw Error(Errc::unsupported, std::string(what) + ": " +
+                                       detail::Access::impl(buffer)->describe() +
                                        " is not host-visible; copy through a shared buffer");
   }
   return mapped.subspan(offset, count);

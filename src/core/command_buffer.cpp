@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "access.hpp"
 #include "allocator_impl.hpp"
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
@@ -231,7 +232,7 @@ void CommandBufferImpl::use(const Buffer& buffer, std::string_view how) {
   if (!buffer.valid()) {
     throw Error(Errc::invalid_argument, std::string(how) + ": empty buffer handle");
   }
-  const auto& impl = buffer.impl();
+  const auto& impl = detail::Access::impl(buffer);
   if (&impl->device() != device_.get()) {
     throw Error(Errc::invalid_argument,
                 std::string(how) + ": " + impl->describe() + " belongs to another device");
@@ -269,8 +270,8 @@ bool CommandBufferImpl::first_use(std::uint64_t id) {
 void CommandBufferImpl::set_pipeline(const ComputePipeline& pipeline) {
   require_encoding("set_pipeline");
   if (!pipeline.valid()) throw Error(Errc::invalid_argument, "set_pipeline: empty pipeline");
-  if (pipeline_ != pipeline.impl()) {
-    pipeline_ = pipeline.impl();
+  if (pipeline_ != detail::Access::impl(pipeline)) {
+    pipeline_ = detail::Access::impl(pipeline);
     pipeline_dirty_ = true;
   }
 }
@@ -285,7 +286,7 @@ void CommandBufferImpl::set_argument_table(const ArgumentTable& table) {
       auto [impl, offset] = device_->resolve_address(*address);
       bound = Bound{std::move(impl), offset, 0};
     } else if (const auto& binding = table.binding(i)) {
-      bound = Bound{binding->buffer.impl(), binding->offset, binding->range};
+      bound = Bound{detail::Access::impl(binding->buffer), binding->offset, binding->range};
     }
     if (bound) {
       use(Buffer(bound->buffer), "argument table binding");
@@ -388,7 +389,7 @@ void CommandBufferImpl::barrier(std::span<const Buffer> resources, Stage after, 
   ids.reserve(resources.size());
   for (const Buffer& buffer : resources) {
     use(buffer, "barrier");
-    const auto& impl = buffer.impl();
+    const auto& impl = detail::Access::impl(buffer);
     ids.push_back(impl->id());
     barriers.push_back(vk::BufferMemoryBarrier2{.srcStageMask = stages_of(after),
                                                 .srcAccessMask = writes_of(after),
@@ -419,8 +420,8 @@ void CommandBufferImpl::copy(const Buffer& source, std::uint64_t source_offset,
   require_encoding("copy_buffer");
   use(source, "copy_buffer source");
   use(destination, "copy_buffer destination");
-  const auto& src = source.impl();
-  const auto& dst = destination.impl();
+  const auto& src = detail::Access::impl(source);
+  const auto& dst = detail::Access::impl(destination);
   const auto check = [&](const BufferImpl& b, std::uint64_t offset, std::string_view side) {
     if (offset > b.size() || size > b.size() - offset) {
       throw Error(Errc::invalid_argument, "copy_buffer " + std::string(side) + ": " +
@@ -445,7 +446,7 @@ void CommandBufferImpl::fill(const Buffer& buffer, std::uint64_t offset, std::ui
                              std::uint32_t pattern) {
   require_encoding("fill_buffer");
   use(buffer, "fill_buffer");
-  const auto& impl = buffer.impl();
+  const auto& impl = detail::Access::impl(buffer);
   if (offset % 4 != 0 || size % 4 != 0) {
     throw Error(Errc::invalid_argument, "fill_buffer: offset " + std::to_string(offset) +
                                             " and size " + std::to_string(size) +
@@ -511,10 +512,10 @@ CommandBuffer& CommandBuffer::operator=(CommandBuffer&&) noexcept = default;
 CommandBuffer::~CommandBuffer() = default;
 
 void CommandBuffer::begin(CommandAllocator& allocator) {
-  impl_->begin(allocator.impl());
+  impl_->begin(detail::Access::impl(allocator));
 }
 void CommandBuffer::use_residency_set(ResidencySet& set) {
-  impl_->use_residency_set(set.impl());
+  impl_->use_residency_set(detail::Access::impl(set));
 }
 void CommandBuffer::set_residency_validation(bool enabled) noexcept {
   impl_->set_residency_validation(enabled);

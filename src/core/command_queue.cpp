@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "access.hpp"
 #include "buffer_impl.hpp"
 #include "command_buffer_impl.hpp"
 #include "device_impl.hpp"
@@ -142,7 +143,7 @@ std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
   infos.reserve(buffers.size());
   for (CommandBuffer* buffer : buffers) {
     if (buffer == nullptr) throw Error(Errc::invalid_argument, "commit: null command buffer");
-    CommandBufferImpl& cb = *buffer->impl();
+    CommandBufferImpl& cb = *detail::Access::impl(*buffer);
     if (cb.state() != CommandBufferImpl::State::ended) {
       throw Error(Errc::invalid_argument,
                   cb.state() == CommandBufferImpl::State::committed
@@ -230,7 +231,7 @@ void QueueImpl::submit_ready_locked() {
     commit->value = ++value;
     try {
       for (CommandBuffer* buffer : commit->buffers)
-        buffer->impl()->mark_committed(releases_, commit->value);
+        detail::Access::impl(*buffer)->mark_committed(releases_, commit->value);
     } catch (...) {
       commit->error = std::current_exception();
     }
@@ -288,10 +289,10 @@ CommandQueue& CommandQueue::operator=(CommandQueue&&) noexcept = default;
 CommandQueue::~CommandQueue() = default;
 
 void CommandQueue::add_residency_set(ResidencySet& set) {
-  impl_->add_residency_set(set.impl());
+  impl_->add_residency_set(detail::Access::impl(set));
 }
 void CommandQueue::remove_residency_set(ResidencySet& set) {
-  impl_->remove_residency_set(set.impl().get());
+  impl_->remove_residency_set(detail::Access::impl(set).get());
 }
 std::uint64_t CommandQueue::commit(std::span<CommandBuffer* const> buffers,
                                    const WaitOptions& options) {
@@ -302,10 +303,10 @@ std::uint64_t CommandQueue::commit(CommandBuffer& buffer, const WaitOptions& opt
   return impl_->commit(one, options);
 }
 void CommandQueue::signal_event(SharedEvent& event, std::uint64_t value) {
-  impl_->signal_event(event.impl(), value);
+  impl_->signal_event(detail::Access::impl(event), value);
 }
 void CommandQueue::wait_event(SharedEvent& event, std::uint64_t value) {
-  impl_->wait_event(event.impl(), value);
+  impl_->wait_event(detail::Access::impl(event), value);
 }
 const SharedEvent& CommandQueue::completion_event() const noexcept {
   return impl_->completion_event();

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "access.hpp"
 #include "command_buffer_impl.hpp"
 #include "context_core.hpp"
 #include "device_impl.hpp"
@@ -53,14 +54,14 @@ class ContextImpl {
   /// Operation records go back to recycle() while the members are alive.
   ~ContextImpl() {
     residency_.set_overflow_handler({});
-    queue_.impl()->drain();
+    detail::Access::impl(queue_)->drain();
   }
 
   CommandBuffer make_command_buffer() {
     CommandBuffer cb = device_.make_command_buffer();
     cb.use_residency_set(residency_.residency_set());
     cb.set_residency_validation(configuration_.validate_residency);
-    cb.impl()->set_target_queue(queue_.impl().get());
+    detail::Access::impl(cb)->set_target_queue(detail::Access::impl(queue_).get());
     return cb;
   }
 
@@ -77,12 +78,13 @@ class ContextImpl {
     std::uint64_t value = 0;
     try {
       op->command_buffer.begin(op->allocator);
-      op->command_buffer.impl()->keep_only_residency_set(residency_.residency_set().impl());
-      if (profiling_) op->command_buffer.impl()->write_begin_timestamp();
+      detail::Access::impl(op->command_buffer)
+          ->keep_only_residency_set(detail::Access::impl(residency_.residency_set()));
+      if (profiling_) detail::Access::impl(op->command_buffer)->write_begin_timestamp();
       ComputeEncoder& encoder = op->command_buffer.make_compute_encoder();
       encode(op->command_buffer, encoder);
       if (encoder.is_encoding()) encoder.end_encoding();
-      if (profiling_) op->command_buffer.impl()->write_end_timestamp();
+      if (profiling_) detail::Access::impl(op->command_buffer)->write_end_timestamp();
       op->command_buffer.end();
       // Buffers the operation acquired while encoding were registered after the commit above.
       commit_residency();
@@ -104,7 +106,7 @@ class ContextImpl {
     // The record comes back to recycle() once the operation completed.
     core_.releases()->defer_destroy(value, op.get(), &ContextImpl::completed);
     static_cast<void>(op.release());  // defer_destroy owns the record now
-    return SubmissionBase(queue_.impl()->timeline(), value);
+    return SubmissionBase(detail::Access::impl(queue_)->timeline(), value);
   }
 
   void wait(const SubmissionBase& submission, const ExecuteOptions& options) {
@@ -132,7 +134,7 @@ class ContextImpl {
 
   PerformanceStats performance_stats() {
     core_.collect();
-    const auto waits = queue_.impl()->timeline()->wait_counts();
+    const auto waits = detail::Access::impl(queue_)->timeline()->wait_counts();
     std::lock_guard lock(mutex_);
     PerformanceStats stats = stats_;
     stats.waits_spun = waits.spun;
@@ -155,7 +157,7 @@ class ContextImpl {
   struct Operation {
     Operation(ContextImpl& c, CommandAllocator a, CommandBuffer cb)
         : context(c), allocator(std::move(a)), command_buffer(std::move(cb)) {
-      command_buffer.impl()->set_reuse_recording(true);
+      detail::Access::impl(command_buffer)->set_reuse_recording(true);
     }
     ContextImpl& context;
     CommandAllocator allocator;
@@ -221,7 +223,7 @@ class ContextImpl {
   void recycle(std::unique_ptr<Operation> op) noexcept {
     std::lock_guard lock(mutex_);
     stats_.completed += 1;
-    if (const auto ns = op->command_buffer.impl()->read_elapsed_ns()) {
+    if (const auto ns = detail::Access::impl(op->command_buffer)->read_elapsed_ns()) {
       const std::chrono::nanoseconds gpu(*ns);
       stats_.profiled_operations += 1;
       stats_.total_gpu_time += gpu;

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "access.hpp"
 #include "device_impl.hpp"
 #include "lifetime.hpp"
 #include "queue_impl.hpp"
@@ -16,7 +17,7 @@ constexpr std::size_t max_idle_allocators = 32;
 /// Both contexts record through the explicit queue and encoder, which need timeline
 /// semaphores, synchronization2 and push descriptors.
 Device checked(Device device, std::string_view who) {
-  device.impl()->require_explicit_model(who);
+  detail::Access::impl(device)->require_explicit_model(who);
   if (!device.capabilities().push_descriptor) {
     throw Error(Errc::unsupported, std::string(who) + " needs VK_KHR_push_descriptor, which '" +
                                        device.info().name + "' lacks");
@@ -43,7 +44,7 @@ ContextCore::ContextCore(Device device_in, const ContextConfiguration& configura
            .max_command_buffer_count = configuration.max_command_buffer_count})) {}
 
 ContextCore::~ContextCore() {
-  queue.impl()->drain();
+  detail::Access::impl(queue)->drain();
 }
 
 CommandAllocator ContextCore::take_allocator() {
@@ -68,11 +69,11 @@ void ContextCore::give_back(CommandAllocator allocator) {
 }
 
 const std::shared_ptr<ReleaseQueue>& ContextCore::releases() const noexcept {
-  return queue.impl()->releases();
+  return detail::Access::impl(queue)->releases();
 }
 
 void ContextCore::collect() noexcept {
-  queue.impl()->collect();
+  detail::Access::impl(queue)->collect();
 }
 
 void ContextCore::wait_idle(const WaitOptions& options) {

@@ -1,7 +1,6 @@
 #include "vecaccel/device.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -15,6 +14,7 @@
 #include "queue_impl.hpp"
 #include "residency_set_impl.hpp"
 #include "timeline.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/command_allocator.hpp"
 #include "vecaccel/command_buffer.hpp"
 #include "vecaccel/command_queue.hpp"
@@ -62,9 +62,7 @@ std::uint32_t pick_queue_family(const vk::raii::PhysicalDevice& physical) {
 }
 
 std::chrono::nanoseconds spin_for(const DeviceInfo& info) {
-  if (const char* env = std::getenv("VECACCEL_SPIN_US")) {
-    return std::chrono::microseconds(std::strtoul(env, nullptr, 10));
-  }
+  if (const auto setting = spin_setting()) return *setting;
   if (info.type == DeviceType::cpu) return std::chrono::nanoseconds(0);
   // Waking from a blocking wait costs 20-40 us on a discrete GPU's driver: spinning (with
   // yields) for up to 2 ms keeps that off work of up to 2 ms, and beyond it the wake-up is
@@ -411,8 +409,8 @@ Device Device::open(std::uint32_t index, const DeviceOptions& options) {
 
 Device Device::select_best(const DeviceOptions& options) {
   const auto devices = enumerate_with(options);
-  if (const char* wanted = std::getenv("VECACCEL_DEVICE"); wanted != nullptr && *wanted) {
-    const std::string_view w(wanted);
+  if (const auto wanted = detail::device_setting()) {
+    const std::string_view w(*wanted);
     const bool numeric =
         std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
     for (const auto& d : devices) {

@@ -1,12 +1,12 @@
 #include "instance.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 #include "vk_error.hpp"
 
@@ -14,11 +14,6 @@ namespace vecaccel::detail {
 namespace {
 
 constexpr const char* validation_layer = "VK_LAYER_KHRONOS_validation";
-
-bool env_flag(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' && std::string_view(value) != "0";
-}
 
 bool has_layer(const vk::raii::Context& context, std::string_view name) {
   for (const auto& layer : context.enumerateInstanceLayerProperties()) {
@@ -52,8 +47,9 @@ Instance::Instance() try {
   } else {
     api_version_ = VK_API_VERSION_1_3;
   }
-  validation_ = env_flag("VECACCEL_VALIDATION") && has_layer(context_, validation_layer);
-  if (env_flag("VECACCEL_VALIDATION") && !validation_) {
+  const bool wanted = validation_setting();
+  validation_ = wanted && has_layer(context_, validation_layer);
+  if (wanted && !validation_) {
     std::fprintf(stderr, "vecaccel: VECACCEL_VALIDATION is set but %s is not installed\n",
                  validation_layer);
     messages_.fetch_add(1);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "access.hpp"
 #include "command_buffer_impl.hpp"
 #include "context_core.hpp"
 #include "device_impl.hpp"
@@ -125,7 +126,7 @@ class LegacyContextImpl {
                .max_buffers_per_size = configuration.max_buffers_per_size}) {}
 
   /// Everything in flight completes (or the device is lost) before the pool goes.
-  ~LegacyContextImpl() { queue_.impl()->drain(); }
+  ~LegacyContextImpl() { detail::Access::impl(queue_)->drain(); }
 
   LegacyContextImpl(const LegacyContextImpl&) = delete;
   LegacyContextImpl& operator=(const LegacyContextImpl&) = delete;
@@ -145,7 +146,7 @@ class LegacyContextImpl {
     // The queue's release list keeps the allocator alive; reuse waits for is_idle().
     core_.give_back(std::move(allocator));
     handlers_.add(value);  // Metal's addCompletedHandler
-    return SubmissionBase(queue_.completion_event().impl(), value);
+    return SubmissionBase(detail::Access::impl(queue_.completion_event()), value);
   }
 
   void wait(const SubmissionBase& submission, const ExecuteOptions& options) {
@@ -178,7 +179,7 @@ class LegacyContextImpl {
     // The implicit model: nothing to declare; the queue's release list keeps every buffer the
     // submission uses alive until it completes.
     command_buffer.set_residency_validation(false);
-    command_buffer.impl()->set_retain_buffers(true);
+    detail::Access::impl(command_buffer)->set_retain_buffers(true);
     command_buffer.begin(allocator);
     ComputeEncoder& encoder = command_buffer.make_compute_encoder();
     encode(command_buffer, encoder);
@@ -189,7 +190,7 @@ class LegacyContextImpl {
                           .stop = options.stop});
   }
 
-  CompletionHandlers handlers_{queue_.completion_event().impl()};
+  CompletionHandlers handlers_{detail::Access::impl(queue_.completion_event())};
 };
 
 }  // namespace vecaccel::detail

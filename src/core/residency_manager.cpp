@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "access.hpp"
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
 #include "vecaccel/error.hpp"
@@ -79,8 +80,8 @@ class ResidencyManagerImpl {
     std::lock_guard lock(mutex_);
     set_.add_allocation(buffer);  // throws for a foreign buffer before anything changes
     auto& entry = registry_[buffer.id()];
-    entry = Entry{buffer.impl(), buffer.size(), mode};
-    buffer.impl()->set_priority(priority_of(mode));
+    entry = Entry{detail::Access::impl(buffer), buffer.size(), mode};
+    detail::Access::impl(buffer)->set_priority(priority_of(mode));
   }
 
   void unregister_buffer(const Buffer& buffer) {
@@ -151,7 +152,7 @@ class ResidencyManagerImpl {
     stats.total_buffers = stats.persistent.buffers + stats.ephemeral.buffers + stats.hot.buffers;
     stats.total_bytes = stats.persistent.bytes + stats.ephemeral.bytes + stats.hot.bytes;
     if (device_.capabilities().memory_budget) {
-      const DeviceMemoryBudget budget = query_budget(*device_.impl());
+      const DeviceMemoryBudget budget = query_budget(*detail::Access::impl(device_));
       stats.device_budget_bytes = budget.budget;
       stats.device_usage_bytes = budget.usage;
     }

@@ -1,5 +1,6 @@
 #include <string>
 
+#include "access.hpp"
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
 #include "residency_set_impl.hpp"
@@ -108,10 +109,10 @@ ResidencySet::ResidencySet(std::shared_ptr<detail::ResidencySetImpl> impl) noexc
     : impl_(std::move(impl)) {}
 
 void ResidencySet::add_allocation(const Buffer& buffer) {
-  impl_->add(buffer.impl());
+  impl_->add(detail::Access::impl(buffer));
 }
 void ResidencySet::remove_allocation(const Buffer& buffer) {
-  impl_->remove(buffer.impl());
+  impl_->remove(detail::Access::impl(buffer));
 }
 void ResidencySet::commit() {
   impl_->commit();

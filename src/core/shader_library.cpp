@@ -8,28 +8,16 @@
 #include <string>
 
 #include "device_impl.hpp"
-#include "io/atomic_file.hpp"
 #include "pipeline_impl.hpp"
 #include "spirv_validation.hpp"
+#include "util/atomic_file.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/argument_table.hpp"
 
 namespace vecaccel::detail {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string cache_directory() {
-  if (const char* flag = std::getenv("VECACCEL_PIPELINE_CACHE"); flag && std::string(flag) == "0") {
-    return {};
-  }
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
-    return std::string(xdg) + "/vecaccel";
-  }
-  if (const char* home = std::getenv("HOME"); home && *home) {
-    return std::string(home) + "/.cache/vecaccel";
-  }
-  return {};
-}
 
 /// The driver validates its own blob too, but a foreign or truncated file must never reach it:
 /// check the header against this device first.
@@ -54,7 +42,7 @@ std::string hex(std::uint32_t v) {
 }  // namespace
 
 ShaderLibraryImpl::ShaderLibraryImpl(DeviceImpl& device) : device_(device) {
-  const std::string dir = cache_directory();
+  const std::string dir = pipeline_cache_directory();
   if (!dir.empty()) {
     const auto props = device_.physical().getProperties();
     cache_path_ = dir + "/pipelines-" + hex(props.vendorID) + "-" + hex(props.deviceID) + ".bin";

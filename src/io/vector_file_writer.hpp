@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "io/atomic_file.hpp"
+#include "util/atomic_file.hpp"
 #include "vecaccel/vector_file.hpp"
 
 namespace vecaccel::detail {

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cctype>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -19,6 +17,7 @@
 #include "certificate.hpp"
 #include "core/buffer_impl.hpp"
 #include "kernels.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/argument_table.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/shader_library.hpp"
@@ -405,48 +404,10 @@ void BaseUploader::encode_widen(ComputeEncoder& encoder, const CompactChunk& com
   encode_row_norms(device, encoder, out.vectors, 0, u32(compact.rows), u32(dim_), out.norms, 0);
 }
 
-std::uint64_t parse_byte_size(std::string_view text, std::string_view what) {
-  const auto bad = [&]() -> Error {
-    return Error(Errc::invalid_argument, std::string(what) + " = '" + std::string(text) +
-                                             "': need <bytes>[K|M|G] (binary multiples), >= 1");
-  };
-  std::size_t i = 0;
-  std::uint64_t value = 0;
-  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
-    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) throw bad();
-    value = value * 10 + digit;
-  }
-  if (i == 0) throw bad();
-  int shift = 0;
-  if (i < text.size()) {
-    switch (std::toupper(static_cast<unsigned char>(text[i]))) {
-      case 'K':
-        shift = 10;
-        break;
-      case 'M':
-        shift = 20;
-        break;
-      case 'G':
-        shift = 30;
-        break;
-      default:
-        throw bad();
-    }
-    ++i;
-  }
-  if (i != text.size() || value == 0 ||
-      value > (std::numeric_limits<std::uint64_t>::max() >> shift))
-    throw bad();
-  return value << shift;
-}
-
 std::uint64_t device_memory_budget(Context& context) {
-  // The environment is read, never written, by the library: the variable exists so that a
-  // user (or CI) can cap the engine on a shared GPU or force streaming on small data.
-  if (const char* text = std::getenv("VECACCEL_MEMORY_BUDGET"); text != nullptr && *text != 0) {
-    return parse_byte_size(text, "VECACCEL_MEMORY_BUDGET");
-  }
+  // The variable exists so that a user (or CI) can cap the engine on a shared GPU or force
+  // streaming on small data.
+  if (const auto setting = memory_budget_setting()) return setting->bytes;
   const ResidencyStatistics stats = context.residency_manager().statistics();
   if (stats.device_budget_bytes && stats.device_usage_bytes) {
     return *stats.device_budget_bytes -

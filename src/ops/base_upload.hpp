@@ -10,7 +10,6 @@
 #include <mutex>
 #include <optional>
 #include <span>
-#include <string_view>
 #include <vector>
 
 #include "knn_engine.hpp"
@@ -130,7 +129,5 @@ class BaseUploader {
 /// else the device-local budget left (VK_EXT_memory_budget) or the device-local heaps' size.
 /// A malformed variable: invalid_argument naming it.
 std::uint64_t device_memory_budget(Context& context);
-/// Parses "<bytes>[K|M|G]" (binary multiples); invalid_argument naming `what` otherwise.
-std::uint64_t parse_byte_size(std::string_view text, std::string_view what);
 
 }  // namespace vecaccel::detail

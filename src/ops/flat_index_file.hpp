@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "io/atomic_file.hpp"
+#include "util/atomic_file.hpp"
 #include "vecaccel/metric.hpp"
 
 namespace vecaccel::detail {

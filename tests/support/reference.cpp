@@ -53,6 +53,34 @@ double reference_metric(const float* a, const float* b, std::size_t dim, Metric 
   return 0;
 }
 
+ExactKnn exact_knn(const std::vector<float>& queries, const std::vector<float>& base,
+                   std::size_t dim, std::size_t k, Metric metric) {
+  const std::size_t nq = queries.size() / dim;
+  const std::size_t nb = base.size() / dim;
+  // Sorting sign * value ascending puts the best first for either direction of the metric.
+  const double sign = smaller_is_better(metric) ? 1.0 : -1.0;
+  const double worst = sign * std::numeric_limits<double>::infinity();
+  ExactKnn out{.rows = nq,
+               .k = k,
+               .distances = std::vector<double>(nq * k, worst),
+               .labels = std::vector<std::int64_t>(nq * k, -1)};
+  std::vector<std::pair<double, std::int64_t>> ranked(nb);
+  const std::size_t top = std::min(k, nb);
+  for (std::size_t q = 0; q < nq; ++q) {
+    for (std::size_t b = 0; b < nb; ++b) {
+      ranked[b] = {sign * reference_metric(&queries[q * dim], &base[b * dim], dim, metric),
+                   static_cast<std::int64_t>(b)};
+    }
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top),
+                      ranked.end());
+    for (std::size_t i = 0; i < top; ++i) {
+      out.distances[q * k + i] = sign * ranked[i].first;
+      out.labels[q * k + i] = ranked[i].second;
+    }
+  }
+  return out;
+}
+
 std::string check_knn(const KnnResult& result, const std::vector<float>& queries,
                       const std::vector<float>& base, std::size_t dim, std::size_t k,
                       Metric metric) {
@@ -68,15 +96,8 @@ std::string check_knn(const KnnResult& result, const std::vector<float>& queries
   };
   // Exact: the float64 brute force's ids in its order (ties by label), each distance its
   // float64 value rounded to float32 (within an ulp: the GPU sums in another order).
-  std::vector<std::pair<double, std::int64_t>> ranked(nb);
+  const ExactKnn exact = exact_knn(queries, base, dim, k, metric);
   for (std::size_t q = 0; q < nq; ++q) {
-    for (std::size_t b = 0; b < nb; ++b) {
-      ranked[b] = {sign * reference_metric(&queries[q * dim], &base[b * dim], dim, metric),
-                   static_cast<std::int64_t>(b)};
-    }
-    const std::size_t top = std::min(k, nb);
-    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top),
-                      ranked.end());
     for (std::size_t i = 0; i < k; ++i) {
       const std::int64_t label = result.labels[q * k + i];
       const float value = result.distances[q * k + i];
@@ -85,8 +106,8 @@ std::string check_knn(const KnnResult& result, const std::vector<float>& queries
         if (label != -1 || value != worst) return where(q, i) + "expected padding";
         continue;
       }
-      const auto [key, expected] = ranked[i];
-      const double truth = sign * key;
+      const std::int64_t expected = exact.labels[q * k + i];
+      const double truth = exact.distances[q * k + i];
       if (label != expected) {
         const double got =
             label >= 0 && static_cast<std::size_t>(label) < nb

@@ -21,6 +21,18 @@ std::vector<float> clustered_data(std::size_t n, std::size_t dim, std::size_t cl
 /// The metric in float64.
 double reference_metric(const float* a, const float* b, std::size_t dim, Metric metric);
 
+/// The float64 brute force: rows x k, row-major, best first (smallest l2, largest similarity),
+/// ties by base row; rows with fewer than k base vectors padded with label -1 and the worst
+/// value (+inf for l2, -inf otherwise).
+struct ExactKnn {
+  std::size_t rows = 0;
+  std::size_t k = 0;
+  std::vector<double> distances;
+  std::vector<std::int64_t> labels;
+};
+ExactKnn exact_knn(const std::vector<float>& queries, const std::vector<float>& base,
+                   std::size_t dim, std::size_t k, Metric metric);
+
 /// Checks a KnnResult is exact: the labels of a float64 brute force in its order (ties by
 /// label), each distance the float64 value rounded to float32 (within one ulp), padding (-1,
 /// worst value) exactly where fewer than k base rows exist. Returns "" when all holds, else

@@ -1,14 +1,16 @@
 #pragma once
-// A fresh temporary directory per test, removed afterwards (issue 24 asks the tests to share one
-// such fixture; new tests use this one).
+// A fresh temporary directory per test, removed with everything in it afterwards: the one
+// fixture every test that writes files uses.
 
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace vecaccel::testing {
 
@@ -22,6 +24,14 @@ class TempDirTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path path(const std::string& name) const { return dir_ / name; }
+  /// The names in the directory, sorted.
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_))
+      names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
 
   std::filesystem::path dir_;
 };

@@ -1,0 +1,95 @@
+#include "util/settings.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "util/byte_size.hpp"
+#include "vecaccel/error.hpp"
+
+namespace vecaccel {
+namespace {
+
+std::atomic<bool> validation_requested{false};
+
+/// The variable's text; nullopt where unset or empty (both mean "not set": a shell's `X=`
+/// clears a setting).
+std::optional<std::string_view> read(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string_view(value);
+}
+
+Error malformed(const char* name, std::string_view text, std::string_view need) {
+  return Error(Errc::invalid_argument,
+               std::string(name) + " = '" + std::string(text) + "': need " + std::string(need));
+}
+
+/// A 0|1 switch; `otherwise` where unset or empty.
+bool read_switch(const char* name, bool otherwise) {
+  const auto text = read(name);
+  if (!text) return otherwise;
+  if (*text == "0") return false;
+  if (*text == "1") return true;
+  throw malformed(name, *text, "0 or 1");
+}
+
+}  // namespace
+
+std::optional<MemoryBudgetSetting> memory_budget_setting() {
+  const auto text = read("VECACCEL_MEMORY_BUDGET");
+  if (!text) return std::nullopt;
+  return MemoryBudgetSetting{.text = std::string(*text),
+                             .bytes = detail::parse_byte_size(*text, "VECACCEL_MEMORY_BUDGET")};
+}
+
+void request_validation_layer() {
+  validation_requested.store(true);
+}
+
+namespace detail {
+
+std::optional<std::string> device_setting() {
+  const auto text = read("VECACCEL_DEVICE");
+  if (!text) return std::nullopt;
+  return std::string(*text);
+}
+
+bool validation_setting() {
+  return read_switch("VECACCEL_VALIDATION", validation_requested.load());
+}
+
+std::string pipeline_cache_directory() {
+  if (!read_switch("VECACCEL_PIPELINE_CACHE", true)) return {};
+  if (const auto xdg = read("XDG_CACHE_HOME")) return std::string(*xdg) + "/vecaccel";
+  if (const auto home = read("HOME")) return std::string(*home) + "/.cache/vecaccel";
+  return {};
+}
+
+std::optional<std::chrono::microseconds> spin_setting() {
+  constexpr std::int64_t most = 1'000'000;  // a second: beyond it spinning only burns a core
+  const auto text = read("VECACCEL_SPIN_US");
+  if (!text) return std::nullopt;
+  const bool digits = text->size() <= 7 && std::all_of(text->begin(), text->end(),
+                                                       [](char c) { return c >= '0' && c <= '9'; });
+  const std::int64_t value = digits ? std::stoll(std::string(*text)) : most + 1;
+  if (value > most) throw malformed("VECACCEL_SPIN_US", *text, "microseconds, 0 to 1000000");
+  return std::chrono::microseconds(value);
+}
+
+LeastPreciseScreen knn_screen_setting() {
+  const auto text = read("VECACCEL_KNN_SCREEN");
+  if (!text || *text == "float16") return LeastPreciseScreen::float16;
+  if (*text == "float16x3") return LeastPreciseScreen::float16x3;
+  if (*text == "float32") return LeastPreciseScreen::float32;
+  throw malformed("VECACCEL_KNN_SCREEN", *text, "float16, float16x3 or float32");
+}
+
+bool knn_trace_setting() {
+  return read_switch("VECACCEL_KNN_TRACE", false);
+}
+
+}  // namespace detail
+}  // namespace vecaccel

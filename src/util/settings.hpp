@@ -1,0 +1,40 @@
+#pragma once
+// Settings: the one place the library reads its environment. Every VECACCEL_* variable is read
+// and checked here, when asked for (not cached: a program or test may set one between calls);
+// a malformed value is Errc::invalid_argument naming the variable and its text. README.md
+// ("Settings") documents each; include/vecaccel/settings.hpp holds what clients may use.
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "vecaccel/settings.hpp"
+
+namespace vecaccel::detail {
+
+/// VECACCEL_DEVICE: the device to open where none is named, by index (all digits) or by a
+/// substring of its name. nullopt where unset or empty.
+std::optional<std::string> device_setting();
+
+/// VECACCEL_VALIDATION=0|1: the Khronos validation layer (default 0, or 1 after
+/// request_validation_layer()).
+bool validation_setting();
+
+/// Where the pipeline cache lives: $XDG_CACHE_HOME/vecaccel, else $HOME/.cache/vecaccel; empty
+/// (no cache) where VECACCEL_PIPELINE_CACHE=0 or neither directory variable is set.
+/// VECACCEL_PIPELINE_CACHE=0|1, default 1.
+std::string pipeline_cache_directory();
+
+/// VECACCEL_SPIN_US=<microseconds, 0 to 1000000>: how long a wait spins before it blocks.
+/// nullopt where unset or empty (the device's own default then applies).
+std::optional<std::chrono::microseconds> spin_setting();
+
+/// The least precise screen a search may use, VECACCEL_KNN_SCREEN=float16|float16x3|float32
+/// (default float16; docs/exactness.md): a diagnostic for comparing screens.
+enum class LeastPreciseScreen { float16, float16x3, float32 };
+LeastPreciseScreen knn_screen_setting();
+
+/// VECACCEL_KNN_TRACE=0|1 (default 0): each search's phases printed to stderr.
+bool knn_trace_setting();
+
+}  // namespace vecaccel::detail

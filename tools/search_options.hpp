@@ -1,0 +1,49 @@
+#pragma once
+// What `vecaccel search` is asked (its options) and what one run reports.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vecaccel::cli {
+
+using Clock = std::chrono::steady_clock;
+
+struct SearchOptions {
+  std::string base;
+  std::string query;
+  std::size_t k = 0;
+  std::string metric = "l2";
+  std::string output;
+  std::string distances;
+  std::string gt;
+  std::size_t batch = 4096;
+  std::string devices;  // empty: one device, Context's choice
+  bool json = false;
+  bool quiet = false;
+};
+
+struct Recall {
+  std::size_t at = 0;
+  double value = 0;
+};
+
+struct SearchRun {
+  std::string device;
+  std::size_t base_rows = 0;
+  std::size_t dim = 0;
+  std::size_t queries = 0;
+  double add_ms = 0;
+  double search_ms = 0;
+  std::size_t passes = 0;    // base passes of a streamed search; 0: the base was held whole
+  std::uint64_t budget = 0;  // the device memory budget a streamed search was sized from
+  std::vector<Recall> recalls;
+};
+
+inline double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+}  // namespace vecaccel::cli

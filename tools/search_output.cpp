@@ -1,0 +1,122 @@
+#include "search_output.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
+#include "io/vector_file_writer.hpp"
+#include "search_inputs.hpp"
+#include "util/atomic_file.hpp"
+
+namespace vecaccel::cli {
+
+namespace {
+
+/// Fraction of queries whose true nearest neighbour (first ground-truth column) is among the
+/// first `at` results.
+double recall_at(const Matrix<std::int32_t>& ids, const Matrix<std::int32_t>& gt, std::size_t at) {
+  std::size_t hits = 0;
+  for (std::size_t q = 0; q < ids.rows; ++q) {
+    const std::int32_t truth = gt.values[q * gt.dim];
+    for (std::size_t j = 0; j < at; ++j) {
+      if (ids.values[q * ids.dim + j] == truth) {
+        ++hits;
+        break;
+      }
+    }
+  }
+  return static_cast<double>(hits) / static_cast<double>(ids.rows);
+}
+
+/// Bytes as a person reads them: 4096 is "4.10 KB", not "0.00 GB".
+std::string byte_text(std::uint64_t bytes) {
+  constexpr const char* units[] = {"bytes", "KB", "MB", "GB", "TB"};
+  auto value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  for (; value >= 1000.0 && unit + 1 < std::size(units); ++unit)
+    value /= 1000.0;
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
+  return text;
+}
+
+}  // namespace
+
+std::vector<Recall> recalls(const Matrix<std::int32_t>& ids, const Matrix<std::int32_t>& gt,
+                            std::size_t k) {
+  std::vector<Recall> out;
+  for (const std::size_t at : {std::size_t{1}, std::size_t{10}, k}) {
+    if (at > k || (!out.empty() && out.back().at >= at)) continue;
+    out.push_back({at, recall_at(ids, gt, at)});
+  }
+  return out;
+}
+
+void print_report(const SearchOptions& options, const SearchRun& run) {
+  const double qps = static_cast<double>(run.queries) / (run.search_ms / 1000.0);
+  if (options.json) {
+    std::printf(
+        "{\"device\": %s, \"base\": %s, \"query\": %s, \"base_rows\": %zu, \"dim\": %zu, "
+        "\"queries\": %zu, \"k\": %zu, \"metric\": %s, \"batch\": %zu, \"add_ms\": %.3f, "
+        "\"search_ms\": %.3f, \"queries_per_second\": %.1f, \"streamed_passes\": %zu",
+        json_string(run.device).c_str(), json_string(options.base).c_str(),
+        json_string(options.query).c_str(), run.base_rows, run.dim, run.queries, options.k,
+        json_string(to_string(parse_metric(options.metric))).c_str(), options.batch, run.add_ms,
+        run.search_ms, qps, run.passes);
+    if (run.passes > 0) {
+      std::printf(", \"memory_budget_bytes\": %llu", static_cast<unsigned long long>(run.budget));
+    }
+    for (const Recall& r : run.recalls)
+      std::printf(", \"recall_at_%zu\": %.6f", r.at, r.value);
+    std::printf("}\n");
+    return;
+  }
+  std::printf("device     %s\n", run.device.c_str());
+  std::printf("base       %s: %zu x %zu\n", options.base.c_str(), run.base_rows, run.dim);
+  std::printf("queries    %s: %zu, k = %zu, metric %s, batches of %zu\n", options.query.c_str(),
+              run.queries, options.k, std::string(to_string(parse_metric(options.metric))).c_str(),
+              options.batch);
+  if (run.passes > 0) {
+    std::printf("add        streamed with the search, %zu passes over the base (budget %s)\n",
+                run.passes, byte_text(run.budget).c_str());
+  } else {
+    std::printf("add        %.1f ms\n", run.add_ms);
+  }
+  std::printf("search     %.1f ms, %.1f queries/s\n", run.search_ms, qps);
+  for (const Recall& r : run.recalls)
+    std::printf("recall@%-3zu %.4f\n", r.at, r.value);
+}
+
+void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids,
+                   const Matrix<float>& distances, const std::stop_token& stop) {
+  std::optional<detail::AtomicFile> ids_file;
+  std::optional<detail::AtomicFile> distances_file;
+  std::vector<detail::AtomicFile*> files;
+  if (!options.output.empty() && format_from_path(options.output) == VectorFileFormat::ibin) {
+    detail::write_ground_truth_to(ids_file.emplace(options.output), GroundTruth{ids, distances},
+                                  stopping({}, stop));
+    files.push_back(&*ids_file);
+  } else if (!options.output.empty()) {
+    detail::write_ids_to(ids_file.emplace(options.output), ids, stopping({}, stop));
+    files.push_back(&*ids_file);
+  }
+  if (!options.distances.empty()) {
+    detail::write_vectors_to(distances_file.emplace(options.distances), distances,
+                             stopping({}, stop));
+    files.push_back(&*distances_file);
+  }
+  // Syncing is the slow part (an fsync each): a stop during it still leaves no output.
+  for (detail::AtomicFile* file : files) {
+    check_stop(stop);
+    file->sync();
+  }
+  check_stop(stop);
+  detail::commit_all(files);
+}
+
+}  // namespace vecaccel::cli
