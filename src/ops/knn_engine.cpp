@@ -5,14 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <limits>
 #include <string>
 
 #include "certificate.hpp"
 #include "kernels.hpp"
+#include "knn_batch.hpp"
 #include "timeout_text.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
@@ -32,23 +33,23 @@ std::uint32_t u32(std::size_t v, std::string_view what) {
   return static_cast<std::uint32_t>(v);
 }
 
-/// VECACCEL_KNN_SCREEN=float32 or float16x3 raises the least precise screen the planner may
-/// pick (docs/exactness.md): a diagnostic for comparing screens; results are exact either way.
+/// The least precise screen the planner may pick (VECACCEL_KNN_SCREEN, util/settings.hpp):
+/// a diagnostic for comparing screens; results are exact either way.
 ScreenPrecision least_precise_screen() {
-  const char* env = std::getenv("VECACCEL_KNN_SCREEN");
-  const std::string_view wanted = env == nullptr ? "" : env;
-  if (wanted == "float32") return ScreenPrecision::float32;
-  if (wanted == "float16x3") return ScreenPrecision::float16x3;
+  switch (knn_screen_setting()) {
+    case LeastPreciseScreen::float32:
+      return ScreenPrecision::float32;
+    case LeastPreciseScreen::float16x3:
+      return ScreenPrecision::float16x3;
+    case LeastPreciseScreen::float16:
+      return ScreenPrecision::float16;
+  }
   return ScreenPrecision::float16;
 }
 
-/// VECACCEL_KNN_TRACE=1 prints each search's phases to stderr (screen, re-screen, direct pass:
-/// queries and milliseconds): a diagnostic for finding where a search's time goes on a device.
+/// Each search's phases printed to stderr (VECACCEL_KNN_TRACE): where a search's time goes.
 bool trace_enabled() {
-  static const bool enabled = [] {
-    const char* env = std::getenv("VECACCEL_KNN_TRACE");
-    return env != nullptr && std::string_view(env) == "1";
-  }();
+  static const bool enabled = knn_trace_setting();
   return enabled;
 }
 
@@ -309,205 +310,6 @@ BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) cons
 }
 
 namespace {
-
-/// Base rows of one chunk that land in a tile from column `column` on.
-struct Piece {
-  const BaseChunk* chunk;
-  std::uint32_t chunk_row;
-  std::uint32_t rows;
-  std::uint32_t column;
-};
-/// Consecutive base rows (labels first_label..) that share one selection and one merge.
-struct Tile {
-  std::size_t first_label = 0;
-  std::uint32_t cols = 0;
-  std::vector<Piece> pieces;
-};
-
-/// Cuts the chunks' rows into tiles of tile_cols columns, the first of first_cols; a tile may
-/// span chunks if allowed.
-std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t first_cols,
-                             std::uint32_t tile_cols, bool span_chunks) {
-  std::vector<Tile> tiles;
-  Tile current;
-  std::size_t label = 0;
-  const auto capacity = [&] { return tiles.empty() ? first_cols : tile_cols; };
-  const auto flush = [&] {
-    if (current.cols > 0) tiles.push_back(std::move(current));
-    current = Tile{label, 0, {}};
-  };
-  for (const BaseChunk& chunk : chunks) {
-    for (std::size_t r = 0; r < chunk.rows;) {
-      const auto take = static_cast<std::uint32_t>(
-          std::min<std::size_t>(chunk.rows - r, capacity() - current.cols));
-      current.pieces.push_back({&chunk, static_cast<std::uint32_t>(r), take, current.cols});
-      current.cols += take;
-      r += take;
-      label += take;
-      if (current.cols == capacity()) flush();
-    }
-    if (!span_chunks) flush();
-  }
-  flush();
-  return tiles;
-}
-
-}  // namespace
-
-namespace {
-
-/// What one query batch's command buffer records, beside the copies at its edges.
-struct BatchEncoding {
-  Device& device;
-  const KnnPlan& plan;
-  std::span<const BaseChunk> chunks;
-  std::span<const std::uint32_t> chunk_labels;  // global label of each chunk's first row
-  std::span<const Tile> tiles;
-  const KnnScratch& scratch;
-  std::uint32_t queries, k, dim;
-  Metric metric;
-};
-
-/// The screen: the best plan.screen_k candidates of each query by float32 value, written to
-/// scratch.out_values / out_labels, rows screen_k apart. Starts with the query norms.
-void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
-  const KnnScratch& s = b.scratch;
-  const KnnPlan& plan = b.plan;
-  const std::uint32_t kk = plan.screen_k;
-  const bool largest = !smaller_is_better(b.metric);
-  const auto tile_cols = static_cast<std::uint32_t>(plan.tile_cols);
-  encode_row_norms(b.device, e, s.queries, 0, b.queries, b.dim, s.query_norms, 0);
-  e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
-  const auto distances_of = [&](const Piece& piece) {
-    // Chunks without a float16 copy are read in float32, which errs less than the copy.
-    const bool half = plan.precision == ScreenPrecision::half_base && piece.chunk->halves.valid();
-    return DistanceArgs{.queries = s.queries,
-                        .base = half ? piece.chunk->halves : piece.chunk->vectors,
-                        .query_norms = s.query_norms,
-                        .base_norms = piece.chunk->norms,
-                        .out = s.tile,
-                        .base_scales = half ? piece.chunk->half_scales : Buffer{},
-                        .num_queries = b.queries,
-                        .num_base = piece.rows,
-                        .dim = b.dim,
-                        .query_offset = 0,
-                        .base_offset = piece.chunk_row,
-                        .out_stride = tile_cols,
-                        .out_offset = piece.column,
-                        .metric = b.metric};
-  };
-  for (std::size_t t = 0; t < b.tiles.size(); ++t) {
-    const Tile& tile = b.tiles[t];
-    const auto first_label = static_cast<std::uint32_t>(tile.first_label);
-    // Each row's candidate slots: the running best kk (from the second tile on), then kk per
-    // segment of this tile. Every slot a merge reads has been written.
-    const std::uint32_t running = t == 0 ? 0 : kk;
-    // The running kk-th best: later tiles keep only what can still beat it.
-    const Buffer bound = t == 0 ? Buffer{} : s.cand_values;
-    std::uint32_t segs = 0;
-    if (plan.fused) {
-      for (const Piece& piece : tile.pieces) {
-        segs += encode_knn_fused(b.device, e,
-                                 {.distances = distances_of(piece),
-                                  .split_length = plan.segment,
-                                  .k = kk,
-                                  .largest = largest,
-                                  .label_offset = first_label + piece.column,
-                                  .out_values = s.cand_values,
-                                  .out_labels = s.cand_labels,
-                                  .out_stride = plan.cand_stride,
-                                  .out_offset = running + kk * segs,
-                                  .bound = bound,
-                                  .bound_offset = kk - 1,
-                                  .bound_stride = plan.cand_stride});
-      }
-    } else {
-      for (const Piece& piece : tile.pieces) {
-        if (plan.precision == ScreenPrecision::float32 ||
-            plan.precision == ScreenPrecision::half_base) {
-          encode_distances(b.device, e, distances_of(piece));
-        } else {
-          encode_distances_coop(
-              b.device, e, distances_of(piece),
-              plan.precision == ScreenPrecision::float16 ? CoopTerms::one : CoopTerms::three);
-        }
-      }
-      e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
-      segs = encode_select(b.device, e,
-                           {.values = s.tile,
-                            .rows = b.queries,
-                            .cols = tile.cols,
-                            .in_stride = tile_cols,
-                            .in_offset = 0,
-                            .segment_length = plan.segment,
-                            .k = kk,
-                            .largest = largest,
-                            .label_offset = first_label,
-                            .out_values = s.cand_values,
-                            .out_labels = s.cand_labels,
-                            .out_stride = plan.cand_stride,
-                            .out_offset = running,
-                            .bound = bound,
-                            .bound_offset = kk - 1,
-                            .bound_stride = plan.cand_stride});
-    }
-    e.barrier({s.tile, s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-    // Running merge: the best kk so far sit in each row's first kk slots; the last merge
-    // writes rows of exactly kk apart for the re-ranking.
-    const bool last = t + 1 == b.tiles.size();
-    encode_select(b.device, e,
-                  {.values = s.cand_values,
-                   .labels = s.cand_labels,
-                   .rows = b.queries,
-                   .cols = running + segs * kk,
-                   .in_stride = plan.cand_stride,
-                   .in_offset = 0,
-                   .segment_length = 0,
-                   .k = kk,
-                   .largest = largest,
-                   .out_values = last ? s.out_values : s.cand_values,
-                   .out_labels = last ? s.out_labels : s.cand_labels,
-                   .out_stride = last ? kk : plan.cand_stride,
-                   .out_offset = 0});
-    e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
-  }
-  e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::dispatch);
-}
-
-/// Re-ranks the screen's candidates by their float64 value from the rows themselves and
-/// writes the best k, the exact k-th value and the screen's last value (the certificate's
-/// inputs).
-void encode_exact_top_k(ComputeEncoder& e, const BatchEncoding& b) {
-  const KnnScratch& s = b.scratch;
-  const std::uint32_t kk = b.plan.screen_k;
-  for (std::size_t c = 0; c < b.chunks.size(); ++c) {
-    encode_rerank(b.device, e,
-                  {.queries = s.queries,
-                   .base = b.chunks[c].vectors,
-                   .labels = s.out_labels,
-                   .exact = s.exact,
-                   .num_queries = b.queries,
-                   .slots = kk,
-                   .dim = b.dim,
-                   .label_begin = b.chunk_labels[c],
-                   .chunk_rows = static_cast<std::uint32_t>(b.chunks[c].rows),
-                   .stride = kk,
-                   .metric = b.metric});
-  }
-  e.barrier({s.exact}, Stage::dispatch, Stage::dispatch);
-  encode_exact_select(b.device, e,
-                      {.exact = s.exact,
-                       .labels = s.out_labels,
-                       .screen = s.out_values,
-                       .out_values = s.final_values,
-                       .out_labels = s.final_labels,
-                       .certificate = s.certificate,
-                       .num_queries = b.queries,
-                       .candidates = kk,
-                       .k = b.k,
-                       .stride = kk,
-                       .largest = !smaller_is_better(b.metric)});
-}
 
 /// The exact top k of one query from values of every base row (the direct path).
 struct Ranked {
