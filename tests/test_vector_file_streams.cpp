@@ -40,7 +40,10 @@ TEST_F(VectorStreamTest, DevZeroInEveryFormatFailsAtItsHeader) {
       {"zero.npy", "missing magic"},
       {"zero.fbin", "wrong size: 0 x 0 needs 0 data bytes"},
   };
-  for (const auto& [name, expected] : cases) {
+  for (const auto& [file, text] : cases) {
+    // Named copies: clang 14 cannot capture structured bindings in a lambda.
+    const std::string& name = file;
+    const std::string& expected = text;
     fs::create_symlink("/dev/zero", path(name));
     const std::string message = io_error_of([&] { read_vectors(path(name)); });
     EXPECT_NE(message.find(expected), std::string::npos) << name << ": " << message;
