@@ -111,9 +111,12 @@ struct FusedConstants {
 };
 static_assert(sizeof(FusedConstants) == 15 * sizeof(std::uint32_t));
 
-/// Every distance kernel takes distance_args.glsl's bindings and push constants.
+/// Every distance kernel takes distance_args.glsl's bindings and push constants; a float16
+/// base copy its row scales at binding 5.
 void bind_distance_arguments(ComputeEncoder& encoder, const DistanceArgs& a) {
-  encoder.set_argument_table(operand_table(a).set_buffer(4, a.out));
+  ArgumentTable table = operand_table(a).set_buffer(4, a.out);
+  if (a.base_scales.valid()) table.set_buffer(5, a.base_scales);
+  encoder.set_argument_table(table);
   encoder.set_constants(DistanceConstants{DistanceOperands::of(a), a.out_stride, a.out_offset});
 }
 
@@ -179,7 +182,8 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   const bool half = a.base_scales.valid();
   if (half && !half_copy_supported(caps, a.dim)) {
     throw Error(Errc::invalid_argument,
-                "a float16 base copy of dimension " + std::to_string(a.dim) + " on this device");
+                "a float16 base copy of dimension " + std::to_string(a.dim) +
+                    ": it needs a dimension divisible by 4 and subgroups of 4 or more");
   }
   encoder.set_pipeline(device.shaders().pipeline({
       .name = half ? "distances_small_half" : (vec4 ? "distances_small_vec4" : "distances_small"),
@@ -203,14 +207,7 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
     slice.num_base =
         static_cast<std::uint32_t>(std::min<std::uint64_t>(rows_per_dispatch, a.num_base - first));
     slice.out_offset = a.out_offset + static_cast<std::uint32_t>(first);
-    if (half) {
-      encoder.set_argument_table(
-          operand_table(slice).set_buffer(4, slice.out).set_buffer(5, slice.base_scales));
-      encoder.set_constants(
-          DistanceConstants{DistanceOperands::of(slice), slice.out_stride, slice.out_offset});
-    } else {
-      bind_distance_arguments(encoder, slice);
-    }
+    bind_distance_arguments(encoder, slice);
     encoder.dispatch_threadgroups(groups(slice.num_base, rows_per_group));
   }
 }
