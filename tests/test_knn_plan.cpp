@@ -301,6 +301,27 @@ double emulated_coop_dot(const std::vector<float>& q, const std::vector<float>& 
   return static_cast<double>(sum + low * 0x1p-11f) / sq / sx;
 }
 
+/// What the tensor-core kernel over float16 copies computes for q.x (half_rows.comp, then
+/// distances_half_coop.glsl): each row scaled by the power of two that brings its largest
+/// element into [2^14, 2^15), rounded to float16, products summed in float32 and unscaled.
+double emulated_half_copies_dot(const std::vector<float>& q, const std::vector<float>& x,
+                                bool flush) {
+  const auto scale = [](const std::vector<float>& v) {
+    float largest = 0.0f;
+    for (const float e : v)
+      largest = std::max(largest, std::fabs(e));
+    int e = 0;
+    std::frexp(largest, &e);
+    return largest > 0.0f ? std::ldexp(1.0f, std::clamp(15 - e, -100, 100)) : 1.0f;
+  };
+  const float sq = scale(q);
+  const float sx = scale(x);
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < q.size(); ++i)
+    sum = std::fma(to_half(q[i] * sq, flush), to_half(x[i] * sx, flush), sum);
+  return static_cast<double>(sum) / sq / sx;
+}
+
 }  // namespace
 
 // The bound is derived on paper (docs/exactness.md); this checks it against an emulation of
@@ -310,7 +331,8 @@ TEST(Certificate, TensorCoreBoundCoversEmulatedFloat16Products) {
   std::mt19937 rng(42);
   std::normal_distribution<float> normal;
   std::uniform_real_distribution<float> exponent(-30.0f, 30.0f);
-  for (const ScreenPrecision p : {ScreenPrecision::float16, ScreenPrecision::float16x3}) {
+  for (const ScreenPrecision p :
+       {ScreenPrecision::float16, ScreenPrecision::float16x3, ScreenPrecision::half_copies}) {
     double worst = 0.0;
     for (int trial = 0; trial < 400; ++trial) {
       const std::size_t dim = 4 + static_cast<std::size_t>(rng() % 1536);
@@ -339,7 +361,10 @@ TEST(Certificate, TensorCoreBoundCoversEmulatedFloat16Products) {
       const double bound =
           screen_error_bound(Metric::inner_product, dim, std::sqrt(qn), std::sqrt(xn), p);
       for (const bool flush : {false, true}) {
-        const double error = std::fabs(emulated_coop_dot(q, x, p, flush) - exact);
+        const double screened = p == ScreenPrecision::half_copies
+                                    ? emulated_half_copies_dot(q, x, flush)
+                                    : emulated_coop_dot(q, x, p, flush);
+        const double error = std::fabs(screened - exact);
         ASSERT_LE(error, bound) << "trial " << trial << " dim " << dim << " flush " << flush;
         worst = std::max(worst, error / bound);
       }
@@ -368,6 +393,32 @@ TEST(KnnPlan, AFewQueriesStreamTheFloat16CopyWhereTheBaseHasOne) {
     EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_base)
         << "query blocks read the rows";
   }
+}
+
+TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
+  Capabilities caps = gpu_like();
+  caps.cooperative_matrix = true;
+  caps.shader_float16 = true;
+  KnnShape shape{1'000'000, 128, 1000, 10, Metric::l2, 1 << 22};
+  shape.half_copy = true;
+  EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
+      << "at any dimension: no conversion on load, half the bytes";
+  shape.queries = 16;
+  EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies);
+  shape.queries = 8;
+  EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_base)
+      << "a few queries stream the copy";
+  shape.queries = 1000;
+  shape.dim = 132;
+  EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
+      << "the kernel's 16-byte loads take eight float16 elements";
+  shape.dim = 128;
+  shape.least_precise = ScreenPrecision::float16x3;
+  EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
+      << "the re-screen of queries the copies left uncertified";
+  shape.least_precise = ScreenPrecision::float16;
+  EXPECT_NE(plan_knn(shape, cpu_like()).precision, ScreenPrecision::half_copies)
+      << "no cooperative matrices";
 }
 
 TEST(Certificate, TheFloat16CopyBoundLiesBetweenFloat32AndTensorCoreProducts) {

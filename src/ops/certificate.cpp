@@ -103,6 +103,30 @@ double half_copy_error(double d, double query_norm, double max_base_norm) {
                  std::sqrt(d) * query_norm * (0x1p-28 * max_base_norm + 0x1p-114));
 }
 
+/// |q.x - screen product| of the tensor-core kernel over float16 copies of both operands
+/// (half_rows.comp): each element rounds faithfully (2^-10) or, below float16's normal range,
+/// loses at most 2^-28 of its row's largest element (2^-114 where the row's scale was
+/// clamped); the products of the copies are exact in float32 and accumulate over d terms.
+/// Chunks without a copy fall back to the float32-operand kernel: the bound covers both.
+double half_copies_product_error(double d, double query_norm, double max_base_norm) {
+  const double u = half_unit;
+  const double relative = 2.0 * u + u * u + 1.01 * gamma_accumulate(d);
+  const double flushed = 2.0 * std::sqrt(d) * 0x1p-28 * query_norm * max_base_norm +
+                         std::sqrt(d) * 0x1p-114 * (query_norm + max_base_norm);
+  const double copies = 1.01 * (relative * query_norm * max_base_norm + flushed) +
+                        2.0 * flush_error;  // the exact power-of-two unscaling may flush
+  return std::max(copies,
+                  coop_product_error(ScreenPrecision::float16, d, query_norm, max_base_norm));
+}
+
+/// The product error of a tensor-core screen.
+double tensor_product_error(ScreenPrecision precision, double d, double query_norm,
+                            double max_base_norm) {
+  if (precision == ScreenPrecision::half_copies)
+    return half_copies_product_error(d, query_norm, max_base_norm);
+  return coop_product_error(precision, d, query_norm, max_base_norm);
+}
+
 }  // namespace
 
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
@@ -127,12 +151,12 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
   }
   switch (metric) {
     case Metric::l2:  // |q|² + |x|² - 2 q.x
-      return float32_part + 2.0 * coop_product_error(precision, d, query_norm, max_base_norm);
+      return float32_part + 2.0 * tensor_product_error(precision, d, query_norm, max_base_norm);
     case Metric::inner_product:
-      return float32_part + coop_product_error(precision, d, query_norm, max_base_norm);
+      return float32_part + tensor_product_error(precision, d, query_norm, max_base_norm);
     case Metric::cosine:
       // Divided by about |q||x| >= 1 (rows scaled to a largest element in [1, 2)).
-      return float32_part + 1.01 * coop_product_error(precision, d, 1.0, 1.0);
+      return float32_part + 1.01 * tensor_product_error(precision, d, 1.0, 1.0);
   }
   return INFINITY;
 }

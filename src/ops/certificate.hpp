@@ -20,8 +20,9 @@ namespace vecaccel::detail {
 /// row scaled by a power of two to a norm below 1 and rounded to float16 (float16x3: plus its
 /// float16 remainder, three products per pair), accumulated in float32; or float32 queries
 /// against the base's float16 copy (half_base: rows scaled by powers of two, half_rows.comp),
-/// accumulated in float32 by the streaming kernel.
-enum class ScreenPrecision { float32, float16, float16x3, half_base };
+/// accumulated in float32 by the streaming kernel; or tensor cores over float16 copies of both
+/// (half_copies: the queries' copy made like the base's), accumulated in float32.
+enum class ScreenPrecision { float32, float16, float16x3, half_base, half_copies };
 
 /// Rows and queries whose squared norm exceeds this are refused for l2 and inner product:
 /// the screen's float32 values (|q|² + |x|² + 2|q||x| at most) must stay finite.

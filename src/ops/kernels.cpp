@@ -172,6 +172,40 @@ void encode_distances_coop(Device& device, ComputeEncoder& encoder, const Distan
   encoder.dispatch_threadgroups(groups(a.num_base, block), groups(a.num_queries, block));
 }
 
+HalfCoopShape half_coop_shape(std::uint32_t queries) {
+  // 256-row base blocks halve the reads of the query block; a batch that fills only part of
+  // a 128-row block gains nothing from more.
+  return queries > 128 ? HalfCoopShape::q128_b256 : HalfCoopShape::q128_b128;
+}
+
+bool half_coop_distances_supported(const Capabilities& caps, std::uint32_t dim) {
+  // 16-byte loads of eight float16 elements; the double-buffered 128 x 128 shape takes 43 KiB
+  // of shared memory.
+  return caps.cooperative_matrix && caps.shader_float16 && dim % 8 == 0 &&
+         caps.max_shared_memory_bytes >= 44 * 1024;
+}
+
+void encode_distances_half_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& a,
+                                HalfCoopShape shape) {
+  if (a.num_queries == 0 || a.num_base == 0) return;
+  struct Variant {
+    const char* name;
+    std::uint32_t queries, base;
+  };
+  static constexpr Variant variants[] = {{"distances_half_coop_128x128", 128, 128},
+                                         {"distances_half_coop_128x256", 128, 256},
+                                         {"distances_half_coop_128x256k16", 128, 256},
+                                         {"distances_half_coop_256x128", 256, 128}};
+  const Variant& v = variants[static_cast<std::size_t>(shape)];
+  encoder.set_pipeline(device.shaders().pipeline({.name = v.name, .workgroup_size = {256, 1, 1}}));
+  encoder.set_argument_table(operand_table(a)
+                                 .set_buffer(4, a.out)
+                                 .set_buffer(5, a.query_scales)
+                                 .set_buffer(6, a.base_scales));
+  encoder.set_constants(DistanceConstants{DistanceOperands::of(a), a.out_stride, a.out_offset});
+  encoder.dispatch_threadgroups(groups(a.num_base, v.base), groups(a.num_queries, v.queries));
+}
+
 void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
   constexpr std::uint32_t threads = 256;
   const auto& caps = device.capabilities();

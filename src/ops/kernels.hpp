@@ -65,8 +65,11 @@ void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& mat
 struct DistanceArgs {
   Buffer queries, base, query_norms, base_norms, out;
   /// Valid: `base` is a float16 copy (encode_half_rows) with these row scales; only the
-  /// streaming kernel (up to streamed_query_limit queries) reads one.
+  /// streaming kernel (up to streamed_query_limit queries) and the tensor-core kernel over
+  /// float16 copies read one.
   Buffer base_scales;
+  /// Valid: `queries` is a float16 copy too (the tensor-core kernel over float16 copies).
+  Buffer query_scales;
   std::uint32_t num_queries = 0, num_base = 0, dim = 0;
   std::uint32_t query_offset = 0;  // first query row
   std::uint32_t base_offset = 0;   // first base row
@@ -87,6 +90,19 @@ bool coop_distances_supported(const Capabilities& caps, std::uint32_t dim);
 /// accumulation): same arguments and output, a larger error (certificate.hpp bounds it).
 void encode_distances_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& args,
                            CoopTerms terms);
+
+/// Block shapes of the tensor-core kernel over float16 copies (distances_half_coop_*.comp):
+/// queries x base rows per workgroup, and the dimensions of one shared-memory stage.
+enum class HalfCoopShape { q128_b128, q128_b256, q128_b256_k16, q256_b128 };
+/// The block shape for a batch of this many queries.
+HalfCoopShape half_coop_shape(std::uint32_t queries);
+/// Whether encode_distances_half_coop runs on this device for this dimension.
+bool half_coop_distances_supported(const Capabilities& caps, std::uint32_t dim);
+/// encode_distances with both operands float16 copies (encode_half_rows; args.query_scales
+/// and args.base_scales valid) through cooperative matrices, float32 accumulation: no
+/// conversion on load, half the bytes of encode_distances_coop's float32 operands.
+void encode_distances_half_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& args,
+                                HalfCoopShape shape);
 
 /// The fused distance + top-k kernel takes k up to this.
 constexpr std::uint32_t fused_k_limit = 16;

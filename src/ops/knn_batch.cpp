@@ -43,16 +43,22 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
   const bool largest = !smaller_is_better(b.metric);
   const auto tile_cols = static_cast<std::uint32_t>(plan.tile_cols);
   encode_row_norms(b.device, e, s.queries, 0, b.queries, b.dim, s.query_norms, 0);
-  e.barrier({s.query_norms}, Stage::dispatch, Stage::dispatch);
+  const bool half_copies = plan.precision == ScreenPrecision::half_copies;
+  if (half_copies) {
+    encode_half_rows(b.device, e, s.queries, 0, b.queries, b.dim, s.query_halves, s.query_scales);
+  }
+  e.barrier({s.query_norms, s.query_halves, s.query_scales}, Stage::dispatch, Stage::dispatch);
   const auto distances_of = [&](const Piece& piece) {
     // Chunks without a float16 copy are read in float32, which errs less than the copy.
-    const bool half = plan.precision == ScreenPrecision::half_base && piece.chunk->halves.valid();
-    return DistanceArgs{.queries = s.queries,
+    const bool half = (plan.precision == ScreenPrecision::half_base || half_copies) &&
+                      piece.chunk->halves.valid();
+    return DistanceArgs{.queries = half && half_copies ? s.query_halves : s.queries,
                         .base = half ? piece.chunk->halves : piece.chunk->vectors,
                         .query_norms = s.query_norms,
                         .base_norms = piece.chunk->norms,
                         .out = s.tile,
                         .base_scales = half ? piece.chunk->half_scales : Buffer{},
+                        .query_scales = half && half_copies ? s.query_scales : Buffer{},
                         .num_queries = b.queries,
                         .num_base = piece.rows,
                         .dim = b.dim,
@@ -89,13 +95,16 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
       }
     } else {
       for (const Piece& piece : tile.pieces) {
+        const DistanceArgs args = distances_of(piece);
         if (plan.precision == ScreenPrecision::float32 ||
             plan.precision == ScreenPrecision::half_base) {
-          encode_distances(b.device, e, distances_of(piece));
+          encode_distances(b.device, e, args);
+        } else if (args.query_scales.valid()) {
+          encode_distances_half_coop(b.device, e, args, half_coop_shape(b.queries));
         } else {
           encode_distances_coop(
-              b.device, e, distances_of(piece),
-              plan.precision == ScreenPrecision::float16 ? CoopTerms::one : CoopTerms::three);
+              b.device, e, args,
+              plan.precision == ScreenPrecision::float16x3 ? CoopTerms::three : CoopTerms::one);
         }
       }
       e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);

@@ -20,7 +20,7 @@ namespace vecaccel::detail {
 namespace {
 
 /// Buffers of a KnnScratch (its residency set's capacity).
-constexpr std::size_t scratch_buffers = 11;
+constexpr std::size_t scratch_buffers = 13;
 
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
@@ -54,17 +54,10 @@ bool trace_enabled() {
 }
 
 const char* precision_name(ScreenPrecision p) {
-  switch (p) {
-    case ScreenPrecision::float32:
-      return "float32";
-    case ScreenPrecision::float16:
-      return "float16";
-    case ScreenPrecision::float16x3:
-      return "float16x3";
-    case ScreenPrecision::half_base:
-      return "float16-copy";
-  }
-  return "?";
+  // In ScreenPrecision's order.
+  static constexpr const char* names[] = {"float32", "float16", "float16x3", "float16-copy",
+                                          "float16-copies"};
+  return names[static_cast<std::size_t>(p)];
 }
 
 double ms_since(std::chrono::steady_clock::time_point start) {
@@ -363,7 +356,8 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
       screened_search(queries, chunks, k, plan, deadline, result);
   result.second_pass_queries = uncertified.size();
   const double screen_ms = ms_since(start);
-  if (!uncertified.empty() && plan.precision == ScreenPrecision::float16) {
+  if (!uncertified.empty() && (plan.precision == ScreenPrecision::float16 ||
+                               plan.precision == ScreenPrecision::half_copies)) {
     // The float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's
     // margin, the three-term screen (about float32's error) usually proves it.
     uncertified = rescreen(queries, chunks, k, shape, ScreenPrecision::float16x3, uncertified,
@@ -664,6 +658,8 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   fit(scratch->final_values, results, "knn result values");
   fit(scratch->final_labels, results, "knn result labels");
   fit(scratch->certificate, batch * 2 * sizeof(double), "knn certificate");
+  fit(scratch->query_halves, plan.query_bytes / 2, "knn query float16 copy");
+  fit(scratch->query_scales, batch * sizeof(float), "knn query scales");
   if (grown) set.commit();
   return scratch;
 }

@@ -78,6 +78,7 @@ void check_finite(std::span<const float> values, std::size_t dim, std::string_vi
 struct KnnScratch {
   Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
       final_values, final_labels, certificate;
+  Buffer query_halves, query_scales;  // the queries' float16 copy (ScreenPrecision::half_copies)
   /// The buffers above, committed: each search's command buffer uses this set, so that
   /// scratch for many concurrent searches does not fill the context's set (256 buffers by
   /// default; found by bench/soak: 8 threads' scratch overflowed it).

@@ -95,6 +95,7 @@ double screen_relative_error(ScreenPrecision precision, std::size_t dim) {
   const auto d = static_cast<double>(dim);
   switch (precision) {
     case ScreenPrecision::float16:
+    case ScreenPrecision::half_copies:
       return 0x1p-9 + d * 0x1p-23;
     case ScreenPrecision::float16x3:
       return 0x1p-18 + d * 0x1p-23;
@@ -180,8 +181,13 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
                                     shape.least_precise == ScreenPrecision::float16x3;
   const bool half_copy_allowed = shape.least_precise == ScreenPrecision::float16 ||
                                  shape.least_precise == ScreenPrecision::half_base;
-  if (shape.queries > small_query_limit && tensor_cores_allowed &&
-      coop_distances_supported(caps, dim) && (!blocked || dim >= coop_min_dim)) {
+  if (shape.queries > small_query_limit && shape.half_copy &&
+      shape.least_precise == ScreenPrecision::float16 && half_coop_distances_supported(caps, dim)) {
+    // Tensor cores over the base's float16 copy and the queries': no conversion on load, half
+    // the bytes, at every dimension.
+    p.precision = ScreenPrecision::half_copies;
+  } else if (shape.queries > small_query_limit && tensor_cores_allowed &&
+             coop_distances_supported(caps, dim) && (!blocked || dim >= coop_min_dim)) {
     p.precision = shape.least_precise;
   } else if (!blocked && shape.half_copy && half_copy_allowed && half_copy_supported(caps, dim)) {
     // The streaming kernel reads the base's float16 copy: half the bytes of its rows.

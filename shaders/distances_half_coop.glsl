@@ -1,0 +1,158 @@
+// The tensor-core distance kernel over float16 copies (half_rows.comp: every row scaled by the
+// power of two that brings its largest element into [2^14, 2^15), then rounded; scales[row]
+// undoes it): 16-byte loads of eight float16 elements straight into shared memory, no
+// conversion on load, float32 accumulation in 16 x 16 x 16 cooperative matrices, the metric in
+// float32 from the float32 norms. certificate.cpp bounds its error (ScreenPrecision::half_copies).
+//
+// A workgroup of 8 subgroups of 32 computes a BM x BN block of the output; the subgroups tile
+// it WARPS_M x WARPS_N, each owning (BM / WARPS_M) x (BN / WARPS_N) through TM x TN
+// accumulators. The dimension is walked BK elements a stage; the next stage's global loads are
+// in flight in registers while the current one is multiplied (STAGES 2: from the other half of
+// a double-buffered shared memory, one barrier a stage). Shared rows are padded by 16 bytes so
+// that the eight rows a matrix load reads at once fall in distinct banks.
+// The includer defines BM, BN, BK, WARPS_M, WARPS_N and STAGES.
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_NV_cooperative_matrix : require
+
+#include "metric.glsl"
+
+layout(local_size_x = 256) in;
+
+#define OPERAND uvec4  // eight float16 elements
+#include "distance_args.glsl"
+layout(set = 0, binding = 5, std430) readonly buffer QueryScales { float query_scales[]; };
+layout(set = 0, binding = 6, std430) readonly buffer BaseScales { float base_scales[]; };
+
+const uint THREADS = 256u;
+const uint WM = BM / WARPS_M;  // a subgroup's rows...
+const uint WN = BN / WARPS_N;  // ...and columns
+const uint TM = WM / 16u;
+const uint TN = WN / 16u;
+const uint KV = BK / 8u;          // 16-byte words of one row per stage
+const uint SKV = KV + 1u;         // padded
+const uint LOADS_A = BM * KV / THREADS;
+const uint LOADS_B = BN * KV / THREADS;
+const uint TILE = BM * SKV;       // one stage of one operand, in 16-byte words
+const uint TILE_B = BN * SKV;
+
+shared uvec4 sa[STAGES * TILE];
+shared uvec4 sb[STAGES * TILE_B];
+// Per row of the block: the factor that undoes its scaling and its float32 squared norm.
+shared float unscale_a[BM];
+shared float unscale_b[BN];
+shared float norm_a[BM];
+shared float norm_b[BN];
+
+void load_stage(uint stage, uint q0, uint b0, out uvec4 pa[LOADS_A], out uvec4 pb[LOADS_B]) {
+  const uint dim8 = pc.dim / 8u;
+  [[unroll]] for (uint i = 0u; i < LOADS_A; ++i) {
+    const uint e = gl_LocalInvocationIndex + i * THREADS;
+    const uint q = q0 + e / KV;
+    const uint c = stage * KV + e % KV;
+    pa[i] = (q < pc.num_queries && c < dim8) ? queries[(pc.query_offset + q) * dim8 + c] : uvec4(0u);
+  }
+  [[unroll]] for (uint i = 0u; i < LOADS_B; ++i) {
+    const uint e = gl_LocalInvocationIndex + i * THREADS;
+    const uint b = b0 + e / KV;
+    const uint c = stage * KV + e % KV;
+    pb[i] = (b < pc.num_base && c < dim8) ? base[(pc.base_offset + b) * dim8 + c] : uvec4(0u);
+  }
+}
+
+void stash_stage(uint buffer_index, uvec4 pa[LOADS_A], uvec4 pb[LOADS_B]) {
+  [[unroll]] for (uint i = 0u; i < LOADS_A; ++i) {
+    const uint e = gl_LocalInvocationIndex + i * THREADS;
+    sa[buffer_index * TILE + (e / KV) * SKV + e % KV] = pa[i];
+  }
+  [[unroll]] for (uint i = 0u; i < LOADS_B; ++i) {
+    const uint e = gl_LocalInvocationIndex + i * THREADS;
+    sb[buffer_index * TILE_B + (e / KV) * SKV + e % KV] = pb[i];
+  }
+}
+
+void main() {
+  const uint tid = gl_LocalInvocationIndex;
+  const uint warp = gl_SubgroupID;
+  const uint wm = (warp / WARPS_N) * WM;
+  const uint wn = (warp % WARPS_N) * WN;
+  const uint q0 = gl_WorkGroupID.y * BM;
+  const uint b0 = gl_WorkGroupID.x * BN;
+
+  for (uint r = tid; r < BM; r += THREADS) {
+    const uint q = min(q0 + r, pc.num_queries - 1u) + pc.query_offset;
+    unscale_a[r] = query_scales[q];
+    norm_a[r] = query_norms[q];
+  }
+  for (uint r = tid; r < BN; r += THREADS) {
+    const uint b = min(b0 + r, pc.num_base - 1u) + pc.base_offset;
+    unscale_b[r] = base_scales[b];
+    norm_b[r] = base_norms[b];
+  }
+
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[TM][TN];
+  [[unroll]] for (uint i = 0u; i < TM; ++i)
+    [[unroll]] for (uint j = 0u; j < TN; ++j) acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+
+  const uint stages = (pc.dim / 8u + KV - 1u) / KV;
+  uvec4 pa[LOADS_A];
+  uvec4 pb[LOADS_B];
+  load_stage(0u, q0, b0, pa, pb);
+  if (STAGES == 2u) {
+    stash_stage(0u, pa, pb);
+    barrier();
+  }
+  for (uint s = 0u; s < stages; ++s) {
+    const uint current = STAGES == 2u ? s % 2u : 0u;
+    if (STAGES == 1u) {
+      stash_stage(0u, pa, pb);
+      barrier();
+    }
+    if (s + 1u < stages) load_stage(s + 1u, q0, b0, pa, pb);  // in flight while we multiply
+    [[unroll]] for (uint kk = 0u; kk < KV; kk += 2u) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[TM];
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b[TN];
+      [[unroll]] for (uint i = 0u; i < TM; ++i)
+        coopMatLoadNV(a[i], sa, current * TILE + (wm + i * 16u) * SKV + kk, SKV, false);
+      [[unroll]] for (uint j = 0u; j < TN; ++j)
+        coopMatLoadNV(b[j], sb, current * TILE_B + (wn + j * 16u) * SKV + kk, SKV, true);
+      [[unroll]] for (uint i = 0u; i < TM; ++i)
+        [[unroll]] for (uint j = 0u; j < TN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
+    }
+    // Double-buffered: the next stage goes to the half nobody reads until after this barrier.
+    if (STAGES == 2u && s + 1u < stages) stash_stage((s + 1u) % 2u, pa, pb);
+    barrier();
+  }
+
+  // Each accumulator through the subgroup's 16 x 16 float32 tile, staged in the operands'
+  // shared memory (free now): lane l takes row l / 2, eight columns from (l % 2) * 8.
+  const uint lane = gl_SubgroupInvocationID;
+  const uint row = lane / 2u;
+  const uint col = (lane % 2u) * 8u;
+  const uint tile = warp * 64u;  // 16-byte words: 256 floats a subgroup
+  [[unroll]] for (uint i = 0u; i < TM; ++i) {
+    [[unroll]] for (uint j = 0u; j < TN; ++j) {
+      coopMatStoreNV(acc[i][j], sa, tile, 4u, false);
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
+      const uint lr = wm + i * 16u + row;
+      const uint q = q0 + lr;
+      if (q < pc.num_queries) {
+        const uint out_row = pc.out_offset + q * pc.out_stride;
+        const uvec4 staged[2] = {sa[tile + row * 4u + col / 4u], sa[tile + row * 4u + col / 4u + 1u]};
+        [[unroll]] for (uint u = 0u; u < 8u; ++u) {
+          const uint lc = wn + j * 16u + col + u;
+          const uint b = b0 + lc;
+          if (b < pc.num_base) {
+            // Powers of two: undoing the scales is exact.
+            const float dot_product = uintBitsToFloat(staged[u / 4u][u % 4u]) * unscale_a[lr] * unscale_b[lc];
+            out_values[out_row + b] = apply_metric(pc.metric, dot_product, norm_a[lr], norm_b[lc]);
+          }
+        }
+      }
+      subgroupBarrier();  // the tile is read before the next accumulator overwrites it
+    }
+  }
+}
