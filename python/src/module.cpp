@@ -343,6 +343,15 @@ void add_with_ids(PyFlatIndex& self, py::handle x, py::handle ids) {
   });
 }
 
+std::size_t remove_ids(PyFlatIndex& self, py::handle ids) {
+  const IdArray labels = as_int64(ids, "ids");
+  if (labels.ndim() != 1) throw py::value_error("ids must be 1-D, got shape " + shape_of(labels));
+  return without_gil([&] {
+    self.drain_left_work();
+    return self.index.remove_ids(span_of(labels));
+  });
+}
+
 py::tuple search(PyFlatIndex& self, py::handle q, py::handle k, std::optional<double> timeout) {
   const FloatArray queries = as_rows(q, "queries", self.index.dim());
   const std::size_t kk = positive_int(k, "k");
@@ -485,6 +494,10 @@ PYBIND11_MODULE(_vecaccel, m) {
            "Appends the rows of x, shape (n, dim); they are numbered ntotal, ntotal + 1, ...")
       .def("add_with_ids", &add_with_ids, "x"_a, "ids"_a,
            "Appends the rows of x, shape (n, dim), labelled by ids, shape (n,), integers.")
+      .def("remove_ids", &remove_ids, "ids"_a,
+           "Removes the rows labelled by ids (a 1-D integer array; labels not in the index are "
+           "ignored) and returns how many went. The others keep their labels; add() numbers on "
+           "as if nothing had been removed.")
       .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "

@@ -45,6 +45,11 @@ class FlatIndex:
         """Appends the rows of x, shape (n, dim), numbered ntotal, ntotal + 1, ..."""
     def add_with_ids(self, x: npt.ArrayLike, ids: npt.ArrayLike) -> None:
         """Appends the rows of x, shape (n, dim), labelled by integer ids, shape (n,)."""
+    def remove_ids(self, ids: npt.ArrayLike) -> int:
+        """Removes the rows labelled by ids (1-D integers; absent labels are ignored).
+
+        Returns how many rows went; the others keep their labels, and add() numbers on as if
+        nothing had been removed."""
     def search(self, queries: npt.ArrayLike, k: int, timeout: Optional[float] = None) -> _Results:
         """(D, I) of shape (nq, k), best first, ties by label, padded with label -1.
 
