@@ -56,6 +56,9 @@ double value_scale(std::span<const float> query, double max_base_norm, Metric me
       return q * max_base_norm;
     case Metric::cosine:
       return 1.0;
+    case Metric::l1:
+    case Metric::linf:  // not searched here (test_l1_linf.cpp)
+      return 1.0;
   }
   return 1.0;
 }

@@ -485,8 +485,9 @@ PYBIND11_MODULE(_vecaccel, m) {
   py::class_<PyFlatIndex, std::shared_ptr<PyFlatIndex>>(
       m, "FlatIndex",
       "Exact k-nearest-neighbour search over vectors kept on the GPU (like faiss.IndexFlat).\n\n"
-      "metric: 'l2' (squared Euclidean, smaller is better), 'ip' / 'inner_product' or 'cosine' "
-      "(similarities, larger is better), in any case. context: a Context, or None for a shared "
+      "metric: 'l2' (squared Euclidean), 'l1' (sum of |q - x|) or 'linf' (largest |q - x|), "
+      "distances, smaller is better; 'ip' / 'inner_product' or 'cosine' (similarities, larger "
+      "is better); in any case. context: a Context, or None for a shared "
       "default. Searches may run from many threads at once; add/reset/save wait for the searches "
       "already running (new searches wait behind them).")
       .def(py::init(&make_index), "dim"_a, "metric"_a = "l2", "context"_a = nullptr)
@@ -501,7 +502,8 @@ PYBIND11_MODULE(_vecaccel, m) {
       .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
-           "with label -1 and distance +inf (l2) or -inf. timeout in seconds (None: no limit; "
+           "with label -1 and distance +inf (l2, l1, linf) or -inf. timeout in seconds (None: no "
+           "limit; "
            "the error names the limit when it fires); Ctrl-C stops the search and leaves the index "
            "usable.")
       .def_property_readonly(
@@ -511,7 +513,7 @@ PYBIND11_MODULE(_vecaccel, m) {
           "dim", [](const PyFlatIndex& s) { return s.index.dim(); }, "Vector dimension.")
       .def_property_readonly(
           "metric", [](const PyFlatIndex& s) { return std::string(to_string(s.index.metric())); },
-          "'l2', 'inner_product' or 'cosine'.")
+          "'l2', 'inner_product', 'cosine', 'l1' or 'linf'.")
       .def_property_readonly(
           "context", [](const PyFlatIndex& s) { return s.context; }, "The index's Context.")
       .def(

@@ -38,7 +38,8 @@ class FlatIndex:
     """Exact kNN over vectors kept on the GPU, like faiss.IndexFlatL2 / IndexFlatIP."""
 
     def __init__(self, dim: int, metric: str = "l2", context: Optional[Context] = None) -> None:
-        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product' or 'cosine', in any case.
+        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product', 'cosine', 'l1' (sum of
+        |q - x|) or 'linf' (largest |q - x|), in any case.
 
         dim: a positive integer (TypeError / ValueError naming dim and the value otherwise)."""
     def add(self, x: npt.ArrayLike) -> None:
@@ -64,7 +65,7 @@ class FlatIndex:
         """Vector dimension."""
     @property
     def metric(self) -> str:
-        """'l2', 'inner_product' or 'cosine'."""
+        """'l2', 'inner_product', 'cosine', 'l1' or 'linf'."""
     @property
     def context(self) -> Context:
         """The context the index lives on."""

@@ -26,7 +26,7 @@ constexpr std::array<char, 8> kMagic = {'V', 'E', 'C', 'A', 'F', 'L', 'A', 'T'};
 // Version 1's header, and the first 32 bytes of version 2's.
 constexpr std::uint64_t kHeaderV1Bytes = 32;
 constexpr std::uint64_t kHeaderBytes = 48;
-constexpr std::uint32_t kMetricCodes = 3;
+constexpr std::uint32_t kMetricCodes = 5;
 constexpr std::uint64_t kChecksumBytes = 8;
 // Large enough to amortise system calls, small enough to be cheap to keep around.
 constexpr std::size_t kIoChunkBytes = std::size_t{1} << 20;
@@ -50,12 +50,17 @@ std::uint32_t stored_metric_code(Metric metric) {
       return 1;
     case Metric::cosine:
       return 2;
+    case Metric::l1:
+      return 3;
+    case Metric::linf:
+      return 4;
   }
   return 0;
 }
 
 Metric stored_metric(std::uint32_t code) {
-  constexpr Metric metrics[kMetricCodes] = {Metric::l2, Metric::inner_product, Metric::cosine};
+  constexpr Metric metrics[kMetricCodes] = {Metric::l2, Metric::inner_product, Metric::cosine,
+                                            Metric::l1, Metric::linf};
   return metrics[code];
 }
 

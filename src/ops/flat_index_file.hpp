@@ -3,7 +3,7 @@
 //
 //   offset 0   char[8]  magic "VECAFLAT"
 //          8   u32      version (2)
-//         12   u32      metric: 0 l2, 1 inner_product, 2 cosine
+//         12   u32      metric: 0 l2, 1 inner_product, 2 cosine, 3 l1, 4 linf
 //         16   u64      dim (1 .. FlatIndex::max_dim)
 //         24   u64      rows
 //         32   u32      element type: 0 float32, 1 uint8, 2 int8
