@@ -184,6 +184,24 @@ TEST_F(L1LinfTest, DistancesAreTheScreenedValuesWithinTheirBound) {
   }
 }
 
+TEST_F(L1LinfTest, SavedIndexesKeepTheirMetric) {
+  constexpr std::size_t dim = 7;
+  const auto base = integers(120, dim, 5, 13);
+  const auto queries = integers(6, dim, 5, 14);
+  for (const Metric metric : kMetrics) {
+    SCOPED_TRACE(std::string(to_string(metric)));
+    FlatIndex index(context(), dim, metric);
+    index.add(base);
+    index.save(path("index.vfi"));
+    const FlatIndex loaded = FlatIndex::load(context(), path("index.vfi"));
+    EXPECT_EQ(loaded.metric(), metric);
+    const KnnResult a = index.search(queries, 5);
+    const KnnResult b = loaded.search(queries, 5);
+    EXPECT_EQ(a.labels, b.labels);
+    EXPECT_EQ(a.distances, b.distances);
+  }
+}
+
 TEST(L1LinfNames, ParseInAnyCaseAndRoundTrip) {
   EXPECT_EQ(parse_metric("L1"), Metric::l1);
   EXPECT_EQ(parse_metric("LINF"), Metric::linf);
