@@ -16,6 +16,8 @@ const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 #include "metric.glsl"
 
 #include "distance_args.glsl"
+#define DISTANCE_SUBGROUPS
+#include "distance_form.glsl"
 
 
 void main() {
@@ -29,16 +31,16 @@ void main() {
     for (uint j = lane; j < pc.dim; j += gl_SubgroupSize) {
       const float x = base[row + j];
       [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
-        if (m < pc.num_queries) dots[m] = fma(x, queries[(pc.query_offset + m) * pc.dim + j], dots[m]);
+        if (m < pc.num_queries) dots[m] = accumulate(dots[m], x, queries[(pc.query_offset + m) * pc.dim + j]);
       }
     }
     // No break or continue in unrolled loops: they keep the loop, and `dots` indexed by a
     // loop variable lives in local memory.
     [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
       if (m < pc.num_queries) {
-        const float dot = subgroupAdd(dots[m]);
+        const float dot = subgroup_join(dots[m]);
         if (lane == 0u) {
-          const bool norms = pc.metric != METRIC_INNER_PRODUCT;
+          const bool norms = metric_uses_norms(pc.metric);
           const float qn = norms ? query_norms[pc.query_offset + m] : 0.0;
           const float bn = norms ? base_norms[pc.base_offset + b] : 0.0;
           out_values[pc.out_offset + m * pc.out_stride + b] = apply_metric(pc.metric, dot, qn, bn);

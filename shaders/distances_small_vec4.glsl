@@ -22,6 +22,8 @@ const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
 #define BASE_OPERAND uvec2
 #endif
 #include "distance_args.glsl"
+#define DISTANCE_SUBGROUPS
+#include "distance_form.glsl"
 
 #ifdef HALF_BASE
 layout(set = 0, binding = 5, std430) readonly buffer BaseScales { float base_scales[]; };
@@ -44,7 +46,7 @@ void main() {
   const uint subgroups_total = gl_NumWorkGroups.x * gl_NumSubgroups;
   const uint lane = gl_SubgroupInvocationID;
   const uint dim4 = pc.dim / 4u;
-  const bool norms = pc.metric != METRIC_INNER_PRODUCT;
+  const bool norms = metric_uses_norms(pc.metric);
   float query_norm[MAX_QUERIES];
   [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m)
     query_norm[m] = (norms && m < pc.num_queries) ? query_norms[pc.query_offset + m] : 0.0;
@@ -73,7 +75,7 @@ void main() {
       [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
         if (m < pc.num_queries) {
           const vec4 q = queries[(pc.query_offset + m) * dim4 + j];
-          [[unroll]] for (uint r = 0; r < ROWS; ++r) dots[r][m] += dot(x[r], q);
+          [[unroll]] for (uint r = 0; r < ROWS; ++r) dots[r][m] = accumulate4(dots[r][m], x[r], q);
         }
       }
     }
@@ -82,7 +84,7 @@ void main() {
       my_dot[m] = 0.0;
       if (m < pc.num_queries) {
         [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-          const float total = subgroupAdd(dots[r][m]);
+          const float total = subgroup_join(dots[r][m]);
           if (lane == r) my_dot[m] = total * base_scale;
         }
       }

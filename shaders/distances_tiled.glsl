@@ -21,6 +21,7 @@ const uint THREADS = THREADS_X * THREADS_Y;
 #include "metric.glsl"
 
 #include "distance_args.glsl"
+#include "distance_form.glsl"
 
 
 shared float tile_q[TILE_K][TILE_M];
@@ -62,7 +63,7 @@ void main() {
       [[unroll]] for (uint i = 0; i < MICRO_M; ++i) a[i] = tile_q[kk][ty + i * THREADS_Y];
       [[unroll]] for (uint j = 0; j < MICRO_N; ++j) b[j] = tile_b[kk][tx + j * THREADS_X];
       [[unroll]] for (uint i = 0; i < MICRO_M; ++i)
-        [[unroll]] for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        [[unroll]] for (uint j = 0; j < MICRO_N; ++j) acc[i][j] = accumulate(acc[i][j], a[i], b[j]);
     }
     barrier();
   }
@@ -72,12 +73,12 @@ void main() {
   [[unroll]] for (uint i = 0; i < MICRO_M; ++i) {
     const uint q = q0 + ty + i * THREADS_Y;
     const bool q_ok = q < pc.num_queries;
-    const float qn = (q_ok && pc.metric != METRIC_INNER_PRODUCT) ? query_norms[pc.query_offset + q] : 0.0;
+    const float qn = (q_ok && metric_uses_norms(pc.metric)) ? query_norms[pc.query_offset + q] : 0.0;
     [[unroll]] for (uint j = 0; j < MICRO_N; ++j) {
       const uint b = b0 + tx + j * THREADS_X;
       if (q_ok && b < pc.num_base) {
         const float bn =
-            pc.metric != METRIC_INNER_PRODUCT ? base_norms[pc.base_offset + b] : 0.0;
+            metric_uses_norms(pc.metric) ? base_norms[pc.base_offset + b] : 0.0;
         out_values[pc.out_offset + q * pc.out_stride + b] = apply_metric(pc.metric, acc[i][j], qn, bn);
       }
     }

@@ -1,7 +1,9 @@
 #version 450
 // Exact re-ranking: the distance of a query to a base row in direct form, accumulated in
-// float64 — Σ(q_i - x_i)², Σ q_i x_i, or q·x / (|q| |x|) — from the float32 inputs (each
-// product and difference of two floats is exact in float64; only the sums round). The screen
+// float64 — Σ(q_i - x_i)², Σ q_i x_i, q·x / (|q| |x|), Σ|q_i - x_i| or max |q_i - x_i| — from
+// the float32 inputs (each product of two floats is exact in float64, and so is each
+// difference of floats within 2^29 of each other's magnitude; otherwise it rounds once, as the
+// host's reference does; the sums round). The screen
 // proposes the rows; this is the value results are ranked and reported by.
 //
 // Candidate mode: row `label` of exact[] slot (query, j) comes from labels[query * stride + j];
@@ -59,6 +61,17 @@ double direct_distance(uint query_start, uint row_start) {
     EACH_ELEMENT(0u, pc.dim, {
       const double t = widen(queries[query_start + i + u]) - widen(base[row_start + i + u]);
       sum += t * t;
+    })
+    return sum;
+  }
+  if (pc.metric == METRIC_L1) {
+    EACH_ELEMENT(0u, pc.dim,
+                 { sum += abs(widen(queries[query_start + i + u]) - widen(base[row_start + i + u])); })
+    return sum;
+  }
+  if (pc.metric == METRIC_LINF) {
+    EACH_ELEMENT(0u, pc.dim, {
+      sum = max(sum, abs(widen(queries[query_start + i + u]) - widen(base[row_start + i + u])));
     })
     return sum;
   }

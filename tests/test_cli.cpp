@@ -446,6 +446,8 @@ TEST_F(CliErrors, MetricNamesAreCaseInsensitive) {
   EXPECT_EQ(ids_with("L2"), ids_with("l2"));
   EXPECT_EQ(ids_with("IP"), ids_with("ip"));
   EXPECT_EQ(ids_with("Cosine"), ids_with("cosine"));
+  EXPECT_EQ(ids_with("L1"), ids_with("l1"));
+  EXPECT_EQ(ids_with("LInf"), ids_with("linf"));
 }
 
 TEST_F(CliErrors, ANumberOrPathThatIsNoneIsAUsageErrorNamingTheOptionAndTheText) {
@@ -818,6 +820,24 @@ TEST_F(CliShards, SearchShardedOverTheSameDeviceTwiceWritesOneDevicesOutputs) {
     const std::string one = search("one-" + metric, metric);
     EXPECT_EQ(search("two-" + metric, metric, {"--devices", "0,0"}), one);
     EXPECT_NE(last_.out.find(" + "), std::string::npos) << "both shards named: " << last_.out;
+  }
+}
+
+TEST_F(CliShards, L1AndLinfEqualTheReferenceHeldStreamedAndSharded) {
+  const std::vector<float> queries = read_vectors(data("query.npy")).values;
+  for (const std::string metric : {"l1", "LINF"}) {
+    SCOPED_TRACE(metric);
+    const std::string one = search("one-" + metric, metric);
+    EXPECT_EQ(search("two-" + metric, metric, {"--devices", "0,0"}), one);
+    ::setenv("VECACCEL_MEMORY_BUDGET", "2K", 1);  // passes of a few dozen rows
+    EXPECT_EQ(search("streamed-" + metric, metric), one);
+    ::unsetenv("VECACCEL_MEMORY_BUDGET");
+    // Small integers: many exact ties, which must fall by label as in the float64 reference.
+    const Matrix<std::int32_t> ids = read_ids(io_ / ("one-" + metric + "-ids.npy"));
+    const vt::ExactKnn exact = vt::exact_knn(queries, base_, kDim, 12, parse_metric(metric));
+    ASSERT_EQ(ids.values.size(), exact.labels.size());
+    for (std::size_t i = 0; i < exact.labels.size(); ++i)
+      EXPECT_EQ(ids.values[i], exact.labels[i]) << "slot " << i;
   }
 }
 

@@ -56,6 +56,9 @@ double value_scale(std::span<const float> query, double max_base_norm, Metric me
       return q * max_base_norm;
     case Metric::cosine:
       return 1.0;
+    case Metric::l1:
+    case Metric::linf:  // not searched here (test_l1_linf.cpp)
+      return 1.0;
   }
   return 1.0;
 }
@@ -547,7 +550,7 @@ TEST_F(FlatIndexTest, SaveLoadRoundTripIsExact) {
     const fs::path file = path("index.vfi");
     index.save(file);
     EXPECT_EQ(entries(), std::vector<std::string>{"index.vfi"}) << "temporary file left behind";
-    EXPECT_EQ(fs::file_size(file), 32 + 1200 * 8 + 1200 * dim * 4 + 8);
+    EXPECT_EQ(fs::file_size(file), 48 + 1200 * 8 + 1200 * dim * 4 + 8);
 
     FlatIndex loaded = FlatIndex::load(context(), file);
     EXPECT_EQ(loaded.size(), index.size());
@@ -616,7 +619,7 @@ class FlatIndexFileDamage : public FlatIndexTest {
     index.add(vt::normal_data(40, 5, 121));
     index.save(path("good.vfi"));
     good_ = read_file(path("good.vfi"));
-    ASSERT_EQ(good_.size(), 32u + 40 * 8 + 40 * 5 * 4 + 8);
+    ASSERT_EQ(good_.size(), 48u + 40 * 8 + 40 * 5 * 4 + 8);
   }
   std::vector<char> good_;
 };
@@ -628,7 +631,8 @@ TEST_F(FlatIndexFileDamage, MissingFileIsIoError) {
 TEST_F(FlatIndexFileDamage, EveryTruncationIsIoError) {
   for (const std::size_t size :
        {std::size_t{0}, std::size_t{7}, std::size_t{31}, std::size_t{39}, std::size_t{40},
-        std::size_t{32 + 40 * 8}, good_.size() / 2, good_.size() - 8, good_.size() - 1}) {
+        std::size_t{47}, std::size_t{55}, std::size_t{48 + 40 * 8}, good_.size() / 2,
+        good_.size() - 8, good_.size() - 1}) {
     SCOPED_TRACE("size " + std::to_string(size));
     write_file(path("cut.vfi"),
                std::vector<char>(good_.begin(), good_.begin() + static_cast<std::ptrdiff_t>(size)));
@@ -651,8 +655,11 @@ TEST_F(FlatIndexFileDamage, EveryFlippedByteIsIoError) {
       {12, "unknown metric code"},
       {16, "dimension"},
       {24, "rows"},
-      {32 + 3 * 8, "checksum mismatch"},
-      {32 + 40 * 8 + 17, "checksum mismatch"},
+      {32, "unknown element type"},
+      {36, "reserved header field"},
+      {40, "checksum mismatch"},
+      {48 + 3 * 8, "checksum mismatch"},
+      {48 + 40 * 8 + 17, "checksum mismatch"},
       {good_.size() - 3, "checksum mismatch"},
   };
   for (const Case& c : cases) {
@@ -676,7 +683,7 @@ TEST_F(FlatIndexFileDamage, NegativeIdUnderAValidChecksumIsIoErrorNamingRowAndId
   // can catch it.
   auto bytes = good_;
   const std::int64_t bad = -5;
-  std::memcpy(bytes.data() + 48, &bad, sizeof bad);  // after the 32-byte header: row 2's id
+  std::memcpy(bytes.data() + 64, &bad, sizeof bad);  // after the 48-byte header: row 2's id
   const auto payload = std::as_bytes(std::span(bytes).first(bytes.size() - 8));
   const std::uint64_t sum = detail::fnv1a64(payload);
   std::memcpy(bytes.data() + bytes.size() - 8, &sum, sizeof sum);

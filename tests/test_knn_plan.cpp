@@ -430,3 +430,38 @@ TEST(Certificate, TheFloat16CopyBoundLiesBetweenFloat32AndTensorCoreProducts) {
     EXPECT_LT(copy, f16) << to_string(metric);
   }
 }
+
+TEST(KnnPlan, L1AndLinfOnlyTheFloat32SimtScreensTakeThem) {
+  Capabilities caps = gpu_like();
+  caps.cooperative_matrix = caps.shader_float16 = true;
+  for (const Metric metric : {Metric::l1, Metric::linf}) {
+    for (const std::size_t queries : {std::size_t{4}, std::size_t{32}, std::size_t{1000}}) {
+      KnnShape shape{1'000'000, 768, queries, 10, metric, 1 << 22};
+      shape.half_copy = true;
+      const KnnPlan plan = plan_knn(shape, caps);
+      EXPECT_EQ(plan.precision, ScreenPrecision::float32) << queries;
+      EXPECT_FALSE(plan.fused) << queries;
+    }
+    EXPECT_FALSE(has_product_form(metric));
+  }
+  // The same shapes under l2 do take tensor cores and the copy: the gate is the metric.
+  KnnShape l2{1'000'000, 768, 1000, 10, Metric::l2, 1 << 22};
+  EXPECT_EQ(plan_knn(l2, caps).precision, ScreenPrecision::float16);
+}
+
+TEST(Certificate, L1AndLinfBoundIsRelativeToTheScreenedValue) {
+  for (const Metric metric : {Metric::l1, Metric::linf}) {
+    const double at_one = screen_error_bound(metric, 100, 1, 1, ScreenPrecision::float32, 1);
+    const double at_big = screen_error_bound(metric, 100, 1, 1, ScreenPrecision::float32, 1e6);
+    EXPECT_GT(at_one, 0.0);
+    EXPECT_NEAR(at_big / at_one, 1e6, 1.0);
+    EXPECT_TRUE(std::isinf(screen_error_bound(metric, 100, 1, 1)))
+        << "without the screened value nothing is certified";
+    EXPECT_TRUE(std::isinf(screen_error_bound(metric, 100, 1, 1, ScreenPrecision::float16, 1.0)));
+  }
+  // l1 sums d rounded terms, linf rounds one: l1's bound grows with d.
+  EXPECT_GT(screen_error_bound(Metric::l1, 1000, 1, 1, ScreenPrecision::float32, 1),
+            screen_error_bound(Metric::l1, 10, 1, 1, ScreenPrecision::float32, 1));
+  EXPECT_EQ(screen_error_bound(Metric::linf, 1000, 1, 1, ScreenPrecision::float32, 1),
+            screen_error_bound(Metric::linf, 1000, 5, 9, ScreenPrecision::float32, 1));
+}

@@ -36,10 +36,10 @@ CLI::Validator metric_validator() {
           parse_metric(text);
           return {};
         } catch (const Error&) {
-          return "unknown metric '" + text + "' (use l2, ip or cosine, in any case)";
+          return "unknown metric '" + text + "' (use l2, ip, cosine, l1 or linf, in any case)";
         }
       },
-      "l2|ip|cosine");
+      "l2|ip|cosine|l1|linf");
 }
 
 CLI::Validator whole_number_in(std::uint64_t min, std::uint64_t max) {

@@ -33,6 +33,15 @@ double distance(std::span<const float> a, std::span<const float> b, Metric metri
       const double norms = std::sqrt(dot(a, a)) * std::sqrt(dot(b, b));
       return norms == 0 ? 0.0 : dot(a, b) / norms;
     }
+    case Metric::l1:
+    case Metric::linf: {
+      double value = 0;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        const double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+        value = metric == Metric::l1 ? value + d : std::max(value, d);
+      }
+      return value;
+    }
   }
   return 0;
 }

@@ -9,16 +9,17 @@
 // Element types: an index stores float32 rows, or (ElementType::uint8 / int8, fixed at
 // construction) one byte per element on the GPU, widened to float32 on the GPU a chunk at a
 // time as it is searched; results are exact either way (uint8/int8 values are exact in
-// float32). A compact index's save() writes its rows as float32 (exact); load() of that file
-// gives a float32 index with the same results. Labels are
-// 64-bit ids: add() numbers rows 0, 1, 2, ...; add_with_ids() takes the caller's. search()
-// results follow KnnResult's rules (sorted, ties by label, padding with -1). Thread-safe:
-// searches may run concurrently; add/reset/save exclude everything else. The context must
-// outlive the index.
+// float32). Labels are 64-bit ids: add() numbers rows 0, 1, 2, ... in the order they were ever
+// added (removed rows and add_with_ids rows count too, so no label add() gives repeats);
+// add_with_ids() takes the caller's. remove_ids() removes rows and keeps the others' labels.
+// search() results follow KnnResult's rules (sorted, ties by label, padding with -1).
+// Thread-safe: searches may run concurrently; add/remove_ids/reset exclude everything else,
+// save excludes those. The context must outlive the index.
 //
-// save()/load(): a versioned little-endian binary file with a checksum; a truncated, corrupt
-// or foreign file (also one holding a negative id) gives Errc::io_error naming the file and
-// what is wrong.
+// save()/load(): a versioned little-endian binary file with a checksum, keeping the labels, the
+// next label add() gives and the element type (uint8/int8 rows stay one byte each); files of
+// the earlier version (float32 rows) still load. A truncated, corrupt or foreign file (also
+// one holding a negative id) gives Errc::io_error naming the file and what is wrong.
 
 #include <cstddef>
 #include <cstdint>
@@ -102,6 +103,12 @@ class FlatIndex {
   /// when queries.dim() != dim().
   KnnResult search(MatrixView<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
+
+  /// Removes every row whose label is in `ids` (any order; labels not in the index, and
+  /// repeats, are ignored) and returns how many rows went. The other rows keep their labels
+  /// and order; their storage is compacted on the GPU (positions, as reconstruct() takes
+  /// them, close up). The next add() numbers on as if nothing had been removed.
+  std::size_t remove_ids(std::span<const std::int64_t> ids);
 
   /// The stored vectors of `rows` (positions in insertion order, each < size()), rows.size() x
   /// dim floats read back from the GPU, in the order given. Cosine indexes store each row scaled

@@ -127,7 +127,7 @@ void encode_row_norms(Context& context, ComputeEncoder& encoder, const MatrixRef
                       const Buffer& norms, std::uint64_t norms_offset = 0);
 
 /// out (nq x nb floats) = metric(queries, base). query_norms/base_norms are squared row norms
-/// (from encode_row_norms) for l2 and cosine; ignored for inner_product.
+/// (from encode_row_norms) for l2 and cosine; ignored for inner_product, l1 and linf.
 void encode_distances(Context& context, ComputeEncoder& encoder, const MatrixRef& queries,
                       const MatrixRef& base, const Buffer& query_norms, const Buffer& base_norms,
                       Metric metric, const MatrixRef& out);

@@ -10,9 +10,9 @@
 // shards; add_with_ids() takes the caller's.
 //
 // The same physical device may be listed more than once (each entry opens its own logical
-// device). Thread-safety as FlatIndex: searches may run concurrently; add/reset exclude
-// everything else. Errors from any shard surface as vecaccel::Error (the first that is not a
-// consequence of another shard's failure); a stop or timeout applies to all shards.
+// device). Thread-safety as FlatIndex: searches may run concurrently; add/remove_ids/reset
+// exclude everything else. Errors from any shard surface as vecaccel::Error (the first that
+// is not a consequence of another shard's failure); a stop or timeout applies to all shards.
 
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +73,11 @@ class ShardedIndex {
   /// second_pass_queries sums the shards'.
   KnnResult search(std::span<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
+  /// As FlatIndex::remove_ids: removes every row whose label is in `ids` from the shard
+  /// holding it (each shard compacts its rows on its GPU) and returns how many went; the
+  /// others keep their labels, and add() numbers on as if nothing had been removed. A shard's
+  /// failure leaves the rows of the shards that succeeded removed.
+  std::size_t remove_ids(std::span<const std::int64_t> ids);
 
   std::size_t size() const noexcept;
   std::size_t dim() const noexcept;

@@ -343,6 +343,15 @@ void add_with_ids(PyFlatIndex& self, py::handle x, py::handle ids) {
   });
 }
 
+std::size_t remove_ids(PyFlatIndex& self, py::handle ids) {
+  const IdArray labels = as_int64(ids, "ids");
+  if (labels.ndim() != 1) throw py::value_error("ids must be 1-D, got shape " + shape_of(labels));
+  return without_gil([&] {
+    self.drain_left_work();
+    return self.index.remove_ids(span_of(labels));
+  });
+}
+
 py::tuple search(PyFlatIndex& self, py::handle q, py::handle k, std::optional<double> timeout) {
   const FloatArray queries = as_rows(q, "queries", self.index.dim());
   const std::size_t kk = positive_int(k, "k");
@@ -476,8 +485,9 @@ PYBIND11_MODULE(_vecaccel, m) {
   py::class_<PyFlatIndex, std::shared_ptr<PyFlatIndex>>(
       m, "FlatIndex",
       "Exact k-nearest-neighbour search over vectors kept on the GPU (like faiss.IndexFlat).\n\n"
-      "metric: 'l2' (squared Euclidean, smaller is better), 'ip' / 'inner_product' or 'cosine' "
-      "(similarities, larger is better), in any case. context: a Context, or None for a shared "
+      "metric: 'l2' (squared Euclidean), 'l1' (sum of |q - x|) or 'linf' (largest |q - x|), "
+      "distances, smaller is better; 'ip' / 'inner_product' or 'cosine' (similarities, larger "
+      "is better); in any case. context: a Context, or None for a shared "
       "default. Searches may run from many threads at once; add/reset/save wait for the searches "
       "already running (new searches wait behind them).")
       .def(py::init(&make_index), "dim"_a, "metric"_a = "l2", "context"_a = nullptr)
@@ -485,10 +495,15 @@ PYBIND11_MODULE(_vecaccel, m) {
            "Appends the rows of x, shape (n, dim); they are numbered ntotal, ntotal + 1, ...")
       .def("add_with_ids", &add_with_ids, "x"_a, "ids"_a,
            "Appends the rows of x, shape (n, dim), labelled by ids, shape (n,), integers.")
+      .def("remove_ids", &remove_ids, "ids"_a,
+           "Removes the rows labelled by ids (a 1-D integer array; labels not in the index are "
+           "ignored) and returns how many went. The others keep their labels; add() numbers on "
+           "as if nothing had been removed.")
       .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
-           "with label -1 and distance +inf (l2) or -inf. timeout in seconds (None: no limit; "
+           "with label -1 and distance +inf (l2, l1, linf) or -inf. timeout in seconds (None: no "
+           "limit; "
            "the error names the limit when it fires); Ctrl-C stops the search and leaves the index "
            "usable.")
       .def_property_readonly(
@@ -498,7 +513,7 @@ PYBIND11_MODULE(_vecaccel, m) {
           "dim", [](const PyFlatIndex& s) { return s.index.dim(); }, "Vector dimension.")
       .def_property_readonly(
           "metric", [](const PyFlatIndex& s) { return std::string(to_string(s.index.metric())); },
-          "'l2', 'inner_product' or 'cosine'.")
+          "'l2', 'inner_product', 'cosine', 'l1' or 'linf'.")
       .def_property_readonly(
           "context", [](const PyFlatIndex& s) { return s.context; }, "The index's Context.")
       .def(

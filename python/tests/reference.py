@@ -4,11 +4,14 @@ import numpy as np
 
 
 def scores(base, queries, metric):
-    """The nq x n matrix of float64 metric values (squared l2, inner product or cosine)."""
+    """The nq x n matrix of float64 metric values (squared l2, inner product, cosine, l1, linf)."""
     base = np.asarray(base, dtype=np.float64)
     queries = np.asarray(queries, dtype=np.float64)
     if metric == "l2":
         return ((queries[:, None, :] - base[None, :, :]) ** 2).sum(-1)
+    if metric in ("l1", "linf"):
+        differences = np.abs(queries[:, None, :] - base[None, :, :])
+        return differences.sum(-1) if metric == "l1" else differences.max(-1)
     s = queries @ base.T
     if metric == "cosine":
         s /= np.linalg.norm(queries, axis=1)[:, None] * np.linalg.norm(base, axis=1)[None, :]
@@ -19,8 +22,9 @@ def reference_knn(base, queries, k, metric, labels=None):
     """(D, I) best first, ties by label, padded with -1 and the worst value like FAISS."""
     s = scores(base, queries, metric)
     labels = np.arange(len(s[0]) if len(s) else len(base)) if labels is None else np.asarray(labels)
-    key = s if metric == "l2" else -s
-    D = np.full((len(s), k), np.inf if metric == "l2" else -np.inf)
+    smaller = metric in ("l2", "l1", "linf")
+    key = s if smaller else -s
+    D = np.full((len(s), k), np.inf if smaller else -np.inf)
     I = np.full((len(s), k), -1, dtype=np.int64)
     for row in range(len(s)):
         order = np.lexsort((labels, key[row]))[:k]

@@ -38,13 +38,19 @@ class FlatIndex:
     """Exact kNN over vectors kept on the GPU, like faiss.IndexFlatL2 / IndexFlatIP."""
 
     def __init__(self, dim: int, metric: str = "l2", context: Optional[Context] = None) -> None:
-        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product' or 'cosine', in any case.
+        """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product', 'cosine', 'l1' (sum of
+        |q - x|) or 'linf' (largest |q - x|), in any case.
 
         dim: a positive integer (TypeError / ValueError naming dim and the value otherwise)."""
     def add(self, x: npt.ArrayLike) -> None:
         """Appends the rows of x, shape (n, dim), numbered ntotal, ntotal + 1, ..."""
     def add_with_ids(self, x: npt.ArrayLike, ids: npt.ArrayLike) -> None:
         """Appends the rows of x, shape (n, dim), labelled by integer ids, shape (n,)."""
+    def remove_ids(self, ids: npt.ArrayLike) -> int:
+        """Removes the rows labelled by ids (1-D integers; absent labels are ignored).
+
+        Returns how many rows went; the others keep their labels, and add() numbers on as if
+        nothing had been removed."""
     def search(self, queries: npt.ArrayLike, k: int, timeout: Optional[float] = None) -> _Results:
         """(D, I) of shape (nq, k), best first, ties by label, padded with label -1.
 
@@ -59,7 +65,7 @@ class FlatIndex:
         """Vector dimension."""
     @property
     def metric(self) -> str:
-        """'l2', 'inner_product' or 'cosine'."""
+        """'l2', 'inner_product', 'cosine', 'l1' or 'linf'."""
     @property
     def context(self) -> Context:
         """The context the index lives on."""

@@ -40,6 +40,9 @@ double float32_bound(Metric metric, std::size_t dim, double query_norm, double m
       // steps, each of which Vulkan lets be 2.5 ulp (sqrt, division): 20 u covers them. Rows
       // and queries are scaled so |q|, |x| >= 1, which bounds the flushed part by itself.
       return (2.0 * gamma(d) + 20.0 * unit_roundoff) * safety + flushed;
+    case Metric::l1:
+    case Metric::linf:  // value_relative_bound
+      break;
   }
   return INFINITY;
 }
@@ -127,10 +130,29 @@ double tensor_product_error(ScreenPrecision precision, double d, double query_no
   return coop_product_error(precision, d, query_norm, max_base_norm);
 }
 
+/// l1 and linf: a row of true value s screens at s̃ with |s̃ - s| <= ρ s + a, so every row
+/// screened at S or worse has s >= (S - a) / (1 + ρ) >= S - (ρ S + a): the bound at S.
+/// l1 rounds each difference once (relative u) and sums d terms in any order (γ_{d-1}, with
+/// the difference's rounding γ_d); linf rounds each difference once and the maximum is exact
+/// (u). a: what flushed subnormals can lose, 2^-126 each: 2d inputs, d differences and
+/// fewer than 2d + 64 partial sums (padding and the subgroup's joins included).
+double value_relative_bound(Metric metric, std::size_t dim, double screen_value) {
+  if (!std::isfinite(screen_value) || screen_value < 0.0) return INFINITY;
+  const auto d = static_cast<double>(dim);
+  const double relative = metric == Metric::l1 ? gamma(d) : unit_roundoff;
+  const double flushed = (5.0 * d + 64.0) * flush_error;
+  return (relative * screen_value + flushed) * safety;
+}
+
 }  // namespace
 
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
-                          ScreenPrecision precision) {
+                          ScreenPrecision precision, double screen_value) {
+  if (metric == Metric::l1 || metric == Metric::linf) {
+    // No product form: only the SIMT float32 kernels screen them (knn_plan.cpp).
+    if (precision != ScreenPrecision::float32) return INFINITY;
+    return value_relative_bound(metric, dim, screen_value);
+  }
   const double float32_part = float32_bound(metric, dim, query_norm, max_base_norm);
   if (precision == ScreenPrecision::float32) return float32_part;
   const auto d = static_cast<double>(dim);
@@ -146,6 +168,9 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
       case Metric::cosine:
         // Divided by |q||x| >= 1: rows scaled to a largest element in [1, 2) before the copy.
         return arithmetic + 1.01 * half_copy_error(d, 1.0, 1.0);
+      case Metric::l1:
+      case Metric::linf:
+        break;
     }
     return INFINITY;
   }
@@ -157,6 +182,9 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
     case Metric::cosine:
       // Divided by about |q||x| >= 1 (rows scaled to a largest element in [1, 2)).
       return float32_part + 1.01 * tensor_product_error(precision, d, 1.0, 1.0);
+    case Metric::l1:
+    case Metric::linf:
+      break;
   }
   return INFINITY;
 }

@@ -9,6 +9,7 @@
 // S, so its true value is no better than S ∓ bound — the candidates' exact top k is the top k
 // of the whole base, ties by label included.
 
+#include <cmath>
 #include <cstddef>
 #include <string_view>
 
@@ -38,8 +39,14 @@ void check_squared_norm(double norm, Metric metric, std::string_view what, std::
 /// screens read rows scaled to a largest element in [1, 2)). Covers float32 rounding with
 /// any summation order and FMA contraction, and flushed denormals.
 /// Tensor-core screens add their products' error (docs/exactness.md, "Tensor-core screens").
+///
+/// l1 and linf (float32 screens only; infinite for any other) err relative to the value
+/// itself, not to the norms: for them the bound holds for every row screened at
+/// `screen_value` or worse (pass the screen's last candidate value), s >= s̃ - bound there
+/// (docs/exactness.md, "l1 and linf"). Left out, it is infinite: nothing is certified.
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
-                          ScreenPrecision precision = ScreenPrecision::float32);
+                          ScreenPrecision precision = ScreenPrecision::float32,
+                          double screen_value = INFINITY);
 
 /// Whether no row outside the candidates can enter the top k: `kth_exact` is the exact k-th
 /// best candidate value, `screen_last` the screen's value of its last candidate.

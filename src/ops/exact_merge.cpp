@@ -126,6 +126,14 @@ double dot(std::span<const float> a, std::span<const float> b) {
 // would round differently from the re-ranking shader's separate operations.
 double direct_distance(std::span<const float> query, std::span<const float> row, Metric metric) {
   if (metric == Metric::inner_product) return dot(query, row);
+  if (metric == Metric::l1 || metric == Metric::linf) {
+    double value = 0.0;
+    for (std::size_t i = 0; i < query.size(); ++i) {
+      const double t = std::fabs(static_cast<double>(query[i]) - static_cast<double>(row[i]));
+      value = metric == Metric::l1 ? value + t : std::max(value, t);
+    }
+    return value;
+  }
   if (metric == Metric::l2) {
     double sum = 0.0;
     for (std::size_t i = 0; i < query.size(); ++i) {

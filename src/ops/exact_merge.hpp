@@ -21,7 +21,8 @@
 namespace vecaccel::detail {
 
 /// The float64 direct-form value the engine ranks by (shaders/knn_rerank.comp): Σ(qᵢ − xᵢ)²,
-/// Σ qᵢxᵢ, or Σ qᵢxᵢ / (sqrt(Σqᵢ²) sqrt(Σxᵢ²)) (0 for a zero vector), summed in order.
+/// Σ qᵢxᵢ, Σ qᵢxᵢ / (sqrt(Σqᵢ²) sqrt(Σxᵢ²)) (0 for a zero vector), Σ|qᵢ − xᵢ| or max |qᵢ − xᵢ|,
+/// summed in order.
 double direct_distance(std::span<const float> query, std::span<const float> row, Metric metric);
 
 /// For each part, the slots (query * k + j) whose float64 value merge_exact needs: candidates

@@ -13,10 +13,12 @@
 
 #include "core/writer_preferring_mutex.hpp"
 #include "ops/base_upload.hpp"
+#include "ops/chunk_readback.hpp"
 #include "ops/flat_index_file.hpp"
 #include "ops/id_order.hpp"
 #include "ops/kernels.hpp"
 #include "ops/knn_engine.hpp"
+#include "ops/row_compaction.hpp"
 #include "ops/streamed_search.hpp"
 #include "vecaccel/error.hpp"
 
@@ -27,10 +29,8 @@ namespace {
 // A first chunk sized exactly to a tiny first add would be regrown on every following small
 // add; starting at a few hundred rows costs little and skips those first doublings.
 constexpr std::size_t kMinChunkCapacity = 256;
-// save() downloads through a host-visible pooled buffer of at most this many bytes at a time,
-// so saving a large index needs little extra memory.
-constexpr std::uint64_t kDownloadSliceBytes = std::uint64_t{16} << 20;
-// load() uploads this many rows per add, for the same reason.
+// load() uploads this many bytes of rows per add, so loading a large index needs little extra
+// memory.
 constexpr std::uint64_t kLoadSliceBytes = std::uint64_t{64} << 20;
 
 std::size_t checked_dim(std::size_t dim) {
@@ -159,30 +159,46 @@ class FlatIndexImpl {
 
   /// reconstruct() of rows in range, under a lock the caller holds.
   std::vector<float> reconstruct_locked(std::span<const std::size_t> rows) const {
-    if (type_ != ElementType::float32) return reconstruct_compact(rows);
-    std::vector<float> out(rows.size() * dim_);
-    if (rows.empty()) return out;
-    const std::uint64_t row_bytes = dim_ * sizeof(float);
-    const std::size_t slice_rows =
-        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / row_bytes));
-    BufferToken staging = context_.get_buffer(std::min(rows.size(), slice_rows) * row_bytes);
-    // Every chunk but the last is full, so a row's chunk follows from its position.
-    const std::size_t chunk_rows = engine_.chunk_rows();
-    for (std::size_t first = 0; first < rows.size(); first += slice_rows) {
-      const std::size_t n = std::min(slice_rows, rows.size() - first);
-      context_.execute_and_wait(
-          [&](CommandBuffer&, ComputeEncoder& encoder) {
-            for (std::size_t i = 0; i < n; ++i) {
-              const std::size_t row = rows[first + i];
-              encoder.copy_buffer(chunks_[row / chunk_rows].vectors, (row % chunk_rows) * row_bytes,
-                                  staging.buffer(), i * row_bytes, row_bytes);
-            }
-            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-          },
-          without_time_limit());
-      staging.read_bytes(std::as_writable_bytes(std::span(out).subspan(first * dim_, n * dim_)));
+    std::vector<Buffer> buffers;
+    for (const BaseChunk& chunk : chunks_)
+      buffers.push_back(chunk.vectors);
+    for (const CompactChunk& chunk : compact_)
+      buffers.push_back(chunk.bytes);
+    return widen_on_host(type_, read_back_rows(context_, buffers, engine_.chunk_rows(),
+                                               dim_ * element_size(type_), rows));
+  }
+
+  /// Removes the rows whose id is in `ids`; the others keep their ids and order.
+  std::size_t remove_ids(std::span<const std::int64_t> ids) {
+    std::vector<std::int64_t> removed(ids.begin(), ids.end());
+    std::sort(removed.begin(), removed.end());
+    std::unique_lock lock(mutex_);
+    // Not std::vector<bool>: a span needs contiguous bools.
+    const auto keep = std::make_unique<bool[]>(rows_);
+    std::vector<std::int64_t> kept_ids;
+    for (std::size_t row = 0; row < rows_; ++row) {
+      const std::int64_t id = ids_.empty() ? static_cast<std::int64_t>(row) : ids_[row];
+      keep[row] = !std::binary_search(removed.begin(), removed.end(), id);
+      if (keep[row]) kept_ids.push_back(id);
     }
-    return out;
+    const std::size_t count = rows_ - kept_ids.size();
+    if (count == 0) return 0;
+    const std::span<const bool> kept(keep.get(), rows_);
+    if (type_ == ElementType::float32) {
+      remove_rows(context_, chunks_, kept, engine_.chunk_rows(), dim_);
+    } else {
+      remove_rows(context_, compact_, kept, engine_.chunk_rows(), dim_);
+    }
+    rows_ = kept_ids.size();
+    // Ids stay in their order, so ascending ones stay ascending; where they are the positions
+    // again (only rows at the end were removed), no list is needed.
+    if (kept_ids == positions(0, rows_)) {
+      ids_.clear();
+    } else {
+      ids_ = std::move(kept_ids);
+    }
+    ids_ascending_ = std::is_sorted(ids_.begin(), ids_.end());
+    return count;
   }
 
   void reset() {
@@ -192,27 +208,27 @@ class FlatIndexImpl {
     ids_.clear();
     ids_ascending_ = true;
     rows_ = 0;
+    next_label_ = 0;
   }
 
   void save(const std::filesystem::path& path) const {
     // Saving only reads: searches may go on meanwhile, mutations wait.
     std::shared_lock lock(mutex_);
-    FlatIndexWriter writer(path, {.metric = metric_, .dim = dim_, .rows = rows_});
-    if (ids_.empty()) {
-      writer.write_ids(positions(0, rows_));
-    } else {
-      writer.write_ids(ids_);
-    }
-    for (const BaseChunk& chunk : chunks_) {
-      download_chunk(chunk, writer);
-    }
-    for (const CompactChunk& chunk : compact_) {
-      download_compact(chunk, writer);
-    }
+    FlatIndexWriter writer(path, {.metric = metric_,
+                                  .dim = dim_,
+                                  .rows = rows_,
+                                  .element_type = type_,
+                                  .next_label = next_label_});
+    writer.write_ids(ids_.empty() ? positions(0, rows_) : ids_);
+    const auto sink = [&](std::span<const std::byte> rows) { writer.write_vectors(rows); };
+    for (const BaseChunk& chunk : chunks_)
+      read_back_slices(context_, chunk.vectors, chunk.rows, dim_ * sizeof(float), sink);
+    for (const CompactChunk& chunk : compact_)
+      read_back_slices(context_, chunk.bytes, chunk.rows, dim_, sink);
     writer.commit();
   }
 
-  /// Fills this (new, empty) index from a verified file.
+  /// Fills this (new, empty) index of the file's element type from a verified file.
   void load_from(FlatIndexReader& reader, const std::filesystem::path& path) {
     const std::vector<std::int64_t> ids = reader.read_ids();
     // Only a crafted file holds one (add_with_ids refuses them), but the checksum cannot tell.
@@ -220,26 +236,35 @@ class FlatIndexImpl {
       throw Error(Errc::io_error,
                   "cannot load index '" + path.string() + "': " + negative_id_text(row, ids[row]));
     }
-    const std::size_t slice_rows =
-        std::max<std::size_t>(1, kLoadSliceBytes / (dim_ * sizeof(float)));
-    std::vector<float> values;
+    const bool positional = ids == positions(0, ids.size());
+    const std::size_t row_bytes = dim_ * element_size(type_);
+    const std::size_t slice_rows = std::max<std::size_t>(1, kLoadSliceBytes / row_bytes);
+    std::vector<std::byte> bytes;
     std::unique_lock lock(mutex_);
     for (std::size_t row = 0; row < ids.size(); row += slice_rows) {
       const std::size_t n = std::min(slice_rows, ids.size() - row);
-      values.resize(n * dim_);
-      reader.read_vectors(values);
-      try {
-        // save() writes only finite values (add checks them), so this holds for any file the
-        // checksum vouches for unless it was crafted; still never build an index from it.
-        check_finite(values, dim_, "base", row);
-      } catch (const Error& e) {
-        throw Error(Errc::io_error, "cannot load index '" + path.string() + "': " + e.what());
-      }
-      append_locked(rows_in_memory<float>(values, dim_), std::span(ids).subspan(row, n), true);
+      bytes.resize(n * row_bytes);
+      reader.read_vectors(bytes);
+      const RowSource rows{.type = type_, .dim = dim_, .bytes = bytes};
+      if (type_ == ElementType::float32) check_loaded(rows, row, path);
+      append_locked(rows, std::span(ids).subspan(row, n), !positional);
     }
+    next_label_ = static_cast<std::size_t>(reader.header().next_label);
   }
 
  private:
+  /// save() writes only finite values (add checks them), so this holds for any file the
+  /// checksum vouches for unless it was crafted; still never build an index from it.
+  void check_loaded(const RowSource& rows, std::size_t first_row,
+                    const std::filesystem::path& path) const {
+    try {
+      check_finite({reinterpret_cast<const float*>(rows.bytes.data()), rows.bytes.size() / 4}, dim_,
+                   "base", first_row);
+    } catch (const Error& e) {
+      throw Error(Errc::io_error, "cannot load index '" + path.string() + "': " + e.what());
+    }
+  }
+
   std::size_t rows_of(std::span<const float> values, const char* operation) const {
     return rows_of(rows_in_memory(values, dim_), operation);
   }
@@ -304,16 +329,18 @@ class FlatIndexImpl {
           done += take;
         }
       }
-      // add() numbers rows by position, also after earlier add_with_ids calls.
-      if (with_ids) {
+      // add() numbers rows on from every row added before (removed ones and add_with_ids
+      // rows too), so that no label it gives repeats.
+      if (with_ids || !ids_.empty() || next_label_ != old_rows) {
         if (ids_.empty()) ids_ = positions(0, old_rows);
-        ids_.insert(ids_.end(), ids.begin(), ids.end());
-      } else if (!ids_.empty()) {
-        const std::vector<std::int64_t> more = positions(old_rows, n);
+        const std::vector<std::int64_t> more =
+            with_ids ? std::vector<std::int64_t>(ids.begin(), ids.end())
+                     : positions(next_label_, n);
         ids_.insert(ids_.end(), more.begin(), more.end());
       }
       ids_ascending_ = ids_ascend(ids_, old_ids, ids_ascending_);
       rows_ = old_rows + n;
+      next_label_ += n;
     } catch (...) {
       // Rows past a chunk's count are ignored by the engine: trimming the counts undoes the
       // append (a grown last chunk holds the same first rows as the one it replaced).
@@ -410,8 +437,10 @@ class FlatIndexImpl {
     std::vector<std::size_t> first_rows;
     for (std::size_t c = 0, row = 0; c < compact_.size(); row += compact_[c].rows, ++c)
       first_rows.push_back(row);
-    TopKMerger merger(queries, dim_, k, metric_, small_integers(queries),
-                      [&](std::int64_t label) { return download_row(first_rows, label); });
+    TopKMerger merger(queries, dim_, k, metric_, small_integers(queries), [&](std::int64_t label) {
+      const auto row = static_cast<std::size_t>(label);
+      return reconstruct_locked(std::span(&row, 1));
+    });
     std::size_t widest = 1;
     for (const CompactChunk& chunk : compact_)
       widest = std::max(widest, chunk.rows);
@@ -437,112 +466,6 @@ class FlatIndexImpl {
     return merger.take();
   }
 
-  /// One row of a compact chunk, read back from the GPU and widened (exact) for tie-breaking.
-  std::vector<float> download_row(std::span<const std::size_t> first_rows,
-                                  std::int64_t label) const {
-    const auto row = static_cast<std::size_t>(label);
-    const std::size_t c = static_cast<std::size_t>(
-        std::upper_bound(first_rows.begin(), first_rows.end(), row) - first_rows.begin() - 1);
-    BufferToken staging = context_.get_buffer(dim_);
-    context_.execute_and_wait(
-        [&](CommandBuffer&, ComputeEncoder& encoder) {
-          encoder.copy_buffer(compact_[c].bytes, std::uint64_t{row - first_rows[c]} * dim_,
-                              staging.buffer(), 0, dim_);
-          encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-        },
-        without_time_limit());
-    std::vector<std::byte> bytes(dim_);
-    staging.read_bytes(bytes);
-    return widen_on_host(bytes);
-  }
-
-  std::vector<float> widen_on_host(std::span<const std::byte> bytes) const {
-    std::vector<float> out(bytes.size());
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-      out[i] = type_ == ElementType::uint8 ? static_cast<float>(static_cast<std::uint8_t>(bytes[i]))
-                                           : static_cast<float>(static_cast<std::int8_t>(bytes[i]));
-    }
-    return out;
-  }
-
-  /// reconstruct() of a compact index: the rows' bytes read back and widened (exact).
-  std::vector<float> reconstruct_compact(std::span<const std::size_t> rows) const {
-    std::vector<float> out(rows.size() * dim_);
-    if (rows.empty()) return out;
-    const std::size_t slice_rows =
-        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / dim_));
-    BufferToken staging = context_.get_buffer(std::min(rows.size(), slice_rows) * dim_);
-    // Every chunk but the last is full, so a row's chunk follows from its position.
-    const std::size_t chunk_rows = engine_.chunk_rows();
-    std::vector<std::byte> bytes;
-    for (std::size_t first = 0; first < rows.size(); first += slice_rows) {
-      const std::size_t n = std::min(slice_rows, rows.size() - first);
-      context_.execute_and_wait(
-          [&](CommandBuffer&, ComputeEncoder& encoder) {
-            for (std::size_t i = 0; i < n; ++i) {
-              const std::size_t row = rows[first + i];
-              encoder.copy_buffer(compact_[row / chunk_rows].bytes,
-                                  std::uint64_t{row % chunk_rows} * dim_, staging.buffer(),
-                                  std::uint64_t{i} * dim_, dim_);
-            }
-            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-          },
-          without_time_limit());
-      bytes.resize(n * dim_);
-      staging.read_bytes(bytes);
-      const std::vector<float> widened = widen_on_host(bytes);
-      std::copy(widened.begin(), widened.end(),
-                out.begin() + static_cast<std::ptrdiff_t>(first * dim_));
-    }
-    return out;
-  }
-
-  /// Writes a compact chunk's rows to the file as float32 (exact), read back in slices.
-  void download_compact(const CompactChunk& chunk, FlatIndexWriter& writer) const {
-    if (chunk.rows == 0) return;
-    const std::size_t slice_rows =
-        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / dim_));
-    BufferToken staging = context_.get_buffer(std::min(chunk.rows, slice_rows) * dim_);
-    std::vector<std::byte> bytes;
-    for (std::size_t row = 0; row < chunk.rows; row += slice_rows) {
-      const std::size_t n = std::min(slice_rows, chunk.rows - row);
-      context_.execute_and_wait(
-          [&](CommandBuffer&, ComputeEncoder& encoder) {
-            encoder.copy_buffer(chunk.bytes, std::uint64_t{row} * dim_, staging.buffer(), 0,
-                                std::uint64_t{n} * dim_);
-            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-          },
-          without_time_limit());
-      bytes.resize(n * dim_);
-      staging.read_bytes(bytes);
-      writer.write_vectors(widen_on_host(bytes));
-    }
-  }
-
-  /// Writes a chunk's vectors to the file, read back from the GPU in slices.
-  void download_chunk(const BaseChunk& chunk, FlatIndexWriter& writer) const {
-    if (chunk.rows == 0) return;
-    const std::uint64_t row_bytes = dim_ * sizeof(float);
-    const std::size_t slice_rows =
-        static_cast<std::size_t>(std::max<std::uint64_t>(1, kDownloadSliceBytes / row_bytes));
-    BufferToken staging = context_.get_buffer(std::min(chunk.rows, slice_rows) * row_bytes);
-    std::vector<float> host;
-    for (std::size_t row = 0; row < chunk.rows; row += slice_rows) {
-      const std::size_t n = std::min(slice_rows, chunk.rows - row);
-      const std::uint64_t bytes = n * row_bytes;
-      context_.execute_and_wait(
-          [&](CommandBuffer&, ComputeEncoder& encoder) {
-            encoder.copy_buffer(chunk.vectors, row * row_bytes, staging.buffer(), 0, bytes);
-            // The copy's writes must be visible to the host before it reads the mapped memory.
-            encoder.barrier({staging.buffer()}, Stage::blit, Stage::host);
-          },
-          without_time_limit());
-      host.resize(n * dim_);
-      staging.read_bytes(std::as_writable_bytes(std::span(host)));
-      writer.write_vectors(host);
-    }
-  }
-
   Context& context_;
   std::size_t dim_;
   Metric metric_;
@@ -557,6 +480,8 @@ class FlatIndexImpl {
   std::vector<BaseChunk> chunks_;      // float32 rows; all full except the last
   std::vector<CompactChunk> compact_;  // uint8/int8 rows; likewise
   std::size_t rows_ = 0;
+  // Rows ever added (since the last reset): the label add() gives next.
+  std::size_t next_label_ = 0;
   // ids_[global row]; empty while every row's id is its position (add() alone), which spares
   // a large base 8 bytes a row of host memory.
   std::vector<std::int64_t> ids_;
@@ -625,6 +550,9 @@ KnnResult FlatIndex::search(MatrixView<const float> queries, std::size_t k,
 std::vector<float> FlatIndex::reconstruct(std::span<const std::size_t> rows) const {
   return impl_->reconstruct(rows);
 }
+std::size_t FlatIndex::remove_ids(std::span<const std::int64_t> ids) {
+  return impl_->remove_ids(ids);
+}
 std::size_t FlatIndex::size() const noexcept {
   return impl_->size();
 }
@@ -648,7 +576,7 @@ FlatIndex FlatIndex::load(Context& context, const std::filesystem::path& path) {
   detail::FlatIndexReader reader(path);
   const detail::FlatIndexHeader& header = reader.header();
   auto impl = std::make_unique<detail::FlatIndexImpl>(context, static_cast<std::size_t>(header.dim),
-                                                      header.metric, ElementType::float32,
+                                                      header.metric, header.element_type,
                                                       HalfCopy::automatic);
   impl->load_from(reader, path);
   return FlatIndex(std::move(impl));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <string>
+#include <vector>
 
 #include "knn_plan.hpp"
 #include "vecaccel/argument_table.hpp"
@@ -26,9 +27,29 @@ std::uint32_t metric_code(Metric metric) {
       return 1;
     case Metric::cosine:
       return 2;
+    case Metric::l1:
+      return 3;
+    case Metric::linf:
+      return 4;
   }
   return 0;
 }
+
+bool has_product_form(Metric metric) {
+  return metric != Metric::l1 && metric != Metric::linf;
+}
+
+namespace {
+
+/// The SIMT kernels' specialization (shaders/distance_form.glsl, constant id 3): none for the
+/// product form, so those pipelines are the ones they always were.
+std::vector<std::uint32_t> distance_form(Metric metric) {
+  if (metric == Metric::l1) return {1};
+  if (metric == Metric::linf) return {2};
+  return {};
+}
+
+}  // namespace
 
 KernelShapes KernelShapes::for_device(const Capabilities& caps) {
   KernelShapes s{};
@@ -135,7 +156,7 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
     return;
   }
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
-  if (a.dim % 4 == 0) {
+  if (a.dim % 4 == 0 && has_product_form(a.metric)) {
     // 16-byte loads need every row to start on a 16-byte boundary.
     encoder.set_pipeline(device.shaders().pipeline(
         {.name = s.block == 128 ? "distances_gemm_large" : "distances_gemm_small",
@@ -149,7 +170,8 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
   const bool large = s.tile_m == 128;
   encoder.set_pipeline(
       device.shaders().pipeline({.name = large ? "distances_tiled_large" : "distances_tiled_small",
-                                 .workgroup_size = {tx, ty, 1}}));
+                                 .workgroup_size = {tx, ty, 1},
+                                 .constants = distance_form(a.metric)}));
   bind_distance_arguments(encoder, a);
   encoder.dispatch_threadgroups(groups(a.num_base, s.tile_n), groups(a.num_queries, s.tile_m));
 }
@@ -214,14 +236,17 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   // subgroup's four rows.
   const bool vec4 = a.dim % 4 == 0 && caps.subgroup_size >= 4;
   const bool half = a.base_scales.valid();
-  if (half && !half_copy_supported(caps, a.dim)) {
+  if (half && (!half_copy_supported(caps, a.dim) || !has_product_form(a.metric))) {
     throw Error(Errc::invalid_argument,
-                "a float16 base copy of dimension " + std::to_string(a.dim) +
-                    ": it needs a dimension divisible by 4 and subgroups of 4 or more");
+                "a float16 base copy of dimension " + std::to_string(a.dim) + " for " +
+                    std::string(to_string(a.metric)) +
+                    ": it needs a dimension divisible by 4, subgroups of 4 or more and a metric "
+                    "of products (l2, inner product, cosine)");
   }
   encoder.set_pipeline(device.shaders().pipeline({
       .name = half ? "distances_small_half" : (vec4 ? "distances_small_vec4" : "distances_small"),
       .workgroup_size = {threads, 1, 1},
+      .constants = distance_form(a.metric),
   }));
   // Enough workgroups to fill the device, each subgroup striding over 32 rows (8 turns of the
   // kernel's 4 rows): fewer, longer-lived workgroups stream better than one turn each. Long

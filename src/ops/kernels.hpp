@@ -76,8 +76,9 @@ struct DistanceArgs {
   std::uint32_t out_stride = 0, out_offset = 0;
   Metric metric = Metric::l2;
 };
-/// Picks the tiled kernel, or the streaming one (in slices) for up to streamed_query_limit
-/// queries.
+/// Picks the tiled kernel (its 16-byte-load GEMM form where the dimension allows and the
+/// metric has a product form), or the streaming one (in slices) for up to
+/// streamed_query_limit queries.
 void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& args);
 
@@ -184,5 +185,9 @@ std::uint32_t max_screen_candidates(const Capabilities& caps);
 
 /// The kernels' metric code (metric.glsl).
 std::uint32_t metric_code(Metric metric);
+/// Whether the metric is computed from dot products (l2, inner product, cosine): the GEMM,
+/// tensor-core, fused and float16-copy kernels compute only those. l1 and linf are screened by
+/// the SIMT float32 kernels alone (encode_distances picks them).
+bool has_product_form(Metric metric);
 
 }  // namespace vecaccel::detail

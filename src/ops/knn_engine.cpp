@@ -460,7 +460,8 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     if (total > kk) {
       for (std::uint32_t r = 0; r < f.qb; ++r) {
         const double bound =
-            screen_error_bound(metric_, dim_, f.query_norms[r], max_norm, plan.precision);
+            screen_error_bound(metric_, dim_, f.query_norms[r], max_norm, plan.precision,
+                               certificate[2 * std::size_t{r} + 1]);
         if (!certified(metric_, certificate[2 * std::size_t{r}],
                        certificate[2 * std::size_t{r} + 1], bound))
           uncertified.push_back(f.q0 + r);

@@ -172,16 +172,18 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   // (a block would be almost all empty rows).
   const bool blocked = shape.queries > streamed_query_limit;
   const std::uint32_t limit = max_screen_candidates(caps);
-  const bool fusable =
-      blocked && fused_knn_supported(caps,
-                                     screen_candidates(shape.k, shape.base_rows, shape.dim,
-                                                       ScreenPrecision::float32, limit),
-                                     dim);
-  const bool tensor_cores_allowed = shape.least_precise == ScreenPrecision::float16 ||
-                                    shape.least_precise == ScreenPrecision::float16x3;
-  const bool half_copy_allowed = shape.least_precise == ScreenPrecision::float16 ||
-                                 shape.least_precise == ScreenPrecision::half_base;
-  if (shape.queries > small_query_limit && shape.half_copy &&
+  // l1 and linf have no product form: the SIMT float32 kernels alone screen them.
+  const bool products = has_product_form(shape.metric);
+  const bool fusable = blocked && products &&
+                       fused_knn_supported(caps,
+                                           screen_candidates(shape.k, shape.base_rows, shape.dim,
+                                                             ScreenPrecision::float32, limit),
+                                           dim);
+  const bool tensor_cores_allowed = products && (shape.least_precise == ScreenPrecision::float16 ||
+                                                 shape.least_precise == ScreenPrecision::float16x3);
+  const bool half_copy_allowed = products && (shape.least_precise == ScreenPrecision::float16 ||
+                                              shape.least_precise == ScreenPrecision::half_base);
+  if (shape.queries > small_query_limit && shape.half_copy && products &&
       shape.least_precise == ScreenPrecision::float16 && half_coop_distances_supported(caps, dim)) {
     // Tensor cores over the base's float16 copy and the queries': no conversion on load, half
     // the bytes, at every dimension.

@@ -16,6 +16,10 @@ std::string_view to_string(Metric metric) noexcept {
       return "inner_product";
     case Metric::cosine:
       return "cosine";
+    case Metric::l1:
+      return "l1";
+    case Metric::linf:
+      return "linf";
   }
   return "l2";
 }
@@ -28,8 +32,10 @@ Metric parse_metric(std::string_view text) {
   if (name == "l2") return Metric::l2;
   if (name == "ip" || name == "inner_product") return Metric::inner_product;
   if (name == "cosine" || name == "cos") return Metric::cosine;
-  throw Error(Errc::invalid_argument,
-              "unknown metric '" + std::string(text) + "' (use l2, ip or cosine, in any case)");
+  if (name == "l1") return Metric::l1;
+  if (name == "linf") return Metric::linf;
+  throw Error(Errc::invalid_argument, "unknown metric '" + std::string(text) +
+                                          "' (use l2, ip, cosine, l1 or linf, in any case)");
 }
 
 }  // namespace vecaccel

@@ -263,7 +263,7 @@ void encode_distances(Context& context, ComputeEncoder& encoder, const MatrixRef
   check_range(queries.buffer, queries.offset, queries.rows * queries.cols * 4, "distances queries");
   check_range(base.buffer, base.offset, base.rows * base.cols * 4, "distances base");
   check_range(out.buffer, out.offset, out.rows * out.cols * 4, "distances output");
-  if (metric != Metric::inner_product) {
+  if (metric == Metric::l2 || metric == Metric::cosine) {
     check_range(query_norms, queries.offset / queries.cols, queries.rows * 4, "query norms");
     check_range(base_norms, base.offset / base.cols, base.rows * 4, "base norms");
   }

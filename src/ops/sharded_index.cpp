@@ -94,8 +94,22 @@ struct Shard {
         const ContextConfiguration& configuration)
       : context(Device::open(device), configuration), index(context, dim, metric, type) {}
 
-  std::size_t rows() const {
+  /// Local rows numbered so far: the label the index's next add() gives.
+  std::size_t numbered() const {
     return blocks.empty() ? 0 : blocks.back().local + blocks.back().count;
+  }
+
+  /// Rows the shard holds.
+  std::size_t rows() const { return numbered() - removed.size(); }
+
+  /// The index's position of a local row it holds (remove_ids closes the gaps up).
+  std::size_t position(std::size_t local) const {
+    return local - static_cast<std::size_t>(
+                       std::lower_bound(removed.begin(), removed.end(), local) - removed.begin());
+  }
+
+  bool holds(std::size_t local) const {
+    return !std::binary_search(removed.begin(), removed.end(), local);
   }
 
   /// The global row of a local row (a label its index returned).
@@ -117,9 +131,11 @@ struct Shard {
   Context context;
   // Labelled by local row (add() numbers them): a shard's blocks hold ascending global rows,
   // so its ties are ordered as one FlatIndex over all rows orders them (by row). Its results
-  // are relabelled by global row (global_row) before they are merged.
+  // are relabelled by global row (global_row) before they are merged. remove_ids keeps the
+  // labels, so the blocks stay valid.
   FlatIndex index;
   std::vector<Block> blocks;
+  std::vector<std::size_t> removed;  // local rows removed, ascending
 };
 
 }  // namespace
@@ -193,7 +209,7 @@ class ShardedIndexImpl {
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       if (errors[s] || takes[s] == 0) continue;
       Shard& shard = *shards_[s];
-      shard.blocks.push_back({shard.rows(), size_ + firsts[s], takes[s]});
+      shard.blocks.push_back({shard.numbered(), size_ + firsts[s], takes[s]});
     }
     size_ += n;
     rethrow_first(errors);
@@ -253,7 +269,9 @@ class ShardedIndexImpl {
             });
         if (block == shard->blocks.end()) continue;
         const std::size_t local = block->local + (globals[i] - block->global);
-        const std::vector<float> row = shard->index.reconstruct(std::span(&local, 1));
+        if (!shard->holds(local)) continue;
+        const std::size_t position = shard->position(local);
+        const std::vector<float> row = shard->index.reconstruct(std::span(&position, 1));
         std::copy(row.begin(), row.end(), out.begin() + static_cast<std::ptrdiff_t>(i * dim_));
         break;
       }
@@ -266,11 +284,45 @@ class ShardedIndexImpl {
     std::vector<std::size_t> out;
     for (const auto& shard : shards_) {
       for (const Block& block : shard->blocks) {
-        for (std::size_t r = 0; r < block.count; ++r)
-          out.push_back(block.global + r);
+        for (std::size_t r = 0; r < block.count; ++r) {
+          if (shard->holds(block.local + r)) out.push_back(block.global + r);
+        }
       }
     }
     return out;
+  }
+
+  std::size_t remove_ids(std::span<const std::int64_t> ids) {
+    std::vector<std::int64_t> removed(ids.begin(), ids.end());
+    std::sort(removed.begin(), removed.end());
+    std::unique_lock lock(mutex_);
+    std::vector<std::vector<std::int64_t>> locals(shards_.size());
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      const Shard& shard = *shards_[s];
+      for (const Block& block : shard.blocks) {
+        for (std::size_t r = 0; r < block.count; ++r) {
+          const std::size_t global = block.global + r;
+          const auto id = ids_.empty() ? static_cast<std::int64_t>(global) : ids_[global];
+          if (shard.holds(block.local + r) &&
+              std::binary_search(removed.begin(), removed.end(), id))
+            locals[s].push_back(static_cast<std::int64_t>(block.local + r));
+        }
+      }
+    }
+    // Each shard's index labels its rows by local row (add() numbering): remove those.
+    const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
+      if (!locals[s].empty()) shards_[s]->index.remove_ids(locals[s]);
+    });
+    std::size_t count = 0;
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      if (errors[s]) continue;
+      std::vector<std::size_t>& gone = shards_[s]->removed;
+      gone.insert(gone.end(), locals[s].begin(), locals[s].end());
+      std::sort(gone.begin(), gone.end());
+      count += locals[s].size();
+    }
+    rethrow_first(errors);
+    return count;
   }
 
   void reset() {
@@ -278,6 +330,7 @@ class ShardedIndexImpl {
     for (auto& shard : shards_) {
       shard->index.reset();
       shard->blocks.clear();
+      shard->removed.clear();
     }
     ids_.clear();
     ids_ascending_ = true;
@@ -369,8 +422,11 @@ class ShardedIndexImpl {
       const std::size_t k = parts[s].k;
       std::vector<std::size_t> rows;
       rows.reserve(needed[s].size());
-      for (const std::size_t slot : needed[s])
-        rows.push_back(shards_[s]->local_row(static_cast<std::size_t>(parts[s].labels[slot])));
+      for (const std::size_t slot : needed[s]) {
+        const Shard& shard = *shards_[s];
+        rows.push_back(
+            shard.position(shard.local_row(static_cast<std::size_t>(parts[s].labels[slot]))));
+      }
       const std::vector<float> vectors = shards_[s]->index.reconstruct(rows);
       exact[s].resize(parts[s].labels.size());
       for (std::size_t i = 0; i < needed[s].size(); ++i) {
@@ -456,6 +512,9 @@ void ShardedIndex::add_with_ids(std::span<const std::int8_t> vectors,
 KnnResult ShardedIndex::search(std::span<const float> queries, std::size_t k,
                                const ExecuteOptions& options) const {
   return impl_->search(queries, k, options);
+}
+std::size_t ShardedIndex::remove_ids(std::span<const std::int64_t> ids) {
+  return impl_->remove_ids(ids);
 }
 std::size_t ShardedIndex::size() const noexcept {
   return impl_->size();

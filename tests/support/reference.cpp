@@ -34,13 +34,15 @@ std::vector<float> clustered_data(std::size_t n, std::size_t dim, std::size_t cl
 }
 
 double reference_metric(const float* a, const float* b, std::size_t dim, Metric metric) {
-  double dot = 0, na = 0, nb = 0, l2 = 0;
+  double dot = 0, na = 0, nb = 0, l2 = 0, l1 = 0, linf = 0;
   for (std::size_t j = 0; j < dim; ++j) {
     const double x = a[j], y = b[j];
     dot += x * y;
     na += x * x;
     nb += y * y;
     l2 += (x - y) * (x - y);
+    l1 += std::fabs(x - y);
+    linf = std::max(linf, std::fabs(x - y));
   }
   switch (metric) {
     case Metric::l2:
@@ -49,6 +51,10 @@ double reference_metric(const float* a, const float* b, std::size_t dim, Metric 
       return dot;
     case Metric::cosine:
       return (na > 0 && nb > 0) ? dot / (std::sqrt(na) * std::sqrt(nb)) : 0.0;
+    case Metric::l1:
+      return l1;
+    case Metric::linf:
+      return linf;
   }
   return 0;
 }
