@@ -78,6 +78,8 @@ void check_finite(std::span<const float> values, std::size_t dim, std::string_vi
 struct KnnScratch {
   Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
       final_values, final_labels, certificate;
+  /// Many candidates: the row selection's state, the global sort's keys and labels.
+  Buffer select_state, sort_keys, sort_labels;
   /// The buffers above, committed: each search's command buffer uses this set, so that
   /// scratch for many concurrent searches does not fill the context's set (256 buffers by
   /// default; found by bench/soak: 8 threads' scratch overflowed it).
