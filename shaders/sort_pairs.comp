@@ -101,46 +101,51 @@ void merge_local(uint first, uint size, uint from) {
   }
 }
 
+/// Writes sorted entry i of the row as output i (and the certificate at the k-th).
+void emit(uint row, uint i) {
+  const uint at = row * pc.padded + i;
+  const bool missing = ids[at] == MISSING;
+  const uint o = (pc.out_offset + row) * pc.k + i;
+  const double key = keys[at];
+  if (pc.float_keys != 0u) {
+    out_values[o] = floatBitsToUint(missing ? worst_value(pc.largest != 0u)
+                                            : key_value(uint(key), pc.largest != 0u));
+  } else {
+    out_values[o] = narrow(pc.largest != 0u ? -key : key);
+  }
+  out_labels[o] = missing ? -1 : int(ids[at]);
+  if (pc.has_certificate != 0u && i == pc.k - 1u) {
+    const uint cert = 2u * (pc.out_offset + row);
+    certificate[cert] = pc.largest != 0u ? -key : key;
+    certificate[cert + 1u] = double(screen[row * pc.stride + pc.count - 1u]);
+  }
+}
+
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint threads = gl_WorkGroupSize.x;
   const uint row = gl_WorkGroupID.y;
+  // Modes 2 and 3 stride over the row: a row may hold more pairs than a dispatch's groups.
+  const uint step = gl_NumWorkGroups.x * threads;
   if (pc.mode == 2u) {
-    const uint i = gl_WorkGroupID.x * threads + tid;
-    if (i >= pc.padded / 2u) return;
-    const uint lo = 2u * pc.distance * (i / pc.distance) + (i % pc.distance);
-    const uint a = row * pc.padded + lo;
-    const uint b = a + pc.distance;
-    const bool ascending = (lo & pc.size) == 0u;
-    if (before(keys[b], ids[b], keys[a], ids[a]) == ascending) {
-      const double key = keys[a];
-      keys[a] = keys[b];
-      keys[b] = key;
-      const uint id = ids[a];
-      ids[a] = ids[b];
-      ids[b] = id;
+    for (uint i = gl_WorkGroupID.x * threads + tid; i < pc.padded / 2u; i += step) {
+      const uint lo = 2u * pc.distance * (i / pc.distance) + (i % pc.distance);
+      const uint a = row * pc.padded + lo;
+      const uint b = a + pc.distance;
+      const bool ascending = (lo & pc.size) == 0u;
+      if (before(keys[b], ids[b], keys[a], ids[a]) == ascending) {
+        const double key = keys[a];
+        keys[a] = keys[b];
+        keys[b] = key;
+        const uint id = ids[a];
+        ids[a] = ids[b];
+        ids[b] = id;
+      }
     }
     return;
   }
   if (pc.mode == 3u) {
-    const uint i = gl_WorkGroupID.x * threads + tid;
-    if (i >= pc.k) return;
-    const uint at = row * pc.padded + i;
-    const bool missing = ids[at] == MISSING;
-    const uint o = (pc.out_offset + row) * pc.k + i;
-    const double key = keys[at];
-    if (pc.float_keys != 0u) {
-      out_values[o] = floatBitsToUint(missing ? worst_value(pc.largest != 0u)
-                                              : key_value(uint(key), pc.largest != 0u));
-    } else {
-      out_values[o] = narrow(pc.largest != 0u ? -key : key);
-    }
-    out_labels[o] = missing ? -1 : int(ids[at]);
-    if (pc.has_certificate != 0u && i == pc.k - 1u) {
-      const uint cert = 2u * (pc.out_offset + row);
-      certificate[cert] = pc.largest != 0u ? -key : key;
-      certificate[cert + 1u] = double(screen[row * pc.stride + pc.count - 1u]);
-    }
+    for (uint i = gl_WorkGroupID.x * threads + tid; i < pc.k; i += step) emit(row, i);
     return;
   }
   const uint first = gl_WorkGroupID.x * pc.block;

@@ -203,14 +203,24 @@ void encode_sort_pairs(Device& device, ComputeEncoder& encoder, const PairSortAr
     encoder.dispatch_threadgroups(x, a.rows);
   };
   const std::uint32_t blocks = width / block;
-  const auto pair_groups = static_cast<std::uint32_t>(ceil_div(width / 2, threads));
+  const std::uint32_t max_groups = caps.max_workgroup_count[0];
+  if (blocks > max_groups || a.rows > caps.max_workgroup_count[1]) {
+    throw Error(Errc::invalid_argument,
+                "sort: " + std::to_string(a.rows) + " rows of " + std::to_string(width) +
+                    " pairs take " + std::to_string(blocks) +
+                    " workgroups a row, above the device's " + std::to_string(max_groups));
+  }
+  // The global steps and the output stride over the row where it outnumbers the groups.
+  const auto pair_groups =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(ceil_div(width / 2, threads), max_groups));
   run(0, 0, 0, blocks);
   for (std::uint32_t size = 2 * block; size <= width; size *= 2) {
     for (std::uint32_t distance = size / 2; distance >= block; distance /= 2)
       run(2, size, distance, pair_groups);
     run(1, size, 0, blocks);
   }
-  run(3, 0, 0, static_cast<std::uint32_t>(ceil_div(a.k, threads)));
+  run(3, 0, 0,
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(ceil_div(a.k, threads), max_groups)));
 }
 
 }  // namespace vecaccel::detail
