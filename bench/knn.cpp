@@ -16,6 +16,8 @@
 
 #include "kernels.hpp"
 #include "knn_engine.hpp"
+#include "knn_plan.hpp"
+#include "select_rows.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 using namespace vecaccel;
@@ -186,6 +188,55 @@ void print_phases(Context& context, const detail::KnnEngine& engine,
                        .out_stride = cols});
       });
     }
+  }
+  // The many-workgroup radix selection (the screen's, from k' = 256 on) over the whole tile
+  // rows, at the search's own k' and those of the targets (k = 1000, 2048); then the
+  // global-memory sort of k' float64 values where k' is beyond shared memory.
+  const std::uint32_t own = screen_candidates(c.k, c.n, c.dim, ScreenPrecision::float32);
+  Buffer state = make(row_select_state_bytes(caps, qb, cols));
+  context.residency_manager().commit();
+  std::vector<std::uint32_t> wide = {own};
+  for (const std::uint32_t kk : {1136u, 2304u})
+    if (kk != own) wide.push_back(kk);
+  for (const std::uint32_t kk : wide) {
+    if (kk < row_select_min_candidates || 2ull * kk > cols) continue;
+    char name[64];
+    std::snprintf(name, sizeof name, "row select k'=%u", kk);
+    time(name, [&](ComputeEncoder& e) {
+      encode_row_select(device, e,
+                        {.b_values = tile,
+                         .b_cols = cols,
+                         .b_stride = cols,
+                         .rows = qb,
+                         .k = kk,
+                         .largest = largest,
+                         .out_values = cv,
+                         .out_labels = cl,
+                         .out_stride = kk,
+                         .state = state});
+    });
+    if (kk <= max_screen_candidates(caps)) continue;
+    const std::uint64_t sorted = std::uint64_t{qb} * sorted_width(kk);
+    const auto k = std::min<std::uint32_t>(static_cast<std::uint32_t>(c.k), kk);
+    Buffer sort_keys = make(sorted * 8), sort_labels = make(sorted * 4),
+           out_values = make(std::uint64_t{qb} * k * 4),
+           out_labels = make(std::uint64_t{qb} * k * 4);
+    context.residency_manager().commit();
+    std::snprintf(name, sizeof name, "global sort of k'=%u float64", kk);
+    time(name, [&](ComputeEncoder& e) {
+      encode_sort_pairs(device, e,
+                        {.keys = tile,
+                         .labels = cl,
+                         .rows = qb,
+                         .count = kk,
+                         .stride = kk,
+                         .k = k,
+                         .largest = largest,
+                         .sort_keys = sort_keys,
+                         .sort_labels = sort_labels,
+                         .out_values = out_values,
+                         .out_labels = out_labels});
+    });
   }
   if (fused_knn_supported(caps, 16, dim)) {
     time("fused float32 k'=16", [&](ComputeEncoder& e) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ops/certificate.hpp"
@@ -41,22 +42,17 @@ Capabilities cpu_like() {
 
 }  // namespace
 
-/// screen_candidates with the float32 screen and the GPU's limit.
+/// screen_candidates with the float32 screen.
 std::uint32_t candidates(std::size_t k, std::size_t rows) {
-  return screen_candidates(k, rows, 128, ScreenPrecision::float32,
-                           max_screen_candidates(gpu_like()));
+  return screen_candidates(k, rows, 128, ScreenPrecision::float32);
 }
 
-TEST(KnnPlan, ScreenProposesAMarginPastKWithinTheExactSelectionLimit) {
-  for (const Capabilities& caps : {gpu_like(), cpu_like()}) {
-    const std::uint32_t limit = max_screen_candidates(caps);
-    for (std::size_t k = 1; k <= ops::max_k; k += 7) {
-      for (const auto precision : {ScreenPrecision::float32, ScreenPrecision::float16}) {
-        const std::uint32_t c = screen_candidates(k, 10'000'000, 4096, precision, limit);
-        EXPECT_GE(c, k);
-        EXPECT_LE(c, limit);
-        if (k + 16 <= limit) EXPECT_GE(c, k + 6) << "k " << k;
-      }
+TEST(KnnPlan, ScreenProposesAMarginPastKForEveryK) {
+  for (std::size_t k = 1; k <= 300'000; k = k < 4096 ? k + 7 : k * 3 / 2) {
+    for (const auto precision : {ScreenPrecision::float32, ScreenPrecision::float16}) {
+      const std::uint32_t c = screen_candidates(k, 10'000'000, 4096, precision);
+      EXPECT_GE(c, k + 6) << "k " << k;
+      EXPECT_GE(c, k + k / 8) << "k " << k;
     }
   }
   EXPECT_EQ(candidates(10, 1'000'000), fused_k_limit);
@@ -65,30 +61,54 @@ TEST(KnnPlan, ScreenProposesAMarginPastKWithinTheExactSelectionLimit) {
   EXPECT_EQ(candidates(10, 3), 10u) << "never fewer than k (padding)";
 }
 
-TEST(KnnPlan, TheLargestKGetsAMarginWhereSharedMemorySortsMoreThanIt) {
+TEST(KnnPlan, KBeyondSharedMemoryGetsAMarginAndSortsInGlobalMemory) {
   EXPECT_EQ(max_screen_candidates(gpu_like()), 4096u) << "48 KiB: 4096 x 12 bytes";
   EXPECT_EQ(max_screen_candidates(cpu_like()), 2048u) << "32 KiB";
-  const KnnPlan plan = plan_knn({500'000, 64, 300, ops::max_k, Metric::l2, 1 << 22}, gpu_like());
-  EXPECT_GE(plan.screen_k, ops::max_k + ops::max_k / 8)
-      << "no margin past k: every certificate fails and every query is searched directly";
+  for (const Capabilities& caps : {gpu_like(), cpu_like()}) {
+    const KnnPlan plan = plan_knn({500'000, 64, 300, 2048, Metric::l2, 1 << 22}, caps);
+    EXPECT_GE(plan.screen_k, 2048u + 2048 / 8)
+        << "no margin past k: every certificate fails and every query is searched directly";
+    EXPECT_TRUE(plan.row_select);
+    EXPECT_EQ(plan.global_sort, plan.screen_k > max_screen_candidates(caps));
+  }
+  const KnnPlan huge = plan_knn({1'000'000, 8, 100, 100'000, Metric::l2, 1 << 22}, cpu_like());
+  EXPECT_GE(huge.screen_k, 100'000u + 100'000 / 8);
+  EXPECT_TRUE(huge.row_select && huge.global_sort);
+  EXPECT_GE(huge.tile_cols, huge.screen_k)
+      << "the first tile fills the running candidates with real rows";
+  EXPECT_EQ(huge.cand_stride, huge.screen_k) << "only the running candidates are kept";
+  EXPECT_GE(huge.sort_bytes, huge.batch * 131072ull * sizeof(double));
+  EXPECT_GT(huge.state_bytes, 0u);
+  for (const std::uint64_t bytes :
+       {huge.tile_bytes, huge.candidate_bytes, huge.exact_bytes, huge.sort_bytes, huge.state_bytes})
+    EXPECT_LE(bytes, cpu_like().max_storage_buffer_range) << "within one storage buffer";
+}
+
+TEST(KnnPlan, ManyCandidatesAreSelectedWithManyWorkgroupsPerRow) {
+  const KnnPlan few = plan_knn({1'000'000, 128, 1000, 100, Metric::l2, 1 << 22}, gpu_like());
+  EXPECT_TRUE(few.radix && !few.row_select) << "k' = " << few.screen_k;
+  const KnnPlan many = plan_knn({1'000'000, 128, 1000, 1000, Metric::l2, 1 << 22}, gpu_like());
+  EXPECT_TRUE(many.row_select && !many.radix && !many.fused);
+  EXPECT_FALSE(many.global_sort) << "k' = " << many.screen_k << " fits shared memory";
+  EXPECT_EQ(many.first_cols, many.tile_cols) << "no short first tile: the bound is its own";
 }
 
 TEST(KnnPlan, LongRowsGetMoreCandidatesForTheFloat16Screen) {
   constexpr auto f16 = ScreenPrecision::float16;
-  EXPECT_EQ(screen_candidates(10, 1'000'000, 128, f16, 4096), fused_k_limit)
+  EXPECT_EQ(screen_candidates(10, 1'000'000, 128, f16), fused_k_limit)
       << "short rows: the 16-wide selection (0.3% re-screened at d = 768)";
-  EXPECT_EQ(screen_candidates(10, 1'000'000, 768, f16, 4096), fused_k_limit);
-  EXPECT_GE(screen_candidates(20, 200'000, 4096, f16, 4096), 64u)
+  EXPECT_EQ(screen_candidates(10, 1'000'000, 768, f16), fused_k_limit);
+  EXPECT_GE(screen_candidates(20, 200'000, 4096, f16), 64u)
       << "d = 4096: 32 candidates left 59 of 64 queries uncertified on an H100";
-  EXPECT_GE(screen_candidates(100, 1'000'000, 768, f16, 4096), 160u)
+  EXPECT_GE(screen_candidates(100, 1'000'000, 768, f16), 160u)
       << "d = 768, k = 100: 116 candidates left 48% uncertified, 160 none";
   for (std::size_t dim = 64; dim <= 65536; dim *= 2) {
     if (dim <= 4096) {
-      EXPECT_LE(screen_candidates(10, 1'000'000, dim, ScreenPrecision::float32, 4096), 16u)
+      EXPECT_LE(screen_candidates(10, 1'000'000, dim, ScreenPrecision::float32), 16u)
           << "float32 errs far less than the distances spread, dimension " << dim;
     }
-    EXPECT_GE(screen_candidates(10, 1'000'000, dim, f16, 4096),
-              screen_candidates(10, 1'000'000, dim / 2, f16, 4096))
+    EXPECT_GE(screen_candidates(10, 1'000'000, dim, f16),
+              screen_candidates(10, 1'000'000, dim / 2, f16))
         << "more candidates for longer rows, dimension " << dim;
   }
 }
@@ -102,10 +122,10 @@ TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
     EXPECT_FALSE(plan_knn({1'000'000, 128, q, 10, Metric::l2, 1 << 22}, caps).fused)
         << q << " queries stream the base";
   }
-  const KnnPlan large_k = plan_knn({1'000'000, 128, 1000, 1000, Metric::l2, 1 << 22}, caps);
-  EXPECT_FALSE(large_k.fused);
-  EXPECT_TRUE(large_k.radix);
-  EXPECT_LE(large_k.first_cols, 2 * large_k.segment);
+  const KnnPlan larger_k = plan_knn({1'000'000, 128, 1000, 100, Metric::l2, 1 << 22}, caps);
+  EXPECT_FALSE(larger_k.fused);
+  EXPECT_TRUE(larger_k.radix);
+  EXPECT_LE(larger_k.first_cols, 2 * larger_k.segment);
 }
 
 TEST(KnnPlan, FusedSplitsShortenForFewQueriesToFillTheGpu) {
@@ -188,7 +208,7 @@ TEST(KnnPlan, TensorCoresScreenBlocksOfQueriesWhereTheDeviceHasThem) {
             ScreenPrecision::float32)
       << "one query streams the base";
   EXPECT_EQ(many.screen_k, candidates(10, 1'000'000)) << "the fast 16-wide selection";
-  EXPECT_GT(screen_candidates(100, 1'000'000, 128, ScreenPrecision::float16, 4096),
+  EXPECT_GT(screen_candidates(100, 1'000'000, 128, ScreenPrecision::float16),
             candidates(100, 1'000'000))
       << "a wider margin for float16 where the selection does not change kernels";
   EXPECT_EQ(plan_knn({1'000'000, 130, 1000, 10, Metric::l2, 1 << 22}, caps).precision,
@@ -230,7 +250,16 @@ TEST(KnnPlan, SelectionSegmentsLengthenOnlyWhileTheirWorkgroupsFillTheGpu) {
 
 TEST(KnnPlan, KOutsideTheLimitsIsRefused) {
   EXPECT_THROW(plan_knn({100, 8, 1, 0, Metric::l2, 100}, gpu_like()), Error);
-  EXPECT_THROW(plan_knn({100, 8, 1, ops::max_k + 1, Metric::l2, 100}, gpu_like()), Error);
+  EXPECT_THROW(plan_knn({100, 8, 1, max_search_k + 1, Metric::l2, 100}, gpu_like()), Error);
+  EXPECT_NO_THROW(plan_knn({200'000, 8, 1, 150'000, Metric::l2, 1 << 22}, gpu_like()));
+  // One query's sort keys beyond the storage-buffer range: a clear refusal naming the range.
+  try {
+    (void)plan_knn({100'000'000, 8, 1, 20'000'000, Metric::l2, 1 << 22}, cpu_like());
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("storage-buffer range of 134217728"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Certificate, BoundGrowsWithDimensionAndNorms) {

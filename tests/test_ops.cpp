@@ -103,7 +103,8 @@ TEST(Ops, TopKMatchesAStableSortForEveryK) {
   std::mt19937 rng(3);
   for (auto& v : values)
     v = static_cast<float>(rng() % 5000) * 0.25f - 300.0f;
-  for (std::size_t k : {1, 10, 17, 32, 100, 1024, 2048}) {
+  // From 5000 on, beyond what one workgroup sorts: selection and sort in global memory.
+  for (std::size_t k : {1, 10, 17, 32, 100, 1024, 2048, 5000, 20000}) {
     for (bool largest : {false, true}) {
       const KnnResult r = ops::top_k(context, values, rows, cols, k, largest);
       for (std::size_t row = 0; row < rows; ++row) {
@@ -153,7 +154,9 @@ TEST(Ops, TiesAreOrderedByLabelOnEveryPath) {
     std::copy_n(pattern.begin() + static_cast<std::ptrdiff_t>((r % patterns) * dim), dim,
                 base.begin() + static_cast<std::ptrdiff_t>(r * dim));
   }
-  for (const auto [nq, k] : {std::pair<std::size_t, std::size_t>{3, 10}, {70, 16}, {70, 40}}) {
+  // k = 300: the many-workgroup radix selection (k' >= 256).
+  for (const auto [nq, k] :
+       {std::pair<std::size_t, std::size_t>{3, 10}, {70, 16}, {70, 40}, {70, 300}}) {
     auto queries = vt::normal_data(nq, dim, 12);
     for (std::size_t q = 0; q < nq; ++q) {  // near pattern q % 5: a clear best group
       for (std::size_t c = 0; c < dim; ++c)
@@ -279,8 +282,10 @@ TEST(Ops, BadInputsAreClearErrors) {
   };
   EXPECT_EQ(code([&] { ops::knn(context, queries, base, 4, 0, Metric::l2); }).first,
             Errc::invalid_argument);
-  EXPECT_EQ(code([&] { ops::knn(context, queries, base, 4, 2049, Metric::l2); }).first,
-            Errc::invalid_argument);
+  EXPECT_EQ(
+      code([&] { ops::knn(context, queries, base, 4, std::size_t{1} << 31, Metric::l2); }).first,
+      Errc::invalid_argument)
+      << "k beyond 32 bits";
   EXPECT_EQ(code([&] { ops::knn(context, queries, base, 3, 1, Metric::l2); }).first,
             Errc::invalid_argument);
   queries[2 * 4 + 1] = std::numeric_limits<float>::quiet_NaN();

@@ -183,9 +183,10 @@ TEST(TiesById, ShardedIndexOrdersTiesById) {
   EXPECT_EQ(index.search(query, k).labels, expected_ids(k));
 }
 
-TEST(TiesById, MoreTiesThanTheLargestKAreOrderedById) {
+// More ties than the widest window of searches (id_order.cpp: 2048 rows): the full scan.
+TEST(TiesById, MoreTiesThanTheWidestSearchWindowAreOrderedById) {
   Context context;
-  constexpr std::size_t dim = 2, copies = ops::max_k + 100, k = 2;
+  constexpr std::size_t dim = 2, copies = 2048 + 100, k = 2;
   const TiedRows tied = tied_rows(copies, 4, dim);
   FlatIndex index(context, dim, Metric::l2);
   index.add_with_ids(tied.rows, tied.ids);

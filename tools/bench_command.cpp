@@ -180,7 +180,7 @@ void add_bench_command(CLI::App& app) {
       ->check(whole_number_in(1, std::size_t{1} << 24))
       ->capture_default_str();
   command->add_option("-k", options->k, "Neighbours per query")
-      ->check(whole_number_in(1, ops::max_k))
+      ->check(whole_number_in(1, max_k))
       ->capture_default_str();
   command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
       ->check(metric_validator())

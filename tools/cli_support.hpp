@@ -28,6 +28,10 @@ CLI::Validator metric_validator();
 /// not a whole number", not CLI11's "not in range"); CLI11 puts the option's name before it.
 CLI::Validator whole_number_in(std::uint64_t min, std::uint64_t max);
 
+/// The largest -k: any k the library takes (it counts a query's neighbours in 32 bits; past
+/// the base's rows results are padded).
+inline constexpr std::uint64_t max_k = 0x7fffffff;
+
 /// A CLI11 check for a file path: an empty one (--output '') names no file and is refused.
 CLI::Validator non_empty_path();
 

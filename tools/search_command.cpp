@@ -190,7 +190,7 @@ void add_search_command(CLI::App& app) {
       ->required();
   command->add_option("-k", options->k, "Neighbours per query")
       ->required()
-      ->check(whole_number_in(1, ops::max_k));
+      ->check(whole_number_in(1, max_k));
   command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
       ->check(metric_validator())
       ->capture_default_str();

@@ -90,7 +90,8 @@ class FlatIndex {
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
   void add_with_ids(std::span<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
   void add_with_ids(std::span<const std::int8_t> vectors, std::span<const std::int64_t> ids);
-  /// queries holds nq x dim floats; 1 <= k <= ops::max_k. options.stop is checked between
+  /// queries holds nq x dim floats; any k >= 1 (past size() rows, results are padded with
+  /// label -1 and the worst distance). options.stop is checked between
   /// query batches and while waiting (Errc::cancelled); options.timeout bounds the whole call
   /// (Errc::timeout, naming the limit in seconds). No limit when unset: the context's
   /// default_timeout is for the caller's own execute() calls, not for searches.

@@ -7,8 +7,9 @@
 // several ops fuse into one command buffer; the caller keeps the buffers alive until the
 // submission completes. Matrices are row-major float32. Thread-safe as the context is.
 //
-// Errors: invalid_argument for dimension 0, mismatched sizes, k = 0 or k > max_k, NaN or Inf
-// in an input row (naming the row), buffers too small (with both sizes).
+// Any k from 1 (to 2^31 - 1): past the rows there are, results are padded. Errors:
+// invalid_argument for dimension 0, mismatched sizes, k = 0, NaN or Inf in an input row
+// (naming the row), buffers too small (with both sizes).
 
 #include <chrono>
 #include <cstddef>
@@ -48,9 +49,6 @@ struct KnnResult {
 };
 
 namespace ops {
-
-/// Largest k top_k and knn accept.
-inline constexpr std::size_t max_k = 2048;
 
 /// queries (nq x dim) against base (nb x dim): the nq x nb matrix of metric values. The spans
 /// are reinterpreted as rows of dim; the MatrixView forms state each shape and are checked.
@@ -133,7 +131,8 @@ void encode_distances(Context& context, ComputeEncoder& encoder, const MatrixRef
                       Metric metric, const MatrixRef& out);
 
 /// Per row of `values`, the k best into out_values / out_labels (rows x k floats / int32
-/// column indices), sorted best first, ties by index.
+/// column indices), sorted best first, ties by index. One workgroup sorts each row in shared
+/// memory, so k is at most what it holds (2048 or more: 4096 with 48 KiB); top_k takes any k.
 void encode_top_k(Context& context, ComputeEncoder& encoder, const MatrixRef& values, std::size_t k,
                   bool largest, const Buffer& out_values, const Buffer& out_labels);
 

@@ -454,7 +454,6 @@ PYBIND11_MODULE(_vecaccel, m) {
 
   m.attr("__version__") = VECACCEL_VERSION;
   m.attr("_default_context") = py::none();
-  m.attr("MAX_K") = ops::max_k;
 
   m.def("devices", &devices,
         "Every Vulkan device visible to this process, as dicts (index, name, type, driver, "

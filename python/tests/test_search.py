@@ -60,6 +60,19 @@ def test_knn_function_equals_float64_brute_force(context, rng, metric):
     np.testing.assert_array_equal(D, D_ref.astype(np.float32))
 
 
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_any_k_thousands_of_neighbours_equal_float64_brute_force(context, rng, metric):
+    # Past the 2048 there once was a limit: selection and sorting in global memory; k above
+    # the rows pads.
+    base, queries = small_integers(rng, 6000, 4), small_integers(rng, 3, 4)
+    index = indexed(base, metric, context)
+    for k in (3000, 7000):
+        D, I = index.search(queries, k)
+        D_ref, I_ref = reference_knn(base, queries, k, metric)
+        np.testing.assert_array_equal(I, I_ref)
+        np.testing.assert_array_equal(D, D_ref.astype(np.float32))
+
+
 @pytest.mark.parametrize("metric,worst", [("l2", np.inf), ("ip", -np.inf)])
 def test_k_above_ntotal_pads_with_minus_one_and_the_worst_distance(context, rng, metric, worst):
     base = small_integers(rng, 3, 4)

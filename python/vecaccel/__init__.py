@@ -13,7 +13,6 @@ Ctrl-C stops a running search.
 """
 
 from ._vecaccel import (
-    MAX_K,
     Context,
     Error,
     FlatIndex,
@@ -28,7 +27,6 @@ from ._vecaccel import (
 )
 
 __all__ = [
-    "MAX_K",
     "Context",
     "Error",
     "FlatIndex",

@@ -6,7 +6,6 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
-MAX_K: int
 
 _Path = Union[str, os.PathLike[str]]
 _Results = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]

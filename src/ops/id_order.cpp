@@ -9,8 +9,12 @@
 namespace vecaccel::detail {
 namespace {
 
-// Rows read back at once by the full scan of a query whose ties outnumber ops::max_k.
+// Rows read back at once by the full scan of a query whose ties outnumber the window.
 constexpr std::size_t kScanSliceRows = 16384;
+// Widest search window before the full scan: the ties at the k-th place run past this many
+// rows (and past four times k) only on pathological data, where one scan costs less than
+// ever wider searches.
+constexpr std::size_t kMaxTieWindow = 2048;
 
 /// Sorts before everything worse: smaller for l2, larger for similarities.
 double key(Metric metric, double value) {
@@ -39,7 +43,7 @@ class TieOrder {
     const std::size_t real = std::min(k_, rows_.rows);
     for (std::size_t width = std::min(rows_.rows, k_ + 1); !pending.empty();
          width = std::min(rows_.rows, width * 2)) {
-      if (width > ops::max_k) {
+      if (width > std::max(kMaxTieWindow, 4 * (k_ + 1))) {
         scan_all(pending);
         break;
       }

@@ -25,11 +25,11 @@ struct LabelledRows {
   std::span<const std::int64_t> ids;
   /// Whether ids never descend (ids_ascend): the search's ties by row are then ties by id.
   bool ids_ascending = false;
-  /// Exact search of queries for k (at most ops::max_k) rows, labelled by row, ties by row.
+  /// Exact search of queries for k rows, labelled by row, ties by row.
   std::function<KnnResult(std::span<const float> queries, std::size_t k)> search;
   /// The rows of these labels as the search compared them, labels.size() x dim floats.
   std::function<std::vector<float>(std::span<const std::size_t> labels)> fetch;
-  /// Every row label (only when more than ops::max_k rows tie at the k-th place).
+  /// Every row label (only when very many rows tie at the k-th place: id_order.cpp).
   std::function<std::vector<std::size_t>()> all_labels;
 };
 

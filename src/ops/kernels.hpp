@@ -176,11 +176,11 @@ struct ExactSelectArgs {
 /// int32 labels at out[(out_offset + q) * k + i]; certificate[2 (out_offset + q)] = the exact
 /// k-th value, [.. + 1] = the screen's value of the last candidate.
 void encode_exact_select(Device& device, ComputeEncoder& encoder, const ExactSelectArgs& args);
-/// Candidates per query the screen may propose on this device: what both encode_select (its
-/// radix kernel sorts 8 bytes a slot in shared memory) and encode_exact_select (12 bytes a
+/// Candidates per query that one workgroup sorts in shared memory on this device: what both
+/// encode_select (its radix kernel sorts 8 bytes a slot) and encode_exact_select (12 bytes a
 /// slot) take, a power of two. 4096 on 48 KiB of shared memory (NVIDIA), 2048 on 32 KiB
-/// (lavapipe): the margin a certificate needs past k = ops::max_k = 2048 exists only where it
-/// is above 2048. Never below 2048, the kernels' guaranteed size (24 KiB).
+/// (lavapipe). More candidates are selected and sorted in global memory (select_rows.hpp).
+/// Never below 2048, the kernels' guaranteed size (24 KiB).
 std::uint32_t max_screen_candidates(const Capabilities& caps);
 
 /// The kernels' metric code (metric.glsl).

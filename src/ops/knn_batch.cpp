@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels.hpp"
+#include "select_rows.hpp"
 
 namespace vecaccel::detail {
 
@@ -34,6 +35,91 @@ std::vector<Tile> plan_tiles(std::span<const BaseChunk> chunks, std::uint32_t fi
   return tiles;
 }
 
+namespace {
+
+/// The distance kernel's arguments for one piece of a tile.
+DistanceArgs piece_distances(const BatchEncoding& b, const Piece& piece) {
+  const KnnScratch& s = b.scratch;
+  const bool half_copies = b.plan.precision == ScreenPrecision::half_copies;
+  // Chunks without a float16 copy are read in float32, which errs less than the copy.
+  const bool half = (b.plan.precision == ScreenPrecision::half_base || half_copies) &&
+                    piece.chunk->halves.valid();
+  return DistanceArgs{.queries = half && half_copies ? s.query_halves : s.queries,
+                      .base = half ? piece.chunk->halves : piece.chunk->vectors,
+                      .query_norms = s.query_norms,
+                      .base_norms = piece.chunk->norms,
+                      .out = s.tile,
+                      .base_scales = half ? piece.chunk->half_scales : Buffer{},
+                      .query_scales = half && half_copies ? s.query_scales : Buffer{},
+                      .num_queries = b.queries,
+                      .num_base = piece.rows,
+                      .dim = b.dim,
+                      .query_offset = 0,
+                      .base_offset = piece.chunk_row,
+                      .out_stride = static_cast<std::uint32_t>(b.plan.tile_cols),
+                      .out_offset = piece.column,
+                      .metric = b.metric};
+}
+
+/// The distance tile of one tile's pieces, followed by the barrier its selection needs.
+void encode_tile_distances(ComputeEncoder& e, const BatchEncoding& b, const Tile& tile) {
+  for (const Piece& piece : tile.pieces) {
+    const DistanceArgs args = piece_distances(b, piece);
+    if (b.plan.precision == ScreenPrecision::float32 ||
+        b.plan.precision == ScreenPrecision::half_base) {
+      encode_distances(b.device, e, args);
+    } else if (args.query_scales.valid()) {
+      encode_distances_half_coop(b.device, e, args, half_coop_shape(b.queries));
+    } else {
+      encode_distances_coop(
+          b.device, e, args,
+          b.plan.precision == ScreenPrecision::float16x3 ? CoopTerms::three : CoopTerms::one);
+    }
+  }
+  e.barrier({b.scratch.tile}, Stage::dispatch, Stage::dispatch);
+}
+
+/// The screen of plan.row_select: per tile, the best kk of the running candidates and the
+/// whole tile row, selected with many workgroups per row. The tiles alternate between two
+/// candidate buffers so that the last one writes out_values / out_labels.
+void encode_row_selected_screen(ComputeEncoder& e, const BatchEncoding& b) {
+  const KnnScratch& s = b.scratch;
+  const std::uint32_t kk = b.plan.screen_k;
+  const std::size_t tiles = b.tiles.size();
+  const auto target = [&](std::size_t t) {
+    const bool out = (tiles - 1 - t) % 2 == 0;
+    return std::pair{out ? s.out_values : s.cand_values, out ? s.out_labels : s.cand_labels};
+  };
+  for (std::size_t t = 0; t < tiles; ++t) {
+    const Tile& tile = b.tiles[t];
+    encode_tile_distances(e, b, tile);
+    const auto [values, labels] = target(t);
+    const auto [running_values, running_labels] =
+        t == 0 ? std::pair{Buffer{}, Buffer{}} : target(t - 1);
+    encode_row_select(b.device, e,
+                      {.a_values = running_values,
+                       .a_labels = running_labels,
+                       .a_cols = t == 0 ? 0 : kk,
+                       .a_stride = kk,
+                       .b_values = s.tile,
+                       .b_cols = tile.cols,
+                       .b_stride = static_cast<std::uint32_t>(b.plan.tile_cols),
+                       .b_label_offset = static_cast<std::uint32_t>(tile.first_label),
+                       .rows = b.queries,
+                       .k = kk,
+                       .largest = !smaller_is_better(b.metric),
+                       .bounded = t > 0,
+                       .out_values = values,
+                       .out_labels = labels,
+                       .out_stride = kk,
+                       .state = s.select_state});
+    e.barrier({s.tile, s.cand_values, s.cand_labels, s.out_values, s.out_labels, s.select_state},
+              Stage::dispatch, Stage::dispatch);
+  }
+}
+
+}  // namespace
+
 /// The screen: the best plan.screen_k candidates of each query by float32 value, written to
 /// scratch.out_values / out_labels, rows screen_k apart. Starts with the query norms.
 void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
@@ -43,31 +129,14 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
   const bool largest = !smaller_is_better(b.metric);
   const auto tile_cols = static_cast<std::uint32_t>(plan.tile_cols);
   encode_row_norms(b.device, e, s.queries, 0, b.queries, b.dim, s.query_norms, 0);
-  const bool half_copies = plan.precision == ScreenPrecision::half_copies;
-  if (half_copies) {
+  if (plan.precision == ScreenPrecision::half_copies) {
     encode_half_rows(b.device, e, s.queries, 0, b.queries, b.dim, s.query_halves, s.query_scales);
   }
   e.barrier({s.query_norms, s.query_halves, s.query_scales}, Stage::dispatch, Stage::dispatch);
-  const auto distances_of = [&](const Piece& piece) {
-    // Chunks without a float16 copy are read in float32, which errs less than the copy.
-    const bool half = (plan.precision == ScreenPrecision::half_base || half_copies) &&
-                      piece.chunk->halves.valid();
-    return DistanceArgs{.queries = half && half_copies ? s.query_halves : s.queries,
-                        .base = half ? piece.chunk->halves : piece.chunk->vectors,
-                        .query_norms = s.query_norms,
-                        .base_norms = piece.chunk->norms,
-                        .out = s.tile,
-                        .base_scales = half ? piece.chunk->half_scales : Buffer{},
-                        .query_scales = half && half_copies ? s.query_scales : Buffer{},
-                        .num_queries = b.queries,
-                        .num_base = piece.rows,
-                        .dim = b.dim,
-                        .query_offset = 0,
-                        .base_offset = piece.chunk_row,
-                        .out_stride = tile_cols,
-                        .out_offset = piece.column,
-                        .metric = b.metric};
-  };
+  if (plan.row_select) {
+    encode_row_selected_screen(e, b);
+    return;
+  }
   for (std::size_t t = 0; t < b.tiles.size(); ++t) {
     const Tile& tile = b.tiles[t];
     const auto first_label = static_cast<std::uint32_t>(tile.first_label);
@@ -80,7 +149,7 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
     if (plan.fused) {
       for (const Piece& piece : tile.pieces) {
         segs += encode_knn_fused(b.device, e,
-                                 {.distances = distances_of(piece),
+                                 {.distances = piece_distances(b, piece),
                                   .split_length = plan.segment,
                                   .k = kk,
                                   .largest = largest,
@@ -94,20 +163,7 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
                                   .bound_stride = plan.cand_stride});
       }
     } else {
-      for (const Piece& piece : tile.pieces) {
-        const DistanceArgs args = distances_of(piece);
-        if (plan.precision == ScreenPrecision::float32 ||
-            plan.precision == ScreenPrecision::half_base) {
-          encode_distances(b.device, e, args);
-        } else if (args.query_scales.valid()) {
-          encode_distances_half_coop(b.device, e, args, half_coop_shape(b.queries));
-        } else {
-          encode_distances_coop(
-              b.device, e, args,
-              plan.precision == ScreenPrecision::float16x3 ? CoopTerms::three : CoopTerms::one);
-        }
-      }
-      e.barrier({s.tile}, Stage::dispatch, Stage::dispatch);
+      encode_tile_distances(e, b, tile);
       segs = encode_select(b.device, e,
                            {.values = s.tile,
                             .rows = b.queries,
@@ -170,6 +226,23 @@ void encode_exact_top_k(ComputeEncoder& e, const BatchEncoding& b) {
                    .metric = b.metric});
   }
   e.barrier({s.exact}, Stage::dispatch, Stage::dispatch);
+  if (b.plan.global_sort) {
+    encode_sort_pairs(b.device, e,
+                      {.keys = s.exact,
+                       .labels = s.out_labels,
+                       .rows = b.queries,
+                       .count = kk,
+                       .stride = kk,
+                       .k = b.k,
+                       .largest = !smaller_is_better(b.metric),
+                       .sort_keys = s.sort_keys,
+                       .sort_labels = s.sort_labels,
+                       .out_values = s.final_values,
+                       .out_labels = s.final_labels,
+                       .screen = s.out_values,
+                       .certificate = s.certificate});
+    return;
+  }
   encode_exact_select(b.device, e,
                       {.exact = s.exact,
                        .labels = s.out_labels,

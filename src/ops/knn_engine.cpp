@@ -12,7 +12,6 @@
 #include "certificate.hpp"
 #include "kernels.hpp"
 #include "knn_batch.hpp"
-#include "timeout_text.hpp"
 #include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
@@ -20,7 +19,7 @@ namespace vecaccel::detail {
 namespace {
 
 /// Buffers of a KnnScratch (its residency set's capacity).
-constexpr std::size_t scratch_buffers = 13;
+constexpr std::size_t scratch_buffers = 16;
 
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
@@ -60,6 +59,12 @@ const char* precision_name(ScreenPrecision p) {
   return names[static_cast<std::size_t>(p)];
 }
 
+const char* selection_name(const KnnPlan& plan) {
+  if (plan.fused) return "fused";
+  if (plan.row_select) return plan.global_sort ? "row-radix+global-sort" : "row-radix";
+  return plan.radix ? "radix" : "tile+select";
+}
+
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
@@ -72,6 +77,20 @@ KnnResult padding(std::size_t rows, std::size_t k, Metric metric) {
   r.distances.assign(rows * k, worst);
   r.labels.assign(rows * k, -1);
   return r;
+}
+
+/// `result` with its rows padded to k columns.
+KnnResult widened(const KnnResult& result, std::size_t k, Metric metric) {
+  KnnResult wide = padding(result.rows, k, metric);
+  for (std::size_t r = 0; r < result.rows; ++r) {
+    const auto from = static_cast<std::ptrdiff_t>(r * result.k);
+    const auto to = static_cast<std::ptrdiff_t>(r * k);
+    std::copy_n(result.distances.begin() + from, result.k, wide.distances.begin() + to);
+    std::copy_n(result.labels.begin() + from, result.k, wide.labels.begin() + to);
+  }
+  wide.second_pass_queries = result.second_pass_queries;
+  wide.direct_pass_queries = result.direct_pass_queries;
+  return wide;
 }
 
 }  // namespace
@@ -146,48 +165,6 @@ std::vector<double> stage_rows(std::span<const float> values, std::span<std::byt
 }
 
 }  // namespace
-
-Deadline Deadline::after(std::optional<std::chrono::nanoseconds> limit, std::stop_token stop) {
-  const std::chrono::nanoseconds given = limit.value_or(no_time_limit);
-  const auto now = std::chrono::steady_clock::now();
-  // Saturates: nanoseconds::max() means no limit.
-  const auto at = given >= std::chrono::steady_clock::time_point::max() - now
-                      ? std::chrono::steady_clock::time_point::max()
-                      : now + given;
-  return {at, given, std::move(stop)};
-}
-
-WaitOptions Deadline::wait_options() const {
-  if (at == std::chrono::steady_clock::time_point::max()) return {no_time_limit, stop};
-  const auto left =
-      std::max(at - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
-  return {std::chrono::duration_cast<std::chrono::nanoseconds>(left), stop};
-}
-
-ExecuteOptions Deadline::execute_options() const {
-  const WaitOptions left = wait_options();
-  return {.timeout = left.timeout, .stop = left.stop};
-}
-
-void Deadline::check_stop(std::string_view progress) const {
-  if (stop.stop_requested()) {
-    throw Error(Errc::cancelled, "kNN search stopped after " + std::string(progress));
-  }
-}
-
-void Deadline::wait(const SubmissionBase& submission, std::string_view what) const {
-  try {
-    submission.wait(wait_options());
-  } catch (const Error& e) {
-    if (e.code() != Errc::timeout) throw;
-    throw Error(Errc::timeout, std::string(what) +
-                                   " did not finish within the search's time limit of " +
-                                   seconds_text(limit) +
-                                   " (the timeout the caller gave: ExecuteOptions::timeout, "
-                                   "StreamOptions::timeout or Python's timeout=; searches have no "
-                                   "limit unless one is given)");
-  }
-}
 
 KnnEngine::KnnEngine(Context& context, std::size_t dim, Metric metric)
     : context_(context), dim_(dim), metric_(metric) {
@@ -329,6 +306,9 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     total += c.rows;
     half_copy = half_copy || c.halves.valid();
   }
+  check_k(k, "kNN search");
+  // Past the base's rows a result is padding: search for the rows there are, then pad.
+  if (total > 0 && k > total) return widened(search(queries, chunks, total, options), k, metric_);
   const auto& caps = context_.device().capabilities();
   const KnnShape shape{.base_rows = total,
                        .dim = dim_,
@@ -374,9 +354,8 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                  "vecaccel knn: N=%zu d=%zu Q=%zu k=%zu %s: %s screen, k'=%u, batch %zu, %s "
                  "%.3f ms; %zu uncertified, re-screen %.3f ms; %zu direct, %.3f ms\n",
                  total, dim_, nq, k, std::string(to_string(metric_)).c_str(),
-                 precision_name(plan.precision), plan.screen_k, plan.batch,
-                 plan.fused ? "fused" : (plan.radix ? "radix" : "tile+select"), screen_ms,
-                 result.second_pass_queries, rescreen_ms, result.direct_pass_queries,
+                 precision_name(plan.precision), plan.screen_k, plan.batch, selection_name(plan),
+                 screen_ms, result.second_pass_queries, rescreen_ms, result.direct_pass_queries,
                  ms_since(start) - screen_ms - rescreen_ms);
   }
   return result;
@@ -661,6 +640,9 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   fit(scratch->certificate, batch * 2 * sizeof(double), "knn certificate");
   fit(scratch->query_halves, plan.query_bytes / 2, "knn query float16 copy");
   fit(scratch->query_scales, batch * sizeof(float), "knn query scales");
+  fit(scratch->select_state, plan.state_bytes, "knn row selection state");
+  fit(scratch->sort_keys, plan.sort_bytes, "knn sort keys");
+  fit(scratch->sort_labels, plan.sort_bytes / 2, "knn sort labels");
   if (grown) set.commit();
   return scratch;
 }

@@ -79,6 +79,8 @@ struct KnnScratch {
   Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
       final_values, final_labels, certificate;
   Buffer query_halves, query_scales;  // the queries' float16 copy (ScreenPrecision::half_copies)
+  /// Many candidates: the row selection's state, the global sort's keys and labels.
+  Buffer select_state, sort_keys, sort_labels;
   /// The buffers above, committed: each search's command buffer uses this set, so that
   /// scratch for many concurrent searches does not fill the context's set (256 buffers by
   /// default; found by bench/soak: 8 threads' scratch overflowed it).

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "kernels.hpp"
+#include "select_rows.hpp"
 #include "vecaccel/error.hpp"
-#include "vecaccel/ops.hpp"
 
 namespace vecaccel::detail {
 namespace {
@@ -127,7 +127,7 @@ std::size_t modelled_candidates(std::size_t k, std::size_t base_rows, std::size_
 }  // namespace
 
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_t dim,
-                                ScreenPrecision precision, std::uint32_t limit) {
+                                ScreenPrecision precision) {
   std::size_t wanted = 0;
   if (precision != ScreenPrecision::float32 && k > 24) {
     // Tensor-core screens err about 2^-8 |q||x|, far above float32: a wider margin keeps the
@@ -147,16 +147,15 @@ std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_
   wanted = std::max(wanted, modelled_candidates(k, base_rows, dim, precision));
   if (wanted > fused_k_limit && wanted <= small_k_limit) wanted = small_k_limit;
   wanted = (wanted + 15) / 16 * 16;
-  wanted = std::min<std::size_t>(wanted, limit);
   // A base with fewer rows than that: every row is a candidate.
   wanted = std::max(k, std::min(wanted, base_rows));
   return static_cast<std::uint32_t>(wanted);
 }
 
 void check_k(std::size_t k, std::string_view who) {
-  if (k >= 1 && k <= ops::max_k) return;
+  if (k >= 1 && k <= max_search_k) return;
   throw Error(Errc::invalid_argument, std::string(who) + ": k = " + std::to_string(k) +
-                                          " is outside 1.." + std::to_string(ops::max_k));
+                                          " is outside 1.." + std::to_string(max_search_k));
 }
 
 KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
@@ -171,14 +170,13 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   // distance + selection where the kernel takes this k; a few queries stream the base instead
   // (a block would be almost all empty rows).
   const bool blocked = shape.queries > streamed_query_limit;
-  const std::uint32_t limit = max_screen_candidates(caps);
   // l1 and linf have no product form: the SIMT float32 kernels alone screen them.
   const bool products = has_product_form(shape.metric);
-  const bool fusable = blocked && products &&
-                       fused_knn_supported(caps,
-                                           screen_candidates(shape.k, shape.base_rows, shape.dim,
-                                                             ScreenPrecision::float32, limit),
-                                           dim);
+  const bool fusable =
+      blocked && products &&
+      fused_knn_supported(
+          caps, screen_candidates(shape.k, shape.base_rows, shape.dim, ScreenPrecision::float32),
+          dim);
   const bool tensor_cores_allowed = products && (shape.least_precise == ScreenPrecision::float16 ||
                                                  shape.least_precise == ScreenPrecision::float16x3);
   const bool half_copy_allowed = products && (shape.least_precise == ScreenPrecision::float16 ||
@@ -195,12 +193,26 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
     // The streaming kernel reads the base's float16 copy: half the bytes of its rows.
     p.precision = ScreenPrecision::half_base;
   }
-  p.screen_k = screen_candidates(shape.k, shape.base_rows, shape.dim, p.precision, limit);
+  p.screen_k = screen_candidates(shape.k, shape.base_rows, shape.dim, p.precision);
   const std::uint32_t kk = p.screen_k;
   p.fused = p.precision == ScreenPrecision::float32 && fusable;
-  p.radix = !p.fused && kk > small_k_limit;
-  p.segment = default_segment_length(kk);
+  p.row_select = !p.fused && kk >= row_select_min_candidates;
+  p.radix = !p.fused && !p.row_select && kk > small_k_limit;
+  p.global_sort = kk > max_screen_candidates(caps);
+  // Row selection: tiles at least as wide as the candidates, so that from the second tile on
+  // the running candidates are all real rows (they bound what a tile can add).
+  p.segment = p.row_select ? std::max(8192u, std::bit_ceil(kk)) : default_segment_length(kk);
   const std::uint64_t range = caps.max_storage_buffer_range;
+  const std::uint64_t sort_row_bytes =
+      p.global_sort ? std::uint64_t{sorted_width(kk)} * sizeof(double) : 0;
+  if (std::uint64_t{kk} * sizeof(double) > range || sort_row_bytes > range) {
+    throw Error(Errc::invalid_argument,
+                "kNN search: k = " + std::to_string(shape.k) + " needs " + std::to_string(kk) +
+                    " candidates a query, whose float64 values (" +
+                    std::to_string(std::max<std::uint64_t>(kk * 8ull, sort_row_bytes)) +
+                    " bytes) exceed the device's storage-buffer range of " + std::to_string(range) +
+                    " bytes");
+  }
   const std::uint64_t tile_bytes = std::min(range, tile_budget(caps));
   const std::size_t rows = std::max<std::size_t>(shape.base_rows, 1);
 
@@ -215,9 +227,11 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
     batch = (shape.queries + 1) / 2;
   }
   batch = std::max<std::size_t>(batch, 1);
-  p.segment = p.fused
-                  ? fused_split_length(rows, batch, KernelShapes::for_device(caps).block, shape.dim)
-                  : select_segment_length(kk, batch, rows, tile_bytes);
+  if (p.fused) {
+    p.segment = fused_split_length(rows, batch, KernelShapes::for_device(caps).block, shape.dim);
+  } else if (!p.row_select) {
+    p.segment = select_segment_length(kk, batch, rows, tile_bytes);
+  }
   // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
   // keeps its distances on chip and is limited by its candidate count instead).
   std::uint64_t tile_cols = p.fused ? std::uint64_t{fused_segments_per_tile} * p.segment
@@ -225,10 +239,18 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   tile_cols = std::clamp<std::uint64_t>(
       tile_cols, p.segment, p.fused ? std::max<std::size_t>(shape.chunk_rows, 1) : rows);
   const auto segments_per_tile = (tile_cols + p.segment - 1) / p.segment;
-  const std::uint64_t cand_stride = (1 + segments_per_tile) * kk;
-  // Candidates and the exact values (float64) of a batch within one storage buffer.
+  // The row selection keeps only the running candidates; the others kk per segment too.
+  const std::uint64_t cand_stride = p.row_select ? kk : (1 + segments_per_tile) * kk;
+  // Candidates, the exact values (float64) and the sort's keys of a batch within one storage
+  // buffer each.
   batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, range / (cand_stride * 4)));
   batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, range / (kk * 8ull)));
+  if (p.global_sort) batch = std::min<std::size_t>(batch, range / sort_row_bytes);
+  if (p.row_select) {
+    while (batch > 1 &&
+           row_select_state_bytes(caps, static_cast<std::uint32_t>(batch), kk + tile_cols) > range)
+      batch /= 2;
+  }
   // Radix selection in later tiles drops what cannot beat the running k-th best, so only the
   // first tile pays for a full one: keep it at two segments.
   p.first_cols = static_cast<std::uint32_t>(
@@ -240,6 +262,10 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   p.tile_bytes = p.fused ? sizeof(float) : std::uint64_t{batch} * tile_cols * sizeof(float);
   p.candidate_bytes = std::uint64_t{batch} * cand_stride * sizeof(float);
   p.exact_bytes = std::uint64_t{batch} * kk * sizeof(double);
+  p.state_bytes =
+      p.row_select ? row_select_state_bytes(caps, static_cast<std::uint32_t>(batch), kk + tile_cols)
+                   : 0;
+  p.sort_bytes = std::uint64_t{batch} * sort_row_bytes;
   return p;
 }
 

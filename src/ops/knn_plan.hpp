@@ -34,8 +34,14 @@ struct KnnPlan {
   /// certificate prove that nothing outside them can enter the top k.
   std::uint32_t screen_k = 0;
   ScreenPrecision precision = ScreenPrecision::float32;  ///< of the screen's products
-  bool fused = false;         ///< fused distance + selection screen (else distance tile + select)
-  bool radix = false;         ///< radix selection (k above the register-list limit)
+  bool fused = false;  ///< fused distance + selection screen (else distance tile + select)
+  bool radix = false;  ///< radix selection (k above the register-list limit)
+  /// Radix selection with many workgroups per row in global memory (select_rows.hpp): the
+  /// running candidates and each whole tile row, for many candidates (any number).
+  bool row_select = false;
+  /// The exact selection sorts its candidates in global memory: more than one workgroup's
+  /// shared memory holds (max_screen_candidates).
+  bool global_sort = false;
   std::uint32_t segment = 0;  ///< base columns per selection segment
   std::size_t batch = 0;      ///< queries per command buffer
   std::uint64_t tile_cols = 0;
@@ -43,14 +49,23 @@ struct KnnPlan {
   std::uint32_t cand_stride = 0;  ///< candidate slots per query row
   /// Device bytes per batch of scratch.
   std::uint64_t query_bytes = 0, tile_bytes = 0, candidate_bytes = 0, exact_bytes = 0;
+  /// Device bytes per batch of the row selection's state and of the global sort's keys (its
+  /// labels take half that); 0 where unused.
+  std::uint64_t state_bytes = 0, sort_bytes = 0;
 };
+
+/// Candidates from which the screen selects with many workgroups per row (row_select).
+constexpr std::uint32_t row_select_min_candidates = 256;
+/// The largest k a search takes: results and labels are counted in 32 bits on the GPU. Past
+/// the base's rows a search pads (label -1).
+constexpr std::size_t max_search_k = 0x7fffffff;
 
 /// Screen candidates for k over a base of base_rows rows of dimension dim: a margin that grows
 /// with k (the density of distances near the k-th grows with it) and with the screen's error
 /// against the distances' spread (which grows with the dimension), rounded to the selection
-/// kernels' sizes, never above `limit` (max_screen_candidates of the device) nor below k.
+/// kernels' sizes, never below k nor above the base's rows (unless k is).
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_t dim,
-                                ScreenPrecision precision, std::uint32_t limit);
+                                ScreenPrecision precision);
 
 /// Base rows per workgroup of the fused screen for a batch of queries of dimension dim: short
 /// enough that the splits times the query blocks keep the GPU busy, long enough to amortise
@@ -66,10 +81,11 @@ std::uint32_t select_segment_length(std::uint32_t kk, std::size_t batch, std::si
                                     std::uint64_t tile_bytes);
 
 /// The one check of k for every search and selection: invalid_argument naming `who`, k and
-/// the limits unless 1 <= k <= ops::max_k.
+/// the limits unless 1 <= k <= max_search_k.
 void check_k(std::size_t k, std::string_view who);
 
-/// Throws invalid_argument for k outside 1..ops::max_k or an empty dimension.
+/// Throws invalid_argument for k outside 1..max_search_k or an empty dimension, and where
+/// one query's candidates would not fit the device's storage-buffer range.
 KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps);
 
 }  // namespace vecaccel::detail

@@ -6,6 +6,7 @@
 
 #include "kernels.hpp"
 #include "knn_engine.hpp"
+#include "select_rows.hpp"
 #include "streamed_search.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/ops.hpp"
@@ -170,6 +171,79 @@ std::vector<float> distances(Context& context, std::span<const float> queries,
   return out;
 }
 
+namespace {
+
+/// top_k for k above what one workgroup's shared memory sorts: radix selection with many
+/// workgroups per row, then a sort of the selected in global memory.
+void top_k_many(Context& context, std::span<const float> values, std::size_t cols, bool largest,
+                KnnResult& result) {
+  Device device = context.device();
+  const auto& caps = device.capabilities();
+  const std::uint64_t range = caps.max_storage_buffer_range;
+  const auto kk = u32(result.k, "k");
+  const std::uint32_t width = detail::sorted_width(kk);
+  if (std::uint64_t{width} * sizeof(double) > range) {
+    throw Error(Errc::invalid_argument, "top_k: k = " + std::to_string(kk) + " sorts " +
+                                            std::to_string(width * 8ull) +
+                                            " bytes a row, above the device's storage-buffer "
+                                            "range of " +
+                                            std::to_string(range));
+  }
+  std::size_t batch = std::max<std::size_t>(
+      1, std::min({result.rows, range / (std::max<std::size_t>(cols, 1) * sizeof(float)),
+                   range / (std::uint64_t{width} * sizeof(double)), std::size_t{4096}}));
+  while (batch > 1 && detail::row_select_state_bytes(caps, u32(batch, "rows"), cols) > range)
+    batch /= 2;
+  for (std::size_t r0 = 0; r0 < result.rows; r0 += batch) {
+    const std::size_t rb = std::min(batch, result.rows - r0);
+    BufferToken in = context.get_buffer(values.subspan(r0 * cols, rb * cols));
+    BufferToken selected_values = context.get_buffer(rb * kk * sizeof(float));
+    BufferToken selected_labels = context.get_buffer(rb * kk * sizeof(float));
+    BufferToken state =
+        context.get_buffer(detail::row_select_state_bytes(caps, u32(rb, "rows"), cols));
+    BufferToken sort_keys = context.get_buffer(rb * width * sizeof(double));
+    BufferToken sort_labels = context.get_buffer(rb * width * sizeof(std::uint32_t));
+    BufferToken out_values = context.get_buffer(rb * kk * sizeof(float));
+    BufferToken out_labels = context.get_buffer(rb * kk * sizeof(float));
+    context
+        .execute([&](CommandBuffer&, ComputeEncoder& e) {
+          detail::encode_row_select(device, e,
+                                    {.b_values = in.buffer(),
+                                     .b_cols = u32(cols, "cols"),
+                                     .b_stride = u32(cols, "cols"),
+                                     .rows = u32(rb, "rows"),
+                                     .k = kk,
+                                     .largest = largest,
+                                     .out_values = selected_values.buffer(),
+                                     .out_labels = selected_labels.buffer(),
+                                     .out_stride = kk,
+                                     .state = state.buffer()});
+          e.barrier({selected_values.buffer(), selected_labels.buffer()}, Stage::dispatch,
+                    Stage::dispatch);
+          detail::encode_sort_pairs(device, e,
+                                    {.keys = selected_values.buffer(),
+                                     .labels = selected_labels.buffer(),
+                                     .float_keys = true,
+                                     .rows = u32(rb, "rows"),
+                                     .count = kk,
+                                     .stride = kk,
+                                     .k = kk,
+                                     .largest = largest,
+                                     .sort_keys = sort_keys.buffer(),
+                                     .sort_labels = sort_labels.buffer(),
+                                     .out_values = out_values.buffer(),
+                                     .out_labels = out_labels.buffer()});
+        })
+        .wait();
+    const auto v = out_values.read<float>(rb * kk);
+    const auto l = out_labels.read<std::int32_t>(rb * kk);
+    std::copy(v.begin(), v.end(), result.distances.begin() + static_cast<std::ptrdiff_t>(r0 * kk));
+    std::copy(l.begin(), l.end(), result.labels.begin() + static_cast<std::ptrdiff_t>(r0 * kk));
+  }
+}
+
+}  // namespace
+
 KnnResult top_k(Context& context, std::span<const float> values, std::size_t rows, std::size_t cols,
                 std::size_t k, bool largest) {
   detail::check_k(k, "top_k");
@@ -181,6 +255,10 @@ KnnResult top_k(Context& context, std::span<const float> values, std::size_t row
   KnnResult result{rows, k, std::vector<float>(rows * k), std::vector<std::int64_t>(rows * k)};
   if (rows == 0) return result;
   Device device = context.device();
+  if (k > detail::max_screen_candidates(device.capabilities())) {
+    top_k_many(context, values, cols, largest, result);
+    return result;
+  }
   const std::uint64_t range = device.capabilities().max_storage_buffer_range;
   const auto kk = static_cast<std::uint32_t>(k);
   const std::uint32_t segment = detail::default_segment_length(kk);
@@ -293,6 +371,14 @@ void encode_top_k(Context& context, ComputeEncoder& encoder, const MatrixRef& va
   check_range(out_values, 0, values.rows * k * 4, "top_k values output");
   check_range(out_labels, 0, values.rows * k * 4, "top_k labels output");
   Device device = context.device();
+  const std::uint32_t limit = detail::max_screen_candidates(device.capabilities());
+  if (k > limit) {
+    throw Error(Errc::invalid_argument,
+                "encode_top_k: k = " + std::to_string(k) + " is above the " +
+                    std::to_string(limit) +
+                    " one workgroup sorts on this device (its form has no working memory); "
+                    "top_k takes any k");
+  }
   // One workgroup per row: no scratch buffer, so the caller's encoder needs nothing else.
   detail::encode_select(device, encoder,
                         {.values = values.buffer,
