@@ -101,15 +101,16 @@ SearchResult search_base(std::span<Context* const> devices, const Base& base,
   naming_base(
       path,
       [&] {
-        result = vecaccel::search(devices, base.view(first, count),
-                        MatrixView<const float>(queries.values, queries.rows, queries.dim),
-                        options.k, parse_metric(options.metric),
-                        {// A command-line search takes as long as it takes; Ctrl-C stops it.
-                         .timeout = std::nullopt,
-                         .stop = stop,
-                         .memory_budget = std::nullopt,
-                         .query_batch = options.batch,
-                         .progress = [&](const SearchProgress& p) { bars.update(p); }});
+        result =
+            vecaccel::search(devices, base.view(first, count),
+                             MatrixView<const float>(queries.values, queries.rows, queries.dim),
+                             options.k, parse_metric(options.metric),
+                             {// A command-line search takes as long as it takes; Ctrl-C stops it.
+                              .timeout = std::nullopt,
+                              .stop = stop,
+                              .memory_budget = std::nullopt,
+                              .query_batch = options.batch,
+                              .progress = [&](const SearchProgress& p) { bars.update(p); }});
       },
       base.mapped ? 0 : first);
   bars.finish();
@@ -117,7 +118,9 @@ SearchResult search_base(std::span<Context* const> devices, const Base& base,
 }
 
 void to_matrices(KnnResult&& result, Matrix<std::int32_t>& ids, Matrix<float>& distances) {
-  ids = {.rows = result.rows, .dim = result.k, .values = std::vector<std::int32_t>(result.labels.size())};
+  ids = {.rows = result.rows,
+         .dim = result.k,
+         .values = std::vector<std::int32_t>(result.labels.size())};
   for (std::size_t i = 0; i < ids.values.size(); ++i)
     ids.values[i] = static_cast<std::int32_t>(result.labels[i]);  // checked to fit int32
   distances = {.rows = result.rows, .dim = result.k, .values = std::move(result.distances)};

@@ -349,7 +349,8 @@ void add_with_ids(PyFlatIndex& self, py::handle x, py::handle ids) {
   });
 }
 
-py::tuple search(PyFlatIndex& self, py::handle q, py::handle k, std::optional<double> timeout) {
+py::tuple index_search(PyFlatIndex& self, py::handle q, py::handle k,
+                       std::optional<double> timeout) {
   const FloatArray queries = as_rows(q, "queries", self.index.dim());
   const std::size_t kk = positive_int(k, "k");
   ExecuteOptions options = options_for(timeout);
@@ -393,7 +394,8 @@ struct KnnBase {
   SearchBase view() const {
     if (index) return SearchBase(index->index);
     if (file) return SearchBase(*file);
-    return SearchBase(MatrixView<const float>(span_of(*rows), static_cast<std::size_t>(rows->shape(0)),
+    return SearchBase(MatrixView<const float>(span_of(*rows),
+                                              static_cast<std::size_t>(rows->shape(0)),
                                               static_cast<std::size_t>(rows->shape(1))));
   }
 };
@@ -424,14 +426,15 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
   const Metric m = parse_metric(metric);
   SearchOptions options;
   options.timeout = options_for(timeout).timeout;
-  if (!memory_budget.is_none()) options.memory_budget = positive_int(memory_budget, "memory_budget");
+  if (!memory_budget.is_none())
+    options.memory_budget = positive_int(memory_budget, "memory_budget");
   std::vector<std::shared_ptr<Context>> contexts;
   if (!rows.index) contexts = contexts_for(devices, std::move(context));
   std::vector<Context*> pointers;
   for (const auto& c : contexts)
     pointers.push_back(c.get());
-  const MatrixView<const float> query_rows(span_of(queries), static_cast<std::size_t>(queries.shape(0)),
-                                           view.dim());
+  const MatrixView<const float> query_rows(span_of(queries),
+                                           static_cast<std::size_t>(queries.shape(0)), view.dim());
   try {
     return to_numpy(interruptible([&](std::stop_token stop) {
       options.stop = std::move(stop);
@@ -550,7 +553,7 @@ PYBIND11_MODULE(_vecaccel, m) {
            "Appends the rows of x, shape (n, dim); they are numbered ntotal, ntotal + 1, ...")
       .def("add_with_ids", &add_with_ids, "x"_a, "ids"_a,
            "Appends the rows of x, shape (n, dim), labelled by ids, shape (n,), integers.")
-      .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
+      .def("search", &index_search, "queries"_a, "k"_a, "timeout"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
            "with label -1 and distance +inf (l2) or -inf. timeout in seconds (None: no limit; "

@@ -223,7 +223,7 @@ KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vec
 }
 
 KnnResult merge_exact_reading_rows(std::span<const KnnResult> parts, std::span<const float> queries,
-                                  std::size_t dim, Metric metric, const PartRows& rows) {
+                                   std::size_t dim, Metric metric, const PartRows& rows) {
   const std::vector<std::vector<std::size_t>> needed = slots_needing_exact(parts, metric);
   std::vector<std::vector<double>> exact(parts.size());
   for (std::size_t p = 0; p < parts.size(); ++p) {

@@ -48,6 +48,6 @@ using PartRows =
 /// `rows` reads back: the merge of parts searched on one host (shards, devices of a search).
 /// queries: the parts' queries, rows of dim.
 KnnResult merge_exact_reading_rows(std::span<const KnnResult> parts, std::span<const float> queries,
-                                  std::size_t dim, Metric metric, const PartRows& rows);
+                                   std::size_t dim, Metric metric, const PartRows& rows);
 
 }  // namespace vecaccel::detail

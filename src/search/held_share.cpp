@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/timeout_text.hpp"
+#include "ops/time_limit.hpp"
 #include "search/search_base.hpp"
 #include "vecaccel/error.hpp"
 
@@ -74,6 +76,13 @@ void upload_rows(FlatIndex& index, const SearchBase& base, std::size_t first, st
   }
 }
 
+void drain(Context& context) noexcept {
+  try {
+    context.execute_and_wait([](CommandBuffer&, ComputeEncoder&) {}, without_time_limit());
+  } catch (const std::exception&) {  // device lost: nothing runs any more
+  }
+}
+
 KnnResult search_in_batches(const FlatIndex& index, MatrixView<const float> queries, std::size_t k,
                             std::size_t query_batch, const Deadline& deadline,
                             const Advance& advance) {
@@ -82,8 +91,7 @@ KnnResult search_in_batches(const FlatIndex& index, MatrixView<const float> quer
   out.distances.reserve(queries.rows() * k);
   out.labels.reserve(queries.rows() * k);
   for (std::size_t row = 0; row < queries.rows(); row += query_batch) {
-    deadline.check_stop(std::to_string(row) + " of " + std::to_string(queries.rows()) +
-                        " queries");
+    deadline.check_stop(std::to_string(row) + " of " + std::to_string(queries.rows()) + " queries");
     const std::size_t n = std::min(query_batch, queries.rows() - row);
     const KnnResult batch =
         index.search(queries.data().subspan(row * dim, n * dim), k, deadline.execute_options());

@@ -20,6 +20,10 @@ using Advance = std::function<void(std::size_t done)>;
 void upload_rows(FlatIndex& index, const SearchBase& base, std::size_t first, std::size_t rows,
                  const Deadline& deadline, const Advance& advance);
 
+/// Waits for all the work submitted to `context` so far (errors ignored: a lost device runs
+/// nothing), before buffers that work may read are freed.
+void drain(Context& context) noexcept;
+
 /// index.search over the queries, query_batch at a time, within `deadline`; labels as the
 /// index gives them.
 KnnResult search_in_batches(const FlatIndex& index, MatrixView<const float> queries, std::size_t k,

@@ -47,9 +47,9 @@ class ProgressSink {
     if (phase == SearchPhase::streaming) ++passes_;
     if (!callback_) return;
     // Queries: every device searches all of them, so the slowest device says how far it is.
-    const std::size_t total =
-        phase == SearchPhase::searching ? *std::min_element(done_.begin(), done_.end())
-                                        : std::accumulate(done_.begin(), done_.end(), std::size_t{0});
+    const std::size_t total = phase == SearchPhase::searching
+                                  ? *std::min_element(done_.begin(), done_.end())
+                                  : std::accumulate(done_.begin(), done_.end(), std::size_t{0});
     callback_({phase, total, phase == SearchPhase::searching ? queries_ : rows_});
   }
 
@@ -72,9 +72,8 @@ std::vector<std::uint64_t> budgets_of(std::span<Context* const> devices,
   budgets.reserve(devices.size());
   for (std::size_t i = 0; i < devices.size(); ++i) {
     if (devices[i] == nullptr) {
-      throw Error(Errc::invalid_argument,
-                  "search: device " + std::to_string(i) + " of " + std::to_string(devices.size()) +
-                      " is null");
+      throw Error(Errc::invalid_argument, "search: device " + std::to_string(i) + " of " +
+                                              std::to_string(devices.size()) + " is null");
     }
     budgets.push_back(options.memory_budget.value_or(memory_budget(*devices[i])));
   }
@@ -105,27 +104,32 @@ KnnResult run_share(Context& context, const SearchBase& base, const SearchPlan& 
   const PlannedShare& share = plan.shares[device];
   const std::size_t label = base.first_row() + share.first_row;
   if (plan.handling == BaseHandling::streamed) {
-    return streamed_knn(context, row_source(base), queries.data(), k, metric,
-                        {.timeout = options.timeout,
-                         .stop = stop,
-                         .progress = [&](std::size_t done,
-                                         std::size_t) {
-                           progress.report(SearchPhase::streaming, device, done);
-                         },
-                         .memory_budget = share.memory_budget,
-                         .first_row = label,
-                         .row_count = share.rows});
+    return streamed_knn(
+        context, row_source(base), queries.data(), k, metric,
+        {.timeout = options.timeout,
+         .stop = stop,
+         .progress = [&](std::size_t done,
+                         std::size_t) { progress.report(SearchPhase::streaming, device, done); },
+         .memory_budget = share.memory_budget,
+         .first_row = label,
+         .row_count = share.rows});
   }
   const Deadline deadline = Deadline::after(options.timeout, stop);
   const auto start = Clock::now();
   FlatIndex index(context, base.dim(), metric, base.element_type());
-  upload_rows(index, base, share.first_row, share.rows, deadline, [&](std::size_t done) {
-    progress.report(SearchPhase::uploading, device, done);
-  });
-  upload_time = Clock::now() - start;
-  KnnResult result =
-      search_in_batches(index, queries, k, std::max<std::size_t>(options.query_batch, 1), deadline,
-                        [&](std::size_t done) { progress.report(SearchPhase::searching, device, done); });
+  KnnResult result;
+  try {
+    upload_rows(index, base, share.first_row, share.rows, deadline,
+                [&](std::size_t done) { progress.report(SearchPhase::uploading, device, done); });
+    upload_time = Clock::now() - start;
+    result = search_in_batches(
+        index, queries, k, std::max<std::size_t>(options.query_batch, 1), deadline,
+        [&](std::size_t done) { progress.report(SearchPhase::searching, device, done); });
+  } catch (...) {
+    // A stopped or timed-out search leaves GPU work running that reads the index's buffers.
+    drain(context);
+    throw;
+  }
   for (std::int64_t& l : result.labels) {
     if (l >= 0) l += static_cast<std::int64_t>(label);
   }
@@ -135,36 +139,34 @@ KnnResult run_share(Context& context, const SearchBase& base, const SearchPlan& 
 KnnResult merged(std::vector<KnnResult>& parts, const SearchBase& base,
                  MatrixView<const float> queries, Metric metric) {
   if (parts.size() == 1) return std::move(parts[0]);
-  return merge_exact_reading_rows(
-      parts, queries.data(), base.dim(), metric,
-      [&](std::size_t, std::span<const std::int64_t> labels) {
-        std::vector<float> rows;
-        rows.reserve(labels.size() * base.dim());
-        for (const std::int64_t l : labels) {
-          const std::vector<float> row = base.row(static_cast<std::size_t>(l));
-          rows.insert(rows.end(), row.begin(), row.end());
-        }
-        return rows;
-      });
+  return merge_exact_reading_rows(parts, queries.data(), base.dim(), metric,
+                                  [&](std::size_t, std::span<const std::int64_t> labels) {
+                                    std::vector<float> rows;
+                                    rows.reserve(labels.size() * base.dim());
+                                    for (const std::int64_t l : labels) {
+                                      const std::vector<float> row =
+                                          base.row(static_cast<std::size_t>(l));
+                                      rows.insert(rows.end(), row.begin(), row.end());
+                                    }
+                                    return rows;
+                                  });
 }
 
 SearchResult search_index(const FlatIndex& index, MatrixView<const float> queries, std::size_t k,
                           Metric metric, const SearchOptions& options) {
   if (metric != index.metric()) {
-    throw Error(Errc::invalid_argument, "search: a FlatIndex of metric " +
-                                            std::string(to_string(index.metric())) +
-                                            " searched for metric " +
-                                            std::string(to_string(metric)));
+    throw Error(Errc::invalid_argument,
+                "search: a FlatIndex of metric " + std::string(to_string(index.metric())) +
+                    " searched for metric " + std::string(to_string(metric)));
   }
   const auto start = Clock::now();
   ProgressSink progress(options, 1, index.size(), queries.rows());
   SearchResult out;
   out.plan.shares.push_back({.rows = index.size(), .rows_per_pass = index.size()});
-  out.knn = search_in_batches(index, queries, k, std::max<std::size_t>(options.query_batch, 1),
-                              Deadline::after(options.timeout, options.stop),
-                              [&](std::size_t done) {
-                                progress.report(SearchPhase::searching, 0, done);
-                              });
+  out.knn = search_in_batches(
+      index, queries, k, std::max<std::size_t>(options.query_batch, 1),
+      Deadline::after(options.timeout, options.stop),
+      [&](std::size_t done) { progress.report(SearchPhase::searching, 0, done); });
   out.search_time = Clock::now() - start;
   return out;
 }
@@ -190,7 +192,8 @@ SearchResult search(std::span<Context* const> devices, const SearchBase& base,
                     const SearchOptions& options) {
   detail::check_request(devices, base, queries, k);
   check_queries(queries, metric);
-  if (base.index() != nullptr) return detail::search_index(*base.index(), queries, k, metric, options);
+  if (base.index() != nullptr)
+    return detail::search_index(*base.index(), queries, k, metric, options);
   const auto start = detail::Clock::now();
   SearchResult out;
   out.plan = plan_search({.rows = base.rows(),
@@ -225,9 +228,9 @@ std::vector<double> exact_values(const KnnResult& part, MatrixView<const float> 
   for (std::size_t slot = 0; slot < part.labels.size(); ++slot) {
     const std::int64_t label = part.labels[slot];
     if (label < 0) continue;
-    out[slot] = detail::direct_distance(queries.row(slot / part.k),
-                                        base.row(static_cast<std::size_t>(label + label_offset)),
-                                        metric);
+    out[slot] =
+        detail::direct_distance(queries.row(slot / part.k),
+                                base.row(static_cast<std::size_t>(label + label_offset)), metric);
   }
   return out;
 }

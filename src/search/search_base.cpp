@@ -54,7 +54,8 @@ std::vector<float> SearchBase::row(std::size_t label) const {
 namespace detail {
 
 RowSource row_source(const SearchBase& base) {
-  return {.type = base.element_type(), .dim = base.dim(), .bytes = base.bytes(), .mapped = base.file()};
+  return {
+      .type = base.element_type(), .dim = base.dim(), .bytes = base.bytes(), .mapped = base.file()};
 }
 
 }  // namespace detail
