@@ -129,7 +129,8 @@ class SearchBase {
   /// Host rows back to back (the first constructors).
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
-  /// Row `label` (a base row: a file row for a range) widened to float, exactly;
+  /// Row `label` (a base row: a file row for a range; a FlatIndex's row, read back from its
+  /// GPU, which equals its label where it was filled by add()) widened to float, exactly;
   /// invalid_argument when it is not a row of the base.
   std::vector<float> row(std::size_t label) const;
 

@@ -428,6 +428,11 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
   options.timeout = options_for(timeout).timeout;
   if (!memory_budget.is_none())
     options.memory_budget = positive_int(memory_budget, "memory_budget");
+  if (rows.index && (devices || context)) {
+    throw py::value_error(
+        "knn: a FlatIndex is searched on its own context; devices and context "
+        "do not apply");
+  }
   std::vector<std::shared_ptr<Context>> contexts;
   if (!rows.index) contexts = contexts_for(devices, std::move(context));
   std::vector<Context*> pointers;

@@ -61,6 +61,8 @@ def test_a_flat_index_is_searched_on_its_own_context(context, rng):
     assert_exact(D, I, base, queries, 6, "ip")
     with pytest.raises(vecaccel.Error, match="metric inner_product searched for metric l2"):
         vecaccel.knn(index, queries, 6)
+    with pytest.raises(ValueError, match="own context"):
+        vecaccel.knn(index, queries, 6, metric="ip", devices=[0])
 
 
 def test_bad_devices_and_budgets_are_refused_naming_them(context, rng):
