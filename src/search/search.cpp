@@ -96,44 +96,77 @@ void check_request(std::span<Context* const> devices, const SearchBase& base,
   check_k(k, "search");
 }
 
-/// One device's share, labelled by base rows.
-KnnResult run_share(Context& context, const SearchBase& base, const SearchPlan& plan,
-                    std::size_t device, MatrixView<const float> queries, std::size_t k,
-                    Metric metric, const SearchOptions& options, const std::stop_token& stop,
-                    ProgressSink& progress, Clock::duration& upload_time) {
-  const PlannedShare& share = plan.shares[device];
-  const std::size_t label = base.first_row() + share.first_row;
-  if (plan.handling == BaseHandling::streamed) {
-    return streamed_knn(
-        context, row_source(base), queries.data(), k, metric,
-        {.timeout = options.timeout,
-         .stop = stop,
-         .progress = [&](std::size_t done,
-                         std::size_t) { progress.report(SearchPhase::streaming, device, done); },
-         .memory_budget = share.memory_budget,
-         .first_row = label,
-         .row_count = share.rows});
+/// Everything a run of the devices' shares reads; parts come out labelled by base rows.
+struct ShareRun {
+  std::span<Context* const> devices;
+  const SearchBase& base;
+  const SearchPlan& plan;
+  MatrixView<const float> queries;
+  std::size_t k;
+  Metric metric;
+  const SearchOptions& options;
+  ProgressSink& progress;
+
+  std::size_t first_label(std::size_t device) const {
+    return base.first_row() + plan.shares[device].first_row;
   }
-  const Deadline deadline = Deadline::after(options.timeout, stop);
-  const auto start = Clock::now();
-  FlatIndex index(context, base.dim(), metric, base.element_type());
-  KnnResult result;
+};
+
+std::vector<KnnResult> run_streamed(const ShareRun& run) {
+  std::vector<KnnResult> parts(run.plan.shares.size());
+  run_per_device(parts.size(), run.options.stop, [&](std::size_t i, std::stop_token stop) {
+    parts[i] =
+        streamed_knn(*run.devices[i], row_source(run.base), run.queries.data(), run.k, run.metric,
+                     {.timeout = run.options.timeout,
+                      .stop = std::move(stop),
+                      .progress =
+                          [&run, i](std::size_t done, std::size_t) {
+                            run.progress.report(SearchPhase::streaming, i, done);
+                          },
+                      .memory_budget = run.plan.shares[i].memory_budget,
+                      .first_row = run.first_label(i),
+                      .row_count = run.plan.shares[i].rows});
+  });
+  return parts;
+}
+
+/// Every device uploads its share, then every device searches it: one phase after the other,
+/// as one index is filled before it is searched. `upload_time`: the first phase's.
+std::vector<KnnResult> run_held(const ShareRun& run, Clock::duration& upload_time) {
+  const std::size_t count = run.plan.shares.size();
+  const Deadline deadline = Deadline::after(run.options.timeout, {});
+  const auto within = [&](std::stop_token stop) {
+    return Deadline{.at = deadline.at, .limit = deadline.limit, .stop = std::move(stop)};
+  };
+  std::vector<std::optional<FlatIndex>> indexes(count);
+  std::vector<KnnResult> parts(count);
   try {
-    upload_rows(index, base, share.first_row, share.rows, deadline,
-                [&](std::size_t done) { progress.report(SearchPhase::uploading, device, done); });
+    const auto start = Clock::now();
+    run_per_device(count, run.options.stop, [&](std::size_t i, std::stop_token stop) {
+      const PlannedShare& share = run.plan.shares[i];
+      FlatIndex& index =
+          indexes[i].emplace(*run.devices[i], run.base.dim(), run.metric, run.base.element_type());
+      upload_rows(
+          index, run.base, share.first_row, share.rows, within(std::move(stop)),
+          [&run, i](std::size_t done) { run.progress.report(SearchPhase::uploading, i, done); });
+    });
     upload_time = Clock::now() - start;
-    result = search_in_batches(
-        index, queries, k, std::max<std::size_t>(options.query_batch, 1), deadline,
-        [&](std::size_t done) { progress.report(SearchPhase::searching, device, done); });
+    run_per_device(count, run.options.stop, [&](std::size_t i, std::stop_token stop) {
+      parts[i] = search_in_batches(
+          *indexes[i], run.queries, run.k, std::max<std::size_t>(run.options.query_batch, 1),
+          within(std::move(stop)),
+          [&run, i](std::size_t done) { run.progress.report(SearchPhase::searching, i, done); });
+      for (std::int64_t& label : parts[i].labels) {
+        if (label >= 0) label += static_cast<std::int64_t>(run.first_label(i));
+      }
+    });
   } catch (...) {
-    // A stopped or timed-out search leaves GPU work running that reads the index's buffers.
-    drain(context);
+    // A stopped or timed-out search leaves GPU work running that reads the indexes' buffers.
+    for (Context* device : run.devices.first(count))
+      drain(*device);
     throw;
   }
-  for (std::int64_t& l : result.labels) {
-    if (l >= 0) l += static_cast<std::int64_t>(label);
-  }
-  return result;
+  return parts;
 }
 
 KnnResult merged(std::vector<KnnResult>& parts, const SearchBase& base,
@@ -203,16 +236,15 @@ SearchResult search(std::span<Context* const> devices, const SearchBase& base,
                           .budgets = detail::budgets_of(devices, options)});
   const std::size_t count = out.plan.shares.size();
   detail::ProgressSink progress(options, count, base.rows(), queries.rows());
-  std::vector<KnnResult> parts(count);
-  std::vector<detail::Clock::duration> uploads(count, detail::Clock::duration::zero());
-  detail::run_per_device(count, options.stop, [&](std::size_t i, std::stop_token stop) {
-    parts[i] = detail::run_share(*devices[i], base, out.plan, i, queries, k, metric, options, stop,
-                                 progress, uploads[i]);
-  });
+  const detail::ShareRun run{devices, base, out.plan, queries, k, metric, options, progress};
+  detail::Clock::duration upload_time{0};
+  std::vector<KnnResult> parts = out.plan.handling == BaseHandling::streamed
+                                     ? detail::run_streamed(run)
+                                     : detail::run_held(run, upload_time);
   out.knn = detail::merged(parts, base, queries, metric);  // second-pass counts: the sums
   out.passes = progress.passes();
-  out.upload_time = *std::max_element(uploads.begin(), uploads.end());
-  out.search_time = detail::Clock::now() - start - out.upload_time;
+  out.upload_time = upload_time;
+  out.search_time = detail::Clock::now() - start - upload_time;
   return out;
 }
 
