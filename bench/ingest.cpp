@@ -29,7 +29,6 @@
 #include "core/device_impl.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/knn_engine.hpp"
-#include "util/byte_size.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
@@ -209,7 +208,7 @@ int main(int argc, char** argv) try {
   if (mode == "stream" && argc >= 7) {
     const std::size_t n = std::stoul(argv[2]), dim = std::stoul(argv[3]);
     const std::size_t nq = std::stoul(argv[4]), k = std::stoul(argv[5]);
-    const std::uint64_t budget = vecaccel::detail::parse_byte_size(argv[6], "BUDGET");
+    const std::uint64_t budget = vecaccel::parse_byte_size(argv[6], "BUDGET");
     const auto type = type_of(argc, argv, 7);
     const std::string file = argc > 8 ? argv[8] : "";
     return type == vecaccel::ElementType::uint8

@@ -17,7 +17,6 @@
 #include "ops/base_upload.hpp"
 #include "support/reference.hpp"
 #include "support/temp_dir.hpp"
-#include "util/byte_size.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace vecaccel {
@@ -270,12 +269,12 @@ TEST_F(ScaleTest, ReconstructOfACompactIndexGivesItsRowsWidened) {
 // Streaming
 
 TEST_F(ScaleTest, MemoryBudgetParsesBinaryMultiplesAndRefusesTheRest) {
-  EXPECT_EQ(detail::parse_byte_size("4096", "b"), 4096u);
-  EXPECT_EQ(detail::parse_byte_size("512M", "b"), 512u << 20);
-  EXPECT_EQ(detail::parse_byte_size("2g", "b"), std::uint64_t{2} << 30);
-  EXPECT_EQ(detail::parse_byte_size("3K", "b"), 3072u);
+  EXPECT_EQ(parse_byte_size("4096", "b"), 4096u);
+  EXPECT_EQ(parse_byte_size("512M", "b"), 512u << 20);
+  EXPECT_EQ(parse_byte_size("2g", "b"), std::uint64_t{2} << 30);
+  EXPECT_EQ(parse_byte_size("3K", "b"), 3072u);
   for (const char* bad : {"", "M", "0", "12X", "1.5G", "-1", "99999999999999999999"}) {
-    error_of(Errc::invalid_argument, [&] { detail::parse_byte_size(bad, "b"); });
+    error_of(Errc::invalid_argument, [&] { parse_byte_size(bad, "b"); });
   }
   ::setenv("VECACCEL_MEMORY_BUDGET", "lots", 1);
   write_vectors(path("b.fbin"), Matrix<float>{1, 1, {1}});

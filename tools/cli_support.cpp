@@ -93,11 +93,18 @@ std::vector<std::uint32_t> parse_devices(const std::string& text) {
   return out;
 }
 
-std::string device_text(const ShardedIndex& index) {
+std::string device_text(std::span<Context* const> devices) {
   std::string out;
-  for (std::size_t s = 0; s < index.shard_count(); ++s)
-    out += (s == 0 ? "" : " + ") + device_text(index.shard_context(s));
+  for (const Context* device : devices)
+    out += (out.empty() ? "" : " + ") + device_text(*device);
   return out;
+}
+
+std::string device_text(ShardedIndex& index) {
+  std::vector<Context*> devices;
+  for (std::size_t s = 0; s < index.shard_count(); ++s)
+    devices.push_back(&index.shard_context(s));
+  return device_text(devices);
 }
 
 std::string json_string(std::string_view text) {

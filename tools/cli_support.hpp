@@ -45,8 +45,9 @@ std::string json_string(std::string_view text);
 /// (a device may repeat); UsageError otherwise.
 std::vector<std::uint32_t> parse_devices(const std::string& text);
 
-/// "name (type) + name (type)": the devices of a sharded index.
-std::string device_text(const ShardedIndex& index);
+/// "name (type) + name (type)": the devices of a search, or of a sharded index.
+std::string device_text(std::span<Context* const> devices);
+std::string device_text(ShardedIndex& index);
 
 /// rows x dim standard-normal floats.
 std::vector<float> normal_data(std::size_t rows, std::size_t dim, std::uint64_t seed);

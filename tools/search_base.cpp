@@ -2,19 +2,20 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
 
 #include "cli_support.hpp"
 #include "progress.hpp"
-#include "vecaccel/context.hpp"
+#include "search_inputs.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/mapped_vectors.hpp"
-#include "vecaccel/ops.hpp"
 
 namespace vecaccel::cli {
 
@@ -32,7 +33,54 @@ bool mappable(const std::string& path) {
          ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
 }
 
+/// One bar per phase of the search, each finished when the next begins.
+class PhaseBars {
+ public:
+  PhaseBars(bool enabled, std::size_t rows, std::size_t queries)
+      : enabled_(enabled), rows_(rows), queries_(queries) {}
+
+  void update(const SearchProgress& progress) {
+    if (!bar_ || progress.phase != phase_) {
+      if (bar_) bar_->finish();
+      phase_ = progress.phase;
+      bar_.emplace(label(phase_), progress.phase == SearchPhase::searching ? queries_ : rows_,
+                   Progress::Unit::items, enabled_,
+                   progress.phase == SearchPhase::searching ? "queries" : "rows");
+    }
+    bar_->update(progress.done);
+  }
+
+  void finish() {
+    if (bar_) bar_->finish();
+  }
+
+ private:
+  static const char* label(SearchPhase phase) {
+    switch (phase) {
+      case SearchPhase::uploading:
+        return "adding";
+      case SearchPhase::searching:
+        return "searching";
+      case SearchPhase::streaming:
+        return "searching base";
+    }
+    return "searching";
+  }
+
+  bool enabled_;
+  std::size_t rows_;
+  std::size_t queries_;
+  SearchPhase phase_ = SearchPhase::uploading;
+  std::optional<Progress> bar_;
+};
+
 }  // namespace
+
+SearchBase Base::view(std::size_t first, std::size_t count) const {
+  if (mapped) return SearchBase(*mapped, first, count);
+  return SearchBase(MatrixView<const float>(
+      std::span(values.values).subspan(first * values.dim, count * values.dim), count, values.dim));
+}
 
 Base open_base(const std::string& path, bool show_progress, const std::stop_token& stop) {
   if (!mappable(path)) return {std::nullopt, read_input(path, "base", show_progress, stop)};
@@ -43,29 +91,49 @@ Base open_base(const std::string& path, bool show_progress, const std::stop_toke
   return base;
 }
 
-KnnResult search_streamed(Context& context, const MappedVectors& base, const std::string& path,
-                          std::size_t first, std::size_t rows, const Matrix<float>& queries,
-                          const SearchOptions& options, std::uint64_t budget,
-                          const std::stop_token& stop, SearchRun& run) {
-  run.budget = budget;
-  Progress progress("searching base", rows, Progress::Unit::items, progress_wanted(options.quiet),
-                    "rows");
-  KnnResult result;
-  naming_base(path, [&] {
-    result = ops::knn(context, queries.values, base, options.k, parse_metric(options.metric),
-                      {.timeout = std::chrono::nanoseconds::max(),
-                       .stop = stop,
-                       .progress =
-                           [&](std::size_t done, std::size_t) {
-                             ++run.passes;
-                             progress.update(done);
-                           },
-                       .memory_budget = budget,
-                       .first_row = first,
-                       .row_count = rows});
-  });
-  progress.finish();
+SearchResult search_base(std::span<Context* const> devices, const Base& base,
+                         const std::string& path, std::size_t first, std::size_t count,
+                         const Matrix<float>& queries, const SearchOptions& options,
+                         const std::stop_token& stop) {
+  PhaseBars bars(progress_wanted(options.quiet), count, queries.rows);
+  SearchResult result;
+  // A mapped range names file rows itself; rows in memory are numbered from `first`'s 0.
+  naming_base(
+      path,
+      [&] {
+        result =
+            vecaccel::search(devices, base.view(first, count),
+                             MatrixView<const float>(queries.values, queries.rows, queries.dim),
+                             options.k, parse_metric(options.metric),
+                             {// A command-line search takes as long as it takes; Ctrl-C stops it.
+                              .timeout = std::nullopt,
+                              .stop = stop,
+                              .memory_budget = std::nullopt,
+                              .query_batch = options.batch,
+                              .progress = [&](const SearchProgress& p) { bars.update(p); }});
+      },
+      base.mapped ? 0 : first);
+  bars.finish();
   return result;
+}
+
+void to_matrices(KnnResult&& result, Matrix<std::int32_t>& ids, Matrix<float>& distances) {
+  ids = {.rows = result.rows,
+         .dim = result.k,
+         .values = std::vector<std::int32_t>(result.labels.size())};
+  for (std::size_t i = 0; i < ids.values.size(); ++i)
+    ids.values[i] = static_cast<std::int32_t>(result.labels[i]);  // checked to fit int32
+  distances = {.rows = result.rows, .dim = result.k, .values = std::move(result.distances)};
+}
+
+void report_plan(const SearchResult& result, SearchRun& run) {
+  run.add_ms = std::chrono::duration<double, std::milli>(result.upload_time).count();
+  run.search_ms = std::chrono::duration<double, std::milli>(result.search_time).count();
+  run.passes = result.passes;
+  run.budget = 0;
+  if (result.plan.handling != BaseHandling::streamed) return;
+  for (const PlannedShare& share : result.plan.shares)
+    run.budget = run.budget == 0 ? share.memory_budget : std::min(run.budget, share.memory_budget);
 }
 
 }  // namespace vecaccel::cli

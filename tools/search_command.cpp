@@ -29,28 +29,37 @@
 #include "cli_support.hpp"
 #include "cluster.hpp"
 #include "commands.hpp"
-#include "ops/base_upload.hpp"
-#include "ops/streamed_search.hpp"
+#include "progress.hpp"
 #include "search_base.hpp"
 #include "search_distributed.hpp"
 #include "search_inputs.hpp"
-#include "search_merge.hpp"
 #include "search_options.hpp"
 #include "search_output.hpp"
 #include "signal_stop.hpp"
 #include "vecaccel/context.hpp"
-#include "vecaccel/flat_index.hpp"
-#include "vecaccel/metric.hpp"
+#include "vecaccel/device.hpp"
 #include "vecaccel/ops.hpp"
-#include "vecaccel/sharded_index.hpp"
+#include "vecaccel/search.hpp"
 #include "vecaccel/vector_file.hpp"
 
 namespace vecaccel::cli {
 
 namespace {
 
+/// The contexts of the search: one per entry of --devices (a device may repeat), else one on
+/// the device Context picks.
+std::vector<std::unique_ptr<Context>> open_devices(const SearchOptions& options) {
+  std::vector<std::unique_ptr<Context>> contexts;
+  if (options.devices.empty()) {
+    contexts.push_back(std::make_unique<Context>());
+    return contexts;
+  }
+  for (const std::uint32_t device : parse_devices(options.devices))
+    contexts.push_back(std::make_unique<Context>(Device::open(device)));
+  return contexts;
+}
+
 void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
-  const Metric metric = parse_metric(options.metric);
   const bool show_progress = progress_wanted(options.quiet);
 
   const Base base = open_base(options.base, show_progress, stop);
@@ -69,58 +78,22 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
                 .dim = base.dim(),
                 .queries = queries.rows,
                 .recalls = {}};
+  const std::vector<std::unique_ptr<Context>> contexts = open_devices(options);
+  std::vector<Context*> devices;
+  for (const auto& context : contexts)
+    devices.push_back(context.get());
+  run.device = device_text(devices);
+  if (!base.mapped) {
+    check_held_within_budget(options.base, (base.rows() + devices.size() - 1) / devices.size(),
+                             base.dim(), base.type(),
+                             options.devices.empty() ? "search" : "--devices");
+  }
+  SearchResult result =
+      search_base(devices, base, options.base, 0, base.rows(), queries, options, stop);
+  report_plan(result, run);
   Matrix<std::int32_t> ids;
   Matrix<float> distances;
-  const auto add_then_search = [&](auto& index) {
-    auto start = Clock::now();
-    add_base(index, base, options.base, show_progress, stop);
-    run.add_ms = ms_since(start);
-    start = Clock::now();
-    search_batches(index, queries, options, stop, ids, distances);
-    run.search_ms = ms_since(start);
-  };
-  if (!options.devices.empty()) {
-    const std::vector<std::uint32_t> devices = parse_devices(options.devices);
-    ShardedIndex index(devices, base.dim(), metric, base.type());
-    run.device = device_text(index);
-    std::vector<StreamedShard> shards;
-    if (base.mapped) shards = shards_to_stream(index, *base.mapped);
-    if (!shards.empty()) {
-      for (const StreamedShard& shard : shards)
-        run.budget = run.budget == 0 ? shard.budget : std::min(run.budget, shard.budget);
-      const auto start = Clock::now();
-      naming_base(options.base, [&] {
-        search_streamed_shards(shards, base, queries, options, stop, run, ids, distances);
-      });
-      run.search_ms = ms_since(start);
-    } else {
-      check_held_within_budget(options.base, (base.rows() + devices.size() - 1) / devices.size(),
-                               base.dim(), base.type(), "--devices");
-      add_then_search(index);
-    }
-  } else {
-    Context context;
-    run.device = device_text(context);
-    const std::uint64_t budget = detail::device_memory_budget(context);
-    const bool stream = base.mapped && detail::stream_rows_per_pass(budget, base.dim(), base.type(),
-                                                                    base.rows()) < base.rows();
-    if (stream) {
-      const auto start = Clock::now();
-      KnnResult result = search_streamed(context, *base.mapped, options.base, 0, base.rows(),
-                                         queries, options, budget, stop, run);
-      const std::size_t k = options.k;
-      ids = {.rows = queries.rows, .dim = k, .values = std::vector<std::int32_t>(queries.rows * k)};
-      distances = {.rows = queries.rows, .dim = k, .values = std::move(result.distances)};
-      for (std::size_t i = 0; i < ids.values.size(); ++i)
-        ids.values[i] = static_cast<std::int32_t>(result.labels[i]);  // checked to fit int32
-      run.search_ms = ms_since(start);
-    } else {
-      if (!base.mapped)
-        check_held_within_budget(options.base, base.rows(), base.dim(), base.type(), "search");
-      FlatIndex index(context, base.dim(), metric, base.type());
-      add_then_search(index);
-    }
-  }
+  to_matrices(std::move(result.knn), ids, distances);
   if (gt) run.recalls = recalls(ids, *gt, options.k);
 
   write_outputs(options, ids, distances, stop);

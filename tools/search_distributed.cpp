@@ -18,18 +18,18 @@
 #include "cli_support.hpp"
 #include "cluster.hpp"
 #include "commands.hpp"
-#include "ops/base_upload.hpp"
-#include "ops/streamed_search.hpp"
+#include "progress.hpp"
 #include "search_base.hpp"
 #include "search_inputs.hpp"
 #include "search_merge.hpp"
 #include "search_output.hpp"
 #include "signal_stop.hpp"
 #include "vecaccel/context.hpp"
+#include "vecaccel/device.hpp"
 #include "vecaccel/error.hpp"
-#include "vecaccel/flat_index.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
+#include "vecaccel/search.hpp"
 #include "vecaccel/sharded_index.hpp"
 
 namespace vecaccel::cli {
@@ -83,42 +83,26 @@ BaseSlice open_base_slice(const SearchOptions& options, const Cluster& cluster,
   return {std::move(path), std::move(base), first, last - first};
 }
 
-/// One rank's search of its slice: streamed through its GPU when the slice is mapped and does
-/// not fit the device's memory budget, else held whole by a FlatIndex; run.add_ms is the
-/// upload of a slice held whole (0 when streamed).
+/// One rank's search of its slice by the library's planner: streamed through its GPU when the
+/// slice is mapped and does not fit the device's memory budget, else held whole. Labels become
+/// global rows (the slice's first is global row `first_row`).
 PartResults slice_results(Context& context, const BaseSlice& slice, const Matrix<float>& queries,
                           const SearchOptions& options, const std::stop_token& stop, SearchRun& run,
                           std::size_t first_row) {
-  const Metric metric = parse_metric(options.metric);
-  const std::size_t dim = slice.base.dim();
+  Context* const devices[] = {&context};
+  SearchResult result =
+      search_base(devices, slice.base, slice.path, slice.first, slice.rows, queries, options, stop);
+  report_plan(result, run);
+  // Labels are file rows where the slice is mapped, slice rows where it is in memory.
+  const auto shift = static_cast<std::int64_t>(first_row) -
+                     static_cast<std::int64_t>(slice.base.mapped ? slice.first : 0);
+  for (std::int64_t& label : result.knn.labels) {
+    if (label >= 0) label += shift;
+  }
   const auto file_offset =
       static_cast<std::int64_t>(slice.first) - static_cast<std::int64_t>(first_row);
-  const std::uint64_t budget = detail::device_memory_budget(context);
-  if (slice.base.mapped &&
-      detail::stream_rows_per_pass(budget, dim, slice.base.type(), slice.rows) < slice.rows) {
-    KnnResult result = search_streamed(context, *slice.base.mapped, slice.path, slice.first,
-                                       slice.rows, queries, options, budget, stop, run);
-    for (std::int64_t& label : result.labels) {
-      if (label >= 0) label -= file_offset;  // file rows to global rows
-    }
-    return part_results(std::move(result.distances), std::move(result.labels), slice.base,
-                        file_offset, queries, options.k, metric);
-  }
-  FlatIndex index(context, dim, metric, slice.base.type());
-  const auto start = Clock::now();
-  add_base(index, slice.base, slice.path, progress_wanted(options.quiet), stop, slice.first,
-           slice.rows);
-  run.add_ms = ms_since(start);
-  Matrix<std::int32_t> ids;
-  Matrix<float> distances;
-  search_batches(index, queries, options, stop, ids, distances);
-  std::vector<std::int64_t> labels(ids.values.size(), -1);
-  for (std::size_t slot = 0; slot < labels.size(); ++slot) {
-    if (ids.values[slot] >= 0)
-      labels[slot] = static_cast<std::int64_t>(first_row) + ids.values[slot];
-  }
-  return part_results(std::move(distances.values), std::move(labels), slice.base, file_offset,
-                      queries, options.k, metric);
+  return part_results(std::move(result.knn), slice.base, file_offset, queries,
+                      parse_metric(options.metric));
 }
 
 /// The report covers every rank: their streamed passes summed, the smallest budget a rank
@@ -195,9 +179,7 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
         Device::open(devices[static_cast<std::size_t>(cluster.local_rank()) % devices.size()]));
     run.device =
         device_text(context) + " on each of " + std::to_string(cluster.size()) + " MPI ranks";
-    const auto start = Clock::now();
     mine = slice_results(context, slice, queries, options, stop, run, first_row);
-    run.search_ms = ms_since(start) - run.add_ms;
   });
   report_all_ranks(cluster, run);
 

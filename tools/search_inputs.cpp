@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -17,13 +16,12 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
-#include "ops/certificate.hpp"
-#include "ops/streamed_search.hpp"
 #include "progress.hpp"
 #include "vecaccel/element_type.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
 #include "vecaccel/metric.hpp"
+#include "vecaccel/search.hpp"
 #include "vecaccel/settings.hpp"
 
 namespace vecaccel::cli {
@@ -196,19 +194,17 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
   }
   // The engine refuses such a query too, but only when it searches: after the whole base is
   // uploaded, and numbered within its batch rather than its file.
-  const Metric metric = parse_metric(options.metric);
-  for (std::size_t r = 0; r < queries.rows; ++r) {
-    double squared = 0.0;
-    for (const float v : queries.row(r))
-      squared += static_cast<double>(v) * static_cast<double>(v);
-    detail::check_squared_norm(std::sqrt(squared), metric, options.query + ": query", r);
-  }
+  check_queries(MatrixView<const float>(queries.values, queries.rows, queries.dim),
+                parse_metric(options.metric), options.query + ": query");
 }
 
 void check_held_within_budget(const std::string& base, std::size_t rows, std::size_t dim,
                               ElementType type, const char* mode) {
   const auto budget = memory_budget_setting();
-  if (!budget || detail::stream_rows_per_pass(budget->bytes, dim, type, rows) >= rows) return;
+  if (!budget) return;
+  const SearchPlan held = plan_search(
+      {.rows = rows, .dim = dim, .type = type, .streamable = false, .budgets = {budget->bytes}});
+  if (held.shares.front().fits) return;
   throw Error(Errc::invalid_argument,
               base + ": " + std::to_string(rows) + " rows of dimension " + std::to_string(dim) +
                   " per device exceed VECACCEL_MEMORY_BUDGET = " + budget->text + " (" +

@@ -3,15 +3,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
 
 #include "cli_support.hpp"
-#include "io/vector_file_writer.hpp"
 #include "search_inputs.hpp"
-#include "util/atomic_file.hpp"
+#include "vecaccel/vector_file_group.hpp"
 
 namespace vecaccel::cli {
 
@@ -94,29 +92,19 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
 
 void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids,
                    const Matrix<float>& distances, const std::stop_token& stop) {
-  std::optional<detail::AtomicFile> ids_file;
-  std::optional<detail::AtomicFile> distances_file;
-  std::vector<detail::AtomicFile*> files;
+  VectorFileGroup files;
   if (!options.output.empty() && format_from_path(options.output) == VectorFileFormat::ibin) {
-    detail::write_ground_truth_to(ids_file.emplace(options.output), GroundTruth{ids, distances},
-                                  stopping({}, stop));
-    files.push_back(&*ids_file);
+    files.write_ground_truth(options.output, GroundTruth{ids, distances}, stopping({}, stop));
   } else if (!options.output.empty()) {
-    detail::write_ids_to(ids_file.emplace(options.output), ids, stopping({}, stop));
-    files.push_back(&*ids_file);
+    files.write_ids(options.output, ids, stopping({}, stop));
   }
   if (!options.distances.empty()) {
-    detail::write_vectors_to(distances_file.emplace(options.distances), distances,
-                             stopping({}, stop));
-    files.push_back(&*distances_file);
+    files.write_vectors(options.distances, distances, stopping({}, stop));
   }
   // Syncing is the slow part (an fsync each): a stop during it still leaves no output.
-  for (detail::AtomicFile* file : files) {
-    check_stop(stop);
-    file->sync();
-  }
+  files.sync([&] { check_stop(stop); });
   check_stop(stop);
-  detail::commit_all(files);
+  files.commit();
 }
 
 }  // namespace vecaccel::cli

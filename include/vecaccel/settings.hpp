@@ -7,8 +7,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace vecaccel {
+
+/// A byte size as people write it, "<bytes>[K|M|G]" (binary multiples: "4G" is 4 GiB, 4 << 30),
+/// at least 1: the syntax of VECACCEL_MEMORY_BUDGET, for programs that take a budget themselves.
+/// invalid_argument naming `what` and the text otherwise, e.g. "--budget = 'lots': need ...".
+std::uint64_t parse_byte_size(std::string_view text, std::string_view what);
 
 /// VECACCEL_MEMORY_BUDGET as set: the text (for messages) and the bytes it means.
 struct MemoryBudgetSetting {

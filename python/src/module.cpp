@@ -23,8 +23,8 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
-#include "diagnostics.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace py = pybind11;
@@ -97,18 +97,24 @@ std::span<const T> span_of(const py::array_t<T, Flags>& a) {
   return {a.data(), static_cast<std::size_t>(a.size())};
 }
 
-/// An argument that must be a positive integer (an int or anything with __index__, such as a
-/// NumPy integer); TypeError / ValueError naming the argument and the value given.
-std::size_t positive_int(py::handle value, const char* name) {
+/// An argument that must be an integer of at least `minimum` (an int or anything with
+/// __index__, such as a NumPy integer); TypeError / ValueError naming the argument and the value
+/// given.
+std::size_t int_at_least(py::handle value, const char* name, int minimum) {
   const std::string given = py::repr(value).cast<std::string>();
   if (py::isinstance<py::bool_>(value) || !py::hasattr(value, "__index__")) {
     throw py::type_error(std::string(name) + " must be an integer, got " + given);
   }
   const py::int_ number = value.attr("__index__")();
-  if (number < py::int_(1)) {
-    throw py::value_error(std::string(name) + " must be at least 1, got " + given);
+  if (number < py::int_(minimum)) {
+    throw py::value_error(std::string(name) + " must be at least " + std::to_string(minimum) +
+                          ", got " + given);
   }
   return number.cast<std::size_t>();
+}
+
+std::size_t positive_int(py::handle value, const char* name) {
+  return int_at_least(value, name, 1);
 }
 
 ExecuteOptions options_for(std::optional<double> timeout_s) {
@@ -246,8 +252,8 @@ py::list devices() {
 
 py::dict info() {
   return py::dict("version"_a = VECACCEL_VERSION, "devices"_a = devices(),
-                  "validation"_a = detail::validation_enabled(),
-                  "validation_messages"_a = detail::validation_message_count());
+                  "validation"_a = validation_enabled(),
+                  "validation_messages"_a = validation_message_count());
 }
 
 std::shared_ptr<Context> make_context(std::optional<std::uint32_t> device, bool validation) {
@@ -255,7 +261,7 @@ std::shared_ptr<Context> make_context(std::optional<std::uint32_t> device, bool 
     // The layer is chosen when the process's Vulkan instance is created (on first use), from
     // VECACCEL_VALIDATION; asking for it later than that cannot be honoured.
     request_validation_layer();
-    if (!detail::validation_enabled()) {
+    if (!validation_enabled()) {
       throw Error(Errc::unsupported,
                   "validation=True: the Khronos validation layer is not active in this process "
                   "(it is chosen when vecaccel first opens Vulkan: set VECACCEL_VALIDATION=1 "
@@ -352,7 +358,8 @@ std::size_t remove_ids(PyFlatIndex& self, py::handle ids) {
   });
 }
 
-py::tuple search(PyFlatIndex& self, py::handle q, py::handle k, std::optional<double> timeout) {
+py::tuple index_search(PyFlatIndex& self, py::handle q, py::handle k,
+                       std::optional<double> timeout) {
   const FloatArray queries = as_rows(q, "queries", self.index.dim());
   const std::size_t kk = positive_int(k, "k");
   ExecuteOptions options = options_for(timeout);
@@ -367,22 +374,88 @@ py::tuple search(PyFlatIndex& self, py::handle q, py::handle k, std::optional<do
   }
 }
 
-/// Through a FlatIndex rather than ops::knn (the same engine, upload and result): ops::knn frees
-/// its copy of the base under the GPU work a stopped or timed-out search leaves running, where
-/// PyFlatIndex drains that work first (see there). On such an end this call therefore returns
-/// once the work already submitted has finished.
+/// The contexts of knn(devices=...): one per entry, the same index twice allowed. None: the
+/// given context, else the default one.
+std::vector<std::shared_ptr<Context>> contexts_for(const std::optional<py::list>& devices,
+                                                   std::shared_ptr<Context> context) {
+  if (!devices) return {context_or_default(std::move(context))};
+  if (context) throw py::value_error("knn: give context or devices, not both");
+  if (devices->empty()) throw py::value_error("knn: devices is an empty list");
+  std::vector<std::uint32_t> indices;
+  for (const py::handle device : *devices) {
+    indices.push_back(static_cast<std::uint32_t>(int_at_least(device, "each of devices", 0)));
+  }
+  return without_gil([&] {
+    std::vector<std::shared_ptr<Context>> out;
+    for (const std::uint32_t index : indices)
+      out.push_back(std::make_shared<Context>(Device::open(index)));
+    return out;
+  });
+}
+
+/// What knn searches: rows of an array, a mapped file (streamed when over the budget), or an
+/// index's rows. Owns what the SearchBase views.
+struct KnnBase {
+  std::optional<FloatArray> rows;
+  std::optional<MappedVectors> file;
+  std::shared_ptr<PyFlatIndex> index;
+
+  SearchBase view() const {
+    if (index) return SearchBase(index->index);
+    if (file) return SearchBase(*file);
+    return SearchBase(MatrixView<const float>(span_of(*rows),
+                                              static_cast<std::size_t>(rows->shape(0)),
+                                              static_cast<std::size_t>(rows->shape(1))));
+  }
+};
+
+KnnBase knn_base(py::handle base) {
+  KnnBase out;
+  if (py::isinstance<PyFlatIndex>(base)) {
+    out.index = base.cast<std::shared_ptr<PyFlatIndex>>();
+  } else if (py::isinstance<py::str>(base) ||
+             py::isinstance(base, py::module_::import("os").attr("PathLike"))) {
+    const auto path = base.cast<std::filesystem::path>();
+    out.file.emplace(without_gil([&] { return MappedVectors(path); }));
+  } else {
+    out.rows = as_rows(base, "base", 0);
+  }
+  return out;
+}
+
+/// The library's planner (vecaccel/search.hpp): the base held or streamed on each device, the
+/// devices' top k merged exactly. A FlatIndex base is searched on its own context.
 py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& metric,
-              std::shared_ptr<Context> context, std::optional<double> timeout) {
-  const FloatArray b = as_rows(base, "base", 0);
-  const auto dim = static_cast<std::size_t>(b.shape(1));
-  const FloatArray queries = as_rows(q, "queries", dim);
-  context = context_or_default(std::move(context));
-  PyFlatIndex index(context, FlatIndex(*context, dim, parse_metric(metric)));
-  without_gil([&] { index.index.add(span_of(b)); });
+              std::shared_ptr<Context> context, std::optional<double> timeout,
+              std::optional<py::list> devices, py::handle memory_budget) {
+  const KnnBase rows = knn_base(base);
+  const SearchBase view = rows.view();
+  const FloatArray queries = as_rows(q, "queries", view.dim());
+  const std::size_t kk = positive_int(k, "k");
+  const Metric m = parse_metric(metric);
+  SearchOptions options;
+  options.timeout = options_for(timeout).timeout;
+  if (!memory_budget.is_none())
+    options.memory_budget = positive_int(memory_budget, "memory_budget");
+  if (rows.index && (devices || context)) {
+    throw py::value_error(
+        "knn: a FlatIndex is searched on its own context; devices and context "
+        "do not apply");
+  }
+  std::vector<std::shared_ptr<Context>> contexts;
+  if (!rows.index) contexts = contexts_for(devices, std::move(context));
+  std::vector<Context*> pointers;
+  for (const auto& c : contexts)
+    pointers.push_back(c.get());
+  const MatrixView<const float> query_rows(span_of(queries),
+                                           static_cast<std::size_t>(queries.shape(0)), view.dim());
   try {
-    return search(index, queries, k, timeout);
+    return to_numpy(interruptible([&](std::stop_token stop) {
+      options.stop = std::move(stop);
+      return vecaccel::search(pointers, view, query_rows, kk, m, options).knn;
+    }));
   } catch (...) {
-    without_gil([&] { index.drain_left_work(); });
+    if (rows.index) rows.index->left_work = true;
     throw;
   }
 }
@@ -498,7 +571,7 @@ PYBIND11_MODULE(_vecaccel, m) {
            "Removes the rows labelled by ids (a 1-D integer array; labels not in the index are "
            "ignored) and returns how many went. The others keep their labels; add() numbers on "
            "as if nothing had been removed.")
-      .def("search", &search, "queries"_a, "k"_a, "timeout"_a = py::none(),
+      .def("search", &index_search, "queries"_a, "k"_a, "timeout"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
            "with label -1 and distance +inf (l2, l1, linf) or -inf. timeout in seconds (None: no "
@@ -541,10 +614,17 @@ PYBIND11_MODULE(_vecaccel, m) {
       .def("__repr__", &index_repr);
 
   m.def("knn", &knn, "base"_a, "queries"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
-        "timeout"_a = py::none(),
-        "Exact kNN of queries (nq, d) against base (n, d) without keeping an index: (D, I) as "
-        "FlatIndex.search, labels are base row numbers. A timed-out or interrupted call "
-        "returns once the GPU work it already submitted is done (its base copy goes with it).");
+        "timeout"_a = py::none(), "devices"_a = py::none(), "memory_budget"_a = py::none(),
+        "Exact kNN of queries (nq, d) against base without keeping an index: (D, I) as "
+        "FlatIndex.search, labels are base row numbers (a FlatIndex's own labels).\n\n"
+        "base: an array (n, d), a FlatIndex (searched on its context), or the path of a vector "
+        "file (.fvecs, .bvecs, .npy, .fbin, .u8bin, .i8bin), memory-mapped and streamed through "
+        "the GPU in passes when it exceeds the memory budget. devices: indices into devices() "
+        "(the same index twice allowed); the base is split over them and their top k merged "
+        "exactly (None: context, else the default one). memory_budget: bytes each device may "
+        "use (None: VECACCEL_MEMORY_BUDGET, else the device's free memory); a base over it is "
+        "streamed. A timed-out or interrupted call returns once the GPU work it already "
+        "submitted is done.");
 
   m.def(
       "read_vectors",

@@ -1,6 +1,6 @@
 # Type stubs for the vecaccel package (the extension module vecaccel._vecaccel).
 import os
-from typing import Any, Optional, Union
+from typing import Any, List, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -77,16 +77,23 @@ class FlatIndex:
         """Reads an index written by save()."""
 
 def knn(
-    base: npt.ArrayLike,
+    base: Union[npt.ArrayLike, FlatIndex, _Path],
     queries: npt.ArrayLike,
     k: int,
     metric: str = "l2",
     context: Optional[Context] = None,
     timeout: Optional[float] = None,
+    devices: Optional[List[int]] = None,
+    memory_budget: Optional[int] = None,
 ) -> _Results:
-    """Exact kNN of queries (nq, d) against base (n, d); labels are base row numbers.
+    """Exact kNN of queries (nq, d) against base; labels are base row numbers.
 
-    timeout: seconds, as FlatIndex.search (None: no limit)."""
+    base: an array (n, d); a FlatIndex (searched on its own context, with its labels); or the
+    path of a vector file, memory-mapped and streamed through the GPU in passes when it exceeds
+    the memory budget. devices: indices into devices(), the same one twice allowed: the base is
+    split over them and their top k merged exactly (not with context). memory_budget: bytes each
+    device may use (None: VECACCEL_MEMORY_BUDGET, else its free memory); a base over it is
+    streamed. timeout: seconds, as FlatIndex.search (None: no limit)."""
 
 def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
     """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy."""

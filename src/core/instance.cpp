@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "util/settings.hpp"
+#include "vecaccel/diagnostics.hpp"
 #include "vecaccel/error.hpp"
 #include "vk_error.hpp"
 
@@ -130,15 +131,13 @@ VkBool32 Instance::on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
 
 }  // namespace vecaccel::detail
 
-#include "diagnostics.hpp"
-
-namespace vecaccel::detail {
+namespace vecaccel {
 
 std::uint64_t validation_message_count() {
-  return Instance::get().validation_message_count();
+  return detail::Instance::get().validation_message_count();
 }
 bool validation_enabled() {
-  return Instance::get().validation_enabled();
+  return detail::Instance::get().validation_enabled();
 }
 
-}  // namespace vecaccel::detail
+}  // namespace vecaccel

@@ -230,4 +230,25 @@ KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vec
   return merged;
 }
 
+KnnResult merge_exact_reading_rows(std::span<const KnnResult> parts, std::span<const float> queries,
+                                   std::size_t dim, Metric metric, const PartRows& rows) {
+  const std::vector<std::vector<std::size_t>> needed = slots_needing_exact(parts, metric);
+  std::vector<std::vector<double>> exact(parts.size());
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    if (needed[p].empty()) continue;
+    std::vector<std::int64_t> labels;
+    labels.reserve(needed[p].size());
+    for (const std::size_t slot : needed[p])
+      labels.push_back(parts[p].labels[slot]);
+    const std::vector<float> vectors = rows(p, labels);
+    exact[p].resize(parts[p].labels.size());
+    for (std::size_t i = 0; i < needed[p].size(); ++i) {
+      const std::size_t query = needed[p][i] / parts[p].k;
+      exact[p][needed[p][i]] = direct_distance(queries.subspan(query * dim, dim),
+                                               std::span(vectors).subspan(i * dim, dim), metric);
+    }
+  }
+  return merge_exact(parts, exact, metric);
+}
+
 }  // namespace vecaccel::detail

@@ -12,6 +12,8 @@
 // row); callers map them to ids afterwards.
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -38,5 +40,15 @@ std::vector<std::vector<std::size_t>> slots_needing_exact(std::span<const KnnRes
 /// of its metric's order (both functions).
 KnnResult merge_exact(std::span<const KnnResult> parts, std::span<const std::vector<double>> exact,
                       Metric metric);
+
+/// Part p's rows with these labels, widened to float, back to back.
+using PartRows =
+    std::function<std::vector<float>(std::size_t part, std::span<const std::int64_t> labels)>;
+
+/// merge_exact, the float64 values it needs computed here (direct_distance) from the rows that
+/// `rows` reads back: the merge of parts searched on one host (shards, devices of a search).
+/// queries: the parts' queries, rows of dim.
+KnnResult merge_exact_reading_rows(std::span<const KnnResult> parts, std::span<const float> queries,
+                                   std::size_t dim, Metric metric, const PartRows& rows);
 
 }  // namespace vecaccel::detail

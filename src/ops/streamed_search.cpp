@@ -62,12 +62,23 @@ void TopKMerger::add(const KnnResult& part, std::int64_t label_offset) {
   result_ = merge_exact(parts, exact, metric_);
 }
 
+namespace {
+
+/// Per row on the device: float32 values and a norm, plus the bytes of a compact row.
+std::uint64_t device_row_bytes(std::size_t dim, ElementType type) {
+  return dim * sizeof(float) + sizeof(float) + (type == ElementType::float32 ? 0 : dim);
+}
+
+}  // namespace
+
+bool rows_fit_held(std::uint64_t budget, std::size_t dim, ElementType type, std::size_t rows) {
+  return std::uint64_t{rows} * device_row_bytes(dim, type) <= budget / 4 * 3;
+}
+
 std::size_t stream_rows_per_pass(std::uint64_t budget, std::size_t dim, ElementType type,
                                  std::size_t rows) {
-  // Per row on the device: float32 values and a norm, plus the bytes of a compact row.
-  const std::uint64_t row_bytes =
-      dim * sizeof(float) + sizeof(float) + (type == ElementType::float32 ? 0 : dim);
-  if (std::uint64_t{rows} * row_bytes <= budget / 4 * 3) return std::max<std::size_t>(rows, 1);
+  if (rows_fit_held(budget, dim, type, rows)) return std::max<std::size_t>(rows, 1);
+  const std::uint64_t row_bytes = device_row_bytes(dim, type);
   const std::uint64_t per_pass = budget / 8 * 3 / row_bytes;
   if (per_pass == 0) {
     throw Error(Errc::invalid_argument,

@@ -50,6 +50,10 @@ class TopKMerger {
 /// Whether every value is an integer of magnitude below 2^16 (see TopKMerger).
 bool small_integers(std::span<const float> values);
 
+/// Whether `rows` fit `budget` device bytes held whole: their float32 values, norms and (compact
+/// rows) bytes within three quarters of it, a quarter left for the engine's working memory.
+bool rows_fit_held(std::uint64_t budget, std::size_t dim, ElementType type, std::size_t rows);
+
 /// Rows per pass of a streamed search within `budget` device bytes: two passes in flight and a
 /// quarter of the budget left for the engine's working memory; all rows when they fit in one
 /// pass of three quarters. invalid_argument naming both sizes when the budget holds not even

@@ -1,4 +1,4 @@
-#include "util/byte_size.hpp"
+#include "vecaccel/settings.hpp"
 
 #include <cctype>
 #include <limits>
@@ -6,7 +6,7 @@
 
 #include "vecaccel/error.hpp"
 
-namespace vecaccel::detail {
+namespace vecaccel {
 
 std::uint64_t parse_byte_size(std::string_view text, std::string_view what) {
   const auto bad = [&]() -> Error {
@@ -44,4 +44,4 @@ std::uint64_t parse_byte_size(std::string_view text, std::string_view what) {
   return value << shift;
 }
 
-}  // namespace vecaccel::detail
+}  // namespace vecaccel

@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "util/byte_size.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel {
@@ -42,7 +41,7 @@ std::optional<MemoryBudgetSetting> memory_budget_setting() {
   const auto text = read("VECACCEL_MEMORY_BUDGET");
   if (!text) return std::nullopt;
   return MemoryBudgetSetting{.text = std::string(*text),
-                             .bytes = detail::parse_byte_size(*text, "VECACCEL_MEMORY_BUDGET")};
+                             .bytes = parse_byte_size(*text, "VECACCEL_MEMORY_BUDGET")};
 }
 
 void request_validation_layer() {

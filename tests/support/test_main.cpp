@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "diagnostics.hpp"
+#include "vecaccel/diagnostics.hpp"
 
 namespace {
 
@@ -21,7 +21,7 @@ class ValidationListener : public testing::EmptyTestEventListener {
   }
   static std::uint64_t count() {
     try {
-      return vecaccel::detail::validation_message_count();
+      return vecaccel::validation_message_count();
     } catch (...) {
       return 0;  // no Vulkan at all: the tests themselves report that
     }
@@ -38,16 +38,16 @@ int main(int argc, char** argv) {
   const char* wanted = std::getenv("VECACCEL_VALIDATION");
   if (wanted != nullptr && std::string(wanted) == "1" &&
       testing::UnitTest::GetInstance()->test_to_run_count() > 0) {
-    if (!vecaccel::detail::validation_enabled()) {
+    if (!vecaccel::validation_enabled()) {
       std::fprintf(stderr,
                    "FAILED: VECACCEL_VALIDATION=1 but the validation layer is not active\n");
       return 1;
     }
   }
   try {
-    if (vecaccel::detail::validation_message_count() > 0) {
+    if (vecaccel::validation_message_count() > 0) {
       std::fprintf(stderr, "FAILED: %llu validation message(s) in this run\n",
-                   static_cast<unsigned long long>(vecaccel::detail::validation_message_count()));
+                   static_cast<unsigned long long>(vecaccel::validation_message_count()));
       return 1;
     }
   } catch (...) {

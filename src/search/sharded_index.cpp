@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <exception>
 #include <numeric>
-#include <optional>
 #include <shared_mutex>
 #include <stop_token>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -17,6 +15,7 @@
 #include "ops/exact_merge.hpp"
 #include "ops/id_order.hpp"
 #include "ops/knn_engine.hpp"
+#include "search/device_threads.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
 
@@ -24,62 +23,12 @@ namespace vecaccel {
 namespace detail {
 namespace {
 
-/// Runs task(i) for i < count, each on its own thread (inline when count is 1), and returns
-/// what each threw (null where it succeeded).
-template <class Task>
-std::vector<std::exception_ptr> run_on_shards(std::size_t count, Task task) {
-  std::vector<std::exception_ptr> errors(count);
-  const auto guarded = [&](std::size_t i) {
-    try {
-      task(i);
-    } catch (...) {
-      errors[i] = std::current_exception();
-    }
-  };
-  if (count == 1) {
-    guarded(0);
-    return errors;
-  }
-  std::vector<std::jthread> threads;
-  threads.reserve(count);
-  for (std::size_t i = 0; i < count; ++i)
-    threads.emplace_back(guarded, i);
-  return errors;  // the jthreads join as they go out of scope, before errors is returned
-}
-
 std::vector<std::int64_t> identity(std::size_t n) {
   std::vector<std::int64_t> out(n);
   for (std::size_t i = 0; i < n; ++i)
     out[i] = static_cast<std::int64_t>(i);
   return out;
 }
-
-bool is_cancellation(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const Error& e) {
-    return e.code() == Errc::cancelled;
-  } catch (...) {
-    return false;
-  }
-}
-
-/// Rethrows the first error that is not merely a shard cancelled because another failed
-/// (or, when the caller stopped the search, the first cancellation).
-void rethrow_first(const std::vector<std::exception_ptr>& errors) {
-  std::exception_ptr cancelled;
-  for (const std::exception_ptr& error : errors) {
-    if (!error) continue;
-    if (!is_cancellation(error)) std::rethrow_exception(error);
-    if (!cancelled) cancelled = error;
-  }
-  if (cancelled) std::rethrow_exception(cancelled);
-}
-
-struct RequestStop {
-  std::stop_source* source;
-  void operator()() const { source->request_stop(); }
-};
 
 /// A shard's rows come in blocks, one per add that gave it rows: local rows
 /// [local, local + count) hold global rows [global, global + count).
@@ -190,7 +139,7 @@ class ShardedIndexImpl {
       }
     }
     if (n == 0) return;
-    const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
+    const auto errors = run_each(shards_.size(), [&](std::size_t s) {
       if (takes[s] == 0) return;
       shards_[s]->index.add(vectors.subspan(firsts[s] * dim_, takes[s] * dim_));
     });
@@ -234,27 +183,17 @@ class ShardedIndexImpl {
   /// The search by global row number (ties by row), every shard searched at once and merged.
   KnnResult search_rows(std::span<const float> queries, std::size_t k,
                         const ExecuteOptions& options) const {
-    // One stop for all shards: the caller's, or any shard's failure (the others need not
-    // finish a search whose result is lost).
-    std::stop_source stop;
-    std::optional<std::stop_callback<RequestStop>> forward;
-    if (options.stop.stop_possible()) forward.emplace(options.stop, RequestStop{&stop});
-    const ExecuteOptions shard_options{.timeout = options.timeout, .stop = stop.get_token()};
+    // The search's rule (run_per_device): the caller's stop reaches every shard, a failing one
+    // stops the shards after it, and the error is the lowest shard's.
     std::vector<KnnResult> parts(shards_.size());
-    const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
-      try {
-        parts[s] = shards_[s]->index.search(queries, k, shard_options);
-        for (std::int64_t& label : parts[s].labels) {
-          if (label >= 0)
-            label =
-                static_cast<std::int64_t>(shards_[s]->global_row(static_cast<std::size_t>(label)));
-        }
-      } catch (...) {
-        stop.request_stop();
-        throw;
+    run_per_device(shards_.size(), options.stop, [&](std::size_t s, std::stop_token stop) {
+      parts[s] = shards_[s]->index.search(queries, k, {.timeout = options.timeout, .stop = stop});
+      for (std::int64_t& label : parts[s].labels) {
+        if (label >= 0)
+          label =
+              static_cast<std::int64_t>(shards_[s]->global_row(static_cast<std::size_t>(label)));
       }
     });
-    rethrow_first(errors);
     return parts.size() == 1 ? std::move(parts[0]) : merge(queries, parts);
   }
 
@@ -415,28 +354,15 @@ class ShardedIndexImpl {
   /// The exact merge of the shards' results: float64 values only where float32 distances of
   /// different shards tie, from the rows read back from their GPUs.
   KnnResult merge(std::span<const float> queries, std::span<const KnnResult> parts) const {
-    const std::vector<std::vector<std::size_t>> needed = slots_needing_exact(parts, metric_);
-    std::vector<std::vector<double>> exact(parts.size());
-    for (std::size_t s = 0; s < parts.size(); ++s) {
-      if (needed[s].empty()) continue;
-      const std::size_t k = parts[s].k;
-      std::vector<std::size_t> rows;
-      rows.reserve(needed[s].size());
-      for (const std::size_t slot : needed[s]) {
-        const Shard& shard = *shards_[s];
-        rows.push_back(
-            shard.position(shard.local_row(static_cast<std::size_t>(parts[s].labels[slot]))));
-      }
-      const std::vector<float> vectors = shards_[s]->index.reconstruct(rows);
-      exact[s].resize(parts[s].labels.size());
-      for (std::size_t i = 0; i < needed[s].size(); ++i) {
-        const std::size_t query = needed[s][i] / k;
-        exact[s][needed[s][i]] =
-            direct_distance(queries.subspan(query * dim_, dim_),
-                            std::span(vectors).subspan(i * dim_, dim_), metric_);
-      }
-    }
-    return merge_exact(parts, exact, metric_);
+    return merge_exact_reading_rows(
+        parts, queries, dim_, metric_, [&](std::size_t s, std::span<const std::int64_t> labels) {
+          std::vector<std::size_t> rows;
+          rows.reserve(labels.size());
+          for (const std::int64_t label : labels)
+            rows.push_back(
+                shards_[s]->position(shards_[s]->local_row(static_cast<std::size_t>(label))));
+          return shards_[s]->index.reconstruct(rows);
+        });
   }
 
   std::size_t dim_;
