@@ -27,6 +27,12 @@ SignalStop::~SignalStop() {
   closing_ = true;
   pthread_kill(watcher_.native_handle(), SIGTERM);
   watcher_.join();
+  // A signal sent after the command's last check waits, blocked, for this thread: taken here,
+  // it is dropped like the one above. Restoring the mask with it pending would let it kill a
+  // process whose work is complete (found under load: test_cli's signal during the outputs).
+  const timespec now{};
+  while (sigtimedwait(&signals_, nullptr, &now) > 0) {
+  }
   pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 

@@ -7,8 +7,9 @@
 // inherits the mask (construct it before anything starts threads, e.g. the Vulkan driver), and
 // a dedicated thread takes them with sigwait: no handler ever runs in signal context, so
 // nothing here has to be async-signal-safe and no global state is needed. Signals after the
-// first are absorbed while the command unwinds. The destructor restores the signal mask. Use
-// one at a time, constructed and destroyed by the same thread.
+// first are absorbed while the command unwinds, and so are those that arrive after it ended. The
+// destructor restores the signal mask. Use one at a time, constructed and destroyed by the same
+// thread.
 
 #include <signal.h>
 
