@@ -64,12 +64,15 @@ double check_sample(const KnnResult& r, const std::vector<float>& queries,
       const std::size_t q = s * (c.queries / samples);
       std::vector<std::pair<double, std::int64_t>> d(c.n);
       for (std::size_t b = 0; b < c.n; ++b) {
-        double dot = 0, qq = 0, xx = 0, l2 = 0;
+        double dot = 0, qq = 0, xx = 0, l2 = 0, l1 = 0, linf = 0;
         for (std::size_t j = 0; j < c.dim; ++j) {
           const double x = queries[q * c.dim + j], y = base[b * c.dim + j];
           dot += x * y, qq += x * x, xx += y * y, l2 += (x - y) * (x - y);
+          l1 += std::abs(x - y), linf = std::max(linf, std::abs(x - y));
         }
         const double v = c.metric == Metric::l2              ? l2
+                         : c.metric == Metric::l1            ? l1
+                         : c.metric == Metric::linf          ? linf
                          : c.metric == Metric::inner_product ? dot
                          : qq > 0 && xx > 0                  ? dot / (std::sqrt(qq) * std::sqrt(xx))
                                                              : 0.0;
