@@ -37,7 +37,6 @@
 #include "search_output.hpp"
 #include "signal_stop.hpp"
 #include "vecaccel/context.hpp"
-#include "vecaccel/device.hpp"
 #include "vecaccel/ops.hpp"
 #include "vecaccel/search.hpp"
 #include "vecaccel/vector_file.hpp"
@@ -45,19 +44,6 @@
 namespace vecaccel::cli {
 
 namespace {
-
-/// The contexts of the search: one per entry of --devices (a device may repeat), else one on
-/// the device Context picks.
-std::vector<std::unique_ptr<Context>> open_devices(const SearchOptions& options) {
-  std::vector<std::unique_ptr<Context>> contexts;
-  if (options.devices.empty()) {
-    contexts.push_back(std::make_unique<Context>());
-    return contexts;
-  }
-  for (const std::uint32_t device : parse_devices(options.devices))
-    contexts.push_back(std::make_unique<Context>(Device::open(device)));
-  return contexts;
-}
 
 void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
   const bool show_progress = progress_wanted(options.quiet);
@@ -78,7 +64,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
                 .dim = base.dim(),
                 .queries = queries.rows,
                 .recalls = {}};
-  const std::vector<std::unique_ptr<Context>> contexts = open_devices(options);
+  const std::vector<std::unique_ptr<Context>> contexts = open_devices(options.devices);
   std::vector<Context*> devices;
   for (const auto& context : contexts)
     devices.push_back(context.get());
