@@ -126,7 +126,11 @@ void add_graph_command(CLI::App& app) {
   command->add_option("--devices", options->devices,
                       "Split the base over these devices: 'all' or indices from `vecaccel info`");
   command->add_flag("--quiet", options->quiet, "No progress bar");
-  command->callback([options] { run_graph(*options); });
+  command->callback([options, command] {
+    SearchOptions resolved = *options;
+    apply_hdf5_defaults(resolved, command->count("--metric") > 0);
+    run_graph(resolved);
+  });
 }
 
 }  // namespace vecaccel::cli

@@ -65,7 +65,7 @@ py::list devices() {
 
 py::dict info() {
   return py::dict("version"_a = VECACCEL_VERSION, "devices"_a = devices(),
-                  "validation"_a = validation_enabled(),
+                  "validation"_a = validation_enabled(), "hdf5"_a = hdf5_supported(),
                   "validation_messages"_a = validation_message_count());
 }
 
@@ -285,7 +285,11 @@ KnnBase knn_base(py::handle base) {
   } else if (py::isinstance<py::str>(base) ||
              py::isinstance(base, py::module_::import("os").attr("PathLike"))) {
     const auto path = base.cast<std::filesystem::path>();
-    out.file.emplace(without_gil([&] { return MappedVectors(path); }));
+    if (hdf5_dataset(path)) {  // read whole: an HDF5 dataset is not mapped
+      out.rows = FloatArray(to_numpy(without_gil([&] { return read_vectors(path); })));
+    } else {
+      out.file.emplace(without_gil([&] { return MappedVectors(path); }));
+    }
   } else {
     out.rows = as_rows(base, "base", 0);
   }
@@ -566,7 +570,8 @@ PYBIND11_MODULE(_vecaccel, m) {
       },
       "path"_a,
       "Reads a float32 (n, d) array from .fvecs, .bvecs, .ivecs (converted to float) or .npy "
-      "('<f4', C order), the formats the vecaccel CLI reads.");
+      "('<f4', C order), the formats the vecaccel CLI reads, or an ann-benchmarks HDF5 dataset: "
+      "'f.hdf5' (its train) or 'f.hdf5:name'.");
   m.def("write_vectors", &write_float_file, "path"_a, "array"_a,
         "Writes a (n, d) array as float32 to .fvecs or .npy (atomically: the old file stays on "
         "any failure).");
@@ -575,7 +580,9 @@ PYBIND11_MODULE(_vecaccel, m) {
       [](const std::filesystem::path& path) {
         return to_numpy(without_gil([&] { return read_ids(path); }));
       },
-      "path"_a, "Reads an int32 (n, k) array (e.g. ground truth) from .ivecs or .npy.");
+      "path"_a,
+      "Reads an int32 (n, k) array (e.g. ground truth) from .ivecs or .npy, or an HDF5 "
+      "dataset: 'f.hdf5' (its neighbors) or 'f.hdf5:name'.");
   m.def("write_ids", &write_id_file, "path"_a, "array"_a,
         "Writes a (n, k) array as int32 to .ivecs or .npy.");
 

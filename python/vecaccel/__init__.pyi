@@ -20,7 +20,8 @@ def devices() -> list[dict[str, Any]]:
     """Every Vulkan device visible to this process (index, name, type, driver, ...)."""
 
 def info() -> dict[str, Any]:
-    """version, devices, validation (layer active) and validation_messages (count)."""
+    """version, devices, validation (layer active), validation_messages (count) and hdf5
+    (whether HDF5 files can be read)."""
 
 class Context:
     """A GPU compute context: one device, its queue, buffer pool and residency set."""
@@ -133,13 +134,14 @@ def knn_graph(
     devices, context, memory_budget and timeout as knn."""
 
 def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
-    """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy."""
+    """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy, or an ann-benchmarks HDF5 dataset:
+    'f.hdf5' (its `train`) or 'f.hdf5:name' (where no file of the whole name exists)."""
 
 def write_vectors(path: _Path, array: npt.ArrayLike) -> None:
     """(n, d) as float32 to .fvecs or .npy, atomically."""
 
 def read_ids(path: _Path) -> npt.NDArray[np.int32]:
-    """(n, k) int32 from .ivecs or .npy."""
+    """(n, k) int32 from .ivecs or .npy, or an HDF5 dataset ('f.hdf5': its `neighbors`)."""
 
 def write_ids(path: _Path, array: npt.ArrayLike) -> None:
     """(n, k) as int32 to .ivecs or .npy, atomically; values outside int32 are refused."""
