@@ -16,12 +16,19 @@
 namespace vecaccel::detail {
 namespace {
 
+using io::cat;
+using io::check_fits_memory;
+using io::fail;
+using io::InputFile;
+
 /// An HDF5 identifier closed by its own close function.
 class Handle {
  public:
   Handle(hid_t id, herr_t (*close)(hid_t)) noexcept : id_(id), close_(close) {}
+  Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
+  Handle& operator=(Handle&&) = delete;
   ~Handle() {
     if (id_ >= 0) close_(id_);
   }

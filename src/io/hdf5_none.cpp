@@ -6,6 +6,8 @@
 namespace vecaccel::detail {
 namespace {
 
+using io::fail;
+
 [[noreturn]] void unavailable(const std::filesystem::path& path) {
   fail(Errc::unsupported, path.string(),
        "HDF5 files need vecaccel built with HDF5 (Debian: libhdf5-dev, then reconfigure)");

@@ -41,20 +41,20 @@ std::optional<Metric> hdf5_metric(const std::filesystem::path& file) {
   if (!distance) return std::nullopt;
   if (*distance == "euclidean") return Metric::l2;
   if (*distance == "angular") return Metric::cosine;
-  detail::fail(Errc::invalid_argument, file.string(),
+  io::fail(Errc::invalid_argument, file.string(),
                "its distance attribute is '" + *distance +
                    "'; vecaccel reads 'euclidean' (l2) and 'angular' (cosine): give --metric");
 }
 
 Matrix<float> parse_hdf5_vectors(std::span<const std::byte> bytes, std::string_view dataset,
                                  std::string_view name) {
-  if (bytes.empty()) detail::fail(Errc::io_error, name, "empty, not an HDF5 file");
+  if (bytes.empty()) io::fail(Errc::io_error, name, "empty, not an HDF5 file");
   return detail::read_hdf5_vectors({.path = std::string(name), .image = bytes}, dataset);
 }
 
 Matrix<std::int32_t> parse_hdf5_ids(std::span<const std::byte> bytes, std::string_view dataset,
                                     std::string_view name) {
-  if (bytes.empty()) detail::fail(Errc::io_error, name, "empty, not an HDF5 file");
+  if (bytes.empty()) io::fail(Errc::io_error, name, "empty, not an HDF5 file");
   return detail::read_hdf5_ids({.path = std::string(name), .image = bytes}, dataset);
 }
 
