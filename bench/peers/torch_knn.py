@@ -19,6 +19,9 @@ def knn_batch(q, x, xn, k, metric):
     if metric == "cosine":
         q = q / q.norm(dim=1, keepdim=True).clamp(min=1e-30)
         x = x / x.norm(dim=1, keepdim=True).clamp(min=1e-30)  # (a user would normalise once)
+    if metric in ("l1", "linf"):
+        d = torch.cdist(q, x, p=1.0 if metric == "l1" else float("inf"))
+        return torch.topk(d, k, dim=1, largest=False)
     if metric == "l2":
         # |x|^2 - 2 q.x in one GEMM with the norms as its bias; |q|^2 is constant per row and
         # does not change the order, so it is added to the k results only.
@@ -69,6 +72,10 @@ def exact_fraction(q, x, idx, k, metric, samples=8):
             key = ((xd - qd) ** 2).sum(1)
         elif metric == "cosine":
             key = -(xd @ qd) / (xd.norm(dim=1) * qd.norm()).clamp(min=1e-300)
+        elif metric == "l1":
+            key = (xd - qd).abs().sum(1)
+        elif metric == "linf":
+            key = (xd - qd).abs().amax(1)
         else:
             key = -(xd @ qd)
         want = torch.sort(key, stable=True).indices[:k]
