@@ -21,7 +21,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfig.cmake
 file(RELATIVE_PATH VECACCEL_PC_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
 set(VECACCEL_PC_HDF5 "")
 if(VECACCEL_WITH_HDF5)
-  foreach(library IN LISTS HDF5_C_LIBRARIES)
+  foreach(library IN LISTS HDF5_LINK_LIBRARIES)
     string(APPEND VECACCEL_PC_HDF5 " ${library}")
   endforeach()
 endif()

@@ -17,6 +17,7 @@
 #include "cli_support.hpp"
 #include "cluster.hpp"
 #include "commands.hpp"
+#include "progress.hpp"
 #include "search_base.hpp"
 #include "search_distributed.hpp"
 #include "search_inputs.hpp"

@@ -556,7 +556,7 @@ PYBIND11_MODULE(_vecaccel, m) {
         "streamed. A timed-out or interrupted call returns once the GPU work it already "
         "submitted is done.");
 
-  m.def("knn_graph", &knn_graph, "x"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
+  m.def("knn_graph", &python::knn_graph, "x"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
         "timeout"_a = py::none(), "devices"_a = py::none(), "memory_budget"_a = py::none(),
         "The exact self-kNN graph: (D, I), float32 and int64 of shape (n, k), each row's k "
         "nearest other rows of x (the row itself left out by position, exact duplicates "
