@@ -24,8 +24,8 @@ namespace {
 /// once for any base up to 64 Mi floats, small enough to stay a fraction of host memory.
 constexpr std::size_t widened_block_bytes = std::size_t{256} << 20U;
 
-/// Rows [first, first + count) of the base as float32 queries: in place where they are float32
-/// rows back to back, else widened into `scratch`.
+/// Rows [first, first + count) of the base (numbered as it labels them) as float32 queries: in
+/// place where they are float32 rows back to back, else widened into `scratch`.
 MatrixView<const float> query_rows(const RowSource& source, std::size_t first, std::size_t count,
                                    std::vector<float>& scratch) {
   const std::size_t dim = source.dim;
@@ -150,7 +150,8 @@ SearchResult knn_graph(std::span<Context* const> devices, const SearchBase& base
   std::vector<float> scratch;
   for (std::size_t first = 0; first < rows; first += block) {
     const std::size_t count = std::min(block, rows - first);
-    const MatrixView<const float> queries = detail::query_rows(source, first, count, scratch);
+    const MatrixView<const float> queries =
+        detail::query_rows(source, base.first_row() + first, count, scratch);
     detail::check_norms(queries, metric, base.first_row() + first);
     SearchResult part = search(devices, base, queries, searched_k, metric, options);
     KnnResult graph =
