@@ -127,7 +127,10 @@ py::array_t<T, py::array::c_style> as_byte_rows(py::handle x, const char* name, 
                             ".." + std::to_string(std::numeric_limits<T>::max()) + " of " + type);
     }
   }
-  return Bytes::ensure(raw);
+  // Checked above: the cast only narrows values that fit.
+  const auto converted = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(raw);
+  if (!converted) throw py::error_already_set();
+  return Bytes::ensure(converted);
 }
 
 template py::array_t<std::uint8_t, py::array::c_style> as_byte_rows<std::uint8_t>(py::handle,
