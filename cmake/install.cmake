@@ -19,5 +19,11 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfig.cmake
 
 # The .pc file finds the prefix relative to itself (from <libdir>/pkgconfig back up).
 file(RELATIVE_PATH VECACCEL_PC_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+set(VECACCEL_PC_HDF5 "")
+if(VECACCEL_WITH_HDF5)
+  foreach(library IN LISTS HDF5_LINK_LIBRARIES)
+    string(APPEND VECACCEL_PC_HDF5 " ${library}")
+  endforeach()
+endif()
 configure_file(cmake/vecaccel.pc.in ${CMAKE_CURRENT_BINARY_DIR}/vecaccel.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vecaccel.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

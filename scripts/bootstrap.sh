@@ -8,7 +8,7 @@ packages=(
   libvulkan-dev mesa-vulkan-drivers glslc spirv-tools vulkan-validationlayers vulkan-tools
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev
   pybind11-dev python3-dev python3-numpy python3-pytest python3-faiss dataset-fashion-mnist
-  libopenmpi-dev openmpi-bin
+  libopenmpi-dev openmpi-bin libhdf5-dev
 )
 
 missing=()

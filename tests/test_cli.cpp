@@ -356,6 +356,58 @@ TEST_F(CliTest, BenchAndDemoRunOnSmallSizes) {
   EXPECT_EQ(demo.err, "");
 }
 
+TEST_F(CliTest, GraphWritesEachRowsKNearestOtherRowsExactlyWithDuplicatesAndPadding) {
+  // Small integers with rows 10..14 copies of row 3: ties and duplicates before and after a row.
+  constexpr std::size_t dim = 5, rows = 60;
+  std::vector<float> values = small_integers(rows * dim, 11);
+  for (std::size_t r = 10; r < 15; ++r)
+    std::copy_n(values.begin() + 3 * dim, dim,
+                values.begin() + static_cast<std::ptrdiff_t>(r * dim));
+  write_vectors(data("base.fvecs"), matrix(rows, dim, values));
+  for (const std::string metric : {"l2", "ip", "l1"}) {
+    SCOPED_TRACE(metric);
+    const CliResult r =
+        run({"graph", "--base", data("base.fvecs"), "-k", "6", "--metric", metric, "--output",
+             (io_ / "g.ivecs").string(), "--distances", (io_ / "g.fvecs").string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("k = 6 other rows"), std::string::npos) << r.out;
+    const Matrix<std::int32_t> ids = read_ids(io_ / "g.ivecs");
+    const Matrix<float> distances = read_vectors(io_ / "g.fvecs");
+    const KnnResult graph{
+        .rows = ids.rows,
+        .k = ids.dim,
+        .distances = distances.values,
+        .labels = std::vector<std::int64_t>(ids.values.begin(), ids.values.end())};
+    EXPECT_EQ(vt::check_knn_graph(graph, values, dim, 6, parse_metric(metric)), "");
+  }
+  // k at the rows: the last column is padding (-1, +inf).
+  const std::vector<float> few(values.begin(), values.begin() + 4 * dim);
+  write_vectors(data("few.fvecs"), matrix(4, dim, few));
+  const CliResult padded =
+      run({"graph", "--base", data("few.fvecs"), "-k", "4", "--output", (io_ / "p.ivecs").string(),
+           "--distances", (io_ / "p.fvecs").string(), "--quiet"});
+  ASSERT_EQ(padded.status, 0) << padded.err;
+  const Matrix<std::int32_t> ids = read_ids(io_ / "p.ivecs");
+  const Matrix<float> distances = read_vectors(io_ / "p.fvecs");
+  const KnnResult graph{.rows = 4,
+                        .k = 4,
+                        .distances = distances.values,
+                        .labels = std::vector<std::int64_t>(ids.values.begin(), ids.values.end())};
+  EXPECT_EQ(vt::check_knn_graph(graph, few, dim, 4, Metric::l2), "");
+}
+
+TEST_F(CliTest, GraphRefusesAnOutputOverItsBaseAndAMissingOutput) {
+  write_vectors(data("base.fvecs"), matrix(10, 4, small_integers(40, 2)));
+  const std::string before = slurp(data("base.fvecs"));
+  expect_failure({"graph", "--base", data("base.fvecs"), "-k", "2", "--output", data("x.ivecs"),
+                  "--distances", data("base.fvecs")},
+                 2, {"--distances", "--base", "same file"});
+  expect_failure({"graph", "--base", data("base.fvecs"), "-k", "2"}, 2, {"--output"});
+  expect_failure({"graph", "--base", data("base.fvecs"), "-k", "0", "--output", data("x.ivecs")}, 2,
+                 {"-k"});
+  EXPECT_EQ(slurp(data("base.fvecs")), before);
+}
+
 // ---- Bad inputs ------------------------------------------------------------------------------
 
 class CliErrors : public CliTest {

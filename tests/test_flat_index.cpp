@@ -316,6 +316,24 @@ TEST_F(FlatIndexTest, AddNumbersRowsByPositionAlsoAfterAddWithIds) {
   expect_self(c, 49, 149);
 }
 
+TEST_F(FlatIndexTest, DeviceBytesCountTheRowsNormsAndHalfCopyAndByteRowsTakeOneByteEach) {
+  constexpr std::size_t dim = 16, rows = 100;
+  FlatIndex floats(context(), dim, Metric::l2, ElementType::float32, HalfCopy::never);
+  FlatIndex halves(context(), dim, Metric::l2, ElementType::float32, HalfCopy::always);
+  FlatIndex bytes(context(), dim, Metric::l2, ElementType::uint8);
+  EXPECT_EQ(floats.device_bytes(), 0u);
+  floats.add(vt::normal_data(rows, dim, 5));
+  halves.add(vt::normal_data(rows, dim, 5));
+  bytes.add(std::vector<std::uint8_t>(rows * dim, 7));
+  // At least the rows themselves (storage comes in chunks, so possibly more).
+  EXPECT_GE(floats.device_bytes(), rows * dim * sizeof(float) + rows * sizeof(float));
+  EXPECT_GE(bytes.device_bytes(), rows * dim);
+  EXPECT_LT(bytes.device_bytes(), floats.device_bytes());
+  EXPECT_GT(halves.device_bytes(), floats.device_bytes());  // the float16 copy beside the rows
+  floats.reset();
+  EXPECT_EQ(floats.device_bytes(), 0u);
+}
+
 TEST_F(FlatIndexTest, AddWithIdsNeedsOneIdPerRow) {
   FlatIndex index(context(), 4, Metric::l2);
   const auto base = vt::normal_data(10, 4, 1);

@@ -44,6 +44,8 @@ void add_info_command(CLI::App& app);
 /// `vecaccel search`: exact kNN of a query file against a base file, with optional outputs
 /// and recall against ground truth.
 void add_search_command(CLI::App& app);
+/// `vecaccel graph`: the exact self-kNN graph of a vector file (each row's k nearest other rows).
+void add_graph_command(CLI::App& app);
 /// `vecaccel bench`: synthetic end-to-end benchmark of FlatIndex search.
 void add_bench_command(CLI::App& app);
 /// `vecaccel demo`: a built-in clustered data set, searched and checked against the CPU.

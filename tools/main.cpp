@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   vecaccel::cli::add_info_command(app);
   vecaccel::cli::add_search_command(app);
+  vecaccel::cli::add_graph_command(app);
   vecaccel::cli::add_bench_command(app);
   vecaccel::cli::add_demo_command(app);
   try {
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       if (speaks)
         std::fprintf(stderr,
-                     "vecaccel: unknown command '%s' (commands: info, search, bench, demo; see "
+                     "vecaccel: unknown command '%s' (commands: info, search, graph, bench, demo; see "
                      "--help)\n",
                      argv[1]);
       return 2;

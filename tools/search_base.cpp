@@ -14,7 +14,9 @@
 #include "cli_support.hpp"
 #include "progress.hpp"
 #include "search_inputs.hpp"
+#include "vecaccel/device.hpp"
 #include "vecaccel/error.hpp"
+#include "vecaccel/knn_graph.hpp"
 #include "vecaccel/mapped_vectors.hpp"
 
 namespace vecaccel::cli {
@@ -91,6 +93,21 @@ Base open_base(const std::string& path, bool show_progress, const std::stop_toke
   return base;
 }
 
+namespace {
+
+/// The planner's options for a command-line run: no time limit (Ctrl-C stops it), progress
+/// into `bars`.
+vecaccel::SearchOptions run_options(const SearchOptions& options, const std::stop_token& stop,
+                                    PhaseBars& bars) {
+  return {.timeout = std::nullopt,
+          .stop = stop,
+          .memory_budget = std::nullopt,
+          .query_batch = options.batch,
+          .progress = [&bars](const SearchProgress& p) { bars.update(p); }};
+}
+
+}  // namespace
+
 SearchResult search_base(std::span<Context* const> devices, const Base& base,
                          const std::string& path, std::size_t first, std::size_t count,
                          const Matrix<float>& queries, const SearchOptions& options,
@@ -101,20 +118,38 @@ SearchResult search_base(std::span<Context* const> devices, const Base& base,
   naming_base(
       path,
       [&] {
-        result =
-            vecaccel::search(devices, base.view(first, count),
-                             MatrixView<const float>(queries.values, queries.rows, queries.dim),
-                             options.k, parse_metric(options.metric),
-                             {// A command-line search takes as long as it takes; Ctrl-C stops it.
-                              .timeout = std::nullopt,
-                              .stop = stop,
-                              .memory_budget = std::nullopt,
-                              .query_batch = options.batch,
-                              .progress = [&](const SearchProgress& p) { bars.update(p); }});
+        result = vecaccel::search(
+            devices, base.view(first, count),
+            MatrixView<const float>(queries.values, queries.rows, queries.dim), options.k,
+            parse_metric(options.metric), run_options(options, stop, bars));
       },
       base.mapped ? 0 : first);
   bars.finish();
   return result;
+}
+
+SearchResult graph_base(std::span<Context* const> devices, const Base& base,
+                        const std::string& path, const SearchOptions& options,
+                        const std::stop_token& stop) {
+  PhaseBars bars(progress_wanted(options.quiet), base.rows(), base.rows());
+  SearchResult result;
+  naming_base(path, [&] {
+    result = knn_graph(devices, base.whole(), options.k, parse_metric(options.metric),
+                       run_options(options, stop, bars));
+  });
+  bars.finish();
+  return result;
+}
+
+std::vector<std::unique_ptr<Context>> open_devices(const std::string& devices) {
+  std::vector<std::unique_ptr<Context>> contexts;
+  if (devices.empty()) {
+    contexts.push_back(std::make_unique<Context>());
+    return contexts;
+  }
+  for (const std::uint32_t device : parse_devices(devices))
+    contexts.push_back(std::make_unique<Context>(Device::open(device)));
+  return contexts;
 }
 
 void to_matrices(KnnResult&& result, Matrix<std::int32_t>& ids, Matrix<float>& distances) {

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stop_token>
@@ -69,6 +70,16 @@ SearchResult search_base(std::span<Context* const> devices, const Base& base,
                          const std::string& path, std::size_t first, std::size_t count,
                          const Matrix<float>& queries, const SearchOptions& options,
                          const std::stop_token& stop);
+
+/// The self-kNN graph of every base row (vecaccel/knn_graph.hpp) on `devices`, with progress
+/// bars as search_base; errors naming a base row name `path`.
+SearchResult graph_base(std::span<Context* const> devices, const Base& base,
+                        const std::string& path, const SearchOptions& options,
+                        const std::stop_token& stop);
+
+/// The contexts of a run: one per entry of --devices `devices` (a device may repeat), else one
+/// on the device Context picks.
+std::vector<std::unique_ptr<Context>> open_devices(const std::string& devices);
 
 /// ids and distances (queries x k) of a result whose labels are base rows (checked to fit
 /// int32 before the search).

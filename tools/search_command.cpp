@@ -37,7 +37,6 @@
 #include "search_output.hpp"
 #include "signal_stop.hpp"
 #include "vecaccel/context.hpp"
-#include "vecaccel/device.hpp"
 #include "vecaccel/ops.hpp"
 #include "vecaccel/search.hpp"
 #include "vecaccel/vector_file.hpp"
@@ -45,19 +44,6 @@
 namespace vecaccel::cli {
 
 namespace {
-
-/// The contexts of the search: one per entry of --devices (a device may repeat), else one on
-/// the device Context picks.
-std::vector<std::unique_ptr<Context>> open_devices(const SearchOptions& options) {
-  std::vector<std::unique_ptr<Context>> contexts;
-  if (options.devices.empty()) {
-    contexts.push_back(std::make_unique<Context>());
-    return contexts;
-  }
-  for (const std::uint32_t device : parse_devices(options.devices))
-    contexts.push_back(std::make_unique<Context>(Device::open(device)));
-  return contexts;
-}
 
 void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
   const bool show_progress = progress_wanted(options.quiet);
@@ -78,7 +64,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
                 .dim = base.dim(),
                 .queries = queries.rows,
                 .recalls = {}};
-  const std::vector<std::unique_ptr<Context>> contexts = open_devices(options);
+  const std::vector<std::unique_ptr<Context>> contexts = open_devices(options.devices);
   std::vector<Context*> devices;
   for (const auto& context : contexts)
     devices.push_back(context.get());
@@ -142,7 +128,9 @@ void add_search_command(CLI::App& app) {
       "search",
       "Exact k-nearest-neighbour search of --query against --base on the GPU.\n"
       "Inputs: .fvecs, .bvecs, .ivecs, .npy (float32, C order; a base also uint8/int8), .fbin, "
-      ".u8bin or .i8bin. Ids are 0-based row numbers of the base file. The base is "
+      ".u8bin or .i8bin, or ann-benchmarks .hdf5 (--base reads `train`, --query `test`, --gt "
+      "`neighbors`; f.hdf5:name picks another dataset; the file's `distance` attribute sets "
+      "the default metric). Ids are 0-based row numbers of the base file. The base is "
       "memory-mapped, uint8/int8 bases stay one byte per element on the GPU, and a base larger "
       "than the device memory budget (VECACCEL_MEMORY_BUDGET=<bytes>[K|M|G], else the free "
       "device memory) is streamed through the GPU in passes.\n"
@@ -187,7 +175,11 @@ void add_search_command(CLI::App& app) {
                       "the devices each host's ranks take in turn (default all)");
   command->add_flag("--json", options->json, "Print the report as JSON");
   command->add_flag("--quiet", options->quiet, "No progress bar");
-  command->callback([options] { run_search(*options); });
+  command->callback([options, command] {
+    SearchOptions resolved = *options;
+    apply_hdf5_defaults(resolved, command->count("--metric") > 0);
+    run_search(resolved);
+  });
 }
 
 }  // namespace vecaccel::cli

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <system_error>
@@ -27,6 +28,18 @@
 namespace vecaccel::cli {
 
 namespace fs = std::filesystem;
+
+void apply_hdf5_defaults(SearchOptions& options, bool metric_given) {
+  if (const auto query = hdf5_dataset(options.query); query && query->dataset.empty()) {
+    options.query += ":test";
+  }
+  if (metric_given) return;
+  if (const auto base = hdf5_dataset(options.base)) {
+    if (const std::optional<Metric> metric = hdf5_metric(base->file)) {
+      options.metric = std::string(to_string(*metric));
+    }
+  }
+}
 
 void check_output_path(const std::string& path, const char* option, bool ids) {
   if (path.empty()) return;

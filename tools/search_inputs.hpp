@@ -17,6 +17,12 @@ namespace vecaccel::cli {
 /// The base files the ranks read: --base with "{rank}" replaced by each rank, or --base itself.
 std::vector<std::string> base_files(const std::string& base, int ranks);
 
+/// ann-benchmarks HDF5 inputs: --query f.hdf5 reads its `test` dataset (--base `train` and --gt
+/// `neighbors` are the readers' defaults), and without --metric (`metric_given` false) the base
+/// file's `distance` attribute sets the metric (euclidean: l2, angular: cosine; another value
+/// is an error naming it).
+void apply_hdf5_defaults(SearchOptions& options, bool metric_given);
+
 /// Fails early (usage error) on an output path whose extension the writer would refuse.
 /// --output .ibin writes the billion-scale benchmarks' ground-truth layout (ids, distances).
 void check_output_path(const std::string& path, const char* option, bool ids);

@@ -122,6 +122,11 @@ class FlatIndex {
   std::size_t dim() const noexcept;
   Metric metric() const noexcept;
   ElementType element_type() const noexcept;
+  /// Bytes of device memory the index's rows take: the rows as stored (whole chunks, so up to
+  /// a chunk's spare capacity beyond size() rows), their norms and any float16 copy. Not the
+  /// working memory of searches, which the context's engine keeps and reuses. 0 after reset().
+  /// Thread-safe as size().
+  std::uint64_t device_bytes() const;
   void reset();
 
   void save(const std::filesystem::path& path) const;

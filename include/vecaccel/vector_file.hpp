@@ -11,9 +11,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "vecaccel/metric.hpp"
 
 namespace vecaccel {
 
@@ -40,6 +44,27 @@ struct Matrix {
 /// and once at the end with done == total. May be empty.
 using ProgressCallback = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
+/// ann-benchmarks HDF5 files (.hdf5 / .h5; read where vecaccel was built with the HDF5 library,
+/// else Errc::unsupported): a path names a file and, after a colon, one of its 2-D numeric
+/// datasets — "f.hdf5:test" — or none, for the reader's default (read_vectors: `train`;
+/// read_ids: `neighbors`). The colon form applies only when no file of the whole name exists.
+struct Hdf5Dataset {
+  std::filesystem::path file;
+  std::string dataset;  ///< empty: the reader's default
+};
+
+/// Whether this build reads HDF5 files.
+bool hdf5_supported() noexcept;
+
+/// `path` as an HDF5 dataset ("<file>.hdf5" or "<file>.hdf5:<name>", also .h5, any case), or
+/// nullopt for any other path.
+std::optional<Hdf5Dataset> hdf5_dataset(const std::filesystem::path& path);
+
+/// The metric an ann-benchmarks file's `distance` attribute names: "euclidean" → l2,
+/// "angular" → cosine; nullopt without the attribute. invalid_argument naming any other value
+/// (e.g. "jaccard"); io_error for a file that is not HDF5.
+std::optional<Metric> hdf5_metric(const std::filesystem::path& file);
+
 /// Reads float vectors, format from the extension:
 ///  - .fvecs and .fbin as is; .bvecs/.u8bin (uint8), .i8bin (int8) and .ivecs/.ibin (int32)
 ///    converted to float. An int32 with |v| > 2^24 is not exact as float: invalid_argument.
@@ -48,6 +73,10 @@ using ProgressCallback = std::function<void(std::uint64_t done, std::uint64_t to
 ///    io_error naming the numbers.
 ///  - .npy: dtype '<f4', C order (fortran_order True only where the layout is the same),
 ///    1-D shape (n,) read as 1 x n, 2-D (rows, dim); other dtypes or >2 dims: io_error.
+///  - HDF5 (see hdf5_dataset): a 2-D float32 dataset as is, float64 only where every value is
+///    exact as float32, integers up to 2^24 in magnitude; else invalid_argument naming the row
+///    and column. A missing dataset (naming those the file holds), another rank or a
+///    truncated or damaged file: io_error.
 /// A TEXMEX file with 0 rows gives rows = dim = 0. Missing/unreadable file or malformed
 /// content: io_error. TEXMEX files are parsed while streaming, no whole-file copy.
 Matrix<float> read_vectors(const std::filesystem::path& path,
@@ -55,7 +84,8 @@ Matrix<float> read_vectors(const std::filesystem::path& path,
 
 /// Reads int32 vectors (e.g. ground-truth ids): .ivecs, .ibin (plain, or a ground-truth file
 /// whose distances follow the ids: those are skipped), or .npy '<i4' / '<i8' (each '<i8'
-/// value must fit int32, else invalid_argument). Float and byte formats: invalid_argument.
+/// value must fit int32, else invalid_argument), or an HDF5 integer dataset (default
+/// `neighbors`) whose values fit int32. Float and byte formats: invalid_argument.
 Matrix<std::int32_t> read_ids(const std::filesystem::path& path,
                               const ProgressCallback& progress = {});
 
@@ -85,6 +115,11 @@ Matrix<float> parse_vectors(std::span<const std::byte> bytes, VectorFileFormat f
                             std::string_view name);
 Matrix<std::int32_t> parse_ids(std::span<const std::byte> bytes, VectorFileFormat format,
                                std::string_view name);
+/// The bytes of a whole HDF5 file: `dataset` read as read_vectors / read_ids would.
+Matrix<float> parse_hdf5_vectors(std::span<const std::byte> bytes, std::string_view dataset,
+                                 std::string_view name);
+Matrix<std::int32_t> parse_hdf5_ids(std::span<const std::byte> bytes, std::string_view dataset,
+                                    std::string_view name);
 
 /// Writers, format from the extension: write_vectors takes .fvecs, .fbin or .npy ('<f4'),
 /// its uint8 form .u8bin, its int8 form .i8bin; write_ids .ivecs, .ibin or .npy ('<i4');

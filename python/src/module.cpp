@@ -5,222 +5,35 @@
 // request and vecaccel::Error into vecaccel.Error. Every decision about vectors is the
 // library's. The user-facing documentation is in the docstrings and vecaccel/__init__.pyi.
 
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "binding.hpp"
 #include "vecaccel/vecaccel.hpp"
 
-namespace py = pybind11;
 using namespace pybind11::literals;
 
 namespace vecaccel::python {
-namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using IdArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+unsigned long main_thread_id = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+namespace {
 
 // The vecaccel.Error type. A bare handle on purpose: the module attribute owns it, and a
 // static py::object would be released after the interpreter is gone.
 py::handle error_type;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
-// threading.main_thread().ident: only that thread receives KeyboardInterrupt.
-unsigned long main_thread_id = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
-
-// ---- arrays in
-
-std::string shape_of(const py::array& a) {
-  return py::str(a.attr("shape")).cast<std::string>();
-}
-
-/// x as a C-contiguous float32 array: x itself when it already is one (no copy), else one
-/// conversion. Objects that speak DLPack but are not NumPy arrays (PyTorch CPU tensors) go
-/// through numpy.from_dlpack, which shares their memory.
-FloatArray as_float32(py::handle x) {
-  if (!py::isinstance<py::array>(x) && py::hasattr(x, "__dlpack__")) {
-    return FloatArray(py::module_::import("numpy").attr("from_dlpack")(x));
-  }
-  return FloatArray(py::reinterpret_borrow<py::object>(x));
-}
-
-/// x as an n x dim float32 matrix; ValueError naming the expected shape otherwise. dim 0
-/// accepts any width.
-FloatArray as_rows(py::handle x, const char* name, std::size_t dim) {
-  FloatArray a = as_float32(x);
-  const std::string expected =
-      std::string("(n, ") + (dim == 0 ? std::string("d") : std::to_string(dim)) + ")";
-  if (a.ndim() != 2 || (dim != 0 && static_cast<std::size_t>(a.shape(1)) != dim)) {
-    throw py::value_error(std::string(name) + " must have shape " + expected + ", got " +
-                          shape_of(a));
-  }
-  return a;
-}
-
-/// x as int64 values. Only integer dtypes that int64 holds exactly are taken: a float or
-/// uint64 id would be rounded or wrapped silently.
-IdArray as_int64(py::handle x, const char* name) {
-  const py::module_ numpy = py::module_::import("numpy");
-  const py::array raw = numpy.attr("asarray")(x);
-  const bool integer = raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u';
-  if (!integer || !numpy.attr("can_cast")(raw.dtype(), numpy.attr("int64")).cast<bool>()) {
-    throw py::value_error(std::string(name) + " must be integers that fit int64, got dtype " +
-                          py::str(raw.dtype()).cast<std::string>());
-  }
-  return IdArray(raw);
-}
-
-IdArray as_ids(py::handle ids, std::size_t n) {
-  IdArray a = as_int64(ids, "ids");
-  if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != n) {
-    throw py::value_error("ids must have shape (" + std::to_string(n) + ",), got " + shape_of(a));
-  }
-  return a;
-}
-
-template <class T, int Flags>
-std::span<const T> span_of(const py::array_t<T, Flags>& a) {
-  return {a.data(), static_cast<std::size_t>(a.size())};
-}
-
-/// An argument that must be an integer of at least `minimum` (an int or anything with
-/// __index__, such as a NumPy integer); TypeError / ValueError naming the argument and the value
-/// given.
-std::size_t int_at_least(py::handle value, const char* name, int minimum) {
-  const std::string given = py::repr(value).cast<std::string>();
-  if (py::isinstance<py::bool_>(value) || !py::hasattr(value, "__index__")) {
-    throw py::type_error(std::string(name) + " must be an integer, got " + given);
-  }
-  const py::int_ number = value.attr("__index__")();
-  if (number < py::int_(minimum)) {
-    throw py::value_error(std::string(name) + " must be at least " + std::to_string(minimum) +
-                          ", got " + given);
-  }
-  return number.cast<std::size_t>();
-}
-
-std::size_t positive_int(py::handle value, const char* name) {
-  return int_at_least(value, name, 1);
-}
-
-ExecuteOptions options_for(std::optional<double> timeout_s) {
-  ExecuteOptions options;
-  if (timeout_s) {
-    // The upper bound keeps the deadline (now + timeout, in int64 nanoseconds) representable.
-    constexpr double max_seconds = 1e9;
-    if (!(*timeout_s >= 0 && *timeout_s <= max_seconds)) {
-      throw py::value_error("timeout must be between 0 and 1e9 seconds, got " +
-                            py::str(py::float_(*timeout_s)).cast<std::string>());
-    }
-    options.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(*timeout_s));
-  }
-  return options;
-}
-
-// ---- arrays out
-
-/// A NumPy array over `values`, which it then owns: results are handed over, not copied.
-template <class T>
-py::array_t<T> adopt(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
-  auto owned = std::make_unique<std::vector<T>>(std::move(values));
-  py::capsule owner(owned.get(), [](void* p) {
-    std::default_delete<std::vector<T>>()(static_cast<std::vector<T>*>(p));
-  });
-  std::vector<T>& v = *owned.release();  // the capsule deletes it with the array
-  return py::array_t<T>(std::move(shape), v.data(), owner);
-}
-
-py::tuple to_numpy(KnnResult&& r) {
-  const auto rows = static_cast<py::ssize_t>(r.rows);
-  const auto k = static_cast<py::ssize_t>(r.k);
-  return py::make_tuple(adopt(std::move(r.distances), {rows, k}),
-                        adopt(std::move(r.labels), {rows, k}));
-}
-
-template <class T>
-py::array_t<T> to_numpy(Matrix<T>&& m) {
-  return adopt(std::move(m.values),
-               {static_cast<py::ssize_t>(m.rows), static_cast<py::ssize_t>(m.dim)});
-}
-
-// ---- running library calls
-
-/// Runs work(stop) without the GIL. On the main thread it runs on a worker while this thread
-/// checks for signals every 50 ms: a KeyboardInterrupt (or any exception from a signal
-/// handler) requests stop, waits for the worker to give up, and is raised here. Other threads
-/// never see signals, so they run work directly.
-template <class Work>
-auto interruptible(Work&& work) -> decltype(work(std::stop_token{})) {
-  using Result = decltype(work(std::stop_token{}));
-  if (PyThread_get_thread_ident() != main_thread_id) {
-    py::gil_scoped_release release;
-    return work(std::stop_token{});
-  }
-  std::optional<Result> result;
-  std::exception_ptr failure;
-  std::mutex mutex;
-  std::condition_variable finished;
-  bool done = false;
-  std::jthread worker([&](std::stop_token stop) {
-    try {
-      result.emplace(work(std::move(stop)));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    std::lock_guard lock(mutex);
-    done = true;
-    finished.notify_one();
-  });
-  const auto wait_done = [&](std::chrono::milliseconds limit) {
-    py::gil_scoped_release release;
-    std::unique_lock lock(mutex);
-    return finished.wait_for(lock, limit, [&] { return done; });
-  };
-  while (!wait_done(std::chrono::milliseconds(50))) {
-    if (PyErr_CheckSignals() == 0) continue;
-    py::error_already_set interrupt;  // takes the pending KeyboardInterrupt off the thread
-    worker.request_stop();
-    {
-      py::gil_scoped_release release;
-      worker.join();
-    }
-    // Say how far the library got (its cancelled error names the queries done).
-    if (failure && py::hasattr(interrupt.value(), "add_note")) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        interrupt.value().attr("add_note")(std::string("vecaccel: ") + e.what());
-      }
-    }
-    throw std::move(interrupt);
-  }
-  // A Ctrl-C in the last wait, as the work ended, is raised from this call, not at some later
-  // point of the caller's code.
-  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*result);
-}
-
-template <class Work>
-auto without_gil(Work&& work) {
-  py::gil_scoped_release release;
-  return work();
-}
 
 // ---- objects
 
@@ -252,7 +65,7 @@ py::list devices() {
 
 py::dict info() {
   return py::dict("version"_a = VECACCEL_VERSION, "devices"_a = devices(),
-                  "validation"_a = validation_enabled(),
+                  "validation"_a = validation_enabled(), "hdf5"_a = hdf5_supported(),
                   "validation_messages"_a = validation_message_count());
 }
 
@@ -319,34 +132,88 @@ struct PyFlatIndex {
     }
   }
 
+  /// Counts a search's queries and re-screens into stats().
+  void count(const KnnResult& result) noexcept {
+    searches += 1;
+    queries += result.rows;
+    second_pass_queries += result.second_pass_queries;
+    direct_pass_queries += result.direct_pass_queries;
+  }
+
   std::shared_ptr<Context> context;
   FlatIndex index;
   std::atomic<bool> left_work{false};
+  std::atomic<std::size_t> searches{0}, queries{0}, second_pass_queries{0}, direct_pass_queries{0};
 };
 
+ElementType parse_element_type(const std::string& name) {
+  for (const ElementType type : {ElementType::float32, ElementType::uint8, ElementType::int8}) {
+    if (name == to_string(type)) return type;
+  }
+  throw py::value_error("element_type must be 'float32', 'uint8' or 'int8', got '" + name + "'");
+}
+
 std::shared_ptr<PyFlatIndex> make_index(py::handle dim, const std::string& metric,
-                                        std::shared_ptr<Context> context) {
+                                        std::shared_ptr<Context> context,
+                                        const std::string& element_type) {
   const std::size_t d = positive_int(dim, "dim");
+  const ElementType type = parse_element_type(element_type);
   context = context_or_default(std::move(context));
-  FlatIndex index(*context, d, parse_metric(metric));
+  FlatIndex index(*context, d, parse_metric(metric), type);
   return std::make_shared<PyFlatIndex>(std::move(context), std::move(index));
 }
 
-void add(PyFlatIndex& self, py::handle x) {
-  const FloatArray rows = as_rows(x, "x", self.index.dim());
-  without_gil([&] {
-    self.drain_left_work();
-    self.index.add(span_of(rows));
-  });
+/// Adds x's rows, in the index's element type, labelled by ids (None: numbered on).
+void add_rows(PyFlatIndex& self, py::handle x, const py::object& ids) {
+  const auto add_all = [&](const auto& rows) {
+    std::optional<IdArray> labels;
+    if (!ids.is_none()) labels = as_ids(ids, static_cast<std::size_t>(rows.shape(0)));
+    without_gil([&] {
+      self.drain_left_work();
+      if (labels) {
+        self.index.add_with_ids(span_of(rows), span_of(*labels));
+      } else {
+        self.index.add(span_of(rows));
+      }
+    });
+  };
+  switch (self.index.element_type()) {
+    case ElementType::float32:
+      return add_all(as_rows(x, "x", self.index.dim()));
+    case ElementType::uint8:
+      return add_all(as_byte_rows<std::uint8_t>(x, "x", self.index.dim()));
+    case ElementType::int8:
+      return add_all(as_byte_rows<std::int8_t>(x, "x", self.index.dim()));
+  }
 }
 
-void add_with_ids(PyFlatIndex& self, py::handle x, py::handle ids) {
-  const FloatArray rows = as_rows(x, "x", self.index.dim());
-  const IdArray labels = as_ids(ids, static_cast<std::size_t>(rows.shape(0)));
-  without_gil([&] {
-    self.drain_left_work();
-    self.index.add_with_ids(span_of(rows), span_of(labels));
-  });
+/// The stored rows at `rows` (positions): an int gives one (dim,) row, integers an (n, dim)
+/// array.
+py::array_t<float> reconstruct(const PyFlatIndex& self, py::handle rows) {
+  const bool one = py::hasattr(rows, "__index__") && !py::isinstance<py::array>(rows);
+  const IdArray wanted = one ? IdArray(py::make_tuple(rows)) : as_int64(rows, "rows");
+  if (wanted.ndim() != 1) {
+    throw py::value_error("rows must be an integer or 1-D integers, got shape " + shape_of(wanted));
+  }
+  std::vector<std::size_t> positions;
+  positions.reserve(static_cast<std::size_t>(wanted.size()));
+  for (const std::int64_t row : span_of(wanted)) {
+    if (row < 0) {
+      throw py::value_error("rows: " + std::to_string(row) + " is negative (rows are positions " +
+                            "0.." + std::to_string(self.index.size()) + ")");
+    }
+    positions.push_back(static_cast<std::size_t>(row));
+  }
+  std::vector<float> values = without_gil([&] { return self.index.reconstruct(positions); });
+  const auto dim = static_cast<py::ssize_t>(self.index.dim());
+  if (one) return adopt(std::move(values), {dim});
+  return adopt(std::move(values), {static_cast<py::ssize_t>(positions.size()), dim});
+}
+
+py::dict search_stats(const PyFlatIndex& self) {
+  return py::dict("searches"_a = self.searches.load(), "queries"_a = self.queries.load(),
+                  "second_pass_queries"_a = self.second_pass_queries.load(),
+                  "direct_pass_queries"_a = self.direct_pass_queries.load());
 }
 
 std::size_t remove_ids(PyFlatIndex& self, py::handle ids) {
@@ -364,10 +231,12 @@ py::tuple index_search(PyFlatIndex& self, py::handle q, py::handle k,
   const std::size_t kk = positive_int(k, "k");
   ExecuteOptions options = options_for(timeout);
   try {
-    return to_numpy(interruptible([&](std::stop_token stop) {
+    KnnResult result = interruptible([&](std::stop_token stop) {
       options.stop = std::move(stop);
       return self.index.search(span_of(queries), kk, options);
-    }));
+    });
+    self.count(result);
+    return to_numpy(std::move(result));
   } catch (...) {
     self.left_work = true;
     throw;
@@ -416,11 +285,31 @@ KnnBase knn_base(py::handle base) {
   } else if (py::isinstance<py::str>(base) ||
              py::isinstance(base, py::module_::import("os").attr("PathLike"))) {
     const auto path = base.cast<std::filesystem::path>();
-    out.file.emplace(without_gil([&] { return MappedVectors(path); }));
+    if (hdf5_dataset(path)) {  // read whole: an HDF5 dataset is not mapped
+      out.rows = FloatArray(to_numpy(without_gil([&] { return read_vectors(path); })));
+    } else {
+      out.file.emplace(without_gil([&] { return MappedVectors(path); }));
+    }
   } else {
     out.rows = as_rows(base, "base", 0);
   }
   return out;
+}
+
+/// The planner's options of a knn or knn_graph call.
+SearchOptions planner_options(std::optional<double> timeout, py::handle memory_budget) {
+  SearchOptions options;
+  options.timeout = options_for(timeout).timeout;
+  if (!memory_budget.is_none())
+    options.memory_budget = positive_int(memory_budget, "memory_budget");
+  return options;
+}
+
+std::vector<Context*> pointers_to(const std::vector<std::shared_ptr<Context>>& contexts) {
+  std::vector<Context*> pointers;
+  for (const auto& c : contexts)
+    pointers.push_back(c.get());
+  return pointers;
 }
 
 /// The library's planner (vecaccel/search.hpp): the base held or streamed on each device, the
@@ -433,10 +322,7 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
   const FloatArray queries = as_rows(q, "queries", view.dim());
   const std::size_t kk = positive_int(k, "k");
   const Metric m = parse_metric(metric);
-  SearchOptions options;
-  options.timeout = options_for(timeout).timeout;
-  if (!memory_budget.is_none())
-    options.memory_budget = positive_int(memory_budget, "memory_budget");
+  SearchOptions options = planner_options(timeout, memory_budget);
   if (rows.index && (devices || context)) {
     throw py::value_error(
         "knn: a FlatIndex is searched on its own context; devices and context "
@@ -444,9 +330,7 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
   }
   std::vector<std::shared_ptr<Context>> contexts;
   if (!rows.index) contexts = contexts_for(devices, std::move(context));
-  std::vector<Context*> pointers;
-  for (const auto& c : contexts)
-    pointers.push_back(c.get());
+  const std::vector<Context*> pointers = pointers_to(contexts);
   const MatrixView<const float> query_rows(span_of(queries),
                                            static_cast<std::size_t>(queries.shape(0)), view.dim());
   try {
@@ -460,10 +344,35 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
   }
 }
 
+/// The exact self-kNN graph (vecaccel/knn_graph.hpp) of an array's rows or a vector file.
+py::tuple knn_graph(py::handle x, py::handle k, const std::string& metric,
+                    std::shared_ptr<Context> context, std::optional<double> timeout,
+                    std::optional<py::list> devices, py::handle memory_budget) {
+  if (py::isinstance<PyFlatIndex>(x)) {
+    throw py::value_error(
+        "knn_graph: x must be an array (n, d) or a vector file, not a FlatIndex "
+        "(its labels need not be its rows)");
+  }
+  const KnnBase rows = knn_base(x);
+  const std::size_t kk = positive_int(k, "k");
+  const Metric m = parse_metric(metric);
+  SearchOptions options = planner_options(timeout, memory_budget);
+  const std::vector<std::shared_ptr<Context>> contexts = contexts_for(devices, std::move(context));
+  const std::vector<Context*> pointers = pointers_to(contexts);
+  return to_numpy(interruptible([&](std::stop_token stop) {
+    options.stop = std::move(stop);
+    return vecaccel::knn_graph(pointers, rows.view(), kk, m, options).knn;
+  }));
+}
+
 std::string index_repr(const PyFlatIndex& self) {
   return "vecaccel.FlatIndex(dim=" + std::to_string(self.index.dim()) + ", metric='" +
          std::string(to_string(self.index.metric())) +
-         "', ntotal=" + std::to_string(self.index.size()) + ")";
+         "', ntotal=" + std::to_string(self.index.size()) +
+         (self.index.element_type() == ElementType::float32
+              ? std::string()
+              : ", element_type='" + std::string(to_string(self.index.element_type())) + "'") +
+         ")";
 }
 
 void write_float_file(const std::filesystem::path& path, py::handle x) {
@@ -562,11 +471,32 @@ PYBIND11_MODULE(_vecaccel, m) {
       "is better); in any case. context: a Context, or None for a shared "
       "default. Searches may run from many threads at once; add/reset/save wait for the searches "
       "already running (new searches wait behind them).")
-      .def(py::init(&make_index), "dim"_a, "metric"_a = "l2", "context"_a = nullptr)
-      .def("add", &add, "x"_a,
-           "Appends the rows of x, shape (n, dim); they are numbered ntotal, ntotal + 1, ...")
-      .def("add_with_ids", &add_with_ids, "x"_a, "ids"_a,
-           "Appends the rows of x, shape (n, dim), labelled by ids, shape (n,), integers.")
+      .def(py::init(&make_index), "dim"_a, "metric"_a = "l2", "context"_a = nullptr,
+           "element_type"_a = "float32")
+      .def(
+          "add", [](PyFlatIndex& self, py::handle x) { add_rows(self, x, py::none()); }, "x"_a,
+          "Appends the rows of x, shape (n, dim); they are numbered ntotal, ntotal + 1, ... "
+          "A uint8/int8 index takes integer arrays whose values fit its type.")
+      .def(
+          "add_with_ids",
+          [](PyFlatIndex& self, py::handle x, const py::object& ids) { add_rows(self, x, ids); },
+          "x"_a, "ids"_a,
+          "Appends the rows of x, shape (n, dim), labelled by ids, shape (n,), integers.")
+      .def("reconstruct", &reconstruct, "rows"_a,
+           "The stored vectors at positions rows (insertion order, after removals close up): an "
+           "int gives shape (dim,), integers (n, dim); float32 (uint8/int8 rows widened; cosine "
+           "rows scaled by a power of two).")
+      .def("stats", &search_stats,
+           "Counts over the index's searches: searches, queries, second_pass_queries (queries "
+           "whose certificate failed and were re-screened over more candidates) and "
+           "direct_pass_queries (queries ranked by a direct float64 pass).")
+      .def_property_readonly(
+          "device_bytes", [](const PyFlatIndex& s) { return s.index.device_bytes(); },
+          "Bytes of GPU memory the index's rows take (rows, norms, float16 copy).")
+      .def_property_readonly(
+          "element_type",
+          [](const PyFlatIndex& s) { return std::string(to_string(s.index.element_type())); },
+          "'float32', 'uint8' or 'int8': how rows are stored on the GPU.")
       .def("remove_ids", &remove_ids, "ids"_a,
            "Removes the rows labelled by ids (a 1-D integer array; labels not in the index are "
            "ignored) and returns how many went. The others keep their labels; add() numbers on "
@@ -626,6 +556,13 @@ PYBIND11_MODULE(_vecaccel, m) {
         "streamed. A timed-out or interrupted call returns once the GPU work it already "
         "submitted is done.");
 
+  m.def("knn_graph", &python::knn_graph, "x"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
+        "timeout"_a = py::none(), "devices"_a = py::none(), "memory_budget"_a = py::none(),
+        "The exact self-kNN graph: (D, I), float32 and int64 of shape (n, k), each row's k "
+        "nearest other rows of x (the row itself left out by position, exact duplicates "
+        "elsewhere kept), best first, ties by row; -1 / worst distance where x has fewer than "
+        "k other rows. x: an array (n, d) or the path of a vector file (streamed when over the "
+        "memory budget). devices, context, memory_budget, timeout as knn.");
   m.def(
       "read_vectors",
       [](const std::filesystem::path& path) {
@@ -633,7 +570,8 @@ PYBIND11_MODULE(_vecaccel, m) {
       },
       "path"_a,
       "Reads a float32 (n, d) array from .fvecs, .bvecs, .ivecs (converted to float) or .npy "
-      "('<f4', C order), the formats the vecaccel CLI reads.");
+      "('<f4', C order), the formats the vecaccel CLI reads, or an ann-benchmarks HDF5 dataset: "
+      "'f.hdf5' (its train) or 'f.hdf5:name'.");
   m.def("write_vectors", &write_float_file, "path"_a, "array"_a,
         "Writes a (n, d) array as float32 to .fvecs or .npy (atomically: the old file stays on "
         "any failure).");
@@ -642,11 +580,14 @@ PYBIND11_MODULE(_vecaccel, m) {
       [](const std::filesystem::path& path) {
         return to_numpy(without_gil([&] { return read_ids(path); }));
       },
-      "path"_a, "Reads an int32 (n, k) array (e.g. ground truth) from .ivecs or .npy.");
+      "path"_a,
+      "Reads an int32 (n, k) array (e.g. ground truth) from .ivecs or .npy, or an HDF5 "
+      "dataset: 'f.hdf5' (its neighbors) or 'f.hdf5:name'.");
   m.def("write_ids", &write_id_file, "path"_a, "array"_a,
         "Writes a (n, k) array as int32 to .ivecs or .npy.");
 
-  m.def("_as_float32", &as_float32, "x"_a,
-        "The float32 C-contiguous array searches read x through (x itself when no conversion "
-        "is needed). For tests.");
+  m.def(
+      "_as_float32", [](py::handle x) { return as_float32(x); }, "x"_a,
+      "The float32 C-contiguous array searches read x through (x itself when no conversion "
+      "is needed). For tests.");
 }

@@ -31,3 +31,18 @@ def reference_knn(base, queries, k, metric, labels=None):
         D[row, : len(order)] = s[row, order]
         I[row, : len(order)] = labels[order]
     return D, I
+
+
+def reference_graph(x, k, metric):
+    """(D, I) of the self-kNN graph: each row's k best *other* rows (itself left out by position,
+    duplicates kept), ties by row, padded with -1 and the worst value."""
+    x = np.asarray(x)
+    n = len(x)
+    smaller = metric in ("l2", "l1", "linf")
+    D = np.full((n, k), np.inf if smaller else -np.inf)
+    I = np.full((n, k), -1, dtype=np.int64)
+    for row in range(n):
+        others = np.delete(np.arange(n), row)
+        d, i = reference_knn(x[others], x[row : row + 1], k, metric, labels=others)
+        D[row], I[row] = d[0], i[0]
+    return D, I

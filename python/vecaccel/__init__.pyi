@@ -20,7 +20,8 @@ def devices() -> list[dict[str, Any]]:
     """Every Vulkan device visible to this process (index, name, type, driver, ...)."""
 
 def info() -> dict[str, Any]:
-    """version, devices, validation (layer active) and validation_messages (count)."""
+    """version, devices, validation (layer active), validation_messages (count) and hdf5
+    (whether HDF5 files can be read)."""
 
 class Context:
     """A GPU compute context: one device, its queue, buffer pool and residency set."""
@@ -36,11 +37,19 @@ class Context:
 class FlatIndex:
     """Exact kNN over vectors kept on the GPU, like faiss.IndexFlatL2 / IndexFlatIP."""
 
-    def __init__(self, dim: int, metric: str = "l2", context: Optional[Context] = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        metric: str = "l2",
+        context: Optional[Context] = None,
+        element_type: str = "float32",
+    ) -> None:
         """metric: 'l2' (squared Euclidean), 'ip' / 'inner_product', 'cosine', 'l1' (sum of
         |q - x|) or 'linf' (largest |q - x|), in any case.
 
-        dim: a positive integer (TypeError / ValueError naming dim and the value otherwise)."""
+        dim: a positive integer (TypeError / ValueError naming dim and the value otherwise).
+        element_type: 'float32', or 'uint8' / 'int8' to keep one byte per element on the GPU
+        (add() then takes integer arrays whose values fit; queries stay float)."""
     def add(self, x: npt.ArrayLike) -> None:
         """Appends the rows of x, shape (n, dim), numbered ntotal, ntotal + 1, ..."""
     def add_with_ids(self, x: npt.ArrayLike, ids: npt.ArrayLike) -> None:
@@ -50,6 +59,19 @@ class FlatIndex:
 
         Returns how many rows went; the others keep their labels, and add() numbers on as if
         nothing had been removed."""
+    def reconstruct(self, rows: Union[int, npt.ArrayLike]) -> npt.NDArray[np.float32]:
+        """The stored vectors at positions rows (insertion order; removals close up): an int
+        gives shape (dim,), 1-D integers (n, dim). uint8/int8 rows come back widened; cosine
+        rows scaled by a power of two (no cosine changes)."""
+    def stats(self) -> dict[str, int]:
+        """Counts over this index's searches: searches, queries, second_pass_queries (queries
+        re-screened over more candidates after a failed certificate) and direct_pass_queries."""
+    @property
+    def device_bytes(self) -> int:
+        """Bytes of GPU memory the index's rows take (rows, norms, float16 copy)."""
+    @property
+    def element_type(self) -> str:
+        """'float32', 'uint8' or 'int8'."""
     def search(self, queries: npt.ArrayLike, k: int, timeout: Optional[float] = None) -> _Results:
         """(D, I) of shape (nq, k), best first, ties by label, padded with label -1.
 
@@ -95,14 +117,31 @@ def knn(
     device may use (None: VECACCEL_MEMORY_BUDGET, else its free memory); a base over it is
     streamed. timeout: seconds, as FlatIndex.search (None: no limit)."""
 
+def knn_graph(
+    x: Union[npt.ArrayLike, _Path],
+    k: int,
+    metric: str = "l2",
+    context: Optional[Context] = None,
+    timeout: Optional[float] = None,
+    devices: Optional[List[int]] = None,
+    memory_budget: Optional[int] = None,
+) -> _Results:
+    """The exact self-kNN graph: (D, I) of shape (n, k), each row's k nearest *other* rows.
+
+    A row is left out of its own list by position (exact duplicates elsewhere are kept), ties
+    by the smaller row, padded with -1 and the worst distance where x has fewer than k other
+    rows. x: an array (n, d) or a vector file's path (streamed when over the memory budget).
+    devices, context, memory_budget and timeout as knn."""
+
 def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
-    """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy."""
+    """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy, or an ann-benchmarks HDF5 dataset:
+    'f.hdf5' (its `train`) or 'f.hdf5:name' (where no file of the whole name exists)."""
 
 def write_vectors(path: _Path, array: npt.ArrayLike) -> None:
     """(n, d) as float32 to .fvecs or .npy, atomically."""
 
 def read_ids(path: _Path) -> npt.NDArray[np.int32]:
-    """(n, k) int32 from .ivecs or .npy."""
+    """(n, k) int32 from .ivecs or .npy, or an HDF5 dataset ('f.hdf5': its `neighbors`)."""
 
 def write_ids(path: _Path, array: npt.ArrayLike) -> None:
     """(n, k) as int32 to .ivecs or .npy, atomically; values outside int32 are refused."""

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/bin_format.hpp"
+#include "io/hdf5_format.hpp"
 #include "io/input_file.hpp"
 #include "io/npy_format.hpp"
 #include "io/texmex_format.hpp"
@@ -281,10 +282,18 @@ VectorFileFormat format_from_path(const std::filesystem::path& path) {
 }
 
 Matrix<float> read_vectors(const std::filesystem::path& path, const ProgressCallback& progress) {
+  if (const auto hdf5 = hdf5_dataset(path)) {
+    return detail::read_hdf5_vectors({.path = hdf5->file, .image = {}},
+                                     hdf5->dataset.empty() ? "train" : hdf5->dataset);
+  }
   return read_any<float>(path, progress);
 }
 
 Matrix<std::int32_t> read_ids(const std::filesystem::path& path, const ProgressCallback& progress) {
+  if (const auto hdf5 = hdf5_dataset(path)) {
+    return detail::read_hdf5_ids({.path = hdf5->file, .image = {}},
+                                 hdf5->dataset.empty() ? "neighbors" : hdf5->dataset);
+  }
   return read_any<std::int32_t>(path, progress);
 }
 

@@ -201,6 +201,23 @@ class FlatIndexImpl {
     return count;
   }
 
+  std::uint64_t device_bytes() const {
+    std::shared_lock lock(mutex_);
+    std::uint64_t total = 0;
+    const auto count = [&total](const Buffer& buffer) {
+      if (buffer.valid()) total += buffer.size();
+    };
+    for (const BaseChunk& chunk : chunks_) {
+      count(chunk.vectors);
+      count(chunk.norms);
+      count(chunk.halves);
+      count(chunk.half_scales);
+    }
+    for (const CompactChunk& chunk : compact_)
+      count(chunk.bytes);
+    return total;
+  }
+
   void reset() {
     std::unique_lock lock(mutex_);
     chunks_.clear();
@@ -564,6 +581,9 @@ Metric FlatIndex::metric() const noexcept {
 }
 ElementType FlatIndex::element_type() const noexcept {
   return impl_->element_type();
+}
+std::uint64_t FlatIndex::device_bytes() const {
+  return impl_->device_bytes();
 }
 void FlatIndex::reset() {
   impl_->reset();

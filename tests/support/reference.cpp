@@ -87,11 +87,16 @@ ExactKnn exact_knn(const std::vector<float>& queries, const std::vector<float>& 
   return out;
 }
 
-std::string check_knn(const KnnResult& result, const std::vector<float>& queries,
-                      const std::vector<float>& base, std::size_t dim, std::size_t k,
-                      Metric metric) {
-  const std::size_t nq = queries.size() / dim;
-  const std::size_t nb = base.size() / dim;
+namespace {
+
+/// Compares a result with the float64 brute force `exact`, of which each row has `available`
+/// real entries (the rest padding); `value_of(row, label)` is the float64 value of a label a
+/// result has where the brute force has another (for the message).
+template <class ValueOf>
+std::string compare_exact(const KnnResult& result, const ExactKnn& exact, std::size_t available,
+                          Metric metric, ValueOf value_of) {
+  const std::size_t nq = exact.rows;
+  const std::size_t k = exact.k;
   const double sign = smaller_is_better(metric) ? 1.0 : -1.0;
   if (result.rows != nq || result.k != k || result.labels.size() != nq * k ||
       result.distances.size() != nq * k) {
@@ -102,12 +107,11 @@ std::string check_knn(const KnnResult& result, const std::vector<float>& queries
   };
   // Exact: the float64 brute force's ids in its order (ties by label), each distance its
   // float64 value rounded to float32 (within an ulp: the GPU sums in another order).
-  const ExactKnn exact = exact_knn(queries, base, dim, k, metric);
   for (std::size_t q = 0; q < nq; ++q) {
     for (std::size_t i = 0; i < k; ++i) {
       const std::int64_t label = result.labels[q * k + i];
       const float value = result.distances[q * k + i];
-      if (i >= nb) {
+      if (i >= available) {
         const float worst = static_cast<float>(sign * std::numeric_limits<double>::infinity());
         if (label != -1 || value != worst) return where(q, i) + "expected padding";
         continue;
@@ -115,14 +119,9 @@ std::string check_knn(const KnnResult& result, const std::vector<float>& queries
       const std::int64_t expected = exact.labels[q * k + i];
       const double truth = exact.distances[q * k + i];
       if (label != expected) {
-        const double got =
-            label >= 0 && static_cast<std::size_t>(label) < nb
-                ? reference_metric(&queries[q * dim], &base[static_cast<std::size_t>(label) * dim],
-                                   dim, metric)
-                : std::nan("");
-        return where(q, i) + "label " + std::to_string(label) + " (exact " + std::to_string(got) +
-               ") where the float64 brute force has " + std::to_string(expected) + " (exact " +
-               std::to_string(truth) + ")";
+        return where(q, i) + "label " + std::to_string(label) + " (exact " +
+               std::to_string(value_of(q, label)) + ") where the float64 brute force has " +
+               std::to_string(expected) + " (exact " + std::to_string(truth) + ")";
       }
       const auto rounded = static_cast<float>(truth);
       if (value != rounded && std::nextafter(value, rounded) != rounded) {
@@ -132,6 +131,56 @@ std::string check_knn(const KnnResult& result, const std::vector<float>& queries
     }
   }
   return "";
+}
+
+}  // namespace
+
+std::string check_knn(const KnnResult& result, const std::vector<float>& queries,
+                      const std::vector<float>& base, std::size_t dim, std::size_t k,
+                      Metric metric) {
+  const std::size_t nb = base.size() / dim;
+  return compare_exact(result, exact_knn(queries, base, dim, k, metric), nb, metric,
+                       [&](std::size_t q, std::int64_t label) {
+                         return label >= 0 && static_cast<std::size_t>(label) < nb
+                                    ? reference_metric(&queries[q * dim],
+                                                       &base[static_cast<std::size_t>(label) * dim],
+                                                       dim, metric)
+                                    : std::nan("");
+                       });
+}
+
+ExactKnn exact_knn_graph(const std::vector<float>& base, std::size_t dim, std::size_t k,
+                         Metric metric) {
+  const std::size_t n = base.size() / dim;
+  ExactKnn out{.rows = n, .k = k, .distances = {}, .labels = {}};
+  for (std::size_t r = 0; r < n; ++r) {
+    // Row r against every other row; labels past r shift back to the base's numbering.
+    const std::vector<float> query(base.begin() + static_cast<std::ptrdiff_t>(r * dim),
+                                   base.begin() + static_cast<std::ptrdiff_t>((r + 1) * dim));
+    std::vector<float> others = base;
+    others.erase(others.begin() + static_cast<std::ptrdiff_t>(r * dim),
+                 others.begin() + static_cast<std::ptrdiff_t>((r + 1) * dim));
+    ExactKnn row = exact_knn(query, others, dim, k, metric);
+    for (std::int64_t& label : row.labels) {
+      if (label >= static_cast<std::int64_t>(r)) ++label;
+    }
+    out.labels.insert(out.labels.end(), row.labels.begin(), row.labels.end());
+    out.distances.insert(out.distances.end(), row.distances.begin(), row.distances.end());
+  }
+  return out;
+}
+
+std::string check_knn_graph(const KnnResult& result, const std::vector<float>& base,
+                            std::size_t dim, std::size_t k, Metric metric) {
+  const std::size_t n = base.size() / dim;
+  return compare_exact(result, exact_knn_graph(base, dim, k, metric), n == 0 ? 0 : n - 1, metric,
+                       [&](std::size_t q, std::int64_t label) {
+                         return label >= 0 && static_cast<std::size_t>(label) < n
+                                    ? reference_metric(&base[q * dim],
+                                                       &base[static_cast<std::size_t>(label) * dim],
+                                                       dim, metric)
+                                    : std::nan("");
+                       });
 }
 
 }  // namespace vecaccel::testing

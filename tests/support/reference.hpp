@@ -41,4 +41,13 @@ std::string check_knn(const KnnResult& result, const std::vector<float>& queries
                       const std::vector<float>& base, std::size_t dim, std::size_t k,
                       Metric metric);
 
+/// The float64 self-kNN graph: for each base row, the k best *other* rows (the row itself left
+/// out by position, exact duplicates elsewhere kept), ties by row, padded as exact_knn pads.
+ExactKnn exact_knn_graph(const std::vector<float>& base, std::size_t dim, std::size_t k,
+                         Metric metric);
+
+/// check_knn for a graph (knn_graph): compared with exact_knn_graph.
+std::string check_knn_graph(const KnnResult& result, const std::vector<float>& base,
+                            std::size_t dim, std::size_t k, Metric metric);
+
 }  // namespace vecaccel::testing
