@@ -45,6 +45,7 @@ void ReleaseQueue::collect() noexcept {
     const auto ready = std::partition(entries_.begin(), entries_.end(),
                                       [&](const Entry& e) { return e.value > reached; });
     if (ready == entries_.end()) return;
+    done.swap(spare_);
     try {
       done.assign(std::make_move_iterator(ready), std::make_move_iterator(entries_.end()));
     } catch (...) {
@@ -53,6 +54,8 @@ void ReleaseQueue::collect() noexcept {
     entries_.erase(ready, entries_.end());
   }
   release(done);
+  std::lock_guard lock(mutex_);
+  if (spare_.capacity() < done.capacity()) spare_.swap(done);
 }
 
 void ReleaseQueue::release_all() noexcept {
