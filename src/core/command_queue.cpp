@@ -219,10 +219,14 @@ void QueueImpl::submit_ready_locked() {
   batch_.clear();
   {
     std::lock_guard lock(pending_mutex_);
-    const std::uint64_t in_flight =
-        last_submitted() - std::min(last_submitted(), timeline_->poll());
     const std::uint64_t max = descriptor_.max_command_buffer_count;
-    const std::size_t free = static_cast<std::size_t>(max > in_flight ? max - in_flight : 0);
+    const auto free_slots = [&](std::uint64_t completed) {
+      const std::uint64_t in_flight = last_submitted() - std::min(last_submitted(), completed);
+      return static_cast<std::size_t>(max > in_flight ? max - in_flight : 0);
+    };
+    // The value waiters last saw usually leaves room; the driver is asked only when not.
+    std::size_t free = free_slots(timeline_->cached_value());
+    if (free < pending_.size()) free = free_slots(timeline_->poll());
     const std::size_t count = std::min(pending_.size(), free);
     batch_.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
