@@ -158,21 +158,27 @@ TEST(MultiQueueConcurrency, ResidencyIsValidatedOnEveryQueue) {
   Context context({.command_queue_count = 3});
   Device device = context.device();
   const Buffer stray = context.buffer_factory().make_buffer(AddOnce::n * 4ull);
-  AddOnce resident(context, 1.0f);
+  std::vector<AddOnce> resident;
+  resident.reserve(3);
+  for (int i = 0; i < 3; ++i)
+    resident.emplace_back(context, static_cast<float>(i + 1));
   Gate gate(context);
   std::vector<Submission<void>> held;
-  for (int i = 0; i < 3; ++i) {  // one per queue: each op goes to the queue with the fewest
-    held.push_back(context.execute(resident, {.timeout = 10s}));
+  // Each operation goes to the queue with the fewest in flight: the held ones fill the queues
+  // one by one, and the stray one meets each queue in turn.
+  for (std::size_t i = 0; i < 3; ++i) {
+    held.push_back(context.execute(resident[i], {.timeout = 10s}));
     vt::expect_error(Errc::residency_violation, [&] {
       context.execute([&](CommandBuffer&, ComputeEncoder& e) {
-        vt::encode_scale_add(device, e, stray, resident.y.buffer(), AddOnce::n, 1.0f);
+        vt::encode_scale_add(device, e, stray, resident[i].y.buffer(), AddOnce::n, 1.0f);
       });
     });
   }
   gate.release();
   for (auto& submission : held)
     submission.wait();
-  EXPECT_EQ(resident.y0(), 3.0f);
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(resident[i].y0(), static_cast<float>(i + 1));
 }
 
 TEST(MultiQueueConcurrency, ThreadsOnSeveralQueuesAllComputeRight) {
