@@ -26,6 +26,9 @@
 //   BM_SmallOpsInFlight/cap:C/threads:8  the same from 8 threads on a Context (same device)
 //                                 whose max_command_buffer_count is C: how the cap on
 //                                 submissions in flight limits throughput
+//   BM_SmallOpsQueues/queues:Q/threads:8  the same from 8 threads on a Context with Q command
+//                                 queues (command_queue_count; 0 = the default for the device):
+//                                 how much several queues lift the one-queue ceiling
 //   BM_PairedEmpty, BM_PairedDispatch  raw submit + spin and the Context's execute_and_wait
 //                                 alternating in one loop (raw_spin_us, context_us, ratio: the
 //                                 medians of each side's times): the comparison the targets use
@@ -731,28 +734,39 @@ void BM_ContextSmallOps(benchmark::State& state) {
 }
 
 /// A Context on the shared context's device (a second VkDevice would distort every case, see
-/// RawVulkan) whose queue allows `cap` submissions in flight; made once per cap.
-Context& context_with_cap(std::uint32_t cap) {
+/// RawVulkan) whose queues allow `cap` submissions in flight each, with `queues` queues (0: the
+/// device's default); made once per pair.
+Context& context_with(std::uint32_t cap, std::uint32_t queues) {
   static std::mutex mutex;
-  static std::map<std::uint32_t, std::unique_ptr<Context>> contexts;
+  static std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<Context>> contexts;
   const std::lock_guard lock(mutex);
-  auto& context = contexts[cap];
+  auto& context = contexts[{cap, queues}];
   if (!context) {
     context = std::make_unique<Context>(
         shared_context().device(),
-        ContextConfiguration{.command_queue_label = "cap " + std::to_string(cap),
-                             .max_command_buffer_count = cap});
+        ContextConfiguration{.command_queue_label =
+                                 "cap " + std::to_string(cap) + " queues " + std::to_string(queues),
+                             .max_command_buffer_count = cap,
+                             .command_queue_count = queues});
   }
   return *context;
 }
 
-void BM_SmallOpsInFlight(benchmark::State& state) {
-  Context& context = context_with_cap(static_cast<std::uint32_t>(state.range(0)));
+void run_small_ops(benchmark::State& state, Context& context) {
   const ScaleAdd op(context);
   for (auto _ : state)
     context.execute_and_wait(op);
   if (!op.ran(state.iterations())) state.SkipWithError("the operations did not all run");
   state.SetItemsProcessed(state.iterations());
+  state.counters["queues"] = static_cast<double>(context.command_queue_count());
+}
+
+void BM_SmallOpsInFlight(benchmark::State& state) {
+  run_small_ops(state, context_with(static_cast<std::uint32_t>(state.range(0)), 1));
+}
+
+void BM_SmallOpsQueues(benchmark::State& state) {
+  run_small_ops(state, context_with(3, static_cast<std::uint32_t>(state.range(0))));
 }
 
 BENCHMARK(BM_RawEmptySubmit)
@@ -830,6 +844,17 @@ BENCHMARK(BM_SmallOpsInFlight)
     ->Arg(8)
     ->Arg(16)
     ->Arg(64)
+    ->Threads(8)
+    ->MinWarmUpTime(warm_up_seconds)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SmallOpsQueues)
+    ->ArgName("queues")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8)
+    ->Arg(0)
     ->Threads(8)
     ->MinWarmUpTime(warm_up_seconds)
     ->UseRealTime()

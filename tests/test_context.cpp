@@ -38,7 +38,7 @@ TEST(Context, BasicExecution) {
 }
 
 TEST(Context, ExecuteReturnsAtOnceAndTheResultAfterCompletion) {
-  Context context;
+  Context context({.command_queue_count = 1});  // the gate below holds its one queue
   constexpr std::uint32_t count = 4096, iterations = 1000;
   auto out = context.get_buffer(count * 4ull);
   Device device = context.device();
@@ -81,7 +81,7 @@ TEST(Context, ExecuteAndWaitComputesOnTheGpu) {
 }
 
 TEST(Context, ExecuteAndWaitThrowsTimeoutAndTheResultStillLandsLater) {
-  Context context;
+  Context context({.command_queue_count = 1});  // the gate below holds its one queue
   constexpr std::uint32_t count = 4096, iterations = 1000;
   auto out = context.get_buffer(count * 4ull);
   Device device = context.device();
@@ -151,7 +151,7 @@ TEST(Context, StopRequestedAfterEncodingCancelsTheWaitButTheWorkCompletes) {
 }
 
 TEST(Context, StopWhileWaitingCancelsPromptly) {
-  Context context;
+  Context context({.command_queue_count = 1});  // the gate below holds its one queue
   // The queue holds the operation behind an event only this test signals, so the wait is
   // still in progress when the stop arrives, however fast the device.
   SharedEvent gate = context.device().make_shared_event();
@@ -292,7 +292,7 @@ TEST(Context, PerformanceStatsCountHowWaitsEnded) {
 // them to three per round trip). Held back on the GPU by a gate, 8 operations must all be
 // submitted without waiting for a slot.
 TEST(Context, EightOperationsCanBeInFlightWhenConfigured) {
-  Context context({.max_command_buffer_count = 8});
+  Context context({.max_command_buffer_count = 8, .command_queue_count = 1});
   SharedEvent gate = context.device().make_shared_event();
   context.command_queue().wait_event(gate, 1);
   std::vector<Submission<void>> submissions;

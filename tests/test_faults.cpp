@@ -392,7 +392,7 @@ TEST_F(Faults, ResidencyCommitAndExecuteSurviveExhaustion) {
 }
 
 TEST_F(Faults, AFailedSubmitConsumesNoTimelineValue) {
-  Context context;
+  Context context({.command_queue_count = 1});  // the test reads its one queue
   context.execute_and_wait([](CommandBuffer&, ComputeEncoder&) {});
   const std::uint64_t before = context.command_queue().last_submitted_value();
   {
@@ -441,7 +441,7 @@ TEST_F(Faults, PoolAndExecuteFailCleanlyOnDeviceLoss) {
 }
 
 TEST_F(Faults, IdleChecksOnALostDeviceAnswerInsteadOfThrowing) {
-  Context context;
+  Context context({.command_queue_count = 1});  // the gate below holds its one queue
   constexpr std::uint32_t count = 4096;
   const std::uint32_t iterations =
       vt::iterations_for(context, count, std::chrono::milliseconds(200));

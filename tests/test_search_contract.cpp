@@ -27,14 +27,15 @@ namespace {
 namespace vt = vecaccel::testing;
 using namespace std::chrono_literals;
 
-/// Holds the context's queue: GPU work submitted after it waits until release() (or the
+/// Holds the context's queues: GPU work submitted after it waits until release() (or the
 /// destructor), so a test decides when work completes, whatever the machine's speed. release()
 /// also waits for that work, so that what it reads may go afterwards.
 class QueueGate {
  public:
   explicit QueueGate(Context& context)
-      : queue_(context.command_queue()), event_(context.device().make_shared_event()) {
-    queue_.wait_event(event_, 1);
+      : context_(context), event_(context.device().make_shared_event()) {
+    for (std::size_t i = 0; i < context_.command_queue_count(); ++i)
+      context_.command_queue(i).wait_event(event_, 1);
   }
   ~QueueGate() { release(); }
   QueueGate(const QueueGate&) = delete;
@@ -42,11 +43,12 @@ class QueueGate {
   void release() {
     if (event_.signaled_value() == 1) return;
     event_.signal(1);
-    queue_.wait_idle({});
+    for (std::size_t i = 0; i < context_.command_queue_count(); ++i)
+      context_.command_queue(i).wait_idle({});
   }
 
  private:
-  CommandQueue& queue_;
+  Context& context_;
   SharedEvent event_;
 };
 

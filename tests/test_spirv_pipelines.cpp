@@ -44,7 +44,7 @@ struct WeightedSum {
 class SpirvPipeline : public ::testing::Test {
  protected:
   static constexpr std::uint32_t count = 1000;
-  Context context;
+  Context context{{.command_queue_count = 1}};  // tests gate its one queue
   ShaderLibrary& shaders = context.device().shaders();
   std::vector<float> xs = values(1.0f);
   std::vector<float> ys = values(-0.25f);

@@ -2,11 +2,20 @@
 // Context (Metal4Context): the explicit execution model.
 //
 // Command buffers come from the device and are recorded from per-thread allocators; they are
-// submitted through one queue whose timeline signals completion; buffers are valid on the GPU
-// through the residency manager's set, attached to the queue and to every command buffer.
-// Thread-safe. Destroying the context waits for its submitted work.
+// submitted through the context's queues (ContextConfiguration::command_queue_count), each
+// with its own timeline that signals completion; buffers are valid on the GPU through the
+// residency manager's set, attached to every queue and to every command buffer.
+//
+// Several queues: execute() submits each operation to the queue with the fewest submissions
+// in flight, so threads do not queue behind one another on one VkQueue. Each queue keeps the
+// contracts on its own: at most max_command_buffer_count submissions in flight (a further
+// execute on a full queue waits within its timeout and stop token, when every queue is full),
+// timeout and cancellation of the caller's wait, residency validation against the same set.
+// Operations of different execute() calls are unordered with respect to each other, as with
+// one queue. Thread-safe. Destroying the context waits for the work of every queue.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -56,7 +65,13 @@ class Context final : public AccelerationContext {
   BufferPool& buffer_pool() noexcept;
   BufferFactory buffer_factory() const;
   ResidencyManager& residency_manager() noexcept;
+  /// The first queue: the one clients commit their own command buffers to (make_command_buffer
+  /// targets it), and the one gating with wait_event holds back. With several queues execute()
+  /// also uses the others: to hold back every operation, gate each command_queue(i).
   CommandQueue& command_queue() noexcept;
+  /// Queue index (< command_queue_count()); invalid_argument beyond.
+  CommandQueue& command_queue(std::size_t index);
+  std::size_t command_queue_count() const noexcept;
   const ContextConfiguration& configuration() const noexcept;
   /// A command buffer made by the device, with the context's residency set in use.
   CommandBuffer make_command_buffer();

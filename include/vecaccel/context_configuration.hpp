@@ -18,11 +18,24 @@ struct ContextConfiguration {
   std::optional<std::uint64_t> max_buffer_pool_memory;
   /// Released buffers kept per size bucket for reuse.
   std::size_t max_buffers_per_size = 10;
+  /// The first queue's label; further queues are "<label> #1", "<label> #2", ...
   std::string command_queue_label = "vecaccel";
-  /// Submissions in flight on the context's queue at most (back-pressure beyond). A thread in
-  /// execute_and_wait holds one until its operation completes. ARCHITECTURE.md's 3: on an H200,
-  /// 8 threads of small operations ran at 93-101k ops/s with 3, 8, 16 or 64 (BENCHMARKS.md).
+  /// Submissions in flight on each of the context's queues at most (back-pressure beyond). A
+  /// thread in execute_and_wait holds one until its operation completes. ARCHITECTURE.md's 3: on
+  /// an H200, 8 threads of small operations on one queue ran at 93-101k ops/s with 3, 8, 16 or
+  /// 64 (BENCHMARKS.md): the queue itself, not the cap, was the limit.
   std::uint32_t max_command_buffer_count = 3;
+  /// Command queues the Context submits through (Metal 4 lets one device feed several), each
+  /// with its own timeline and its own max_command_buffer_count. execute() takes the queue with
+  /// the fewest submissions in flight (the calling thread's usual one on a tie, which keeps its
+  /// recordings), so threads submit in parallel instead of queueing on one VkQueue. 0: one per
+  /// hardware queue the device opened, at most default_command_queues (1 on lavapipe, 4 on
+  /// NVIDIA). More queues than hardware queues share them round robin (they still have their
+  /// own timelines and back-pressure). Above max_command_queues: invalid_argument. LegacyContext
+  /// ignores it (one queue).
+  std::uint32_t command_queue_count = 0;
+  static constexpr std::uint32_t default_command_queues = 4;
+  static constexpr std::uint32_t max_command_queues = 16;
   /// Buffers the context's residency set may hold.
   std::size_t residency_set_capacity = 256;
   /// Record GPU time per operation with timestamp queries (performance_stats()).

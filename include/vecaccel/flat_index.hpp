@@ -21,6 +21,7 @@
 // the earlier version (float32 rows) still load. A truncated, corrupt or foreign file (also
 // one holding a negative id) gives Errc::io_error naming the file and what is wrong.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -104,6 +105,19 @@ class FlatIndex {
   /// when queries.dim() != dim().
   KnnResult search(MatrixView<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
+
+  /// Coalescing (serving many threads): concurrent search() calls of up to 32 queries in all
+  /// and k <= 256 are merged into one GPU batch, so that one scan of the base serves them all.
+  /// A caller alone never waits (no other search of this index running: it runs at once);
+  /// while one runs, callers gather until it finishes, the batch is full or `window` passed
+  /// since the first of them came, whichever is first. Each caller gets exactly the results
+  /// of its own search (its own k, exact, same ties), its own timeout and cancellation (it
+  /// leaves the batch; the others go on), and errors for its own bad input alone (checked
+  /// before it joins). Default 500 us; 0 turns coalescing off; negative: invalid_argument.
+  /// Coalesced results report 0 second_pass_queries/direct_pass_queries (the batch's are not
+  /// split per caller). Thread-safe.
+  void set_coalescing_window(std::chrono::nanoseconds window);
+  std::chrono::nanoseconds coalescing_window() const;
 
   /// Removes every row whose label is in `ids` (any order; labels not in the index, and
   /// repeats, are ignored) and returns how many rows went. The other rows keep their labels

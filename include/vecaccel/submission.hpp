@@ -1,6 +1,7 @@
 #pragma once
-// Submission<R>: the handle execute() returns at once. Completion is a value on the queue's
-// timeline; the result R was produced when the operation was encoded and is handed out by
+// Submission<R>: the handle execute() returns at once. Completion is a value on the timeline
+// of the queue that ran the operation (a Context may have several, each with its own
+// timeline); the result R was produced when the operation was encoded and is handed out by
 // get() once the GPU has finished. Copyable; thread-safe. Dropping it does not cancel or
 // shorten the GPU work, whose resources the context keeps alive until it completes.
 
@@ -31,6 +32,10 @@ class SubmissionBase {
   bool wait_for(std::chrono::nanoseconds timeout) const;
   /// Throws timeout (naming the value and the time), cancelled or device_lost.
   void wait(const WaitOptions& options) const;
+  /// The value that marks completion on the timeline of the queue that ran the operation.
+  /// Values of one queue grow in submission order; values of submissions that ran on
+  /// different queues of a context are unrelated (neither order nor completion follows from
+  /// comparing them).
   std::uint64_t timeline_value() const noexcept { return value_; }
 
  private:

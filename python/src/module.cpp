@@ -518,6 +518,22 @@ PYBIND11_MODULE(_vecaccel, m) {
           "'l2', 'inner_product', 'cosine', 'l1' or 'linf'.")
       .def_property_readonly(
           "context", [](const PyFlatIndex& s) { return s.context; }, "The index's Context.")
+      .def_property(
+          "coalescing_window",
+          [](const PyFlatIndex& s) {
+            return std::chrono::duration<double>(s.index.coalescing_window()).count();
+          },
+          [](PyFlatIndex& s, double seconds) {
+            if (!(seconds >= 0) || seconds > 3600) {
+              throw py::value_error("coalescing_window must be 0 (off) to 3600 seconds, got " +
+                                    py::str(py::float_(seconds)).cast<std::string>());
+            }
+            s.index.set_coalescing_window(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::duration<double>(seconds)));
+          },
+          "Seconds a search of few queries may wait for concurrent searches from other threads "
+          "to share one scan of the base (default 0.0005; 0 turns this off). A search alone "
+          "never waits; each caller gets its own results, timeout and errors.")
       .def(
           "reset",
           [](PyFlatIndex& s) {

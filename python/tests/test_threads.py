@@ -47,6 +47,50 @@ def test_searches_from_four_threads_equal_sequential_results(context):
             np.testing.assert_array_equal(D, D_ref)
 
 
+def test_small_searches_from_many_threads_coalesce_each_with_its_own_k_and_errors(context):
+    rng = np.random.default_rng(11)
+    base = rng.integers(-4, 5, size=(1500, 8)).astype(np.float32)  # exact distances
+    index = vecaccel.FlatIndex(8, "l2", context)
+    index.add(base)
+    assert index.coalescing_window == pytest.approx(0.0005)
+    index.coalescing_window = 0.002
+    assert index.coalescing_window == pytest.approx(0.002)
+    with pytest.raises(ValueError, match="coalescing_window"):
+        index.coalescing_window = -1.0
+    ks = [1, 4, 9, 16, 3, 7]
+    queries = [rng.integers(-4, 5, size=(1 + i % 2, 8)).astype(np.float32) for i in range(6)]
+    bad = queries[5].copy()
+    bad[0, 3] = np.nan
+    results = [None] * 6
+    errors = []
+    start = threading.Barrier(6)
+
+    def run(i):
+        start.wait()
+        runs = []
+        for r in range(3):
+            if i == 5 and r == 1:
+                try:
+                    index.search(bad, ks[i])
+                except (vecaccel.Error, ValueError) as e:
+                    errors.append(e)
+                continue
+            runs.append(index.search(queries[i], ks[i]))
+        results[i] = runs
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1
+    for i, runs in enumerate(results):
+        D_ref, I_ref = reference_knn(base, queries[i], ks[i], "l2")
+        for D, I in runs:
+            np.testing.assert_array_equal(I, I_ref)
+            np.testing.assert_array_equal(D, D_ref)
+
+
 def count_while(search, counter_thread_is_main):
     """(iterations of a pure-Python counting loop made while `search` ran, seconds it ran). A
     search that held the GIL lets the loop run only for a switch interval after it."""

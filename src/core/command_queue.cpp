@@ -1,6 +1,7 @@
 #include "queue_impl.hpp"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <thread>
 
@@ -46,6 +47,11 @@ void QueueImpl::drain() noexcept {
 
 void QueueImpl::collect() noexcept {
   releases_->collect();
+}
+
+std::uint64_t QueueImpl::in_flight() const noexcept {
+  const std::uint64_t last = last_submitted();
+  return last - std::min(last, timeline_->cached_value());
 }
 
 void QueueImpl::wait_idle(const WaitOptions& options) const {
@@ -139,8 +145,14 @@ std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
                                 const WaitOptions& options) {
   device_->check_not_lost("commit");
   collect();
-  std::vector<vk::CommandBufferSubmitInfo> infos;
-  infos.reserve(buffers.size());
+  // Inline for the usual one or few buffers: a commit allocates nothing on the heap.
+  constexpr std::size_t inline_count = 4;
+  std::array<vk::CommandBufferSubmitInfo, inline_count> inline_infos{};
+  std::vector<vk::CommandBufferSubmitInfo> more;
+  if (buffers.size() > inline_count) more.resize(buffers.size());
+  const std::span<vk::CommandBufferSubmitInfo> slots =
+      more.empty() ? std::span<vk::CommandBufferSubmitInfo>(inline_infos) : std::span(more);
+  std::size_t count = 0;
   for (CommandBuffer* buffer : buffers) {
     if (buffer == nullptr) throw Error(Errc::invalid_argument, "commit: null command buffer");
     CommandBufferImpl& cb = *detail::Access::impl(*buffer);
@@ -165,7 +177,7 @@ std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
     }
     // An empty command buffer only has to mark completion, which the timeline signal does.
     if (!cb.records_no_work())
-      infos.push_back(vk::CommandBufferSubmitInfo{.commandBuffer = cb.handle()});
+      slots[count++] = vk::CommandBufferSubmitInfo{.commandBuffer = cb.handle()};
   }
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -175,7 +187,7 @@ std::uint64_t QueueImpl::commit(std::span<CommandBuffer* const> buffers,
     }
   }
 
-  PendingCommit mine{.buffers = buffers, .infos = infos};
+  PendingCommit mine{.buffers = buffers, .infos = slots.first(count)};
   do {
     wait_for_slot(options);
     std::lock_guard lock(pending_mutex_);
@@ -207,10 +219,14 @@ void QueueImpl::submit_ready_locked() {
   batch_.clear();
   {
     std::lock_guard lock(pending_mutex_);
-    const std::uint64_t in_flight =
-        last_submitted() - std::min(last_submitted(), timeline_->poll());
     const std::uint64_t max = descriptor_.max_command_buffer_count;
-    const std::size_t free = static_cast<std::size_t>(max > in_flight ? max - in_flight : 0);
+    const auto free_slots = [&](std::uint64_t completed) {
+      const std::uint64_t in_flight = last_submitted() - std::min(last_submitted(), completed);
+      return static_cast<std::size_t>(max > in_flight ? max - in_flight : 0);
+    };
+    // The value waiters last saw usually leaves room; the driver is asked only when not.
+    std::size_t free = free_slots(timeline_->cached_value());
+    if (free < pending_.size()) free = free_slots(timeline_->poll());
     const std::size_t count = std::min(pending_.size(), free);
     batch_.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));

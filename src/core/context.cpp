@@ -1,6 +1,8 @@
 #include "vecaccel/context.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -35,14 +37,18 @@ BufferPoolDescriptor pool_descriptor(const ContextConfiguration& configuration) 
 class ContextImpl {
  public:
   ContextImpl(Device device, const ContextConfiguration& configuration)
-      : core_(std::move(device), configuration, "vecaccel::Context"),
+      : core_(std::move(device), configuration, "vecaccel::Context", true),
         configuration_(core_.configuration),
         device_(core_.device),
-        queue_(core_.queue),
         residency_(device_, {.label = configuration.command_queue_label + " residency",
                              .capacity = configuration.residency_set_capacity}),
-        pool_(device_.buffer_factory(), &residency_, pool_descriptor(configuration)) {
-    queue_.add_residency_set(residency_.residency_set());
+        pool_(device_.buffer_factory(), &residency_, pool_descriptor(configuration)),
+        lanes_(core_.queues.size()) {
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+      CommandQueue& queue = core_.queues[i];
+      queue.add_residency_set(residency_.residency_set());
+      lanes_[i].queue = detail::Access::impl(queue).get();
+    }
     // The set is shared with other registrations (the kNN engine's chunks and scratch): when it
     // would overflow, the pool's idle cached buffers give up theirs. Without this one overflow
     // left the staged registrations in place, and every later operation of the context failed
@@ -54,26 +60,22 @@ class ContextImpl {
   /// Operation records go back to recycle() while the members are alive.
   ~ContextImpl() {
     residency_.set_overflow_handler({});
-    detail::Access::impl(queue_)->drain();
+    for (Lane& lane : lanes_)
+      lane.queue->drain();
   }
 
-  CommandBuffer make_command_buffer() {
-    CommandBuffer cb = device_.make_command_buffer();
-    cb.use_residency_set(residency_.residency_set());
-    cb.set_residency_validation(configuration_.validate_residency);
-    detail::Access::impl(cb)->set_target_queue(detail::Access::impl(queue_).get());
-    return cb;
-  }
+  CommandBuffer make_command_buffer() { return make_command_buffer(*lanes_.front().queue); }
 
   SubmissionBase submit(EncodeFunction encode, const ExecuteOptions& options) {
     if (options.stop.stop_requested()) {
       count_cancellation();
       throw Error(Errc::cancelled, "operation cancelled before encoding");
     }
-    core_.collect();
+    Lane& lane = pick_lane();
+    lane.queue->collect();
     commit_residency();
 
-    std::unique_ptr<Operation> op = take_operation();
+    std::unique_ptr<Operation> op = take_operation(lane);
     const auto encode_start = Clock::now();
     std::uint64_t value = 0;
     try {
@@ -88,7 +90,7 @@ class ContextImpl {
       op->command_buffer.end();
       // Buffers the operation acquired while encoding were registered after the commit above.
       commit_residency();
-      value = commit(op->command_buffer, options);
+      value = commit(*lane.queue, op->command_buffer, options);
     } catch (...) {
       // The command buffer goes first: another thread may take the allocator at once, and
       // resetting it while a recording from it is alive fails.
@@ -97,16 +99,12 @@ class ContextImpl {
       core_.give_back(std::move(allocator));
       throw;
     }
-    const auto encode_time = Clock::now() - encode_start;
-    {
-      std::lock_guard lock(mutex_);
-      stats_.operations += 1;
-      stats_.total_encode_time += std::chrono::duration_cast<std::chrono::nanoseconds>(encode_time);
-    }
+    operations_.fetch_add(1, std::memory_order_relaxed);
+    encode_ns_.fetch_add((Clock::now() - encode_start).count(), std::memory_order_relaxed);
     // The record comes back to recycle() once the operation completed.
-    core_.releases()->defer_destroy(value, op.get(), &ContextImpl::completed);
+    lane.queue->releases()->defer_destroy(value, op.get(), &ContextImpl::completed);
     static_cast<void>(op.release());  // defer_destroy owns the record now
-    return SubmissionBase(detail::Access::impl(queue_)->timeline(), value);
+    return SubmissionBase(lane.queue->timeline(), value);
   }
 
   void wait(const SubmissionBase& submission, const ExecuteOptions& options) {
@@ -128,65 +126,125 @@ class ContextImpl {
     core_.wait_idle();
     pool_.reset();
     core_.clear_allocators();
-    std::lock_guard lock(mutex_);
-    idle_operations_.clear();
+    for (Lane& lane : lanes_) {
+      std::lock_guard lock(lane.mutex);
+      lane.idle.clear();
+    }
   }
 
   PerformanceStats performance_stats() {
     core_.collect();
-    const auto waits = detail::Access::impl(queue_)->timeline()->wait_counts();
-    std::lock_guard lock(mutex_);
-    PerformanceStats stats = stats_;
-    stats.waits_spun = waits.spun;
-    stats.waits_blocked = waits.blocked;
+    PerformanceStats stats;
+    {
+      std::lock_guard lock(profile_mutex_);
+      stats = profile_;
+    }
+    stats.operations = operations_.load(std::memory_order_relaxed);
+    stats.completed = completed_.load(std::memory_order_relaxed);
+    stats.timeouts = timeouts_.load(std::memory_order_relaxed);
+    stats.cancellations = cancellations_.load(std::memory_order_relaxed);
+    stats.total_encode_time = std::chrono::nanoseconds(encode_ns_.load(std::memory_order_relaxed));
+    for (const Lane& lane : lanes_) {
+      const auto waits = lane.queue->timeline()->wait_counts();
+      stats.waits_spun += waits.spun;
+      stats.waits_blocked += waits.blocked;
+    }
     return stats;
+  }
+
+  CommandQueue& command_queue(std::size_t index) {
+    if (index >= core_.queues.size()) {
+      throw Error(Errc::invalid_argument, "command_queue(" + std::to_string(index) +
+                                              "): the context has " +
+                                              std::to_string(core_.queues.size()) + " queues");
+    }
+    return core_.queues[index];
   }
 
   ContextCore core_;
   const ContextConfiguration& configuration_;
   Device& device_;
-  CommandQueue& queue_;
   ResidencyManager residency_;
   BufferPool pool_;
 
  private:
+  struct Operation;
+  /// One queue and the operation records recorded for it: threads on different lanes share
+  /// no lock on the way to the GPU but the residency set's (read) and the device's.
+  struct Lane {
+    QueueImpl* queue = nullptr;
+    std::mutex mutex;
+    std::vector<std::unique_ptr<Operation>> idle;  // under mutex
+  };
+
   /// One operation's allocator and command buffer, reused once the operation completed
   /// instead of a new command buffer and record per operation (issue 10, item 6). The command
   /// buffer keeps its Vulkan recording: an operation that records the same commands again
   /// submits it as it is (CommandBufferImpl::set_reuse_recording).
   struct Operation {
-    Operation(ContextImpl& c, CommandAllocator a, CommandBuffer cb)
-        : context(c), allocator(std::move(a)), command_buffer(std::move(cb)) {
+    Operation(ContextImpl& c, Lane& l, CommandAllocator a, CommandBuffer cb)
+        : context(c), lane(l), allocator(std::move(a)), command_buffer(std::move(cb)) {
       detail::Access::impl(command_buffer)->set_reuse_recording(true);
     }
     ContextImpl& context;
+    Lane& lane;
     CommandAllocator allocator;
     CommandBuffer command_buffer;
     /// The thread that last encoded into it: a thread that repeats an operation gets back the
     /// record holding its recording (with many threads, the last record freed rarely does).
     std::thread::id thread;
   };
-  /// Completed operations kept for reuse (one per concurrently encoding thread and in-flight
-  /// operation is the steady state); more are freed.
+  /// Completed operations kept for reuse per lane (one per concurrently encoding thread and
+  /// in-flight operation is the steady state); more are freed.
   static constexpr std::size_t max_idle_operations = 32;
 
-  /// A completed operation's record (the calling thread's last one if idle), or a new one.
-  /// Its allocator is idle (recycle() runs only once the operation completed); the command
-  /// buffer resets it when it records anew.
-  std::unique_ptr<Operation> take_operation() {
+  CommandBuffer make_command_buffer(const QueueImpl& queue) {
+    CommandBuffer cb = device_.make_command_buffer();
+    cb.use_residency_set(residency_.residency_set());
+    cb.set_residency_validation(configuration_.validate_residency);
+    detail::Access::impl(cb)->set_target_queue(&queue);
+    return cb;
+  }
+
+  /// The lane with the fewest submissions in flight; on a tie the calling thread's own (by its
+  /// id), whose idle records hold its recordings.
+  Lane& pick_lane() {
+    if (lanes_.size() == 1) return lanes_.front();
+    const std::size_t home =
+        std::hash<std::thread::id>{}(std::this_thread::get_id()) % lanes_.size();
+    std::size_t best = home;
+    std::uint64_t fewest = lanes_[home].queue->in_flight();
+    for (std::size_t i = 1; i < lanes_.size() && fewest > 0; ++i) {
+      const std::size_t lane = (home + i) % lanes_.size();
+      const std::uint64_t in_flight = lanes_[lane].queue->in_flight();
+      if (in_flight < fewest) {
+        fewest = in_flight;
+        best = lane;
+      }
+    }
+    return lanes_[best];
+  }
+
+  /// A completed operation's record of the lane (the calling thread's last one if idle), or a
+  /// new one. Its allocator is idle (recycle() runs only once the operation completed); the
+  /// command buffer resets it when it records anew.
+  std::unique_ptr<Operation> take_operation(Lane& lane) {
     const std::thread::id self = std::this_thread::get_id();
     std::unique_ptr<Operation> op;
     {
-      std::lock_guard lock(mutex_);
-      if (!idle_operations_.empty()) {
-        auto mine = std::find_if(idle_operations_.rbegin(), idle_operations_.rend(),
+      std::lock_guard lock(lane.mutex);
+      if (!lane.idle.empty()) {
+        auto mine = std::find_if(lane.idle.rbegin(), lane.idle.rend(),
                                  [&](const auto& idle) { return idle->thread == self; });
-        if (mine == idle_operations_.rend()) mine = idle_operations_.rbegin();
+        if (mine == lane.idle.rend()) mine = lane.idle.rbegin();
         op = std::move(*mine);
-        idle_operations_.erase(std::next(mine).base());
+        lane.idle.erase(std::next(mine).base());
       }
     }
-    if (!op) op = std::make_unique<Operation>(*this, core_.take_allocator(), make_command_buffer());
+    if (!op) {
+      op = std::make_unique<Operation>(*this, lane, core_.take_allocator(),
+                                       make_command_buffer(*lane.queue));
+    }
     op->thread = self;
     return op;
   }
@@ -209,9 +267,11 @@ class ContextImpl {
   }
 
   /// Commits through the queue, which waits for a slot (back-pressure) within the limit.
-  std::uint64_t commit(CommandBuffer& command_buffer, const ExecuteOptions& options) {
+  std::uint64_t commit(QueueImpl& queue, CommandBuffer& command_buffer,
+                       const ExecuteOptions& options) {
+    CommandBuffer* one[] = {&command_buffer};
     try {
-      return queue_.commit(command_buffer, {.timeout = timeout_of(options), .stop = options.stop});
+      return queue.commit(one, {.timeout = timeout_of(options), .stop = options.stop});
     } catch (const Error& e) {
       if (e.code() != Errc::timeout) throw;
       throw naming_the_limit(e, options);
@@ -221,36 +281,38 @@ class ContextImpl {
   /// A completed operation: read its GPU time, then keep the record for reuse (only here,
   /// after profiling read its queries).
   void recycle(std::unique_ptr<Operation> op) noexcept {
-    std::lock_guard lock(mutex_);
-    stats_.completed += 1;
+    completed_.fetch_add(1, std::memory_order_relaxed);
     if (const auto ns = detail::Access::impl(op->command_buffer)->read_elapsed_ns()) {
       const std::chrono::nanoseconds gpu(*ns);
-      stats_.profiled_operations += 1;
-      stats_.total_gpu_time += gpu;
-      stats_.last_gpu_time = gpu;
-      stats_.max_gpu_time = std::max(stats_.max_gpu_time, gpu);
+      std::lock_guard lock(profile_mutex_);
+      profile_.profiled_operations += 1;
+      profile_.total_gpu_time += gpu;
+      profile_.last_gpu_time = gpu;
+      profile_.max_gpu_time = std::max(profile_.max_gpu_time, gpu);
     }
-    if (idle_operations_.size() >= max_idle_operations) return;  // freed instead
+    Lane& lane = op->lane;
+    std::lock_guard lock(lane.mutex);
+    if (lane.idle.size() >= max_idle_operations) return;  // freed instead
     try {
-      idle_operations_.push_back(std::move(op));
+      lane.idle.push_back(std::move(op));
     } catch (...) {
       // No room to keep it: the record is freed instead.
     }
   }
 
-  void count_timeout() {
-    std::lock_guard lock(mutex_);
-    stats_.timeouts += 1;
-  }
-  void count_cancellation() {
-    std::lock_guard lock(mutex_);
-    stats_.cancellations += 1;
-  }
+  void count_timeout() { timeouts_.fetch_add(1, std::memory_order_relaxed); }
+  void count_cancellation() { cancellations_.fetch_add(1, std::memory_order_relaxed); }
 
   bool profiling_ = false;
-  std::mutex mutex_;
-  PerformanceStats stats_;
-  std::vector<std::unique_ptr<Operation>> idle_operations_;
+  // Counted without a lock: every operation counts, from every thread.
+  std::atomic<std::uint64_t> operations_{0};
+  std::atomic<std::uint64_t> completed_{0};
+  std::atomic<std::uint64_t> timeouts_{0};
+  std::atomic<std::uint64_t> cancellations_{0};
+  std::atomic<std::int64_t> encode_ns_{0};
+  std::mutex profile_mutex_;
+  PerformanceStats profile_;  // the GPU times alone, under profile_mutex_
+  std::vector<Lane> lanes_;
 };
 
 }  // namespace detail
@@ -276,7 +338,13 @@ ResidencyManager& Context::residency_manager() noexcept {
   return impl_->residency_;
 }
 CommandQueue& Context::command_queue() noexcept {
-  return impl_->queue_;
+  return impl_->core_.queue;
+}
+CommandQueue& Context::command_queue(std::size_t index) {
+  return impl_->command_queue(index);
+}
+std::size_t Context::command_queue_count() const noexcept {
+  return impl_->core_.queues.size();
 }
 const ContextConfiguration& Context::configuration() const noexcept {
   return impl_->configuration_;

@@ -1,5 +1,6 @@
 #include "context_core.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "access.hpp"
@@ -25,6 +26,21 @@ Device checked(Device device, std::string_view who) {
   return device;
 }
 
+/// The first queue keeps the configured label; the others are numbered after it.
+std::vector<CommandQueue> make_queues(const Device& device,
+                                      const ContextConfiguration& configuration,
+                                      std::uint32_t count) {
+  std::vector<CommandQueue> queues;
+  queues.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::string label = i == 0 ? configuration.command_queue_label
+                                     : configuration.command_queue_label + " #" + std::to_string(i);
+    queues.push_back(device.make_command_queue(
+        {.label = label, .max_command_buffer_count = configuration.max_command_buffer_count}));
+  }
+  return queues;
+}
+
 }  // namespace
 
 Device pick_device(const ContextConfiguration& configuration) {
@@ -35,16 +51,30 @@ Device pick_device(const ContextConfiguration& configuration) {
   return Device::select_best();  // reports why nothing fits
 }
 
+std::uint32_t command_queue_count_of(const ContextConfiguration& configuration,
+                                     const Device& device) {
+  const std::uint32_t wanted = configuration.command_queue_count;
+  if (wanted > ContextConfiguration::max_command_queues) {
+    throw Error(Errc::invalid_argument,
+                "command_queue_count " + std::to_string(wanted) + " exceeds the maximum of " +
+                    std::to_string(ContextConfiguration::max_command_queues));
+  }
+  if (wanted > 0) return wanted;
+  return std::min(detail::Access::impl(device)->hardware_queue_count(),
+                  ContextConfiguration::default_command_queues);
+}
+
 ContextCore::ContextCore(Device device_in, const ContextConfiguration& configuration_in,
-                         std::string_view who)
+                         std::string_view who, bool several_queues)
     : configuration(configuration_in),
       device(checked(std::move(device_in), who)),
-      queue(device.make_command_queue(
-          {.label = configuration.command_queue_label,
-           .max_command_buffer_count = configuration.max_command_buffer_count})) {}
+      queues(make_queues(device, configuration,
+                         several_queues ? command_queue_count_of(configuration, device) : 1)),
+      queue(queues.front()) {}
 
 ContextCore::~ContextCore() {
-  detail::Access::impl(queue)->drain();
+  for (CommandQueue& q : queues)
+    detail::Access::impl(q)->drain();
 }
 
 CommandAllocator ContextCore::take_allocator() {
@@ -73,11 +103,13 @@ const std::shared_ptr<ReleaseQueue>& ContextCore::releases() const noexcept {
 }
 
 void ContextCore::collect() noexcept {
-  detail::Access::impl(queue)->collect();
+  for (const CommandQueue& q : queues)
+    detail::Access::impl(q)->collect();
 }
 
 void ContextCore::wait_idle(const WaitOptions& options) {
-  queue.wait_idle(options);
+  for (const CommandQueue& q : queues)
+    q.wait_idle(options);
   collect();
 }
 

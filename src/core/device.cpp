@@ -43,7 +43,9 @@ std::string_view to_string(DeviceType type) noexcept {
 namespace detail {
 namespace {
 
-constexpr std::uint32_t max_hardware_queues = 4;
+/// Hardware queues opened at most: contexts use up to 4 by default (ContextConfiguration::
+/// command_queue_count); the rest lets a configuration measure more (NVIDIA offers 8-16).
+constexpr std::uint32_t max_hardware_queues = 8;
 
 /// A compute-only family when there is one (it is never stalled behind graphics work).
 std::uint32_t pick_queue_family(const vk::raii::PhysicalDevice& physical) {

@@ -52,6 +52,10 @@ class DeviceImpl : public std::enable_shared_from_this<DeviceImpl> {
   std::uint32_t queue_family() const noexcept { return queue_family_; }
   /// Hardware queues are handed out round-robin to CommandQueues.
   HardwareQueue& next_hardware_queue();
+  /// Hardware queues opened (1 on lavapipe).
+  std::uint32_t hardware_queue_count() const noexcept {
+    return static_cast<std::uint32_t>(queues_.size());
+  }
 
   /// Memory type for a storage mode; throws unsupported when the device has none.
   std::uint32_t memory_type(StorageMode storage) const;

@@ -39,12 +39,17 @@ void ReleaseQueue::collect() noexcept {
   {
     std::lock_guard lock(mutex_);
     if (entries_.empty()) return;
-    // One read of the timeline for all entries: this runs on every commit.
-    const std::uint64_t reached =
-        std::max(drained_.load(std::memory_order_acquire), timeline_->poll());
-    const auto ready = std::partition(entries_.begin(), entries_.end(),
-                                      [&](const Entry& e) { return e.value > reached; });
+    // This runs on every commit: the value a waiter last saw usually frees something, and
+    // reading the counter from the driver is left to when it does not.
+    const std::uint64_t drained = drained_.load(std::memory_order_acquire);
+    const auto done_by = [&](std::uint64_t reached) {
+      return std::partition(entries_.begin(), entries_.end(),
+                            [&](const Entry& e) { return e.value > reached; });
+    };
+    auto ready = done_by(std::max(drained, timeline_->cached_value()));
+    if (ready == entries_.end()) ready = done_by(std::max(drained, timeline_->poll()));
     if (ready == entries_.end()) return;
+    done.swap(spare_);
     try {
       done.assign(std::make_move_iterator(ready), std::make_move_iterator(entries_.end()));
     } catch (...) {
@@ -53,6 +58,8 @@ void ReleaseQueue::collect() noexcept {
     entries_.erase(ready, entries_.end());
   }
   release(done);
+  std::lock_guard lock(mutex_);
+  if (spare_.capacity() < done.capacity()) spare_.swap(done);
 }
 
 void ReleaseQueue::release_all() noexcept {

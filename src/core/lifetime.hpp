@@ -63,6 +63,9 @@ class ReleaseQueue {
   std::atomic<std::uint64_t> drained_{0};
   std::mutex mutex_;
   std::vector<Entry> entries_;
+  // collect()'s list, kept with its capacity: collecting runs on every commit, and a new list
+  // each time was a heap allocation per operation.
+  std::vector<Entry> spare_;
 };
 
 /// "Done once this queue's timeline passes value."

@@ -46,6 +46,8 @@ class QueueImpl {
   std::uint64_t last_submitted() const noexcept {
     return last_submitted_.load(std::memory_order_acquire);
   }
+  /// Submissions not yet seen complete (an estimate from the last value read: may be high).
+  std::uint64_t in_flight() const noexcept;
   void wait_idle(const WaitOptions& options) const;
   /// Waits for everything submitted, even on a lost device (the wait then ends at once), and
   /// releases what the submissions kept alive. What owners call before freeing anything the

@@ -25,6 +25,7 @@ void ResidencySetImpl::add(const std::shared_ptr<BufferImpl>& buffer) {
   std::unique_lock lock(mutex_);
   staged_removes_.erase(buffer->id());
   if (!committed_.contains(buffer->id())) staged_adds_[buffer->id()] = {buffer, buffer->size()};
+  note_staged();
 }
 
 void ResidencySetImpl::remove(const std::shared_ptr<BufferImpl>& buffer) {
@@ -32,6 +33,7 @@ void ResidencySetImpl::remove(const std::shared_ptr<BufferImpl>& buffer) {
   std::unique_lock lock(mutex_);
   staged_adds_.erase(buffer->id());
   if (committed_.contains(buffer->id())) staged_removes_[buffer->id()] = buffer->size();
+  note_staged();
 }
 
 void ResidencySetImpl::commit() {
@@ -71,6 +73,7 @@ void ResidencySetImpl::commit() {
   }
   staged_adds_.clear();
   staged_removes_.clear();
+  note_staged();
 }
 
 bool ResidencySetImpl::contains(std::uint64_t buffer_id) const {
@@ -89,8 +92,7 @@ std::uint64_t ResidencySetImpl::bytes() const {
 }
 
 bool ResidencySetImpl::has_pending_changes() const {
-  std::shared_lock lock(mutex_);
-  return !staged_adds_.empty() || !staged_removes_.empty();
+  return staged_.load(std::memory_order_acquire);
 }
 
 void ResidencySetImpl::set_priority(float priority) {

@@ -1,6 +1,7 @@
 #pragma once
 // Membership of a ResidencySet: committed state (what validation checks) plus staged changes.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -46,6 +47,12 @@ class ResidencySetImpl {
   std::unordered_map<std::uint64_t, std::uint64_t> staged_removes_;  // id -> size
   std::uint64_t committed_bytes_ = 0;
   float priority_ = -1;  // negative: never requested
+  // Whether anything is staged, readable without the lock: every operation of a context asks
+  // (twice), and shared locks of many threads on one set contend for its cache line.
+  std::atomic<bool> staged_{false};  // written under mutex_
+  void note_staged() noexcept {
+    staged_.store(!staged_adds_.empty() || !staged_removes_.empty(), std::memory_order_release);
+  }
 };
 
 }  // namespace vecaccel::detail

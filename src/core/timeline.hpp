@@ -29,6 +29,8 @@ class Timeline : public std::enable_shared_from_this<Timeline> {
   /// The counter for checks that must not throw: on failure (a lost device, which this
   /// records) the largest value seen before.
   std::uint64_t poll() const noexcept;
+  /// The largest value seen so far, without asking the driver (may lag the counter).
+  std::uint64_t cached_value() const noexcept { return cached_.load(std::memory_order_acquire); }
   bool passed(std::uint64_t value) const noexcept {
     return cached_.load(std::memory_order_acquire) >= value || poll() >= value;
   }

@@ -41,13 +41,17 @@ void Deadline::wait(const SubmissionBase& submission, std::string_view what) con
     submission.wait(wait_options());
   } catch (const Error& e) {
     if (e.code() != Errc::timeout) throw;
-    throw Error(Errc::timeout, std::string(what) +
-                                   " did not finish within the search's time limit of " +
-                                   seconds_text(limit) +
-                                   " (the timeout the caller gave: ExecuteOptions::timeout, "
-                                   "StreamOptions::timeout or Python's timeout=; searches have no "
-                                   "limit unless one is given)");
+    throw timeout_error(what);
   }
+}
+
+Error Deadline::timeout_error(std::string_view what) const {
+  return Error(Errc::timeout, std::string(what) +
+                                  " did not finish within the search's time limit of " +
+                                  seconds_text(limit) +
+                                  " (the timeout the caller gave: ExecuteOptions::timeout, "
+                                  "StreamOptions::timeout or Python's timeout=; searches have no "
+                                  "limit unless one is given)");
 }
 
 }  // namespace vecaccel::detail

@@ -19,6 +19,7 @@
 #include "ops/kernels.hpp"
 #include "ops/knn_engine.hpp"
 #include "ops/row_compaction.hpp"
+#include "ops/search_coalescer.hpp"
 #include "ops/streamed_search.hpp"
 #include "vecaccel/error.hpp"
 
@@ -117,8 +118,25 @@ class FlatIndexImpl {
     append_locked(vectors, ids, with_ids);
   }
 
+  /// The public search: small ones may share a batch with concurrent others (coalescer_).
   KnnResult search(std::span<const float> queries, std::size_t k,
                    const ExecuteOptions& options) const {
+    check_k(k, "FlatIndex::search");
+    const std::size_t nq = rows_of(queries, "search");
+    if (!coalescer_.accepts(nq, k)) return search_now(queries, k, options);
+    // Checked before joining, so that a caller's bad input fails that caller alone.
+    check_finite(queries, dim_, "query");
+    auto run = [this](std::span<const float> batch, std::size_t width,
+                      const ExecuteOptions& batch_options) {
+      return search_now(batch, width, batch_options);
+    };
+    return coalescer_.search(queries, k, options, run);
+  }
+
+  SearchCoalescer& coalescer() const noexcept { return coalescer_; }
+
+  KnnResult search_now(std::span<const float> queries, std::size_t k,
+                       const ExecuteOptions& options) const {
     check_k(k, "FlatIndex::search");
     const std::size_t nq = rows_of(queries, "search");
     std::shared_lock lock(mutex_);
@@ -494,6 +512,7 @@ class FlatIndexImpl {
   // Writer-preferring: add/reset wait for the searches already running, not for a stream of
   // new ones.
   mutable WriterPreferringMutex mutex_;
+  mutable SearchCoalescer coalescer_{dim_};
   std::vector<BaseChunk> chunks_;      // float32 rows; all full except the last
   std::vector<CompactChunk> compact_;  // uint8/int8 rows; likewise
   std::size_t rows_ = 0;
@@ -563,6 +582,12 @@ KnnResult FlatIndex::search(MatrixView<const float> queries, std::size_t k,
                             const ExecuteOptions& options) const {
   detail::check_same_dim(queries.dim(), dim(), "queries", "the index");
   return search(queries.data(), k, options);
+}
+void FlatIndex::set_coalescing_window(std::chrono::nanoseconds window) {
+  impl_->coalescer().set_window(window);
+}
+std::chrono::nanoseconds FlatIndex::coalescing_window() const {
+  return impl_->coalescer().window();
 }
 std::vector<float> FlatIndex::reconstruct(std::span<const std::size_t> rows) const {
   return impl_->reconstruct(rows);

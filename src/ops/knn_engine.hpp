@@ -59,6 +59,8 @@ struct Deadline {
   void check_stop(std::string_view progress) const;
   /// Waits for the submission; a timeout names the whole call's limit.
   void wait(const SubmissionBase& submission, std::string_view what) const;
+  /// The timeout error of `what`, naming the whole call's limit.
+  Error timeout_error(std::string_view what) const;
 };
 
 /// The power of two by which cosine rows (base and queries) are stored: it brings the row's

@@ -1,0 +1,116 @@
+#pragma once
+// Coalesced small searches (issue 23): concurrent searches of one index with few queries are
+// merged into one batch, so that one scan of the base serves all of them.
+//
+// The rule, per caller:
+// - Alone it never waits: with no batch of this coalescer running, a caller runs its own
+//   search at once, exactly as without coalescing.
+// - While a batch runs, callers gather in one open group (up to max_batch_queries queries).
+//   The group starts when the running batch has finished, when it is full, or when the window
+//   has passed since it opened, whichever comes first: the wait for companions is bounded by
+//   the window (0 turns coalescing off).
+// - The group runs as one search of the concatenated queries with the largest k of its members;
+//   each member gets its own rows cut to its own k. Results are those of a search of its own:
+//   top-k lists are exact, sorted, ties by label, so the first k of the top max-k are the top k
+//   (padding included). The batch's second_pass/direct_pass counts are not split per member:
+//   a coalesced result reports 0.
+// - Each member keeps its own time limit and stop token: it leaves when either fires (the
+//   batch goes on for the others; when every member left, the batch is stopped). The batch
+//   runs on the thread of the member whose deadline is latest, under that deadline, so no
+//   member waits past its own limit; that member, if stopped meanwhile, learns it once the
+//   batch is done (cancellation is best-effort, as everywhere).
+// - Input errors are each caller's own: the caller checks its input before joining (see
+//   FlatIndexImpl::search), so a batch fails only for what fails every member (device loss,
+//   memory), and then every member still waiting gets that error.
+// Callers with a filter (once searches take one) are meant to bypass the coalescer, or to join
+// only groups of the same filter: accepts() is where that decision goes.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+
+#include "vecaccel/acceleration_context.hpp"
+#include "vecaccel/ops.hpp"
+
+namespace vecaccel::detail {
+
+class SearchCoalescer {
+ public:
+  /// The most queries one batch holds (and so the most a caller may bring to be coalesced):
+  /// FlatIndex's float16 copy serves batches of up to 32 queries.
+  static constexpr std::size_t max_batch_queries = 32;
+  /// Larger k is searched alone: a member with a large k would make the whole batch select it.
+  static constexpr std::size_t max_k = 256;
+  static constexpr std::chrono::nanoseconds default_window = std::chrono::microseconds(500);
+
+  /// A non-owning reference to the search a batch runs: (queries, k, options) -> result.
+  class Search {
+   public:
+    template <class F>
+    Search(F& f) noexcept  // NOLINT(google-explicit-constructor)
+        : object_(&f),
+          call_(
+              [](void* o, std::span<const float> q, std::size_t k, const ExecuteOptions& options) {
+                return (*static_cast<F*>(o))(q, k, options);
+              }) {}
+    KnnResult operator()(std::span<const float> queries, std::size_t k,
+                         const ExecuteOptions& options) const {
+      return call_(object_, queries, k, options);
+    }
+
+   private:
+    void* object_;
+    KnnResult (*call_)(void*, std::span<const float>, std::size_t, const ExecuteOptions&);
+  };
+
+  explicit SearchCoalescer(std::size_t dim) noexcept : dim_(dim) {}
+  SearchCoalescer(const SearchCoalescer&) = delete;
+  SearchCoalescer& operator=(const SearchCoalescer&) = delete;
+
+  /// 0 turns coalescing off; invalid_argument when negative.
+  void set_window(std::chrono::nanoseconds window);
+  std::chrono::nanoseconds window() const;
+
+  /// Queries waiting in the group that gathers now (diagnostics and tests).
+  std::size_t gathering() const;
+
+  /// Whether a search of nq queries (nq >= 1) for k neighbours may be coalesced.
+  bool accepts(std::size_t nq, std::size_t k) const;
+
+  /// The result of search(queries, k, options) for this caller, run alone or in a batch.
+  /// queries: nq x dim, checked by the caller; nq <= max_batch_queries, k <= max_k.
+  KnnResult search(std::span<const float> queries, std::size_t k, const ExecuteOptions& options,
+                   Search run);
+
+ private:
+  struct Member;
+  struct Group;
+  using Clock = std::chrono::steady_clock;
+  using Lock = std::unique_lock<std::mutex>;
+
+  KnnResult run_alone(Lock& lock, std::span<const float> queries, std::size_t k,
+                      const ExecuteOptions& options, Search run);
+  /// Waits in the group until its result, its turn to run it, or its own limit.
+  KnnResult take_part(Lock& lock, const std::shared_ptr<Group>& group, Member& me, Search run);
+  void close(Group& group);
+  /// Runs the group's batch on this thread and hands out the result.
+  KnnResult execute(Lock& lock, const std::shared_ptr<Group>& group, Member& me, Search run);
+  void leave(Group& group, Member& me);
+  void changed() noexcept;
+  static KnnResult cut(const KnnResult& batch, std::size_t first_row, std::size_t rows,
+                       std::size_t k);
+
+  const std::size_t dim_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any cv_;
+  std::chrono::nanoseconds window_ = default_window;  // under mutex_
+  std::size_t running_ = 0;                           // batches (and lone searches) running
+  std::shared_ptr<Group> open_;                       // the group gathering companions
+  std::uint64_t changes_ = 0;                         // what waiters wake on
+};
+
+}  // namespace vecaccel::detail
