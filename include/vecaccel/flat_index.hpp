@@ -31,6 +31,7 @@
 
 #include "vecaccel/context.hpp"
 #include "vecaccel/element_type.hpp"
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
@@ -104,6 +105,24 @@ class FlatIndex {
   /// when queries.dim() != dim().
   KnnResult search(MatrixView<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
+  /// Filtered search: the exact k nearest rows among those whose labels `filter` allows
+  /// (IdFilter's contract: padded with -1 when fewer than k are allowed). Few allowed rows are
+  /// gathered on the GPU and searched alone (cost follows them), many are masked in the screen.
+  KnnResult search(std::span<const float> queries, std::size_t k, const IdFilter& filter,
+                   const ExecuteOptions& options = {}) const;
+  KnnResult search(MatrixView<const float> queries, std::size_t k, const IdFilter& filter,
+                   const ExecuteOptions& options = {}) const;
+
+  /// Every row within `radius` of each query (RangeResult's rules), exact. More than
+  /// max_results results in all: invalid_argument naming the count (vecaccel has no
+  /// out_of_range code), nothing returned. options as search().
+  RangeResult range_search(MatrixView<const float> queries, double radius,
+                           std::size_t max_results = default_max_range_results,
+                           const ExecuteOptions& options = {}) const;
+  /// As above, among the rows whose labels `filter` allows.
+  RangeResult range_search(MatrixView<const float> queries, double radius, const IdFilter& filter,
+                           std::size_t max_results = default_max_range_results,
+                           const ExecuteOptions& options = {}) const;
 
   /// Removes every row whose label is in `ids` (any order; labels not in the index, and
   /// repeats, are ignored) and returns how many rows went. The other rows keep their labels
