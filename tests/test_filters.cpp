@@ -113,7 +113,7 @@ TEST_F(FilterTest, FlatIndexFilteredSearchEqualsTheBruteForceOfTheAllowedRows) {
     FlatIndex index(context(), kDim, metric);
     index.add(base_);
     for (const IdFilter& filter : filters()) {
-      for (const std::size_t k : {1u, 10u, 40u}) {
+      for (const std::size_t k : {1u, 10u, 40u, 460u}) {
         const KnnResult result = index.search(query_view(), k, filter);
         EXPECT_EQ(check_filtered(result, queries_, base_, filter, k, metric), "")
             << to_string(metric) << " k " << k;

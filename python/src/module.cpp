@@ -468,10 +468,10 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
                                            static_cast<std::size_t>(queries.shape(0)), view.dim());
   try {
     if (radius) {  // range_search(): (lims, D, I)
+      const std::size_t most = int_at_least(max_results, "max_results", 0);
       RangeResult r = interruptible([&](std::stop_token stop) {
         options.stop = std::move(stop);
-        return range_search(pointers, view, query_rows, *radius, m, options,
-                            int_at_least(max_results, "max_results", 0));
+        return range_search(pointers, view, query_rows, *radius, m, options, most);
       });
       const auto n = static_cast<py::ssize_t>(r.labels.size());
       return py::make_tuple(adopt(std::move(r.lims), {static_cast<py::ssize_t>(r.lims.size())}),
