@@ -32,6 +32,7 @@
 
 #include "vecaccel/context.hpp"
 #include "vecaccel/element_type.hpp"
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
@@ -105,6 +106,24 @@ class FlatIndex {
   /// when queries.dim() != dim().
   KnnResult search(MatrixView<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
+  /// Filtered search: the exact k nearest rows among those whose labels `filter` allows
+  /// (IdFilter's contract: padded with -1 when fewer than k are allowed). Few allowed rows are
+  /// gathered on the GPU and searched alone (cost follows them), many are masked in the screen.
+  KnnResult search(std::span<const float> queries, std::size_t k, const IdFilter& filter,
+                   const ExecuteOptions& options = {}) const;
+  KnnResult search(MatrixView<const float> queries, std::size_t k, const IdFilter& filter,
+                   const ExecuteOptions& options = {}) const;
+
+  /// Every row within `radius` of each query (RangeResult's rules), exact. More than
+  /// max_results results in all: invalid_argument naming the count (vecaccel has no
+  /// out_of_range code), nothing returned. options as search().
+  RangeResult range_search(MatrixView<const float> queries, double radius,
+                           std::size_t max_results = default_max_range_results,
+                           const ExecuteOptions& options = {}) const;
+  /// As above, among the rows whose labels `filter` allows.
+  RangeResult range_search(MatrixView<const float> queries, double radius, const IdFilter& filter,
+                           std::size_t max_results = default_max_range_results,
+                           const ExecuteOptions& options = {}) const;
 
   /// Coalescing (serving many threads): concurrent search() calls of up to 32 queries in all
   /// and k <= 256 are merged into one GPU batch, so that one scan of the base serves them all.

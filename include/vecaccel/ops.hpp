@@ -23,6 +23,7 @@
 #include "vecaccel/buffer.hpp"
 #include "vecaccel/compute_encoder.hpp"
 #include "vecaccel/context.hpp"
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
@@ -48,6 +49,20 @@ struct KnnResult {
   std::size_t direct_pass_queries = 0;
 };
 
+/// Range search results, shaped as FAISS's: query q's results are entries [lims[q],
+/// lims[q + 1]) of distances and labels (lims has queries + 1 entries), sorted best first, ties
+/// by label. l2, l1 and linf keep rows whose distance is below the radius, inner product and
+/// cosine rows whose similarity is above it, decided on the exact (float64) value: a kept row's
+/// float32 distance may round to the radius itself.
+struct RangeResult {
+  std::vector<std::int64_t> lims;
+  std::vector<float> distances;
+  std::vector<std::int64_t> labels;
+};
+
+/// The most results a range search returns unless told otherwise.
+constexpr std::size_t default_max_range_results = 100'000'000;
+
 namespace ops {
 
 /// queries (nq x dim) against base (nb x dim): the nq x nb matrix of metric values. The spans
@@ -72,6 +87,14 @@ KnnResult knn(Context& context, std::span<const float> queries, std::span<const 
 /// base.dim().
 KnnResult knn(Context& context, MatrixView<const float> queries, MatrixView<const float> base,
               std::size_t k, Metric metric, const ExecuteOptions& options = {});
+/// Filtered knn: the k nearest among the base rows whose row numbers `filter` allows
+/// (IdFilter's contract; fewer allowed rows than k: padded with -1).
+KnnResult knn(Context& context, std::span<const float> queries, std::span<const float> base,
+              std::size_t dim, std::size_t k, Metric metric, const IdFilter& filter,
+              const ExecuteOptions& options = {});
+KnnResult knn(Context& context, MatrixView<const float> queries, MatrixView<const float> base,
+              std::size_t k, Metric metric, const IdFilter& filter,
+              const ExecuteOptions& options = {});
 
 /// Options of a search whose base is streamed through the GPU in passes.
 struct StreamOptions {
@@ -91,6 +114,8 @@ struct StreamOptions {
   /// the range's rows. invalid_argument when the range leaves the base.
   std::size_t first_row = 0;
   std::optional<std::size_t> row_count;
+  /// Only the rows whose row numbers (labels) it allows may be returned (IdFilter).
+  std::optional<IdFilter> filter;
 };
 
 /// The k nearest rows of a mapped base file (float32, uint8 or int8 as stored; never widened

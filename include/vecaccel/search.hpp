@@ -33,6 +33,7 @@
 
 #include "vecaccel/context.hpp"
 #include "vecaccel/element_type.hpp"
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
@@ -170,6 +171,10 @@ struct SearchOptions {
   /// Called as the search advances, from the devices' threads one call at a time; may be
   /// empty. An exception it throws ends the search with that exception.
   std::function<void(const SearchProgress&)> progress;
+  /// Only the rows whose labels it allows may be returned (IdFilter's contract: exact over
+  /// them, padded with -1 when fewer than k). Few allowed rows of host or file rows are
+  /// gathered on the host and searched alone; more are masked on each device.
+  std::optional<IdFilter> filter;
 };
 
 struct SearchResult {
@@ -199,6 +204,18 @@ SearchResult search(std::span<Context* const> devices, const SearchBase& base,
 /// On one context.
 SearchResult search(Context& context, const SearchBase& base, MatrixView<const float> queries,
                     std::size_t k, Metric metric, const SearchOptions& options = {});
+
+/// Every row of the base within `radius` of each query (RangeResult's rules), exact, planned
+/// and run as search() (held, streamed, several devices; options.filter too). More than
+/// max_results results in all: invalid_argument naming the count (vecaccel has no out_of_range
+/// code), nothing returned.
+RangeResult range_search(std::span<Context* const> devices, const SearchBase& base,
+                         MatrixView<const float> queries, double radius, Metric metric,
+                         const SearchOptions& options = {},
+                         std::size_t max_results = default_max_range_results);
+RangeResult range_search(Context& context, const SearchBase& base, MatrixView<const float> queries,
+                         double radius, Metric metric, const SearchOptions& options = {},
+                         std::size_t max_results = default_max_range_results);
 
 // ---- merging parts searched elsewhere (other processes)
 

@@ -23,6 +23,7 @@
 #include "vecaccel/context.hpp"
 #include "vecaccel/context_configuration.hpp"
 #include "vecaccel/element_type.hpp"
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -72,6 +73,10 @@ class ShardedIndex {
   /// options.timeout apply to every shard.
   /// second_pass_queries sums the shards'.
   KnnResult search(std::span<const float> queries, std::size_t k,
+                   const ExecuteOptions& options = {}) const;
+  /// Filtered: as FlatIndex's filtered search, over the labels the index gives (add()'s
+  /// global rows or the caller's ids); each shard gathers or masks its allowed rows.
+  KnnResult search(std::span<const float> queries, std::size_t k, const IdFilter& filter,
                    const ExecuteOptions& options = {}) const;
   /// As FlatIndex::remove_ids: removes every row whose label is in `ids` from the shard
   /// holding it (each shard compacts its rows on its GPU) and returns how many went; the

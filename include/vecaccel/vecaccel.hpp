@@ -17,6 +17,7 @@
 #include "vecaccel/element_type.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/knn_graph.hpp"
 #include "vecaccel/mapped_vectors.hpp"
 #include "vecaccel/matrix_view.hpp"

@@ -35,6 +35,19 @@ namespace {
 // static py::object would be released after the interpreter is gone.
 py::handle error_type;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 
+/// filter=: a 1-D integer array of allowed ids, or a 1-D bool array indexed by id.
+std::optional<IdFilter> as_filter(py::handle filter) {
+  if (filter.is_none()) return std::nullopt;
+  const py::array raw = py::array::ensure(filter);
+  if (raw && raw.ndim() == 1 && raw.dtype().kind() == 'b') {
+    const auto bits = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(raw);
+    return IdFilter::bitset(span_of(bits));
+  }
+  const IdArray ids = as_int64(filter, "filter");
+  if (ids.ndim() != 1) throw py::value_error("filter must be 1-D, got shape " + shape_of(ids));
+  return IdFilter::allow(span_of(ids));
+}
+
 // ---- objects
 
 py::dict device_dict(const DeviceInfo& d) {
@@ -225,15 +238,17 @@ std::size_t remove_ids(PyFlatIndex& self, py::handle ids) {
   });
 }
 
-py::tuple index_search(PyFlatIndex& self, py::handle q, py::handle k,
-                       std::optional<double> timeout) {
+py::tuple index_search(PyFlatIndex& self, py::handle q, py::handle k, std::optional<double> timeout,
+                       py::handle filter) {
   const FloatArray queries = as_rows(q, "queries", self.index.dim());
   const std::size_t kk = positive_int(k, "k");
   ExecuteOptions options = options_for(timeout);
+  const std::optional<IdFilter> allowed = as_filter(filter);
   try {
     KnnResult result = interruptible([&](std::stop_token stop) {
       options.stop = std::move(stop);
-      return self.index.search(span_of(queries), kk, options);
+      return allowed ? self.index.search(span_of(queries), kk, *allowed, options)
+                     : self.index.search(span_of(queries), kk, options);
     });
     self.count(result);
     return to_numpy(std::move(result));
@@ -316,13 +331,15 @@ std::vector<Context*> pointers_to(const std::vector<std::shared_ptr<Context>>& c
 /// devices' top k merged exactly. A FlatIndex base is searched on its own context.
 py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& metric,
               std::shared_ptr<Context> context, std::optional<double> timeout,
-              std::optional<py::list> devices, py::handle memory_budget) {
+              std::optional<py::list> devices, py::handle memory_budget, py::handle filter,
+              std::optional<double> radius, py::handle max_results) {
   const KnnBase rows = knn_base(base);
   const SearchBase view = rows.view();
   const FloatArray queries = as_rows(q, "queries", view.dim());
   const std::size_t kk = positive_int(k, "k");
   const Metric m = parse_metric(metric);
   SearchOptions options = planner_options(timeout, memory_budget);
+  options.filter = as_filter(filter);
   if (rows.index && (devices || context)) {
     throw py::value_error(
         "knn: a FlatIndex is searched on its own context; devices and context "
@@ -334,6 +351,16 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
   const MatrixView<const float> query_rows(span_of(queries),
                                            static_cast<std::size_t>(queries.shape(0)), view.dim());
   try {
+    if (radius) {  // range_search(): (lims, D, I)
+      const std::size_t most = int_at_least(max_results, "max_results", 0);
+      RangeResult r = interruptible([&](std::stop_token stop) {
+        options.stop = std::move(stop);
+        return range_search(pointers, view, query_rows, *radius, m, options, most);
+      });
+      const auto n = static_cast<py::ssize_t>(r.labels.size());
+      return py::make_tuple(adopt(std::move(r.lims), {static_cast<py::ssize_t>(r.lims.size())}),
+                            adopt(std::move(r.distances), {n}), adopt(std::move(r.labels), {n}));
+    }
     return to_numpy(interruptible([&](std::stop_token stop) {
       options.stop = std::move(stop);
       return vecaccel::search(pointers, view, query_rows, kk, m, options).knn;
@@ -502,12 +529,14 @@ PYBIND11_MODULE(_vecaccel, m) {
            "ignored) and returns how many went. The others keep their labels; add() numbers on "
            "as if nothing had been removed.")
       .def("search", &index_search, "queries"_a, "k"_a, "timeout"_a = py::none(),
+           "filter"_a = py::none(),
            "The k nearest rows of each query: (D, I), float32 and int64 arrays of shape "
            "(nq, k), best first, ties by label. Rows with fewer than k candidates are padded "
            "with label -1 and distance +inf (l2, l1, linf) or -inf. timeout in seconds (None: no "
            "limit; "
            "the error names the limit when it fires); Ctrl-C stops the search and leaves the index "
-           "usable.")
+           "usable. filter: a 1-D integer array of allowed labels, or a 1-D bool array indexed by "
+           "label (True = allowed); the search is exact over the allowed rows.")
       .def_property_readonly(
           "ntotal", [](const PyFlatIndex& s) { return s.index.size(); }, "Number of vectors.")
       .def("__len__", [](const PyFlatIndex& s) { return s.index.size(); })
@@ -559,8 +588,9 @@ PYBIND11_MODULE(_vecaccel, m) {
           "path"_a, "context"_a = nullptr, "Reads an index written by save().")
       .def("__repr__", &index_repr);
 
-  m.def("knn", &knn, "base"_a, "queries"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
+  m.def("_search", &knn, "base"_a, "queries"_a, "k"_a, "metric"_a = "l2", "context"_a = nullptr,
         "timeout"_a = py::none(), "devices"_a = py::none(), "memory_budget"_a = py::none(),
+        "filter"_a = py::none(), "_radius"_a = py::none(), "max_results"_a = 100'000'000,
         "Exact kNN of queries (nq, d) against base without keeping an index: (D, I) as "
         "FlatIndex.search, labels are base row numbers (a FlatIndex's own labels).\n\n"
         "base: an array (n, d), a FlatIndex (searched on its context), or the path of a vector "

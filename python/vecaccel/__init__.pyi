@@ -9,6 +9,7 @@ __version__: str
 
 _Path = Union[str, os.PathLike[str]]
 _Results = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
+_RangeResults = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]
 
 class Error(RuntimeError):
     """A failure reported by the library; str() is '<code>: <message>'."""
@@ -72,11 +73,28 @@ class FlatIndex:
     @property
     def element_type(self) -> str:
         """'float32', 'uint8' or 'int8'."""
-    def search(self, queries: npt.ArrayLike, k: int, timeout: Optional[float] = None) -> _Results:
+    def search(
+        self,
+        queries: npt.ArrayLike,
+        k: int,
+        timeout: Optional[float] = None,
+        filter: Optional[npt.ArrayLike] = None,
+    ) -> _Results:
         """(D, I) of shape (nq, k), best first, ties by label, padded with label -1.
 
         timeout: seconds the whole search may take (vecaccel.Error 'timeout' naming the limit);
-        None, the default, sets no limit."""
+        None, the default, sets no limit. filter: a 1-D integer array of allowed labels, or a
+        1-D bool array indexed by label (True = allowed; labels past its end are not); the
+        search is exact over the allowed rows (fewer than k: padded with -1)."""
+    def range_search(
+        self,
+        queries: npt.ArrayLike,
+        radius: float,
+        max_results: int = 100_000_000,
+        timeout: Optional[float] = None,
+        filter: Optional[npt.ArrayLike] = None,
+    ) -> _RangeResults:
+        """Every row within radius of each query: (lims, D, I) as vecaccel.range_search."""
     @property
     def ntotal(self) -> int:
         """Number of vectors in the index."""
@@ -107,6 +125,7 @@ def knn(
     timeout: Optional[float] = None,
     devices: Optional[List[int]] = None,
     memory_budget: Optional[int] = None,
+    filter: Optional[npt.ArrayLike] = None,
 ) -> _Results:
     """Exact kNN of queries (nq, d) against base; labels are base row numbers.
 
@@ -115,7 +134,25 @@ def knn(
     the memory budget. devices: indices into devices(), the same one twice allowed: the base is
     split over them and their top k merged exactly (not with context). memory_budget: bytes each
     device may use (None: VECACCEL_MEMORY_BUDGET, else its free memory); a base over it is
-    streamed. timeout: seconds, as FlatIndex.search (None: no limit)."""
+    streamed. timeout: seconds, as FlatIndex.search (None: no limit). filter: as
+    FlatIndex.search."""
+
+def range_search(
+    base: Union[npt.ArrayLike, FlatIndex, _Path],
+    queries: npt.ArrayLike,
+    radius: float,
+    metric: str = "l2",
+    context: Optional[Context] = None,
+    timeout: Optional[float] = None,
+    devices: Optional[List[int]] = None,
+    memory_budget: Optional[int] = None,
+    filter: Optional[npt.ArrayLike] = None,
+    max_results: int = 100_000_000,
+) -> _RangeResults:
+    """(lims, D, I) as FAISS's range_search: lims int64 (nq + 1,), D float32, I int64; query q's
+    results are [lims[q], lims[q+1]), best first, ties by label. l2, l1, linf keep distance <
+    radius; ip and cosine similarity > radius, decided on the exact float64 value. More than
+    max_results results: vecaccel.Error 'invalid_argument' naming the count."""
 
 def knn_graph(
     x: Union[npt.ArrayLike, _Path],

@@ -5,22 +5,27 @@
 #include <limits>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "core/writer_preferring_mutex.hpp"
 #include "ops/base_upload.hpp"
 #include "ops/chunk_readback.hpp"
+#include "ops/exact_merge.hpp"
 #include "ops/flat_index_file.hpp"
 #include "ops/id_order.hpp"
 #include "ops/kernels.hpp"
 #include "ops/knn_engine.hpp"
 #include "ops/row_compaction.hpp"
+#include "ops/row_filter.hpp"
 #include "ops/search_coalescer.hpp"
 #include "ops/streamed_search.hpp"
+#include "search/range_search.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel {
@@ -118,44 +123,84 @@ class FlatIndexImpl {
     append_locked(vectors, ids, with_ids);
   }
 
-  /// The public search: small ones may share a batch with concurrent others (coalescer_).
-  KnnResult search(std::span<const float> queries, std::size_t k,
-                   const ExecuteOptions& options) const {
+  /// The public search: small unfiltered ones may share a batch with concurrent others
+  /// (coalescer_).
+  KnnResult search(std::span<const float> queries, std::size_t k, const ExecuteOptions& options,
+                   const IdFilter* filter = nullptr) const {
     check_k(k, "FlatIndex::search");
     const std::size_t nq = rows_of(queries, "search");
-    if (!coalescer_.accepts(nq, k)) return search_now(queries, k, options);
+    if (filter != nullptr || !coalescer_.accepts(nq, k))
+      return search_now(queries, k, options, filter);
     // Checked before joining, so that a caller's bad input fails that caller alone.
     check_finite(queries, dim_, "query");
     auto run = [this](std::span<const float> batch, std::size_t width,
                       const ExecuteOptions& batch_options) {
-      return search_now(batch, width, batch_options);
+      return search_now(batch, width, batch_options, nullptr);
     };
     return coalescer_.search(queries, k, options, run);
   }
 
   SearchCoalescer& coalescer() const noexcept { return coalescer_; }
 
-  KnnResult search_now(std::span<const float> queries, std::size_t k,
-                       const ExecuteOptions& options) const {
+  KnnResult search_now(std::span<const float> queries, std::size_t k, const ExecuteOptions& options,
+                       const IdFilter* filter) const {
+    std::shared_lock lock(mutex_);
+    return search_locked(queries, k, options, filter);
+  }
+
+  RangeResult range_search(MatrixView<const float> queries, double radius, std::size_t max_results,
+                           const ExecuteOptions& options, const IdFilter* filter) const {
+    std::shared_lock lock(mutex_);
+    check_finite(queries.data(), dim_, "query");
+    std::unordered_map<std::int64_t, std::size_t> position_of;  // made when first needed
+    const RangeSource source{
+        .queries = queries.rows(),
+        .rows = rows_,
+        .knn =
+            [&](std::span<const std::size_t> picked, std::size_t k) {
+              std::vector<float> some;
+              for (const std::size_t q : picked)
+                some.insert(some.end(), queries.row(q).begin(), queries.row(q).end());
+              return search_locked(some, k, options, filter);
+            },
+        .exact =
+            [&](std::size_t q, std::int64_t label) {
+              if (!ids_.empty() && position_of.empty()) {
+                for (std::size_t r = 0; r < ids_.size(); ++r)
+                  position_of.emplace(ids_[r], r);
+              }
+              const std::size_t row =
+                  ids_.empty() ? static_cast<std::size_t>(label) : position_of.at(label);
+              return direct_distance(queries.row(q), reconstruct_locked(std::span(&row, 1)),
+                                     metric_);
+            }};
+    return range_by_knn(source, radius, metric_, max_results);
+  }
+
+  KnnResult search_locked(std::span<const float> queries, std::size_t k,
+                          const ExecuteOptions& options, const IdFilter* filter) const {
     check_k(k, "FlatIndex::search");
     const std::size_t nq = rows_of(queries, "search");
-    std::shared_lock lock(mutex_);
-    if (rows_ == 0 || nq == 0) {
+    std::optional<RowFilter> rows_allowed;
+    if (filter != nullptr) rows_allowed = row_filter_locked(*filter);
+    const RowFilter* allowed = rows_allowed ? &*rows_allowed : nullptr;
+    if (rows_ == 0 || nq == 0 || (allowed != nullptr && allowed->allowed() == 0)) {
       check_finite(queries, dim_, "query");
       return padding(nq, k);
     }
     // The engine labels rows by their global row number (ties by row); callers see their ids,
     // ties by id.
-    if (ids_.empty()) return search_rows(queries, k, options);
+    if (ids_.empty()) return search_rows(queries, k, options, allowed);
     const LabelledRows rows{
-        .rows = rows_,
+        .rows = allowed != nullptr ? allowed->allowed() : rows_,
         .ids = ids_,
         .ids_ascending = ids_ascending_,
         .search = [&](std::span<const float> some,
-                      std::size_t width) { return search_rows(some, width, options); },
+                      std::size_t width) { return search_rows(some, width, options, allowed); },
         .fetch = [&](std::span<const std::size_t> labels) { return reconstruct_locked(labels); },
         .all_labels =
             [&] {
+              if (allowed != nullptr) return allowed->allowed_rows();
               std::vector<std::size_t> all(rows_);
               std::iota(all.begin(), all.end(), std::size_t{0});
               return all;
@@ -324,11 +369,18 @@ class FlatIndexImpl {
     return values.rows();
   }
 
-  /// The search by global row number (the engine's labels, ties by row).
+  /// The search by global row number (the engine's labels, ties by row), of the rows
+  /// `allowed` allows (all when null).
   KnnResult search_rows(std::span<const float> queries, std::size_t k,
-                        const ExecuteOptions& options) const {
-    return type_ == ElementType::float32 ? engine_.search(queries, chunks_, k, options)
-                                         : search_compact(queries, k, options);
+                        const ExecuteOptions& options, const RowFilter* allowed) const {
+    return type_ == ElementType::float32 ? engine_.search(queries, chunks_, k, options, allowed)
+                                         : search_compact(queries, k, options, allowed);
+  }
+
+  /// The rows whose ids `filter` allows (an allow-list of a positional index visits its ids).
+  RowFilter row_filter_locked(const IdFilter& filter) const {
+    if (ids_.empty()) return RowFilter::of_positions(filter, rows_, 0);
+    return RowFilter::of_ids(filter, rows_, [&](std::size_t r) { return ids_[r]; });
   }
 
   KnnResult padding(std::size_t rows, std::size_t k) const {
@@ -467,7 +519,7 @@ class FlatIndexImpl {
   /// (the next while the current one is searched) and searched exactly; the chunks' top k are
   /// merged exactly (TopKMerger).
   KnnResult search_compact(std::span<const float> queries, std::size_t k,
-                           const ExecuteOptions& options) const {
+                           const ExecuteOptions& options, const RowFilter* allowed) const {
     const Deadline deadline = Deadline::after(options.timeout, options.stop);
     std::vector<std::size_t> first_rows;
     for (std::size_t c = 0, row = 0; c < compact_.size(); row += compact_[c].rows, ++c)
@@ -494,8 +546,11 @@ class FlatIndexImpl {
       chunk.rows = compact_[c].rows;
       chunk.max_norm = compact_[c].max_norm;
       if (c + 1 < compact_.size()) next = widen(c + 1);
+      std::optional<RowFilter> chunk_allowed;
+      if (allowed != nullptr) chunk_allowed = allowed->slice(first_rows[c], chunk.rows);
       const KnnResult part =
-          engine_.search(queries, std::span(&chunk, 1), k, deadline.execute_options());
+          engine_.search(queries, std::span(&chunk, 1), k, deadline.execute_options(),
+                         chunk_allowed ? &*chunk_allowed : nullptr);
       merger.add(part, static_cast<std::int64_t>(first_rows[c]));
     }
     return merger.take();
@@ -588,6 +643,26 @@ void FlatIndex::set_coalescing_window(std::chrono::nanoseconds window) {
 }
 std::chrono::nanoseconds FlatIndex::coalescing_window() const {
   return impl_->coalescer().window();
+}
+KnnResult FlatIndex::search(std::span<const float> queries, std::size_t k, const IdFilter& filter,
+                            const ExecuteOptions& options) const {
+  return impl_->search(queries, k, options, &filter);
+}
+KnnResult FlatIndex::search(MatrixView<const float> queries, std::size_t k, const IdFilter& filter,
+                            const ExecuteOptions& options) const {
+  detail::check_same_dim(queries.dim(), dim(), "queries", "the index");
+  return search(queries.data(), k, filter, options);
+}
+RangeResult FlatIndex::range_search(MatrixView<const float> queries, double radius,
+                                    std::size_t max_results, const ExecuteOptions& options) const {
+  detail::check_same_dim(queries.dim(), dim(), "queries", "the index");
+  return impl_->range_search(queries, radius, max_results, options, nullptr);
+}
+RangeResult FlatIndex::range_search(MatrixView<const float> queries, double radius,
+                                    const IdFilter& filter, std::size_t max_results,
+                                    const ExecuteOptions& options) const {
+  detail::check_same_dim(queries.dim(), dim(), "queries", "the index");
+  return impl_->range_search(queries, radius, max_results, options, &filter);
 }
 std::vector<float> FlatIndex::reconstruct(std::span<const std::size_t> rows) const {
   return impl_->reconstruct(rows);

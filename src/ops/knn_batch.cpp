@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels.hpp"
+#include "row_filter.hpp"
 #include "select_rows.hpp"
 
 namespace vecaccel::detail {
@@ -77,6 +78,33 @@ void encode_tile_distances(ComputeEncoder& e, const BatchEncoding& b, const Tile
     }
   }
   e.barrier({b.scratch.tile}, Stage::dispatch, Stage::dispatch);
+  if (!b.masked) return;
+  // Denied rows become the worst value before any selection reads the tile.
+  encode_mask_rows(b.device, e,
+                   {.values = b.scratch.tile,
+                    .allowed = b.scratch.allowed,
+                    .rows = b.queries,
+                    .cols = tile.cols,
+                    .stride = static_cast<std::uint32_t>(b.plan.tile_cols),
+                    .label_offset = static_cast<std::uint32_t>(tile.first_label),
+                    .largest = !smaller_is_better(b.metric)});
+  e.barrier({b.scratch.tile}, Stage::dispatch, Stage::dispatch);
+}
+
+/// With fewer allowed rows than screen candidates, denied rows fill the last candidate slots
+/// at the worst value: they become missing candidates (label -1), which the re-ranking skips
+/// and the exact selection pads with.
+void encode_unmask_candidates(ComputeEncoder& e, const BatchEncoding& b) {
+  if (!b.masked) return;
+  encode_mask_rows(b.device, e,
+                   {.values = b.scratch.out_values,
+                    .labels = b.scratch.out_labels,
+                    .allowed = b.scratch.allowed,
+                    .rows = b.queries,
+                    .cols = b.plan.screen_k,
+                    .stride = b.plan.screen_k,
+                    .largest = !smaller_is_better(b.metric)});
+  e.barrier({b.scratch.out_values, b.scratch.out_labels}, Stage::dispatch, Stage::dispatch);
 }
 
 /// The screen of plan.row_select: per tile, the best kk of the running candidates and the
@@ -135,6 +163,7 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
   e.barrier({s.query_norms, s.query_halves, s.query_scales}, Stage::dispatch, Stage::dispatch);
   if (plan.row_select) {
     encode_row_selected_screen(e, b);
+    encode_unmask_candidates(e, b);
     return;
   }
   for (std::size_t t = 0; t < b.tiles.size(); ++t) {
@@ -203,6 +232,7 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
     e.barrier({s.cand_values, s.cand_labels}, Stage::dispatch, Stage::dispatch);
   }
   e.barrier({s.out_values, s.out_labels}, Stage::dispatch, Stage::dispatch);
+  encode_unmask_candidates(e, b);
 }
 
 /// Re-ranks the screen's candidates by their float64 value from the rows themselves and

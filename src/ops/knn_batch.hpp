@@ -46,6 +46,8 @@ struct BatchEncoding {
   const KnnScratch& scratch;
   std::uint32_t queries, k, dim;
   Metric metric;
+  /// A masked search: scratch.allowed holds the filter's bits (mask_rows.comp).
+  bool masked = false;
 };
 
 /// The screen: the best plan.screen_k candidates of each query by float32 value, written to

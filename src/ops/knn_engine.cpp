@@ -19,7 +19,7 @@ namespace vecaccel::detail {
 namespace {
 
 /// Buffers of a KnnScratch (its residency set's capacity).
-constexpr std::size_t scratch_buffers = 16;
+constexpr std::size_t scratch_buffers = 17;
 
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
@@ -293,7 +293,8 @@ struct Ranked {
 }  // namespace
 
 KnnResult KnnEngine::search(std::span<const float> queries, std::span<const BaseChunk> chunks,
-                            std::size_t k, const ExecuteOptions& options) const {
+                            std::size_t k, const ExecuteOptions& options,
+                            const RowFilter* filter) const {
   if (queries.size() % dim_ != 0) {
     throw Error(Errc::invalid_argument, "queries hold " + std::to_string(queries.size()) +
                                             " floats, not a multiple of the dimension " +
@@ -307,8 +308,22 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     half_copy = half_copy || c.halves.valid();
   }
   check_k(k, "kNN search");
+  if (filter != nullptr) {
+    if (filter->rows() != total) {
+      throw Error(Errc::invalid_argument, "kNN search: a filter of " +
+                                              std::to_string(filter->rows()) + " rows over " +
+                                              std::to_string(total) + " base rows");
+    }
+    if (filter->allowed() == total) return search(queries, chunks, k, options);
+    if (filter->allowed() == 0) {
+      check_finite(queries, dim_, "query");
+      return padding(nq, k, metric_);
+    }
+    if (gather_allowed_rows(*filter)) return search_gathered(queries, chunks, k, options, *filter);
+  }
   // Past the base's rows a result is padding: search for the rows there are, then pad.
-  if (total > 0 && k > total) return widened(search(queries, chunks, total, options), k, metric_);
+  if (total > 0 && k > total)
+    return widened(search(queries, chunks, total, options, filter), k, metric_);
   const auto& caps = context_.device().capabilities();
   const KnnShape shape{.base_rows = total,
                        .dim = dim_,
@@ -317,7 +332,8 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                        .metric = metric_,
                        .chunk_rows = chunk_rows_,
                        .least_precise = least_precise_screen(),
-                       .half_copy = half_copy};
+                       .half_copy = half_copy,
+                       .masked = filter != nullptr};
   const KnnPlan plan = plan_knn(shape, caps);
   if (nq == 0 || total == 0) {
     check_finite(queries, dim_, "query");
@@ -329,11 +345,17 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                 "exact kNN re-ranks in float64 and the device has no shaderFloat64");
   }
   const Deadline deadline = Deadline::after(options.timeout, options.stop);
+  std::optional<Mask> mask;
+  if (filter != nullptr) {
+    mask.emplace(Mask{*filter, context_.get_buffer(filter->words().size_bytes())});
+    mask->words.write(filter->words());
+  }
+  const Mask* masked = mask ? &*mask : nullptr;
 
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::size_t> uncertified =
-      screened_search(queries, chunks, k, plan, deadline, result);
+      screened_search(queries, chunks, k, plan, deadline, result, masked);
   result.second_pass_queries = uncertified.size();
   const double screen_ms = ms_since(start);
   if (!uncertified.empty() && (plan.precision == ScreenPrecision::float16 ||
@@ -341,14 +363,15 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     // The float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's
     // margin, the three-term screen (about float32's error) usually proves it.
     uncertified = rescreen(queries, chunks, k, shape, ScreenPrecision::float16x3, uncertified,
-                           deadline, result);
+                           deadline, result, masked);
   } else if (!uncertified.empty() && plan.precision == ScreenPrecision::half_base) {
     uncertified = rescreen(queries, chunks, k, shape, ScreenPrecision::float32, uncertified,
-                           deadline, result);
+                           deadline, result, masked);
   }
   result.direct_pass_queries = uncertified.size();
   const double rescreen_ms = ms_since(start) - screen_ms;
-  if (!uncertified.empty()) search_direct(queries, chunks, k, uncertified, result, deadline);
+  if (!uncertified.empty())
+    search_direct(queries, chunks, k, uncertified, result, deadline, masked);
   if (trace_enabled()) {
     std::fprintf(stderr,
                  "vecaccel knn: N=%zu d=%zu Q=%zu k=%zu %s: %s screen, k'=%u, batch %zu, %s "
@@ -365,7 +388,8 @@ std::vector<std::size_t> KnnEngine::rescreen(std::span<const float> queries,
                                              std::span<const BaseChunk> chunks, std::size_t k,
                                              KnnShape shape, ScreenPrecision precision,
                                              std::span<const std::size_t> rows,
-                                             const Deadline& deadline, KnnResult& result) const {
+                                             const Deadline& deadline, KnnResult& result,
+                                             const Mask* mask) const {
   std::vector<float> subset(rows.size() * dim_);
   for (std::size_t i = 0; i < rows.size(); ++i)
     std::copy_n(queries.begin() + static_cast<std::ptrdiff_t>(rows[i] * dim_), dim_,
@@ -375,7 +399,7 @@ std::vector<std::size_t> KnnEngine::rescreen(std::span<const float> queries,
   const KnnPlan plan = plan_knn(shape, context_.device().capabilities());
   KnnResult again{rows.size(), k, std::vector<float>(rows.size() * k),
                   std::vector<std::int64_t>(rows.size() * k)};
-  std::vector<std::size_t> still = screened_search(subset, chunks, k, plan, deadline, again);
+  std::vector<std::size_t> still = screened_search(subset, chunks, k, plan, deadline, again, mask);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto from = static_cast<std::ptrdiff_t>(i * k);
     const auto to = static_cast<std::ptrdiff_t>(rows[i] * k);
@@ -390,8 +414,8 @@ std::vector<std::size_t> KnnEngine::rescreen(std::span<const float> queries,
 std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queries,
                                                     std::span<const BaseChunk> chunks,
                                                     std::size_t k, const KnnPlan& plan,
-                                                    const Deadline& deadline,
-                                                    KnnResult& result) const {
+                                                    const Deadline& deadline, KnnResult& result,
+                                                    const Mask* mask) const {
   const std::size_t nq = queries.size() / dim_;
   std::size_t total = 0;
   double max_norm = 0.0;
@@ -435,8 +459,9 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
               result.distances.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
     std::copy(labels.begin(), labels.end(),
               result.labels.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
-    // Every row is a candidate when the base has no more rows than the screen proposes.
-    if (total > kk) {
+    // Every row is a candidate when the base has no more (allowed) rows than the screen
+    // proposes.
+    if ((mask != nullptr ? mask->rows.allowed() : total) > kk) {
       for (std::uint32_t r = 0; r < f.qb; ++r) {
         const double bound =
             screen_error_bound(metric_, dim_, f.query_norms[r], max_norm, plan.precision,
@@ -470,7 +495,8 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       const std::uint64_t result_bytes = std::uint64_t{qb} * k * sizeof(float);
       const std::uint64_t certificate_bytes = std::uint64_t{qb} * 2 * sizeof(double);
       BufferToken readback = context_.get_buffer(2 * result_bytes + certificate_bytes);
-      std::unique_ptr<Scratch> scratch = take_scratch(plan, k);
+      const std::uint64_t mask_bytes = mask != nullptr ? mask->rows.words().size_bytes() : 0;
+      std::unique_ptr<Scratch> scratch = take_scratch(plan, k, mask_bytes);
       const Scratch& s = *scratch;
       ResidencySet& scratch_set = *scratch->residency;
       const BatchEncoding batch{.device = device,
@@ -482,13 +508,15 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
                                 .queries = qb,
                                 .k = static_cast<std::uint32_t>(k),
                                 .dim = dim,
-                                .metric = metric_};
+                                .metric = metric_,
+                                .masked = mask != nullptr};
       Submission<void> done = context_.execute(
           [&](CommandBuffer& cb, ComputeEncoder& e) {
             cb.use_residency_set(scratch_set);
             e.copy_buffer(upload.buffer(), 0, s.queries, 0,
                           std::uint64_t{qb} * dim_ * sizeof(float));
-            e.barrier({s.queries}, Stage::blit, Stage::dispatch);
+            if (mask != nullptr) e.copy_buffer(mask->words.buffer(), 0, s.allowed, 0, mask_bytes);
+            e.barrier({s.queries, s.allowed}, Stage::blit, Stage::dispatch);
             encode_screen(e, batch);
             encode_exact_top_k(e, batch);
             e.barrier({s.final_values, s.final_labels, s.certificate}, Stage::dispatch,
@@ -520,7 +548,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
 
 void KnnEngine::search_direct(std::span<const float> queries, std::span<const BaseChunk> chunks,
                               std::size_t k, std::span<const std::size_t> rows, KnnResult& result,
-                              const Deadline& deadline) const {
+                              const Deadline& deadline, const Mask* mask) const {
   Device device = context_.device();
   const auto& caps = device.capabilities();
   std::size_t widest = 1;
@@ -571,8 +599,11 @@ void KnnEngine::search_direct(std::span<const float> queries, std::span<const Ba
       const auto values = exact.read<double>(g * n);
       for (std::size_t i = 0; i < g; ++i) {
         std::vector<Ranked>& list = best[i];
-        for (std::size_t j = 0; j < n; ++j)
-          list.push_back({sign * values[i * n + j], static_cast<std::int64_t>(label + j)});
+        for (std::size_t j = 0; j < n; ++j) {
+          if (mask == nullptr || mask->rows.allows(label + j))
+            list.push_back({sign * values[i * n + j], static_cast<std::int64_t>(label + j)});
+        }
+        if (list.empty()) continue;
         const auto keep = std::min(k, list.size());
         std::nth_element(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(keep - 1),
                          list.end());
@@ -593,8 +624,8 @@ void KnnEngine::search_direct(std::span<const float> queries, std::span<const Ba
   }
 }
 
-std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
-                                                            std::size_t k) const {
+std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan, std::size_t k,
+                                                            std::uint64_t mask_bytes) const {
   std::unique_ptr<Scratch> scratch;
   {
     std::lock_guard lock(scratch_mutex_);
@@ -643,6 +674,7 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   fit(scratch->select_state, plan.state_bytes, "knn row selection state");
   fit(scratch->sort_keys, plan.sort_bytes, "knn sort keys");
   fit(scratch->sort_labels, plan.sort_bytes / 2, "knn sort labels");
+  fit(scratch->allowed, mask_bytes, "knn filter bits");
   if (grown) set.commit();
   return scratch;
 }

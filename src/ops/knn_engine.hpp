@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "knn_plan.hpp"
+#include "row_filter.hpp"
 #include "time_limit.hpp"
 #include "vecaccel/buffer_pool.hpp"
 #include "vecaccel/context.hpp"
@@ -83,6 +84,8 @@ struct KnnScratch {
   Buffer query_halves, query_scales;  // the queries' float16 copy (ScreenPrecision::half_copies)
   /// Many candidates: the row selection's state, the global sort's keys and labels.
   Buffer select_state, sort_keys, sort_labels;
+  /// A filtered search's allowed rows (RowFilter::words), copied in at each batch's start.
+  Buffer allowed;
   /// The buffers above, committed: each search's command buffer uses this set, so that
   /// scratch for many concurrent searches does not fill the context's set (256 buffers by
   /// default; found by bench/soak: 8 threads' scratch overflowed it).
@@ -121,8 +124,11 @@ class KnnEngine {
   /// checked between query batches and while waiting (Errc::cancelled); options.timeout (no limit
   /// when unset) bounds the whole call (Errc::timeout). Work already submitted when
   /// either happens finishes on the GPU with its scratch kept alive; the engine stays usable.
+  /// `filter` (one bit per row of the chunks; none: every row) restricts the rows returned and
+  /// certified: few allowed rows are gathered into chunks of their own and searched alone,
+  /// many are masked inside the screen (row_filter.hpp).
   KnnResult search(std::span<const float> queries, std::span<const BaseChunk> chunks, std::size_t k,
-                   const ExecuteOptions& options = {}) const;
+                   const ExecuteOptions& options = {}, const RowFilter* filter = nullptr) const;
 
   /// Waits for searches that were abandoned (timeout, cancel) to release their scratch.
   ~KnnEngine();
@@ -131,18 +137,32 @@ class KnnEngine {
 
  private:
   using Scratch = KnnScratch;
-  std::unique_ptr<Scratch> take_scratch(const KnnPlan& plan, std::size_t k) const;
+  /// A masked search's filter and its bits staged for upload.
+  struct Mask {
+    const RowFilter& rows;
+    BufferToken words;
+  };
+  std::unique_ptr<Scratch> take_scratch(const KnnPlan& plan, std::size_t k,
+                                        std::uint64_t mask_bytes) const;
+  /// The search of few allowed rows: gathered (gather), searched alone, labels mapped back.
+  KnnResult search_gathered(std::span<const float> queries, std::span<const BaseChunk> chunks,
+                            std::size_t k, const ExecuteOptions& options,
+                            const RowFilter& filter) const;
+  /// Rows `rows` (ascending positions in the chunks) copied back to back into new chunks on
+  /// the GPU.
+  std::vector<BaseChunk> gather(std::span<const BaseChunk> chunks,
+                                std::span<const std::size_t> rows, const Deadline& deadline) const;
   /// Recomputes the rows of `queries` listed in `rows` against every base row in float64 and
   /// writes their exact top k into result (the path of a failed certificate).
   void search_direct(std::span<const float> queries, std::span<const BaseChunk> chunks,
                      std::size_t k, std::span<const std::size_t> rows, KnnResult& result,
-                     const Deadline& deadline) const;
+                     const Deadline& deadline, const Mask* mask) const;
   /// One screened pass of the plan over `queries` into result's rows; returns the queries
   /// whose certificate failed.
   std::vector<std::size_t> screened_search(std::span<const float> queries,
                                            std::span<const BaseChunk> chunks, std::size_t k,
                                            const KnnPlan& plan, const Deadline& deadline,
-                                           KnnResult& result) const;
+                                           KnnResult& result, const Mask* mask) const;
   /// Screens the queries listed in `rows` again at a more precise screen (`precision`: the
   /// three-term float16 products after float16 ones, float32 after the float16 copy),
   /// overwriting their rows of result; returns those whose certificate failed again.
@@ -150,7 +170,7 @@ class KnnEngine {
                                     std::span<const BaseChunk> chunks, std::size_t k,
                                     KnnShape shape, ScreenPrecision precision,
                                     std::span<const std::size_t> rows, const Deadline& deadline,
-                                    KnnResult& result) const;
+                                    KnnResult& result, const Mask* mask) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
   /// Keeps scratch of an abandoned search, and the base buffers its work reads, until its
   /// submission completes (the caller may drop the chunks as the error unwinds).

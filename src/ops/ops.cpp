@@ -76,6 +76,24 @@ KnnResult knn(Context& context, MatrixView<const float> queries, MatrixView<cons
   return knn(context, queries.data(), base.data(), base.dim(), k, metric, options);
 }
 
+KnnResult knn(Context& context, std::span<const float> queries, std::span<const float> base,
+              std::size_t dim, std::size_t k, Metric metric, const IdFilter& filter,
+              const ExecuteOptions& options) {
+  rows_of(queries, dim, "queries");
+  const std::size_t rows = rows_of(base, dim, "base vectors");
+  detail::KnnEngine engine(context, dim, metric);
+  engine.check_base(base, 0);
+  const auto chunks = upload_base(engine, base, dim);
+  const auto allowed = detail::RowFilter::of_positions(filter, rows, 0);
+  return engine.search(queries, chunks, k, options, &allowed);
+}
+
+KnnResult knn(Context& context, MatrixView<const float> queries, MatrixView<const float> base,
+              std::size_t k, Metric metric, const IdFilter& filter, const ExecuteOptions& options) {
+  detail::check_same_dim(queries.dim(), base.dim(), "queries", "the base");
+  return knn(context, queries.data(), base.data(), base.dim(), k, metric, filter, options);
+}
+
 namespace {
 
 template <class T>

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <future>
+#include <optional>
 #include <string>
 
 #include "exact_merge.hpp"
 #include "knn_plan.hpp"
+#include "row_filter.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
 
@@ -174,6 +176,10 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
   const std::size_t total = end - begin;
   KnnEngine engine(context, dim, metric);
   if (total == 0) return engine.search(queries, {}, k, {.stop = options.stop});
+  std::optional<RowFilter> allowed;  // over the searched rows, from `begin`
+  if (options.filter) {
+    allowed = RowFilter::of_positions(*options.filter, total, static_cast<std::int64_t>(begin));
+  }
   const std::uint64_t budget = options.memory_budget.value_or(device_memory_budget(context));
   const std::size_t per_pass = stream_rows_per_pass(budget, dim, source.type, total);
   const Deadline deadline = Deadline::after(options.timeout, options.stop);
@@ -203,8 +209,11 @@ KnnResult streamed_knn(Context& context, const RowSource& source, std::span<cons
     next.get();
     if (first + per_pass < end) next = load(pass + 1, first + per_pass);
     const PassSlot& slot = slots[pass % 2];
-    const KnnResult part = engine.search(queries, std::span(slot.chunks).first(slot.used), k,
-                                         deadline.execute_options());
+    std::optional<RowFilter> pass_allowed;
+    if (allowed) pass_allowed = allowed->slice(first - begin, count_of(first));
+    const KnnResult part =
+        engine.search(queries, std::span(slot.chunks).first(slot.used), k,
+                      deadline.execute_options(), pass_allowed ? &*pass_allowed : nullptr);
     merger.add(part, static_cast<std::int64_t>(first));
     if (options.progress) options.progress(first - begin + count_of(first), total);
   }

@@ -85,7 +85,7 @@ void drain(Context& context) noexcept {
 
 KnnResult search_in_batches(const FlatIndex& index, MatrixView<const float> queries, std::size_t k,
                             std::size_t query_batch, const Deadline& deadline,
-                            const Advance& advance) {
+                            const Advance& advance, const IdFilter* filter) {
   const std::size_t dim = queries.dim();
   KnnResult out{.rows = queries.rows(), .k = k};
   out.distances.reserve(queries.rows() * k);
@@ -93,8 +93,10 @@ KnnResult search_in_batches(const FlatIndex& index, MatrixView<const float> quer
   for (std::size_t row = 0; row < queries.rows(); row += query_batch) {
     deadline.check_stop(std::to_string(row) + " of " + std::to_string(queries.rows()) + " queries");
     const std::size_t n = std::min(query_batch, queries.rows() - row);
-    const KnnResult batch =
-        index.search(queries.data().subspan(row * dim, n * dim), k, deadline.execute_options());
+    const auto some = queries.data().subspan(row * dim, n * dim);
+    const KnnResult batch = filter != nullptr
+                                ? index.search(some, k, *filter, deadline.execute_options())
+                                : index.search(some, k, deadline.execute_options());
     out.distances.insert(out.distances.end(), batch.distances.begin(), batch.distances.end());
     out.labels.insert(out.labels.end(), batch.labels.begin(), batch.labels.end());
     out.second_pass_queries += batch.second_pass_queries;

@@ -24,10 +24,10 @@ void upload_rows(FlatIndex& index, const SearchBase& base, std::size_t first, st
 /// nothing), before buffers that work may read are freed.
 void drain(Context& context) noexcept;
 
-/// index.search over the queries, query_batch at a time, within `deadline`; labels as the
-/// index gives them.
+/// index.search over the queries, query_batch at a time, within `deadline`, filtered when
+/// `filter` is set; labels as the index gives them.
 KnnResult search_in_batches(const FlatIndex& index, MatrixView<const float> queries, std::size_t k,
                             std::size_t query_batch, const Deadline& deadline,
-                            const Advance& advance);
+                            const Advance& advance, const IdFilter* filter = nullptr);
 
 }  // namespace vecaccel::detail

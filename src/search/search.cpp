@@ -15,9 +15,12 @@
 #include "ops/exact_merge.hpp"
 #include "ops/knn_engine.hpp"
 #include "ops/knn_plan.hpp"
+#include "ops/row_filter.hpp"
 #include "ops/streamed_search.hpp"
 #include "search/device_threads.hpp"
+#include "search/filtered_search.hpp"
 #include "search/held_share.hpp"
+#include "search/range_search.hpp"
 #include "search/search_base.hpp"
 #include "vecaccel/error.hpp"
 #include "vecaccel/flat_index.hpp"
@@ -96,6 +99,18 @@ void check_request(std::span<Context* const> devices, const SearchBase& base,
   check_k(k, "search");
 }
 
+}  // namespace
+
+void search_index_metric(const FlatIndex& index, Metric metric) {
+  if (metric != index.metric()) {
+    throw Error(Errc::invalid_argument,
+                "search: a FlatIndex of metric " + std::string(to_string(index.metric())) +
+                    " searched for metric " + std::string(to_string(metric)));
+  }
+}
+
+namespace {
+
 /// Everything a run of the devices' shares reads; parts come out labelled by base rows.
 struct ShareRun {
   std::span<Context* const> devices;
@@ -112,6 +127,15 @@ struct ShareRun {
   }
 };
 
+/// Labels [first, first + rows) of `filter` as labels from 0.
+IdFilter share_filter(const IdFilter& filter, std::size_t first, std::size_t rows) {
+  const RowFilter allowed = RowFilter::of_positions(filter, rows, static_cast<std::int64_t>(first));
+  std::vector<std::uint64_t> words((rows + 63) / 64, 0);
+  for (const std::size_t r : allowed.allowed_rows())
+    words[r / 64] |= std::uint64_t{1} << (r % 64);
+  return IdFilter::bitset(words, rows);
+}
+
 std::vector<KnnResult> run_streamed(const ShareRun& run) {
   std::vector<KnnResult> parts(run.plan.shares.size());
   run_per_device(parts.size(), run.options.stop, [&](std::size_t i, std::stop_token stop) {
@@ -125,7 +149,8 @@ std::vector<KnnResult> run_streamed(const ShareRun& run) {
                           },
                       .memory_budget = run.plan.shares[i].memory_budget,
                       .first_row = run.first_label(i),
-                      .row_count = run.plan.shares[i].rows});
+                      .row_count = run.plan.shares[i].rows,
+                      .filter = run.options.filter});
   });
   return parts;
 }
@@ -140,6 +165,12 @@ std::vector<KnnResult> run_held(const ShareRun& run, Clock::duration& upload_tim
   };
   std::vector<std::optional<FlatIndex>> indexes(count);
   std::vector<KnnResult> parts(count);
+  // A share's index labels its rows from 0: its filter is the caller's moved there.
+  std::vector<std::optional<IdFilter>> filters(count);
+  if (run.options.filter) {
+    for (std::size_t i = 0; i < count; ++i)
+      filters[i] = share_filter(*run.options.filter, run.first_label(i), run.plan.shares[i].rows);
+  }
   try {
     const auto start = Clock::now();
     run_per_device(count, run.options.stop, [&](std::size_t i, std::stop_token stop) {
@@ -155,7 +186,8 @@ std::vector<KnnResult> run_held(const ShareRun& run, Clock::duration& upload_tim
       parts[i] = search_in_batches(
           *indexes[i], run.queries, run.k, std::max<std::size_t>(run.options.query_batch, 1),
           within(std::move(stop)),
-          [&run, i](std::size_t done) { run.progress.report(SearchPhase::searching, i, done); });
+          [&run, i](std::size_t done) { run.progress.report(SearchPhase::searching, i, done); },
+          filters[i] ? &*filters[i] : nullptr);
       for (std::int64_t& label : parts[i].labels) {
         if (label >= 0) label += static_cast<std::int64_t>(run.first_label(i));
       }
@@ -187,11 +219,7 @@ KnnResult merged(std::vector<KnnResult>& parts, const SearchBase& base,
 
 SearchResult search_index(const FlatIndex& index, MatrixView<const float> queries, std::size_t k,
                           Metric metric, const SearchOptions& options) {
-  if (metric != index.metric()) {
-    throw Error(Errc::invalid_argument,
-                "search: a FlatIndex of metric " + std::string(to_string(index.metric())) +
-                    " searched for metric " + std::string(to_string(metric)));
-  }
+  search_index_metric(index, metric);
   const auto start = Clock::now();
   ProgressSink progress(options, 1, index.size(), queries.rows());
   SearchResult out;
@@ -199,7 +227,8 @@ SearchResult search_index(const FlatIndex& index, MatrixView<const float> querie
   out.knn = search_in_batches(
       index, queries, k, std::max<std::size_t>(options.query_batch, 1),
       Deadline::after(options.timeout, options.stop),
-      [&](std::size_t done) { progress.report(SearchPhase::searching, 0, done); });
+      [&](std::size_t done) { progress.report(SearchPhase::searching, 0, done); },
+      options.filter ? &*options.filter : nullptr);
   out.search_time = Clock::now() - start;
   return out;
 }
@@ -227,6 +256,10 @@ SearchResult search(std::span<Context* const> devices, const SearchBase& base,
   check_queries(queries, metric);
   if (base.index() != nullptr)
     return detail::search_index(*base.index(), queries, k, metric, options);
+  if (options.filter) {
+    if (auto gathered = detail::search_gathered(devices, base, queries, k, metric, options))
+      return std::move(*gathered);
+  }
   const auto start = detail::Clock::now();
   SearchResult out;
   out.plan = plan_search({.rows = base.rows(),
@@ -252,6 +285,44 @@ SearchResult search(Context& context, const SearchBase& base, MatrixView<const f
                     std::size_t k, Metric metric, const SearchOptions& options) {
   Context* const devices[] = {&context};
   return search(devices, base, queries, k, metric, options);
+}
+
+RangeResult range_search(std::span<Context* const> devices, const SearchBase& base,
+                         MatrixView<const float> queries, double radius, Metric metric,
+                         const SearchOptions& options, std::size_t max_results) {
+  if (const FlatIndex* index = base.index()) {
+    const ExecuteOptions run{.timeout = options.timeout, .stop = options.stop};
+    detail::search_index_metric(*index, metric);
+    return options.filter ? index->range_search(queries, radius, *options.filter, max_results, run)
+                          : index->range_search(queries, radius, max_results, run);
+  }
+  detail::check_request(devices, base, queries, 1);
+  check_queries(queries, metric);
+  const detail::RangeSource source{
+      .queries = queries.rows(),
+      .rows = base.rows(),
+      .knn =
+          [&](std::span<const std::size_t> picked, std::size_t k) {
+            std::vector<float> some;
+            for (const std::size_t q : picked)
+              some.insert(some.end(), queries.row(q).begin(), queries.row(q).end());
+            const MatrixView<const float> subset(std::span<const float>(some), picked.size(),
+                                                 queries.dim());
+            return search(devices, base, subset, k, metric, options).knn;
+          },
+      .exact =
+          [&](std::size_t q, std::int64_t label) {
+            return detail::direct_distance(queries.row(q),
+                                           base.row(static_cast<std::size_t>(label)), metric);
+          }};
+  return detail::range_by_knn(source, radius, metric, max_results);
+}
+
+RangeResult range_search(Context& context, const SearchBase& base, MatrixView<const float> queries,
+                         double radius, Metric metric, const SearchOptions& options,
+                         std::size_t max_results) {
+  Context* const devices[] = {&context};
+  return range_search(devices, base, queries, radius, metric, options, max_results);
 }
 
 std::vector<double> exact_values(const KnnResult& part, MatrixView<const float> queries,

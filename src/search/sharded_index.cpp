@@ -164,30 +164,61 @@ class ShardedIndexImpl {
     rethrow_first(errors);
   }
 
-  KnnResult search(std::span<const float> queries, std::size_t k,
-                   const ExecuteOptions& options) const {
+  KnnResult search(std::span<const float> queries, std::size_t k, const ExecuteOptions& options,
+                   const IdFilter* filter = nullptr) const {
     std::shared_lock lock(mutex_);
+    std::vector<IdFilter> shard_filters;
+    if (filter != nullptr) shard_filters = local_filters(*filter);
+    const std::span<const IdFilter> local = shard_filters;
     // Shards label rows by global row number (ties by row); callers see their ids, ties by id.
-    if (ids_.empty() || held_rows() == 0) return search_rows(queries, k, options);
+    if (ids_.empty() || held_rows() == 0) return search_rows(queries, k, options, local);
+    std::vector<std::size_t> labels = held_labels();
+    if (filter != nullptr) {
+      std::erase_if(labels, [&](std::size_t global) { return !filter->allows(ids_[global]); });
+    }
+    if (labels.empty()) return search_rows(queries, k, options, local);  // padding
     const LabelledRows rows{
-        .rows = held_rows(),
+        .rows = labels.size(),
         .ids = ids_,
         .ids_ascending = ids_ascending_,
         .search = [&](std::span<const float> some,
-                      std::size_t width) { return search_rows(some, width, options); },
-        .fetch = [&](std::span<const std::size_t> labels) { return fetch_rows(labels); },
-        .all_labels = [&] { return held_labels(); }};
+                      std::size_t width) { return search_rows(some, width, options, local); },
+        .fetch = [&](std::span<const std::size_t> globals) { return fetch_rows(globals); },
+        .all_labels = [&] { return labels; }};
     return search_ties_by_id(queries, dim_, k, metric_, rows);
   }
 
-  /// The search by global row number (ties by row), every shard searched at once and merged.
+  /// Per shard, the caller's filter over its local labels (ids by global row).
+  std::vector<IdFilter> local_filters(const IdFilter& filter) const {
+    std::vector<IdFilter> out;
+    for (const auto& shard : shards_) {
+      const std::size_t labels = shard->numbered();
+      std::vector<std::uint64_t> words((labels + 63) / 64, 0);
+      for (const Block& block : shard->blocks) {
+        for (std::size_t r = 0; r < block.count; ++r) {
+          const std::size_t global = block.global + r;
+          const auto id = ids_.empty() ? static_cast<std::int64_t>(global) : ids_[global];
+          if (filter.allows(id))
+            words[(block.local + r) / 64] |= std::uint64_t{1} << ((block.local + r) % 64);
+        }
+      }
+      out.push_back(IdFilter::bitset(words, labels));
+    }
+    return out;
+  }
+
+  /// The search by global row number (ties by row), every shard searched at once and merged;
+  /// shard s filtered by filters[s] where given.
   KnnResult search_rows(std::span<const float> queries, std::size_t k,
-                        const ExecuteOptions& options) const {
+                        const ExecuteOptions& options,
+                        std::span<const IdFilter> filters = {}) const {
     // The search's rule (run_per_device): the caller's stop reaches every shard, a failing one
     // stops the shards after it, and the error is the lowest shard's.
     std::vector<KnnResult> parts(shards_.size());
     run_per_device(shards_.size(), options.stop, [&](std::size_t s, std::stop_token stop) {
-      parts[s] = shards_[s]->index.search(queries, k, {.timeout = options.timeout, .stop = stop});
+      const ExecuteOptions shard_options{.timeout = options.timeout, .stop = stop};
+      parts[s] = filters.empty() ? shards_[s]->index.search(queries, k, shard_options)
+                                 : shards_[s]->index.search(queries, k, filters[s], shard_options);
       for (std::int64_t& label : parts[s].labels) {
         if (label >= 0)
           label =
@@ -438,6 +469,10 @@ void ShardedIndex::add_with_ids(std::span<const std::int8_t> vectors,
 KnnResult ShardedIndex::search(std::span<const float> queries, std::size_t k,
                                const ExecuteOptions& options) const {
   return impl_->search(queries, k, options);
+}
+KnnResult ShardedIndex::search(std::span<const float> queries, std::size_t k,
+                               const IdFilter& filter, const ExecuteOptions& options) const {
+  return impl_->search(queries, k, options, &filter);
 }
 std::size_t ShardedIndex::remove_ids(std::span<const std::int64_t> ids) {
   return impl_->remove_ids(ids);
