@@ -47,18 +47,6 @@ std::size_t checked_dim(std::size_t dim) {
   return dim;
 }
 
-/// Index of the first negative id, or ids.size(). Ids must be >= 0: -1 labels padding in
-/// results, and a caller's -1 would be indistinguishable from "no neighbour".
-std::size_t first_negative(std::span<const std::int64_t> ids) {
-  return static_cast<std::size_t>(
-      std::find_if(ids.begin(), ids.end(), [](std::int64_t id) { return id < 0; }) - ids.begin());
-}
-
-std::string negative_id_text(std::size_t row, std::int64_t id) {
-  return "row " + std::to_string(row) + " has id " + std::to_string(id) +
-         "; ids must be >= 0 (-1 labels padding in results)";
-}
-
 /// first, first + 1, ..., first + count - 1: the ids add() gives.
 std::vector<std::int64_t> positions(std::size_t first, std::size_t count) {
   std::vector<std::int64_t> out(count);
@@ -114,10 +102,8 @@ class FlatIndexImpl {
       throw Error(Errc::invalid_argument, "FlatIndex::add_with_ids: " + std::to_string(ids.size()) +
                                               " ids for " + std::to_string(n) + " vectors");
     }
-    if (const std::size_t row = first_negative(ids); row < ids.size()) {
-      throw Error(Errc::invalid_argument,
-                  "FlatIndex::add_with_ids: " + negative_id_text(row, ids[row]));
-    }
+    if (const auto problem = negative_id_problem(ids))
+      throw Error(Errc::invalid_argument, "FlatIndex::add_with_ids: " + *problem);
     std::unique_lock lock(mutex_);
     if (n == 0) return;
     append_locked(vectors, ids, with_ids);
@@ -312,10 +298,8 @@ class FlatIndexImpl {
   void load_from(FlatIndexReader& reader, const std::filesystem::path& path) {
     const std::vector<std::int64_t> ids = reader.read_ids();
     // Only a crafted file holds one (add_with_ids refuses them), but the checksum cannot tell.
-    if (const std::size_t row = first_negative(ids); row < ids.size()) {
-      throw Error(Errc::io_error,
-                  "cannot load index '" + path.string() + "': " + negative_id_text(row, ids[row]));
-    }
+    if (const auto problem = negative_id_problem(ids))
+      throw Error(Errc::io_error, "cannot load index '" + path.string() + "': " + *problem);
     const bool positional = ids == positions(0, ids.size());
     const std::size_t row_bytes = dim_ * element_size(type_);
     const std::size_t slice_rows = std::max<std::size_t>(1, kLoadSliceBytes / row_bytes);

@@ -157,6 +157,14 @@ class TieOrder {
 
 }  // namespace
 
+std::optional<std::string> negative_id_problem(std::span<const std::int64_t> ids) {
+  const auto negative =
+      std::find_if(ids.begin(), ids.end(), [](std::int64_t id) { return id < 0; });
+  if (negative == ids.end()) return std::nullopt;
+  return "row " + std::to_string(negative - ids.begin()) + " has id " + std::to_string(*negative) +
+         "; ids must be >= 0 (-1 labels padding in results)";
+}
+
 bool ids_ascend(std::span<const std::int64_t> ids, std::size_t appended_from,
                 bool ascending_before) {
   if (!ascending_before) return false;

@@ -9,7 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "vecaccel/metric.hpp"
@@ -32,6 +34,10 @@ struct LabelledRows {
   /// Every row label (only when very many rows tie at the k-th place: id_order.cpp).
   std::function<std::vector<std::size_t>()> all_labels;
 };
+
+/// "row R has id I; ids must be >= 0 ..." for the first negative id of `ids`, or nothing: -1
+/// labels padding in results, and a caller's -1 would be indistinguishable from it.
+std::optional<std::string> negative_id_problem(std::span<const std::int64_t> ids);
 
 /// Whether `ids` never descend, given that ids[0, appended_from) did when `ascending_before`:
 /// only the appended ids (and the one before them) are read.

@@ -343,13 +343,8 @@ class ShardedIndexImpl {
                   "ShardedIndex::add_with_ids: " + std::to_string(ids.size()) + " ids for " +
                       std::to_string(rows) + " vectors");
     }
-    const auto negative =
-        std::find_if(ids.begin(), ids.end(), [](std::int64_t id) { return id < 0; });
-    if (negative == ids.end()) return;
-    throw Error(Errc::invalid_argument, "ShardedIndex::add_with_ids: row " +
-                                            std::to_string(negative - ids.begin()) + " has id " +
-                                            std::to_string(*negative) +
-                                            "; ids must be >= 0 (-1 labels padding in results)");
+    if (const auto problem = negative_id_problem(ids))
+      throw Error(Errc::invalid_argument, "ShardedIndex::add_with_ids: " + *problem);
   }
 
   std::size_t held_rows() const {
