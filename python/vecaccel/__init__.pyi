@@ -68,6 +68,13 @@ class FlatIndex:
         """Counts over this index's searches: searches, queries, second_pass_queries (queries
         re-screened over more candidates after a failed certificate) and direct_pass_queries."""
     @property
+    def coalescing_window(self) -> float:
+        """Seconds a search of few queries may wait for concurrent searches from other threads
+        to share one scan of the base (default 0.0005; 0 turns this off; at most 3600). A search
+        alone never waits; each caller gets its own results, timeout and errors."""
+    @coalescing_window.setter
+    def coalescing_window(self, seconds: float) -> None: ...
+    @property
     def device_bytes(self) -> int:
         """Bytes of GPU memory the index's rows take (rows, norms, float16 copy)."""
     @property
