@@ -7,23 +7,10 @@ bench_gemm's do. Median of --repeat CUDA-event-timed runs after a warm-up.
 """
 import argparse
 import json
-import statistics
 
 import torch
 
-
-def timed(fn, repeat):
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeat):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+from torch_knn import time_ms  # the same CUDA-event median as the kNN peer
 
 
 def product(a, b):
@@ -56,7 +43,7 @@ def main():
             torch.backends.cuda.matmul.allow_tf32 = tf32
             a = torch.rand((m, k), device="cuda", dtype=dtype) * 2 - 1
             b = torch.rand((n, k), device="cuda", dtype=dtype) * 2 - 1
-            ms = timed(product(a, b), args.repeat)
+            ms = time_ms(product(a, b), args.repeat)
             print(f"{m:6d} x {n:8d} x {k:5d}  torch {name:5s} {ms:9.3f} ms "
                   f"{flop / ms / 1e9:8.1f} TFLOP/s")
             rows.append({"m": m, "n": n, "k": k, "peer": name, "ms": ms,
