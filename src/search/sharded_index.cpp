@@ -249,7 +249,7 @@ class ShardedIndexImpl {
       }
     }
     // Each shard's index labels its rows by local row (add() numbering): remove those.
-    const auto errors = run_on_shards(shards_.size(), [&](std::size_t s) {
+    const auto errors = run_each(shards_.size(), [&](std::size_t s) {
       if (!locals[s].empty()) shards_[s]->index.remove_ids(locals[s]);
     });
     std::size_t count = 0;
