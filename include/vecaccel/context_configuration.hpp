@@ -20,7 +20,7 @@ struct ContextConfiguration {
   std::size_t max_buffers_per_size = 10;
   std::string command_queue_label = "vecaccel";
   /// Submissions in flight on the context's queue at most (back-pressure beyond). A thread in
-  /// execute_and_wait holds one until its operation completes. ARCHITECTURE.md's 3: on an H200,
+  /// execute_and_wait holds one until its operation completes. docs/architecture.md's 3: on an H200,
   /// 8 threads of small operations ran at 93-101k ops/s with 3, 8, 16 or 64 (BENCHMARKS.md).
   std::uint32_t max_command_buffer_count = 3;
   /// Buffers the context's residency set may hold.

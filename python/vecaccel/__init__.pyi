@@ -63,6 +63,12 @@ class FlatIndex:
     def dim(self) -> int:
         """Vector dimension."""
     @property
+    def d(self) -> int:
+        """Vector dimension (FAISS's name)."""
+    @property
+    def is_trained(self) -> bool:
+        """Always True: an exact flat index needs no training (FAISS's flag)."""
+    @property
     def metric(self) -> str:
         """'l2', 'inner_product', 'cosine', 'l1' or 'linf'."""
     @property
@@ -99,7 +105,7 @@ def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
     """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy."""
 
 def write_vectors(path: _Path, array: npt.ArrayLike) -> None:
-    """(n, d) as float32 to .fvecs or .npy, atomically."""
+    """(n, d) as float32 to .fvecs, .fbin or .npy (by the extension), atomically."""
 
 def read_ids(path: _Path) -> npt.NDArray[np.int32]:
     """(n, k) int32 from .ivecs or .npy."""
