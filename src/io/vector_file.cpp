@@ -281,6 +281,11 @@ VectorFileFormat format_from_path(const std::filesystem::path& path) {
 }
 
 Matrix<float> read_vectors(const std::filesystem::path& path, const ProgressCallback& progress) {
+  if (format_from_path(path) == VectorFileFormat::ibin) {
+    fail(Errc::invalid_argument, path.string(),
+         "an .ibin holds ground truth (int32 ids, then float32 distances), not vectors: read "
+         "it with read_ids or read_ground_truth");
+  }
   return read_any<float>(path, progress);
 }
 
