@@ -163,12 +163,13 @@ class Bench {
         {HalfCoopShape::q128_b256, "half copies 128x256"},
         {HalfCoopShape::q128_b256_k16, "half copies 128x256 k16, 2 stages"},
         {HalfCoopShape::q256_b128, "half copies 256x128"}};
-    for (const auto& [shape, name] : shapes) {
+    for (const auto& entry : shapes) {  // no structured binding: clang 14 cannot capture one
+      const HalfCoopShape shape = entry.first;
       const double ms =
           time(s, slice, repeat, [&](ComputeEncoder& e, std::uint32_t c, std::uint32_t n) {
             encode_distances_half_coop(device_, e, args(c, n, true), shape);
           });
-      report(name, ms, last, std::min(slice, s.n - last));
+      report(entry.second, ms, last, std::min(slice, s.n - last));
     }
     if (s.m > unique_rows) return;  // the float32 queries are the distinct rows only
     // The float32 base holds the distinct rows only: every slice reads them from row 0.

@@ -989,6 +989,13 @@ TEST_F(CliShards, DevicesThatAreNoDeviceIndexAreAUsageError) {
                     "--devices", devices},
                    2, {"--devices", "not a device index"});
   }
+  // The valid range is stated, not computed on the reader: "0..1 - 1" said one device.
+  const std::size_t n = Device::enumerate().size();
+  expect_failure({"search", "--base", data("base.npy"), "--query", data("query.npy"), "-k", "3",
+                  "--devices", count},
+                 2,
+                 {n == 1 ? std::string("this machine has one device, index 0")
+                         : "indices 0 to " + std::to_string(n - 1)});
 }
 
 #ifdef VECACCEL_CLI_WITHOUT_MPI

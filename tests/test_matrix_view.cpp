@@ -94,3 +94,31 @@ TEST(MatrixView, KnnAndDistancesRefuseQueriesAndBaseOfDifferentDimensions) {
   EXPECT_EQ(ops::distances(context, same, base_rows, Metric::l2),
             ops::distances(context, same.data(), base, 6, Metric::l2));
 }
+
+TEST(MatrixView, AddWithIdsAndAShardedIndexRefuseAnotherDimensionAndAddNothing) {
+  Context context;
+  FlatIndex index(context, 96, Metric::l2);
+  const std::vector<float> rows = ramp(3 * 128);  // 4 rows of 96, read as a span
+  const std::vector<std::int64_t> ids{7, 8, 9};
+  const Error e = expect_error(Errc::invalid_argument, [&] {
+    index.add_with_ids(MatrixView<const float>(rows, 3, 128), ids);
+  });
+  EXPECT_TRUE(mentions(e, "vectors have dim 128, the index has dim 96")) << e.what();
+  EXPECT_EQ(index.size(), 0u);
+  index.add_with_ids(MatrixView<const float>(std::span(rows).first(3 * 96), 3, 96), ids);
+  EXPECT_EQ(index.size(), 3u);
+
+  const std::vector<std::uint32_t> two{0, 0};
+  ShardedIndex sharded(two, 96, Metric::l2);
+  expect_error(Errc::invalid_argument, [&] { sharded.add(MatrixView<const float>(rows, 3, 128)); });
+  expect_error(Errc::invalid_argument,
+               [&] { sharded.add_with_ids(MatrixView<const float>(rows, 3, 128), ids); });
+  EXPECT_EQ(sharded.size(), 0u);
+  sharded.add_with_ids(MatrixView<const float>(std::span(rows).first(3 * 96), 3, 96), ids);
+  const Error q = expect_error(Errc::invalid_argument, [&] {
+    sharded.search(MatrixView<const float>(std::span(rows).first(128), 1, 128), 1);
+  });
+  EXPECT_TRUE(mentions(q, "queries have dim 128, the index has dim 96")) << q.what();
+  const KnnResult r = sharded.search(MatrixView<const float>(std::span(rows).first(96), 1, 96), 1);
+  EXPECT_EQ(r.labels, std::vector<std::int64_t>{7});  // query = row 0 = id 7
+}

@@ -703,6 +703,15 @@ TEST_F(VectorFileTest, GroundTruthRoundTripsAndItsIdsReadAsIds) {
   EXPECT_EQ(parse_ids(bytes, VectorFileFormat::ibin, "gt.ibin"), truth.ids);
 }
 
+TEST_F(VectorFileTest, ReadingGroundTruthAsVectorsSaysWhatTheFileHoldsAndWhatReadsIt) {
+  write_ground_truth(path("gt.ibin"), GroundTruth{make_ids(3, 2), make_floats(3, 2)});
+  const std::string message =
+      error_of(Errc::invalid_argument, [&] { read_vectors(path("gt.ibin")); });
+  EXPECT_NE(message.find("gt.ibin"), std::string::npos) << message;
+  EXPECT_NE(message.find("ground truth"), std::string::npos) << message;
+  EXPECT_NE(message.find("read_ids"), std::string::npos) << message;
+}
+
 TEST_F(VectorFileTest, MalformedBinFilesNameTheirNumbers) {
   const auto msg = [&](const Bytes& bytes, VectorFileFormat format) {
     return error_of(Errc::io_error, [&] { parse_f(bytes, format, "b"); });

@@ -21,8 +21,8 @@ struct ContextConfiguration {
   /// The first queue's label; further queues are "<label> #1", "<label> #2", ...
   std::string command_queue_label = "vecaccel";
   /// Submissions in flight on each of the context's queues at most (back-pressure beyond). A
-  /// thread in execute_and_wait holds one until its operation completes. ARCHITECTURE.md's 3: on
-  /// an H200, 8 threads of small operations on one queue ran at 93-101k ops/s with 3, 8, 16 or
+  /// thread in execute_and_wait holds one until its operation completes. docs/architecture.md's 3:
+  /// on an H200, 8 threads of small operations on one queue ran at 93-101k ops/s with 3, 8, 16 or
   /// 64 (BENCHMARKS.md): the queue itself, not the cap, was the limit.
   std::uint32_t max_command_buffer_count = 3;
   /// Command queues the Context submits through (Metal 4 lets one device feed several), each

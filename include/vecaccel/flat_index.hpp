@@ -92,6 +92,11 @@ class FlatIndex {
   void add_with_ids(std::span<const float> vectors, std::span<const std::int64_t> ids);
   void add_with_ids(std::span<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
   void add_with_ids(std::span<const std::int8_t> vectors, std::span<const std::int64_t> ids);
+  /// As add_with_ids(span, ids), with the rows' shape stated: invalid_argument naming both
+  /// dimensions when vectors.dim() != dim(), and nothing is added.
+  void add_with_ids(MatrixView<const float> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(MatrixView<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(MatrixView<const std::int8_t> vectors, std::span<const std::int64_t> ids);
   /// queries holds nq x dim floats; any k >= 1 (past size() rows, results are padded with
   /// label -1 and the worst distance). options.stop is checked between
   /// query batches and while waiting (Errc::cancelled); options.timeout bounds the whole call

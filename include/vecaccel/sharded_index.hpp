@@ -24,6 +24,7 @@
 #include "vecaccel/context_configuration.hpp"
 #include "vecaccel/element_type.hpp"
 #include "vecaccel/id_filter.hpp"
+#include "vecaccel/matrix_view.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -77,6 +78,16 @@ class ShardedIndex {
   /// Filtered: as FlatIndex's filtered search, over the labels the index gives (add()'s
   /// global rows or the caller's ids); each shard gathers or masks its allowed rows.
   KnnResult search(std::span<const float> queries, std::size_t k, const IdFilter& filter,
+                   const ExecuteOptions& options = {}) const;
+  /// The same with the rows' shape stated, as FlatIndex's MatrixView overloads:
+  /// invalid_argument naming both dimensions when the view's dim() != dim(), nothing done.
+  void add(MatrixView<const float> vectors);
+  void add(MatrixView<const std::uint8_t> vectors);
+  void add(MatrixView<const std::int8_t> vectors);
+  void add_with_ids(MatrixView<const float> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(MatrixView<const std::uint8_t> vectors, std::span<const std::int64_t> ids);
+  void add_with_ids(MatrixView<const std::int8_t> vectors, std::span<const std::int64_t> ids);
+  KnnResult search(MatrixView<const float> queries, std::size_t k,
                    const ExecuteOptions& options = {}) const;
   /// As FlatIndex::remove_ids: removes every row whose label is in `ids` from the shard
   /// holding it (each shard compacts its rows on its GPU) and returns how many went; the

@@ -1,6 +1,6 @@
 // vecaccel._vecaccel: the Python binding of the C++ library.
 //
-// Thin by design (ARCHITECTURE.md §6): it converts arrays (zero-copy where the input already is
+// Thin by design (docs/architecture.md): it converts arrays (zero-copy where the input already is
 // C-contiguous float32), releases the GIL while the library works, turns Ctrl-C into a stop
 // request and vecaccel::Error into vecaccel.Error. Every decision about vectors is the
 // library's. The user-facing documentation is in the docstrings and vecaccel/__init__.pyi.
@@ -543,6 +543,12 @@ PYBIND11_MODULE(_vecaccel, m) {
       .def_property_readonly(
           "dim", [](const PyFlatIndex& s) { return s.index.dim(); }, "Vector dimension.")
       .def_property_readonly(
+          "d", [](const PyFlatIndex& s) { return s.index.dim(); },
+          "Vector dimension (FAISS's name).")
+      .def_property_readonly(
+          "is_trained", [](const PyFlatIndex&) { return true; },
+          "Always True: an exact flat index needs no training (FAISS's flag).")
+      .def_property_readonly(
           "metric", [](const PyFlatIndex& s) { return std::string(to_string(s.index.metric())); },
           "'l2', 'inner_product', 'cosine', 'l1' or 'linf'.")
       .def_property_readonly(
@@ -619,8 +625,8 @@ PYBIND11_MODULE(_vecaccel, m) {
       "('<f4', C order), the formats the vecaccel CLI reads, or an ann-benchmarks HDF5 dataset: "
       "'f.hdf5' (its train) or 'f.hdf5:name'.");
   m.def("write_vectors", &write_float_file, "path"_a, "array"_a,
-        "Writes a (n, d) array as float32 to .fvecs or .npy (atomically: the old file stays on "
-        "any failure).");
+        "Writes a (n, d) array as float32 to .fvecs, .fbin or .npy, chosen by the extension "
+        "(atomically: the old file stays on any failure).");
   m.def(
       "read_ids",
       [](const std::filesystem::path& path) {

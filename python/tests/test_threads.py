@@ -139,11 +139,12 @@ def test_the_gil_is_released_while_a_search_runs(big, search_on_main_thread):
     assert counted > 0.05 * counting_rate() * seconds
 
 
-def interrupt_once_running(context):
-    """Ctrl-C as the signal handler sees it, once the context has submitted GPU work (the search
-    is running), not after a fixed delay: on a fast machine the search ended before a 0.2 s timer
-    fired (pytest: DID NOT RAISE)."""
-    submitted = context.stats()["operations"]
+def interrupt_once_running(context, submitted):
+    """Ctrl-C as the signal handler sees it, once the context has submitted GPU work beyond
+    `submitted` (the search is running), not after a fixed delay: on a fast machine the search
+    ended before a 0.2 s timer fired. `submitted` is counted by the caller before the search
+    starts: read here, on a loaded machine this thread could first run after the search's last
+    submission, wait for a change that never came, and the search ended (DID NOT RAISE)."""
     while context.stats()["operations"] == submitted:
         time.sleep(0.001)
     _thread.interrupt_main()
@@ -154,7 +155,9 @@ def test_ctrl_c_stops_a_running_search_and_the_index_stays_usable(big):
     D_before, I_before = index.search(queries[:3], 10)
     # Many query batches: the stop is noticed between batches, long before the last.
     many = np.tile(queries, (5, 1))
-    interrupter = threading.Thread(target=interrupt_once_running, args=(index.context,))
+    submitted = index.context.stats()["operations"]
+    interrupter = threading.Thread(target=interrupt_once_running,
+                                   args=(index.context, submitted))
     interrupter.start()
     with pytest.raises(KeyboardInterrupt) as interrupt:
         index.search(many, 10)

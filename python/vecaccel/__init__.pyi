@@ -110,6 +110,12 @@ class FlatIndex:
     def dim(self) -> int:
         """Vector dimension."""
     @property
+    def d(self) -> int:
+        """Vector dimension (FAISS's name)."""
+    @property
+    def is_trained(self) -> bool:
+        """Always True: an exact flat index needs no training (FAISS's flag)."""
+    @property
     def metric(self) -> str:
         """'l2', 'inner_product', 'cosine', 'l1' or 'linf'."""
     @property
@@ -182,7 +188,7 @@ def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
     'f.hdf5' (its `train`) or 'f.hdf5:name' (where no file of the whole name exists)."""
 
 def write_vectors(path: _Path, array: npt.ArrayLike) -> None:
-    """(n, d) as float32 to .fvecs or .npy, atomically."""
+    """(n, d) as float32 to .fvecs, .fbin or .npy (by the extension), atomically."""
 
 def read_ids(path: _Path) -> npt.NDArray[np.int32]:
     """(n, k) int32 from .ivecs or .npy, or an HDF5 dataset ('f.hdf5': its `neighbors`)."""

@@ -286,6 +286,11 @@ Matrix<float> read_vectors(const std::filesystem::path& path, const ProgressCall
     return detail::read_hdf5_vectors({.path = hdf5->file, .image = {}},
                                      hdf5->dataset.empty() ? "train" : hdf5->dataset);
   }
+  if (format_from_path(path) == VectorFileFormat::ibin) {
+    fail(Errc::invalid_argument, path.string(),
+         "an .ibin holds ground truth (int32 ids, then float32 distances), not vectors: read "
+         "it with read_ids or read_ground_truth");
+  }
   return read_any<float>(path, progress);
 }
 

@@ -64,7 +64,8 @@ void read_back_slices(Context& context, const Buffer& buffer, std::size_t rows,
 std::vector<float> widen_on_host(ElementType type, std::span<const std::byte> bytes) {
   if (type == ElementType::float32) {
     std::vector<float> out(bytes.size() / sizeof(float));
-    std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+    // No rows (reconstruct of none): both pointers may be null, which memcpy may not take.
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
     return out;
   }
   std::vector<float> out(bytes.size());

@@ -613,6 +613,20 @@ void FlatIndex::add_with_ids(std::span<const std::int8_t> vectors,
                              std::span<const std::int64_t> ids) {
   impl_->add(detail::rows_in_memory(vectors, impl_->dim()), ids, true);
 }
+void FlatIndex::add_with_ids(MatrixView<const float> vectors, std::span<const std::int64_t> ids) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add_with_ids(vectors.data(), ids);
+}
+void FlatIndex::add_with_ids(MatrixView<const std::uint8_t> vectors,
+                             std::span<const std::int64_t> ids) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add_with_ids(vectors.data(), ids);
+}
+void FlatIndex::add_with_ids(MatrixView<const std::int8_t> vectors,
+                             std::span<const std::int64_t> ids) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add_with_ids(vectors.data(), ids);
+}
 KnnResult FlatIndex::search(std::span<const float> queries, std::size_t k,
                             const ExecuteOptions& options) const {
   return impl_->search(queries, k, options);

@@ -1,6 +1,6 @@
 #pragma once
 // Time limits of library work. The context's default_timeout is for the caller's own
-// execute()/execute_and_wait() calls (ARCHITECTURE.md §3): a search over a billion rows takes
+// execute()/execute_and_wait() calls (docs/architecture.md): a search over a billion rows takes
 // minutes, so searches and the uploads, copies and downloads the library runs for the caller
 // have no limit unless the caller gives one (ExecuteOptions::timeout).
 

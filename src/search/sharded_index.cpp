@@ -469,6 +469,38 @@ KnnResult ShardedIndex::search(std::span<const float> queries, std::size_t k,
                                const IdFilter& filter, const ExecuteOptions& options) const {
   return impl_->search(queries, k, options, &filter);
 }
+void ShardedIndex::add(MatrixView<const float> vectors) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add(vectors.data());
+}
+void ShardedIndex::add(MatrixView<const std::uint8_t> vectors) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add(vectors.data());
+}
+void ShardedIndex::add(MatrixView<const std::int8_t> vectors) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add(vectors.data());
+}
+void ShardedIndex::add_with_ids(MatrixView<const float> vectors,
+                                std::span<const std::int64_t> ids) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add_with_ids(vectors.data(), ids);
+}
+void ShardedIndex::add_with_ids(MatrixView<const std::uint8_t> vectors,
+                                std::span<const std::int64_t> ids) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add_with_ids(vectors.data(), ids);
+}
+void ShardedIndex::add_with_ids(MatrixView<const std::int8_t> vectors,
+                                std::span<const std::int64_t> ids) {
+  detail::check_same_dim(vectors.dim(), dim(), "vectors", "the index");
+  add_with_ids(vectors.data(), ids);
+}
+KnnResult ShardedIndex::search(MatrixView<const float> queries, std::size_t k,
+                               const ExecuteOptions& options) const {
+  detail::check_same_dim(queries.dim(), dim(), "queries", "the index");
+  return search(queries.data(), k, options);
+}
 std::size_t ShardedIndex::remove_ids(std::span<const std::int64_t> ids) {
   return impl_->remove_ids(ids);
 }
