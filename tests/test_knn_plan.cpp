@@ -430,6 +430,9 @@ TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
   caps.shader_float16 = true;
   KnnShape shape{1'000'000, 128, 1000, 10, Metric::l2, 1 << 22};
   shape.half_copy = true;
+  EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
+      << "opt-in (VECACCEL_KNN_SCREEN=float16-copies) until measured on a GPU";
+  shape.least_precise = ScreenPrecision::half_copies;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "at any dimension: no conversion on load, half the bytes";
   shape.queries = 16;
@@ -442,10 +445,17 @@ TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
   EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "the kernel's 16-byte loads take eight float16 elements";
   shape.dim = 128;
+  shape.half_copy = false;
+  EXPECT_EQ(
+      plan_knn({1'000'000, 768, 1000, 10, Metric::l2, 1 << 22, ScreenPrecision::half_copies}, caps)
+          .precision,
+      ScreenPrecision::float16)
+      << "no copy: the float32-operand tensor-core kernel";
+  shape.half_copy = true;
   shape.least_precise = ScreenPrecision::float16x3;
   EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "the re-screen of queries the copies left uncertified";
-  shape.least_precise = ScreenPrecision::float16;
+  shape.least_precise = ScreenPrecision::half_copies;
   EXPECT_NE(plan_knn(shape, cpu_like()).precision, ScreenPrecision::half_copies)
       << "no cooperative matrices";
 }

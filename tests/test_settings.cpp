@@ -96,6 +96,8 @@ TEST(Settings, WellFormedValuesAreRead) {
   EXPECT_EQ(detail::spin_setting(), std::chrono::microseconds(1'000'000));
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16x3);
   EXPECT_TRUE(detail::knn_trace_setting());
+  ScopedEnv copies("VECACCEL_KNN_SCREEN", "float16-copies");
+  EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16_copies);
 }
 
 TEST(Settings, AMalformedValueIsAnErrorNamingTheVariableAndItsText) {

@@ -42,6 +42,8 @@ ScreenPrecision least_precise_screen() {
       return ScreenPrecision::float16x3;
     case LeastPreciseScreen::float16:
       return ScreenPrecision::float16;
+    case LeastPreciseScreen::float16_copies:
+      return ScreenPrecision::half_copies;
   }
   return ScreenPrecision::float16;
 }

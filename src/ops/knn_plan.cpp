@@ -177,18 +177,21 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
       fused_knn_supported(
           caps, screen_candidates(shape.k, shape.base_rows, shape.dim, ScreenPrecision::float32),
           dim);
-  const bool tensor_cores_allowed = products && (shape.least_precise == ScreenPrecision::float16 ||
-                                                 shape.least_precise == ScreenPrecision::float16x3);
-  const bool half_copy_allowed = products && (shape.least_precise == ScreenPrecision::float16 ||
-                                              shape.least_precise == ScreenPrecision::half_base);
-  if (shape.queries > small_query_limit && shape.half_copy && products &&
-      shape.least_precise == ScreenPrecision::float16 && half_coop_distances_supported(caps, dim)) {
+  // half_copies is the least precise of all: it allows every screen below it too.
+  const ScreenPrecision least = shape.least_precise;
+  const bool all_allowed = least == ScreenPrecision::half_copies;
+  const bool tensor_cores_allowed = products && (all_allowed || least == ScreenPrecision::float16 ||
+                                                 least == ScreenPrecision::float16x3);
+  const bool half_copy_allowed = products && (all_allowed || least == ScreenPrecision::float16 ||
+                                              least == ScreenPrecision::half_base);
+  if (shape.queries > small_query_limit && shape.half_copy && products && all_allowed &&
+      half_coop_distances_supported(caps, dim)) {
     // Tensor cores over the base's float16 copy and the queries': no conversion on load, half
     // the bytes, at every dimension.
     p.precision = ScreenPrecision::half_copies;
   } else if (shape.queries > small_query_limit && tensor_cores_allowed &&
              coop_distances_supported(caps, dim) && (!blocked || dim >= coop_min_dim)) {
-    p.precision = shape.least_precise;
+    p.precision = all_allowed ? ScreenPrecision::float16 : least;
   } else if (!blocked && shape.half_copy && half_copy_allowed && half_copy_supported(caps, dim)) {
     // The streaming kernel reads the base's float16 copy: half the bytes of its rows.
     p.precision = ScreenPrecision::half_base;

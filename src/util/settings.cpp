@@ -81,9 +81,10 @@ std::optional<std::chrono::microseconds> spin_setting() {
 LeastPreciseScreen knn_screen_setting() {
   const auto text = read("VECACCEL_KNN_SCREEN");
   if (!text || *text == "float16") return LeastPreciseScreen::float16;
+  if (*text == "float16-copies") return LeastPreciseScreen::float16_copies;
   if (*text == "float16x3") return LeastPreciseScreen::float16x3;
   if (*text == "float32") return LeastPreciseScreen::float32;
-  throw malformed("VECACCEL_KNN_SCREEN", *text, "float16, float16x3 or float32");
+  throw malformed("VECACCEL_KNN_SCREEN", *text, "float16-copies, float16, float16x3 or float32");
 }
 
 bool knn_trace_setting() {

@@ -29,9 +29,12 @@ std::string pipeline_cache_directory();
 /// nullopt where unset or empty (the device's own default then applies).
 std::optional<std::chrono::microseconds> spin_setting();
 
-/// The least precise screen a search may use, VECACCEL_KNN_SCREEN=float16|float16x3|float32
-/// (default float16; docs/exactness.md): a diagnostic for comparing screens.
-enum class LeastPreciseScreen { float16, float16x3, float32 };
+/// The least precise screen a search may use,
+/// VECACCEL_KNN_SCREEN=float16-copies|float16|float16x3|float32 (default float16;
+/// docs/exactness.md): a diagnostic for comparing screens. float16-copies also lets query blocks
+/// use the tensor-core kernel over float16 copies, which stays opt-in until it has been measured
+/// on a GPU.
+enum class LeastPreciseScreen { float16_copies, float16, float16x3, float32 };
 LeastPreciseScreen knn_screen_setting();
 
 /// VECACCEL_KNN_TRACE=0|1 (default 0): each search's phases printed to stderr.
