@@ -21,6 +21,7 @@
 #include "ops/id_order.hpp"
 #include "ops/kernels.hpp"
 #include "ops/knn_engine.hpp"
+#include "ops/knn_result.hpp"
 #include "ops/row_compaction.hpp"
 #include "ops/row_filter.hpp"
 #include "ops/search_coalescer.hpp"
@@ -52,11 +53,6 @@ std::vector<std::int64_t> positions(std::size_t first, std::size_t count) {
   std::vector<std::int64_t> out(count);
   std::iota(out.begin(), out.end(), static_cast<std::int64_t>(first));
   return out;
-}
-
-float worst_distance(Metric metric) {
-  return smaller_is_better(metric) ? std::numeric_limits<float>::infinity()
-                                   : -std::numeric_limits<float>::infinity();
 }
 
 }  // namespace
@@ -172,7 +168,7 @@ class FlatIndexImpl {
     const RowFilter* allowed = rows_allowed ? &*rows_allowed : nullptr;
     if (rows_ == 0 || nq == 0 || (allowed != nullptr && allowed->allowed() == 0)) {
       check_finite(queries, dim_, "query");
-      return padding(nq, k);
+      return padded_result(nq, k, metric_);
     }
     // The engine labels rows by their global row number (ties by row); callers see their ids,
     // ties by id.
@@ -365,13 +361,6 @@ class FlatIndexImpl {
   RowFilter row_filter_locked(const IdFilter& filter) const {
     if (ids_.empty()) return RowFilter::of_positions(filter, rows_, 0);
     return RowFilter::of_ids(filter, rows_, [&](std::size_t r) { return ids_[r]; });
-  }
-
-  KnnResult padding(std::size_t rows, std::size_t k) const {
-    return {.rows = rows,
-            .k = k,
-            .distances = std::vector<float>(rows * k, worst_distance(metric_)),
-            .labels = std::vector<std::int64_t>(rows * k, -1)};
   }
 
   /// Appends rows, checking them as they are staged. On failure the index is left as it was

@@ -12,6 +12,7 @@
 #include "certificate.hpp"
 #include "kernels.hpp"
 #include "knn_batch.hpp"
+#include "knn_result.hpp"
 #include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
@@ -70,29 +71,6 @@ const char* selection_name(const KnnPlan& plan) {
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-KnnResult padding(std::size_t rows, std::size_t k, Metric metric) {
-  KnnResult r{rows, k, {}, {}};
-  const float worst = smaller_is_better(metric) ? std::numeric_limits<float>::infinity()
-                                                : -std::numeric_limits<float>::infinity();
-  r.distances.assign(rows * k, worst);
-  r.labels.assign(rows * k, -1);
-  return r;
-}
-
-/// `result` with its rows padded to k columns.
-KnnResult widened(const KnnResult& result, std::size_t k, Metric metric) {
-  KnnResult wide = padding(result.rows, k, metric);
-  for (std::size_t r = 0; r < result.rows; ++r) {
-    const auto from = static_cast<std::ptrdiff_t>(r * result.k);
-    const auto to = static_cast<std::ptrdiff_t>(r * k);
-    std::copy_n(result.distances.begin() + from, result.k, wide.distances.begin() + to);
-    std::copy_n(result.labels.begin() + from, result.k, wide.labels.begin() + to);
-  }
-  wide.second_pass_queries = result.second_pass_queries;
-  wide.direct_pass_queries = result.direct_pass_queries;
-  return wide;
 }
 
 }  // namespace
@@ -319,7 +297,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
     if (filter->allowed() == total) return search(queries, chunks, k, options);
     if (filter->allowed() == 0) {
       check_finite(queries, dim_, "query");
-      return padding(nq, k, metric_);
+      return padded_result(nq, k, metric_);
     }
     if (gather_allowed_rows(*filter)) return search_gathered(queries, chunks, k, options, *filter);
   }
@@ -339,7 +317,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   const KnnPlan plan = plan_knn(shape, caps);
   if (nq == 0 || total == 0) {
     check_finite(queries, dim_, "query");
-    return padding(nq, k, metric_);
+    return padded_result(nq, k, metric_);
   }
   u32(total, "base rows");
   if (!caps.shader_float64) {
