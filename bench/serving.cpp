@@ -134,15 +134,17 @@ Row serve(const vecaccel::FlatIndex& index, const Options& o, unsigned threads,
 
 void print(const std::vector<Row>& rows, const Options& o, const std::string& device, bool json) {
   if (json) {
-    std::printf("{\"peer\": \"vecaccel\", \"device\": \"%s\", \"n\": %zu, \"dim\": %zu, "
-                "\"queries_per_call\": %zu, \"k\": %zu, \"window_us\": %u, \"rows\": [",
-                device.c_str(), o.n, o.dim, o.queries, o.k, o.window_us);
+    std::printf(
+        "{\"peer\": \"vecaccel\", \"device\": \"%s\", \"n\": %zu, \"dim\": %zu, "
+        "\"queries_per_call\": %zu, \"k\": %zu, \"window_us\": %u, \"rows\": [",
+        device.c_str(), o.n, o.dim, o.queries, o.k, o.window_us);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
-      std::printf("%s{\"threads\": %u, \"coalescing\": %s, \"calls\": %zu, \"qps\": %.1f, "
-                  "\"p50_ms\": %.4f, \"p99_ms\": %.4f, \"checked\": %zu, \"wrong\": %zu}",
-                  i == 0 ? "" : ", ", r.threads, r.coalescing ? "true" : "false", r.calls, r.qps,
-                  r.p50_ms, r.p99_ms, r.checked, r.wrong);
+      std::printf(
+          "%s{\"threads\": %u, \"coalescing\": %s, \"calls\": %zu, \"qps\": %.1f, "
+          "\"p50_ms\": %.4f, \"p99_ms\": %.4f, \"checked\": %zu, \"wrong\": %zu}",
+          i == 0 ? "" : ", ", r.threads, r.coalescing ? "true" : "false", r.calls, r.qps, r.p50_ms,
+          r.p99_ms, r.checked, r.wrong);
     }
     std::printf("]}\n");
     return;

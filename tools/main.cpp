@@ -26,10 +26,11 @@ int main(int argc, char** argv) {
     // CLI11 reports a mistyped command as "A subcommand is required"; name what was typed.
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       if (speaks)
-        std::fprintf(stderr,
-                     "vecaccel: unknown command '%s' (commands: info, search, graph, bench, demo; see "
-                     "--help)\n",
-                     argv[1]);
+        std::fprintf(
+            stderr,
+            "vecaccel: unknown command '%s' (commands: info, search, graph, bench, demo; see "
+            "--help)\n",
+            argv[1]);
       return 2;
     }
     // One line, unlike app.exit(), which adds a second "Run with --help" line.

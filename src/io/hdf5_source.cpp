@@ -42,8 +42,8 @@ std::optional<Metric> hdf5_metric(const std::filesystem::path& file) {
   if (*distance == "euclidean") return Metric::l2;
   if (*distance == "angular") return Metric::cosine;
   io::fail(Errc::invalid_argument, file.string(),
-               "its distance attribute is '" + *distance +
-                   "'; vecaccel reads 'euclidean' (l2) and 'angular' (cosine): give --metric");
+           "its distance attribute is '" + *distance +
+               "'; vecaccel reads 'euclidean' (l2) and 'angular' (cosine): give --metric");
 }
 
 Matrix<float> parse_hdf5_vectors(std::span<const std::byte> bytes, std::string_view dataset,

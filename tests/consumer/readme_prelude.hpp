@@ -10,7 +10,15 @@
 #include <span>
 #include <vector>
 
-inline std::vector<float> load_base() { return {}; }
-inline std::vector<float> load_queries() { return {}; }
-inline std::vector<std::uint8_t> load_bytes() { return {}; }
-inline std::vector<float> load_deep_queries() { return {}; }
+inline std::vector<float> load_base() {
+  return {};
+}
+inline std::vector<float> load_queries() {
+  return {};
+}
+inline std::vector<std::uint8_t> load_bytes() {
+  return {};
+}
+inline std::vector<float> load_deep_queries() {
+  return {};
+}
