@@ -13,6 +13,7 @@
 
 #include "ops/certificate.hpp"
 #include "ops/knn_plan.hpp"
+#include "ops/knn_result.hpp"
 #include "search/search_base.hpp"
 #include "vecaccel/error.hpp"
 
@@ -63,24 +64,7 @@ MatrixView<const float> query_rows(const RowSource& source, std::size_t first, s
 /// pads); itself when it already is.
 KnnResult padded(KnnResult&& result, std::size_t k, Metric metric) {
   if (result.k == k) return std::move(result);
-  const float worst = smaller_is_better(metric) ? std::numeric_limits<float>::infinity()
-                                                : -std::numeric_limits<float>::infinity();
-  KnnResult out{.rows = result.rows,
-                .k = k,
-                .distances = std::vector<float>(result.rows * k, worst),
-                .labels = std::vector<std::int64_t>(result.rows * k, -1),
-                .second_pass_queries = result.second_pass_queries,
-                .direct_pass_queries = result.direct_pass_queries};
-  for (std::size_t r = 0; r < result.rows; ++r) {
-    const auto from = static_cast<std::ptrdiff_t>(r * result.k);
-    const auto to = static_cast<std::ptrdiff_t>(r * k);
-    const auto width = static_cast<std::ptrdiff_t>(result.k);
-    std::copy(result.labels.begin() + from, result.labels.begin() + from + width,
-              out.labels.begin() + to);
-    std::copy(result.distances.begin() + from, result.distances.begin() + from + width,
-              out.distances.begin() + to);
-  }
-  return out;
+  return widened(result, k, metric);
 }
 
 /// The rows are the queries too: a row whose norm would overflow the screen is named as the base
