@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -49,5 +50,18 @@ ExactKnn exact_knn_graph(const std::vector<float>& base, std::size_t dim, std::s
 /// check_knn for a graph (knn_graph): compared with exact_knn_graph.
 std::string check_knn_graph(const KnnResult& result, const std::vector<float>& base,
                             std::size_t dim, std::size_t k, Metric metric);
+
+/// The rows a filter allows (labels: base rows), as a base of their own, and their labels.
+struct AllowedRows {
+  std::vector<float> rows;
+  std::vector<std::int64_t> labels;  // ascending
+};
+AllowedRows allowed_rows(const std::vector<float>& base, std::size_t dim, const IdFilter& filter);
+
+/// check_knn for a filtered search: equal to the float64 brute force over the allowed rows
+/// alone (labels: base rows); a denied label is a difference.
+std::string check_filtered_knn(KnnResult result, const std::vector<float>& queries,
+                               const std::vector<float>& base, std::size_t dim,
+                               const IdFilter& filter, std::size_t k, Metric metric);
 
 }  // namespace vecaccel::testing
