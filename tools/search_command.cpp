@@ -27,11 +27,10 @@
 
 #include "bus_error_guard.hpp"
 #include "cli_support.hpp"
-#include "cluster.hpp"
 #include "commands.hpp"
+#include "mpi_session.hpp"
 #include "progress.hpp"
 #include "search_base.hpp"
-#include "search_distributed.hpp"
 #include "search_inputs.hpp"
 #include "search_options.hpp"
 #include "search_output.hpp"
@@ -87,31 +86,14 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
 }
 
 void run_search(const SearchOptions& options) {
-  check_launch();
-  Cluster* peers = cluster();
-  const auto check_arguments = [&] {
-    check_output_path(options.output, "--output", true);
-    check_output_path(options.distances, "--distances", false);
-    check_distinct_files(options, peers == nullptr ? 1 : peers->size());
-  };
+  if (search_on_ranks(options)) return;
+  check_search_arguments(options, 1);
   // Before the Context: the driver's threads must inherit the blocked signals.
   const SignalStop signals;
-  if (peers != nullptr) {
-    // Every rank finds the same usage error; agreeing first has one rank print it.
-    on_all_ranks(*peers, signals, check_arguments);
-  } else {
-    check_arguments();
-    check_output_target(options.output, "--output");
-    check_output_target(options.distances, "--distances");
-  }
+  check_output_target(options.output, "--output");
+  check_output_target(options.distances, "--distances");
   try {
-    if (peers != nullptr) {
-      search_distributed(options, signals, *peers);
-    } else {
-      search_and_write(options, signals.token());
-    }
-  } catch (const QuietExit&) {
-    throw;
+    search_and_write(options, signals.token());
   } catch (...) {
     // Whatever the stop made fail (a cancelled search, a read or write cut short), the
     // temporaries are gone by now: the unwinding destroyed their owners.

@@ -113,6 +113,12 @@ void check_distinct_files(const SearchOptions& options, int ranks) {
   }
 }
 
+void check_search_arguments(const SearchOptions& options, int ranks) {
+  check_output_path(options.output, "--output", true);
+  check_output_path(options.distances, "--distances", false);
+  check_distinct_files(options, ranks);
+}
+
 void check_output_target(const std::string& path, const char* option) {
   if (path.empty()) return;
   const fs::path target(path);

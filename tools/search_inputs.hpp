@@ -32,6 +32,10 @@ void check_output_path(const std::string& path, const char* option, bool ids);
 /// `ranks`: the MPI ranks (1 without MPI), whose "{rank}" base files count as inputs.
 void check_distinct_files(const SearchOptions& options, int ranks);
 
+/// The checks of a search's arguments alone (usage errors): the outputs' extensions
+/// (check_output_path) and that they name no input or each other (check_distinct_files).
+void check_search_arguments(const SearchOptions& options, int ranks);
+
 /// Fails (io_error, exit 1) before any work when an output cannot be created: its directory is
 /// missing or not writable, or the output itself is a directory.
 void check_output_target(const std::string& path, const char* option);
