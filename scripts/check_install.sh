@@ -34,6 +34,14 @@ echo "consumer: find_package and pkg-config builds ran (built-in kernel and own 
 # each built against the installed package; those tagged `run` run beside the README's shader.
 snippets="$prefix/readme"
 python3 scripts/check_docs.py --snippets "$snippets" >/dev/null
+# The first snippet's "deep1b.fbin": 3,000 rows of 96 (a .fbin header of two int32, then rows).
+python3 -c "
+import random, struct, sys
+random.seed(5)
+with open(sys.argv[1], 'wb') as f:
+    f.write(struct.pack('<ii', 3000, 96))
+    f.write(struct.pack('<%df' % (3000 * 96), *(random.gauss(0, 1) for _ in range(3000 * 96))))
+" "$snippets/deep1b.fbin"
 while read -r kind name spv; do
   case "$kind" in
     glslc) glslc --target-env=vulkan1.3 -o "$snippets/$spv" "$snippets/$name" ;;
