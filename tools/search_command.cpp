@@ -45,7 +45,7 @@ namespace vecaccel::cli {
 
 namespace {
 
-void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
+void search_and_write(SearchOptions options, const std::stop_token& stop) {
   const bool show_progress = progress_wanted(options.quiet);
 
   const Base base = open_base(options.base, show_progress, stop);
@@ -53,6 +53,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
   const BusErrorGuard bus_errors(options.base);
   const Matrix<float> queries = read_input(options.query, "query", show_progress, stop);
   check_search_shape(options, base.dim(), base.rows(), queries);
+  if (!options.filter.empty()) options.allowed = read_filter(options.filter);
   std::optional<Matrix<std::int32_t>> gt;
   if (!options.gt.empty()) {
     gt = read_ground_truth(options.gt, queries.rows);
@@ -74,6 +75,15 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
                              base.dim(), base.type(),
                              options.devices.empty() ? "search" : "--devices");
   }
+  if (options.radius) {
+    const auto start = Clock::now();
+    const RangeResult result = range_base(devices, base, options.base, queries, options, stop);
+    run.search_ms = ms_since(start);
+    run.range_results = result.labels.size();
+    write_range_outputs(options, result, stop);
+    print_report(options, run);
+    return;
+  }
   SearchResult result =
       search_base(devices, base, options.base, 0, base.rows(), queries, options, stop);
   report_plan(result, run);
@@ -86,13 +96,19 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
   print_report(options, run);
 }
 
-void run_search(const SearchOptions& options) {
+void run_search(const SearchOptions& options, bool max_results_given) {
   check_launch();
   Cluster* peers = cluster();
   const auto check_arguments = [&] {
-    check_output_path(options.output, "--output", true);
-    check_output_path(options.distances, "--distances", false);
+    check_search_mode(options, max_results_given);
     check_distinct_files(options, peers == nullptr ? 1 : peers->size());
+    if (peers != nullptr && options.radius) {
+      // Each rank's results have their own length, and the ranks gather only equal ones.
+      throw Error(Errc::unsupported,
+                  "--radius under mpirun is not supported yet: the ranks' range results cannot "
+                  "be gathered; run it in one process (--devices shards it over this host's "
+                  "GPUs)");
+    }
   };
   // Before the Context: the driver's threads must inherit the blocked signals.
   const SignalStop signals;
@@ -103,6 +119,7 @@ void run_search(const SearchOptions& options) {
     check_arguments();
     check_output_target(options.output, "--output");
     check_output_target(options.distances, "--distances");
+    check_output_target(options.lims, "--lims");
   }
   try {
     if (peers != nullptr) {
@@ -126,7 +143,8 @@ void add_search_command(CLI::App& app) {
   auto options = std::make_shared<SearchOptions>();
   auto* command = app.add_subcommand(
       "search",
-      "Exact k-nearest-neighbour search of --query against --base on the GPU.\n"
+      "Exact k-nearest-neighbour search of --query against --base on the GPU (or, with "
+      "--radius, every row within a radius; with --filter, among the rows a file lists).\n"
       "Inputs: .fvecs, .bvecs, .ivecs, .npy (float32, C order; a base also uint8/int8), .fbin, "
       ".u8bin or .i8bin, or ann-benchmarks .hdf5 (--base reads `train`, --query `test`, --gt "
       "`neighbors`; f.hdf5:name picks another dataset; the file's `distance` attribute sets "
@@ -149,20 +167,41 @@ void add_search_command(CLI::App& app) {
   command->add_option("--query", options->query, "Query vectors")
       ->check(non_empty_path())
       ->required();
-  command->add_option("-k", options->k, "Neighbours per query")
-      ->required()
+  command->add_option("-k", options->k, "Neighbours per query (or --radius)")
       ->check(whole_number_in(1, max_k));
+  command
+      ->add_option("--radius", options->radius,
+                   "Range search instead of -k: every base row within the radius (l2, l1, linf: "
+                   "distance < R; ip, cosine: similarity > R), best first; needs --lims")
+      ->type_name("R");
+  command
+      ->add_option("--lims", options->lims,
+                   "With --radius: write each query's offsets into --output/--distances (.npy, "
+                   "int64, queries + 1 values: FAISS's lims)")
+      ->check(non_empty_path());
+  command
+      ->add_option("--max-results", options->max_results,
+                   "With --radius: refuse (nothing written) more results than this in all")
+      ->capture_default_str();
+  command
+      ->add_option("--filter", options->filter,
+                   "Only return these base rows: their ids (0-based) in .ivecs (rows of any "
+                   "lengths), .npy (int32/int64, any shape), .ibin or .hdf5; ids past the base "
+                   "are ignored")
+      ->check(non_empty_path());
   command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
       ->check(metric_validator())
       ->capture_default_str();
   command
       ->add_option("--output", options->output,
                    "Write ids (rows x k) to .ivecs or .npy, or ids and distances to .ibin "
-                   "(ground-truth layout: int32 n, int32 k, ids, float32 distances)")
+                   "(ground-truth layout: int32 n, int32 k, ids, float32 distances); with "
+                   "--radius every result's id, int64 .npy")
       ->check(non_empty_path());
   command
       ->add_option("--distances", options->distances,
-                   "Write distances (rows x k) to .fvecs, .fbin or .npy")
+                   "Write distances (rows x k) to .fvecs, .fbin or .npy; with --radius every "
+                   "result's distance, float32 .npy")
       ->check(non_empty_path());
   command->add_option("--gt", options->gt, "Ground-truth ids (.ivecs, .ibin or .npy) for recall")
       ->check(non_empty_path());
@@ -178,7 +217,7 @@ void add_search_command(CLI::App& app) {
   command->callback([options, command] {
     SearchOptions resolved = *options;
     apply_hdf5_defaults(resolved, command->count("--metric") > 0);
-    run_search(resolved);
+    run_search(resolved, command->count("--max-results") > 0);
   });
 }
 

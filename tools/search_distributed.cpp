@@ -89,13 +89,16 @@ BaseSlice open_base_slice(const SearchOptions& options, const Cluster& cluster,
 PartResults slice_results(Context& context, const BaseSlice& slice, const Matrix<float>& queries,
                           const SearchOptions& options, const std::stop_token& stop, SearchRun& run,
                           std::size_t first_row) {
-  Context* const devices[] = {&context};
-  SearchResult result =
-      search_base(devices, slice.base, slice.path, slice.first, slice.rows, queries, options, stop);
-  report_plan(result, run);
   // Labels are file rows where the slice is mapped, slice rows where it is in memory.
   const auto shift = static_cast<std::int64_t>(first_row) -
                      static_cast<std::int64_t>(slice.base.mapped ? slice.first : 0);
+  SearchOptions local = options;  // --filter's global rows as this slice labels them
+  for (std::int64_t& id : local.allowed)
+    id -= shift;
+  Context* const devices[] = {&context};
+  SearchResult result =
+      search_base(devices, slice.base, slice.path, slice.first, slice.rows, queries, local, stop);
+  report_plan(result, run);
   for (std::int64_t& label : result.knn.labels) {
     if (label >= 0) label += shift;
   }
@@ -137,6 +140,7 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals, 
     }
     slice = open_base_slice(options, cluster, stop);
     queries = read_input(options.query, "query", progress_wanted(options.quiet), stop);
+    if (!options.filter.empty()) options.allowed = read_filter(options.filter);
   });
   // A mapped base truncated under the search: one line and exit 1, not "Bus error".
   const BusErrorGuard bus_errors(slice.path);

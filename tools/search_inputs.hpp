@@ -27,6 +27,17 @@ void apply_hdf5_defaults(SearchOptions& options, bool metric_given);
 /// --output .ibin writes the billion-scale benchmarks' ground-truth layout (ids, distances).
 void check_output_path(const std::string& path, const char* option, bool ids);
 
+/// Refuses (usage error) what a search cannot be asked: -k and --radius together or neither;
+/// --lims or --max-results (`max_results_given`) without --radius, --radius without --lims or
+/// with --gt; outputs whose extension the mode's writer would refuse (--radius writes 1-D .npy
+/// arrays only).
+void check_search_mode(const SearchOptions& options, bool max_results_given);
+
+/// --filter's ids (read_id_list: any row layout or shape), each a base row number: a negative
+/// one is an error naming the file, the id and its position. Ids past the base are kept (a
+/// search ignores them).
+std::vector<std::int64_t> read_filter(const std::string& path);
+
 /// Refuses (usage error) an output that would overwrite an input or the other output: the run
 /// would destroy its own data (replace the ground truth with the results, say) and succeed.
 /// `ranks`: the MPI ranks (1 without MPI), whose "{rank}" base files count as inputs.
