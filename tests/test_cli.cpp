@@ -1236,27 +1236,20 @@ class CliFilterRange : public CliShards {
   /// A range search into lims/ids/distances .npy files named after `tag`; their bytes.
   std::string range(const std::string& tag, const std::string& metric, const std::string& radius,
                     const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"search",
-                                     "--base",
-                                     data("base.npy"),
-                                     "--query",
-                                     data("query.npy"),
-                                     "--radius",
-                                     radius,
-                                     "--metric",
-                                     metric,
-                                     "--lims",
-                                     (io_ / (tag + "-lims.npy")).string(),
-                                     "--output",
-                                     (io_ / (tag + "-ids.npy")).string(),
-                                     "--distances",
-                                     (io_ / (tag + "-distances.npy")).string(),
-                                     "--quiet"};
+    std::vector<std::string> args = {
+        "search",   "--base", data("base.npy"), "--query", data("query.npy"),
+        "--radius", radius,   "--metric",       metric,    "--quiet"};
+    const std::vector<std::pair<std::string, std::string>> outputs = {
+        {"--lims", "lims"}, {"--output", "ids"}, {"--distances", "distances"}};
+    for (const auto& [option, name] : outputs)
+      args.insert(args.end(), {option, (io_ / (tag + "-" + name + ".npy")).string()});
     args.insert(args.end(), extra.begin(), extra.end());
     last_ = run(args);
     EXPECT_EQ(last_.status, 0) << last_.err;
-    return slurp(io_ / (tag + "-lims.npy")) + slurp(io_ / (tag + "-ids.npy")) +
-           slurp(io_ / (tag + "-distances.npy"));
+    std::string bytes;
+    for (const auto& [option, name] : outputs)
+      bytes += slurp(io_ / (tag + "-" + name + ".npy"));
+    return bytes;
   }
 
   /// What a range search tagged `tag` wrote, read back (1-D .npy: lims and ids int64,
