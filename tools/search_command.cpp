@@ -1,4 +1,6 @@
-// `vecaccel search`: exact k-nearest-neighbour search of a query file against a base file.
+// `vecaccel search`: exact k-nearest-neighbour search of a query file against a base file, or
+// with --radius every base row within a radius (FAISS-shaped 1-D .npy outputs); --filter limits
+// either to the base rows a file lists.
 //
 // Everything that can be checked before the GPU work is checked first (output extensions, that
 // no output names an input or the other output, that output directories are writable; then
