@@ -5,8 +5,23 @@ install(TARGETS vecaccel EXPORT vecaccelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(DIRECTORY include/vecaccel DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# vecaccel/mpi.hpp only with the library that implements it.
+if(TARGET vecaccel_mpi)
+  install(DIRECTORY include/vecaccel DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+else()
+  install(DIRECTORY include/vecaccel DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN mpi.hpp EXCLUDE)
+endif()
 install(EXPORT vecaccelTargets NAMESPACE vecaccel:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vecaccel)
+# vecaccel::mpi in an export set of its own: the config loads it (and finds MPI) only for a
+# consumer that asks for the component, so one without MPI installed still finds vecaccel.
+if(TARGET vecaccel_mpi)
+  install(TARGETS vecaccel_mpi EXPORT vecaccelMpiTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(EXPORT vecaccelMpiTargets NAMESPACE vecaccel::
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vecaccel)
+endif()
 
 configure_package_config_file(cmake/vecaccelConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/vecaccelConfig.cmake

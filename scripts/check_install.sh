@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the built library into a scratch prefix and builds tests/consumer, an outside
 # project (a built-in kernel, and examples/custom_shader dispatching its own SPIR-V), against it
-# twice: with find_package(vecaccel) and with pkg-config; then the README's C++ snippets against
+# twice: with find_package(vecaccel) and with pkg-config (and vecaccel::mpi, run under mpirun,
+# where the build has it); then the README's C++ snippets against
 # it (those tagged `run` are run); then imports the installed Python package (where the build
 # has one) and runs a search with it.
 set -euo pipefail
@@ -14,6 +15,12 @@ cmake -S tests/consumer -B "$prefix/consumer-build" -G Ninja -DCMAKE_PREFIX_PATH
 cmake --build "$prefix/consumer-build" >/dev/null
 "$prefix/consumer-build/consumer"
 "$prefix/consumer-build/custom_shader" "$prefix/consumer-build/axpy.spv"
+if [ -x "$prefix/consumer-build/consumer_mpi" ]; then
+  # Open MPI refuses root without these (CI containers run as root); --oversubscribe: 2 ranks
+  # on fewer cores.
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpirun -np 2 --oversubscribe "$prefix/consumer-build/consumer_mpi"
+fi
 pc_flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs --static vecaccel)
 # shellcheck disable=SC2086 # the flags are words
 c++ tests/consumer/main.cpp $pc_flags -o "$prefix/consumer-pc"

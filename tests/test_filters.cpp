@@ -47,34 +47,11 @@ std::vector<std::int64_t> every(std::size_t step, std::size_t first = 0) {
   return out;
 }
 
-/// The rows the filter allows, as a base of their own, and their labels.
-struct Allowed {
-  std::vector<float> rows;
-  std::vector<std::int64_t> labels;
-};
-Allowed allowed_rows(const std::vector<float>& base, const IdFilter& filter) {
-  Allowed out;
-  for (std::size_t r = 0; r < base.size() / kDim; ++r) {
-    if (!filter.allows(static_cast<std::int64_t>(r))) continue;
-    out.rows.insert(out.rows.end(), base.begin() + static_cast<std::ptrdiff_t>(r * kDim),
-                    base.begin() + static_cast<std::ptrdiff_t>((r + 1) * kDim));
-    out.labels.push_back(static_cast<std::int64_t>(r));
-  }
-  return out;
-}
-
 /// "" when result equals the float64 brute force over the allowed rows alone.
-std::string check_filtered(KnnResult result, const std::vector<float>& queries,
+std::string check_filtered(const KnnResult& result, const std::vector<float>& queries,
                            const std::vector<float>& base, const IdFilter& filter, std::size_t k,
                            Metric metric) {
-  const Allowed allowed = allowed_rows(base, filter);
-  for (std::int64_t& label : result.labels) {
-    if (label < 0) continue;
-    const auto at = std::lower_bound(allowed.labels.begin(), allowed.labels.end(), label);
-    if (at == allowed.labels.end() || *at != label) return "denied row " + std::to_string(label);
-    label = at - allowed.labels.begin();
-  }
-  return vt::check_knn(result, queries, allowed.rows, kDim, k, metric);
+  return vt::check_filtered_knn(result, queries, base, kDim, filter, k, metric);
 }
 
 class FilterTest : public ::testing::Test {
@@ -233,7 +210,7 @@ TEST_F(FilterTest, RangeSearchOnStreamedShardedAndFilteredSearches) {
               want, "streamed on two devices");
   SearchOptions filtered;
   filtered.filter = IdFilter::deny(every(2));
-  const Allowed odd = allowed_rows(base_, *filtered.filter);
+  const vt::AllowedRows odd = vt::allowed_rows(base_, kDim, *filtered.filter);
   RangeResult odd_want = reference_range(queries_, odd.rows, 10.0, Metric::l2);
   for (std::int64_t& label : odd_want.labels)
     label = odd.labels[static_cast<std::size_t>(label)];

@@ -11,6 +11,8 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -222,8 +224,15 @@ struct FakeSearch {
   std::atomic<int> calls{0};
   std::atomic<std::size_t> last_rows{0}, last_k{0};
   std::exception_ptr fail;  // set before a gate opens
+  std::mutex seen_mutex;
+  std::vector<std::optional<IdFilter>> filters;  // each call's, in call order
 
-  KnnResult operator()(std::span<const float> queries, std::size_t k, const ExecuteOptions&) {
+  KnnResult operator()(std::span<const float> queries, std::size_t k, const ExecuteOptions&,
+                       const IdFilter* filter) {
+    {
+      std::lock_guard lock(seen_mutex);
+      filters.push_back(filter ? std::optional<IdFilter>(*filter) : std::nullopt);
+    }
     const auto call = static_cast<std::size_t>(calls.fetch_add(1));
     if (call < opened.size()) opened[call].wait();
     if (fail) std::rethrow_exception(fail);
@@ -273,7 +282,7 @@ TEST(CoalescerConcurrency, ACallerAloneNeverWaitsForCompanions) {
   FakeSearch fake;
   const auto q = query_rows({7});
   for (int i = 0; i < 3; ++i)
-    expect_own_rows(coalescer.search(q, 4, {}, fake), q, 4);
+    expect_own_rows(coalescer.search(q, 4, {}, nullptr, fake), q, 4);
   EXPECT_EQ(fake.calls.load(), 3);
 }
 
@@ -282,16 +291,16 @@ TEST(CoalescerConcurrency, CallersArrivingDuringASearchShareOneBatchEachWithItsO
   coalescer.set_window(1h);  // the group starts when the running search ends, not by time
   FakeSearch fake(1);
   const auto first_q = query_rows({1});
-  auto first =
-      std::async(std::launch::async, [&] { return coalescer.search(first_q, 3, {}, fake); });
+  auto first = std::async(std::launch::async,
+                          [&] { return coalescer.search(first_q, 3, {}, nullptr, fake); });
   wait_until([&] { return fake.calls.load() == 1; });
   const std::vector<std::vector<float>> qs = {query_rows({2}), query_rows({3, 4}), query_rows({5}),
                                               query_rows({6, 7, 8})};
   const std::size_t ks[] = {1, 9, 4, 2};
   std::vector<std::future<KnnResult>> callers;
   for (std::size_t i = 0; i < qs.size(); ++i) {
-    callers.push_back(std::async(std::launch::async,
-                                 [&, i] { return coalescer.search(qs[i], ks[i], {}, fake); }));
+    callers.push_back(std::async(
+        std::launch::async, [&, i] { return coalescer.search(qs[i], ks[i], {}, nullptr, fake); }));
   }
   wait_until([&] { return coalescer.gathering() == 7; });
   fake.gates[0].set_value();
@@ -310,19 +319,20 @@ TEST(CoalescerConcurrency, ATimedOutAndAStoppedCallerLeaveAndTheOthersGetTheirRe
   coalescer.set_window(1h);
   FakeSearch fake(1);
   const auto lone = query_rows({1});
-  auto first = std::async(std::launch::async, [&] { return coalescer.search(lone, 2, {}, fake); });
+  auto first =
+      std::async(std::launch::async, [&] { return coalescer.search(lone, 2, {}, nullptr, fake); });
   wait_until([&] { return fake.calls.load() == 1; });
   const auto patient_q = query_rows({2}), hasty_q = query_rows({3}), stopped_q = query_rows({4});
   std::stop_source stop;
-  auto patient =
-      std::async(std::launch::async, [&] { return coalescer.search(patient_q, 5, {}, fake); });
+  auto patient = std::async(std::launch::async,
+                            [&] { return coalescer.search(patient_q, 5, {}, nullptr, fake); });
   auto stopped = std::async(std::launch::async, [&] {
-    return coalescer.search(stopped_q, 5, {.stop = stop.get_token()}, fake);
+    return coalescer.search(stopped_q, 5, {.stop = stop.get_token()}, nullptr, fake);
   });
   wait_until([&] { return coalescer.gathering() == 2; });
   // Joins, then times out while the group still waits for the running search.
   const Error timed_out = vt::expect_error(
-      Errc::timeout, [&] { coalescer.search(hasty_q, 5, {.timeout = 10ms}, fake); });
+      Errc::timeout, [&] { coalescer.search(hasty_q, 5, {.timeout = 10ms}, nullptr, fake); });
   EXPECT_NE(std::string(timed_out.what()).find("0.01 s"), std::string::npos) << timed_out.what();
   stop.request_stop();
   vt::expect_error(Errc::cancelled, [&] { stopped.get(); });
@@ -340,12 +350,14 @@ TEST(CoalescerConcurrency, AMemberTimesOutWhileItsBatchIsHeld) {
   coalescer.set_window(1h);
   FakeSearch fake(2);
   const auto lone = query_rows({1}), patient_q = query_rows({2}), hasty_q = query_rows({3});
-  auto first = std::async(std::launch::async, [&] { return coalescer.search(lone, 1, {}, fake); });
+  auto first =
+      std::async(std::launch::async, [&] { return coalescer.search(lone, 1, {}, nullptr, fake); });
   wait_until([&] { return fake.calls.load() == 1; });
-  auto hasty = std::async(std::launch::async,
-                          [&] { return coalescer.search(hasty_q, 1, {.timeout = 200ms}, fake); });
-  auto patient =
-      std::async(std::launch::async, [&] { return coalescer.search(patient_q, 1, {}, fake); });
+  auto hasty = std::async(std::launch::async, [&] {
+    return coalescer.search(hasty_q, 1, {.timeout = 200ms}, nullptr, fake);
+  });
+  auto patient = std::async(std::launch::async,
+                            [&] { return coalescer.search(patient_q, 1, {}, nullptr, fake); });
   wait_until([&] { return coalescer.gathering() == 2; });
   fake.gates[0].set_value();  // the lone search ends; the batch starts and is held
   expect_own_rows(first.get(), lone, 1);
@@ -359,10 +371,13 @@ TEST(CoalescerConcurrency, ABatchFailureReachesEveryMemberAndTheCoalescerRecover
   coalescer.set_window(1h);
   FakeSearch fake(1);
   const auto lone = query_rows({1}), a_q = query_rows({2}), b_q = query_rows({3});
-  auto first = std::async(std::launch::async, [&] { return coalescer.search(lone, 1, {}, fake); });
+  auto first =
+      std::async(std::launch::async, [&] { return coalescer.search(lone, 1, {}, nullptr, fake); });
   wait_until([&] { return fake.calls.load() == 1; });
-  auto a = std::async(std::launch::async, [&] { return coalescer.search(a_q, 1, {}, fake); });
-  auto b = std::async(std::launch::async, [&] { return coalescer.search(b_q, 2, {}, fake); });
+  auto a =
+      std::async(std::launch::async, [&] { return coalescer.search(a_q, 1, {}, nullptr, fake); });
+  auto b =
+      std::async(std::launch::async, [&] { return coalescer.search(b_q, 2, {}, nullptr, fake); });
   wait_until([&] { return coalescer.gathering() == 2; });
   fake.fail = std::make_exception_ptr(Error(Errc::out_of_device_memory, "stand-in failure"));
   fake.gates[0].set_value();
@@ -370,7 +385,56 @@ TEST(CoalescerConcurrency, ABatchFailureReachesEveryMemberAndTheCoalescerRecover
   vt::expect_error(Errc::out_of_device_memory, [&] { a.get(); });
   vt::expect_error(Errc::out_of_device_memory, [&] { b.get(); });
   fake.fail = nullptr;
-  expect_own_rows(coalescer.search(a_q, 3, {}, fake), a_q, 3);
+  expect_own_rows(coalescer.search(a_q, 3, {}, nullptr, fake), a_q, 3);
+}
+
+// Equal filters (copies or built apart) share a batch; other filters, and no filter, gather in
+// groups of their own: one batch per filter, each run with its group's filter.
+TEST(CoalescerConcurrency, CallersGatherOnlyWithEqualFiltersOneBatchPerFilter) {
+  SearchCoalescer coalescer(dim);
+  coalescer.set_window(1h);
+  FakeSearch fake(1);
+  const auto lone = query_rows({1});
+  auto first =
+      std::async(std::launch::async, [&] { return coalescer.search(lone, 2, {}, nullptr, fake); });
+  wait_until([&] { return fake.calls.load() == 1; });
+  const std::vector<std::int64_t> evens = {0, 2, 4}, odds = {1, 3};
+  const IdFilter a1 = IdFilter::allow(evens), a2 = IdFilter::allow(evens),
+                 b = IdFilter::allow(odds);
+  const std::vector<std::vector<float>> qs = {query_rows({2}), query_rows({3, 4}), query_rows({5}),
+                                              query_rows({6}), query_rows({7, 8})};
+  const IdFilter* filters[] = {&a1, &a2, &b, nullptr, nullptr};
+  std::vector<std::future<KnnResult>> callers;
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    callers.push_back(std::async(
+        std::launch::async, [&, i] { return coalescer.search(qs[i], 3, {}, filters[i], fake); }));
+  }
+  wait_until([&] { return coalescer.gathering() == 7; });
+  fake.gates[0].set_value();
+  expect_own_rows(first.get(), lone, 2);
+  for (std::size_t i = 0; i < qs.size(); ++i)
+    expect_own_rows(callers[i].get(), qs[i], 3);
+  ASSERT_EQ(fake.calls.load(), 4);  // the lone search, then a batch for a, one for b, one for none
+  std::size_t with_a = 0, with_b = 0, without = 0;
+  for (std::size_t call = 1; call < fake.filters.size(); ++call) {
+    const auto& f = fake.filters[call];
+    with_a += f && *f == a1;
+    with_b += f && *f == b;
+    without += !f;
+  }
+  EXPECT_EQ(with_a, 1u);
+  EXPECT_EQ(with_b, 1u);
+  EXPECT_EQ(without, 1u);
+}
+
+TEST(CoalescerConcurrency, FiltersAreEqualWhenTheyAllowTheSameIdsTheSameWay) {
+  const std::vector<std::int64_t> ids = {5, 1, 3, 3};
+  const std::vector<std::int64_t> sorted = {1, 3, 5};
+  EXPECT_TRUE(IdFilter::allow(ids) == IdFilter::allow(sorted));
+  EXPECT_FALSE(IdFilter::allow(ids) == IdFilter::deny(ids));
+  const std::vector<std::uint64_t> bits = {0b101, 0}, more = {0b101, 1};
+  EXPECT_TRUE(IdFilter::bitset(bits, 64) == IdFilter::bitset(more, 64));  // bits past the size
+  EXPECT_FALSE(IdFilter::bitset(bits, 64) == IdFilter::bitset(bits, 65));
 }
 
 TEST(CoalescerConcurrency, AZeroWindowTurnsCoalescingOff) {
@@ -456,6 +520,46 @@ TEST(CoalescedSearchConcurrency, AnInt8IndexCoalescesExactlyToo) {
         return index;
       },
       base, d, Metric::l2);
+}
+
+// Threads with filters (two share one, one has its own, one has none, one masks half the rows)
+// coalesce as they meet; each gets exactly its own filtered result.
+TEST(CoalescedSearchConcurrency, FilteredCallersGetTheExactResultOfTheirOwnFilter) {
+  constexpr std::size_t d = 8;
+  const auto base = vt::normal_data(400, d, 31);
+  Context context({.command_queue_count = 2});
+  FlatIndex index(context, d, Metric::l2);
+  index.add(base);
+  index.set_coalescing_window(2ms);
+  std::vector<std::int64_t> few, evens;
+  for (std::int64_t r = 0; r < 400; ++r) {
+    if (r % 37 == 3) few.push_back(r);
+    if (r % 2 == 0) evens.push_back(r);
+  }
+  const IdFilter shared = IdFilter::allow(few);
+  const std::optional<IdFilter> filters[] = {shared, shared, IdFilter::allow(evens), std::nullopt,
+                                             IdFilter::deny(evens)};
+  constexpr int threads = 5, rounds = 3;
+  std::vector<std::string> failures(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      const std::size_t k = 4 + static_cast<std::size_t>(t) * 3;
+      for (int r = 0; r < rounds; ++r) {
+        const auto queries = vt::normal_data(1 + static_cast<std::size_t>(t % 2), d,
+                                             static_cast<std::uint32_t>(50 * t + r));
+        const std::string diff =
+            filters[t] ? vt::check_filtered_knn(index.search(queries, k, *filters[t]), queries,
+                                                base, d, *filters[t], k, Metric::l2)
+                       : vt::check_knn(index.search(queries, k), queries, base, d, k, Metric::l2);
+        if (!diff.empty() && failures[t].empty()) failures[t] = diff;
+      }
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  for (int t = 0; t < threads; ++t)
+    EXPECT_EQ(failures[t], "") << "thread " << t;
 }
 
 // For each metric, results equal the float64 reference whether a caller was batched or not.

@@ -29,6 +29,9 @@ class Interrupted : public std::runtime_error {
   int signal_;
 };
 
+/// The error a stop by `signal` (SIGINT or SIGTERM) is reported as (signal_stop.cpp).
+Interrupted interrupted(int signal);
+
 /// Another MPI rank failed first and printed why: exit with its status without a message.
 class QuietExit : public std::runtime_error {
  public:

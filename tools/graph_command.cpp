@@ -15,11 +15,10 @@
 
 #include "bus_error_guard.hpp"
 #include "cli_support.hpp"
-#include "cluster.hpp"
 #include "commands.hpp"
+#include "mpi_session.hpp"
 #include "progress.hpp"
 #include "search_base.hpp"
-#include "search_distributed.hpp"
 #include "search_inputs.hpp"
 #include "search_options.hpp"
 #include "search_output.hpp"
@@ -76,7 +75,7 @@ void graph_and_write(const SearchOptions& options, const std::stop_token& stop) 
 
 void run_graph(const SearchOptions& options) {
   check_launch();
-  if (cluster() != nullptr) {
+  if (world_size() > 1) {
     throw UsageError(
         "graph runs in one process (use --devices for several GPUs), not under mpirun");
   }

@@ -2,15 +2,15 @@
 // failure, 2 for a usage error, 130 / 143 when SIGINT / SIGTERM stopped `search`.
 #include <cstdio>
 
-#include "cluster.hpp"
 #include "commands.hpp"
+#include "mpi_session.hpp"
 #include "vecaccel/error.hpp"
 
 int main(int argc, char** argv) {
   // Before parsing: MPI_Init may take its own arguments out of argv.
   const vecaccel::cli::MpiSession mpi(argc, argv);
   // Every rank parses the same arguments: only rank 0 reports a parse error.
-  const bool speaks = vecaccel::cli::cluster() == nullptr || vecaccel::cli::cluster()->rank() == 0;
+  const bool speaks = vecaccel::cli::world_rank() == 0;
   CLI::App app{"vecaccel: explicit GPU compute context and exact vector search on Vulkan"};
   app.require_subcommand(1);
   vecaccel::cli::add_info_command(app);

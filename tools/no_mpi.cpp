@@ -1,19 +1,23 @@
-// The cluster of a tool built without MPI: always this process alone.
+// The processes of a tool built without MPI: always this process alone.
 #include <cstdlib>
 #include <string>
 
-#include "cluster.hpp"
+#include "mpi_session.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::cli {
 
-Cluster* cluster() {
-  return nullptr;
-}
-
 MpiSession::MpiSession(int&, char**&) {}
 // NOLINTNEXTLINE(performance-trivially-destructible): the MPI build's destructor ends MPI
 MpiSession::~MpiSession() = default;
+
+int world_rank() {
+  return 0;
+}
+
+int world_size() {
+  return 1;
+}
 
 void check_launch() {
   // Open MPI's launcher sets OMPI_COMM_WORLD_SIZE, other launchers PMI_SIZE.
@@ -26,6 +30,11 @@ void check_launch() {
                     "or no MPI found): every rank would search the whole base and write the "
                     "same outputs");
   }
+}
+
+bool search_on_ranks(const SearchOptions&) {
+  check_launch();
+  return false;
 }
 
 }  // namespace vecaccel::cli

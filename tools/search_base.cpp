@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -111,51 +112,55 @@ vecaccel::SearchOptions run_options(const SearchOptions& options, const std::sto
 
 }  // namespace
 
+void run_planned(const std::string& path, std::size_t rows, std::size_t queries,
+                 const SearchOptions& options, const std::stop_token& stop, std::size_t row_offset,
+                 const std::function<void(const vecaccel::SearchOptions&)>& run) {
+  PhaseBars bars(progress_wanted(options.quiet), rows, queries);
+  naming_base(
+      path, [&] { run(run_options(options, stop, bars)); }, row_offset);
+  bars.finish();
+}
+
 SearchResult search_base(std::span<Context* const> devices, const Base& base,
                          const std::string& path, std::size_t first, std::size_t count,
                          const Matrix<float>& queries, const SearchOptions& options,
                          const std::stop_token& stop) {
-  PhaseBars bars(progress_wanted(options.quiet), count, queries.rows);
   SearchResult result;
   // A mapped range names file rows itself; rows in memory are numbered from `first`'s 0.
-  naming_base(
-      path,
-      [&] {
-        result = vecaccel::search(
-            devices, base.view(first, count),
-            MatrixView<const float>(queries.values, queries.rows, queries.dim), options.k,
-            parse_metric(options.metric), run_options(options, stop, bars));
-      },
-      base.mapped ? 0 : first);
-  bars.finish();
+  run_planned(path, count, queries.rows, options, stop, base.mapped ? 0 : first,
+              [&](const vecaccel::SearchOptions& planner) {
+                result = vecaccel::search(
+                    devices, base.view(first, count),
+                    MatrixView<const float>(queries.values, queries.rows, queries.dim), options.k,
+                    parse_metric(options.metric), planner);
+              });
   return result;
 }
 
 RangeResult range_base(std::span<Context* const> devices, const Base& base, const std::string& path,
                        const Matrix<float>& queries, const SearchOptions& options,
                        const std::stop_token& stop) {
-  PhaseBars bars(progress_wanted(options.quiet), base.rows(), queries.rows);
   RangeResult result;
-  naming_base(path, [&] {
-    result = range_search(devices, base.whole(),
-                          MatrixView<const float>(queries.values, queries.rows, queries.dim),
-                          *options.radius, parse_metric(options.metric),
-                          run_options(options, stop, bars), options.max_results);
-  });
-  bars.finish();
+  run_planned(path, base.rows(), queries.rows, options, stop, 0,
+              [&](const vecaccel::SearchOptions& planner) {
+                result =
+                    range_search(devices, base.whole(),
+                                 MatrixView<const float>(queries.values, queries.rows, queries.dim),
+                                 *options.radius, parse_metric(options.metric), planner,
+                                 options.max_results.value_or(default_max_range_results));
+              });
   return result;
 }
 
 SearchResult graph_base(std::span<Context* const> devices, const Base& base,
                         const std::string& path, const SearchOptions& options,
                         const std::stop_token& stop) {
-  PhaseBars bars(progress_wanted(options.quiet), base.rows(), base.rows());
   SearchResult result;
-  naming_base(path, [&] {
-    result = knn_graph(devices, base.whole(), options.k, parse_metric(options.metric),
-                       run_options(options, stop, bars));
-  });
-  bars.finish();
+  run_planned(path, base.rows(), base.rows(), options, stop, 0,
+              [&](const vecaccel::SearchOptions& planner) {
+                result = knn_graph(devices, base.whole(), options.k, parse_metric(options.metric),
+                                   planner);
+              });
   return result;
 }
 

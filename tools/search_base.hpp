@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,6 +63,13 @@ void naming_base(const std::string& path, F&& f, std::size_t row_offset = 0) {
                               what.substr(static_cast<std::size_t>(end - what.data())));
   }
 }
+
+/// Runs `run` with the planner's options for this run (no time limit, the stop token, --batch,
+/// progress bars over `rows` base rows and `queries` queries unless --quiet); errors naming a
+/// base row name `path` and the file's row (as naming_base, from `row_offset`).
+void run_planned(const std::string& path, std::size_t rows, std::size_t queries,
+                 const SearchOptions& options, const std::stop_token& stop, std::size_t row_offset,
+                 const std::function<void(const vecaccel::SearchOptions&)>& run);
 
 /// The planner's search of base rows [first, first + count) on `devices`, with progress bars
 /// (uploading, searching queries, streaming the base) unless --quiet; errors naming a base row

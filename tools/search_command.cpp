@@ -29,11 +29,10 @@
 
 #include "bus_error_guard.hpp"
 #include "cli_support.hpp"
-#include "cluster.hpp"
 #include "commands.hpp"
+#include "mpi_session.hpp"
 #include "progress.hpp"
 #include "search_base.hpp"
-#include "search_distributed.hpp"
 #include "search_inputs.hpp"
 #include "search_options.hpp"
 #include "search_output.hpp"
@@ -98,39 +97,16 @@ void search_and_write(SearchOptions options, const std::stop_token& stop) {
   print_report(options, run);
 }
 
-void run_search(const SearchOptions& options, bool max_results_given) {
-  check_launch();
-  Cluster* peers = cluster();
-  const auto check_arguments = [&] {
-    check_search_mode(options, max_results_given);
-    check_distinct_files(options, peers == nullptr ? 1 : peers->size());
-    if (peers != nullptr && options.radius) {
-      // Each rank's results have their own length, and the ranks gather only equal ones.
-      throw Error(Errc::unsupported,
-                  "--radius under mpirun is not supported yet: the ranks' range results cannot "
-                  "be gathered; run it in one process (--devices shards it over this host's "
-                  "GPUs)");
-    }
-  };
+void run_search(const SearchOptions& options) {
+  if (search_on_ranks(options)) return;
+  check_search_arguments(options, 1);
   // Before the Context: the driver's threads must inherit the blocked signals.
   const SignalStop signals;
-  if (peers != nullptr) {
-    // Every rank finds the same usage error; agreeing first has one rank print it.
-    on_all_ranks(*peers, signals, check_arguments);
-  } else {
-    check_arguments();
-    check_output_target(options.output, "--output");
-    check_output_target(options.distances, "--distances");
-    check_output_target(options.lims, "--lims");
-  }
+  check_output_target(options.output, "--output");
+  check_output_target(options.distances, "--distances");
+  check_output_target(options.lims, "--lims");
   try {
-    if (peers != nullptr) {
-      search_distributed(options, signals, *peers);
-    } else {
-      search_and_write(options, signals.token());
-    }
-  } catch (const QuietExit&) {
-    throw;
+    search_and_write(options, signals.token());
   } catch (...) {
     // Whatever the stop made fail (a cancelled search, a read or write cut short), the
     // temporaries are gone by now: the unwinding destroyed their owners.
@@ -181,10 +157,9 @@ void add_search_command(CLI::App& app) {
                    "With --radius: write each query's offsets into --output/--distances (.npy, "
                    "int64, queries + 1 values: FAISS's lims)")
       ->check(non_empty_path());
-  command
-      ->add_option("--max-results", options->max_results,
-                   "With --radius: refuse (nothing written) more results than this in all")
-      ->capture_default_str();
+  command->add_option("--max-results", options->max_results,
+                      "With --radius: refuse (nothing written) more results than this in all "
+                      "(default 100000000)");
   command
       ->add_option("--filter", options->filter,
                    "Only return these base rows: their ids (0-based) in .ivecs (rows of any "
@@ -219,7 +194,7 @@ void add_search_command(CLI::App& app) {
   command->callback([options, command] {
     SearchOptions resolved = *options;
     apply_hdf5_defaults(resolved, command->count("--metric") > 0);
-    run_search(resolved, command->count("--max-results") > 0);
+    run_search(resolved);
   });
 }
 

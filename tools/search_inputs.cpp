@@ -100,7 +100,7 @@ void check_range_mode(const SearchOptions& options) {
 
 }  // namespace
 
-void check_search_mode(const SearchOptions& options, bool max_results_given) {
+void check_search_mode(const SearchOptions& options) {
   if (options.radius) return check_range_mode(options);
   if (options.k == 0) {
     throw UsageError(
@@ -111,7 +111,7 @@ void check_search_mode(const SearchOptions& options, bool max_results_given) {
     throw UsageError("--lims '" + options.lims +
                      "' is written by a range search only: give --radius R instead of -k");
   }
-  if (max_results_given) {
+  if (options.max_results) {
     throw UsageError("--max-results bounds a range search only: give --radius R instead of -k");
   }
   check_output_path(options.output, "--output", true);
@@ -180,6 +180,17 @@ void check_distinct_files(const SearchOptions& options, int ranks) {
                        "' are the same file; an output may not replace an input or the other "
                        "output");
     }
+  }
+}
+
+void check_search_arguments(const SearchOptions& options, int ranks) {
+  check_search_mode(options);
+  check_distinct_files(options, ranks);
+  if (ranks > 1 && options.radius) {
+    // Each rank's results have their own length; vecaccel::mpi gathers top-k parts only.
+    throw Error(Errc::unsupported,
+                "--radius under mpirun is not supported yet: the ranks' range results cannot be "
+                "gathered; run it in one process (--devices shards it over this host's GPUs)");
   }
 }
 

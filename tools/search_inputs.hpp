@@ -28,10 +28,9 @@ void apply_hdf5_defaults(SearchOptions& options, bool metric_given);
 void check_output_path(const std::string& path, const char* option, bool ids);
 
 /// Refuses (usage error) what a search cannot be asked: -k and --radius together or neither;
-/// --lims or --max-results (`max_results_given`) without --radius, --radius without --lims or
-/// with --gt; outputs whose extension the mode's writer would refuse (--radius writes 1-D .npy
-/// arrays only).
-void check_search_mode(const SearchOptions& options, bool max_results_given);
+/// --lims or --max-results without --radius, --radius without --lims or with --gt; outputs
+/// whose extension the mode's writer would refuse (--radius writes 1-D .npy arrays only).
+void check_search_mode(const SearchOptions& options);
 
 /// --filter's ids (read_id_list: any row layout or shape), each a base row number: a negative
 /// one is an error naming the file, the id and its position. Ids past the base are kept (a
@@ -42,6 +41,11 @@ std::vector<std::int64_t> read_filter(const std::string& path);
 /// would destroy its own data (replace the ground truth with the results, say) and succeed.
 /// `ranks`: the MPI ranks (1 without MPI), whose "{rank}" base files count as inputs.
 void check_distinct_files(const SearchOptions& options, int ranks);
+
+/// The checks of a search's arguments alone: the mode and the outputs' extensions
+/// (check_search_mode) and that they name no input or each other (check_distinct_files), usage
+/// errors; --radius over several MPI `ranks`: Errc::unsupported.
+void check_search_arguments(const SearchOptions& options, int ranks);
 
 /// Fails (io_error, exit 1) before any work when an output cannot be created: its directory is
 /// missing or not writable, or the output itself is a directory.

@@ -26,7 +26,7 @@ struct SearchOptions {
   std::vector<std::int64_t> allowed;  // --filter's ids once read (labels of the search)
   std::optional<double> radius;       // --radius: every row within it instead of the k nearest
   std::string lims;                   // --lims: each query's offsets into a range search's outputs
-  std::size_t max_results = 100'000'000;
+  std::optional<std::size_t> max_results;  // --max-results; default_max_range_results
   bool json = false;
   bool quiet = false;
 };

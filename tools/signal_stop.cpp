@@ -2,9 +2,18 @@
 
 #include <pthread.h>
 
+#include <string>
 #include <system_error>
 
+#include "commands.hpp"
+
 namespace vecaccel::cli {
+
+Interrupted interrupted(int signal) {
+  return Interrupted(signal, std::string("interrupted by ") +
+                                 (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                                 ": stopped without writing any output");
+}
 
 SignalStop::SignalStop() {
   sigemptyset(&signals_);

@@ -137,7 +137,9 @@ class FlatIndex {
   /// since the first of them came, whichever is first. Each caller gets exactly the results
   /// of its own search (its own k, exact, same ties), its own timeout and cancellation (it
   /// leaves the batch; the others go on), and errors for its own bad input alone (checked
-  /// before it joins). Default 500 us; 0 turns coalescing off; negative: invalid_argument.
+  /// before it joins). Filtered searches gather only with searches of an equal filter
+  /// (IdFilter::operator==; copies of one filter are equal at once), unfiltered ones with
+  /// unfiltered ones. Default 500 us; 0 turns coalescing off; negative: invalid_argument.
   /// Coalesced results report 0 second_pass_queries/direct_pass_queries (the batch's are not
   /// split per caller). Thread-safe.
   void set_coalescing_window(std::chrono::nanoseconds window);

@@ -41,6 +41,11 @@ class IdFilter {
   /// The ids of an allow-list, ascending and without repeats (empty for other kinds).
   std::span<const std::int64_t> allowed_ids() const noexcept;
 
+  /// Whether both are the same kind over the same ids (bits): copies are equal at once, others
+  /// are compared element by element. Concurrent searches of one FlatIndex with equal filters
+  /// may share a batch (FlatIndex::set_coalescing_window).
+  bool operator==(const IdFilter& other) const noexcept;
+
  private:
   enum class Kind { allow, deny, bits };
   struct Data {

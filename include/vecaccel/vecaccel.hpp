@@ -1,6 +1,7 @@
 #pragma once
 // vecaccel: an explicit GPU compute context (the Metal 4 model on Vulkan 1.3) and exact
-// vector search on top of it. This umbrella header includes the whole public API.
+// vector search on top of it. This umbrella header includes the whole public API but the
+// optional MPI component, vecaccel/mpi.hpp (its own target, vecaccel::mpi, linking MPI).
 
 #include "vecaccel/acceleration_context.hpp"
 #include "vecaccel/argument_table.hpp"

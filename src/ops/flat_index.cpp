@@ -105,21 +105,20 @@ class FlatIndexImpl {
     append_locked(vectors, ids, with_ids);
   }
 
-  /// The public search: small unfiltered ones may share a batch with concurrent others
-  /// (coalescer_).
+  /// The public search: small ones may share a batch with concurrent others of an equal
+  /// filter (coalescer_).
   KnnResult search(std::span<const float> queries, std::size_t k, const ExecuteOptions& options,
                    const IdFilter* filter = nullptr) const {
     check_k(k, "FlatIndex::search");
     const std::size_t nq = rows_of(queries, "search");
-    if (filter != nullptr || !coalescer_.accepts(nq, k))
-      return search_now(queries, k, options, filter);
+    if (!coalescer_.accepts(nq, k)) return search_now(queries, k, options, filter);
     // Checked before joining, so that a caller's bad input fails that caller alone.
     check_finite(queries, dim_, "query");
     auto run = [this](std::span<const float> batch, std::size_t width,
-                      const ExecuteOptions& batch_options) {
-      return search_now(batch, width, batch_options, nullptr);
+                      const ExecuteOptions& batch_options, const IdFilter* batch_filter) {
+      return search_now(batch, width, batch_options, batch_filter);
     };
-    return coalescer_.search(queries, k, options, run);
+    return coalescer_.search(queries, k, options, filter, run);
   }
 
   SearchCoalescer& coalescer() const noexcept { return coalescer_; }

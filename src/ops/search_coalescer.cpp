@@ -24,6 +24,7 @@ struct SearchCoalescer::Member {
 /// Members live on their callers' stacks: a member that leaves is taken out of members (set
 /// to null once the group closed, keeping its rows in the batch), so nobody reads it after.
 struct SearchCoalescer::Group {
+  std::optional<IdFilter> filter;  // every member's (a copy: members' own may go first)
   std::array<Member*, max_batch_queries> members{};
   std::size_t count = 0;
   std::size_t queries = 0;
@@ -53,7 +54,10 @@ std::chrono::nanoseconds SearchCoalescer::window() const {
 
 std::size_t SearchCoalescer::gathering() const {
   std::lock_guard lock(mutex_);
-  return open_ ? open_->queries : 0;
+  std::size_t queries = 0;
+  for (const auto& group : open_)
+    queries += group->queries;
+  return queries;
 }
 
 bool SearchCoalescer::accepts(std::size_t nq, std::size_t k) const {
@@ -66,20 +70,16 @@ void SearchCoalescer::changed() noexcept {
 }
 
 KnnResult SearchCoalescer::search(std::span<const float> queries, std::size_t k,
-                                  const ExecuteOptions& options, Search run) {
+                                  const ExecuteOptions& options, const IdFilter* filter,
+                                  Search run) {
   Lock lock(mutex_);
   const std::size_t nq = queries.size() / dim_;
-  if (!open_ && running_ == 0) return run_alone(lock, queries, k, options, run);
+  if (open_.empty() && running_ == 0) return run_alone(lock, queries, k, options, filter, run);
   Member me{.queries = queries,
             .rows = nq,
             .k = k,
             .deadline = Deadline::after(options.timeout, options.stop)};
-  if (!open_ || open_->queries + nq > max_batch_queries) {
-    if (open_) close(*open_);  // full for this caller: it starts, and a new group gathers
-    open_ = std::make_shared<Group>();
-    open_->close_at = Clock::now() + window_;
-  }
-  const std::shared_ptr<Group> group = open_;
+  const std::shared_ptr<Group> group = group_for(filter, nq);
   group->members[group->count++] = &me;
   group->queries += nq;
   group->live += 1;
@@ -88,8 +88,29 @@ KnnResult SearchCoalescer::search(std::span<const float> queries, std::size_t k,
   return take_part(lock, group, me, run);
 }
 
+std::shared_ptr<SearchCoalescer::Group> SearchCoalescer::group_for(const IdFilter* filter,
+                                                                   std::size_t nq) {
+  const auto same_filter = [&](const std::shared_ptr<Group>& group) {
+    return filter == nullptr ? !group->filter : group->filter && *group->filter == *filter;
+  };
+  if (const auto it = std::find_if(open_.begin(), open_.end(), same_filter); it != open_.end()) {
+    if ((*it)->queries + nq <= max_batch_queries) return *it;
+    close(**it);  // full for this caller: it starts, and a new group gathers
+  }
+  auto group = std::make_shared<Group>();
+  if (filter != nullptr) group->filter = *filter;
+  group->close_at = Clock::now() + window_;
+  open_.push_back(group);
+  return group;
+}
+
+void SearchCoalescer::drop_open(const Group& group) {
+  std::erase_if(open_, [&](const std::shared_ptr<Group>& g) { return g.get() == &group; });
+}
+
 KnnResult SearchCoalescer::run_alone(Lock& lock, std::span<const float> queries, std::size_t k,
-                                     const ExecuteOptions& options, Search run) {
+                                     const ExecuteOptions& options, const IdFilter* filter,
+                                     Search run) {
   ++running_;
   lock.unlock();
   struct Done {
@@ -100,12 +121,12 @@ KnnResult SearchCoalescer::run_alone(Lock& lock, std::span<const float> queries,
       self.changed();
     }
   } done{*this};
-  return run(queries, k, options);
+  return run(queries, k, options, filter);
 }
 
 void SearchCoalescer::close(Group& group) {
   group.closed = true;
-  if (open_.get() == &group) open_.reset();
+  drop_open(group);
   // The member with the latest deadline runs the batch: nobody else waits past their own.
   std::size_t row = 0;
   for (std::size_t i = 0; i < group.count; ++i) {
@@ -159,7 +180,7 @@ void SearchCoalescer::leave(Group& group, Member& me) {
     group.queries -= me.rows;
   }
   if (group.live == 0) {
-    if (!group.closed && open_.get() == &group) open_.reset();
+    if (!group.closed) drop_open(group);
     group.stop.request_stop();
   }
   changed();
@@ -189,7 +210,7 @@ KnnResult SearchCoalescer::execute(Lock& lock, const std::shared_ptr<Group>& gro
       if (!me.left) leave(*group, me);
     });
     try {
-      result = run(queries, k, options);
+      result = run(queries, k, options, group->filter ? &*group->filter : nullptr);
     } catch (...) {
       error = std::current_exception();
     }

@@ -22,8 +22,9 @@
 // - Input errors are each caller's own: the caller checks its input before joining (see
 //   FlatIndexImpl::search), so a batch fails only for what fails every member (device loss,
 //   memory), and then every member still waiting gets that error.
-// Callers with a filter (once searches take one) are meant to bypass the coalescer, or to join
-// only groups of the same filter: accepts() is where that decision goes.
+// - Filtered callers gather only with callers of an equal filter (IdFilter::operator==), and
+//   unfiltered ones with unfiltered ones: each filter has its own open group, so a batch is one
+//   search under one filter and every member's rows are those of its own filtered search.
 
 #include <chrono>
 #include <condition_variable>
@@ -31,9 +32,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
+#include <vector>
 
 #include "vecaccel/acceleration_context.hpp"
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/ops.hpp"
 
 namespace vecaccel::detail {
@@ -47,24 +51,26 @@ class SearchCoalescer {
   static constexpr std::size_t max_k = 256;
   static constexpr std::chrono::nanoseconds default_window = std::chrono::microseconds(500);
 
-  /// A non-owning reference to the search a batch runs: (queries, k, options) -> result.
+  /// A non-owning reference to the search a batch runs: (queries, k, options, filter or null)
+  /// -> result.
   class Search {
    public:
     template <class F>
     Search(F& f) noexcept  // NOLINT(google-explicit-constructor)
         : object_(&f),
-          call_(
-              [](void* o, std::span<const float> q, std::size_t k, const ExecuteOptions& options) {
-                return (*static_cast<F*>(o))(q, k, options);
-              }) {}
+          call_([](void* o, std::span<const float> q, std::size_t k, const ExecuteOptions& options,
+                   const IdFilter* filter) {
+            return (*static_cast<F*>(o))(q, k, options, filter);
+          }) {}
     KnnResult operator()(std::span<const float> queries, std::size_t k,
-                         const ExecuteOptions& options) const {
-      return call_(object_, queries, k, options);
+                         const ExecuteOptions& options, const IdFilter* filter) const {
+      return call_(object_, queries, k, options, filter);
     }
 
    private:
     void* object_;
-    KnnResult (*call_)(void*, std::span<const float>, std::size_t, const ExecuteOptions&);
+    KnnResult (*call_)(void*, std::span<const float>, std::size_t, const ExecuteOptions&,
+                       const IdFilter*);
   };
 
   explicit SearchCoalescer(std::size_t dim) noexcept : dim_(dim) {}
@@ -75,16 +81,17 @@ class SearchCoalescer {
   void set_window(std::chrono::nanoseconds window);
   std::chrono::nanoseconds window() const;
 
-  /// Queries waiting in the group that gathers now (diagnostics and tests).
+  /// Queries waiting in the groups that gather now (diagnostics and tests).
   std::size_t gathering() const;
 
   /// Whether a search of nq queries (nq >= 1) for k neighbours may be coalesced.
   bool accepts(std::size_t nq, std::size_t k) const;
 
-  /// The result of search(queries, k, options) for this caller, run alone or in a batch.
-  /// queries: nq x dim, checked by the caller; nq <= max_batch_queries, k <= max_k.
+  /// The result of search(queries, k, options, filter) for this caller, run alone or in a
+  /// batch. queries: nq x dim, checked by the caller; nq <= max_batch_queries, k <= max_k;
+  /// filter: null for none, else read only during the call (a batch keeps its own copy).
   KnnResult search(std::span<const float> queries, std::size_t k, const ExecuteOptions& options,
-                   Search run);
+                   const IdFilter* filter, Search run);
 
  private:
   struct Member;
@@ -93,7 +100,11 @@ class SearchCoalescer {
   using Lock = std::unique_lock<std::mutex>;
 
   KnnResult run_alone(Lock& lock, std::span<const float> queries, std::size_t k,
-                      const ExecuteOptions& options, Search run);
+                      const ExecuteOptions& options, const IdFilter* filter, Search run);
+  /// The open group gathering callers of this filter with room for nq more queries: a group
+  /// of the filter that is full for them starts, and a new one opens.
+  std::shared_ptr<Group> group_for(const IdFilter* filter, std::size_t nq);
+  void drop_open(const Group& group);
   /// Waits in the group until its result, its turn to run it, or its own limit.
   KnnResult take_part(Lock& lock, const std::shared_ptr<Group>& group, Member& me, Search run);
   void close(Group& group);
@@ -109,7 +120,7 @@ class SearchCoalescer {
   std::condition_variable_any cv_;
   std::chrono::nanoseconds window_ = default_window;  // under mutex_
   std::size_t running_ = 0;                           // batches (and lone searches) running
-  std::shared_ptr<Group> open_;                       // the group gathering companions
+  std::vector<std::shared_ptr<Group>> open_;          // gathering companions, one per filter
   std::uint64_t changes_ = 0;                         // what waiters wake on
 };
 

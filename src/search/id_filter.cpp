@@ -66,6 +66,13 @@ bool IdFilter::is_allow_list() const noexcept {
   return data_->kind == Kind::allow;
 }
 
+bool IdFilter::operator==(const IdFilter& other) const noexcept {
+  if (data_ == other.data_) return true;
+  const Data& a = *data_;
+  const Data& b = *other.data_;
+  return a.kind == b.kind && a.size == b.size && a.ids == b.ids && a.words == b.words;
+}
+
 std::span<const std::int64_t> IdFilter::allowed_ids() const noexcept {
   if (data_->kind != Kind::allow) return {};
   return data_->ids;

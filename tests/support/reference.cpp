@@ -205,4 +205,28 @@ RangeResult exact_range(const std::vector<float>& queries, const std::vector<flo
   return out;
 }
 
+AllowedRows allowed_rows(const std::vector<float>& base, std::size_t dim, const IdFilter& filter) {
+  AllowedRows out;
+  for (std::size_t r = 0; r < base.size() / dim; ++r) {
+    if (!filter.allows(static_cast<std::int64_t>(r))) continue;
+    out.rows.insert(out.rows.end(), base.begin() + static_cast<std::ptrdiff_t>(r * dim),
+                    base.begin() + static_cast<std::ptrdiff_t>((r + 1) * dim));
+    out.labels.push_back(static_cast<std::int64_t>(r));
+  }
+  return out;
+}
+
+std::string check_filtered_knn(KnnResult result, const std::vector<float>& queries,
+                               const std::vector<float>& base, std::size_t dim,
+                               const IdFilter& filter, std::size_t k, Metric metric) {
+  const AllowedRows allowed = allowed_rows(base, dim, filter);
+  for (std::int64_t& label : result.labels) {
+    if (label < 0) continue;
+    const auto at = std::lower_bound(allowed.labels.begin(), allowed.labels.end(), label);
+    if (at == allowed.labels.end() || *at != label) return "denied row " + std::to_string(label);
+    label = at - allowed.labels.begin();
+  }
+  return check_knn(result, queries, allowed.rows, dim, k, metric);
+}
+
 }  // namespace vecaccel::testing

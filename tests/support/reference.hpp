@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vecaccel/id_filter.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -55,5 +56,18 @@ std::string check_knn_graph(const KnnResult& result, const std::vector<float>& b
 /// first, ties by row; distances the float64 values rounded to float32.
 RangeResult exact_range(const std::vector<float>& queries, const std::vector<float>& base,
                         std::size_t dim, double radius, Metric metric);
+
+/// The rows a filter allows (labels: base rows), as a base of their own, and their labels.
+struct AllowedRows {
+  std::vector<float> rows;
+  std::vector<std::int64_t> labels;  // ascending
+};
+AllowedRows allowed_rows(const std::vector<float>& base, std::size_t dim, const IdFilter& filter);
+
+/// check_knn for a filtered search: equal to the float64 brute force over the allowed rows
+/// alone (labels: base rows); a denied label is a difference.
+std::string check_filtered_knn(KnnResult result, const std::vector<float>& queries,
+                               const std::vector<float>& base, std::size_t dim,
+                               const IdFilter& filter, std::size_t k, Metric metric);
 
 }  // namespace vecaccel::testing
