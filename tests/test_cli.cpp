@@ -1177,5 +1177,267 @@ TEST_F(CliShards, MpirunARankThatFailsMakesBothExitNonZeroWithTheMessageOnce) {
 }
 #endif
 
+// ---- --filter and --radius ----------------------------------------------------------------------
+
+class CliFilterRange : public CliShards {
+ protected:
+  void SetUp() override {
+    CliShards::SetUp();
+    queries_ = read_vectors(data("query.npy")).values;
+  }
+
+  /// An .ivecs whose rows have the given lengths (the last takes what is left) over `ids`.
+  void write_ragged_ivecs(const std::string& name, const std::vector<std::int64_t>& ids,
+                          const std::vector<std::size_t>& lengths) const {
+    std::ofstream out(data(name), std::ios::binary);
+    std::size_t at = 0;
+    for (std::size_t row = 0; row <= lengths.size(); ++row) {
+      const std::size_t length = row < lengths.size() ? lengths[row] : ids.size() - at;
+      const auto n = static_cast<std::int32_t>(length);
+      out.write(reinterpret_cast<const char*>(&n), 4);
+      for (std::size_t i = 0; i < length; ++i, ++at) {
+        const auto id = static_cast<std::int32_t>(ids[at]);
+        out.write(reinterpret_cast<const char*>(&id), 4);
+      }
+    }
+  }
+
+  /// The float64 brute force over the base rows `allowed` lists (ids past the base ignored),
+  /// labelled by base row.
+  vt::ExactKnn exact_filtered(const std::vector<std::int64_t>& allowed, Metric metric,
+                              std::size_t k) const {
+    std::vector<std::int64_t> rows;
+    for (const std::int64_t id : allowed)
+      if (id < static_cast<std::int64_t>(kRows)) rows.push_back(id);
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    std::vector<float> sub;
+    for (const std::int64_t row : rows)
+      sub.insert(sub.end(), base_.begin() + row * kDim, base_.begin() + (row + 1) * kDim);
+    vt::ExactKnn exact = vt::exact_knn(queries_, sub, kDim, k, metric);
+    for (std::int64_t& label : exact.labels)
+      if (label >= 0) label = rows[static_cast<std::size_t>(label)];
+    return exact;
+  }
+
+  /// The ids and distances a search tagged `tag` wrote equal `exact` (labels, and each
+  /// distance the float64 value rounded to float32).
+  void expect_knn_files(const std::string& tag, const vt::ExactKnn& exact) const {
+    const Matrix<std::int32_t> ids = read_ids(io_ / (tag + "-ids.npy"));
+    const Matrix<float> distances = read_vectors(io_ / (tag + "-distances.npy"));
+    ASSERT_EQ(ids.values.size(), exact.labels.size());
+    for (std::size_t i = 0; i < exact.labels.size(); ++i) {
+      EXPECT_EQ(ids.values[i], exact.labels[i]) << tag << " slot " << i;
+      EXPECT_EQ(distances.values[i], static_cast<float>(exact.distances[i]))
+          << tag << " slot " << i;
+    }
+  }
+
+  /// A range search into lims/ids/distances .npy files named after `tag`; their bytes.
+  std::string range(const std::string& tag, const std::string& metric, const std::string& radius,
+                    const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {
+        "search",   "--base", data("base.npy"), "--query", data("query.npy"),
+        "--radius", radius,   "--metric",       metric,    "--quiet"};
+    const std::vector<std::pair<std::string, std::string>> outputs = {
+        {"--lims", "lims"}, {"--output", "ids"}, {"--distances", "distances"}};
+    for (const auto& [option, name] : outputs)
+      args.insert(args.end(), {option, (io_ / (tag + "-" + name + ".npy")).string()});
+    args.insert(args.end(), extra.begin(), extra.end());
+    last_ = run(args);
+    EXPECT_EQ(last_.status, 0) << last_.err;
+    std::string bytes;
+    for (const auto& [option, name] : outputs)
+      bytes += slurp(io_ / (tag + "-" + name + ".npy"));
+    return bytes;
+  }
+
+  /// What a range search tagged `tag` wrote, read back (1-D .npy: lims and ids int64,
+  /// distances float32).
+  RangeResult read_range(const std::string& tag) const {
+    return {.lims = read_id_list(io_ / (tag + "-lims.npy")),
+            .distances = read_vectors(io_ / (tag + "-distances.npy")).values,
+            .labels = read_id_list(io_ / (tag + "-ids.npy"))};
+  }
+
+  std::vector<float> queries_;
+};
+
+TEST_F(CliFilterRange, FilterReturnsTheExactNearestAmongTheListedRowsHeldStreamedAndSharded) {
+  // Sparse (gathered: every 9th row, repeats and ids past the base) and dense (masked: all but
+  // every 5th row) lists over small integers, whose many ties fall by row as in the reference.
+  std::vector<std::int64_t> sparse = {9000, 801, 4, 4};
+  for (std::int64_t row = 13; row < static_cast<std::int64_t>(kRows); row += 9)
+    sparse.push_back(row);
+  write_ragged_ivecs("sparse.ivecs", sparse, {3, 0, 5});
+  std::vector<std::int64_t> dense;
+  for (std::int64_t row = 0; row < static_cast<std::int64_t>(kRows); ++row)
+    if (row % 5 != 0) dense.push_back(row);
+  write_array(data("dense.npy"), std::span<const std::int64_t>(dense));
+  for (const std::string metric : {"l2", "ip", "l1"}) {
+    for (const auto& [name, ids] : {std::pair{"sparse.ivecs", &sparse}, {"dense.npy", &dense}}) {
+      SCOPED_TRACE(metric + " " + name);
+      const std::string tag = metric + "-" + name;
+      const std::string held = search(tag, metric, {"--filter", data(name)});
+      expect_knn_files(tag, exact_filtered(*ids, parse_metric(metric), 12));
+      EXPECT_EQ(search("two-" + tag, metric, {"--filter", data(name), "--devices", "0,0"}), held);
+      ::setenv("VECACCEL_MEMORY_BUDGET", "2K", 1);  // passes of a few dozen rows
+      EXPECT_EQ(search("streamed-" + tag, metric, {"--filter", data(name)}), held);
+      ::unsetenv("VECACCEL_MEMORY_BUDGET");
+    }
+  }
+}
+
+TEST_F(CliFilterRange, FilterOfFewerRowsThanKPadsAndEveryFileLayoutListsTheSameRows) {
+  // Five rows for k = 12: the rest is padding (id -1, +inf). The same ids as a 3-D int32 .npy,
+  // a 1-D int64 .npy and an .ibin give the same bytes.
+  const std::vector<std::int64_t> five = {700, 3, 250, 3, 64, 65};
+  write_ragged_ivecs("five.ivecs", five, {1, 0, 4});
+  const std::string want = search("ivecs", "l2", {"--filter", data("five.ivecs")});
+  expect_knn_files("ivecs", exact_filtered(five, Metric::l2, 12));
+  const Matrix<std::int32_t> ids = read_ids(io_ / "ivecs-ids.npy");
+  EXPECT_EQ(ids.values[5], -1);
+  write_array(data("five.npy"), std::span<const std::int64_t>(five));
+  EXPECT_EQ(search("npy", "l2", {"--filter", data("five.npy")}), want);
+  write_ids(data("five.ibin"), Matrix<std::int32_t>{2, 3, {700, 3, 250, 3, 64, 65}});
+  EXPECT_EQ(search("ibin", "l2", {"--filter", data("five.ibin")}), want);
+  {
+    std::string header = "{'descr': '<i4', 'fortran_order': False, 'shape': (3, 1, 2), }";
+    header.append(64 - (10 + header.size() + 1) % 64, ' ').push_back('\n');
+    std::ofstream npy(data("five-3d.npy"), std::ios::binary);
+    npy << "\x93NUMPY" << '\x01' << '\x00' << static_cast<char>(header.size()) << '\x00' << header;
+    for (const std::int64_t id : five) {
+      const auto value = static_cast<std::int32_t>(id);
+      npy.write(reinterpret_cast<const char*>(&value), 4);
+    }
+  }
+  EXPECT_EQ(search("npy3d", "l2", {"--filter", data("five-3d.npy")}), want);
+#ifdef VECACCEL_MPIEXEC
+  // Each rank searches its slice: the global ids are shifted to the slice's labels, and a
+  // per-rank file's rows are numbered on from the ranks before it.
+  EXPECT_EQ(search("mpi", "l2", {"mpirun", "--filter", data("five.ivecs")}), want);
+  write_rank_parts(300);
+  EXPECT_EQ(
+      search("mpi-parts", "l2", {"mpirun", "--filter", data("five.ivecs")}, data("part{rank}.npy")),
+      want);
+#endif
+}
+
+TEST_F(CliFilterRange, AFilterWithANegativeIdOrThatCannotBeReadIsNamed) {
+  write_array(data("neg.npy"), std::span<const std::int64_t>(std::vector<std::int64_t>{4, 9, -3}));
+  const std::vector<std::string> search_args = {
+      "search", "--base", data("base.npy"), "--query", data("query.npy"), "-k", "3", "--filter"};
+  const auto with = [&](const std::string& filter) {
+    std::vector<std::string> args = search_args;
+    args.push_back(filter);
+    return args;
+  };
+  expect_failure(with(data("neg.npy")), 1,
+                 {"neg.npy: id -3 at position 2 (0-based, in file order) is negative"});
+  expect_failure(with(data("missing.ivecs")), 1, {"missing.ivecs", "cannot open"});
+  expect_failure(with(data("query.npy")), 1,
+                 {"query.npy", "dtype '<f4' unsupported, need '<i4' or '<i8'"});
+  write_vectors(data("rows.fvecs"), matrix(1, 2, {1, 2}));
+  expect_failure(with(data("rows.fvecs")), 1, {"rows.fvecs", "ids are listed in .ivecs"});
+  std::vector<std::string> over = with(data("neg.npy"));
+  over.insert(over.end(), {"--output", data("neg.npy")});
+  expect_failure(over, 2, {"--output", "--filter", "are the same file"});
+}
+
+TEST_F(CliFilterRange, RadiusWritesFaissShapedArraysEqualToTheReferenceForEveryMetric) {
+  // Small integers: l2, l1, linf and inner products are integers, and many fall on the radius
+  // itself (kept only strictly inside); 0.5 is between them.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"l2", "12"}, {"l2", "12.5"}, {"ip", "3"}, {"cosine", "0.5"}, {"l1", "8"}, {"linf", "2"}};
+  for (const auto& [metric, radius] : cases) {
+    SCOPED_TRACE(metric + " radius " + radius);
+    const std::string tag = metric + "-" + radius;
+    range(tag, metric, radius);
+    const RangeResult want =
+        vt::exact_range(queries_, base_, kDim, std::stod(radius), parse_metric(metric));
+    const RangeResult got = read_range(tag);
+    EXPECT_EQ(got.lims, want.lims);
+    EXPECT_EQ(got.labels, want.labels);
+    EXPECT_EQ(got.distances, want.distances);
+    EXPECT_EQ(got.lims.size(), queries_.size() / kDim + 1);
+    EXPECT_NE(slurp(io_ / (tag + "-ids.npy")).find("'descr': '<i8'"), std::string::npos);
+    EXPECT_NE(slurp(io_ / (tag + "-distances.npy")).find("'descr': '<f4'"), std::string::npos);
+  }
+  EXPECT_NE(last_.out.find("results    "), std::string::npos) << last_.out;
+}
+
+TEST_F(CliFilterRange, RadiusStreamedShardedAndFilteredEqualsTheReference) {
+  const std::string held = range("held", "l2", "10");
+  EXPECT_EQ(range("two", "l2", "10", {"--devices", "0,0", "--json"}), held);
+  EXPECT_NE(last_.out.find("\"results\": "), std::string::npos) << last_.out;
+  ::setenv("VECACCEL_MEMORY_BUDGET", "2K", 1);
+  const std::string streamed = range("streamed", "l2", "10");
+  ::unsetenv("VECACCEL_MEMORY_BUDGET");
+  EXPECT_EQ(streamed, held);
+  // Odd rows only: the reference over them alone, labelled by base row.
+  std::vector<std::int64_t> odd;
+  std::vector<float> odd_rows;
+  for (std::size_t row = 1; row < kRows; row += 2) {
+    odd.push_back(static_cast<std::int64_t>(row));
+    odd_rows.insert(odd_rows.end(), base_.begin() + static_cast<std::ptrdiff_t>(row * kDim),
+                    base_.begin() + static_cast<std::ptrdiff_t>((row + 1) * kDim));
+  }
+  write_array(data("odd.npy"), std::span<const std::int64_t>(odd));
+  range("odd", "l2", "10", {"--filter", data("odd.npy")});
+  RangeResult want = vt::exact_range(queries_, odd_rows, kDim, 10.0, Metric::l2);
+  for (std::int64_t& label : want.labels)
+    label = odd[static_cast<std::size_t>(label)];
+  const RangeResult got = read_range("odd");
+  EXPECT_EQ(got.lims, want.lims);
+  EXPECT_EQ(got.labels, want.labels);
+  EXPECT_EQ(got.distances, want.distances);
+}
+
+TEST_F(CliFilterRange, RadiusOptionsThatDoNotGoTogetherAreUsageErrors) {
+  const std::vector<std::string> base = {"search", "--base", data("base.npy"), "--query",
+                                         data("query.npy")};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const std::string lims = data("lims.npy");
+  expect_failure(with({"--radius", "3", "-k", "2", "--lims", lims}), 2,
+                 {"-k and --radius exclude each other"});
+  expect_failure(with({}), 2, {"-k or --radius is required"});
+  expect_failure(with({"--radius", "3"}), 2, {"--radius needs --lims"});
+  expect_failure(with({"-k", "2", "--lims", lims}), 2, {"--lims", "range search only"});
+  expect_failure(with({"-k", "2", "--max-results", "5"}), 2, {"--max-results", "range search"});
+  expect_failure(with({"--radius", "3", "--lims", data("lims.ivecs")}), 2,
+                 {"--lims", "lims.ivecs", "must be .npy"});
+  expect_failure(with({"--radius", "3", "--lims", lims, "--output", data("ids.ivecs")}), 2,
+                 {"--output", "ids.ivecs", "must be .npy"});
+  expect_failure(with({"--radius", "3", "--lims", lims, "--gt", data("query.npy")}), 2,
+                 {"--gt", "recall"});
+  expect_failure(with({"--radius", "nan", "--lims", lims}), 2, {"--radius", "not a finite"});
+  expect_failure(with({"--radius", "3", "--lims", data("query.npy")}), 2,
+                 {"--lims", "--query", "are the same file"});
+}
+
+TEST_F(CliFilterRange, RadiusOverMaxResultsNamesTheCountAndWritesNothing) {
+  // Every row is within 1e9: 19 x 801 = 15219 results.
+  std::vector<std::string> args = {
+      "search",        "--base",      data("base.npy"), "--query",        data("query.npy"),
+      "--radius",      "1e9",         "--lims",         data("lims.npy"), "--output",
+      data("ids.npy"), "--distances", data("d.npy"),    "--max-results",  "15218"};
+  expect_failure(args, 1, {"15219", "max_results = 15218"});
+  args.back() = "15219";
+  const CliResult r = run(args);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_id_list(data("lims.npy")).back(), 15219);
+#ifdef VECACCEL_MPIEXEC
+  const CliResult mpi = run_mpi({"search", "--base", data("base.npy"), "--query", data("query.npy"),
+                                 "--radius", "3", "--lims", (io_ / "mpi-lims.npy").string()});
+  EXPECT_EQ(mpi.status, 1) << mpi.err;
+  EXPECT_NE(mpi.err.find("--radius under mpirun is not supported"), std::string::npos) << mpi.err;
+  EXPECT_FALSE(fs::exists(io_ / "mpi-lims.npy"));
+#endif
+}
+
 }  // namespace
 }  // namespace vecaccel

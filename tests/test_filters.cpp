@@ -172,27 +172,9 @@ TEST_F(FilterTest, ShardedIndexFilteredSearchEqualsTheBruteForce) {
   }
 }
 
-/// The float64 brute force of a range search: rows on the kept side of the radius, best first,
-/// ties by row.
 RangeResult reference_range(const std::vector<float>& queries, const std::vector<float>& base,
                             double radius, Metric metric) {
-  RangeResult out;
-  out.lims.push_back(0);
-  const bool smaller = smaller_is_better(metric);
-  for (std::size_t q = 0; q < queries.size() / kDim; ++q) {
-    std::vector<std::pair<double, std::int64_t>> kept;
-    for (std::size_t r = 0; r < base.size() / kDim; ++r) {
-      const double v = vt::reference_metric(&queries[q * kDim], &base[r * kDim], kDim, metric);
-      if (smaller ? v < radius : v > radius) kept.emplace_back(smaller ? v : -v, r);
-    }
-    std::sort(kept.begin(), kept.end());
-    for (const auto& [key, label] : kept) {
-      out.distances.push_back(static_cast<float>(smaller ? key : -key));
-      out.labels.push_back(label);
-    }
-    out.lims.push_back(static_cast<std::int64_t>(out.labels.size()));
-  }
-  return out;
+  return vt::exact_range(queries, base, kDim, radius, metric);
 }
 
 void expect_same(const RangeResult& got, const RangeResult& want, const std::string& what) {

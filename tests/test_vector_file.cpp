@@ -18,6 +18,7 @@
 
 #include "support/temp_dir.hpp"
 #include "vecaccel/error.hpp"
+#include "vecaccel/vector_file_group.hpp"
 
 namespace vecaccel {
 namespace {
@@ -778,6 +779,119 @@ TEST_F(VectorFileTest, BinFormatsPairOnlyWithTheirElementTypes) {
   });
   EXPECT_NE(shapes.find("ids are 2 x 1 but distances 1 x 2"), std::string::npos) << shapes;
   EXPECT_EQ(entries(), std::vector<std::string>{"v.fbin"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte .npy files, id lists (--filter) and one-dimensional arrays (range search outputs)
+
+TEST_F(VectorFileTest, ByteNpyReadsAsStoredAndWidensForTheFloatReaderAsU8binDoes) {
+  write_file(path("u.npy"), npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }",
+                                     raw<std::uint8_t>({0, 1, 2, 128, 254, 255})));
+  write_file(path("i.npy"), npy_file("{'descr': '|i1', 'fortran_order': False, 'shape': (3,), }",
+                                     raw<std::int8_t>({-128, 0, 127})));
+  EXPECT_EQ(read_u8_vectors(path("u.npy")), (Matrix<std::uint8_t>{2, 3, {0, 1, 2, 128, 254, 255}}));
+  EXPECT_EQ(read_vectors(path("u.npy")), (Matrix<float>{2, 3, {0, 1, 2, 128, 254, 255}}));
+  EXPECT_EQ(read_i8_vectors(path("i.npy")), (Matrix<std::int8_t>{1, 3, {-128, 0, 127}}));
+  EXPECT_EQ(read_vectors(path("i.npy")), (Matrix<float>{1, 3, {-128, 0, 127}}));
+  // Each byte reader names the dtype it needs; the float reader lists every dtype it reads.
+  auto msg = error_of(Errc::io_error, [&] { read_u8_vectors(path("i.npy")); });
+  EXPECT_NE(msg.find("i.npy: dtype '|i1' unsupported, need '|u1'"), std::string::npos) << msg;
+  msg = error_of(Errc::io_error, [&] { read_i8_vectors(path("u.npy")); });
+  EXPECT_NE(msg.find("dtype '|u1' unsupported, need '|i1'"), std::string::npos) << msg;
+  write_file(path("d.npy"), npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }",
+                                     raw<double>({1})));
+  msg = error_of(Errc::io_error, [&] { read_vectors(path("d.npy")); });
+  EXPECT_NE(msg.find("dtype '<f8' unsupported, need '<f4', '|u1' or '|i1'"), std::string::npos)
+      << msg;
+}
+
+TEST_F(VectorFileTest, IdListReadsEveryIdOfRaggedIvecsAnyShapedNpyAndIbin) {
+  Bytes ivecs;
+  append_row<std::int32_t>(ivecs, 3, {5, 1, 9});
+  append_row<std::int32_t>(ivecs, 0, {});
+  append_row<std::int32_t>(ivecs, 1, {-2});
+  append_row<std::int32_t>(ivecs, 2, {7, 7});
+  write_file(path("a.ivecs"), ivecs);
+  EXPECT_EQ(read_id_list(path("a.ivecs")), (std::vector<std::int64_t>{5, 1, 9, -2, 7, 7}));
+  write_file(path("b.npy"),
+             npy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 1, 2), }",
+                      raw<std::int64_t>({4, 1, std::int64_t{1} << 40, 0})));
+  EXPECT_EQ(read_id_list(path("b.npy")),
+            (std::vector<std::int64_t>{4, 1, std::int64_t{1} << 40, 0}));
+  write_file(path("c.npy"), npy_file("{'descr': '<i4', 'fortran_order': True, 'shape': (2, 2), }",
+                                     raw<std::int32_t>({3, 2, 1, 0})));
+  EXPECT_EQ(read_id_list(path("c.npy")), (std::vector<std::int64_t>{3, 2, 1, 0}));
+  write_file(path("s.npy"), npy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (), }",
+                                     raw<std::int64_t>({42})));
+  EXPECT_EQ(read_id_list(path("s.npy")), (std::vector<std::int64_t>{42}));
+  write_ids(path("d.ibin"), Matrix<std::int32_t>{2, 2, {8, 6, 4, 2}});
+  EXPECT_EQ(read_id_list(path("d.ibin")), (std::vector<std::int64_t>{8, 6, 4, 2}));
+  write_file(path("e.ivecs"), {});
+  EXPECT_TRUE(read_id_list(path("e.ivecs")).empty());
+}
+
+TEST_F(VectorFileTest, IdListErrorsNameTheFileAndTheNumbers) {
+  Bytes ivecs;
+  append_row<std::int32_t>(ivecs, 2, {1, 2});
+  append_row<std::int32_t>(ivecs, 3, {1});
+  write_file(path("t.ivecs"), ivecs);
+  auto msg = error_of(Errc::io_error, [&] { read_id_list(path("t.ivecs")); });
+  EXPECT_NE(msg.find("t.ivecs: truncated at byte 12: row 1 needs 16 bytes, 8 left"),
+            std::string::npos)
+      << msg;
+  Bytes negative;
+  append_row<std::int32_t>(negative, -1, {});
+  write_file(path("n.ivecs"), negative);
+  msg = error_of(Errc::io_error, [&] { read_id_list(path("n.ivecs")); });
+  EXPECT_NE(msg.find("row 0 has length -1"), std::string::npos) << msg;
+  write_file(path("f.npy"), npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+                                     raw<float>({1})));
+  msg = error_of(Errc::io_error, [&] { read_id_list(path("f.npy")); });
+  EXPECT_NE(msg.find("f.npy: dtype '<f4' unsupported, need '<i4' or '<i8'"), std::string::npos)
+      << msg;
+  write_file(path("short.npy"),
+             npy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }",
+                      raw<std::int64_t>({1, 2, 3})));
+  msg = error_of(Errc::io_error, [&] { read_id_list(path("short.npy")); });
+  EXPECT_NE(msg.find("shape (2, 2) of '<i8' needs 32 data bytes from byte 128, the file has 24"),
+            std::string::npos)
+      << msg;
+  msg = error_of(Errc::invalid_argument, [&] { read_id_list(path("x.fvecs")); });
+  EXPECT_NE(msg.find("ids are listed in .ivecs, .ibin, .npy or HDF5, not .fvecs"),
+            std::string::npos)
+      << msg;
+  msg = error_of(Errc::io_error, [&] { read_id_list(path("missing.npy")); });
+  EXPECT_NE(msg.find("missing.npy"), std::string::npos) << msg;
+}
+
+TEST_F(VectorFileTest, OneDimensionalArraysAreNpyOfShapeNAndReadBack) {
+  const std::vector<std::int64_t> lims = {0, 3, 3, std::int64_t{1} << 40};
+  const std::vector<float> distances = {0.5f, -1.0f};
+  write_array(path("lims.npy"), std::span<const std::int64_t>(lims));
+  write_array(path("d.npy"), std::span<const float>(distances));
+  const Bytes bytes = read_file(path("lims.npy"));
+  const std::string head(reinterpret_cast<const char*>(bytes.data()), 128);
+  EXPECT_NE(head.find("{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }"),
+            std::string::npos)
+      << head;
+  EXPECT_EQ(bytes.size(), 128u + 4 * 8);  // the header padded to 64 bytes, as numpy pads it
+  EXPECT_EQ(read_id_list(path("lims.npy")), lims);
+  EXPECT_EQ(read_vectors(path("d.npy")), (Matrix<float>{1, 2, distances}));
+  write_array(path("none.npy"), std::span<const float>());
+  EXPECT_EQ(read_vectors(path("none.npy")), Matrix<float>{});
+  const auto msg = error_of(Errc::invalid_argument, [&] {
+    write_array(path("lims.ivecs"), std::span<const std::int64_t>(lims));
+  });
+  EXPECT_NE(msg.find("lims.ivecs: a one-dimensional array is written as .npy, not .ivecs"),
+            std::string::npos)
+      << msg;
+  VectorFileGroup group;
+  group.write_array(path("g.npy"), std::span<const std::int64_t>(lims));
+  error_of(Errc::invalid_argument,
+           [&] { group.write_array(path("g.fbin"), std::span<const float>(distances)); });
+  group.commit();
+  EXPECT_EQ(read_id_list(path("g.npy")), lims);
+  EXPECT_FALSE(fs::exists(path("lims.ivecs")) || fs::exists(path("g.fbin")));
 }
 
 }  // namespace

@@ -111,6 +111,12 @@ std::string device_text(ShardedIndex& index) {
   return device_text(devices);
 }
 
+std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", value);
+  return text;
+}
+
 std::string json_string(std::string_view text) {
   std::string out = "\"";
   for (const char c : text) {

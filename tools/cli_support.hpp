@@ -38,6 +38,9 @@ CLI::Validator non_empty_path();
 /// "name (type)" of the context's device.
 std::string device_text(const Context& context);
 
+/// A number as a person wrote it: 12.5, 3, 1e+09 (up to 9 significant digits), nan.
+std::string number_text(double value);
+
 /// `text` as a JSON string literal, quotes included.
 std::string json_string(std::string_view text);
 

@@ -97,14 +97,17 @@ Base open_base(const std::string& path, bool show_progress, const std::stop_toke
 namespace {
 
 /// The planner's options for a command-line run: no time limit (Ctrl-C stops it), progress
-/// into `bars`.
+/// into `bars`, --filter's ids as an allow-list.
 vecaccel::SearchOptions run_options(const SearchOptions& options, const std::stop_token& stop,
                                     PhaseBars& bars) {
-  return {.timeout = std::nullopt,
-          .stop = stop,
-          .memory_budget = std::nullopt,
-          .query_batch = options.batch,
-          .progress = [&bars](const SearchProgress& p) { bars.update(p); }};
+  vecaccel::SearchOptions out{.timeout = std::nullopt,
+                              .stop = stop,
+                              .memory_budget = std::nullopt,
+                              .query_batch = options.batch,
+                              .progress = [&bars](const SearchProgress& p) { bars.update(p); },
+                              .filter = std::nullopt};
+  if (!options.filter.empty()) out.filter = IdFilter::allow(options.allowed);
+  return out;
 }
 
 }  // namespace
@@ -130,6 +133,21 @@ SearchResult search_base(std::span<Context* const> devices, const Base& base,
                     devices, base.view(first, count),
                     MatrixView<const float>(queries.values, queries.rows, queries.dim), options.k,
                     parse_metric(options.metric), planner);
+              });
+  return result;
+}
+
+RangeResult range_base(std::span<Context* const> devices, const Base& base, const std::string& path,
+                       const Matrix<float>& queries, const SearchOptions& options,
+                       const std::stop_token& stop) {
+  RangeResult result;
+  run_planned(path, base.rows(), queries.rows, options, stop, 0,
+              [&](const vecaccel::SearchOptions& planner) {
+                result =
+                    range_search(devices, base.whole(),
+                                 MatrixView<const float>(queries.values, queries.rows, queries.dim),
+                                 *options.radius, parse_metric(options.metric), planner,
+                                 options.max_results.value_or(default_max_range_results));
               });
   return result;
 }

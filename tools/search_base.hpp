@@ -79,6 +79,12 @@ SearchResult search_base(std::span<Context* const> devices, const Base& base,
                          const Matrix<float>& queries, const SearchOptions& options,
                          const std::stop_token& stop);
 
+/// The range search (--radius, RangeResult's rules) of every base row on `devices`, with
+/// progress bars and errors as search_base; labels are file rows.
+RangeResult range_base(std::span<Context* const> devices, const Base& base, const std::string& path,
+                       const Matrix<float>& queries, const SearchOptions& options,
+                       const std::stop_token& stop);
+
 /// The self-kNN graph of every base row (vecaccel/knn_graph.hpp) on `devices`, with progress
 /// bars as search_base; errors naming a base row name `path`.
 SearchResult graph_base(std::span<Context* const> devices, const Base& base,

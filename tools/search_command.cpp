@@ -1,4 +1,6 @@
-// `vecaccel search`: exact k-nearest-neighbour search of a query file against a base file.
+// `vecaccel search`: exact k-nearest-neighbour search of a query file against a base file, or
+// with --radius every base row within a radius (FAISS-shaped 1-D .npy outputs); --filter limits
+// either to the base rows a file lists.
 //
 // Everything that can be checked before the GPU work is checked first (output extensions, that
 // no output names an input or the other output, that output directories are writable; then
@@ -44,7 +46,7 @@ namespace vecaccel::cli {
 
 namespace {
 
-void search_and_write(const SearchOptions& options, const std::stop_token& stop) {
+void search_and_write(SearchOptions options, const std::stop_token& stop) {
   const bool show_progress = progress_wanted(options.quiet);
 
   const Base base = open_base(options.base, show_progress, stop);
@@ -52,6 +54,7 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
   const BusErrorGuard bus_errors(options.base);
   const Matrix<float> queries = read_input(options.query, "query", show_progress, stop);
   check_search_shape(options, base.dim(), base.rows(), queries);
+  if (!options.filter.empty()) options.allowed = read_filter(options.filter);
   std::optional<Matrix<std::int32_t>> gt;
   if (!options.gt.empty()) {
     gt = read_ground_truth(options.gt, queries.rows);
@@ -73,6 +76,15 @@ void search_and_write(const SearchOptions& options, const std::stop_token& stop)
                              base.dim(), base.type(),
                              options.devices.empty() ? "search" : "--devices");
   }
+  if (options.radius) {
+    const auto start = Clock::now();
+    const RangeResult result = range_base(devices, base, options.base, queries, options, stop);
+    run.search_ms = ms_since(start);
+    run.range_results = result.labels.size();
+    write_range_outputs(options, result, stop);
+    print_report(options, run);
+    return;
+  }
   SearchResult result =
       search_base(devices, base, options.base, 0, base.rows(), queries, options, stop);
   report_plan(result, run);
@@ -92,6 +104,7 @@ void run_search(const SearchOptions& options) {
   const SignalStop signals;
   check_output_target(options.output, "--output");
   check_output_target(options.distances, "--distances");
+  check_output_target(options.lims, "--lims");
   try {
     search_and_write(options, signals.token());
   } catch (...) {
@@ -108,7 +121,8 @@ void add_search_command(CLI::App& app) {
   auto options = std::make_shared<SearchOptions>();
   auto* command = app.add_subcommand(
       "search",
-      "Exact k-nearest-neighbour search of --query against --base on the GPU.\n"
+      "Exact k-nearest-neighbour search of --query against --base on the GPU (or, with "
+      "--radius, every row within a radius; with --filter, among the rows a file lists).\n"
       "Inputs: .fvecs, .bvecs, .ivecs, .npy (float32, C order; a base also uint8/int8), .fbin, "
       ".u8bin or .i8bin, or ann-benchmarks .hdf5 (--base reads `train`, --query `test`, --gt "
       "`neighbors`; f.hdf5:name picks another dataset; the file's `distance` attribute sets "
@@ -131,20 +145,40 @@ void add_search_command(CLI::App& app) {
   command->add_option("--query", options->query, "Query vectors")
       ->check(non_empty_path())
       ->required();
-  command->add_option("-k", options->k, "Neighbours per query")
-      ->required()
+  command->add_option("-k", options->k, "Neighbours per query (or --radius)")
       ->check(whole_number_in(1, max_k));
+  command
+      ->add_option("--radius", options->radius,
+                   "Range search instead of -k: every base row within the radius (l2, l1, linf: "
+                   "distance < R; ip, cosine: similarity > R), best first; needs --lims")
+      ->type_name("R");
+  command
+      ->add_option("--lims", options->lims,
+                   "With --radius: write each query's offsets into --output/--distances (.npy, "
+                   "int64, queries + 1 values: FAISS's lims)")
+      ->check(non_empty_path());
+  command->add_option("--max-results", options->max_results,
+                      "With --radius: refuse (nothing written) more results than this in all "
+                      "(default 100000000)");
+  command
+      ->add_option("--filter", options->filter,
+                   "Only return these base rows: their ids (0-based) in .ivecs (rows of any "
+                   "lengths), .npy (int32/int64, any shape), .ibin or .hdf5; ids past the base "
+                   "are ignored")
+      ->check(non_empty_path());
   command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
       ->check(metric_validator())
       ->capture_default_str();
   command
       ->add_option("--output", options->output,
                    "Write ids (rows x k) to .ivecs or .npy, or ids and distances to .ibin "
-                   "(ground-truth layout: int32 n, int32 k, ids, float32 distances)")
+                   "(ground-truth layout: int32 n, int32 k, ids, float32 distances); with "
+                   "--radius every result's id, int64 .npy")
       ->check(non_empty_path());
   command
       ->add_option("--distances", options->distances,
-                   "Write distances (rows x k) to .fvecs, .fbin or .npy")
+                   "Write distances (rows x k) to .fvecs, .fbin or .npy; with --radius every "
+                   "result's distance, float32 .npy")
       ->check(non_empty_path());
   command->add_option("--gt", options->gt, "Ground-truth ids (.ivecs, .ibin or .npy) for recall")
       ->check(non_empty_path());

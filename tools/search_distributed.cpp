@@ -132,6 +132,7 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals) 
     }
     slice = open_base_slice(options, rank, ranks, stop);
     queries = read_input(options.query, "query", progress_wanted(options.quiet), stop);
+    if (!options.filter.empty()) options.allowed = read_filter(options.filter);
   });
   // A mapped base truncated under the search: one line and exit 1, not "Bus error".
   const BusErrorGuard bus_errors(slice.path);
@@ -164,6 +165,12 @@ void search_distributed(const SearchOptions& shared, const SignalStop& signals) 
         Device::open(devices[static_cast<std::size_t>(local_rank) % devices.size()]));
     run.device = device_text(*context) + " on each of " + std::to_string(ranks) + " MPI ranks";
   });
+  // --filter lists global rows; the share's search labels them as the share does (file rows
+  // where mapped, from 0 in memory): mpi::search applies the filter to the share as given.
+  const auto shift = static_cast<std::int64_t>(layout.first_row(rank)) -
+                     static_cast<std::int64_t>(slice.base.mapped ? slice.first : 0);
+  for (std::int64_t& id : options.allowed)
+    id -= shift;
   mpi::Result result;
   try {
     run_planned(slice.path, slice.rows, queries.rows, options, stop,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -60,6 +61,76 @@ void check_output_path(const std::string& path, const char* option, bool ids) {
 
 namespace {
 
+bool is_npy(const std::string& path) {
+  try {
+    return format_from_path(path) == VectorFileFormat::npy;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void check_range_mode(const SearchOptions& options) {
+  const std::string radius = number_text(*options.radius);
+  if (options.k != 0) {
+    throw UsageError(
+        "-k and --radius exclude each other: -k asks for each query's k nearest "
+        "rows, --radius " +
+        radius + " for every row within the radius");
+  }
+  if (!std::isfinite(*options.radius)) {
+    throw UsageError("--radius " + radius + " is not a finite number");
+  }
+  if (options.lims.empty()) {
+    throw UsageError(
+        "--radius needs --lims: the .npy of each query's offsets into --output and "
+        "--distances (FAISS's lims, queries + 1 int64 values)");
+  }
+  if (!options.gt.empty()) {
+    throw UsageError("--gt measures the recall of a -k search; a --radius search has none");
+  }
+  for (const auto& [option, path] :
+       {std::pair{"--output", &options.output}, std::pair{"--distances", &options.distances},
+        std::pair{"--lims", &options.lims}}) {
+    if (path->empty() || is_npy(*path)) continue;
+    throw UsageError(std::string(option) + " '" + *path +
+                     "': a --radius search writes one-dimensional .npy arrays (FAISS's lims, D "
+                     "and I), so the extension must be .npy");
+  }
+}
+
+}  // namespace
+
+void check_search_mode(const SearchOptions& options) {
+  if (options.radius) return check_range_mode(options);
+  if (options.k == 0) {
+    throw UsageError(
+        "-k or --radius is required: each query's k nearest rows, or every row "
+        "within a radius");
+  }
+  if (!options.lims.empty()) {
+    throw UsageError("--lims '" + options.lims +
+                     "' is written by a range search only: give --radius R instead of -k");
+  }
+  if (options.max_results) {
+    throw UsageError("--max-results bounds a range search only: give --radius R instead of -k");
+  }
+  check_output_path(options.output, "--output", true);
+  check_output_path(options.distances, "--distances", false);
+}
+
+std::vector<std::int64_t> read_filter(const std::string& path) {
+  std::vector<std::int64_t> ids = read_id_list(path);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= 0) continue;
+    throw Error(Errc::invalid_argument,
+                path + ": id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                    " (0-based, in file order) is negative; --filter lists base row numbers");
+  }
+  return ids;
+}
+
+namespace {
+
 struct NamedPath {
   const char* option;
   const std::string& path;
@@ -92,11 +163,10 @@ std::vector<std::string> base_files(const std::string& base, int ranks) {
 }
 
 void check_distinct_files(const SearchOptions& options, int ranks) {
-  constexpr std::size_t kOutputs = 2;  // the first entries; the rest are inputs
-  std::vector<NamedPath> files = {{"--output", options.output},
-                                  {"--distances", options.distances},
-                                  {"--query", options.query},
-                                  {"--gt", options.gt}};
+  constexpr std::size_t kOutputs = 3;  // the first entries; the rest are inputs
+  std::vector<NamedPath> files = {{"--output", options.output}, {"--distances", options.distances},
+                                  {"--lims", options.lims},     {"--query", options.query},
+                                  {"--gt", options.gt},         {"--filter", options.filter}};
   const std::vector<std::string> bases = base_files(options.base, ranks);
   files.reserve(files.size() + bases.size());
   for (const std::string& base : bases)
@@ -114,9 +184,14 @@ void check_distinct_files(const SearchOptions& options, int ranks) {
 }
 
 void check_search_arguments(const SearchOptions& options, int ranks) {
-  check_output_path(options.output, "--output", true);
-  check_output_path(options.distances, "--distances", false);
+  check_search_mode(options);
   check_distinct_files(options, ranks);
+  if (ranks > 1 && options.radius) {
+    // Each rank's results have their own length; vecaccel::mpi gathers top-k parts only.
+    throw Error(Errc::unsupported,
+                "--radius under mpirun is not supported yet: the ranks' range results cannot be "
+                "gathered; run it in one process (--devices shards it over this host's GPUs)");
+  }
 }
 
 void check_output_target(const std::string& path, const char* option) {

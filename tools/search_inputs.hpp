@@ -27,13 +27,24 @@ void apply_hdf5_defaults(SearchOptions& options, bool metric_given);
 /// --output .ibin writes the billion-scale benchmarks' ground-truth layout (ids, distances).
 void check_output_path(const std::string& path, const char* option, bool ids);
 
+/// Refuses (usage error) what a search cannot be asked: -k and --radius together or neither;
+/// --lims or --max-results without --radius, --radius without --lims or with --gt; outputs
+/// whose extension the mode's writer would refuse (--radius writes 1-D .npy arrays only).
+void check_search_mode(const SearchOptions& options);
+
+/// --filter's ids (read_id_list: any row layout or shape), each a base row number: a negative
+/// one is an error naming the file, the id and its position. Ids past the base are kept (a
+/// search ignores them).
+std::vector<std::int64_t> read_filter(const std::string& path);
+
 /// Refuses (usage error) an output that would overwrite an input or the other output: the run
 /// would destroy its own data (replace the ground truth with the results, say) and succeed.
 /// `ranks`: the MPI ranks (1 without MPI), whose "{rank}" base files count as inputs.
 void check_distinct_files(const SearchOptions& options, int ranks);
 
-/// The checks of a search's arguments alone (usage errors): the outputs' extensions
-/// (check_output_path) and that they name no input or each other (check_distinct_files).
+/// The checks of a search's arguments alone: the mode and the outputs' extensions
+/// (check_search_mode) and that they name no input or each other (check_distinct_files), usage
+/// errors; --radius over several MPI `ranks`: Errc::unsupported.
 void check_search_arguments(const SearchOptions& options, int ranks);
 
 /// Fails (io_error, exit 1) before any work when an output cannot be created: its directory is

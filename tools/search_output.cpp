@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -57,13 +58,23 @@ std::vector<Recall> recalls(const Matrix<std::int32_t>& ids, const Matrix<std::i
 
 void print_report(const SearchOptions& options, const SearchRun& run) {
   const double qps = static_cast<double>(run.queries) / (run.search_ms / 1000.0);
+  // What each query asked for: its k nearest rows, or every row within the radius.
+  const std::string wanted = options.radius ? "radius " + number_text(*options.radius)
+                                            : "k = " + std::to_string(options.k);
   if (options.json) {
     std::printf(
         "{\"device\": %s, \"base\": %s, \"query\": %s, \"base_rows\": %zu, \"dim\": %zu, "
-        "\"queries\": %zu, \"k\": %zu, \"metric\": %s, \"batch\": %zu, \"add_ms\": %.3f, "
-        "\"search_ms\": %.3f, \"queries_per_second\": %.1f, \"streamed_passes\": %zu",
+        "\"queries\": %zu, ",
         json_string(run.device).c_str(), json_string(options.base).c_str(),
-        json_string(options.query).c_str(), run.base_rows, run.dim, run.queries, options.k,
+        json_string(options.query).c_str(), run.base_rows, run.dim, run.queries);
+    if (options.radius) {
+      std::printf("\"radius\": %.9g, \"results\": %zu, ", *options.radius, run.range_results);
+    } else {
+      std::printf("\"k\": %zu, ", options.k);
+    }
+    std::printf(
+        "\"metric\": %s, \"batch\": %zu, \"add_ms\": %.3f, \"search_ms\": %.3f, "
+        "\"queries_per_second\": %.1f, \"streamed_passes\": %zu",
         json_string(to_string(parse_metric(options.metric))).c_str(), options.batch, run.add_ms,
         run.search_ms, qps, run.passes);
     if (run.passes > 0) {
@@ -76,19 +87,37 @@ void print_report(const SearchOptions& options, const SearchRun& run) {
   }
   std::printf("device     %s\n", run.device.c_str());
   std::printf("base       %s: %zu x %zu\n", options.base.c_str(), run.base_rows, run.dim);
-  std::printf("queries    %s: %zu, k = %zu, metric %s, batches of %zu\n", options.query.c_str(),
-              run.queries, options.k, std::string(to_string(parse_metric(options.metric))).c_str(),
-              options.batch);
+  std::printf("queries    %s: %zu, %s, metric %s, batches of %zu\n", options.query.c_str(),
+              run.queries, wanted.c_str(),
+              std::string(to_string(parse_metric(options.metric))).c_str(), options.batch);
   if (run.passes > 0) {
     std::printf("add        streamed with the search, %zu passes over the base (budget %s)\n",
                 run.passes, byte_text(run.budget).c_str());
-  } else {
+  } else if (!options.radius) {
     std::printf("add        %.1f ms\n", run.add_ms);
   }
-  std::printf("search     %.1f ms, %.1f queries/s\n", run.search_ms, qps);
+  // A range search reports no plan: its time includes the base's upload.
+  std::printf("search     %.1f ms%s, %.1f queries/s\n", run.search_ms,
+              options.radius ? " (upload included)" : "", qps);
+  if (options.radius) {
+    std::printf("results    %zu within the radius, %.1f per query\n", run.range_results,
+                static_cast<double>(run.range_results) / static_cast<double>(run.queries));
+  }
   for (const Recall& r : run.recalls)
     std::printf("recall@%-3zu %.4f\n", r.at, r.value);
 }
+
+namespace {
+
+/// Syncs every file of `files` (an fsync each: the slow part, during which a stop still leaves
+/// no output) and renames them into place together.
+void commit_outputs(VectorFileGroup& files, const std::stop_token& stop) {
+  files.sync([&] { check_stop(stop); });
+  check_stop(stop);
+  files.commit();
+}
+
+}  // namespace
 
 void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids,
                    const Matrix<float>& distances, const std::stop_token& stop) {
@@ -101,10 +130,22 @@ void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids
   if (!options.distances.empty()) {
     files.write_vectors(options.distances, distances, stopping({}, stop));
   }
-  // Syncing is the slow part (an fsync each): a stop during it still leaves no output.
-  files.sync([&] { check_stop(stop); });
-  check_stop(stop);
-  files.commit();
+  commit_outputs(files, stop);
+}
+
+void write_range_outputs(const SearchOptions& options, const RangeResult& result,
+                         const std::stop_token& stop) {
+  VectorFileGroup files;
+  files.write_array(options.lims, std::span<const std::int64_t>(result.lims), stopping({}, stop));
+  if (!options.output.empty()) {
+    files.write_array(options.output, std::span<const std::int64_t>(result.labels),
+                      stopping({}, stop));
+  }
+  if (!options.distances.empty()) {
+    files.write_array(options.distances, std::span<const float>(result.distances),
+                      stopping({}, stop));
+  }
+  commit_outputs(files, stop);
 }
 
 }  // namespace vecaccel::cli

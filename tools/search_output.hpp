@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "search_options.hpp"
+#include "vecaccel/ops.hpp"
 #include "vecaccel/vector_file.hpp"
 
 namespace vecaccel::cli {
@@ -22,5 +23,10 @@ void print_report(const SearchOptions& options, const SearchRun& run);
 /// together; a failure or a stop before the renames removes the temporaries and leaves no output.
 void write_outputs(const SearchOptions& options, const Matrix<std::int32_t>& ids,
                    const Matrix<float>& distances, const std::stop_token& stop);
+
+/// A range search's outputs as FAISS shapes them, 1-D .npy arrays: --lims (int64, queries + 1),
+/// --output (int64 labels) and --distances (float32), all or nothing as write_outputs.
+void write_range_outputs(const SearchOptions& options, const RangeResult& result,
+                         const std::stop_token& stop);
 
 }  // namespace vecaccel::cli

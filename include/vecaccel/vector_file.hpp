@@ -71,8 +71,10 @@ std::optional<Metric> hdf5_metric(const std::filesystem::path& file);
 ///  - .fbin/.u8bin/.i8bin/.ibin: the header's rows and dim must be >= 0, dim <= 1000000, dim
 ///    >= 1 when rows > 0, and the file exactly 8 + rows x dim x element-size bytes: else
 ///    io_error naming the numbers.
-///  - .npy: dtype '<f4', C order (fortran_order True only where the layout is the same),
-///    1-D shape (n,) read as 1 x n, 2-D (rows, dim); other dtypes or >2 dims: io_error.
+///  - .npy: dtype '<f4', or '|u1' / '|i1' widened to float as .u8bin / .i8bin are (read_u8_vectors
+///    and read_i8_vectors keep them as stored); C order (fortran_order True only where the
+///    layout is the same), 1-D shape (n,) read as 1 x n, 2-D (rows, dim); other dtypes or
+///    >2 dims: io_error.
 ///  - HDF5 (see hdf5_dataset): a 2-D float32 dataset as is, float64 only where every value is
 ///    exact as float32, integers up to 2^24 in magnitude; else invalid_argument naming the row
 ///    and column. A missing dataset (naming those the file holds), another rank or a
@@ -89,8 +91,18 @@ Matrix<float> read_vectors(const std::filesystem::path& path,
 Matrix<std::int32_t> read_ids(const std::filesystem::path& path,
                               const ProgressCallback& progress = {});
 
-/// Reads byte vectors as stored, without widening: read_u8_vectors takes .u8bin and .bvecs,
-/// read_i8_vectors .i8bin. Other formats: invalid_argument. Errors as read_vectors.
+/// Every id a file lists, in file order, whatever its shape (an id filter's allow-list):
+/// .ivecs rows of any lengths (0 too), an .npy '<i4' or '<i8' of any shape (every element, in
+/// storage order), an .ibin (its ids; a ground-truth file's distances skipped) or an HDF5
+/// integer dataset (read_ids' rules). Format only: negative ids pass through (callers check).
+/// Other extensions: invalid_argument; missing, unreadable or malformed: io_error naming the
+/// file and the byte or row.
+std::vector<std::int64_t> read_id_list(const std::filesystem::path& path,
+                                       const ProgressCallback& progress = {});
+
+/// Reads byte vectors as stored, without widening: read_u8_vectors takes .u8bin, .bvecs and
+/// .npy '|u1', read_i8_vectors .i8bin and .npy '|i1' (an .npy of another dtype: io_error
+/// naming it). Other formats: invalid_argument. Errors as read_vectors.
 Matrix<std::uint8_t> read_u8_vectors(const std::filesystem::path& path,
                                      const ProgressCallback& progress = {});
 Matrix<std::int8_t> read_i8_vectors(const std::filesystem::path& path,
@@ -122,7 +134,7 @@ Matrix<std::int32_t> parse_hdf5_ids(std::span<const std::byte> bytes, std::strin
                                     std::string_view name);
 
 /// Writers, format from the extension: write_vectors takes .fvecs, .fbin or .npy ('<f4'),
-/// its uint8 form .u8bin, its int8 form .i8bin; write_ids .ivecs, .ibin or .npy ('<i4');
+/// its uint8 form .u8bin or .bvecs, its int8 form .i8bin; write_ids .ivecs, .ibin or .npy ('<i4');
 /// .npy is always written 2-D (rows, dim). .fbin/.u8bin/.i8bin/.ibin: rows and dim must fit
 /// int32 (invalid_argument). Other
 /// extensions, values.size() != rows * dim, or (TEXMEX) dim outside 1..1000000 with
@@ -137,6 +149,13 @@ void write_vectors(const std::filesystem::path& path, const Matrix<std::int8_t>&
                    const ProgressCallback& progress = {});
 void write_ids(const std::filesystem::path& path, const Matrix<std::int32_t>& matrix,
                const ProgressCallback& progress = {});
+/// One-dimensional arrays, such as a range search's lims, distances and labels (RangeResult,
+/// shaped as FAISS's): .npy only, shape (n,), dtype '<f4' or '<i8'. Other extensions:
+/// invalid_argument, nothing touched; written atomically like the writers above.
+void write_array(const std::filesystem::path& path, std::span<const float> values,
+                 const ProgressCallback& progress = {});
+void write_array(const std::filesystem::path& path, std::span<const std::int64_t> values,
+                 const ProgressCallback& progress = {});
 /// Writes ground truth to an .ibin (other extensions, or ids and distances of different
 /// shapes: invalid_argument, nothing touched), atomically like the writers above.
 void write_ground_truth(const std::filesystem::path& path, const GroundTruth& truth,

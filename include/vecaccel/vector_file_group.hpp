@@ -3,8 +3,8 @@
 //
 // Each file is written to a temporary beside its target ("<name>.tmp-<pid>-<random hex>") when
 // it is added, in the format of its extension, with the checks and errors of write_vectors /
-// write_ids / write_ground_truth (vector_file.hpp). commit() renames them over their targets
-// only once every one is complete and synced: a failure or a stop before that leaves every
+// write_ids / write_ground_truth / write_array (vector_file.hpp). commit() renames them over their
+// targets only once every one is complete and synced: a failure or a stop before that leaves every
 // target untouched, and a rename failing after others were done puts each earlier target back
 // as it was (its previous file, or none) and throws io_error naming the target that failed.
 // Destroying a group that was not committed removes its temporaries. Not thread-safe: one
@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "vecaccel/vector_file.hpp"
@@ -39,6 +40,10 @@ class VectorFileGroup {
                  const ProgressCallback& progress = {});
   void write_ground_truth(const std::filesystem::path& path, const GroundTruth& truth,
                           const ProgressCallback& progress = {});
+  void write_array(const std::filesystem::path& path, std::span<const float> values,
+                   const ProgressCallback& progress = {});
+  void write_array(const std::filesystem::path& path, std::span<const std::int64_t> values,
+                   const ProgressCallback& progress = {});
 
   /// Makes every file written so far durable (an fsync each: the slow part), calling
   /// `before_each` first — it may throw to abandon the group (a stop), leaving no output.

@@ -402,6 +402,20 @@ std::string index_repr(const PyFlatIndex& self) {
          ")";
 }
 
+/// An .npy of bytes ('|u1', '|i1') keeps its dtype, as numpy.load keeps it; every other file
+/// (and an .npy read from a pipe, whose header cannot be read twice) is float32.
+py::array read_vector_file(const std::filesystem::path& path) {
+  const bool npy = !hdf5_dataset(path) && format_from_path(path) == VectorFileFormat::npy &&
+                   std::filesystem::is_regular_file(path);
+  const ElementType type =
+      npy ? without_gil([&] { return MappedVectors(path).element_type(); }) : ElementType::float32;
+  if (type == ElementType::uint8)
+    return to_numpy(without_gil([&] { return read_u8_vectors(path); }));
+  if (type == ElementType::int8)
+    return to_numpy(without_gil([&] { return read_i8_vectors(path); }));
+  return to_numpy(without_gil([&] { return read_vectors(path); }));
+}
+
 void write_float_file(const std::filesystem::path& path, py::handle x) {
   const FloatArray a = as_rows(x, "array", 0);
   const Matrix<float> m{static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
@@ -615,18 +629,14 @@ PYBIND11_MODULE(_vecaccel, m) {
         "elsewhere kept), best first, ties by row; -1 / worst distance where x has fewer than "
         "k other rows. x: an array (n, d) or the path of a vector file (streamed when over the "
         "memory budget). devices, context, memory_budget, timeout as knn.");
-  m.def(
-      "read_vectors",
-      [](const std::filesystem::path& path) {
-        return to_numpy(without_gil([&] { return read_vectors(path); }));
-      },
-      "path"_a,
-      "Reads a float32 (n, d) array from .fvecs, .bvecs, .ivecs (converted to float) or .npy "
-      "('<f4', C order), the formats the vecaccel CLI reads, or an ann-benchmarks HDF5 dataset: "
-      "'f.hdf5' (its train) or 'f.hdf5:name'.");
+  m.def("read_vectors", &read_vector_file, "path"_a,
+        "Reads an (n, d) array from any file the vecaccel CLI reads: float32 from .fvecs, "
+        ".fbin, .npy ('<f4'), .bvecs, .u8bin, .i8bin and .ivecs (converted to float), or an "
+        "ann-benchmarks HDF5 dataset: 'f.hdf5' (its train) or 'f.hdf5:name'; an .npy of uint8 "
+        "('|u1') or int8 ('|i1') keeps its dtype, as numpy.load does. C order.");
   m.def("write_vectors", &write_float_file, "path"_a, "array"_a,
-        "Writes a (n, d) array as float32 to .fvecs, .fbin or .npy, chosen by the extension "
-        "(atomically: the old file stays on any failure).");
+        "Writes a (n, d) array as float32 to .fvecs, .fbin or .npy ('<f4', 2-D), chosen by the "
+        "extension (atomically: the old file stays on any failure).");
   m.def(
       "read_ids",
       [](const std::filesystem::path& path) {

@@ -65,6 +65,40 @@ def test_bvecs_and_ivecs_read_as_float(tmp_path):
     np.testing.assert_array_equal(ids, [[1, -2], [3, 4]])
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_byte_npy_reads_with_its_own_dtype_and_other_formats_as_float32(tmp_path, dtype):
+    info = np.iinfo(dtype)
+    x = np.array([[info.min, 0, 1], [7, info.max - 1, info.max]], dtype)
+    np.save(tmp_path / "x.npy", x)
+    y = vecaccel.read_vectors(tmp_path / "x.npy")
+    assert y.dtype == dtype and y.flags.c_contiguous
+    np.testing.assert_array_equal(y, x)
+    np.save(tmp_path / "row.npy", x[0])  # 1-D: one row
+    np.testing.assert_array_equal(vecaccel.read_vectors(tmp_path / "row.npy"), x[:1])
+    suffix = ".u8bin" if dtype == np.uint8 else ".i8bin"
+    with open(tmp_path / f"x{suffix}", "wb") as f:
+        f.write(np.array(x.shape, np.int32).tobytes() + x.tobytes())
+    y = vecaccel.read_vectors(tmp_path / f"x{suffix}")  # as the CLI reads a query file
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, x.astype(np.float32))
+
+
+def test_read_vectors_names_an_npy_dtype_it_cannot_read(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 2), np.float64))
+    with pytest.raises(vecaccel.Error, match=r"x\.npy: dtype '<f8' unsupported, need '<f4', '\|u1' or '\|i1'"):
+        vecaccel.read_vectors(tmp_path / "x.npy")
+
+
+@pytest.mark.parametrize("suffix", [".fvecs", ".fbin", ".npy"])
+def test_write_vectors_writes_every_documented_format(tmp_path, suffix):
+    x = np.arange(6, dtype=np.float64).reshape(2, 3) / 4
+    vecaccel.write_vectors(tmp_path / f"x{suffix}", x)
+    np.testing.assert_array_equal(vecaccel.read_vectors(tmp_path / f"x{suffix}"), x.astype(np.float32))
+    if suffix == ".fbin":
+        raw = np.fromfile(tmp_path / "x.fbin", np.int32, count=2)
+        assert list(raw) == [2, 3]
+
+
 def test_ids_outside_int32_are_refused_and_the_file_untouched(tmp_path):
     path = tmp_path / "gt.ivecs"
     vecaccel.write_ids(path, np.array([[1, 2]]))

@@ -183,12 +183,18 @@ def knn_graph(
     rows. x: an array (n, d) or a vector file's path (streamed when over the memory budget).
     devices, context, memory_budget and timeout as knn."""
 
-def read_vectors(path: _Path) -> npt.NDArray[np.float32]:
-    """(n, d) float32 from .fvecs, .bvecs, .ivecs or .npy, or an ann-benchmarks HDF5 dataset:
-    'f.hdf5' (its `train`) or 'f.hdf5:name' (where no file of the whole name exists)."""
+def read_vectors(
+    path: _Path,
+) -> Union[npt.NDArray[np.float32], npt.NDArray[np.uint8], npt.NDArray[np.int8]]:
+    """(n, d) from any file the CLI reads, C order: float32 from .fvecs, .fbin, .npy ('<f4'),
+    .bvecs, .u8bin, .i8bin and .ivecs (converted exactly), or an ann-benchmarks HDF5 dataset:
+    'f.hdf5' (its `train`) or 'f.hdf5:name' (where no file of the whole name exists). An .npy
+    of uint8 ('|u1') or int8 ('|i1') keeps its dtype, as numpy.load does (read from a pipe:
+    float32). .ibin holds ground truth: read_ids."""
 
 def write_vectors(path: _Path, array: npt.ArrayLike) -> None:
-    """(n, d) as float32 to .fvecs, .fbin or .npy (by the extension), atomically."""
+    """(n, d) as float32, by the extension: .fvecs, .fbin (int32 n, int32 d, then the rows) or
+    .npy ('<f4', shape (n, d)); atomically (the old file stays on any failure)."""
 
 def read_ids(path: _Path) -> npt.NDArray[np.int32]:
     """(n, k) int32 from .ivecs or .npy, or an HDF5 dataset ('f.hdf5': its `neighbors`)."""

@@ -254,9 +254,9 @@ detail::VectorFileLayout npy_file_layout(InputFile& file, std::string_view name)
           .file_size = total};
 }
 
-std::string npy_header(std::string_view descr, std::size_t rows, std::size_t dim) {
+std::string npy_header(std::string_view descr, const std::vector<std::uint64_t>& shape) {
   std::string header =
-      cat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (", rows, ", ", dim, "), }");
+      cat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ", shape_text(shape), ", }");
   // Pad with spaces so magic + version + length + header (ending in '\n') is a multiple of
   // kNpyAlign, as numpy does, so that the data is aligned when memory-mapped.
   const std::size_t preamble = kNpyMagic.size() + 2 + 2;

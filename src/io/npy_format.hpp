@@ -48,8 +48,11 @@ std::string shape_text(const std::vector<std::uint64_t>& shape);
 template <class Out>
 Elem npy_elem(const std::string& descr, std::string_view name) {
   if constexpr (std::is_same_v<Out, float>) {
+    // Byte rows widen exactly, as .u8bin and .i8bin do for the float reader.
     if (descr == "<f4") return Elem::f32;
-    fail(Errc::io_error, name, cat("dtype '", descr, "' unsupported, need '<f4'"));
+    if (descr == "|u1") return Elem::u8;
+    if (descr == "|i1") return Elem::i8;
+    fail(Errc::io_error, name, cat("dtype '", descr, "' unsupported, need '<f4', '|u1' or '|i1'"));
   } else if constexpr (std::is_same_v<Out, std::int32_t>) {
     if (descr == "<i4") return Elem::i32;
     if (descr == "<i8") return Elem::i64;
@@ -162,7 +165,7 @@ std::uint64_t npy_stream_size(InputFile& file, std::vector<std::byte>& bytes,
   return total;
 }
 
-/// The header of an .npy file of rows x dim values of `descr`, padded as numpy pads it.
-std::string npy_header(std::string_view descr, std::size_t rows, std::size_t dim);
+/// The header of an .npy file of `shape` values of `descr`, padded as numpy pads it.
+std::string npy_header(std::string_view descr, const std::vector<std::uint64_t>& shape);
 
 }  // namespace vecaccel::io

@@ -211,7 +211,7 @@ void encode(detail::AtomicFile& file, const Matrix<T>& matrix, const ProgressCal
     return;
   }
   if (format == VectorFileFormat::npy) {
-    const std::string header = npy_header(kIds ? "<i4" : "<f4", matrix.rows, matrix.dim);
+    const std::string header = npy_header(kIds ? "<i4" : "<f4", {matrix.rows, matrix.dim});
     ChunkWriter writer(file, header.size() + data.size(), progress);
     writer.append(std::as_bytes(std::span(header)));
     writer.append(data);
@@ -260,6 +260,35 @@ void encode_ground_truth(detail::AtomicFile& file, const GroundTruth& truth,
   writer.append(ids);
   writer.append(distances);
   writer.finish();
+}
+
+/// Refuses, before anything is created, a one-dimensional array's target that is not an .npy.
+void check_array_path(const fs::path& path) {
+  const auto format = format_from_path(path);
+  if (format != VectorFileFormat::npy) {
+    fail(Errc::invalid_argument, path.string(),
+         cat("a one-dimensional array is written as .npy, not .", format_name(format)));
+  }
+}
+
+template <class T>
+void encode_array(detail::AtomicFile& file, std::span<const T> values,
+                  const ProgressCallback& progress) {
+  const std::string header = npy_header(std::is_same_v<T, float> ? "<f4" : "<i8", {values.size()});
+  const auto data = std::as_bytes(values);
+  ChunkWriter writer(file, header.size() + data.size(), progress);
+  writer.append(std::as_bytes(std::span(header)));
+  writer.append(data);
+  writer.finish();
+}
+
+template <class T>
+void write_array_file(const fs::path& path, std::span<const T> values,
+                      const ProgressCallback& progress) {
+  check_array_path(path);
+  detail::AtomicFile file(path);
+  encode_array(file, values, progress);
+  file.commit();
 }
 
 }  // namespace
@@ -372,6 +401,16 @@ void write_ids(const std::filesystem::path& path, const Matrix<std::int32_t>& ma
   write_any(path, matrix, progress);
 }
 
+void write_array(const std::filesystem::path& path, std::span<const float> values,
+                 const ProgressCallback& progress) {
+  write_array_file(path, values, progress);
+}
+
+void write_array(const std::filesystem::path& path, std::span<const std::int64_t> values,
+                 const ProgressCallback& progress) {
+  write_array_file(path, values, progress);
+}
+
 void write_ground_truth(const std::filesystem::path& path, const GroundTruth& truth,
                         const ProgressCallback& progress) {
   check_ground_truth(path, truth);
@@ -414,6 +453,18 @@ void write_ids_to(AtomicFile& file, const Matrix<std::int32_t>& matrix,
                   const ProgressCallback& progress) {
   check_writable(file.target(), matrix);
   encode(file, matrix, progress);
+}
+
+void write_array_to(AtomicFile& file, std::span<const float> values,
+                    const ProgressCallback& progress) {
+  check_array_path(file.target());
+  encode_array(file, values, progress);
+}
+
+void write_array_to(AtomicFile& file, std::span<const std::int64_t> values,
+                    const ProgressCallback& progress) {
+  check_array_path(file.target());
+  encode_array(file, values, progress);
 }
 
 void write_ground_truth_to(AtomicFile& file, const GroundTruth& truth,

@@ -33,6 +33,21 @@ void VectorFileGroup::write_ground_truth(const std::filesystem::path& path,
   files_.push_back(std::move(file));
 }
 
+void VectorFileGroup::write_array(const std::filesystem::path& path, std::span<const float> values,
+                                  const ProgressCallback& progress) {
+  auto file = std::make_unique<detail::AtomicFile>(path);
+  detail::write_array_to(*file, values, progress);
+  files_.push_back(std::move(file));
+}
+
+void VectorFileGroup::write_array(const std::filesystem::path& path,
+                                  std::span<const std::int64_t> values,
+                                  const ProgressCallback& progress) {
+  auto file = std::make_unique<detail::AtomicFile>(path);
+  detail::write_array_to(*file, values, progress);
+  files_.push_back(std::move(file));
+}
+
 void VectorFileGroup::sync(const std::function<void()>& before_each) {
   for (const auto& file : files_) {
     if (before_each) before_each();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <utility>
 
 namespace vecaccel::testing {
 
@@ -181,6 +182,27 @@ std::string check_knn_graph(const KnnResult& result, const std::vector<float>& b
                                                        dim, metric)
                                     : std::nan("");
                        });
+}
+
+RangeResult exact_range(const std::vector<float>& queries, const std::vector<float>& base,
+                        std::size_t dim, double radius, Metric metric) {
+  RangeResult out;
+  out.lims.push_back(0);
+  const bool smaller = smaller_is_better(metric);
+  for (std::size_t q = 0; q < queries.size() / dim; ++q) {
+    std::vector<std::pair<double, std::int64_t>> kept;
+    for (std::size_t r = 0; r < base.size() / dim; ++r) {
+      const double v = reference_metric(&queries[q * dim], &base[r * dim], dim, metric);
+      if (smaller ? v < radius : v > radius) kept.emplace_back(smaller ? v : -v, r);
+    }
+    std::sort(kept.begin(), kept.end());
+    for (const auto& [key, label] : kept) {
+      out.distances.push_back(static_cast<float>(smaller ? key : -key));
+      out.labels.push_back(label);
+    }
+    out.lims.push_back(static_cast<std::int64_t>(out.labels.size()));
+  }
+  return out;
 }
 
 AllowedRows allowed_rows(const std::vector<float>& base, std::size_t dim, const IdFilter& filter) {

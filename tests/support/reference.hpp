@@ -51,6 +51,12 @@ ExactKnn exact_knn_graph(const std::vector<float>& base, std::size_t dim, std::s
 std::string check_knn_graph(const KnnResult& result, const std::vector<float>& base,
                             std::size_t dim, std::size_t k, Metric metric);
 
+/// The float64 brute force of a range search (RangeResult's rules): the rows on the kept side
+/// of the radius (l2, l1, linf: below; similarities: above) by their float64 values, best
+/// first, ties by row; distances the float64 values rounded to float32.
+RangeResult exact_range(const std::vector<float>& queries, const std::vector<float>& base,
+                        std::size_t dim, double radius, Metric metric);
+
 /// The rows a filter allows (labels: base rows), as a base of their own, and their labels.
 struct AllowedRows {
   std::vector<float> rows;
