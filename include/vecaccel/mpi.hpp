@@ -120,13 +120,15 @@ struct Result {
 /// own share of the base (any SearchBase: host rows, a mapped file or a range of it, e.g. the
 /// rows share_of gives it, or a FlatIndex filled by add()), searched on `context` with
 /// vecaccel::search and `options` (held or streamed by that rank's budget); the shares in rank
-/// order are the whole base. `queries`, `k` and `metric` must be equal on every rank. Rank 0
-/// gathers every rank's top k with their float64 values (exact_values) and merges them
-/// (merge_exact): the result equals one search of the whole base, bit for bit.
-/// Errors, agreed on every rank as on_all_ranks does (`status` classifies this rank's): those
-/// of vecaccel::search; invalid_argument when the ranks' dimensions, query counts, k or metric
-/// differ (naming rank 0's and the first other one's).
-/// Lifetime: the share, queries and context are used during the call only.
+/// order are the whole base. options.filter is applied to each share as vecaccel::search labels
+/// it (a mapped file range by file rows, host rows from 0), not to global labels: a rank
+/// filtering by global labels passes a filter of its own ids shifted by its share's start.
+/// `queries`, `k` and `metric` must be equal on every rank. Rank 0 gathers every rank's top k with
+/// their float64 values (exact_values) and merges them (merge_exact): the result equals one search
+/// of the whole base, bit for bit. Errors, agreed on every rank as on_all_ranks does (`status`
+/// classifies this rank's): those of vecaccel::search; invalid_argument when the ranks' dimensions,
+/// query counts, k or metric differ (naming rank 0's and the first other one's). Lifetime: the
+/// share, queries and context are used during the call only.
 Result search(MPI_Comm comm, Context& context, const SearchBase& share,
               MatrixView<const float> queries, std::size_t k, Metric metric,
               const SearchOptions& options = {}, const FailureStatus& status = {});
