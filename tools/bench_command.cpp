@@ -182,7 +182,7 @@ void add_bench_command(CLI::App& app) {
   command->add_option("-k", options->k, "Neighbours per query")
       ->check(whole_number_in(1, max_k))
       ->capture_default_str();
-  command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
+  command->add_option("--metric", options->metric, metric_help)
       ->check(metric_validator())
       ->capture_default_str();
   command->add_option("--repeat", options->repeat, "Timed searches (after one warm-up)")

@@ -23,6 +23,9 @@ void check_finite(const Matrix<float>& matrix, std::string_view file);
 
 /// A CLI11 check for --metric, so an unknown metric is a parse error (exit 2).
 CLI::Validator metric_validator();
+/// --metric's help, the same in every command that takes one.
+inline constexpr const char* metric_help =
+    "l2 (squared), ip (inner product), cosine, l1 (sum of |q - x|) or linf (largest |q - x|)";
 
 /// A CLI11 check for a whole number in [min, max]: the message names the text given ("'abc' is
 /// not a whole number", not CLI11's "not in range"); CLI11 puts the option's name before it.

@@ -111,7 +111,7 @@ void add_graph_command(CLI::App& app) {
   command->add_option("-k", options->k, "Neighbours per row")
       ->required()
       ->check(whole_number_in(1, std::numeric_limits<std::int32_t>::max() - 1));
-  command->add_option("--metric", options->metric, "l2 (squared), ip, cosine, l1 or linf")
+  command->add_option("--metric", options->metric, metric_help)
       ->check(metric_validator())
       ->capture_default_str();
   command

@@ -166,7 +166,7 @@ void add_search_command(CLI::App& app) {
                    "lengths), .npy (int32/int64, any shape), .ibin or .hdf5; ids past the base "
                    "are ignored")
       ->check(non_empty_path());
-  command->add_option("--metric", options->metric, "l2 (squared), ip or cosine")
+  command->add_option("--metric", options->metric, metric_help)
       ->check(metric_validator())
       ->capture_default_str();
   command
