@@ -84,12 +84,14 @@ std::vector<std::uint32_t> parse_devices(const std::string& text) {
         !item.empty() && item.size() < 10 &&
         std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits || std::stoul(item) >= count) {
-      const std::string valid = count == 1
-                                    ? "this machine has one device, index 0"
-                                    : "this machine has " + std::to_string(count) +
-                                          " devices, indices 0 to " + std::to_string(count - 1);
-      throw UsageError("--devices '" + text + "': '" + item + "' is not a device index (" + valid +
-                       "; see `vecaccel info`) or 'all'");
+      std::string message = "--devices '" + text;
+      message += "': '" + item;
+      message += "' is not a device index (this machine has ";
+      message += count == 1 ? "one device, index 0"
+                            : std::to_string(count) + " devices, indices 0 to " +
+                                  std::to_string(count - 1);
+      message += "; see `vecaccel info`) or 'all'";
+      throw UsageError(message);
     }
     out.push_back(static_cast<std::uint32_t>(std::stoul(item)));
     at = end + 1;

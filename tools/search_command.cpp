@@ -68,6 +68,7 @@ void search_and_write(SearchOptions options, const std::stop_token& stop) {
                 .recalls = {}};
   const std::vector<std::unique_ptr<Context>> contexts = open_devices(options.devices);
   std::vector<Context*> devices;
+  devices.reserve(contexts.size());
   for (const auto& context : contexts)
     devices.push_back(context.get());
   run.device = device_text(devices);

@@ -83,11 +83,14 @@ KnnResult merge_gathered(std::span<const float> distances, std::span<const std::
   std::vector<std::vector<double>> values(ranks);
   for (std::size_t r = 0; r < ranks; ++r) {
     const std::size_t from = r * slots;
+    const auto d = distances.subspan(from, slots);
+    const auto l = labels.subspan(from, slots);
+    const auto e = exact.subspan(from, slots);
     parts[r] = {.rows = queries,
                 .k = k,
-                .distances = {distances.begin() + from, distances.begin() + from + slots},
-                .labels = {labels.begin() + from, labels.begin() + from + slots}};
-    values[r] = {exact.begin() + from, exact.begin() + from + slots};
+                .distances = {d.begin(), d.end()},
+                .labels = {l.begin(), l.end()}};
+    values[r] = {e.begin(), e.end()};
   }
   return merge_exact(parts, values, metric);
 }
