@@ -24,9 +24,12 @@
 #include <vector>
 
 #include "support/reference.hpp"
+#include "uniform_data.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
+
+using vecaccel::bench::uniform_data;
 
 using Clock = std::chrono::steady_clock;
 using vecaccel::KnnResult;
@@ -45,19 +48,6 @@ struct Options {
   std::size_t check = 3;
   std::uint32_t seed = 1;
 };
-
-/// Uniform in [-1, 1) (as bench_serving: quick for many rows).
-std::vector<float> uniform_data(std::size_t count, std::uint32_t seed) {
-  std::vector<float> values(count);
-  std::uint64_t state = 0x9E3779B97F4A7C15ull ^ seed;
-  for (float& v : values) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    v = static_cast<float>(state >> 40) / static_cast<float>(1u << 23) - 1.0f;
-  }
-  return values;
-}
 
 /// Median wall time of `repeat` calls of `work` in ms, after one untimed call (pipelines,
 /// pools).

@@ -18,6 +18,7 @@
 #include "knn_engine.hpp"
 #include "knn_plan.hpp"
 #include "select_rows.hpp"
+#include "uniform_data.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 using namespace vecaccel;
@@ -25,32 +26,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using vecaccel::bench::uniform_data;
+
 struct Config {
   std::size_t n, dim, queries, k;
   Metric metric;
 };
-
-/// Uniform values in [-1, 1): splitmix64, fast enough to fill gigabytes.
-std::vector<float> uniform_data(std::size_t count, std::uint64_t seed) {
-  std::vector<float> out(count);
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> workers;
-  for (unsigned t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      std::uint64_t s = seed * 0x9e3779b97f4a7c15ull + t;
-      for (std::size_t i = t; i < count; i += threads) {
-        std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        out[i] = static_cast<float>(z >> 40) / static_cast<float>(1 << 23) - 1.0f;
-      }
-    });
-  }
-  for (auto& w : workers)
-    w.join();
-  return out;
-}
 
 /// Fraction of sampled queries whose result is exact: the float64 brute force's ids in its
 /// order (ties by label).

@@ -22,9 +22,12 @@
 #include <vector>
 
 #include "support/reference.hpp"
+#include "uniform_data.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
+
+using vecaccel::bench::uniform_data;
 
 using Clock = std::chrono::steady_clock;
 
@@ -50,19 +53,6 @@ struct Row {
   double qps, p50_ms, p99_ms;
   std::size_t checked, wrong;
 };
-
-/// Uniform in [-1, 1): quick to make for a billion values (a normal generator takes minutes).
-std::vector<float> uniform_data(std::size_t count, std::uint32_t seed) {
-  std::vector<float> values(count);
-  std::uint64_t state = 0x9E3779B97F4A7C15ull ^ seed;
-  for (float& v : values) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    v = static_cast<float>(state >> 40) / static_cast<float>(1u << 23) - 1.0f;
-  }
-  return values;
-}
 
 double percentile(std::vector<double>& values, double p) {
   if (values.empty()) return 0;
