@@ -273,6 +273,16 @@ void wait_until(const std::function<bool()>& condition) {
     std::this_thread::yield();
 }
 
+/// Starts a caller alone (it runs at once, no batch) and returns once its search is running,
+/// so that callers coming next gather while it holds the coalescer busy.
+std::future<KnnResult> start_lone_search(SearchCoalescer& coalescer, FakeSearch& fake,
+                                         const std::vector<float>& queries, std::size_t k) {
+  auto lone = std::async(std::launch::async,
+                         [&, k] { return coalescer.search(queries, k, {}, nullptr, fake); });
+  wait_until([&] { return fake.calls.load() >= 1; });
+  return lone;
+}
+
 }  // namespace
 
 // A caller alone runs at once: with an hour's window, waiting for companions would hang.
@@ -291,9 +301,7 @@ TEST(CoalescerConcurrency, CallersArrivingDuringASearchShareOneBatchEachWithItsO
   coalescer.set_window(1h);  // the group starts when the running search ends, not by time
   FakeSearch fake(1);
   const auto first_q = query_rows({1});
-  auto first = std::async(std::launch::async,
-                          [&] { return coalescer.search(first_q, 3, {}, nullptr, fake); });
-  wait_until([&] { return fake.calls.load() == 1; });
+  auto first = start_lone_search(coalescer, fake, first_q, 3);
   const std::vector<std::vector<float>> qs = {query_rows({2}), query_rows({3, 4}), query_rows({5}),
                                               query_rows({6, 7, 8})};
   const std::size_t ks[] = {1, 9, 4, 2};
@@ -319,9 +327,7 @@ TEST(CoalescerConcurrency, ATimedOutAndAStoppedCallerLeaveAndTheOthersGetTheirRe
   coalescer.set_window(1h);
   FakeSearch fake(1);
   const auto lone = query_rows({1});
-  auto first =
-      std::async(std::launch::async, [&] { return coalescer.search(lone, 2, {}, nullptr, fake); });
-  wait_until([&] { return fake.calls.load() == 1; });
+  auto first = start_lone_search(coalescer, fake, lone, 2);
   const auto patient_q = query_rows({2}), hasty_q = query_rows({3}), stopped_q = query_rows({4});
   std::stop_source stop;
   auto patient = std::async(std::launch::async,
@@ -350,9 +356,7 @@ TEST(CoalescerConcurrency, AMemberTimesOutWhileItsBatchIsHeld) {
   coalescer.set_window(1h);
   FakeSearch fake(2);
   const auto lone = query_rows({1}), patient_q = query_rows({2}), hasty_q = query_rows({3});
-  auto first =
-      std::async(std::launch::async, [&] { return coalescer.search(lone, 1, {}, nullptr, fake); });
-  wait_until([&] { return fake.calls.load() == 1; });
+  auto first = start_lone_search(coalescer, fake, lone, 1);
   auto hasty = std::async(std::launch::async, [&] {
     return coalescer.search(hasty_q, 1, {.timeout = 200ms}, nullptr, fake);
   });
@@ -371,9 +375,7 @@ TEST(CoalescerConcurrency, ABatchFailureReachesEveryMemberAndTheCoalescerRecover
   coalescer.set_window(1h);
   FakeSearch fake(1);
   const auto lone = query_rows({1}), a_q = query_rows({2}), b_q = query_rows({3});
-  auto first =
-      std::async(std::launch::async, [&] { return coalescer.search(lone, 1, {}, nullptr, fake); });
-  wait_until([&] { return fake.calls.load() == 1; });
+  auto first = start_lone_search(coalescer, fake, lone, 1);
   auto a =
       std::async(std::launch::async, [&] { return coalescer.search(a_q, 1, {}, nullptr, fake); });
   auto b =
@@ -395,9 +397,7 @@ TEST(CoalescerConcurrency, CallersGatherOnlyWithEqualFiltersOneBatchPerFilter) {
   coalescer.set_window(1h);
   FakeSearch fake(1);
   const auto lone = query_rows({1});
-  auto first =
-      std::async(std::launch::async, [&] { return coalescer.search(lone, 2, {}, nullptr, fake); });
-  wait_until([&] { return fake.calls.load() == 1; });
+  auto first = start_lone_search(coalescer, fake, lone, 2);
   const std::vector<std::int64_t> evens = {0, 2, 4}, odds = {1, 3};
   const IdFilter a1 = IdFilter::allow(evens), a2 = IdFilter::allow(evens),
                  b = IdFilter::allow(odds);

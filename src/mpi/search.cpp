@@ -86,10 +86,8 @@ KnnResult merge_gathered(std::span<const float> distances, std::span<const std::
     const auto d = distances.subspan(from, slots);
     const auto l = labels.subspan(from, slots);
     const auto e = exact.subspan(from, slots);
-    parts[r] = {.rows = queries,
-                .k = k,
-                .distances = {d.begin(), d.end()},
-                .labels = {l.begin(), l.end()}};
+    parts[r] = {
+        .rows = queries, .k = k, .distances = {d.begin(), d.end()}, .labels = {l.begin(), l.end()}};
     values[r] = {e.begin(), e.end()};
   }
   return merge_exact(parts, values, metric);
