@@ -1,47 +1,5 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
-// The float16 copy of rows that few-query searches stream (half the bytes of float32): each
-// row scaled by the power of two that brings its largest magnitude into [2^14, 2^15), below
-// float16's largest value and far above its normal range's bottom, then rounded; scales[row]
-// undoes it (a power of two: exact). One thread per row, grid-stride: a pass per added slice.
-layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
-
-layout(set = 0, binding = 0, std430) readonly buffer Matrix { float m[]; };
-layout(set = 0, binding = 1, std430) writeonly buffer Halves { uint halves[]; };
-layout(set = 0, binding = 2, std430) writeonly buffer Scales { float scales[]; };
-
-layout(push_constant) uniform Constants {
-  uint rows;
-  uint dim;         // even
-  uint first_row;   // of the matrix, the copy and the scales alike
-} pc;
-
-void main() {
-  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint row = gl_GlobalInvocationID.x; row < pc.rows; row += stride) {
-    const uint first = (pc.first_row + row) * pc.dim;
-    float largest = 0.0;
-    // 8 elements a turn: lavapipe ends an outermost loop after 65535 turns of it and its
-    // inner loops together (dimension 65536 has 8192 such turns per pass).
-    for (uint j = 0u; j < pc.dim; j += 8u) {
-      [[unroll]] for (uint u = 0u; u < 8u; ++u)
-        if (j + u < pc.dim) largest = max(largest, abs(m[first + j + u]));
-    }
-    int exponent = 0;
-    frexp(largest, exponent);  // largest = f 2^exponent, f in [0.5, 1)
-    // Rows are refused above 2^62 (their squared norms would overflow), so the clamp only
-    // keeps rows below 2^-85 from an overflowing scale; their elements become float16
-    // subnormals or zeros, which certificate.cpp's bound covers.
-    const int shift = largest > 0.0 ? clamp(15 - exponent, -100, 100) : 0;
-    const float scale = ldexp(1.0, shift);
-    for (uint j = 0u; j < pc.dim; j += 8u) {
-      [[unroll]] for (uint u = 0u; u < 8u; u += 2u) {
-        if (j + u < pc.dim) {
-          const vec2 pair = vec2(m[first + j + u], m[first + j + u + 1u]) * scale;
-          halves[(first + j + u) / 2u] = packHalf2x16(pair);
-        }
-      }
-    }
-    scales[pc.first_row + row] = ldexp(1.0, -shift);
-  }
-}
+// half_rows.glsl: the float16 copy of rows as they are.
+#extension GL_GOOGLE_include_directive : require
+#include "half_rows.glsl"

@@ -331,6 +331,55 @@ TEST(Exactness, FewQueriesOverTheFloat16CopyEqualFloat64AndTheIndexWithoutIt) {
   }
 }
 
+// Data far from the origin (a common offset of 1000, spread 1) has norms about 1000 times its
+// distances' spread: an l2 copy made about the origin errs by more than the gaps between
+// neighbours and no query's certificate holds. Made about the rows' mean, the copy's error
+// follows the spread, and every query is certified by the first screen — after the index
+// grew in pieces, after rows were removed (copies moved and remade), and after a reset that
+// gives new rows (about another offset) a centre of their own.
+TEST(Exactness, L2CopiesAboutTheRowsMeanCertifyDataFarFromTheOrigin) {
+  constexpr std::size_t dim = 16, nb = 6000, nq = 5, k = 10;
+  FlatIndex index(shared_context(), dim, Metric::l2, ElementType::float32, HalfCopy::always);
+  auto base = offset_data(nb, dim, 1000.0f, 1.0f, 71);
+  const auto queries = offset_data(nq, dim, 1000.0f, 1.0f, 72);
+  for (std::size_t r = 0; r < nb; r += 1500)
+    index.add(std::span(base).subspan(r * dim, 1500 * dim));
+  const auto expect_certified = [&](const std::vector<float>& rows,
+                                    const std::vector<float>& probes, const char* when) {
+    const KnnResult r = index.search(probes, k);
+    EXPECT_EQ(vt::check_knn(r, probes, rows, dim, k, Metric::l2), "") << when;
+    EXPECT_EQ(r.second_pass_queries, 0u) << when;
+    EXPECT_EQ(r.direct_pass_queries, 0u) << when;
+  };
+  expect_certified(base, queries, "added in pieces");
+
+  std::vector<std::int64_t> removed;
+  for (std::int64_t id = 0; id < static_cast<std::int64_t>(nb); id += 7)
+    removed.push_back(id);
+  ASSERT_EQ(index.remove_ids(removed), removed.size());
+  std::vector<float> kept;
+  for (std::size_t r = 0; r < nb; ++r) {
+    if (r % 7 != 0) kept.insert(kept.end(), base.begin() + r * dim, base.begin() + (r + 1) * dim);
+  }
+  // Labels of the kept rows stay theirs: compare against the kept rows' own search.
+  const KnnResult after = index.search(queries, k);
+  FlatIndex plain(shared_context(), dim, Metric::l2, ElementType::float32, HalfCopy::never);
+  std::vector<std::int64_t> kept_ids;
+  for (std::size_t r = 0; r < nb; ++r) {
+    if (r % 7 != 0) kept_ids.push_back(static_cast<std::int64_t>(r));
+  }
+  plain.add_with_ids(kept, kept_ids);
+  const KnnResult expected = plain.search(queries, k);
+  EXPECT_EQ(after.labels, expected.labels);
+  EXPECT_EQ(after.distances, expected.distances);
+  EXPECT_EQ(after.second_pass_queries, 0u) << "after remove_ids";
+
+  index.reset();
+  base = offset_data(nb, dim, -30000.0f, 1.0f, 73);
+  index.add(base);
+  expect_certified(base, offset_data(nq, dim, -30000.0f, 1.0f, 74), "after reset");
+}
+
 TEST(Exactness, AFloat16CopyForADimensionNotAMultipleOf4IsRefused) {
   const std::string message = error_of(
       [] { FlatIndex(shared_context(), 30, Metric::l2, ElementType::float32, HalfCopy::always); },

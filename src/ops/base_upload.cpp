@@ -243,14 +243,14 @@ void BaseUploader::wait_all() {
 }
 
 template <class StageRows, class Record>
-double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t row_stage_bytes,
-                            StageRows&& stage, Record&& record) {
+RowNorms BaseUploader::upload(std::size_t first, std::size_t count, std::size_t row_stage_bytes,
+                              StageRows&& stage, Record&& record) {
   std::lock_guard lock(mutex_);
   const std::size_t slice_rows = std::max<std::size_t>(1, slice_bytes_ / row_stage_bytes);
   // One crew for all the slices: starting threads per slice can cost as much as staging a
   // share of it.
   WorkCrew crew(WorkCrew::threads_for(std::min(slice_rows, count), kMinRowsPerThread));
-  double max_norm = 0.0;
+  RowNorms max_norm;
   try {
     for (std::size_t done = 0; done < count;) {
       const std::size_t n = std::min(slice_rows, count - done);
@@ -260,12 +260,12 @@ double BaseUploader::upload(std::size_t first, std::size_t count, std::size_t ro
       {
         const Timer timer(times_.stage);
         crew.run(n, [&](std::size_t begin, std::size_t end) {
-          double largest = 0.0;
+          RowNorms largest;
           for (std::size_t r = begin; r < end; ++r)
-            largest = std::max(largest, stage(first + done + r, out + r * row_stage_bytes));
+            largest = max(largest, stage(first + done + r, out + r * row_stage_bytes));
           store_fence();
           std::lock_guard guard(norm_mutex);
-          max_norm = std::max(max_norm, largest);
+          max_norm = max(max_norm, largest);
         });
       }
       times_.bytes += std::uint64_t{n} * row_stage_bytes;
@@ -318,8 +318,10 @@ void BaseUploader::append(BaseChunk& chunk, const RowSource& source, std::size_t
       source.copy(row, 1, copied.data());
       in = copied;
     }
-    return stage_float_row(reinterpret_cast<const float*>(in.data()), reinterpret_cast<float*>(out),
-                           dim_, metric_, label0 + row);
+    const auto* values = reinterpret_cast<const float*>(in.data());
+    const double norm =
+        stage_float_row(values, reinterpret_cast<float*>(out), dim_, metric_, label0 + row);
+    return RowNorms{norm, chunk.centre ? centred_norm({values, dim_}, chunk.centre->values) : 0.0};
   };
   Device device = context_.device();
   const auto record = [&](ComputeEncoder& e, const Buffer& staging, std::size_t done,
@@ -331,9 +333,9 @@ void BaseUploader::append(BaseChunk& chunk, const RowSource& source, std::size_t
                      chunk.norms, u32(base_row + done));
     encode_chunk_halves(device, e, chunk, base_row + done, n, dim_);
   };
-  const double max_norm = upload(first, count, row_bytes, stage, record);
+  const RowNorms max_norm = upload(first, count, row_bytes, stage, record);
   chunk.rows += count;
-  chunk.max_norm = std::max(chunk.max_norm, max_norm);
+  chunk.note_norms(max_norm.norm, max_norm.centred);
 }
 
 void BaseUploader::append(CompactChunk& chunk, const RowSource& source, std::size_t first,
@@ -350,15 +352,15 @@ void BaseUploader::append(CompactChunk& chunk, const RowSource& source, std::siz
     } else {
       stream_copy(out, in.data(), row_bytes);
     }
-    return compact_row_norm(source.type, in.data(), dim_);
+    return RowNorms{compact_row_norm(source.type, in.data(), dim_)};
   };
   const auto record = [&](ComputeEncoder& e, const Buffer& staging, std::size_t done,
                           std::size_t n) {
     e.copy_buffer(staging, 0, chunk.bytes, (base_row + done) * row_bytes, n * row_bytes);
   };
-  const double max_norm = upload(first, count, row_bytes, stage, record);
+  const RowNorms max_norm = upload(first, count, row_bytes, stage, record);
   chunk.rows += count;
-  chunk.max_norm = std::max(chunk.max_norm, max_norm);
+  chunk.max_norm = std::max(chunk.max_norm, max_norm.norm);
 }
 
 UploadTimes BaseUploader::times() const {

@@ -5,6 +5,7 @@
 // next slice is staged. Compact (uint8/int8) rows stay one byte per element on the GPU in a
 // CompactChunk and are widened to float32 on the GPU when searched.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -62,6 +63,16 @@ struct UploadTimes {
 void check_float_rows(std::span<const float> rows, std::size_t dim, Metric metric,
                       std::size_t first_label);
 
+/// A row's float64 norms as staged: plain, and about its chunk's centre (0 without one).
+struct RowNorms {
+  double norm = 0.0;
+  double centred = 0.0;
+};
+/// Each norm's larger.
+inline RowNorms max(const RowNorms& a, const RowNorms& b) {
+  return {std::max(a.norm, b.norm), std::max(a.centred, b.centred)};
+}
+
 class BaseUploader {
  public:
   /// Large enough that a slice's GPU copy amortises its submission, small enough that three
@@ -98,10 +109,10 @@ class BaseUploader {
 
  private:
   /// Stages rows into the next staging buffer (waiting until its last copy completed) and
-  /// submits `record` to move them to the GPU. Returns the staged rows' largest norm.
+  /// submits `record` to move them to the GPU. Returns the staged rows' largest norms.
   template <class StageRows, class Record>
-  double upload(std::size_t first, std::size_t count, std::size_t row_stage_bytes,
-                StageRows&& stage, Record&& record);
+  RowNorms upload(std::size_t first, std::size_t count, std::size_t row_stage_bytes,
+                  StageRows&& stage, Record&& record);
   /// invalid_argument unless source has this dimension and a fitting type and count rows
   /// fit a chunk of `rows` of `capacity`.
   void check_append(const RowSource& source, bool type_fits, std::size_t count, std::size_t rows,

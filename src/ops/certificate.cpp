@@ -189,6 +189,19 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
   return INFINITY;
 }
 
+double centred_screen_error_bound(std::size_t dim, double query_norm, double max_base_norm,
+                                  ScreenPrecision precision) {
+  const double reach = query_norm + max_base_norm;
+  if (reach * reach > max_squared_norm) return INFINITY;
+  // q' = fl(q - c) and x' = fl(x - c): e = (q' - x') - (q - x) has |e| <= u (|q - c| + |x - c|)
+  // plus, per element of each, a flushed result's 2^-126; |q - c| + |x - c| <= 1.01 reach.
+  // Then | |q' - x'|^2 - |q - x|^2 | = |2 (q - x).e + |e|^2| <= (2 |q - x| + |e|) |e|.
+  const double e =
+      1.01 * unit_roundoff * reach + 2.0 * std::sqrt(static_cast<double>(dim)) * flush_error;
+  const double centring = (2.0 * 1.01 * reach + e) * e * safety;
+  return screen_error_bound(Metric::l2, dim, query_norm, max_base_norm, precision) + centring;
+}
+
 bool certified(Metric metric, double kth_exact, double screen_last, double bound) {
   if (std::isnan(bound) || std::isinf(bound)) return false;
   if (smaller_is_better(metric)) return kth_exact < screen_last - bound;

@@ -48,6 +48,14 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
                           ScreenPrecision precision = ScreenPrecision::float32,
                           double screen_value = INFINITY);
 
+/// The bound of an l2 screen that reads rows and queries minus a centre c (float16 copies made
+/// about it, row_centre.hpp): screen_error_bound of the centred vectors (their float64 norms
+/// as rounded to float32, `query_norm` and `max_base_norm`), plus what the float32 rounding
+/// (or flushing) of each centred element changes in the distance (docs/exactness.md,
+/// "Centred copies"). Infinite where the centred screen's float32 values could overflow.
+double centred_screen_error_bound(std::size_t dim, double query_norm, double max_base_norm,
+                                  ScreenPrecision precision);
+
 /// Whether no row outside the candidates can enter the top k: `kth_exact` is the exact k-th
 /// best candidate value, `screen_last` the screen's value of its last candidate.
 bool certified(Metric metric, double kth_exact, double screen_last, double bound);

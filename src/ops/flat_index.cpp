@@ -266,6 +266,7 @@ class FlatIndexImpl {
     std::unique_lock lock(mutex_);
     chunks_.clear();
     compact_.clear();
+    centre_.reset();  // the next rows get a centre of their own
     ids_.clear();
     ids_ascending_ = true;
     rows_ = 0;
@@ -371,9 +372,11 @@ class FlatIndexImpl {
     const std::size_t old_chunks = chunks_.size();
     const std::size_t old_last_rows = chunks_.empty() ? 0 : chunks_.back().rows;
     const double old_last_norm = chunks_.empty() ? 0.0 : chunks_.back().max_norm;
+    const double old_last_centred = chunks_.empty() ? 0.0 : chunks_.back().max_centred_norm;
     const std::size_t old_compact = compact_.size();
     const std::size_t old_compact_rows = compact_.empty() ? 0 : compact_.back().rows;
     const double old_compact_norm = compact_.empty() ? 0.0 : compact_.back().max_norm;
+    if (wants_centre()) centre_ = make_centre(vectors);
     try {
       for (std::size_t done = 0; done < n;) {
         if (type_ == ElementType::float32) {
@@ -407,6 +410,7 @@ class FlatIndexImpl {
       if (!chunks_.empty()) {
         chunks_.back().rows = old_last_rows;
         chunks_.back().max_norm = old_last_norm;
+        chunks_.back().max_centred_norm = old_last_centred;
       }
       compact_.resize(old_compact);
       if (!compact_.empty()) {
@@ -443,7 +447,7 @@ class FlatIndexImpl {
     return with_room(
         chunks_, wanted,
         [&](std::size_t capacity) {
-          return engine_.make_chunk(capacity, wants_half_copy(capacity));
+          return engine_.make_chunk(capacity, wants_half_copy(capacity), centre_);
         },
         [&](const BaseChunk& chunk, std::size_t capacity) {
           return engine_.grow(chunk, capacity);
@@ -468,6 +472,18 @@ class FlatIndexImpl {
     if (type_ != ElementType::float32 || half_copy_ == HalfCopy::never) return false;
     if (half_copy_ == HalfCopy::always) return true;
     return engine_.chunk_bytes(capacity, true) <= device_memory_budget(context_) / 2;
+  }
+
+  /// l2 float16 copies are made about a centre, chosen from the first rows added.
+  bool wants_centre() const {
+    return type_ == ElementType::float32 && metric_ == Metric::l2 &&
+           half_copy_ != HalfCopy::never && !centre_;
+  }
+
+  /// The mean of (a sample of) these rows, those with only finite values (others are refused
+  /// as they are staged); none when no sampled row is finite.
+  std::shared_ptr<const RowCentre> make_centre(const RowSource& rows) const {
+    return make_row_centre(context_, dim_, rows.rows(), [&](std::size_t i) { return rows.row(i); });
   }
 
   CompactChunk& compact_with_room(std::size_t wanted) {
@@ -540,8 +556,9 @@ class FlatIndexImpl {
   // new ones.
   mutable WriterPreferringMutex mutex_;
   mutable SearchCoalescer coalescer_{dim_};
-  std::vector<BaseChunk> chunks_;      // float32 rows; all full except the last
-  std::vector<CompactChunk> compact_;  // uint8/int8 rows; likewise
+  std::vector<BaseChunk> chunks_;            // float32 rows; all full except the last
+  std::shared_ptr<const RowCentre> centre_;  // of the l2 float16 copies (wants_centre)
+  std::vector<CompactChunk> compact_;        // uint8/int8 rows; likewise
   std::size_t rows_ = 0;
   // Rows ever added (since the last reset): the label add() gives next.
   std::size_t next_label_ = 0;

@@ -55,12 +55,20 @@ void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& mat
 
 /// Whether rows of this dimension can have a float16 copy (half_rows.comp: 8-byte loads).
 bool half_copy_supported(const Capabilities& caps, std::uint32_t dim);
+/// A centre subtracted from every row before its float16 copy is made: `values` (dim floats)
+/// and where the centred rows' float32 squared norms go (one float a row). Empty: no centre.
+struct HalfRowsCentre {
+  Buffer values;
+  Buffer norms;
+};
 /// Records the float16 copy of rows [first_row, first_row + rows) of `matrix` (float32 rows
 /// of dim) into halves (2 bytes an element) and their scales (one float a row), the same rows
-/// of each: every row scaled by a power of two that keeps its largest element in [2^14, 2^15).
+/// of each: every row (minus the centre, if any) scaled by a power of two that keeps its
+/// largest element in [2^14, 2^15).
 void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
                       std::uint32_t first_row, std::uint32_t rows, std::uint32_t dim,
-                      const Buffer& halves, const Buffer& scales);
+                      const Buffer& halves, const Buffer& scales,
+                      const HalfRowsCentre& centre = {});
 
 struct DistanceArgs {
   Buffer queries, base, query_norms, base_norms, out;

@@ -42,13 +42,16 @@ namespace {
 DistanceArgs piece_distances(const BatchEncoding& b, const Piece& piece) {
   const KnnScratch& s = b.scratch;
   const bool half_copies = b.plan.precision == ScreenPrecision::half_copies;
-  // Chunks without a float16 copy are read in float32, which errs less than the copy.
+  // Chunks without a float16 copy (or with one about another centre) are read in float32,
+  // which errs less than the copy.
   const bool half = (b.plan.precision == ScreenPrecision::half_base || half_copies) &&
-                    piece.chunk->halves.valid();
-  return DistanceArgs{.queries = half && half_copies ? s.query_halves : s.queries,
+                    piece.chunk->halves.valid() && piece.chunk->centre.get() == b.centre;
+  const bool centred = half && b.centre != nullptr;
+  const Buffer& queries = centred ? s.centred_queries : s.queries;
+  return DistanceArgs{.queries = half && half_copies ? s.query_halves : queries,
                       .base = half ? piece.chunk->halves : piece.chunk->vectors,
-                      .query_norms = s.query_norms,
-                      .base_norms = piece.chunk->norms,
+                      .query_norms = centred ? s.centred_query_norms : s.query_norms,
+                      .base_norms = centred ? piece.chunk->centred_norms : piece.chunk->norms,
                       .out = s.tile,
                       .base_scales = half ? piece.chunk->half_scales : Buffer{},
                       .query_scales = half && half_copies ? s.query_scales : Buffer{},
@@ -157,10 +160,16 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
   const bool largest = !smaller_is_better(b.metric);
   const auto tile_cols = static_cast<std::uint32_t>(plan.tile_cols);
   encode_row_norms(b.device, e, s.queries, 0, b.queries, b.dim, s.query_norms, 0);
-  if (plan.precision == ScreenPrecision::half_copies) {
-    encode_half_rows(b.device, e, s.queries, 0, b.queries, b.dim, s.query_halves, s.query_scales);
+  if (b.centre != nullptr) {
+    encode_row_norms(b.device, e, s.centred_queries, 0, b.queries, b.dim, s.centred_query_norms, 0);
   }
-  e.barrier({s.query_norms, s.query_halves, s.query_scales}, Stage::dispatch, Stage::dispatch);
+  if (plan.precision == ScreenPrecision::half_copies) {
+    // The queries' copy goes with the chunks' copies: centred where they are.
+    encode_half_rows(b.device, e, b.centre != nullptr ? s.centred_queries : s.queries, 0, b.queries,
+                     b.dim, s.query_halves, s.query_scales);
+  }
+  e.barrier({s.query_norms, s.centred_query_norms, s.query_halves, s.query_scales}, Stage::dispatch,
+            Stage::dispatch);
   if (plan.row_select) {
     encode_row_selected_screen(e, b);
     encode_unmask_candidates(e, b);

@@ -48,6 +48,9 @@ struct BatchEncoding {
   Metric metric;
   /// A masked search: scratch.allowed holds the filter's bits (mask_rows.comp).
   bool masked = false;
+  /// The centre of the float16 copies this screen reads (l2), or none: scratch.centred_queries
+  /// holds the queries minus it, and chunks whose copy is about it are screened centred.
+  const RowCentre* centre = nullptr;
 };
 
 /// The screen: the best plan.screen_k candidates of each query by float32 value, written to

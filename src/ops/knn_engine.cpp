@@ -20,7 +20,7 @@ namespace vecaccel::detail {
 namespace {
 
 /// Buffers of a KnnScratch (its residency set's capacity).
-constexpr std::size_t scratch_buffers = 17;
+constexpr std::size_t scratch_buffers = 19;
 
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
@@ -144,6 +144,64 @@ std::vector<double> stage_rows(std::span<const float> values, std::span<std::byt
   return norms;
 }
 
+/// Copies rows minus the centre (centre_row) into mapped memory; returns their float64 norms
+/// (centred_norm).
+std::vector<double> stage_centred_rows(std::span<const float> values, std::span<std::byte> out,
+                                       std::size_t dim, const RowCentre& centre) {
+  const std::size_t rows = values.size() / dim;
+  auto* target = reinterpret_cast<float*>(out.data());
+  std::vector<double> norms(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto row = values.subspan(r * dim, dim);
+    centre_row(row, centre.values, target + r * dim);
+    norms[r] = centred_norm(row, centre.values);
+  }
+  return norms;
+}
+
+/// What the certificate's bound needs of the chunks a screen reads: the largest norm of the
+/// rows read as stored, and where an l2 screen reads float16 copies made about a centre
+/// (the first chunk's with a copy), that centre and the largest norm of the centred rows.
+struct ScreenNorms {
+  const RowCentre* centre = nullptr;
+  bool any_plain = false;  ///< some rows are read as stored
+  double max_norm = 0.0;   ///< of those
+  double max_centred_norm = 0.0;
+
+  /// The bound for one query (its norm, and its centred norm where there is a centre) at
+  /// the screen's last candidate value.
+  double bound(Metric metric, std::size_t dim, ScreenPrecision precision, double query_norm,
+               double centred_query_norm, double screen_value) const {
+    const double plain =
+        any_plain ? screen_error_bound(metric, dim, query_norm, max_norm, precision, screen_value)
+                  : 0.0;
+    if (centre == nullptr) return plain;
+    return std::max(
+        plain, centred_screen_error_bound(dim, centred_query_norm, max_centred_norm, precision));
+  }
+};
+
+ScreenNorms screen_norms(std::span<const BaseChunk> chunks, Metric metric,
+                         ScreenPrecision precision) {
+  ScreenNorms norms;
+  const bool reads_copies =
+      precision == ScreenPrecision::half_base || precision == ScreenPrecision::half_copies;
+  if (metric == Metric::l2 && reads_copies) {
+    const auto copy = std::find_if(chunks.begin(), chunks.end(),
+                                   [](const BaseChunk& c) { return c.halves.valid(); });
+    if (copy != chunks.end()) norms.centre = copy->centre.get();
+  }
+  for (const BaseChunk& c : chunks) {
+    if (norms.centre != nullptr && c.halves.valid() && c.centre.get() == norms.centre) {
+      norms.max_centred_norm = std::max(norms.max_centred_norm, c.max_centred_norm);
+    } else {
+      norms.any_plain = true;
+      norms.max_norm = std::max(norms.max_norm, c.max_norm);
+    }
+  }
+  return norms;
+}
+
 }  // namespace
 
 KnnEngine::KnnEngine(Context& context, std::size_t dim, Metric metric)
@@ -162,7 +220,8 @@ KnnEngine::KnnEngine(Context& context, std::size_t dim, Metric metric)
   }
 }
 
-BaseChunk KnnEngine::make_chunk(std::size_t capacity, bool half_copy) const {
+BaseChunk KnnEngine::make_chunk(std::size_t capacity, bool half_copy,
+                                std::shared_ptr<const RowCentre> centre) const {
   capacity = std::clamp<std::size_t>(capacity, 1, chunk_rows_);
   if (half_copy && !half_copy_supported(context_.device().capabilities(), u32(dim_, "dimension"))) {
     throw Error(Errc::invalid_argument,
@@ -182,6 +241,10 @@ BaseChunk KnnEngine::make_chunk(std::size_t capacity, bool half_copy) const {
   if (half_copy) {
     chunk.halves = make(capacity * dim_ * 2, "base float16 copy");
     chunk.half_scales = make(capacity * sizeof(float), "base float16 scales");
+    if (centre != nullptr && metric_ == Metric::l2) {
+      chunk.centre = std::move(centre);
+      chunk.centred_norms = make(capacity * sizeof(float), "base centred norms");
+    }
   }
   chunk.capacity = capacity;
   context_.residency_manager().commit();
@@ -191,13 +254,17 @@ BaseChunk KnnEngine::make_chunk(std::size_t capacity, bool half_copy) const {
 void encode_chunk_halves(Device& device, ComputeEncoder& encoder, const BaseChunk& chunk,
                          std::size_t first, std::size_t rows, std::size_t dim) {
   if (!chunk.halves.valid() || rows == 0) return;
-  encode_half_rows(device, encoder, chunk.vectors, u32(first, "offset"), u32(rows, "rows"),
-                   u32(dim, "dimension"), chunk.halves, chunk.half_scales);
+  encode_half_rows(
+      device, encoder, chunk.vectors, u32(first, "offset"), u32(rows, "rows"),
+      u32(dim, "dimension"), chunk.halves, chunk.half_scales,
+      chunk.centre ? HalfRowsCentre{chunk.centre->buffer, chunk.centred_norms} : HalfRowsCentre{});
 }
 
 std::uint64_t KnnEngine::chunk_bytes(std::size_t capacity, bool half_copy) const {
   const std::uint64_t row = dim_ * sizeof(float) + sizeof(float);
-  return std::uint64_t{capacity} * (row + (half_copy ? dim_ * 2 + sizeof(float) : 0));
+  // A copy's scales, and for l2 its centred rows' norms.
+  const std::uint64_t per_row = sizeof(float) * (metric_ == Metric::l2 ? 2 : 1);
+  return std::uint64_t{capacity} * (row + (half_copy ? dim_ * 2 + per_row : 0));
 }
 
 void KnnEngine::check_base(std::span<const float> vectors, std::size_t first_row) const {
@@ -232,12 +299,18 @@ void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
           },
           without_time_limit())
       .wait();
+  double centred = 0.0;
+  if (chunk.centre) {
+    for (std::size_t r = 0; r < n; ++r)
+      centred =
+          std::max(centred, centred_norm(vectors.subspan(r * dim_, dim_), chunk.centre->values));
+  }
   chunk.rows += n;
-  chunk.max_norm = std::max(chunk.max_norm, *std::max_element(norms.begin(), norms.end()));
+  chunk.note_norms(*std::max_element(norms.begin(), norms.end()), centred);
 }
 
 BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) const {
-  BaseChunk bigger = make_chunk(new_capacity, chunk.halves.valid());
+  BaseChunk bigger = make_chunk(new_capacity, chunk.halves.valid(), chunk.centre);
   if (chunk.rows > 0) {
     context_
         .execute(
@@ -250,12 +323,16 @@ BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) cons
                 encoder.copy_buffer(chunk.half_scales, 0, bigger.half_scales, 0,
                                     chunk.rows * sizeof(float));
               }
+              if (chunk.centred_norms.valid()) {
+                encoder.copy_buffer(chunk.centred_norms, 0, bigger.centred_norms, 0,
+                                    chunk.rows * sizeof(float));
+              }
             },
             without_time_limit())
         .wait();
   }
   bigger.rows = chunk.rows;
-  bigger.max_norm = chunk.max_norm;
+  bigger.note_norms(chunk.max_norm, chunk.max_centred_norm);
   return bigger;
 }
 
@@ -397,12 +474,10 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
                                                     const Deadline& deadline, KnnResult& result,
                                                     const Mask* mask) const {
   const std::size_t nq = queries.size() / dim_;
+  const ScreenNorms norms = screen_norms(chunks, metric_, plan.precision);
   std::size_t total = 0;
-  double max_norm = 0.0;
-  for (const auto& c : chunks) {
+  for (const auto& c : chunks)
     total += c.rows;
-    max_norm = std::max(max_norm, c.max_norm);
-  }
   Device device = context_.device();
   const std::uint32_t kk = plan.screen_k;
   const std::uint32_t dim = u32(dim_, "dimension");
@@ -423,6 +498,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     std::size_t q0;
     std::uint32_t qb;
     std::vector<double> query_norms;
+    std::vector<double> centred_query_norms;  // with norms.centre
   };
   std::deque<InFlight> in_flight;
   std::int64_t gpu_ns = 0;  // the trace's: each batch's command buffer (enable_profiling)
@@ -443,9 +519,9 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     // proposes.
     if ((mask != nullptr ? mask->rows.allowed() : total) > kk) {
       for (std::uint32_t r = 0; r < f.qb; ++r) {
-        const double bound =
-            screen_error_bound(metric_, dim_, f.query_norms[r], max_norm, plan.precision,
-                               certificate[2 * std::size_t{r} + 1]);
+        const double bound = norms.bound(metric_, dim_, plan.precision, f.query_norms[r],
+                                         norms.centre != nullptr ? f.centred_query_norms[r] : 0.0,
+                                         certificate[2 * std::size_t{r} + 1]);
         if (!certified(metric_, certificate[2 * std::size_t{r}],
                        certificate[2 * std::size_t{r} + 1], bound))
           uncertified.push_back(f.q0 + r);
@@ -469,14 +545,21 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       // Checked while staged: a batch with NaN or Inf throws before any of its work is encoded
       // (earlier batches have run; their results are dropped with the exception).
       const auto batch_queries = queries.subspan(q0 * dim_, qb * dim_);
-      BufferToken upload = context_.get_buffer(batch_queries.size_bytes());
+      const bool centred = norms.centre != nullptr;
+      BufferToken upload = context_.get_buffer(batch_queries.size_bytes() * (centred ? 2 : 1));
       std::vector<double> query_norms =
           stage_rows(batch_queries, upload.buffer().mapped(), dim_, metric_, "query", q0);
+      std::vector<double> centred_query_norms;
+      if (centred) {
+        centred_query_norms = stage_centred_rows(
+            batch_queries, upload.buffer().mapped().subspan(batch_queries.size_bytes()), dim_,
+            *norms.centre);
+      }
       const std::uint64_t result_bytes = std::uint64_t{qb} * k * sizeof(float);
       const std::uint64_t certificate_bytes = std::uint64_t{qb} * 2 * sizeof(double);
       BufferToken readback = context_.get_buffer(2 * result_bytes + certificate_bytes);
       const std::uint64_t mask_bytes = mask != nullptr ? mask->rows.words().size_bytes() : 0;
-      std::unique_ptr<Scratch> scratch = take_scratch(plan, k, mask_bytes);
+      std::unique_ptr<Scratch> scratch = take_scratch(plan, k, mask_bytes, centred);
       const Scratch& s = *scratch;
       ResidencySet& scratch_set = *scratch->residency;
       const BatchEncoding batch{.device = device,
@@ -489,14 +572,18 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
                                 .k = static_cast<std::uint32_t>(k),
                                 .dim = dim,
                                 .metric = metric_,
-                                .masked = mask != nullptr};
+                                .masked = mask != nullptr,
+                                .centre = norms.centre};
       Submission<void> done = context_.execute(
           [&](CommandBuffer& cb, ComputeEncoder& e) {
             cb.use_residency_set(scratch_set);
-            e.copy_buffer(upload.buffer(), 0, s.queries, 0,
-                          std::uint64_t{qb} * dim_ * sizeof(float));
+            e.copy_buffer(upload.buffer(), 0, s.queries, 0, batch_queries.size_bytes());
+            if (centred) {
+              e.copy_buffer(upload.buffer(), batch_queries.size_bytes(), s.centred_queries, 0,
+                            batch_queries.size_bytes());
+            }
             if (mask != nullptr) e.copy_buffer(mask->words.buffer(), 0, s.allowed, 0, mask_bytes);
-            e.barrier({s.queries, s.allowed}, Stage::blit, Stage::dispatch);
+            e.barrier({s.queries, s.centred_queries, s.allowed}, Stage::blit, Stage::dispatch);
             encode_screen(e, batch);
             encode_exact_top_k(e, batch);
             e.barrier({s.final_values, s.final_labels, s.certificate}, Stage::dispatch,
@@ -507,7 +594,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
           },
           deadline.execute_options());
       in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb,
-                           std::move(query_norms)});
+                           std::move(query_norms), std::move(centred_query_norms)});
       if (in_flight.size() == 2) finish_oldest();
     }
     while (!in_flight.empty())
@@ -605,7 +692,8 @@ void KnnEngine::search_direct(std::span<const float> queries, std::span<const Ba
 }
 
 std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan, std::size_t k,
-                                                            std::uint64_t mask_bytes) const {
+                                                            std::uint64_t mask_bytes,
+                                                            bool centred) const {
   std::unique_ptr<Scratch> scratch;
   {
     std::lock_guard lock(scratch_mutex_);
@@ -651,6 +739,8 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   fit(scratch->certificate, batch * 2 * sizeof(double), "knn certificate");
   fit(scratch->query_halves, plan.query_bytes / 2, "knn query float16 copy");
   fit(scratch->query_scales, batch * sizeof(float), "knn query scales");
+  fit(scratch->centred_queries, centred ? plan.query_bytes : 4, "knn centred queries");
+  fit(scratch->centred_query_norms, centred ? batch * sizeof(float) : 4, "knn centred norms");
   fit(scratch->select_state, plan.state_bytes, "knn row selection state");
   fit(scratch->sort_keys, plan.sort_bytes, "knn sort keys");
   fit(scratch->sort_labels, plan.sort_bytes / 2, "knn sort labels");

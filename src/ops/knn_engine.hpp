@@ -3,6 +3,7 @@
 // within the device's storage-buffer range) with their squared norms; a search runs distance
 // tiles, per-tile top-k selection and a final merge in one command buffer per query batch.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "knn_plan.hpp"
+#include "row_centre.hpp"
 #include "row_filter.hpp"
 #include "time_limit.hpp"
 #include "vecaccel/buffer_pool.hpp"
@@ -31,10 +33,22 @@ struct BaseChunk {
   /// Optional (valid when made so): the rows' float16 copy and its row scales
   /// (encode_half_rows), which searches of few queries stream instead of `vectors`.
   Buffer halves, half_scales;
+  /// Optional, l2 copies only: the copy is of the rows minus this centre (row_centre.hpp),
+  /// and centred_norms holds their float32 squared norms, which the screen reads with it.
+  std::shared_ptr<const RowCentre> centre;
+  Buffer centred_norms;
   std::size_t rows = 0;
   std::size_t capacity = 0;
   /// The largest norm of the rows as stored (float64): the certificate's bound needs it.
   double max_norm = 0.0;
+  /// With a centre: the largest float64 norm of the centred rows (centred_norm).
+  double max_centred_norm = 0.0;
+
+  /// Folds rows' largest norms (plain and centred) into the chunk's.
+  void note_norms(double norm, double centred) {
+    max_norm = std::max(max_norm, norm);
+    max_centred_norm = std::max(max_centred_norm, centred);
+  }
 };
 
 /// Records the float16 copy of a chunk's rows [first, first + rows) where it keeps one (after
@@ -82,6 +96,8 @@ struct KnnScratch {
   Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
       final_values, final_labels, certificate;
   Buffer query_halves, query_scales;  // the queries' float16 copy (ScreenPrecision::half_copies)
+  /// The queries minus the centre of the float16 copies a screen reads (l2), and their norms.
+  Buffer centred_queries, centred_query_norms;
   /// Many candidates: the row selection's state, the global sort's keys and labels.
   Buffer select_state, sort_keys, sort_labels;
   /// A filtered search's allowed rows (RowFilter::words), copied in at each batch's start.
@@ -101,9 +117,12 @@ class KnnEngine {
 
   /// A new empty chunk with room for `capacity` rows (at most chunk_rows(); private device
   /// memory), with a float16 copy of its rows if `half_copy` (the dimension must allow one:
-  /// half_copy_supported).
-  BaseChunk make_chunk(std::size_t capacity, bool half_copy = false) const;
-  /// Bytes of device memory a chunk of `capacity` rows takes.
+  /// half_copy_supported), made about `centre` if given (l2 only: other metrics change
+  /// under a shift, and their copies ignore it).
+  BaseChunk make_chunk(std::size_t capacity, bool half_copy = false,
+                       std::shared_ptr<const RowCentre> centre = nullptr) const;
+  /// Bytes of device memory a chunk of `capacity` rows takes (a centred copy's norms
+  /// included).
   std::uint64_t chunk_bytes(std::size_t capacity, bool half_copy) const;
   /// Checks base rows before they are added: NaN/Inf, and (l2, inner product) squared norms
   /// above max_squared_norm, each an invalid_argument naming the row (first_row + i).
@@ -142,8 +161,9 @@ class KnnEngine {
     const RowFilter& rows;
     BufferToken words;
   };
+  /// Scratch for a batch of the plan; `centred`: with room for the centred queries.
   std::unique_ptr<Scratch> take_scratch(const KnnPlan& plan, std::size_t k,
-                                        std::uint64_t mask_bytes) const;
+                                        std::uint64_t mask_bytes, bool centred) const;
   /// The search of few allowed rows: gathered (gather), searched alone, labels mapped back.
   KnnResult search_gathered(std::span<const float> queries, std::span<const BaseChunk> chunks,
                             std::size_t k, const ExecuteOptions& options,

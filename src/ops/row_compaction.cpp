@@ -1,6 +1,7 @@
 #include "row_compaction.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels.hpp"
 #include "ops/time_limit.hpp"
@@ -120,15 +121,26 @@ std::vector<std::size_t> last_source_chunks(std::span<const RowMove> moves, std:
 
 namespace {
 
-/// After the moves: each kept chunk's row count (all full but the last) and max_norm (the
+/// After the moves: each kept chunk's row count (all full but the last) and largest norms (the
 /// largest of the chunks its rows came from); chunks left empty are dropped.
 template <class Chunk>
 void settle_chunks(std::vector<Chunk>& chunks, std::span<const RowMove> moves,
                    std::size_t chunk_rows, std::size_t survivors) {
   const std::vector<std::size_t> last = last_source_chunks(moves, chunk_rows, survivors);
   for (std::size_t c = 0; c < last.size(); ++c) {
-    for (std::size_t source = c + 1; source <= last[c]; ++source)
+    for (std::size_t source = c + 1; source <= last[c]; ++source) {
       chunks[c].max_norm = std::max(chunks[c].max_norm, chunks[source].max_norm);
+      if constexpr (std::is_same_v<Chunk, BaseChunk>) {
+        // Rows copied about another centre (or none) are bounded through their plain norms.
+        const BaseChunk& from = chunks[source];
+        if (chunks[c].centre)
+          chunks[c].max_centred_norm =
+              std::max(chunks[c].max_centred_norm,
+                       from.centre == chunks[c].centre
+                           ? from.max_centred_norm
+                           : centred_norm_bound(from.max_norm, *chunks[c].centre));
+      }
+    }
     chunks[c].rows = std::min(chunk_rows, survivors - c * chunk_rows);
   }
   chunks.resize(last.size());
@@ -166,18 +178,25 @@ void remove_rows(Context& context, std::vector<BaseChunk>& chunks, std::span<con
                  std::size_t chunk_rows, std::size_t dim) {
   const std::vector<RowMove> moves = compaction_moves(keep);
   const auto survivors = static_cast<std::size_t>(std::count(keep.begin(), keep.end(), true));
-  const bool all_halves = std::all_of(chunks.begin(), chunks.end(),
-                                      [](const BaseChunk& c) { return c.halves.valid(); });
+  // Copies move with their rows only where every chunk keeps one, made about the same centre.
+  const auto copy_like_first = [&](const BaseChunk& c) {
+    return c.halves.valid() && c.centre == chunks.front().centre;
+  };
+  const bool copies_move =
+      !chunks.empty() && std::all_of(chunks.begin(), chunks.end(), copy_like_first);
   std::vector<RowPlane> planes = {plane_of(chunks, &BaseChunk::vectors, dim * sizeof(float)),
                                   plane_of(chunks, &BaseChunk::norms, sizeof(float))};
-  if (all_halves) {
+  if (copies_move) {
     planes.push_back(plane_of(chunks, &BaseChunk::halves, dim * 2));
     planes.push_back(plane_of(chunks, &BaseChunk::half_scales, sizeof(float)));
+    if (chunks.front().centre)
+      planes.push_back(plane_of(chunks, &BaseChunk::centred_norms, sizeof(float)));
   }
   compact_rows(context, planes, chunk_rows, moves);
   settle_chunks(chunks, moves, chunk_rows, survivors);
-  // Rows of a chunk without a copy may have moved into one with a copy.
-  if (!all_halves && !moves.empty())
+  // Rows of a chunk without a copy (or with another centre's) may have moved into one with a
+  // copy.
+  if (!copies_move && !moves.empty())
     remake_halves(context, chunks, moves.front().to, chunk_rows, dim);
 }
 
