@@ -43,7 +43,7 @@ void main() {
           const bool norms = metric_uses_norms(pc.metric);
           const float qn = norms ? query_norms[pc.query_offset + m] : 0.0;
           const float bn = norms ? base_norms[pc.base_offset + b] : 0.0;
-          out_values[pc.out_offset + m * pc.out_stride + b] = apply_metric(pc.metric, dot, qn, bn);
+          out_values[pc.out_offset + m * pc.out_stride + b] = finish_metric(pc.metric, dot, qn, bn);
         }
       }
     }

@@ -93,7 +93,7 @@ void main() {
     [[unroll]] for (uint m = 0; m < MAX_QUERIES; ++m) {
       if (m < pc.num_queries && finisher) {
         out_values[pc.out_offset + m * pc.out_stride + my_row] =
-            apply_metric(pc.metric, my_dot[m], query_norm[m], base_norm);
+            finish_metric(pc.metric, my_dot[m], query_norm[m], base_norm);
       }
     }
   }

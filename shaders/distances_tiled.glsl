@@ -79,7 +79,7 @@ void main() {
       if (q_ok && b < pc.num_base) {
         const float bn =
             metric_uses_norms(pc.metric) ? base_norms[pc.base_offset + b] : 0.0;
-        out_values[pc.out_offset + q * pc.out_stride + b] = apply_metric(pc.metric, acc[i][j], qn, bn);
+        out_values[pc.out_offset + q * pc.out_stride + b] = finish_metric(pc.metric, acc[i][j], qn, bn);
       }
     }
   }

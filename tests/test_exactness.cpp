@@ -380,6 +380,35 @@ TEST(Exactness, L2CopiesAboutTheRowsMeanCertifyDataFarFromTheOrigin) {
   expect_certified(base, offset_data(nq, dim, -30000.0f, 1.0f, 74), "after reset");
 }
 
+// The float32 screens' expanded form |q|^2 + |x|^2 - 2 q.x errs by about d 2^-24 (|q| + |x|)^2:
+// on data far from the origin that is more than the gaps between neighbours, and every query
+// failed its certificate and took the float64 direct pass (a pass over the whole base per
+// query, read back to the host). Screened again with l2 in direct form, (q - x)^2 summed, whose
+// error follows the distances, they are certified: by the streaming kernel (5 queries) and
+// the tiled one (40), at dimensions with and without 16-byte rows, filtered too.
+TEST(Exactness, L2FarFromTheOriginIsCertifiedInDirectFormWithoutTheFloat64Pass) {
+  constexpr std::size_t nb = 6000, k = 10;
+  for (const std::size_t dim : {16u, 30u}) {
+    const auto base = offset_data(nb, dim, 1000.0f, 1.0f, 81);
+    FlatIndex index(shared_context(), dim, Metric::l2, ElementType::float32, HalfCopy::never);
+    index.add(base);
+    for (const std::size_t nq : {5u, 40u}) {
+      const auto queries = offset_data(nq, dim, 1000.0f, 1.0f, 82);
+      const KnnResult r = index.search(queries, k);
+      EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, Metric::l2), "") << dim << " " << nq;
+      EXPECT_GT(r.second_pass_queries, 0u) << "the expanded form certified offset data?";
+      EXPECT_EQ(r.direct_pass_queries, 0u) << dim << " " << nq;
+      std::vector<std::int64_t> odd;
+      for (std::int64_t id = 1; id < static_cast<std::int64_t>(nb); id += 2)
+        odd.push_back(id);
+      const KnnResult filtered = index.search(queries, k, IdFilter::allow(odd));
+      EXPECT_EQ(filtered.direct_pass_queries, 0u) << dim << " " << nq << " filtered";
+      for (const std::int64_t label : filtered.labels)
+        EXPECT_EQ(label % 2, 1) << dim << " " << nq;
+    }
+  }
+}
+
 TEST(Exactness, AFloat16CopyForADimensionNotAMultipleOf4IsRefused) {
   const std::string message = error_of(
       [] { FlatIndex(shared_context(), 30, Metric::l2, ElementType::float32, HalfCopy::always); },

@@ -130,16 +130,21 @@ double tensor_product_error(ScreenPrecision precision, double d, double query_no
   return coop_product_error(precision, d, query_norm, max_base_norm);
 }
 
-/// l1 and linf: a row of true value s screens at s̃ with |s̃ - s| <= ρ s + a, so every row
-/// screened at S or worse has s >= (S - a) / (1 + ρ) >= S - (ρ S + a): the bound at S.
-/// l1 rounds each difference once (relative u) and sums d terms in any order (γ_{d-1}, with
-/// the difference's rounding γ_d); linf rounds each difference once and the maximum is exact
-/// (u). a: what flushed subnormals can lose, 2^-126 each: 2d inputs, d differences and
-/// fewer than 2d + 64 partial sums (padding and the subgroup's joins included).
+/// l1, linf and l2 in direct form: a row of true value s screens at s̃ with |s̃ - s| <= ρ s + a,
+/// so every row screened at S or worse has s >= (S - a) / (1 + ρ) >= S - (ρ S + a): the bound
+/// at S. l1 rounds each difference once (relative u) and sums d terms in any order (γ_{d-1},
+/// with the difference's rounding γ_d); linf rounds each difference once and the maximum is
+/// exact (u). l2 rounds each difference (its square: 2u), each square or fused square-add and
+/// each sum (γ_d in any order): γ_{d+3} covers it, and a flushed input moves a difference
+/// by 2^-126, its square by 2 |q_i - x_i| 2^-126 <= 2^-100 (q_i - x_i)^2 + 2^-152. a: what
+/// flushed subnormals can lose, 2^-126 each: 2d inputs, d differences (or squares) and fewer
+/// than 2d + 64 partial sums (padding and the subgroup's joins included).
 double value_relative_bound(Metric metric, std::size_t dim, double screen_value) {
   if (!std::isfinite(screen_value) || screen_value < 0.0) return INFINITY;
   const auto d = static_cast<double>(dim);
-  const double relative = metric == Metric::l1 ? gamma(d) : unit_roundoff;
+  const double relative = metric == Metric::l1   ? gamma(d)
+                          : metric == Metric::l2 ? gamma(d + 3.0) + 0x1p-99
+                                                 : unit_roundoff;
   const double flushed = (5.0 * d + 64.0) * flush_error;
   return (relative * screen_value + flushed) * safety;
 }
@@ -152,6 +157,9 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
     // No product form: only the SIMT float32 kernels screen them (knn_plan.cpp).
     if (precision != ScreenPrecision::float32) return INFINITY;
     return value_relative_bound(metric, dim, screen_value);
+  }
+  if (precision == ScreenPrecision::float32_direct) {
+    return metric == Metric::l2 ? value_relative_bound(metric, dim, screen_value) : INFINITY;
   }
   const double float32_part = float32_bound(metric, dim, query_norm, max_base_norm);
   if (precision == ScreenPrecision::float32) return float32_part;

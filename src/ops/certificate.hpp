@@ -22,8 +22,10 @@ namespace vecaccel::detail {
 /// float16 remainder, three products per pair), accumulated in float32; or float32 queries
 /// against the base's float16 copy (half_base: rows scaled by powers of two, half_rows.comp),
 /// accumulated in float32 by the streaming kernel; or tensor cores over float16 copies of both
-/// (half_copies: the queries' copy made like the base's), accumulated in float32.
-enum class ScreenPrecision { float32, float16, float16x3, half_base, half_copies };
+/// (half_copies: the queries' copy made like the base's), accumulated in float32; or l2 in
+/// direct form, (q - x)^2 summed in float32 by the SIMT kernels (float32_direct: an error
+/// relative to the distance, where the others' is relative to the norms).
+enum class ScreenPrecision { float32, float16, float16x3, half_base, half_copies, float32_direct };
 
 /// Rows and queries whose squared norm exceeds this are refused for l2 and inner product:
 /// the screen's float32 values (|q|² + |x|² + 2|q||x| at most) must stay finite.
@@ -40,8 +42,8 @@ void check_squared_norm(double norm, Metric metric, std::string_view what, std::
 /// any summation order and FMA contraction, and flushed denormals.
 /// Tensor-core screens add their products' error (docs/exactness.md, "Tensor-core screens").
 ///
-/// l1 and linf (float32 screens only; infinite for any other) err relative to the value
-/// itself, not to the norms: for them the bound holds for every row screened at
+/// l1, linf and l2 in direct form (float32 screens only; infinite for any other) err relative
+/// to the value itself, not to the norms: for them the bound holds for every row screened at
 /// `screen_value` or worse (pass the screen's last candidate value), s >= s̃ - bound there
 /// (docs/exactness.md, "l1 and linf"). Left out, it is infinite: nothing is certified.
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,

@@ -43,9 +43,10 @@ namespace {
 
 /// The SIMT kernels' specialization (shaders/distance_form.glsl, constant id 3): none for the
 /// product form, so those pipelines are the ones they always were.
-std::vector<std::uint32_t> distance_form(Metric metric) {
-  if (metric == Metric::l1) return {1};
-  if (metric == Metric::linf) return {2};
+std::vector<std::uint32_t> distance_form(const DistanceArgs& a) {
+  if (a.metric == Metric::l1) return {1};
+  if (a.metric == Metric::linf) return {2};
+  if (a.l2_direct) return {3};
   return {};
 }
 
@@ -156,7 +157,7 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
     return;
   }
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
-  if (a.dim % 4 == 0 && has_product_form(a.metric)) {
+  if (a.dim % 4 == 0 && has_product_form(a.metric) && !a.l2_direct) {
     // 16-byte loads need every row to start on a 16-byte boundary.
     encoder.set_pipeline(device.shaders().pipeline(
         {.name = s.block == 128 ? "distances_gemm_large" : "distances_gemm_small",
@@ -171,7 +172,7 @@ void encode_distances(Device& device, ComputeEncoder& encoder, const DistanceArg
   encoder.set_pipeline(
       device.shaders().pipeline({.name = large ? "distances_tiled_large" : "distances_tiled_small",
                                  .workgroup_size = {tx, ty, 1},
-                                 .constants = distance_form(a.metric)}));
+                                 .constants = distance_form(a)}));
   bind_distance_arguments(encoder, a);
   encoder.dispatch_threadgroups(groups(a.num_base, s.tile_n), groups(a.num_queries, s.tile_m));
 }
@@ -236,7 +237,8 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   // subgroup's four rows.
   const bool vec4 = a.dim % 4 == 0 && caps.subgroup_size >= 4;
   const bool half = a.base_scales.valid();
-  if (half && (!half_copy_supported(caps, a.dim) || !has_product_form(a.metric))) {
+  if (half && (!half_copy_supported(caps, a.dim) || !has_product_form(a.metric) || a.l2_direct)) {
+    // l2_direct reads float32 rows only: the copy's rounding would be relative to the norms again.
     throw Error(Errc::invalid_argument,
                 "a float16 base copy of dimension " + std::to_string(a.dim) + " for " +
                     std::string(to_string(a.metric)) +
@@ -246,7 +248,7 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
   encoder.set_pipeline(device.shaders().pipeline({
       .name = half ? "distances_small_half" : (vec4 ? "distances_small_vec4" : "distances_small"),
       .workgroup_size = {threads, 1, 1},
-      .constants = distance_form(a.metric),
+      .constants = distance_form(a),
   }));
   // Enough workgroups to fill the device, each subgroup striding over 32 rows (8 turns of the
   // kernel's 4 rows): fewer, longer-lived workgroups stream better than one turn each. Long

@@ -83,6 +83,10 @@ struct DistanceArgs {
   std::uint32_t base_offset = 0;   // first base row
   std::uint32_t out_stride = 0, out_offset = 0;
   Metric metric = Metric::l2;
+  /// l2 accumulated as (q - x)^2 by the SIMT kernels (distance_form.glsl): an error relative
+  /// to the distance, not to the norms, at the cost of a subtraction per element pair and of
+  /// the GEMM form's 16-byte tiles. Not with a float16 copy.
+  bool l2_direct = false;
 };
 /// Picks the tiled kernel (its 16-byte-load GEMM form where the dimension allows and the
 /// metric has a product form), or the streaming one (in slices) for up to

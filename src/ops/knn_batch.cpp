@@ -62,7 +62,8 @@ DistanceArgs piece_distances(const BatchEncoding& b, const Piece& piece) {
                       .base_offset = piece.chunk_row,
                       .out_stride = static_cast<std::uint32_t>(b.plan.tile_cols),
                       .out_offset = piece.column,
-                      .metric = b.metric};
+                      .metric = b.metric,
+                      .l2_direct = b.plan.precision == ScreenPrecision::float32_direct};
 }
 
 /// The distance tile of one tile's pieces, followed by the barrier its selection needs.
@@ -70,6 +71,7 @@ void encode_tile_distances(ComputeEncoder& e, const BatchEncoding& b, const Tile
   for (const Piece& piece : tile.pieces) {
     const DistanceArgs args = piece_distances(b, piece);
     if (b.plan.precision == ScreenPrecision::float32 ||
+        b.plan.precision == ScreenPrecision::float32_direct ||
         b.plan.precision == ScreenPrecision::half_base) {
       encode_distances(b.device, e, args);
     } else if (args.query_scales.valid()) {

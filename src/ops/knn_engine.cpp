@@ -49,6 +49,29 @@ ScreenPrecision least_precise_screen() {
   return ScreenPrecision::float16;
 }
 
+/// The screen that queries whose certificate failed after `failed` try next, if any. The
+/// float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's margin,
+/// the three-term screen (about float32's error) usually proves it. l2 ends in direct form,
+/// whose error follows the distances rather than the norms (data far from the origin); the
+/// float64 direct pass takes what is left.
+std::optional<ScreenPrecision> more_precise_screen(ScreenPrecision failed, Metric metric) {
+  const bool l2 = metric == Metric::l2;
+  switch (failed) {
+    case ScreenPrecision::float16:
+    case ScreenPrecision::half_copies:
+      return ScreenPrecision::float16x3;
+    case ScreenPrecision::half_base:
+      return l2 ? ScreenPrecision::float32_direct : ScreenPrecision::float32;
+    case ScreenPrecision::float16x3:
+    case ScreenPrecision::float32:
+      if (l2) return ScreenPrecision::float32_direct;
+      return std::nullopt;
+    case ScreenPrecision::float32_direct:
+      break;
+  }
+  return std::nullopt;
+}
+
 /// Each search's phases printed to stderr (VECACCEL_KNN_TRACE): where a search's time goes.
 bool trace_enabled() {
   static const bool enabled = knn_trace_setting();
@@ -57,8 +80,8 @@ bool trace_enabled() {
 
 const char* precision_name(ScreenPrecision p) {
   // In ScreenPrecision's order.
-  static constexpr const char* names[] = {"float32", "float16", "float16x3", "float16-copy",
-                                          "float16-copies"};
+  static constexpr const char* names[] = {"float32",      "float16",        "float16x3",
+                                          "float16-copy", "float16-copies", "float32-direct"};
   return names[static_cast<std::size_t>(p)];
 }
 
@@ -415,15 +438,10 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
       screened_search(queries, chunks, k, plan, deadline, result, masked);
   result.second_pass_queries = uncertified.size();
   const double screen_ms = ms_since(start);
-  if (!uncertified.empty() && (plan.precision == ScreenPrecision::float16 ||
-                               plan.precision == ScreenPrecision::half_copies)) {
-    // The float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's
-    // margin, the three-term screen (about float32's error) usually proves it.
-    uncertified = rescreen(queries, chunks, k, shape, ScreenPrecision::float16x3, uncertified,
-                           deadline, result, masked);
-  } else if (!uncertified.empty() && plan.precision == ScreenPrecision::half_base) {
-    uncertified = rescreen(queries, chunks, k, shape, ScreenPrecision::float32, uncertified,
-                           deadline, result, masked);
+  for (auto tried = more_precise_screen(plan.precision, metric_);
+       !uncertified.empty() && tried.has_value(); tried = more_precise_screen(*tried, metric_)) {
+    uncertified =
+        rescreen(queries, chunks, k, shape, *tried, uncertified, deadline, result, masked);
   }
   result.direct_pass_queries = uncertified.size();
   const double rescreen_ms = ms_since(start) - screen_ms;

@@ -102,6 +102,7 @@ double screen_relative_error(ScreenPrecision precision, std::size_t dim) {
     case ScreenPrecision::half_base:
       return 0x1p-10 + d * 0x1p-24;
     case ScreenPrecision::float32:
+    case ScreenPrecision::float32_direct:
       return d * 0x1p-24;
   }
   return 1.0;
@@ -129,7 +130,9 @@ std::size_t modelled_candidates(std::size_t k, std::size_t base_rows, std::size_
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_t dim,
                                 ScreenPrecision precision) {
   std::size_t wanted = 0;
-  if (precision != ScreenPrecision::float32 && k > 24) {
+  const bool float32 =
+      precision == ScreenPrecision::float32 || precision == ScreenPrecision::float32_direct;
+  if (!float32 && k > 24) {
     // Tensor-core screens err about 2^-8 |q||x|, far above float32: a wider margin keeps the
     // certificate's failures rare (on an H200, normal data at d = 768, k = 100: 116 candidates
     // left 48% of the queries uncertified, 160 none, and the search took 16 ms instead of 23).
@@ -195,6 +198,9 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   } else if (!blocked && shape.half_copy && half_copy_allowed && half_copy_supported(caps, dim)) {
     // The streaming kernel reads the base's float16 copy: half the bytes of its rows.
     p.precision = ScreenPrecision::half_base;
+  } else if (least == ScreenPrecision::float32_direct && shape.metric == Metric::l2) {
+    // The SIMT kernels in direct form: what a failed float32 certificate escalates to.
+    p.precision = ScreenPrecision::float32_direct;
   }
   p.screen_k = screen_candidates(shape.k, shape.base_rows, shape.dim, p.precision);
   const std::uint32_t kk = p.screen_k;

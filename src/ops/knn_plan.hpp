@@ -22,7 +22,8 @@ struct KnnShape {
   Metric metric = Metric::l2;
   std::size_t chunk_rows = 0;  ///< rows of the largest base chunk the engine may make
   /// The least precise screen allowed: float16 lets the plan use tensor cores where the device
-  /// has them; a second try of queries whose certificate failed asks for float16x3.
+  /// has them; a second try of queries whose certificate failed asks for float16x3, and for
+  /// l2 a last one for float32_direct.
   ScreenPrecision least_precise = ScreenPrecision::float16;
   /// Base chunks keep a float16 copy of their rows (KnnEngine::make_chunk): a few queries may
   /// stream it instead of the float32 rows (half the bytes).
