@@ -372,11 +372,20 @@ int main(int argc, char** argv) {
                  ? uniform_data(c.n * c.dim, c.dim)
                  : read_idx_images(fmnist_dir + "/train-images-idx3-ubyte", rows, dim);
       engine = std::make_unique<detail::KnnEngine>(context, c.dim, c.metric);
+      const bool copy = half_copy && detail::half_copy_supported(context.device().capabilities(),
+                                                                 static_cast<std::uint32_t>(c.dim));
+      // As FlatIndex makes them: l2 copies about the rows' mean.
+      const auto centre = copy && c.metric == Metric::l2
+                              ? detail::make_row_centre(
+                                    context, c.dim, c.n,
+                                    [&](std::size_t r) {
+                                      const auto row = std::span(base).subspan(r * c.dim, c.dim);
+                                      return std::vector<float>(row.begin(), row.end());
+                                    })
+                              : nullptr;
       for (std::size_t r0 = 0; r0 < c.n; r0 += engine->chunk_rows()) {
         const std::size_t rows = std::min(engine->chunk_rows(), c.n - r0);
-        chunks.push_back(engine->make_chunk(
-            rows, half_copy && detail::half_copy_supported(context.device().capabilities(),
-                                                           static_cast<std::uint32_t>(c.dim))));
+        chunks.push_back(engine->make_chunk(rows, copy, centre));
         engine->append(chunks.back(),
                        std::span<const float>(base).subspan(r0 * c.dim, rows * c.dim));
       }
