@@ -351,6 +351,54 @@ double emulated_half_copies_dot(const std::vector<float>& q, const std::vector<f
   return static_cast<double>(sum) / sq / sx;
 }
 
+/// v - c in float32, element by element (what centre_row and half_rows_centred.comp round).
+std::vector<float> minus(const std::vector<float>& v, const std::vector<float>& c) {
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out[i] = v[i] - c[i];
+  return out;
+}
+
+/// The float32 squared norm as row_norms.comp and half_rows_centred.comp sum it.
+float squared_norm(const std::vector<float>& v) {
+  float sum = 0.0f;
+  for (const float e : v)
+    sum = std::fma(e, e, sum);
+  return sum;
+}
+
+/// The copy's row as half_rows.comp makes it, unscaled: each element rounded to float16 at the
+/// row's power-of-two scale.
+std::vector<float> half_copy_of(const std::vector<float>& v, bool flush) {
+  float largest = 0.0f;
+  for (const float e : v)
+    largest = std::max(largest, std::fabs(e));
+  int e = 0;
+  std::frexp(largest, &e);
+  const float scale = largest > 0.0f ? std::ldexp(1.0f, std::clamp(15 - e, -100, 100)) : 1.0f;
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out[i] = to_half(v[i] * scale, flush) / scale;
+  return out;
+}
+
+/// |q - x|^2 with every operation exact but the final rounding (long double).
+double true_l2(const std::vector<float>& q, const std::vector<float>& x) {
+  long double sum = 0.0L;
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    const long double d = static_cast<long double>(q[i]) - static_cast<long double>(x[i]);
+    sum += d * d;
+  }
+  return static_cast<double>(sum);
+}
+
+double norm_of(const std::vector<float>& v) {
+  double sum = 0.0;
+  for (const float e : v)
+    sum += static_cast<double>(e) * e;
+  return std::sqrt(sum);
+}
+
 }  // namespace
 
 // The bound is derived on paper (docs/exactness.md); this checks it against an emulation of
@@ -404,6 +452,109 @@ TEST(Certificate, TensorCoreBoundCoversEmulatedFloat16Products) {
             screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float16x3));
   EXPECT_GT(screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float16x3),
             screen_error_bound(Metric::l2, 128, 1, 1, ScreenPrecision::float32));
+}
+
+// The centred screens (docs/exactness.md, "Centred copies") emulated: rows far from the origin
+// and rows about it, centres near and far from them; the streaming kernel over the copy
+// (half_base: float32 queries) and the tensor cores over both copies (half_copies). The bound of
+// the centred rows plus the centring's rounding covers |s~ - s| against the true uncentred l2.
+TEST(Certificate, CentredCopyBoundCoversEmulatedCentredScreens) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  for (const ScreenPrecision p : {ScreenPrecision::half_base, ScreenPrecision::half_copies}) {
+    double worst = 0.0;
+    for (int trial = 0; trial < 300; ++trial) {
+      const std::size_t dim = 4 * (1 + rng() % 200);
+      const float offset = trial % 3 == 0 ? 0.0f : std::pow(10.0f, static_cast<float>(rng() % 6));
+      const float spread = std::pow(2.0f, static_cast<float>(rng() % 21) - 10.0f);
+      std::vector<float> q(dim), x(dim), c(dim);
+      for (std::size_t i = 0; i < dim; ++i) {
+        q[i] = offset + spread * normal(rng);
+        x[i] = trial % 2 == 0 ? q[i] + spread * 1e-3f * normal(rng) : offset + spread * normal(rng);
+        // A centre near the data (the mean of a sample) or off it by a few spreads.
+        c[i] = offset + (trial % 5 == 0 ? 3.0f * spread * normal(rng) : 0.0f);
+      }
+      const std::vector<float> qc = minus(q, c);
+      const std::vector<float> xc = minus(x, c);
+      const double bound = centred_screen_error_bound(dim, norm_of(qc), norm_of(xc), p);
+      for (const bool flush : {false, true}) {
+        double dot = 0.0;
+        if (p == ScreenPrecision::half_copies) {
+          dot = emulated_half_copies_dot(qc, xc, flush);
+        } else {
+          const std::vector<float> copy = half_copy_of(xc, flush);
+          float sum = 0.0f;
+          for (std::size_t i = 0; i < dim; ++i)
+            sum = std::fma(qc[i], copy[i], sum);
+          dot = sum;
+        }
+        const float screened =
+            std::max(squared_norm(qc) + squared_norm(xc) - 2.0f * static_cast<float>(dot), 0.0f);
+        const double error = std::fabs(static_cast<double>(screened) - true_l2(q, x));
+        ASSERT_LE(error, bound) << "trial " << trial << " dim " << dim << " flush " << flush;
+        worst = std::max(worst, error / bound);
+      }
+    }
+    EXPECT_GT(worst, 1e-4) << "a bound far above every error would prove nothing";
+  }
+  // Far from the origin the centred bound is far below the uncentred one.
+  EXPECT_LT(centred_screen_error_bound(16, 4.0, 4.0, ScreenPrecision::half_base) * 1000.0,
+            screen_error_bound(Metric::l2, 16, 4000.0, 4000.0, ScreenPrecision::half_base));
+  EXPECT_TRUE(
+      std::isinf(centred_screen_error_bound(16, 0x1p62, 0x1p62, ScreenPrecision::half_base)))
+      << "centred values that could overflow float32 certify nothing";
+}
+
+// l2 in direct form (distance_form.glsl's FORM_L2) emulated: (q - x)^2 summed in float32 with
+// fused square-adds, on offset data (1000 +- spread) where the expanded form's bound exceeds the
+// distances. Every row screened at s~ has s >= s~ - bound(s~), which the certificate uses.
+TEST(Certificate, L2DirectFormBoundIsRelativeToTheScreenedValueAndCoversIt) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  double worst = 0.0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const std::size_t dim = 1 + rng() % 1000;
+    const float spread = std::pow(2.0f, static_cast<float>(rng() % 31) - 20.0f);
+    std::vector<float> q(dim), x(dim);
+    for (std::size_t i = 0; i < dim; ++i) {
+      q[i] = 1000.0f + spread * normal(rng);
+      x[i] = 1000.0f + spread * normal(rng);
+    }
+    float screened = 0.0f;
+    for (std::size_t i = 0; i < dim; ++i) {
+      const float d = q[i] - x[i];
+      screened = std::fma(d, d, screened);
+    }
+    const double bound =
+        screen_error_bound(Metric::l2, dim, 0, 0, ScreenPrecision::float32_direct, screened);
+    const double error = std::fabs(static_cast<double>(screened) - true_l2(q, x));
+    ASSERT_LE(error, bound) << "trial " << trial << " dim " << dim;
+    worst = std::max(worst, error / bound);
+    // Where the spread is far below the offset, the expanded form's bound would be far wider.
+    if (spread <= 1.0f)
+      EXPECT_LT(bound * 100.0, screen_error_bound(Metric::l2, dim, 1000.0 * std::sqrt(dim),
+                                                  1000.0 * std::sqrt(dim)))
+          << trial;
+  }
+  EXPECT_GT(worst, 1e-4) << "a bound far above every error would prove nothing";
+  EXPECT_TRUE(
+      std::isinf(screen_error_bound(Metric::l2, 100, 1, 1, ScreenPrecision::float32_direct)))
+      << "without the screened value nothing is certified";
+  EXPECT_TRUE(std::isinf(
+      screen_error_bound(Metric::inner_product, 100, 1, 1, ScreenPrecision::float32_direct, 1.0)))
+      << "direct form is l2's alone";
+}
+
+TEST(KnnPlan, AFailedL2ScreenEscalatesToDirectFormAndOtherMetricsDoNot) {
+  for (const Capabilities& caps : {gpu_like(), cpu_like()}) {
+    for (const std::size_t queries : {std::size_t{4}, std::size_t{1000}}) {
+      KnnShape shape{1'000'000, 96, queries, 10, Metric::l2, 1 << 22};
+      shape.least_precise = ScreenPrecision::float32_direct;
+      const KnnPlan plan = plan_knn(shape, caps);
+      EXPECT_EQ(plan.precision, ScreenPrecision::float32_direct) << queries;
+      EXPECT_FALSE(plan.fused) << "the fused kernel computes the expanded form";
+    }
+  }
 }
 
 TEST(KnnPlan, AFewQueriesStreamTheFloat16CopyWhereTheBaseHasOne) {
