@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <span>
 #include <string>
 
 #include "support/reference.hpp"
@@ -359,7 +360,8 @@ TEST(Exactness, L2CopiesAboutTheRowsMeanCertifyDataFarFromTheOrigin) {
   ASSERT_EQ(index.remove_ids(removed), removed.size());
   std::vector<float> kept;
   for (std::size_t r = 0; r < nb; ++r) {
-    if (r % 7 != 0) kept.insert(kept.end(), base.begin() + r * dim, base.begin() + (r + 1) * dim);
+    const auto row = std::span(base).subspan(r * dim, dim);
+    if (r % 7 != 0) kept.insert(kept.end(), row.begin(), row.end());
   }
   // Labels of the kept rows stay theirs: compare against the kept rows' own search.
   const KnnResult after = index.search(queries, k);
