@@ -31,6 +31,15 @@ layout(push_constant) uniform Constants {
 } pc;
 
 layout(set = 0, binding = 6, std430) readonly buffer Bounds { float bounds[]; };
+// A filtered search's pipeline (specialization constant 3, kernels.cpp): bit r of `allowed`
+// set lets base row label r be returned; a denied row is never offered, as a padding row is
+// not, so the lists hold allowed rows only and pad as usual.
+layout(constant_id = 3) const bool MASKED = false;
+layout(set = 0, binding = 7, std430) readonly buffer Allowed { uint allowed[]; };
+
+bool allowed_row(uint label) {
+  return !MASKED || (allowed[label >> 5u] & (1u << (label & 31u))) != 0u;
+}
 
 const uint WORST_KEY = 0xffffffffu;
 const uint NO_LABEL = 0xffffffffu;
@@ -104,7 +113,8 @@ void main() {
                                    ? query_norms[pc.query_offset + q] : 0.0;
       [[unroll]] for (uint j = 0u; j < MICRO; ++j) {
         const uint b = b0 + local_row(j, tx);
-        const bool valid = b < split_end && q < pc.num_queries;  // padding rows offer nothing
+        // Padding rows and denied ones offer nothing.
+        const bool valid = b < split_end && q < pc.num_queries && allowed_row(pc.label_offset + b);
         const float base_norm = (valid && pc.metric != METRIC_INNER_PRODUCT)
                                     ? base_norms[pc.base_offset + b] : 0.0;
         acc[i][j] = uintBitsToFloat(

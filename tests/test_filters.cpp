@@ -99,6 +99,60 @@ TEST_F(FilterTest, FlatIndexFilteredSearchEqualsTheBruteForceOfTheAllowedRows) {
   }
 }
 
+// Query blocks with k <= 16 take the fused distance + selection kernel, which skips denied
+// rows itself (filters allowing half the rows or more are masked, not gathered): ties of
+// integer data, several splits of a larger base, denied rows nearer than any allowed one, and
+// a filter allowing a row in 997 over half the base so that lists pad.
+TEST_F(FilterTest, MaskedQueryBlocksInTheFusedKernelEqualTheBruteForceOfTheAllowedRows) {
+  constexpr std::size_t rows = 40000, queries = 48;
+  std::vector<float> base(rows * kDim);
+  std::vector<float> probes(queries * kDim);
+  std::uint32_t state = 5;
+  for (float& v : base) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<float>(static_cast<int>((state >> 16) % 9) - 4);
+  }
+  for (float& v : probes) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<float>(static_cast<int>((state >> 16) % 9) - 4);
+  }
+  // Every third row is a copy of a query, and the filters deny those: a kernel that let a
+  // denied row into its lists would fill them with these and leave no allowed candidate.
+  std::vector<std::int64_t> most;
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (r % 3 == 0) {
+      const auto probe = std::span(probes).subspan((r / 3) % queries * kDim, kDim);
+      std::copy(probe.begin(), probe.end(), base.begin() + static_cast<std::ptrdiff_t>(r * kDim));
+    } else {
+      most.push_back(static_cast<std::int64_t>(r));
+    }
+  }
+  std::vector<char> bits(rows);
+  for (std::size_t r = 0; r < rows; ++r)
+    bits[r] = r % 3 != 0 && (r < rows / 2 || r % 997 == 1);  // the second half: a row in 997
+  const std::span<const bool> as_bool(reinterpret_cast<const bool*>(bits.data()), bits.size());
+  std::vector<std::int64_t> copies;
+  for (std::size_t r = 0; r < rows; r += 3)
+    copies.push_back(static_cast<std::int64_t>(r));
+  const std::vector<IdFilter> masks = {IdFilter::allow(most), IdFilter::deny(copies),
+                                       IdFilter::bitset(as_bool)};
+  for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    FlatIndex index(context(), kDim, metric);
+    index.add(base);
+    for (const IdFilter& filter : masks) {
+      for (const std::size_t k : {1u, 10u, 16u}) {
+        const KnnResult result =
+            index.search(MatrixView<const float>(probes, queries, kDim), k, filter);
+        EXPECT_EQ(vt::check_filtered_knn(result, probes, base, kDim, filter, k, metric), "")
+            << to_string(metric) << " k " << k;
+        // Exact either way (denied candidates would be dropped and their queries screened
+        // again); a kernel that kept them would send every query to a second screen.
+        EXPECT_LT(result.second_pass_queries, queries / 2) << to_string(metric) << " k " << k;
+      }
+    }
+  }
+}
+
 TEST_F(FilterTest, FewerAllowedRowsThanKArePaddedWithMinusOne) {
   FlatIndex index(context(), kDim, Metric::l2);
   index.add(base_);

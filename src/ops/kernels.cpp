@@ -316,14 +316,18 @@ std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const Fu
       DistanceOperands::of(a), f.split_length, f.k,          f.largest ? 1u : 0u,
       f.label_offset,          f.out_stride,   f.out_offset, f.bound.valid() ? 1u : 0u,
       f.bound_offset,          f.bound_stride};
-  encoder.set_pipeline(
-      device.shaders().pipeline({.name = s.block == 128 ? "knn_fused_large" : "knn_fused_small",
-                                 .workgroup_size = {16, 16, 1}}));
-  // Without a bound the kernel never reads binding 6; the queries keep the table complete.
+  const bool masked = f.allowed.valid();
+  encoder.set_pipeline(device.shaders().pipeline(
+      {.name = s.block == 128 ? "knn_fused_large" : "knn_fused_small",
+       .workgroup_size = {16, 16, 1},
+       .constants = masked ? std::vector<std::uint32_t>{1} : std::vector<std::uint32_t>{}}));
+  // Without a bound (a mask) the kernel never reads binding 6 (7); the queries keep the table
+  // complete.
   encoder.set_argument_table(operand_table(a)
                                  .set_buffer(4, f.out_values)
                                  .set_buffer(5, f.out_labels)
-                                 .set_buffer(6, f.bound.valid() ? f.bound : a.queries));
+                                 .set_buffer(6, f.bound.valid() ? f.bound : a.queries)
+                                 .set_buffer(7, masked ? f.allowed : a.queries));
   encoder.set_constants(constants);
   encoder.dispatch_threadgroups(splits, groups(a.num_queries, s.block));
   return splits;

@@ -134,6 +134,9 @@ struct FusedKnnArgs {
   /// k-th best (a running merge's k-th); values worse than it are never kept.
   Buffer bound;
   std::uint32_t bound_offset = 0, bound_stride = 0;
+  /// Optional: a filtered search's bits (RowFilter::words, bit = global label); rows it
+  /// denies are never candidates.
+  Buffer allowed;
 };
 /// Per query row and segment of split_length base rows, the k best (value, label) pairs at
 /// out[row * out_stride + out_offset + segment * k + i], as encode_select writes them.

@@ -200,7 +200,8 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
                                   .out_offset = running + kk * segs,
                                   .bound = bound,
                                   .bound_offset = kk - 1,
-                                  .bound_stride = plan.cand_stride});
+                                  .bound_stride = plan.cand_stride,
+                                  .allowed = b.masked ? s.allowed : Buffer{}});
       }
     } else {
       encode_tile_distances(e, b, tile);

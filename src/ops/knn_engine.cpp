@@ -412,8 +412,7 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                        .metric = metric_,
                        .chunk_rows = chunk_rows_,
                        .least_precise = least_precise_screen(),
-                       .half_copy = half_copy,
-                       .masked = filter != nullptr};
+                       .half_copy = half_copy};
   const KnnPlan plan = plan_knn(shape, caps);
   if (nq == 0 || total == 0) {
     check_finite(queries, dim_, "query");

@@ -176,7 +176,7 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   // l1 and linf have no product form: the SIMT float32 kernels alone screen them.
   const bool products = has_product_form(shape.metric);
   const bool fusable =
-      blocked && products && !shape.masked &&
+      blocked && products &&
       fused_knn_supported(
           caps, screen_candidates(shape.k, shape.base_rows, shape.dim, ScreenPrecision::float32),
           dim);

@@ -28,9 +28,6 @@ struct KnnShape {
   /// Base chunks keep a float16 copy of their rows (KnnEngine::make_chunk): a few queries may
   /// stream it instead of the float32 rows (half the bytes).
   bool half_copy = false;
-  /// A filter masks rows inside the screen: their distance tile is written before selection,
-  /// which the fused kernel never does.
-  bool masked = false;
 };
 
 struct KnnPlan {
