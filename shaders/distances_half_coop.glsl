@@ -127,28 +127,33 @@ void main() {
   }
 
   // Each accumulator through the subgroup's 16 x 16 float32 tile, staged in the operands'
-  // shared memory (free now): lane l takes row l / 2, eight columns from (l % 2) * 8.
+  // shared memory (free now). Lane l takes column l % 16 of rows l / 16, l / 16 + 2, ...: each
+  // store instruction writes two rows' 64 contiguous bytes, four whole 32-byte sectors. (Eight
+  // columns a lane along one row, as distances_coop.glsl still does, give every float of an
+  // instruction a sector of its own, eight times the transactions: on an H100 the epilogue
+  // was what limited kNN shapes, BENCHMARKS.md session 12; bench_gemm times both.)
   const uint lane = gl_SubgroupInvocationID;
-  const uint row = lane / 2u;
-  const uint col = (lane % 2u) * 8u;
+  const uint col = lane % 16u;
+  const uint first_row = lane / 16u;
   const uint tile = warp * 64u;  // 16-byte words: 256 floats a subgroup
   [[unroll]] for (uint i = 0u; i < TM; ++i) {
     [[unroll]] for (uint j = 0u; j < TN; ++j) {
       coopMatStoreNV(acc[i][j], sa, tile, 4u, false);
       subgroupMemoryBarrierShared();
       subgroupBarrier();
-      const uint lr = wm + i * 16u + row;
-      const uint q = q0 + lr;
-      if (q < pc.num_queries) {
-        const uint out_row = pc.out_offset + q * pc.out_stride;
-        const uvec4 staged[2] = {sa[tile + row * 4u + col / 4u], sa[tile + row * 4u + col / 4u + 1u]};
+      const uint lc = wn + j * 16u + col;
+      const uint b = b0 + lc;
+      if (b < pc.num_base) {
         [[unroll]] for (uint u = 0u; u < 8u; ++u) {
-          const uint lc = wn + j * 16u + col + u;
-          const uint b = b0 + lc;
-          if (b < pc.num_base) {
+          const uint row = first_row + 2u * u;
+          const uint lr = wm + i * 16u + row;
+          const uint q = q0 + lr;
+          if (q < pc.num_queries) {
             // Powers of two: undoing the scales is exact.
-            const float dot_product = uintBitsToFloat(staged[u / 4u][u % 4u]) * unscale_a[lr] * unscale_b[lc];
-            out_values[out_row + b] = apply_metric(pc.metric, dot_product, norm_a[lr], norm_b[lc]);
+            const float staged = uintBitsToFloat(sa[tile + row * 4u + col / 4u][col % 4u]);
+            const float dot_product = staged * unscale_a[lr] * unscale_b[lc];
+            out_values[pc.out_offset + q * pc.out_stride + b] =
+                apply_metric(pc.metric, dot_product, norm_a[lr], norm_b[lc]);
           }
         }
       }
