@@ -41,13 +41,27 @@ bool has_product_form(Metric metric) {
 
 namespace {
 
-/// The SIMT kernels' specialization (shaders/distance_form.glsl, constant id 3): none for the
-/// product form, so those pipelines are the ones they always were.
+/// The SIMT kernels' distance form (shaders/distance_form.glsl's FORM_*): 0 for products.
+std::uint32_t form_code(const DistanceArgs& a) {
+  if (a.metric == Metric::l1) return 1;
+  if (a.metric == Metric::linf) return 2;
+  if (a.l2_direct) return 3;
+  return 0;
+}
+
+/// The tiled kernels' specialization (constant id 3): none for the product form, so those
+/// pipelines are the ones they always were.
 std::vector<std::uint32_t> distance_form(const DistanceArgs& a) {
-  if (a.metric == Metric::l1) return {1};
-  if (a.metric == Metric::linf) return {2};
-  if (a.l2_direct) return {3};
-  return {};
+  const std::uint32_t form = form_code(a);
+  return form == 0 ? std::vector<std::uint32_t>{} : std::vector<std::uint32_t>{form};
+}
+
+/// Lanes per base row of the 16-byte streaming kernel (distances_small_vec4.glsl's ROW_LANES):
+/// about four words of the row a lane, at least its four rows' finishers; the whole subgroup
+/// from 32 lanes on (the kernel's groups are 4, 8 or 16 lanes).
+std::uint32_t streaming_row_lanes(const Capabilities& caps, std::uint32_t words) {
+  const std::uint32_t lanes = std::max(4u, std::bit_ceil(std::max(1u, words / 4)));
+  return lanes >= 32 ? std::max(4u, caps.subgroup_size) : std::min(lanes, caps.subgroup_size);
 }
 
 }  // namespace
@@ -245,20 +259,23 @@ void encode_distances_small(Device& device, ComputeEncoder& encoder, const Dista
                     ": it needs a dimension divisible by 4, subgroups of 4 or more and a metric "
                     "of products (l2, inner product, cosine)");
   }
+  const std::uint32_t words = vec4 ? a.dim / 4 : a.dim;
+  const std::uint32_t row_lanes = vec4 ? streaming_row_lanes(caps, words) : caps.subgroup_size;
   encoder.set_pipeline(device.shaders().pipeline({
       .name = half ? "distances_small_half" : (vec4 ? "distances_small_vec4" : "distances_small"),
       .workgroup_size = {threads, 1, 1},
-      .constants = distance_form(a),
+      .constants = vec4 ? std::vector<std::uint32_t>{form_code(a), row_lanes} : distance_form(a),
   }));
-  // Enough workgroups to fill the device, each subgroup striding over 32 rows (8 turns of the
-  // kernel's 4 rows): fewer, longer-lived workgroups stream better than one turn each. Long
-  // rows take fewer, so that a subgroup's turns over its rows and their elements stay within
-  // max_loop_turns; base slices of their own dispatch where the workgroup count runs out.
-  const std::uint32_t rows_per_turn = vec4 ? 4 : 1;
-  const std::uint32_t words = vec4 ? a.dim / 4 : a.dim;
-  const std::uint32_t turns_per_row = groups(words, std::max(1u, caps.subgroup_size)) + 1;
+  // Enough workgroups to fill the device, each subgroup striding over 32 rows or more (8 turns
+  // of the kernel's 4 rows a group): fewer, longer-lived workgroups stream better than one
+  // turn each. Long rows take fewer, so that a subgroup's turns over its rows and their
+  // elements stay within max_loop_turns; base slices of their own dispatch where the
+  // workgroup count runs out.
+  const std::uint32_t rows_per_turn = vec4 ? 4 * std::max(1u, caps.subgroup_size / row_lanes) : 1;
+  const std::uint32_t turns_per_row = groups(words, std::max(1u, row_lanes)) + 1;
   const std::uint32_t rows_per_subgroup =
-      rows_per_turn * std::clamp(max_loop_turns / turns_per_row, 1u, 32u / rows_per_turn);
+      rows_per_turn *
+      std::clamp(max_loop_turns / turns_per_row, 1u, std::max(1u, 32u / rows_per_turn));
   const std::uint32_t rows_per_group = std::max(1u, subgroups) * rows_per_subgroup;
   const std::uint64_t rows_per_dispatch =
       std::uint64_t{rows_per_group} * caps.max_workgroup_count[0];
