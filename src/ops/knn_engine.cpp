@@ -167,8 +167,7 @@ std::vector<double> stage_rows(std::span<const float> values, std::span<std::byt
   return norms;
 }
 
-/// Copies rows minus the centre (centre_row) into mapped memory; returns their float64 norms
-/// (centred_norm).
+/// Copies rows minus the centre (centre_row) into mapped memory; returns their float64 norms.
 std::vector<double> stage_centred_rows(std::span<const float> values, std::span<std::byte> out,
                                        std::size_t dim, const RowCentre& centre) {
   const std::size_t rows = values.size() / dim;
@@ -176,8 +175,7 @@ std::vector<double> stage_centred_rows(std::span<const float> values, std::span<
   std::vector<double> norms(rows);
   for (std::size_t r = 0; r < rows; ++r) {
     const auto row = values.subspan(r * dim, dim);
-    centre_row(row, centre.values, target + r * dim);
-    norms[r] = centred_norm(row, centre.values);
+    norms[r] = centre_row(row, centre.values, target + r * dim);
   }
   return norms;
 }

@@ -40,9 +40,14 @@ std::shared_ptr<const RowCentre> make_row_centre(
   return centre;
 }
 
-void centre_row(std::span<const float> row, std::span<const float> centre, float* out) {
-  for (std::size_t i = 0; i < row.size(); ++i)
-    out[i] = row[i] - centre[i];
+double centre_row(std::span<const float> row, std::span<const float> centre, float* out) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    const float v = row[i] - centre[i];
+    out[i] = v;
+    sum += static_cast<double>(v) * v;
+  }
+  return std::sqrt(sum);
 }
 
 double centred_norm(std::span<const float> row, std::span<const float> centre) {

@@ -33,8 +33,10 @@ std::shared_ptr<const RowCentre> make_row_centre(
     Context& context, std::size_t dim, std::size_t rows,
     const std::function<std::vector<float>(std::size_t)>& row, std::size_t samples = 4096);
 
-/// out[i] = row[i] - centre[i] in float32 (the rounding the GPU's subtraction makes).
-void centre_row(std::span<const float> row, std::span<const float> centre, float* out);
+/// out[i] = row[i] - centre[i] in float32 (the rounding the GPU's subtraction makes); returns
+/// the float64 norm of what it wrote (centred_norm), never reading `out` back (it may be
+/// write-combined mapped memory).
+double centre_row(std::span<const float> row, std::span<const float> centre, float* out);
 
 /// The float64 norm of row - centre as centre_row rounds it: the norm of what the centred
 /// copy holds (the certificate's bound needs it).
