@@ -56,7 +56,7 @@ TEST(KnnPlan, ScreenProposesAMarginPastKForEveryK) {
     }
   }
   EXPECT_EQ(candidates(10, 1'000'000), fused_k_limit);
-  EXPECT_EQ(candidates(20, 1'000'000), small_k_limit);
+  EXPECT_EQ(candidates(20, 1'000'000), 32u);
   EXPECT_EQ(candidates(10, 12), 12u) << "a small base: every row is a candidate";
   EXPECT_EQ(candidates(10, 3), 10u) << "never fewer than k (padding)";
 }
@@ -243,7 +243,9 @@ TEST(KnnPlan, SelectionSegmentsLengthenOnlyWhileTheirWorkgroupsFillTheGpu) {
     EXPECT_GE(s, default_segment_length(16));
     EXPECT_LE(s, 32768u);
   }
-  const KnnPlan p = plan_knn({1'000'000, 128, 1000, 20, Metric::l2, 1 << 22}, gpu_like());
+  // l1: no fused kernel, so k = 10 takes the register-list selection.
+  const KnnPlan p = plan_knn({1'000'000, 128, 1000, 10, Metric::l1, 1 << 22}, gpu_like());
+  ASSERT_FALSE(p.fused);
   EXPECT_EQ(p.segment, 32768u) << "the plan's selection takes the longer segments";
   EXPECT_EQ(p.tile_cols % p.segment, 0u);
 }
@@ -582,7 +584,11 @@ TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
   KnnShape shape{1'000'000, 128, 1000, 10, Metric::l2, 1 << 22};
   shape.half_copy = true;
   EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
-      << "opt-in (VECACCEL_KNN_SCREEN=float16-copies) until measured on a GPU";
+      << "at d = 128 opt-in (VECACCEL_KNN_SCREEN=float16-copies): second passes cost more";
+  shape.dim = 384;
+  EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
+      << "by default from d = 384 on";
+  shape.dim = 128;
   shape.least_precise = ScreenPrecision::half_copies;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "at any dimension: no conversion on load, half the bytes";

@@ -374,10 +374,9 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
               a.label_offset, a.out_stride,  a.out_offset,        a.bound.valid() ? 1u : 0u,
               a.bound_offset, a.bound_stride};
   if (a.k <= small_k_limit) {
-    encoder.set_pipeline(
-        device.shaders().pipeline({.name = a.k <= 16 ? "select_small16" : "select_small32",
-                                   .workgroup_size = {s.small_threads, 1, 1},
-                                   .constants = {s.max_subgroups}}));
+    encoder.set_pipeline(device.shaders().pipeline({.name = "select_small16",
+                                                    .workgroup_size = {s.small_threads, 1, 1},
+                                                    .constants = {s.max_subgroups}}));
   } else {
     const std::uint32_t cap = std::bit_ceil(std::max(a.k, 32u));
     encoder.set_pipeline(device.shaders().pipeline({.name = "select_radix",

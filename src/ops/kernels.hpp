@@ -22,8 +22,10 @@ struct MatrixSlice {
 };
 
 /// Selection with k up to this keeps per-thread register lists (one pass over the values);
-/// above, radix select, which a bound (SelectArgs::bound) spares most of its passes.
-constexpr std::uint32_t small_k_limit = 32;
+/// above, radix select, which a bound (SelectArgs::bound) spares most of its passes. Lists of
+/// 32 lost to radix select (H100: 3.0-5.3 ms for a tile that radix selected 160 of in 0.8-3.3):
+/// their k rounds of workgroup-wide pops cost more than the scan.
+constexpr std::uint32_t small_k_limit = 16;
 
 /// Query blocks up to this stream the base as matrix-vector products (no empty tile rows).
 constexpr std::uint32_t small_query_limit = 8;

@@ -38,6 +38,12 @@ constexpr std::size_t pipelined_min_queries = 256;
 /// is about 2.4 ms + 0.0066 d, the float32 kernel's 0.014 d): they cross near d = 320, and
 /// the tensor-core screen's rare second passes favour the float32 one below.
 constexpr std::uint32_t coop_min_dim = 320;
+/// Where the base has float16 copies, blocks of many queries screen them (no conversion on
+/// load, half the bytes) by default from this dimension on. Measured on an H100
+/// (BENCHMARKS.md, session 12): 500k x 1536 ip 26.2 -> 5.4 ms, 1M x 960 38.3 -> 29.6,
+/// 2M x 384 cosine 191 -> 165, Fashion-MNIST (d = 784) 47.8 -> 31.7; below, at d <= 128, the
+/// copies' second passes cost more than they save (10M x 96: 77 -> 156 ms).
+constexpr std::uint32_t half_copies_min_dim = 384;
 /// Register-list selection: segments grow from 8,192 to this many columns while the
 /// workgroups (one per row and segment) stay at least selection_workgroups_wanted; longer
 /// segments spend less on each workgroup's k rounds (measured: 1.68 ms against 1.22 ms over
@@ -140,15 +146,14 @@ std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_
   } else if (k <= 10) {
     wanted = fused_k_limit;  // the fused kernel's list length
   } else if (k <= 24) {
-    wanted = small_k_limit;  // the register-list selection's
+    wanted = 32;
   } else {
     wanted = k + std::max<std::size_t>(16, k / 8);
   }
   // Long rows widen the screen's error against the spread of the distances: more candidates.
   // (For k <= 10 this moves float16 screens off the 16-wide selection only where the model
-  // asks for it: 32 candidates cost up to 30 times the selection time of 16.)
+  // asks for it: more candidates than 16 take radix selection, slower at d = 128.)
   wanted = std::max(wanted, modelled_candidates(k, base_rows, dim, precision));
-  if (wanted > fused_k_limit && wanted <= small_k_limit) wanted = small_k_limit;
   wanted = (wanted + 15) / 16 * 16;
   // A base with fewer rows than that: every row is a candidate.
   wanted = std::max(k, std::min(wanted, base_rows));
@@ -187,7 +192,10 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
                                                  least == ScreenPrecision::float16x3);
   const bool half_copy_allowed = products && (all_allowed || least == ScreenPrecision::float16 ||
                                               least == ScreenPrecision::half_base);
-  if (shape.queries > small_query_limit && shape.half_copy && products && all_allowed &&
+  // The copies by default from half_copies_min_dim on; below it only when asked for.
+  const bool copies_preferred =
+      all_allowed || (least == ScreenPrecision::float16 && dim >= half_copies_min_dim);
+  if (shape.queries > small_query_limit && shape.half_copy && products && copies_preferred &&
       half_coop_distances_supported(caps, dim)) {
     // Tensor cores over the base's float16 copy and the queries': no conversion on load, half
     // the bytes, at every dimension.
