@@ -179,38 +179,40 @@ void main() {
     barrier();  // everyone is done with this stage before the next one overwrites it
   }
 
-  // Each accumulator through the subgroup's float32 tile (three terms: the low parts' too): lane l takes row l / 2, eight
-  // columns from (l % 2) * 8, so two lanes write one row's 64 contiguous bytes.
+  // Each accumulator through the subgroup's float32 tile (three terms: the low parts' too).
+  // Lane l takes column l % 16 of rows l / 16, l / 16 + 2, ...: each store instruction writes
+  // two rows' 64 contiguous bytes, four whole 32-byte sectors (distances_half_coop.glsl: eight
+  // columns a lane along one row gave every float of an instruction a sector of its own).
   const uint lane = gl_SubgroupInvocationID;
-  const uint row = lane / 2u;
-  const uint col = (lane % 2u) * 8u;
+  const uint col = lane % 16u;
+  const uint first_row = lane / 16u;
+  const uint tile = warp * 256u * TILES;
   [[unroll]] for (uint i = 0u; i < TM; ++i) {
     [[unroll]] for (uint j = 0u; j < TN; ++j) {
-      const uint tile = warp * 256u * TILES;
       coopMatStoreNV(acc[i][j], epilogue, tile, 16u, false);
 #if TERMS == 3
       coopMatStoreNV(acc_lo[i][j], epilogue, tile + 256u, 16u, false);
 #endif
       subgroupMemoryBarrierShared();
       subgroupBarrier();
-      const uint lr = wm + i * 16u + row;
-      const uint q = q0 + lr;
-      if (q < pc.num_queries) {
-        const float query_norm = query_norms[pc.query_offset + q];
-        const float unscale_q = 1.0 / scale_q[lr];
-        const uint out_row = pc.out_offset + q * pc.out_stride;
+      const uint lc = wn + j * 16u + col;
+      const uint b = b0 + lc;
+      if (b < pc.num_base) {
+        const float base_norm = base_norms[pc.base_offset + b];
+        const float unscale_b = 1.0 / scale_b[lc];
         [[unroll]] for (uint u = 0u; u < 8u; ++u) {
-          const uint lc = wn + j * 16u + col + u;
-          const uint b = b0 + lc;
-          if (b < pc.num_base) {
+          const uint row = first_row + 2u * u;
+          const uint lr = wm + i * 16u + row;
+          const uint q = q0 + lr;
+          if (q < pc.num_queries) {
             // Powers of two: scaling back is exact.
-            float scaled = epilogue[tile + row * 16u + col + u];
+            float scaled = epilogue[tile + row * 16u + col];
 #if TERMS == 3
-            scaled += epilogue[tile + 256u + row * 16u + col + u] * 0.00048828125;  // 2^-11
+            scaled += epilogue[tile + 256u + row * 16u + col] * 0.00048828125;  // 2^-11
 #endif
-            const float dot_product = scaled * unscale_q / scale_b[lc];
-            out_values[out_row + b] =
-                apply_metric(pc.metric, dot_product, query_norm, base_norms[pc.base_offset + b]);
+            const float dot_product = scaled / scale_q[lr] * unscale_b;
+            out_values[pc.out_offset + q * pc.out_stride + b] = apply_metric(
+                pc.metric, dot_product, query_norms[pc.query_offset + q], base_norm);
           }
         }
       }

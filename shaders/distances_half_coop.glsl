@@ -129,9 +129,9 @@ void main() {
   // Each accumulator through the subgroup's 16 x 16 float32 tile, staged in the operands'
   // shared memory (free now). Lane l takes column l % 16 of rows l / 16, l / 16 + 2, ...: each
   // store instruction writes two rows' 64 contiguous bytes, four whole 32-byte sectors. (Eight
-  // columns a lane along one row, as distances_coop.glsl still does, give every float of an
-  // instruction a sector of its own, eight times the transactions: on an H100 the epilogue
-  // was what limited kNN shapes, BENCHMARKS.md session 12; bench_gemm times both.)
+  // columns a lane along one row gave every float of an instruction a sector of its own, eight
+  // times the transactions: on an H100 the epilogue was what limited kNN shapes, BENCHMARKS.md
+  // session 12.)
   const uint lane = gl_SubgroupInvocationID;
   const uint col = lane % 16u;
   const uint first_row = lane / 16u;
