@@ -638,3 +638,44 @@ TEST(Exactness, IntegerTensorCoreKernelWritesTheRoundedExactValues) {
     }
   }
 }
+
+// The integer screen's norms (byte_norms.comp) on any device: exact uint32 sums of squares of
+// uint8 and int8 elements, up to the largest dimension, where the sum nears 2^32 (255^2 65536).
+TEST(Exactness, ByteNormsAreExactUpToTheLargestDimension) {
+  Context& context = shared_context();
+  Device device = context.device();
+  for (const ElementType type : {ElementType::uint8, ElementType::int8}) {
+    for (const std::uint32_t dim : {48u, 65536u}) {
+      constexpr std::uint32_t rows = 3;
+      std::vector<float> values = byte_rows(rows, dim, type, 256, 81);
+      for (std::uint32_t i = 0; i < dim; ++i)  // row 0 at the type's extreme
+        values[i] = type == ElementType::int8 ? -128.0f : 255.0f;
+      const auto bytes = as_bytes(values, type);
+      Buffer matrix = context.buffer_factory().make_buffer(
+          {.size = bytes.size(), .storage = StorageMode::private_, .label = "byte rows"});
+      Buffer norms = context.buffer_factory().make_buffer(
+          {.size = rows * 4, .storage = StorageMode::private_, .label = "byte norms"});
+      context.residency_manager().register_buffer(matrix, ResidencyMode::persistent);
+      context.residency_manager().register_buffer(norms, ResidencyMode::persistent);
+      context.residency_manager().commit();
+      BufferToken up = context.get_buffer(std::span<const std::uint8_t>(bytes));
+      BufferToken down = context.get_buffer(rows * 4);
+      context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+        e.copy_buffer(up.buffer(), 0, matrix, 0, bytes.size());
+        e.barrier({matrix}, Stage::blit, Stage::dispatch);
+        detail::encode_byte_norms(device, e, matrix, rows, dim, type, norms);
+        e.barrier({norms}, Stage::dispatch, Stage::blit);
+        e.copy_buffer(norms, 0, down.buffer(), 0, rows * 4);
+      });
+      const auto got = down.read<std::uint32_t>(rows);
+      for (std::uint32_t r = 0; r < rows; ++r) {
+        std::uint64_t exact = 0;
+        for (std::uint32_t i = 0; i < dim; ++i) {
+          const auto v = static_cast<std::int64_t>(values[std::size_t{r} * dim + i]);
+          exact += static_cast<std::uint64_t>(v * v);
+        }
+        EXPECT_EQ(got[r], exact) << to_string(type) << " d " << dim << " row " << r;
+      }
+    }
+  }
+}
