@@ -4,7 +4,10 @@
 // uniform values in [-1, 1)); the output is float32 inner products written to device memory
 // (the last slice of columns checked against float64 on a sample), in column slices of at
 // most 1 GiB with a barrier between them. GPU time from timestamp queries, median of --repeat.
-// The float32-operand kernel (distances_coop1) runs beside the float16-copy shapes.
+// The float32-operand kernel (distances_coop1) runs beside the float16-copy shapes, and the
+// integer kernels (distances_int_coop_u8 / _s8: uint8 and int8 rows of uniform bytes, exact
+// products into 32-bit integers, TOPS of 2·M·N·K) where the device has integer cooperative
+// matrices and K is a multiple of 16; their sample error must be 0 below 2^24.
 //
 //   bench_gemm [--shapes M,N,K;M,N,K...] [--repeat R] [--json FILE]
 #include <algorithm>
@@ -35,6 +38,12 @@ constexpr std::uint32_t unique_rows = 65536;
 struct Operand {
   Buffer floats, halves, scales, norms;
   std::vector<float> host;  // the unique rows
+};
+
+/// uint8 / int8 rows (one byte an element) and their exact squared norms (uint32).
+struct ByteOperand {
+  Buffer bytes, norms;
+  std::vector<float> host;  // the unique rows' values
 };
 
 class Bench {
@@ -79,6 +88,38 @@ class Bench {
     return o;
   }
 
+  /// As make_operand, for uint8 / int8 rows of uniform bytes.
+  ByteOperand make_byte_operand(std::uint32_t rows, std::uint32_t k, ElementType type,
+                                std::uint64_t seed) {
+    ByteOperand o;
+    const std::uint32_t distinct = std::min(rows, unique_rows);
+    std::vector<std::uint8_t> bytes(std::size_t{distinct} * k);
+    std::mt19937_64 rng(seed);
+    for (std::uint8_t& v : bytes)
+      v = static_cast<std::uint8_t>(rng());
+    o.host.resize(bytes.size());
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      o.host[i] = type == ElementType::int8 ? static_cast<float>(static_cast<std::int8_t>(bytes[i]))
+                                            : static_cast<float>(bytes[i]);
+    }
+    o.bytes = make(std::uint64_t{rows} * k);
+    o.norms = make(std::uint64_t{rows} * 4);
+    context_.residency_manager().commit();
+    BufferToken up = context_.get_buffer(std::span<const std::uint8_t>(bytes));
+    context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+      e.copy_buffer(up.buffer(), 0, o.bytes, 0, bytes.size());
+      e.barrier({o.bytes}, Stage::blit, Stage::dispatch);
+      encode_byte_norms(device_, e, o.bytes, distinct, k, type, o.norms);
+      e.barrier({o.bytes, o.norms}, Stage::dispatch | Stage::blit, Stage::blit);
+      for (std::uint32_t r = distinct; r < rows; r += distinct) {
+        const std::uint64_t count = std::min(distinct, rows - r);
+        e.copy_buffer(o.bytes, 0, o.bytes, std::uint64_t{r} * k, count * k);
+        e.copy_buffer(o.norms, 0, o.norms, r * 4ull, count * 4);
+      }
+    });
+    return o;
+  }
+
   /// Median GPU milliseconds of one whole product, in column slices; out holds the last.
   template <typename Encode>
   double time(const Shape& s, std::uint32_t slice, int repeat, Encode&& encode) {
@@ -97,9 +138,10 @@ class Bench {
     return ms[ms.size() / 2];
   }
 
-  /// Largest |got - exact| / (|a||b|) over a sample of the last slice (inner products).
-  double sample_error(const Shape& s, const Operand& a, const Operand& b, std::uint32_t first,
-                      std::uint32_t columns) {
+  /// Largest |got - exact| / (|a||b|) over a sample of the last slice (inner products) of
+  /// operands whose unique rows are `a` and `b`.
+  double sample_error(const Shape& s, const std::vector<float>& a, const std::vector<float>& b,
+                      std::uint32_t first, std::uint32_t columns) {
     const std::uint32_t rows = std::min(s.m, 64u);
     const std::uint64_t bytes = std::uint64_t{rows} * columns * 4;
     BufferToken down = context_.get_buffer(bytes);
@@ -110,8 +152,8 @@ class Bench {
     double worst = 0.0;
     for (std::uint32_t i = 0; i < rows; ++i) {
       for (std::uint32_t j = 0; j < columns; j += std::max(1u, columns / 61)) {
-        const float* x = &a.host[std::size_t{i % unique_rows} * s.k];
-        const float* y = &b.host[std::size_t{(first + j) % unique_rows} * s.k];
+        const float* x = &a[std::size_t{i % unique_rows} * s.k];
+        const float* y = &b[std::size_t{(first + j) % unique_rows} * s.k];
         double dot = 0.0, nx = 0.0, ny = 0.0;
         for (std::uint32_t t = 0; t < s.k; ++t) {
           dot += double{x[t]} * y[t];
@@ -150,7 +192,7 @@ class Bench {
     };
     const auto report = [&](const char* kernel, double ms, std::uint32_t first,
                             std::uint32_t columns) {
-      const double error = sample_error(s, a, b, first, columns);
+      const double error = sample_error(s, a.host, b.host, first, columns);
       std::printf("%6u x %8u x %5u  %-34s %9.3f ms %8.1f TFLOP/s  max error %.2e |a||b|\n", s.m,
                   s.n, s.k, kernel, ms, tflop / (ms / 1e3), error);
       json << "{\"m\":" << s.m << ",\"n\":" << s.n << ",\"k\":" << s.k << ",\"kernel\":\"" << kernel
@@ -180,6 +222,46 @@ class Bench {
         });
     report("float32 operands (distances_coop1)", ms, 0,
            std::min(slice32, s.n - (s.n - 1) / slice32 * slice32));
+  }
+
+  /// The integer kernel over uint8 / int8 operands of shape s, as TOPS.
+  void run_integer(const Shape& s, ElementType type, int repeat, std::ostream& json) {
+    const std::uint32_t slice = std::max<std::uint32_t>(
+        256, static_cast<std::uint32_t>((1ull << 30) / (4ull * s.m)) / 256 * 256);
+    const ByteOperand a = make_byte_operand(s.m, s.k, type, 3);
+    const ByteOperand b = make_byte_operand(s.n, s.k, type, 4);
+    out_ = make(std::uint64_t{s.m} * std::min(slice, s.n) * 4);
+    context_.residency_manager().commit();
+    const double tops = 2.0 * s.m * s.n * static_cast<double>(s.k) / 1e12;
+    const double ms =
+        time(s, slice, repeat, [&](ComputeEncoder& e, std::uint32_t c, std::uint32_t n) {
+          encode_distances_int_coop(device_, e,
+                                    {.queries = a.bytes,
+                                     .base = b.bytes,
+                                     .query_norms = a.norms,
+                                     .base_norms = b.norms,
+                                     .out = out_,
+                                     .num_queries = s.m,
+                                     .num_base = n,
+                                     .dim = s.k,
+                                     .base_offset = c,
+                                     .out_stride = n,
+                                     .metric = Metric::inner_product},
+                                    type);
+        });
+    const std::uint32_t last = (s.n - 1) / slice * slice;
+    const double error = sample_error(s, a.host, b.host, last, std::min(slice, s.n - last));
+    const std::string kernel =
+        std::string(to_string(type)) + " -> " + (type == ElementType::int8 ? "int32" : "uint32");
+    std::printf("%6u x %8u x %5u  %-34s %9.3f ms %8.1f TOPS     max error %.2e |a||b|\n", s.m, s.n,
+                s.k, kernel.c_str(), ms, tops / (ms / 1e3), error);
+    json << "{\"m\":" << s.m << ",\"n\":" << s.n << ",\"k\":" << s.k << ",\"kernel\":\"" << kernel
+         << "\",\"ms\":" << ms << ",\"tops\":" << tops / (ms / 1e3) << ",\"max_error\":" << error
+         << "},\n";
+  }
+
+  bool integer_supported(std::uint32_t k) const {
+    return int_coop_distances_supported(device_.capabilities(), k);
   }
 
  private:
@@ -237,6 +319,12 @@ int main(int argc, char** argv) try {
       continue;
     }
     bench.run(s, repeat, json);
+    if (!bench.integer_supported(s.k)) {
+      std::printf("%u x %u x %u: no integer tensor-core kernel on this device\n", s.m, s.n, s.k);
+      continue;
+    }
+    bench.run_integer(s, ElementType::uint8, repeat, json);
+    bench.run_integer(s, ElementType::int8, repeat, json);
   }
   if (!json_path.empty()) std::ofstream(json_path) << "[\n" << json.str() << "{}]\n";
   return 0;

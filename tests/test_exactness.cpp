@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 
+#include "ops/kernels.hpp"
 #include "support/reference.hpp"
 #include "vecaccel/vecaccel.hpp"
 
@@ -461,4 +462,220 @@ TEST(Exactness, TiesOfTheUnfusedFloat64SumBreakByLabelWhateverTheCompilerMayFuse
   index.add(base);
   const KnnResult again = index.search(queries, pairs.size());
   EXPECT_EQ(again.labels, r.labels);
+}
+
+namespace {
+
+/// Byte-valued rows (uint8: 0..255, int8: -128..127) as floats, drawn from `levels` values
+/// spread over the type's range: few levels make many equal distances (ties by label), and
+/// `duplicates` of every row repeat it exactly.
+std::vector<float> byte_rows(std::size_t n, std::size_t dim, ElementType type, int levels,
+                             std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int lowest = type == ElementType::int8 ? -128 : 0;
+  std::uniform_int_distribution<int> level(0, levels - 1);
+  std::vector<float> v(n * dim);
+  for (auto& x : v)
+    x = static_cast<float>(lowest + level(rng) * 255 / (levels - 1));
+  for (std::size_t r = 1; r < n; r += 7)  // exact duplicates of the row before
+    std::copy_n(v.begin() + static_cast<std::ptrdiff_t>((r - 1) * dim), dim,
+                v.begin() + static_cast<std::ptrdiff_t>(r * dim));
+  return v;
+}
+
+/// Byte-valued floats as the bytes a uint8 / int8 buffer holds (int8: two's complement).
+std::vector<std::uint8_t> as_bytes(const std::vector<float>& values, ElementType type) {
+  std::vector<std::uint8_t> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out[i] = type == ElementType::int8
+                 ? static_cast<std::uint8_t>(static_cast<std::int8_t>(values[i]))
+                 : static_cast<std::uint8_t>(values[i]);
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T> narrowed(const std::vector<float>& values) {
+  std::vector<T> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i)
+    out[i] = static_cast<T>(values[i]);
+  return out;
+}
+
+}  // namespace
+
+// A uint8 / int8 index searched with byte-valued queries in blocks takes the integer
+// tensor-core screen (exact products, ScreenPrecision::integer): results equal float64 with
+// ties by label, on data full of equal distances and duplicate rows, for every product metric,
+// at a dimension that is a multiple of 16 but not of the matrices' 32 and at one whose values
+// exceed 2^24 (rounded once to float32). Most certificates hold: a kernel whose values were
+// wrong would send its queries to the float64 direct pass instead.
+TEST(Exactness, IntegerTensorCoreScreenEqualsFloat64OnUint8AndInt8DataWithTies) {
+  Context& context = shared_context();
+  if (!context.device().capabilities().integer_cooperative_matrix) {
+    GTEST_SKIP() << "the device has no integer cooperative matrices (lavapipe has none): this "
+                    "runs on a GPU that has them";
+  }
+  constexpr std::size_t nb = 3000, nq = 130;  // two query blocks, the second mostly empty
+  for (const ElementType type : {ElementType::uint8, ElementType::int8}) {
+    for (const std::size_t dim : {std::size_t{48}, std::size_t{128}, std::size_t{1040}}) {
+      for (const int levels : {4, 256}) {
+        const auto base = byte_rows(nb, dim, type, levels, 61);
+        const auto queries = byte_rows(nq, dim, type, levels, 62);
+        for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+          FlatIndex index(context, dim, metric, type);
+          if (type == ElementType::uint8)
+            index.add(std::span<const std::uint8_t>(narrowed<std::uint8_t>(base)));
+          else
+            index.add(std::span<const std::int8_t>(narrowed<std::int8_t>(base)));
+          for (const std::size_t k : {1u, 10u, 100u}) {
+            if (dim > 128 && k != 10) continue;  // the float64 reference's time
+            const KnnResult r = index.search(queries, k);
+            const std::string what = std::string(to_string(type)) + " d " + std::to_string(dim) +
+                                     " levels " + std::to_string(levels) + " " +
+                                     std::string(to_string(metric)) + " k " + std::to_string(k);
+            EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "") << what;
+            if (levels == 256) EXPECT_LT(r.direct_pass_queries, nq / 2) << what;
+            std::printf("[ integer ] %s: %zu of %zu queries searched directly\n", what.c_str(),
+                        r.direct_pass_queries, nq);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The integer kernel alone: every value it writes is the float32 rounding of the exact
+// integer l2 or inner product, bit for bit (cosine: within its bound of the exact cosine), over
+// blocks that are partly empty (150 queries, 300 rows), a dimension not a multiple of 32 and
+// one whose values exceed 2^24; the byte-norm kernel's norms are exact.
+TEST(Exactness, IntegerTensorCoreKernelWritesTheRoundedExactValues) {
+  Context& context = shared_context();
+  Device device = context.device();
+  if (!device.capabilities().integer_cooperative_matrix) {
+    GTEST_SKIP() << "the device has no integer cooperative matrices (lavapipe has none): this "
+                    "runs on a GPU that has them";
+  }
+  constexpr std::uint32_t nq = 150, nb = 300;
+  const auto buffer = [&](std::uint64_t bytes) {
+    Buffer b = context.buffer_factory().make_buffer(
+        {.size = bytes, .storage = StorageMode::private_, .label = "integer kernel test"});
+    context.residency_manager().register_buffer(b, ResidencyMode::persistent);
+    return b;
+  };
+  for (const ElementType type : {ElementType::uint8, ElementType::int8}) {
+    for (const std::uint32_t dim : {48u, 4096u}) {
+      const auto q = byte_rows(nq, dim, type, 256, 71);
+      const auto x = byte_rows(nb, dim, type, 256, 72);
+      const auto qb = as_bytes(q, type);
+      const auto xb = as_bytes(x, type);
+      Buffer queries = buffer(qb.size()), base = buffer(xb.size()), query_norms = buffer(nq * 4),
+             base_norms = buffer(nb * 4), out = buffer(std::uint64_t{nq} * nb * 4);
+      context.residency_manager().commit();
+      for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+        BufferToken up_q = context.get_buffer(std::span<const std::uint8_t>(qb));
+        BufferToken up_x = context.get_buffer(std::span<const std::uint8_t>(xb));
+        BufferToken down = context.get_buffer(std::uint64_t{nq} * nb * 4 + (nq + nb) * 4);
+        context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+          e.copy_buffer(up_q.buffer(), 0, queries, 0, qb.size());
+          e.copy_buffer(up_x.buffer(), 0, base, 0, xb.size());
+          e.barrier({queries, base}, Stage::blit, Stage::dispatch);
+          detail::encode_byte_norms(device, e, queries, nq, dim, type, query_norms);
+          detail::encode_byte_norms(device, e, base, nb, dim, type, base_norms);
+          e.barrier({query_norms, base_norms}, Stage::dispatch, Stage::dispatch);
+          detail::encode_distances_int_coop(device, e,
+                                            {.queries = queries,
+                                             .base = base,
+                                             .query_norms = query_norms,
+                                             .base_norms = base_norms,
+                                             .out = out,
+                                             .num_queries = nq,
+                                             .num_base = nb,
+                                             .dim = dim,
+                                             .out_stride = nb,
+                                             .metric = metric},
+                                            type);
+          e.barrier({out, query_norms, base_norms}, Stage::dispatch, Stage::blit);
+          e.copy_buffer(out, 0, down.buffer(), 0, std::uint64_t{nq} * nb * 4);
+          e.copy_buffer(query_norms, 0, down.buffer(), std::uint64_t{nq} * nb * 4, nq * 4);
+          e.copy_buffer(base_norms, 0, down.buffer(), std::uint64_t{nq} * nb * 4 + nq * 4, nb * 4);
+        });
+        const auto values = down.read<float>(std::size_t{nq} * nb);
+        const auto norms = down.read<std::uint32_t>(nq + nb, std::size_t{nq} * nb * 4);
+        int wrong = 0;
+        for (std::uint32_t i = 0; i < nq && wrong < 5; ++i) {
+          for (std::uint32_t j = 0; j < nb && wrong < 5; ++j) {
+            std::int64_t dot = 0, nqq = 0, nxx = 0;
+            for (std::uint32_t t = 0; t < dim; ++t) {
+              const auto a = static_cast<std::int64_t>(q[std::size_t{i} * dim + t]);
+              const auto b = static_cast<std::int64_t>(x[std::size_t{j} * dim + t]);
+              dot += a * b;
+              nqq += a * a;
+              nxx += b * b;
+            }
+            if (j == 0) EXPECT_EQ(norms[i], static_cast<std::uint32_t>(nqq)) << "query " << i;
+            if (i == 0) EXPECT_EQ(norms[nq + j], static_cast<std::uint32_t>(nxx)) << "row " << j;
+            const float got = values[std::size_t{i} * nb + j];
+            bool ok = false;
+            if (metric == Metric::cosine) {
+              const double exact =
+                  nqq == 0 || nxx == 0
+                      ? 0.0
+                      : static_cast<double>(dot) / std::sqrt(static_cast<double>(nqq) * nxx);
+              ok = std::fabs(got - exact) <= 0x1p-19;
+            } else {
+              const std::int64_t exact = metric == Metric::l2 ? nqq + nxx - 2 * dot : dot;
+              ok = got == static_cast<float>(exact);
+            }
+            if (!ok) {
+              ++wrong;
+              ADD_FAILURE() << to_string(type) << " d " << dim << " " << to_string(metric)
+                            << " query " << i << " row " << j << ": " << got;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The integer screen's norms (byte_norms.comp) on any device: exact uint32 sums of squares of
+// uint8 and int8 elements, up to the largest dimension, where the sum nears 2^32 (255^2 65536).
+TEST(Exactness, ByteNormsAreExactUpToTheLargestDimension) {
+  Context& context = shared_context();
+  Device device = context.device();
+  for (const ElementType type : {ElementType::uint8, ElementType::int8}) {
+    for (const std::uint32_t dim : {48u, 65536u}) {
+      constexpr std::uint32_t rows = 3;
+      std::vector<float> values = byte_rows(rows, dim, type, 256, 81);
+      for (std::uint32_t i = 0; i < dim; ++i)  // row 0 at the type's extreme
+        values[i] = type == ElementType::int8 ? -128.0f : 255.0f;
+      const auto bytes = as_bytes(values, type);
+      Buffer matrix = context.buffer_factory().make_buffer(
+          {.size = bytes.size(), .storage = StorageMode::private_, .label = "byte rows"});
+      Buffer norms = context.buffer_factory().make_buffer(
+          {.size = rows * 4, .storage = StorageMode::private_, .label = "byte norms"});
+      context.residency_manager().register_buffer(matrix, ResidencyMode::persistent);
+      context.residency_manager().register_buffer(norms, ResidencyMode::persistent);
+      context.residency_manager().commit();
+      BufferToken up = context.get_buffer(std::span<const std::uint8_t>(bytes));
+      BufferToken down = context.get_buffer(rows * 4);
+      context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+        e.copy_buffer(up.buffer(), 0, matrix, 0, bytes.size());
+        e.barrier({matrix}, Stage::blit, Stage::dispatch);
+        detail::encode_byte_norms(device, e, matrix, rows, dim, type, norms);
+        e.barrier({norms}, Stage::dispatch, Stage::blit);
+        e.copy_buffer(norms, 0, down.buffer(), 0, rows * 4);
+      });
+      const auto got = down.read<std::uint32_t>(rows);
+      for (std::uint32_t r = 0; r < rows; ++r) {
+        std::uint64_t exact = 0;
+        for (std::uint32_t i = 0; i < dim; ++i) {
+          const auto v = static_cast<std::int64_t>(values[std::size_t{r} * dim + i]);
+          exact += static_cast<std::uint64_t>(v * v);
+        }
+        EXPECT_EQ(got[r], exact) << to_string(type) << " d " << dim << " row " << r;
+      }
+    }
+  }
 }

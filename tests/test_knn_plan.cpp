@@ -5,11 +5,13 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "ops/certificate.hpp"
+#include "ops/integer_screen.hpp"
 #include "ops/kernels.hpp"
 #include "ops/knn_plan.hpp"
 #include "vecaccel/ops.hpp"
@@ -660,4 +662,147 @@ TEST(Certificate, L1AndLinfBoundIsRelativeToTheScreenedValue) {
             screen_error_bound(Metric::l1, 10, 1, 1, ScreenPrecision::float32, 1));
   EXPECT_EQ(screen_error_bound(Metric::linf, 1000, 1, 1, ScreenPrecision::float32, 1),
             screen_error_bound(Metric::linf, 1000, 5, 9, ScreenPrecision::float32, 1));
+}
+
+namespace {
+
+Capabilities integer_gpu() {
+  Capabilities caps = gpu_like();
+  caps.cooperative_matrix = caps.shader_float16 = true;
+  caps.integer_cooperative_matrix = true;
+  return caps;
+}
+
+KnnShape integer_shape(std::size_t dim, std::size_t queries, Metric metric,
+                       ElementType type = ElementType::uint8) {
+  KnnShape shape{1'000'000, dim, queries, 10, metric, 1 << 22};
+  shape.integer_rows = type;
+  return shape;
+}
+
+}  // namespace
+
+TEST(KnnPlan, IntegerRowsAndQueriesTakeIntegerTensorCoresForBlocksOfQueries) {
+  const Capabilities caps = integer_gpu();
+  for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    for (const ElementType type : {ElementType::uint8, ElementType::int8}) {
+      const KnnPlan plan = plan_knn(integer_shape(128, 10'000, metric, type), caps);
+      EXPECT_EQ(plan.precision, ScreenPrecision::integer) << to_string(metric);
+      EXPECT_FALSE(plan.fused) << "the integer tile feeds the selection kernels";
+      EXPECT_EQ(plan.screen_k, candidates(10, 1'000'000)) << "float32's margin: it errs less";
+    }
+  }
+  EXPECT_EQ(plan_knn(integer_shape(48, 1000, Metric::l2), caps).precision, ScreenPrecision::integer)
+      << "a dimension that is a multiple of 16, not of the matrices' 32";
+  KnnShape copies = integer_shape(768, 1000, Metric::l2);
+  copies.half_copy = true;
+  EXPECT_EQ(plan_knn(copies, caps).precision, ScreenPrecision::integer)
+      << "exact products beat the float16 copies";
+  EXPECT_EQ(plan_knn(integer_shape(128, small_query_limit, Metric::l2), caps).precision,
+            ScreenPrecision::float32)
+      << "a few queries stream the base";
+  EXPECT_EQ(plan_knn(integer_shape(128, 1000, Metric::l1), caps).precision,
+            ScreenPrecision::float32)
+      << "l1 and linf keep their SIMT kernels";
+  EXPECT_EQ(plan_knn(integer_shape(136, 1000, Metric::l2), caps).precision,
+            ScreenPrecision::float32)
+      << "16-byte loads of sixteen elements";
+  EXPECT_EQ(plan_knn(integer_shape(128, 1000, Metric::l2, ElementType::float32), caps).precision,
+            ScreenPrecision::float32)
+      << "queries that do not fit the base's type";
+  EXPECT_EQ(plan_knn(integer_shape(128, 1000, Metric::l2), cpu_like()).precision,
+            ScreenPrecision::float32)
+      << "no integer cooperative matrices (lavapipe)";
+  KnnShape direct = integer_shape(128, 1000, Metric::l2);
+  direct.least_precise = ScreenPrecision::float32_direct;
+  EXPECT_EQ(plan_knn(direct, caps).precision, ScreenPrecision::float32_direct);
+}
+
+TEST(Certificate, IntegerBoundCoversEmulatedIntegerScreens) {
+  std::mt19937 rng(21);
+  std::size_t rounded = 0;
+  double worst = 0.0;
+  for (const ElementType type : {ElementType::uint8, ElementType::int8}) {
+    for (const std::size_t dim : {std::size_t{48}, std::size_t{128}, std::size_t{4096}}) {
+      const int lowest = type == ElementType::int8 ? -128 : 0;
+      std::uniform_int_distribution<int> value(lowest, lowest + 255);
+      for (int trial = 0; trial < 40; ++trial) {
+        std::vector<std::int64_t> q(dim), x(dim);
+        // Extremes as well as uniform values: the largest norms and products.
+        for (std::size_t i = 0; i < dim; ++i) {
+          q[i] = trial % 4 == 0 ? lowest + 255 : value(rng);
+          x[i] = trial % 8 == 0 ? lowest : value(rng);
+        }
+        std::int64_t dot = 0, nq = 0, nx = 0, l2 = 0;
+        for (std::size_t i = 0; i < dim; ++i) {
+          dot += q[i] * x[i];
+          nq += q[i] * q[i];
+          nx += x[i] * x[i];
+          l2 += (q[i] - x[i]) * (q[i] - x[i]);
+        }
+        ASSERT_EQ(l2, nq + nx - 2 * dot);
+        for (const auto& [metric, exact] :
+             {std::pair{Metric::l2, l2}, std::pair{Metric::inner_product, dot}}) {
+          // distances_int_coop.glsl: the exact 32-bit value converted once.
+          const auto screened = static_cast<float>(exact);
+          rounded += static_cast<double>(screened) != static_cast<double>(exact);
+          const double bound =
+              screen_error_bound(metric, dim, 0, 0, ScreenPrecision::integer, screened);
+          const double error =
+              std::fabs(static_cast<double>(screened) - static_cast<double>(exact));
+          ASSERT_LE(error, bound) << to_string(metric) << " dim " << dim << " trial " << trial;
+          if (bound > 0) worst = std::max(worst, error / bound);
+          // The least integer screened at this value or worse (half an ulp below it, a tie
+          // rounding either way) lies within the bound: what the certificate relies on.
+          const double ulp = std::nextafter(screened, INFINITY) - screened;
+          EXPECT_GE(std::ceil(screened - ulp / 2), screened - bound) << dim;
+        }
+        // Cosine: apply_metric's float32 arithmetic on the rounded dot product and norms.
+        const float denominator =
+            std::sqrt(static_cast<float>(nq)) * std::sqrt(static_cast<float>(nx));
+        const float cosine = denominator > 0 ? static_cast<float>(dot) / denominator : 0.0f;
+        const double exact_cosine =
+            denominator > 0 ? static_cast<double>(dot) /
+                                  std::sqrt(static_cast<double>(nq) * static_cast<double>(nx))
+                            : 0.0;
+        const double bound =
+            screen_error_bound(Metric::cosine, dim, 1, 1, ScreenPrecision::integer, cosine);
+        ASSERT_LE(std::fabs(cosine - exact_cosine), bound) << "dim " << dim << " trial " << trial;
+      }
+    }
+  }
+  EXPECT_GT(rounded, 0u) << "values above 2^24 round: the bound is not vacuous";
+  EXPECT_GT(worst, 0.1) << "a bound far above every error would prove nothing";
+  EXPECT_TRUE(std::isinf(screen_error_bound(Metric::l2, 100, 1, 1, ScreenPrecision::integer)))
+      << "without the screened value nothing is certified";
+  EXPECT_EQ(screen_error_bound(Metric::l2, 100, 1, 1, ScreenPrecision::integer, 1000.0) < 1.0, true)
+      << "below 2^24 the value is exact and the bound under one unit";
+}
+
+TEST(IntegerScreen, QueriesQualifyOnlyWithIntegersInTheBasesRange) {
+  const std::vector<float> bytes = {0, 1, 255, 17};
+  EXPECT_TRUE(integer_queries(bytes, ElementType::uint8));
+  EXPECT_FALSE(integer_queries(bytes, ElementType::int8)) << "255 is beyond int8";
+  EXPECT_FALSE(integer_queries(bytes, ElementType::float32));
+  EXPECT_TRUE(integer_queries(std::vector<float>{-128, 127, 0}, ElementType::int8));
+  EXPECT_FALSE(integer_queries(std::vector<float>{-1, 3}, ElementType::uint8));
+  EXPECT_FALSE(integer_queries(std::vector<float>{2.5f}, ElementType::uint8));
+  EXPECT_FALSE(integer_queries(std::vector<float>{256}, ElementType::uint8));
+  EXPECT_FALSE(integer_queries(std::vector<float>{NAN}, ElementType::uint8));
+  EXPECT_FALSE(integer_queries(std::vector<float>{-0.5f}, ElementType::int8));
+}
+
+TEST(IntegerScreen, StagesRowsAsBytesFollowedByTheirExactNorms) {
+  const std::vector<float> rows = {-128, 127, 0, -1, 3, 4, 0, 0};  // 2 rows of 4
+  std::vector<std::byte> out(integer_rows_bytes(2, 4) + 8);
+  stage_integer_rows(rows, 4, out);
+  EXPECT_EQ(static_cast<std::uint8_t>(out[0]), 0x80u);
+  EXPECT_EQ(static_cast<std::uint8_t>(out[1]), 127u);
+  EXPECT_EQ(static_cast<std::uint8_t>(out[3]), 0xffu);
+  std::uint32_t norms[2];
+  std::memcpy(norms, out.data() + 8, sizeof norms);
+  EXPECT_EQ(norms[0], 128u * 128 + 127 * 127 + 1);
+  EXPECT_EQ(norms[1], 25u);
+  std::vector<std::byte> small(9);
+  EXPECT_THROW(stage_integer_rows(rows, 4, small), Error);
 }

@@ -50,10 +50,11 @@ void print_text(const DeviceInfo& d) {
   std::printf("    storage buffers   %s range, %s largest buffer\n",
               gib(c.max_storage_buffer_range).c_str(), gib(c.max_buffer_size).c_str());
   std::printf(
-      "    optional          cooperative matrix %s, memory priority %s, memory budget %s, "
-      "push descriptors %s, fp16 %s, timestamps %s\n",
-      yes_no(c.cooperative_matrix), yes_no(c.memory_priority), yes_no(c.memory_budget),
-      yes_no(c.push_descriptor), yes_no(c.shader_float16), yes_no(c.timestamp_period_ns > 0));
+      "    optional          cooperative matrix %s (integer %s), memory priority %s, memory "
+      "budget %s, push descriptors %s, fp16 %s, timestamps %s\n",
+      yes_no(c.cooperative_matrix), yes_no(c.integer_cooperative_matrix), yes_no(c.memory_priority),
+      yes_no(c.memory_budget), yes_no(c.push_descriptor), yes_no(c.shader_float16),
+      yes_no(c.timestamp_period_ns > 0));
 }
 
 void print_json(const std::vector<DeviceInfo>& devices) {
@@ -66,6 +67,7 @@ void print_json(const std::vector<DeviceInfo>& devices) {
         "\"vulkan\": \"%s\", \"explicit_model\": %s, \"device_local_bytes\": %llu, "
         "\"subgroup_size\": %u, \"max_shared_memory_bytes\": %u, "
         "\"max_storage_buffer_range\": %llu, \"cooperative_matrix\": %s, "
+        "\"integer_cooperative_matrix\": %s, "
         "\"memory_priority\": %s, \"memory_budget\": %s, \"push_descriptor\": %s, "
         "\"timeline_semaphore\": %s, \"synchronization2\": %s}",
         i == 0 ? "" : ",", d.index, json_escape(d.name).c_str(),
@@ -74,9 +76,10 @@ void print_json(const std::vector<DeviceInfo>& devices) {
         d.supports_explicit_model ? "true" : "false",
         static_cast<unsigned long long>(c.device_local_memory), c.subgroup_size,
         c.max_shared_memory_bytes, static_cast<unsigned long long>(c.max_storage_buffer_range),
-        c.cooperative_matrix ? "true" : "false", c.memory_priority ? "true" : "false",
-        c.memory_budget ? "true" : "false", c.push_descriptor ? "true" : "false",
-        c.timeline_semaphore ? "true" : "false", c.synchronization2 ? "true" : "false");
+        c.cooperative_matrix ? "true" : "false", c.integer_cooperative_matrix ? "true" : "false",
+        c.memory_priority ? "true" : "false", c.memory_budget ? "true" : "false",
+        c.push_descriptor ? "true" : "false", c.timeline_semaphore ? "true" : "false",
+        c.synchronization2 ? "true" : "false");
   }
   std::printf("\n]\n");
 }

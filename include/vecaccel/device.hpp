@@ -40,6 +40,10 @@ struct Capabilities {
   bool push_descriptor = false;
   /// 16 x 16 x 16 float16 matrix products into float32 per subgroup (VK_NV_cooperative_matrix).
   bool cooperative_matrix = false;
+  /// 16 x 16 x 32 uint8 x uint8 -> uint32 and int8 x int8 -> int32 matrix products per
+  /// subgroup (VK_NV_cooperative_matrix's integer shapes, with shaderInt8): exact screens of
+  /// uint8/int8 bases.
+  bool integer_cooperative_matrix = false;
   bool memory_priority = false;  ///< VK_EXT_pageable_device_local_memory
   bool memory_budget = false;    ///< VK_EXT_memory_budget
   bool shader_float16 = false;
@@ -80,7 +84,7 @@ struct DeviceInfo {
 struct DeviceOptions {
   bool disable_timeline_semaphore = false;
   bool disable_synchronization2 = false;
-  bool disable_cooperative_matrix = false;
+  bool disable_cooperative_matrix = false;  ///< float16 and integer cooperative matrices
   bool disable_memory_priority = false;
   bool disable_memory_budget = false;
 };

@@ -95,21 +95,24 @@ DeviceImpl::DeviceImpl(const vk::raii::PhysicalDevice& physical, DeviceInfo info
     extensions.push_back(VK_EXT_MEMORY_PRIORITY_EXTENSION_NAME);
     extensions.push_back(VK_EXT_PAGEABLE_DEVICE_LOCAL_MEMORY_EXTENSION_NAME);
   }
-  if (caps.cooperative_matrix) extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  const bool coop = caps.cooperative_matrix || caps.integer_cooperative_matrix;
+  if (coop) extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
 
   vk::PhysicalDevicePageableDeviceLocalMemoryFeaturesEXT pageable{.pageableDeviceLocalMemory =
                                                                       VK_TRUE};
-  vk::PhysicalDeviceCooperativeMatrixFeaturesNV coop{
+  vk::PhysicalDeviceCooperativeMatrixFeaturesNV coop_features{
       .pNext = caps.memory_priority ? &pageable : nullptr, .cooperativeMatrix = VK_TRUE};
-  void* extension_features = caps.cooperative_matrix ? static_cast<void*>(&coop)
-                             : caps.memory_priority  ? static_cast<void*>(&pageable)
-                                                     : nullptr;
+  void* extension_features = coop                   ? static_cast<void*>(&coop_features)
+                             : caps.memory_priority ? static_cast<void*>(&pageable)
+                                                    : nullptr;
   vk::PhysicalDeviceVulkan11Features f11{.pNext = extension_features,
                                          .storageBuffer16BitAccess = caps.shader_float16};
   vk::PhysicalDeviceVulkan12Features f12{.pNext = &f11,
                                          .shaderFloat16 = caps.shader_float16,
+                                         .shaderInt8 = caps.integer_cooperative_matrix,
                                          .timelineSemaphore = caps.timeline_semaphore,
-                                         .bufferDeviceAddress = caps.buffer_device_address};
+                                         .bufferDeviceAddress = caps.buffer_device_address,
+                                         .vulkanMemoryModel = caps.integer_cooperative_matrix};
   vk::PhysicalDeviceVulkan13Features f13{.pNext = &f12,
                                          .subgroupSizeControl = caps.subgroup_size_control,
                                          .computeFullSubgroups = caps.subgroup_size_control,

@@ -8,31 +8,49 @@
 namespace vecaccel::detail {
 namespace {
 
-/// Whether the device multiplies 16 x 16 x 16 float16 tiles into float32 in one subgroup: the
-/// shape the cooperative-matrix screen (distances_coop.glsl) is written for, with 32-wide
-/// subgroups (its workgroup is 8 of them).
-bool has_f16_coop_shape(const vk::raii::PhysicalDevice& physical, std::uint32_t subgroup_size) {
-  if (subgroup_size != 32) return false;
+/// The cooperative-matrix shapes the device lists (VK_NV_cooperative_matrix); none with
+/// subgroups other than 32 wide: the tensor-core kernels' workgroups are 8 subgroups of 32.
+std::vector<VkCooperativeMatrixPropertiesNV> coop_shapes(const vk::raii::PhysicalDevice& physical,
+                                                         std::uint32_t subgroup_size) {
+  if (subgroup_size != 32) return {};
   const auto* dispatch = physical.getDispatcher();
-  if (dispatch->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV == nullptr) return false;
+  if (dispatch->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV == nullptr) return {};
   std::uint32_t count = 0;
   if (dispatch->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(*physical, &count, nullptr) !=
       VK_SUCCESS) {
-    return false;
+    return {};
   }
   std::vector<VkCooperativeMatrixPropertiesNV> shapes(
       count,
       VkCooperativeMatrixPropertiesNV{.sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
   if (dispatch->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(*physical, &count,
                                                                  shapes.data()) != VK_SUCCESS) {
-    return false;
+    return {};
   }
-  return std::any_of(shapes.begin(), shapes.begin() + count, [](const auto& p) {
-    return p.MSize == 16 && p.NSize == 16 && p.KSize == 16 &&
-           p.AType == VK_COMPONENT_TYPE_FLOAT16_NV && p.BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-           p.CType == VK_COMPONENT_TYPE_FLOAT32_NV && p.DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+  shapes.resize(count);
+  return shapes;
+}
+
+/// Whether `shapes` holds the subgroup product M x N x K of A and B into C = D.
+bool lists_shape(const std::vector<VkCooperativeMatrixPropertiesNV>& shapes, std::uint32_t k,
+                 VkComponentTypeNV operands, VkComponentTypeNV accumulator) {
+  return std::any_of(shapes.begin(), shapes.end(), [&](const auto& p) {
+    return p.MSize == 16 && p.NSize == 16 && p.KSize == k && p.AType == operands &&
+           p.BType == operands && p.CType == accumulator && p.DType == accumulator &&
            p.scope == VK_SCOPE_SUBGROUP_NV;
   });
+}
+
+/// 16 x 16 x 16 float16 products into float32: the float16 tensor-core kernels' shape
+/// (distances_coop.glsl, distances_half_coop.glsl).
+bool has_f16_coop_shape(const std::vector<VkCooperativeMatrixPropertiesNV>& shapes) {
+  return lists_shape(shapes, 16, VK_COMPONENT_TYPE_FLOAT16_NV, VK_COMPONENT_TYPE_FLOAT32_NV);
+}
+
+/// 16 x 16 x 32 uint8 products into uint32 and int8 into int32: distances_int_coop.glsl's.
+bool has_int8_coop_shapes(const std::vector<VkCooperativeMatrixPropertiesNV>& shapes) {
+  return lists_shape(shapes, 32, VK_COMPONENT_TYPE_UINT8_NV, VK_COMPONENT_TYPE_UINT32_NV) &&
+         lists_shape(shapes, 32, VK_COMPONENT_TYPE_SINT8_NV, VK_COMPONENT_TYPE_SINT32_NV);
 }
 
 bool has_extension(const std::vector<vk::ExtensionProperties>& extensions, std::string_view name) {
@@ -131,8 +149,14 @@ DeviceInfo query_device_info(const vk::raii::PhysicalDevice& physical, std::uint
     caps.shader_float64 = features.features.shaderFloat64 != VK_FALSE;
     caps.synchronization2 = v13 && f13.synchronization2;
     caps.subgroup_size_control = v13 && f13.subgroupSizeControl && f13.computeFullSubgroups;
-    caps.cooperative_matrix =
-        coop_ext && coop.cooperativeMatrix && has_f16_coop_shape(physical, caps.subgroup_size);
+    const auto shapes = coop_ext && coop.cooperativeMatrix
+                            ? coop_shapes(physical, caps.subgroup_size)
+                            : std::vector<VkCooperativeMatrixPropertiesNV>{};
+    caps.cooperative_matrix = has_f16_coop_shape(shapes);
+    // The integer kernel's shared memory is read as 16-byte words; its matrices hold int8
+    // components (shaderInt8), and its SPIR-V declares the Vulkan memory model.
+    caps.integer_cooperative_matrix =
+        has_int8_coop_shapes(shapes) && f12.shaderInt8 && f12.vulkanMemoryModel;
   }
   if (caps.max_buffer_size == 0) caps.max_buffer_size = caps.max_storage_buffer_range;
 
@@ -145,7 +169,10 @@ DeviceInfo query_device_info(const vk::raii::PhysicalDevice& physical, std::uint
 
   if (options.disable_timeline_semaphore) caps.timeline_semaphore = false;
   if (options.disable_synchronization2) caps.synchronization2 = false;
-  if (options.disable_cooperative_matrix) caps.cooperative_matrix = false;
+  if (options.disable_cooperative_matrix) {
+    caps.cooperative_matrix = false;
+    caps.integer_cooperative_matrix = false;
+  }
   if (options.disable_memory_priority) caps.memory_priority = false;
   if (options.disable_memory_budget) caps.memory_budget = false;
   info.supports_explicit_model = v13 && caps.timeline_semaphore && caps.synchronization2;

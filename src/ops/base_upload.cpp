@@ -404,6 +404,27 @@ void BaseUploader::encode_widen(ComputeEncoder& encoder, const CompactChunk& com
   encoder.dispatch_threadgroups(std::max(groups, 1u));
   encoder.barrier({out.vectors}, Stage::dispatch, Stage::dispatch);
   encode_row_norms(device, encoder, out.vectors, 0, u32(compact.rows), u32(dim_), out.norms, 0);
+  if (out.byte_norms.valid())
+    encode_byte_norms(device, encoder, compact.bytes, u32(compact.rows), u32(dim_), type,
+                      out.byte_norms);
+}
+
+void BaseUploader::keep_integer_rows(BaseChunk& chunk) const {
+  if (!int_coop_distances_supported(context_.device().capabilities(), u32(dim_))) return;
+  chunk.byte_norms = context_.buffer_factory().make_buffer(
+      {.size = std::uint64_t{chunk.capacity} * sizeof(std::uint32_t),
+       .storage = StorageMode::private_,
+       .label = "base byte norms"});
+  context_.residency_manager().register_buffer(chunk.byte_norms, ResidencyMode::persistent);
+  context_.residency_manager().commit();
+}
+
+void attach_widened(BaseChunk& chunk, const CompactChunk& compact, ElementType type) {
+  chunk.rows = compact.rows;
+  chunk.max_norm = compact.max_norm;
+  if (!chunk.byte_norms.valid()) return;
+  chunk.bytes = compact.bytes;
+  chunk.byte_type = type;
 }
 
 std::uint64_t device_memory_budget(Context& context) {

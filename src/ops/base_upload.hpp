@@ -103,9 +103,16 @@ class BaseUploader {
   CompactChunk make_compact_chunk(std::size_t capacity) const;
   UploadTimes times() const;
   /// Records the widening of compact's rows into out's vectors and their norms into out's
-  /// norms (out must have room); the caller sets out.rows / max_norm once it completes.
+  /// norms (out must have room), and where out has byte_norms (keep_integer_rows) the rows'
+  /// exact squared norms into them; the caller then sets out from compact (attach_widened)
+  /// once it completes.
   void encode_widen(ComputeEncoder& encoder, const CompactChunk& compact, ElementType type,
                     const BaseChunk& out) const;
+  /// Gives a chunk that widened compact rows will fill room for their exact squared norms
+  /// (BaseChunk::byte_norms, 4 bytes a row) where the device runs the integer screen at this
+  /// dimension (int_coop_distances_supported): the screen then reads the compact bytes
+  /// themselves (shared, not copied) beside them. Elsewhere it leaves the chunk unchanged.
+  void keep_integer_rows(BaseChunk& chunk) const;
 
  private:
   /// Stages rows into the next staging buffer (waiting until its last copy completed) and
@@ -135,6 +142,10 @@ class BaseUploader {
   std::size_t next_ = 0;
   UploadTimes times_;
 };
+
+/// Sets a chunk widened from compact (encode_widen, completed) to its rows: their count and
+/// largest norm, and where it keeps integer rows (keep_integer_rows) compact's bytes.
+void attach_widened(BaseChunk& chunk, const CompactChunk& compact, ElementType type);
 
 /// Device-memory bytes the engine may use: VECACCEL_MEMORY_BUDGET (<bytes>[K|M|G]) when set,
 /// else the device-local budget left (VK_EXT_memory_budget) or the device-local heaps' size.

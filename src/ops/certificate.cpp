@@ -149,6 +149,18 @@ double value_relative_bound(Metric metric, std::size_t dim, double screen_value)
   return (relative * screen_value + flushed) * safety;
 }
 
+/// The integer screen (distances_int_coop.glsl): l2 and inner products are exact integers s
+/// whose one float32 conversion s̃ is within half an ulp of s (correctly rounded; a whole ulp,
+/// 2^-23 |s̃|, covers any rounding direction). A row screened at S or worse rounded to S or
+/// worse, so its s lies within an ulp of S at most: the bound at S is 2^-23 |S|. An integer
+/// rounding to 0 is 0. Cosine divides the rounded dot product by sqrt(|q|²) sqrt(|x|²) from
+/// the rounded exact norms in float32: the float32 screen's cosine bound for one product term.
+double integer_bound(Metric metric, double screen_value) {
+  if (metric == Metric::cosine) return float32_bound(metric, 1, 1.0, 1.0);
+  if (!std::isfinite(screen_value)) return INFINITY;
+  return 0x1p-23 * std::fabs(screen_value) * safety;
+}
+
 }  // namespace
 
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
@@ -161,6 +173,7 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
   if (precision == ScreenPrecision::float32_direct) {
     return metric == Metric::l2 ? value_relative_bound(metric, dim, screen_value) : INFINITY;
   }
+  if (precision == ScreenPrecision::integer) return integer_bound(metric, screen_value);
   const double float32_part = float32_bound(metric, dim, query_norm, max_base_norm);
   if (precision == ScreenPrecision::float32) return float32_part;
   const auto d = static_cast<double>(dim);

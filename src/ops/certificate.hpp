@@ -24,8 +24,18 @@ namespace vecaccel::detail {
 /// accumulated in float32 by the streaming kernel; or tensor cores over float16 copies of both
 /// (half_copies: the queries' copy made like the base's), accumulated in float32; or l2 in
 /// direct form, (q - x)^2 summed in float32 by the SIMT kernels (float32_direct: an error
-/// relative to the distance, where the others' is relative to the norms).
-enum class ScreenPrecision { float32, float16, float16x3, half_base, half_copies, float32_direct };
+/// relative to the distance, where the others' is relative to the norms); or integer tensor
+/// cores over uint8/int8 rows and integer queries (integer: exact products and norms, only the
+/// float32 rounding of the value written; distances_int_coop.glsl).
+enum class ScreenPrecision {
+  float32,
+  float16,
+  float16x3,
+  half_base,
+  half_copies,
+  float32_direct,
+  integer
+};
 
 /// Rows and queries whose squared norm exceeds this are refused for l2 and inner product:
 /// the screen's float32 values (|q|² + |x|² + 2|q||x| at most) must stay finite.
@@ -41,6 +51,9 @@ void check_squared_norm(double norm, Metric metric, std::string_view what, std::
 /// screens read rows scaled to a largest element in [1, 2)). Covers float32 rounding with
 /// any summation order and FMA contraction, and flushed denormals.
 /// Tensor-core screens add their products' error (docs/exactness.md, "Tensor-core screens").
+/// The integer screen's l2 and inner-product values are exact integers rounded once to
+/// float32: their bound is relative to the value, at `screen_value` (docs/exactness.md,
+/// "Integer screens").
 ///
 /// l1, linf and l2 in direct form (float32 screens only; infinite for any other) err relative
 /// to the value itself, not to the norms: for them the bound holds for every row screened at

@@ -520,6 +520,8 @@ class FlatIndexImpl {
     for (const CompactChunk& chunk : compact_)
       widest = std::max(widest, chunk.rows);
     BaseChunk scratch[2] = {engine_.make_chunk(widest), engine_.make_chunk(widest)};
+    for (BaseChunk& chunk : scratch)
+      uploader_.keep_integer_rows(chunk);
     const auto widen = [&](std::size_t c) {
       return context_.execute(
           [&, c](CommandBuffer&, ComputeEncoder& e) {
@@ -531,8 +533,7 @@ class FlatIndexImpl {
     for (std::size_t c = 0; c < compact_.size(); ++c) {
       deadline.wait(next, "widening compact base chunk " + std::to_string(c));
       BaseChunk& chunk = scratch[c % 2];
-      chunk.rows = compact_[c].rows;
-      chunk.max_norm = compact_[c].max_norm;
+      attach_widened(chunk, compact_[c], type_);
       if (c + 1 < compact_.size()) next = widen(c + 1);
       std::optional<RowFilter> chunk_allowed;
       if (allowed != nullptr) chunk_allowed = allowed->slice(first_rows[c], chunk.rows);

@@ -243,6 +243,50 @@ void encode_distances_half_coop(Device& device, ComputeEncoder& encoder, const D
   encoder.dispatch_threadgroups(groups(a.num_base, v.base), groups(a.num_queries, v.queries));
 }
 
+bool int_coop_distances_supported(const Capabilities& caps, std::uint32_t dim) {
+  // 16-byte loads of sixteen elements; the double-buffered 128 x 128 blocks of 64 bytes a row
+  // take 41 KiB of shared memory.
+  return caps.integer_cooperative_matrix && dim % 16 == 0 && dim <= max_integer_product_dim &&
+         caps.max_shared_memory_bytes >= 42 * 1024;
+}
+
+void encode_distances_int_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& a,
+                               ElementType type) {
+  if (a.num_queries == 0 || a.num_base == 0) return;
+  if (type == ElementType::float32 || !int_coop_distances_supported(device.capabilities(), a.dim) ||
+      !has_product_form(a.metric)) {
+    throw Error(Errc::invalid_argument,
+                "integer tensor-core distances over " + std::string(to_string(type)) +
+                    " rows of dimension " + std::to_string(a.dim) + " for " +
+                    std::string(to_string(a.metric)) +
+                    ": they need uint8 or int8 rows, a dimension divisible by 16 up to " +
+                    std::to_string(max_integer_product_dim) +
+                    ", a metric of products and integer cooperative matrices");
+  }
+  constexpr std::uint32_t block = 128;  // distances_int_coop_*.comp's BM and BN
+  encoder.set_pipeline(device.shaders().pipeline(
+      {.name = type == ElementType::int8 ? "distances_int_coop_s8" : "distances_int_coop_u8",
+       .workgroup_size = {256, 1, 1}}));
+  bind_distance_arguments(encoder, a);
+  encoder.dispatch_threadgroups(groups(a.num_base, block), groups(a.num_queries, block));
+}
+
+void encode_byte_norms(Device& device, ComputeEncoder& encoder, const Buffer& bytes,
+                       std::uint32_t rows, std::uint32_t dim, ElementType type,
+                       const Buffer& norms) {
+  if (rows == 0) return;
+  struct {
+    std::uint32_t rows, dim, is_signed;
+  } constants{rows, dim, type == ElementType::int8 ? 1u : 0u};
+  constexpr std::uint32_t threads = 64;
+  const std::uint32_t max_groups = device.capabilities().max_workgroup_count[0];
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = "byte_norms", .workgroup_size = {threads, 1, 1}}));
+  encoder.set_argument_table(ArgumentTable().set_buffer(0, bytes).set_buffer(1, norms));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(std::min(groups(rows, threads), max_groups));
+}
+
 void encode_distances_small(Device& device, ComputeEncoder& encoder, const DistanceArgs& a) {
   constexpr std::uint32_t threads = 256;
   const auto& caps = device.capabilities();

@@ -9,6 +9,7 @@
 #include "vecaccel/buffer.hpp"
 #include "vecaccel/compute_encoder.hpp"
 #include "vecaccel/device.hpp"
+#include "vecaccel/element_type.hpp"
 #include "vecaccel/metric.hpp"
 
 namespace vecaccel::detail {
@@ -118,6 +119,28 @@ bool half_coop_distances_supported(const Capabilities& caps, std::uint32_t dim);
 /// conversion on load, half the bytes of encode_distances_coop's float32 operands.
 void encode_distances_half_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& args,
                                 HalfCoopShape shape);
+
+/// The largest dimension whose integer dot products cannot overflow the integer tensor-core
+/// kernel's 32-bit accumulators: uint8 products (at most 255^2) accumulate in uint32,
+/// 255^2 d < 2^32; int8 ones (magnitude 2^14 at most) in int32, 2^14 d < 2^31. Every dimension
+/// a search takes (FlatIndex::max_dim, 65536) is below both, so the K loop is never split.
+constexpr std::uint32_t max_integer_product_dim = 66051;
+/// Whether encode_distances_int_coop runs on this device for rows of this dimension (16-byte
+/// loads of sixteen elements; a product form: l2, inner product, cosine).
+bool int_coop_distances_supported(const Capabilities& caps, std::uint32_t dim);
+/// encode_distances over uint8 / int8 rows (`type`) through integer cooperative matrices
+/// (distances_int_coop.glsl): args.queries and args.base hold one byte an element, rows dim
+/// bytes apart; args.query_norms and args.base_norms their exact squared norms as uint32
+/// (encode_byte_norms). The products are exact; every value written is the float32 rounding of
+/// the exact l2 or inner product (cosine: float32 arithmetic on the rounded dot product and
+/// norms), which certificate.hpp bounds (ScreenPrecision::integer).
+void encode_distances_int_coop(Device& device, ComputeEncoder& encoder, const DistanceArgs& args,
+                               ElementType type);
+/// norms[i] = the exact squared norm (uint32) of row i of `rows` rows of dim uint8 / int8
+/// elements (`type`) from the start of `bytes`; dim a multiple of 16.
+void encode_byte_norms(Device& device, ComputeEncoder& encoder, const Buffer& bytes,
+                       std::uint32_t rows, std::uint32_t dim, ElementType type,
+                       const Buffer& norms);
 
 /// The fused distance + top-k kernel takes k up to this.
 constexpr std::uint32_t fused_k_limit = 16;

@@ -66,9 +66,25 @@ DistanceArgs piece_distances(const BatchEncoding& b, const Piece& piece) {
                       .l2_direct = b.plan.precision == ScreenPrecision::float32_direct};
 }
 
+/// The integer screen's arguments for one piece: the queries' and the chunk's bytes and their
+/// exact norms (the plan takes it only where every chunk keeps them).
+DistanceArgs integer_piece_distances(const BatchEncoding& b, const Piece& piece) {
+  DistanceArgs args = piece_distances(b, piece);
+  args.queries = b.scratch.query_bytes;
+  args.query_norms = b.scratch.query_byte_norms;
+  args.base = piece.chunk->bytes;
+  args.base_norms = piece.chunk->byte_norms;
+  return args;
+}
+
 /// The distance tile of one tile's pieces, followed by the barrier its selection needs.
 void encode_tile_distances(ComputeEncoder& e, const BatchEncoding& b, const Tile& tile) {
   for (const Piece& piece : tile.pieces) {
+    if (b.plan.precision == ScreenPrecision::integer) {
+      encode_distances_int_coop(b.device, e, integer_piece_distances(b, piece),
+                                piece.chunk->byte_type);
+      continue;
+    }
     const DistanceArgs args = piece_distances(b, piece);
     if (b.plan.precision == ScreenPrecision::float32 ||
         b.plan.precision == ScreenPrecision::float32_direct ||

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "certificate.hpp"
+#include "integer_screen.hpp"
 #include "kernels.hpp"
 #include "knn_batch.hpp"
 #include "knn_result.hpp"
@@ -20,7 +21,7 @@ namespace vecaccel::detail {
 namespace {
 
 /// Buffers of a KnnScratch (its residency set's capacity).
-constexpr std::size_t scratch_buffers = 19;
+constexpr std::size_t scratch_buffers = 21;
 
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
@@ -67,6 +68,7 @@ std::optional<ScreenPrecision> more_precise_screen(ScreenPrecision failed, Metri
       if (l2) return ScreenPrecision::float32_direct;
       return std::nullopt;
     case ScreenPrecision::float32_direct:
+    case ScreenPrecision::integer:  // exact products: what is left is ties, for the direct pass
       break;
   }
   return std::nullopt;
@@ -81,7 +83,8 @@ bool trace_enabled() {
 const char* precision_name(ScreenPrecision p) {
   // In ScreenPrecision's order.
   static constexpr const char* names[] = {"float32",      "float16",        "float16x3",
-                                          "float16-copy", "float16-copies", "float32-direct"};
+                                          "float16-copy", "float16-copies", "float32-direct",
+                                          "integer"};
   return names[static_cast<std::size_t>(p)];
 }
 
@@ -410,7 +413,8 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
                        .metric = metric_,
                        .chunk_rows = chunk_rows_,
                        .least_precise = least_precise_screen(),
-                       .half_copy = half_copy};
+                       .half_copy = half_copy,
+                       .integer_rows = integer_rows(caps, dim_, queries, chunks)};
   const KnnPlan plan = plan_knn(shape, caps);
   if (nq == 0 || total == 0) {
     check_finite(queries, dim_, "query");
@@ -561,7 +565,10 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       // (earlier batches have run; their results are dropped with the exception).
       const auto batch_queries = queries.subspan(q0 * dim_, qb * dim_);
       const bool centred = norms.centre != nullptr;
-      BufferToken upload = context_.get_buffer(batch_queries.size_bytes() * (centred ? 2 : 1));
+      const bool integer = plan.precision == ScreenPrecision::integer;
+      const std::size_t float_bytes = batch_queries.size_bytes() * (centred ? 2 : 1);
+      const std::size_t byte_rows = integer ? integer_rows_bytes(qb, dim_) : 0;
+      BufferToken upload = context_.get_buffer(float_bytes + byte_rows + (integer ? qb * 4 : 0));
       std::vector<double> query_norms =
           stage_rows(batch_queries, upload.buffer().mapped(), dim_, metric_, "query", q0);
       std::vector<double> centred_query_norms;
@@ -569,6 +576,9 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
         centred_query_norms = stage_centred_rows(
             batch_queries, upload.buffer().mapped().subspan(batch_queries.size_bytes()), dim_,
             *norms.centre);
+      }
+      if (integer) {
+        stage_integer_rows(batch_queries, dim_, upload.buffer().mapped().subspan(float_bytes));
       }
       const std::uint64_t result_bytes = std::uint64_t{qb} * k * sizeof(float);
       const std::uint64_t certificate_bytes = std::uint64_t{qb} * 2 * sizeof(double);
@@ -598,7 +608,13 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
                             batch_queries.size_bytes());
             }
             if (mask != nullptr) e.copy_buffer(mask->words.buffer(), 0, s.allowed, 0, mask_bytes);
-            e.barrier({s.queries, s.centred_queries, s.allowed}, Stage::blit, Stage::dispatch);
+            if (integer) {
+              e.copy_buffer(upload.buffer(), float_bytes, s.query_bytes, 0, byte_rows);
+              e.copy_buffer(upload.buffer(), float_bytes + byte_rows, s.query_byte_norms, 0,
+                            qb * 4);
+            }
+            e.barrier({s.queries, s.centred_queries, s.allowed, s.query_bytes, s.query_byte_norms},
+                      Stage::blit, Stage::dispatch);
             encode_screen(e, batch);
             encode_exact_top_k(e, batch);
             e.barrier({s.final_values, s.final_labels, s.certificate}, Stage::dispatch,
@@ -754,6 +770,9 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   fit(scratch->certificate, batch * 2 * sizeof(double), "knn certificate");
   fit(scratch->query_halves, plan.query_bytes / 2, "knn query float16 copy");
   fit(scratch->query_scales, batch * sizeof(float), "knn query scales");
+  const bool integer = plan.precision == ScreenPrecision::integer;
+  fit(scratch->query_bytes, integer ? plan.query_bytes / sizeof(float) : 4, "knn query bytes");
+  fit(scratch->query_byte_norms, integer ? batch * 4 : 4, "knn query byte norms");
   fit(scratch->centred_queries, centred ? plan.query_bytes : 4, "knn centred queries");
   fit(scratch->centred_query_norms, centred ? batch * sizeof(float) : 4, "knn centred norms");
   fit(scratch->select_state, plan.state_bytes, "knn row selection state");
@@ -768,8 +787,8 @@ void KnnEngine::retire(std::unique_ptr<Scratch> scratch, Submission<void> done,
                        std::span<const BaseChunk> chunks) const {
   std::vector<Buffer> base;
   for (const BaseChunk& chunk : chunks) {
-    base.push_back(chunk.vectors);
-    base.push_back(chunk.norms);
+    for (const Buffer* b : {&chunk.vectors, &chunk.norms, &chunk.bytes, &chunk.byte_norms})
+      if (b->valid()) base.push_back(*b);
   }
   std::lock_guard lock(scratch_mutex_);
   retired_.push_back({std::move(scratch), std::move(done), std::move(base)});

@@ -21,6 +21,7 @@
 #include "time_limit.hpp"
 #include "vecaccel/buffer_pool.hpp"
 #include "vecaccel/context.hpp"
+#include "vecaccel/element_type.hpp"
 #include "vecaccel/metric.hpp"
 #include "vecaccel/ops.hpp"
 
@@ -37,6 +38,11 @@ struct BaseChunk {
   /// and centred_norms holds their float32 squared norms, which the screen reads with it.
   std::shared_ptr<const RowCentre> centre;
   Buffer centred_norms;
+  /// Optional, rows of a uint8 / int8 base (byte_type): the rows as stored, one byte an
+  /// element (a CompactChunk's buffer, shared: no copy), and their exact squared norms as
+  /// uint32 (encode_byte_norms), which the integer screen reads instead of `vectors`.
+  Buffer bytes, byte_norms;
+  ElementType byte_type = ElementType::float32;
   std::size_t rows = 0;
   std::size_t capacity = 0;
   /// The largest norm of the rows as stored (float64): the certificate's bound needs it.
@@ -96,6 +102,8 @@ struct KnnScratch {
   Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
       final_values, final_labels, certificate;
   Buffer query_halves, query_scales;  // the queries' float16 copy (ScreenPrecision::half_copies)
+  /// The queries as bytes and their exact squared norms (uint32; ScreenPrecision::integer).
+  Buffer query_bytes, query_byte_norms;
   /// The queries minus the centre of the float16 copies a screen reads (l2), and their norms.
   Buffer centred_queries, centred_query_norms;
   /// Many candidates: the row selection's state, the global sort's keys and labels.

@@ -110,6 +110,8 @@ double screen_relative_error(ScreenPrecision precision, std::size_t dim) {
     case ScreenPrecision::float32:
     case ScreenPrecision::float32_direct:
       return d * 0x1p-24;
+    case ScreenPrecision::integer:
+      return 0x1p-23;  // exact products, one rounding of the value
   }
   return 1.0;
 }
@@ -136,8 +138,9 @@ std::size_t modelled_candidates(std::size_t k, std::size_t base_rows, std::size_
 std::uint32_t screen_candidates(std::size_t k, std::size_t base_rows, std::size_t dim,
                                 ScreenPrecision precision) {
   std::size_t wanted = 0;
-  const bool float32 =
-      precision == ScreenPrecision::float32 || precision == ScreenPrecision::float32_direct;
+  const bool float32 = precision == ScreenPrecision::float32 ||
+                       precision == ScreenPrecision::float32_direct ||
+                       precision == ScreenPrecision::integer;
   if (!float32 && k > 24) {
     // Tensor-core screens err about 2^-8 |q||x|, far above float32: a wider margin keeps the
     // certificate's failures rare (on an H200, normal data at d = 768, k = 100: 116 candidates
@@ -195,8 +198,15 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   // The copies by default from half_copies_min_dim on; below it only when asked for.
   const bool copies_preferred =
       all_allowed || (least == ScreenPrecision::float16 && dim >= half_copies_min_dim);
-  if (shape.queries > small_query_limit && shape.half_copy && products && copies_preferred &&
-      half_coop_distances_supported(caps, dim)) {
+  // Integer rows and queries: exact products on integer tensor cores, whatever screen was
+  // allowed (it errs less than any), except the direct form a failed l2 certificate asks for.
+  const bool integer =
+      shape.integer_rows != ElementType::float32 && least != ScreenPrecision::float32_direct &&
+      shape.queries > small_query_limit && products && int_coop_distances_supported(caps, dim);
+  if (integer) {
+    p.precision = ScreenPrecision::integer;
+  } else if (shape.queries > small_query_limit && shape.half_copy && products && copies_preferred &&
+             half_coop_distances_supported(caps, dim)) {
     // Tensor cores over the base's float16 copy and the queries': no conversion on load, half
     // the bytes, at every dimension.
     p.precision = ScreenPrecision::half_copies;

@@ -10,6 +10,7 @@
 
 #include "certificate.hpp"
 #include "vecaccel/device.hpp"
+#include "vecaccel/element_type.hpp"
 #include "vecaccel/metric.hpp"
 
 namespace vecaccel::detail {
@@ -28,6 +29,10 @@ struct KnnShape {
   /// Base chunks keep a float16 copy of their rows (KnnEngine::make_chunk): a few queries may
   /// stream it instead of the float32 rows (half the bytes).
   bool half_copy = false;
+  /// uint8 / int8: every base chunk keeps its rows as bytes of this type (BaseChunk::bytes)
+  /// and every query value is an integer within the type's range (integer_queries), so
+  /// blocks of queries may take the exact integer tensor-core screen. float32: they may not.
+  ElementType integer_rows = ElementType::float32;
 };
 
 struct KnnPlan {

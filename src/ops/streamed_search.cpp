@@ -120,8 +120,10 @@ void fill(Context& context, KnnEngine& engine, PassSlot& slot, const RowSource& 
     const std::size_t n = std::min(per_chunk, count - done);
     if (slot.chunks.size() == slot.used) {
       slot.chunks.push_back(engine.make_chunk(std::min(per_chunk, count)));
-      if (compact)
+      if (compact) {
         slot.compact.push_back(slot.uploader.make_compact_chunk(std::min(per_chunk, count)));
+        slot.uploader.keep_integer_rows(slot.chunks.back());
+      }
     }
     BaseChunk& chunk = slot.chunks[slot.used];
     chunk.rows = 0;
@@ -139,8 +141,7 @@ void fill(Context& context, KnnEngine& engine, PassSlot& slot, const RowSource& 
           slot.uploader.encode_widen(e, bytes, source.type, chunk);
         },
         without_time_limit());
-    chunk.rows = n;
-    chunk.max_norm = bytes.max_norm;
+    attach_widened(chunk, bytes, source.type);
   }
   if (source.mapped != nullptr) source.mapped->release(first, count);
 }
