@@ -8,8 +8,12 @@
 // GB/s; compare that with the device's data sheet.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
+#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +35,7 @@ struct BenchOptions {
   std::size_t queries = 1'000;
   std::size_t k = 10;
   std::string metric = "l2";
+  std::string type = "float32";  // of the base's elements; queries hold values of that type
   std::size_t repeat = 5;
   std::uint64_t seed = 1;
   std::string devices;    // empty: FlatIndex on the context's device
@@ -55,7 +60,8 @@ double ms_since(Clock::time_point start) {
 /// The least a search must move through memory: the base vectors (and their norms, which l2
 /// and cosine read) and the queries once, and the k results per query (float + int32).
 double bytes_moved(const BenchOptions& o, Metric metric) {
-  const double base = static_cast<double>(o.n) * static_cast<double>(o.dim) * 4;
+  const double element_bytes = o.type == "float32" ? 4.0 : 1.0;
+  const double base = static_cast<double>(o.n) * static_cast<double>(o.dim) * element_bytes;
   const double norms = metric == Metric::inner_product ? 0.0 : static_cast<double>(o.n) * 4.0;
   const double queries = static_cast<double>(o.queries) * static_cast<double>(o.dim) * 4;
   const double results = static_cast<double>(o.queries) * static_cast<double>(o.k) * 8;
@@ -101,7 +107,41 @@ void time_searches(const BenchOptions& o, const Index& index, const std::vector<
                          : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
 }
 
+/// Uniform random values of a byte type (every level used: the integer screen's worst case for
+/// ties is not the point here, its speed is), as the element type and as float queries.
+template <class T>
+std::vector<T> byte_data(std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::uniform_int_distribution<int> level(std::numeric_limits<T>::min(),
+                                           std::numeric_limits<T>::max());
+  std::vector<T> out(count);
+  for (T& v : out)
+    v = static_cast<T>(level(engine));
+  return out;
+}
+
+template <class T>
+BenchResult run_bytes(const BenchOptions& o, Metric metric, ElementType type) {
+  const std::vector<T> base = byte_data<T>(o.n * o.dim, o.seed);
+  const std::vector<T> query_bytes = byte_data<T>(o.queries * o.dim, o.seed + 1);
+  const std::vector<float> queries(query_bytes.begin(), query_bytes.end());
+  BenchResult result;
+  Context context;
+  result.device = device_text(context);
+  FlatIndex index(context, o.dim, metric, type);
+  const auto start = Clock::now();
+  index.add(std::span<const T>(base));
+  result.add_ms = ms_since(start);
+  time_searches(o, index, queries, result);
+  return result;
+}
+
 BenchResult run(const BenchOptions& o, Metric metric) {
+  if (o.type != "float32" && !o.devices.empty()) {
+    throw UsageError("--type " + o.type + " takes no --devices (sharded indexes hold float32)");
+  }
+  if (o.type == "uint8") return run_bytes<std::uint8_t>(o, metric, ElementType::uint8);
+  if (o.type == "int8") return run_bytes<std::int8_t>(o, metric, ElementType::int8);
   BenchResult result;
   if (o.devices.empty()) {
     const std::vector<float> base = normal_data(o.n, o.dim, o.seed);
@@ -137,18 +177,20 @@ void print_report(const BenchOptions& o, Metric metric, const BenchResult& r) {
   if (o.json) {
     std::printf(
         "{\"device\": %s, \"n\": %zu, \"dim\": %zu, \"queries\": %zu, \"k\": %zu, "
-        "\"metric\": %s, \"repeat\": %zu, \"add_ms\": %.3f, \"first_search_ms\": %.3f, "
+        "\"metric\": %s, \"type\": \"%s\", \"repeat\": %zu, \"add_ms\": %.3f, \"first_search_ms\": "
+        "%.3f, "
         "\"median_ms\": %.3f, \"min_ms\": %.3f, \"queries_per_second\": %.1f, "
         "\"tflops\": %.6g, \"bytes_moved\": %.0f, \"effective_gb_per_s\": %.6g, "
         "\"percent_of_bandwidth_floor\": null, \"result_hash\": \"%016llx\"}\n",
         json_string(r.device).c_str(), o.n, o.dim, o.queries, o.k,
-        json_string(to_string(metric)).c_str(), o.repeat, r.add_ms, r.first_ms, r.median_ms,
-        r.min_ms, qps, tflops, bytes, gbps, static_cast<unsigned long long>(r.result_hash));
+        json_string(to_string(metric)).c_str(), o.type.c_str(), o.repeat, r.add_ms, r.first_ms,
+        r.median_ms, r.min_ms, qps, tflops, bytes, gbps,
+        static_cast<unsigned long long>(r.result_hash));
     return;
   }
   std::printf("device        %s\n", r.device.c_str());
-  std::printf("shape         N = %zu, d = %zu, Q = %zu, k = %zu, metric %s\n", o.n, o.dim,
-              o.queries, o.k, std::string(to_string(metric)).c_str());
+  std::printf("shape         N = %zu, d = %zu, Q = %zu, k = %zu, metric %s, %s elements\n", o.n,
+              o.dim, o.queries, o.k, std::string(to_string(metric)).c_str(), o.type.c_str());
   std::printf("add           %.1f ms\n", r.add_ms);
   std::printf("first search  %.1f ms (includes pipeline creation; not counted)\n", r.first_ms);
   std::printf("search        median %.3f ms, min %.3f ms over %zu runs\n", r.median_ms, r.min_ms,
@@ -184,6 +226,12 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--metric", options->metric, metric_help)
       ->check(metric_validator())
+      ->capture_default_str();
+  command
+      ->add_option("--type", options->type,
+                   "Element type of the base: float32 (standard normal), or uint8 / int8 "
+                   "(uniform over the type, queries of the same values)")
+      ->check(CLI::IsMember({"float32", "uint8", "int8"}))
       ->capture_default_str();
   command->add_option("--repeat", options->repeat, "Timed searches (after one warm-up)")
       ->check(whole_number_in(1, std::size_t{100000}))

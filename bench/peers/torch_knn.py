@@ -100,6 +100,8 @@ def main():
     p.add_argument("--points", help="lines of 'n dim queries k metric' (bench/sweep_points.py)")
     p.add_argument("--fmnist", help="directory with the decompressed Fashion-MNIST IDX files")
     p.add_argument("--modes", default="fp32,tf32,bf16")
+    p.add_argument("--bytes", choices=["uint8", "int8"],
+                   help="uniform byte values (as vecaccel bench --type), held as float32")
     a = p.parse_args()
     modes = a.modes.split(",")
     configs = ([(20000, 128, 1, 10, "l2"), (20000, 128, 256, 10, "l2"), (20000, 128, 64, 100, "ip")]
@@ -121,6 +123,10 @@ def main():
         if a.fmnist:
             x, q = (idx_images(f"{a.fmnist}/{name}-images-idx3-ubyte").to(dev)
                     for name in ("train", "t10k"))
+        elif a.bytes:
+            low, high = (0, 256) if a.bytes == "uint8" else (-128, 128)
+            x = torch.randint(low, high, (n, dim), device=dev, generator=gen).float()
+            q = torch.randint(low, high, (nq, dim), device=dev, generator=gen).float()
         else:
             x = torch.rand(n, dim, device=dev, generator=gen) * 2 - 1
             q = torch.rand(nq, dim, device=dev, generator=gen) * 2 - 1
