@@ -806,3 +806,26 @@ TEST(IntegerScreen, StagesRowsAsBytesFollowedByTheirExactNorms) {
   std::vector<std::byte> small(9);
   EXPECT_THROW(stage_integer_rows(rows, 4, small), Error);
 }
+
+TEST(KnnPlan, FailedCertificatesEscalateToMorePreciseScreensAndEndInTheDirectPass) {
+  using P = ScreenPrecision;
+  EXPECT_EQ(more_precise_screen(P::float16, Metric::inner_product), P::float16x3);
+  EXPECT_EQ(more_precise_screen(P::half_copies, Metric::cosine), P::float16x3);
+  EXPECT_EQ(more_precise_screen(P::float16x3, Metric::l2), P::float32_direct)
+      << "l2 last tries direct form, whose error follows the distances";
+  EXPECT_EQ(more_precise_screen(P::float32, Metric::l2), P::float32_direct);
+  EXPECT_EQ(more_precise_screen(P::half_base, Metric::inner_product), P::float32)
+      << "the streamed copy's failures read the float32 rows";
+  EXPECT_EQ(more_precise_screen(P::float16x3, Metric::inner_product), std::nullopt);
+  EXPECT_EQ(more_precise_screen(P::float32_direct, Metric::l2), std::nullopt);
+  EXPECT_EQ(more_precise_screen(P::integer, Metric::l2), std::nullopt)
+      << "exact products: only ties are left, for the float64 pass";
+  for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine, Metric::l1}) {
+    for (const P start : {P::float16, P::half_copies, P::half_base, P::float32, P::integer}) {
+      int steps = 0;  // every chain ends (no cycle)
+      for (auto next = more_precise_screen(start, metric); next;
+           next = more_precise_screen(*next, metric))
+        ASSERT_LT(++steps, 4) << to_string(metric);
+    }
+  }
+}

@@ -17,6 +17,7 @@
 #include "certificate.hpp"
 #include "core/buffer_impl.hpp"
 #include "kernels.hpp"
+#include "row_staging.hpp"
 #include "util/settings.hpp"
 #include "vecaccel/argument_table.hpp"
 #include "vecaccel/error.hpp"

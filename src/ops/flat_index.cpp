@@ -24,6 +24,7 @@
 #include "ops/knn_result.hpp"
 #include "ops/row_compaction.hpp"
 #include "ops/row_filter.hpp"
+#include "ops/row_staging.hpp"
 #include "ops/search_coalescer.hpp"
 #include "ops/streamed_search.hpp"
 #include "search/range_search.hpp"

@@ -14,6 +14,7 @@
 #include "kernels.hpp"
 #include "knn_batch.hpp"
 #include "knn_result.hpp"
+#include "row_staging.hpp"
 #include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
@@ -50,30 +51,6 @@ ScreenPrecision least_precise_screen() {
   return ScreenPrecision::float16;
 }
 
-/// The screen that queries whose certificate failed after `failed` try next, if any. The
-/// float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's margin,
-/// the three-term screen (about float32's error) usually proves it. l2 ends in direct form,
-/// whose error follows the distances rather than the norms (data far from the origin); the
-/// float64 direct pass takes what is left.
-std::optional<ScreenPrecision> more_precise_screen(ScreenPrecision failed, Metric metric) {
-  const bool l2 = metric == Metric::l2;
-  switch (failed) {
-    case ScreenPrecision::float16:
-    case ScreenPrecision::half_copies:
-      return ScreenPrecision::float16x3;
-    case ScreenPrecision::half_base:
-      return l2 ? ScreenPrecision::float32_direct : ScreenPrecision::float32;
-    case ScreenPrecision::float16x3:
-    case ScreenPrecision::float32:
-      if (l2) return ScreenPrecision::float32_direct;
-      return std::nullopt;
-    case ScreenPrecision::float32_direct:
-    case ScreenPrecision::integer:  // exact products: what is left is ties, for the direct pass
-      break;
-  }
-  return std::nullopt;
-}
-
 /// Each search's phases printed to stderr (VECACCEL_KNN_TRACE): where a search's time goes.
 bool trace_enabled() {
   static const bool enabled = knn_trace_setting();
@@ -97,90 +74,6 @@ const char* selection_name(const KnnPlan& plan) {
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-}  // namespace
-
-void check_finite(std::span<const float> values, std::size_t dim, std::string_view what,
-                  std::size_t first_row) {
-  // An exponent of all ones marks Inf and NaN; OR-ing that test over the values vectorises,
-  // so the common all-finite case costs a fraction of a branch per value.
-  std::uint32_t any = 0;
-  for (const float v : values)
-    any |=
-        static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(v) & 0x7f800000u) == 0x7f800000u);
-  if (any == 0) return;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      throw Error(Errc::invalid_argument, std::string(what) + " row " +
-                                              std::to_string(first_row + i / dim) + " holds " +
-                                              std::to_string(values[i]) + " at dimension " +
-                                              std::to_string(i % dim) + ": values must be finite");
-    }
-  }
-}
-
-double cosine_row_scale(std::span<const float> row) {
-  float largest = 0.0f;
-  for (const float v : row)
-    largest = std::max(largest, std::fabs(v));
-  return largest > 0.0f && std::isfinite(largest) ? std::ldexp(1.0, -std::ilogb(largest)) : 1.0;
-}
-
-namespace {
-
-/// The float64 norm of a row.
-double row_norm(std::span<const float> row) {
-  double sum = 0.0;
-  for (const float v : row)
-    sum += static_cast<double>(v) * static_cast<double>(v);
-  return std::sqrt(sum);
-}
-
-/// Copies rows of `dim` floats into mapped memory as the screen and the re-ranking read them
-/// (cosine: each row scaled by cosine_row_scale, which changes no cosine), checking them in the
-/// same pass; returns each staged row's float64 norm. Throws like check_finite and, for l2 and
-/// inner product, for a squared norm above max_squared_norm.
-std::vector<double> stage_rows(std::span<const float> values, std::span<std::byte> out,
-                               std::size_t dim, Metric metric, std::string_view what,
-                               std::size_t first_row) {
-  if (out.size() < values.size_bytes()) {
-    throw Error(Errc::invalid_argument, "staging " + std::to_string(values.size_bytes()) +
-                                            " bytes of " + std::string(what) + " rows into " +
-                                            std::to_string(out.size()) + " mapped bytes");
-  }
-  check_finite(values, dim, what, first_row);
-  float* target = reinterpret_cast<float*>(out.data());  // mapped memory: aligned for floats
-  const std::size_t rows = values.size() / dim;
-  std::vector<double> norms(rows);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const auto row = values.subspan(r * dim, dim);
-    float* staged = target + r * dim;
-    if (metric == Metric::cosine) {
-      const double scale = cosine_row_scale(row);
-      for (std::size_t i = 0; i < dim; ++i)
-        staged[i] = static_cast<float>(row[i] * scale);
-      norms[r] = row_norm({staged, dim});
-      continue;
-    }
-    std::copy(row.begin(), row.end(), staged);
-    norms[r] = row_norm(row);
-    check_squared_norm(norms[r], metric, what, first_row + r);
-  }
-  return norms;
-}
-
-/// Copies rows minus the centre (centre_row) into mapped memory; returns their float64 norms.
-std::vector<double> stage_centred_rows(std::span<const float> values, std::span<std::byte> out,
-                                       std::size_t dim, const RowCentre& centre) {
-  const std::size_t rows = values.size() / dim;
-  auto* target = reinterpret_cast<float*>(out.data());
-  std::vector<double> norms(rows);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const auto row = values.subspan(r * dim, dim);
-    norms[r] = centre_row(row, centre.values, target + r * dim);
-  }
-  return norms;
 }
 
 /// What the certificate's bound needs of the chunks a screen reads: the largest norm of the

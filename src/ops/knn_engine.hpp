@@ -84,17 +84,6 @@ struct Deadline {
   Error timeout_error(std::string_view what) const;
 };
 
-/// The power of two by which cosine rows (base and queries) are stored: it brings the row's
-/// largest magnitude into [1, 2), so the screen's float32 norms neither overflow nor lose the
-/// row to underflow; 1 for a zero or non-finite row. A double: for a row whose largest
-/// magnitude is below 2^-127 (subnormal) it is beyond float's range. row[i] * scale is exact
-/// in double, and rounds to float as a float product would.
-double cosine_row_scale(std::span<const float> row);
-
-/// Throws invalid_argument naming the first row holding NaN or Inf (`what`: "query", "base").
-void check_finite(std::span<const float> values, std::size_t dim, std::string_view what,
-                  std::size_t first_row = 0);
-
 /// Device-local working memory of one query batch: the queries and their norms, distance
 /// tile, candidates, screened top k', their exact values, the results and the certificate's
 /// inputs. Kept for reuse; one set per batch in flight.

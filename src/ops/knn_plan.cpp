@@ -296,4 +296,23 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   return p;
 }
 
+std::optional<ScreenPrecision> more_precise_screen(ScreenPrecision failed, Metric metric) {
+  const bool l2 = metric == Metric::l2;
+  switch (failed) {
+    case ScreenPrecision::float16:
+    case ScreenPrecision::half_copies:
+      return ScreenPrecision::float16x3;
+    case ScreenPrecision::half_base:
+      return l2 ? ScreenPrecision::float32_direct : ScreenPrecision::float32;
+    case ScreenPrecision::float16x3:
+    case ScreenPrecision::float32:
+      if (l2) return ScreenPrecision::float32_direct;
+      return std::nullopt;
+    case ScreenPrecision::float32_direct:
+    case ScreenPrecision::integer:  // exact products: what is left is ties, for the direct pass
+      break;
+  }
+  return std::nullopt;
+}
+
 }  // namespace vecaccel::detail

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "certificate.hpp"
@@ -93,5 +94,12 @@ void check_k(std::size_t k, std::string_view who);
 /// Throws invalid_argument for k outside 1..max_search_k or an empty dimension, and where
 /// one query's candidates would not fit the device's storage-buffer range.
 KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps);
+
+/// The screen that queries whose certificate failed after `failed` try next, if any. The
+/// float16 screen's error is about 2^-9 |q||x|: where that hid the k-th neighbour's margin,
+/// the three-term screen (about float32's error) usually proves it. l2 ends in direct form,
+/// whose error follows the distances rather than the norms (data far from the origin); the
+/// float64 direct pass takes what is left.
+std::optional<ScreenPrecision> more_precise_screen(ScreenPrecision failed, Metric metric);
 
 }  // namespace vecaccel::detail

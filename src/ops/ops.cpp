@@ -6,6 +6,7 @@
 
 #include "kernels.hpp"
 #include "knn_engine.hpp"
+#include "row_staging.hpp"
 #include "select_rows.hpp"
 #include "streamed_search.hpp"
 #include "vecaccel/error.hpp"
