@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
@@ -22,7 +23,7 @@ bool integer_queries(std::span<const float> values, ElementType type) {
 
 ElementType integer_rows(const Capabilities& caps, std::size_t dim, std::span<const float> queries,
                          std::span<const BaseChunk> chunks) {
-  if (chunks.empty() || dim > max_integer_product_dim ||
+  if (!integer_screen_setting() || chunks.empty() || dim > max_integer_product_dim ||
       !int_coop_distances_supported(caps, static_cast<std::uint32_t>(dim)))
     return ElementType::float32;
   const ElementType type = chunks.front().byte_type;

@@ -17,7 +17,8 @@ namespace vecaccel::detail {
 /// false for float32 and for any NaN. One branch-free pass (vectorised), once per search.
 bool integer_queries(std::span<const float> values, ElementType type);
 
-/// The type of the chunks' bytes where the device runs the integer screen at this dimension,
+/// The type of the chunks' bytes where the integer screen is on (integer_screen_setting) and the
+/// device runs it at this dimension,
 /// every chunk keeps its bytes (BaseChunk::bytes, byte_norms) and every query value fits their
 /// type (integer_queries); else float32.
 ElementType integer_rows(const Capabilities& caps, std::size_t dim, std::span<const float> queries,

@@ -91,5 +91,9 @@ bool knn_trace_setting() {
   return read_switch("VECACCEL_KNN_TRACE", false);
 }
 
+bool integer_screen_setting() {
+  return read_switch("VECACCEL_INTEGER_SCREEN", false);
+}
+
 }  // namespace detail
 }  // namespace vecaccel

@@ -40,4 +40,9 @@ LeastPreciseScreen knn_screen_setting();
 /// VECACCEL_KNN_TRACE=0|1 (default 0): each search's phases printed to stderr.
 bool knn_trace_setting();
 
+/// VECACCEL_INTEGER_SCREEN=0|1 (default 0): uint8 / int8 indexes searched with byte-valued
+/// queries screen on integer tensor cores (integer_screen.hpp). Opt-in until the kernel's
+/// exactness tests have run on a GPU that has them (lavapipe has none; BENCHMARKS.md).
+bool integer_screen_setting();
+
 }  // namespace vecaccel::detail
