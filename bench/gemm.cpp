@@ -36,7 +36,7 @@ struct Shape {
 constexpr std::uint32_t unique_rows = 65536;
 
 struct Operand {
-  Buffer floats, halves, scales, norms;
+  Buffer floats, halves, scales, errors, norms;
   std::vector<float> host;  // the unique rows
 };
 
@@ -69,13 +69,14 @@ class Bench {
     o.floats = make(std::uint64_t{distinct} * k * 4);
     o.halves = make(rows * half_row);
     o.scales = make(std::uint64_t{rows} * 4);
+    o.errors = make(std::uint64_t{distinct} * 4);
     o.norms = make(std::uint64_t{rows} * 4);
     context_.residency_manager().commit();
     BufferToken up = context_.get_buffer(std::span<const float>(o.host));
     context_.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
       e.copy_buffer(up.buffer(), 0, o.floats, 0, o.host.size() * 4);
       e.barrier({o.floats}, Stage::blit, Stage::dispatch);
-      encode_half_rows(device_, e, o.floats, 0, distinct, k, o.halves, o.scales);
+      encode_half_rows(device_, e, o.floats, 0, distinct, k, {o.halves, o.scales, o.errors});
       encode_row_norms(device_, e, o.floats, 0, distinct, k, o.norms, 0);
       e.barrier({o.halves, o.scales, o.norms}, Stage::dispatch, Stage::blit);
       for (std::uint32_t r = distinct; r < rows; r += distinct) {

@@ -8,11 +8,17 @@
 // the float32 squared norm of the centred row: l2 is unchanged by the shift, and the copy's
 // error, relative to the centred norms, shrinks where the data sits far from the origin
 // (docs/exactness.md, "Centred copies").
+//
+// errors[row] gets the copy's measured relative error sqrt(sum (v - v~)^2 / sum v^2) over the
+// scaled row (float32: certificate.cpp inflates it by its rounding), the very values the
+// kernels read back from the copy: the certificate bounds the screen with it rather than with
+// the worst case of every element (docs/exactness.md, "Measured copy errors").
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
 layout(set = 0, binding = 0, std430) readonly buffer Matrix { float m[]; };
 layout(set = 0, binding = 1, std430) writeonly buffer Halves { uint halves[]; };
 layout(set = 0, binding = 2, std430) writeonly buffer Scales { float scales[]; };
+layout(set = 0, binding = 5, std430) writeonly buffer Errors { float errors[]; };
 #ifdef CENTRED
 layout(set = 0, binding = 3, std430) readonly buffer Centre { float centre[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer Norms { float norms[]; };
@@ -56,15 +62,24 @@ void main() {
     // subnormals or zeros, which certificate.cpp's bound covers.
     const int shift = largest > 0.0 ? clamp(15 - exponent, -100, 100) : 0;
     const float scale = ldexp(1.0, shift);
+    float scaled_squares = 0.0;
+    float lost_squares = 0.0;
     for (uint j = 0u; j < pc.dim; j += 8u) {
       [[unroll]] for (uint u = 0u; u < 8u; u += 2u) {
         if (j + u < pc.dim) {
           const vec2 pair = vec2(element(first, j + u), element(first, j + u + 1u)) * scale;
-          halves[(first + j + u) / 2u] = packHalf2x16(pair);
+          const uint packed = packHalf2x16(pair);
+          halves[(first + j + u) / 2u] = packed;
+          // Exact: the copy keeps the leading bits of each element.
+          const vec2 lost = pair - unpackHalf2x16(packed);
+          scaled_squares = fma(pair.x, pair.x, fma(pair.y, pair.y, scaled_squares));
+          lost_squares = fma(lost.x, lost.x, fma(lost.y, lost.y, lost_squares));
         }
       }
     }
     scales[pc.first_row + row] = ldexp(1.0, -shift);
+    errors[pc.first_row + row] =
+        scaled_squares > 0.0 ? sqrt(lost_squares / scaled_squares) : 0.0;
 #ifdef CENTRED
     norms[pc.first_row + row] = squares;
 #endif

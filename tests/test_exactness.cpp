@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 
+#include "ops/certificate.hpp"
 #include "ops/kernels.hpp"
 #include "support/reference.hpp"
 #include "support/scoped_env.hpp"
@@ -679,5 +680,121 @@ TEST(Exactness, ByteNormsAreExactUpToTheLargestDimension) {
         EXPECT_EQ(got[r], exact) << to_string(type) << " d " << dim << " row " << r;
       }
     }
+  }
+}
+
+namespace {
+
+/// A float16 value from its bits, exactly (subnormals included).
+double from_half(std::uint16_t bits) {
+  const int exponent = (bits >> 10) & 0x1f;
+  const double fraction = bits & 0x3ff;
+  const double magnitude =
+      exponent == 0 ? std::ldexp(fraction, -24) : std::ldexp(1024.0 + fraction, exponent - 25);
+  return (bits & 0x8000) != 0 ? -magnitude : magnitude;
+}
+
+}  // namespace
+
+// The certificate bounds a float16 copy's error by what half_rows measured of each row in
+// float32 (certificate.cpp, copy_relative_error): that bound must cover the copy's true
+// relative error, computed here in float64 from the copy's bits, on every kind of row:
+// normal values, integers (copied exactly: nothing measured), elements 2^-30 below their
+// row's largest (float16 subnormals or zeros), rows below 2^-114 (their scale clamped),
+// zero rows, and rows spanning float32's whole range.
+TEST(Exactness, Float16CopysMeasuredErrorBoundsItsTrueError) {
+  Context& context = shared_context();
+  Device device = context.device();
+  constexpr std::uint32_t dim = 48;
+  std::vector<std::vector<float>> kinds = {vt::normal_data(64, dim, 91), pixel_data(64, dim, 92)};
+  kinds.push_back(vt::normal_data(64, dim, 93));
+  for (std::size_t i = 0; i < kinds.back().size(); i += 3)
+    kinds.back()[i] *= 1e-9f;
+  kinds.push_back(vt::normal_data(64, dim, 94));
+  for (auto& x : kinds.back())
+    x *= 1e-36f;
+  kinds.push_back(std::vector<float>(64 * dim, 0.0f));
+  kinds.push_back(extreme_scales(64, dim, 95));
+  std::vector<float> rows;
+  for (const auto& k : kinds)
+    rows.insert(rows.end(), k.begin(), k.end());
+  const auto n = static_cast<std::uint32_t>(rows.size() / dim);
+  const auto make = [&](std::uint64_t bytes) {
+    Buffer b = context.buffer_factory().make_buffer(
+        {.size = bytes, .storage = StorageMode::private_, .label = "copy test"});
+    context.residency_manager().register_buffer(b, ResidencyMode::persistent);
+    return b;
+  };
+  Buffer matrix = make(rows.size() * 4), halves = make(rows.size() * 2), scales = make(n * 4),
+         errors = make(n * 4);
+  context.residency_manager().commit();
+  BufferToken up = context.get_buffer(std::span<const float>(rows));
+  BufferToken down = context.get_buffer(rows.size() * 2 + n * 8);
+  context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+    e.copy_buffer(up.buffer(), 0, matrix, 0, rows.size() * 4);
+    e.barrier({matrix}, Stage::blit, Stage::dispatch);
+    detail::encode_half_rows(device, e, matrix, 0, n, dim, {halves, scales, errors});
+    e.barrier({halves, scales, errors}, Stage::dispatch, Stage::blit);
+    e.copy_buffer(halves, 0, down.buffer(), 0, rows.size() * 2);
+    e.copy_buffer(scales, 0, down.buffer(), rows.size() * 2, n * 4);
+    e.copy_buffer(errors, 0, down.buffer(), rows.size() * 2 + n * 4, n * 4);
+  });
+  const auto bits = down.read<std::uint16_t>(rows.size());
+  const auto unscale = down.read<float>(n, rows.size() * 2);
+  const auto measured = down.read<float>(n, rows.size() * 2 + n * 4);
+  for (std::uint32_t r = 0; r < n; ++r) {
+    double lost = 0.0, squares = 0.0;
+    for (std::uint32_t i = 0; i < dim; ++i) {
+      const double x = rows[std::size_t{r} * dim + i];
+      const double copy = from_half(bits[std::size_t{r} * dim + i]) * unscale[r];
+      lost += (x - copy) * (x - copy);
+      squares += x * x;
+    }
+    const double exact = squares > 0.0 ? std::sqrt(lost / squares) : 0.0;
+    const double bound = detail::copy_relative_error(measured[r], dim);
+    // Where the bound is the worst case of faithful rounding, subnormal losses are bounded
+    // apart (certificate.cpp): only a measured bound must cover everything.
+    if (bound < 0x1p-10) EXPECT_LE(exact, bound) << "row " << r << " of kind " << r / 64;
+    EXPECT_GE(measured[r], 0.0f) << "row " << r;
+  }
+  // Normal rows round to about 2^-12 of their norm, far below the worst case; integers and
+  // zeros are copied exactly.
+  for (std::uint32_t r = 0; r < 64; ++r) {
+    EXPECT_LT(measured[r], 0x1p-11f) << "normal row " << r;
+    EXPECT_GT(measured[r], 0.0f) << "normal row " << r;
+    EXPECT_EQ(measured[64 + r], 0.0f) << "integer row " << r;
+    EXPECT_EQ(measured[256 + r], 0.0f) << "zero row " << r;
+  }
+}
+
+// Integer-valued rows (pixels, counts, quantised features stored as float32) are copied to
+// float16 exactly: the certificate then bounds a screen over the copy by its float32
+// arithmetic alone. Rows that share most of their values have inner products far apart in
+// norm but close to each other: the worst case of faithful rounding (2^-10 of |q||x|) is
+// wider than their gaps and failed every certificate; the measured (zero) copy error certifies
+// every query in the first screen.
+TEST(Exactness, IntegerValuedRowsAreCertifiedThroughTheirExactFloat16Copy) {
+  constexpr std::size_t dim = 64, nb = 3000, nq = 5, k = 10;
+  std::mt19937 rng(97);
+  std::uniform_int_distribution<int> level(100, 200), nudge(-3, 3);
+  std::vector<float> common(dim);
+  for (auto& x : common)
+    x = static_cast<float>(level(rng));
+  const auto near_common = [&](std::size_t n) {
+    std::vector<float> v(n * dim);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = common[i % dim] + static_cast<float>(nudge(rng));
+    return v;
+  };
+  const auto base = near_common(nb);
+  const auto queries = near_common(nq);
+  // (Cosine values of such rows are within float32's own error of each other: its screens
+  // fail whatever the copy.)
+  for (const Metric metric : {Metric::inner_product, Metric::l2}) {
+    FlatIndex index(shared_context(), dim, metric, ElementType::float32, HalfCopy::always);
+    index.add(base);
+    const KnnResult r = index.search(queries, k);
+    EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "") << to_string(metric);
+    EXPECT_EQ(r.second_pass_queries, 0u) << to_string(metric);
   }
 }

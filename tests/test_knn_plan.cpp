@@ -334,21 +334,23 @@ double emulated_coop_dot(const std::vector<float>& q, const std::vector<float>& 
   return static_cast<double>(sum + low * 0x1p-11f) / sq / sx;
 }
 
+/// The power of two half_rows.comp scales a row by: its largest element into [2^14, 2^15).
+float half_row_scale(const std::vector<float>& v) {
+  float largest = 0.0f;
+  for (const float e : v)
+    largest = std::max(largest, std::fabs(e));
+  int e = 0;
+  std::frexp(largest, &e);
+  return largest > 0.0f ? std::ldexp(1.0f, std::clamp(15 - e, -100, 100)) : 1.0f;
+}
+
 /// What the tensor-core kernel over float16 copies computes for q.x (half_rows.comp, then
 /// distances_half_coop.glsl): each row scaled by the power of two that brings its largest
 /// element into [2^14, 2^15), rounded to float16, products summed in float32 and unscaled.
 double emulated_half_copies_dot(const std::vector<float>& q, const std::vector<float>& x,
                                 bool flush) {
-  const auto scale = [](const std::vector<float>& v) {
-    float largest = 0.0f;
-    for (const float e : v)
-      largest = std::max(largest, std::fabs(e));
-    int e = 0;
-    std::frexp(largest, &e);
-    return largest > 0.0f ? std::ldexp(1.0f, std::clamp(15 - e, -100, 100)) : 1.0f;
-  };
-  const float sq = scale(q);
-  const float sx = scale(x);
+  const float sq = half_row_scale(q);
+  const float sx = half_row_scale(x);
   float sum = 0.0f;
   for (std::size_t i = 0; i < q.size(); ++i)
     sum = std::fma(to_half(q[i] * sq, flush), to_half(x[i] * sx, flush), sum);
@@ -374,12 +376,7 @@ float squared_norm(const std::vector<float>& v) {
 /// The copy's row as half_rows.comp makes it, unscaled: each element rounded to float16 at the
 /// row's power-of-two scale.
 std::vector<float> half_copy_of(const std::vector<float>& v, bool flush) {
-  float largest = 0.0f;
-  for (const float e : v)
-    largest = std::max(largest, std::fabs(e));
-  int e = 0;
-  std::frexp(largest, &e);
-  const float scale = largest > 0.0f ? std::ldexp(1.0f, std::clamp(15 - e, -100, 100)) : 1.0f;
+  const float scale = half_row_scale(v);
   std::vector<float> out(v.size());
   for (std::size_t i = 0; i < v.size(); ++i)
     out[i] = to_half(v[i] * scale, flush) / scale;
@@ -403,6 +400,29 @@ double norm_of(const std::vector<float>& v) {
   return std::sqrt(sum);
 }
 
+/// A query and a base row built to stress the tensor-core bounds (trial picks the kind):
+/// elements spread over 2^-20..2^4 within a row, x near q for cancellation; or a common offset
+/// (1000 + N(0, 1)), whose low parts are mostly subnormal float16; any dimension up to 1539,
+/// rows scaled by 2^-30..2^30.
+std::pair<std::vector<float>, std::vector<float>> stressed_pair(std::mt19937& rng, int trial) {
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<float> exponent(-30.0f, 30.0f);
+  const std::size_t dim = 4 + static_cast<std::size_t>(rng() % 1536);
+  std::vector<float> q(dim);
+  std::vector<float> x(dim);
+  const float row_scale = std::pow(2.0f, exponent(rng));
+  for (std::size_t i = 0; i < dim; ++i) {
+    if (trial % 3 == 2) {
+      q[i] = (1000.0f + normal(rng)) * row_scale;
+      x[i] = (1000.0f + normal(rng)) * row_scale;
+      continue;
+    }
+    q[i] = normal(rng) * std::pow(2.0f, static_cast<float>(rng() % 25) - 20.0f) * row_scale;
+    x[i] = trial % 2 == 0 ? q[i] * (1.0f + 0.001f * normal(rng)) : normal(rng) * row_scale;
+  }
+  return {q, x};
+}
+
 }  // namespace
 
 // The bound is derived on paper (docs/exactness.md); this checks it against an emulation of
@@ -410,27 +430,12 @@ double norm_of(const std::vector<float>& v) {
 // in float16's subnormal range after scaling, large and tiny norms, near-cancellation.
 TEST(Certificate, TensorCoreBoundCoversEmulatedFloat16Products) {
   std::mt19937 rng(42);
-  std::normal_distribution<float> normal;
-  std::uniform_real_distribution<float> exponent(-30.0f, 30.0f);
   for (const ScreenPrecision p :
        {ScreenPrecision::float16, ScreenPrecision::float16x3, ScreenPrecision::half_copies}) {
     double worst = 0.0;
     for (int trial = 0; trial < 400; ++trial) {
-      const std::size_t dim = 4 + static_cast<std::size_t>(rng() % 1536);
-      std::vector<float> q(dim);
-      std::vector<float> x(dim);
-      const float row_scale = std::pow(2.0f, exponent(rng));
-      for (std::size_t i = 0; i < dim; ++i) {
-        // Elements spread over 2^-20..2^4 within a row, x near q for cancellation; or a
-        // common offset (1000 + N(0, 1)), whose low parts are mostly subnormal float16.
-        if (trial % 3 == 2) {
-          q[i] = (1000.0f + normal(rng)) * row_scale;
-          x[i] = (1000.0f + normal(rng)) * row_scale;
-          continue;
-        }
-        q[i] = normal(rng) * std::pow(2.0f, static_cast<float>(rng() % 25) - 20.0f) * row_scale;
-        x[i] = trial % 2 == 0 ? q[i] * (1.0f + 0.001f * normal(rng)) : normal(rng) * row_scale;
-      }
+      const auto [q, x] = stressed_pair(rng, trial);
+      const std::size_t dim = q.size();
       double exact = 0.0;
       double qn = 0.0;
       double xn = 0.0;
@@ -617,6 +622,79 @@ TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
   shape.least_precise = ScreenPrecision::half_copies;
   EXPECT_NE(plan_knn(shape, cpu_like()).precision, ScreenPrecision::half_copies)
       << "no cooperative matrices";
+}
+
+/// What half_rows.glsl measures of a row's copy, in float32 as it does: the scaled row's
+/// rounding loss over its squares, square-rooted.
+float measured_copy_error(const std::vector<float>& v) {
+  const float scale = half_row_scale(v);
+  float lost = 0.0f;
+  float squares = 0.0f;
+  for (const float x : v) {
+    const float scaled = x * scale;
+    const float gone = scaled - to_half(scaled, false);
+    lost = std::fma(gone, gone, lost);
+    squares = std::fma(scaled, scaled, squares);
+  }
+  return squares > 0.0f ? std::sqrt(lost / squares) : 0.0f;
+}
+
+// The copies' measured errors (half_rows.glsl) replace the worst case of every element: the
+// bound must still cover the emulated screens over the copies (tensor cores over both copies,
+// the streaming kernel's float32 queries against the base's copy), on the same stressed rows
+// as the a-priori bound, and be well below the a-priori bound on ordinary rows.
+TEST(Certificate, MeasuredCopyErrorsTightenTheBoundAndStillCoverEmulatedScreens) {
+  std::mt19937 rng(43);
+  std::normal_distribution<float> normal;
+  double worst = 0.0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const auto [q, x] = stressed_pair(rng, trial);
+    const std::size_t dim = q.size();
+    const CopyErrors copies{
+        .query = measured_copy_error(q), .base = measured_copy_error(x), .every_row_copied = true};
+    double exact = 0.0;
+    for (std::size_t i = 0; i < dim; ++i)
+      exact += static_cast<double>(q[i]) * x[i];
+    const double qn = norm_of(q);
+    const double xn = norm_of(x);
+    const std::vector<float> x_copy = half_copy_of(x, false);
+    float streamed = 0.0f;
+    for (std::size_t i = 0; i < dim; ++i)
+      streamed = std::fma(q[i], x_copy[i], streamed);
+    for (const ScreenPrecision p : {ScreenPrecision::half_copies, ScreenPrecision::half_base}) {
+      const double bound =
+          screen_error_bound(Metric::inner_product, dim, qn, xn, p, INFINITY, copies);
+      ASSERT_LE(bound, screen_error_bound(Metric::inner_product, dim, qn, xn, p)) << trial;
+      for (const bool flush : {false, true}) {
+        const double screened = p == ScreenPrecision::half_copies
+                                    ? emulated_half_copies_dot(q, x, flush)
+                                    : static_cast<double>(streamed);
+        const double error = std::fabs(screened - exact);
+        ASSERT_LE(error, bound) << "trial " << trial << " dim " << dim << " flush " << flush;
+        worst = std::max(worst, error / bound);
+      }
+    }
+  }
+  EXPECT_GT(worst, 1e-3) << "a bound far above every error would prove nothing";
+
+  // Ordinary rows (normal values, d = 128): about 2^-12 measured against 2^-10 an element.
+  std::vector<float> a(128), b(128);
+  for (std::size_t i = 0; i < 128; ++i)
+    a[i] = normal(rng), b[i] = normal(rng);
+  const CopyErrors measured{
+      .query = measured_copy_error(a), .base = measured_copy_error(b), .every_row_copied = true};
+  for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    for (const ScreenPrecision p : {ScreenPrecision::half_copies, ScreenPrecision::half_base}) {
+      const double tight = screen_error_bound(metric, 128, 10.0, 12.0, p, INFINITY, measured);
+      const double worst_case = screen_error_bound(metric, 128, 10.0, 12.0, p);
+      EXPECT_LT(tight * 2.0, worst_case) << to_string(metric);
+    }
+  }
+  // Not measured (NaN), or a copy whose rows are not all copied: the a-priori bound.
+  EXPECT_EQ(copy_relative_error(std::nan(""), 128), 0x1p-10);
+  EXPECT_EQ(screen_error_bound(Metric::l2, 128, 10.0, 12.0, ScreenPrecision::half_copies, INFINITY,
+                               {.query = 0.0, .base = 0.0, .every_row_copied = false}),
+            screen_error_bound(Metric::l2, 128, 10.0, 12.0, ScreenPrecision::half_copies));
 }
 
 TEST(Certificate, TheFloat16CopyBoundLiesBetweenFloat32AndTensorCoreProducts) {

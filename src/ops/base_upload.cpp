@@ -335,6 +335,7 @@ void BaseUploader::append(BaseChunk& chunk, const RowSource& source, std::size_t
     encode_chunk_halves(device, e, chunk, base_row + done, n, dim_);
   };
   const RowNorms max_norm = upload(first, count, row_bytes, stage, record);
+  read_half_errors(context_, chunk, base_row, count);
   chunk.rows += count;
   chunk.note_norms(max_norm.norm, max_norm.centred);
 }

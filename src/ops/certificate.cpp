@@ -98,35 +98,42 @@ double coop_product_error(ScreenPrecision precision, double d, double query_norm
 
 /// |q.x - q.x̃| for the base's float16 copy x̃ (half_rows.comp): each element of a row scaled
 /// into [2^14, 2^15) at its largest rounds faithfully (relative 2^-10) in float16's normal
-/// range; below it (2^-14 scaled, 2^-28 of the row's largest element or less) it may flush, an
+/// range, or the row as a whole as measured (`base_error`); below that range (2^-14 scaled,
+/// 2^-28 of the row's largest element or less) an element may flush where it is read, an
 /// absolute 2^-14 in scaled units: at most 2^-28 |x| per element, or, for rows whose scale was
 /// clamped at 2^100, 2^-114 per element. Summed against q: Cauchy-Schwarz over d elements.
-double half_copy_error(double d, double query_norm, double max_base_norm) {
-  return 1.01 * (half_unit * query_norm * max_base_norm +
+double half_copy_error(double d, double query_norm, double max_base_norm, double base_error) {
+  return 1.01 * (copy_relative_error(base_error, static_cast<std::size_t>(d)) * query_norm *
+                     max_base_norm +
                  std::sqrt(d) * query_norm * (0x1p-28 * max_base_norm + 0x1p-114));
 }
 
 /// |q.x - screen product| of the tensor-core kernel over float16 copies of both operands
-/// (half_rows.comp): each element rounds faithfully (2^-10) or, below float16's normal range,
-/// loses at most 2^-28 of its row's largest element (2^-114 where the row's scale was
-/// clamped); the products of the copies are exact in float32 and accumulate over d terms.
-/// Chunks without a copy fall back to the float32-operand kernel: the bound covers both.
-double half_copies_product_error(double d, double query_norm, double max_base_norm) {
-  const double u = half_unit;
-  const double relative = 2.0 * u + u * u + 1.01 * gamma_accumulate(d);
+/// (half_rows.comp): q̃.x̃ - q.x = q.δx + δq.x + δq.δx with |δq| <= r_q |q|, |δx| <= r_x |x|
+/// (each element faithful, 2^-10, or each row as measured), plus what an element below
+/// float16's normal range may lose where the tensor cores read it (2^-28 of its row's largest
+/// element; 2^-114 where the row's scale was clamped); the products of the copies are exact in
+/// float32 and accumulate over d terms of at most |q̃||x̃|. Where some chunk has no copy, it
+/// falls back on the float32-operand kernel: the bound covers both.
+double half_copies_product_error(double d, double query_norm, double max_base_norm,
+                                 const CopyErrors& copies) {
+  const auto n = static_cast<std::size_t>(d);
+  const double rq = copy_relative_error(copies.query, n);
+  const double rx = copy_relative_error(copies.base, n);
+  const double relative = rq + rx + rq * rx + 1.01 * gamma_accumulate(d) * (1.0 + rq) * (1.0 + rx);
   const double flushed = 2.0 * std::sqrt(d) * 0x1p-28 * query_norm * max_base_norm +
                          std::sqrt(d) * 0x1p-114 * (query_norm + max_base_norm);
-  const double copies = 1.01 * (relative * query_norm * max_base_norm + flushed) +
-                        2.0 * flush_error;  // the exact power-of-two unscaling may flush
-  return std::max(copies,
-                  coop_product_error(ScreenPrecision::float16, d, query_norm, max_base_norm));
+  const double both = 1.01 * (relative * query_norm * max_base_norm + flushed) +
+                      2.0 * flush_error;  // the exact power-of-two unscaling may flush
+  if (copies.every_row_copied) return both;
+  return std::max(both, coop_product_error(ScreenPrecision::float16, d, query_norm, max_base_norm));
 }
 
 /// The product error of a tensor-core screen.
 double tensor_product_error(ScreenPrecision precision, double d, double query_norm,
-                            double max_base_norm) {
+                            double max_base_norm, const CopyErrors& copies) {
   if (precision == ScreenPrecision::half_copies)
-    return half_copies_product_error(d, query_norm, max_base_norm);
+    return half_copies_product_error(d, query_norm, max_base_norm, copies);
   return coop_product_error(precision, d, query_norm, max_base_norm);
 }
 
@@ -163,8 +170,19 @@ double integer_bound(Metric metric, double screen_value) {
 
 }  // namespace
 
+double copy_relative_error(double measured, std::size_t dim) {
+  // The float32 sums of d squares (fused or separate roundings: γ_2d each, the numerator's
+  // taken up and the denominator's down), the division and the square root (a few ulp), and
+  // what a flushed square can hide (d 2^-126 against a scaled |x|² of at least 2^28).
+  if (!(measured >= 0.0)) return half_unit;  // NaN or negative: not measured
+  const double d = static_cast<double>(dim);
+  const double inflated = measured * (1.0 + (2.0 * d + 32.0) * 0x1p-23) + 0x1p-60;
+  return std::min(inflated, half_unit);
+}
+
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
-                          ScreenPrecision precision, double screen_value) {
+                          ScreenPrecision precision, double screen_value,
+                          const CopyErrors& copies) {
   if (metric == Metric::l1 || metric == Metric::linf) {
     // No product form: only the SIMT float32 kernels screen them (knn_plan.cpp).
     if (precision != ScreenPrecision::float32) return INFINITY;
@@ -183,12 +201,12 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
     const double arithmetic = float32_part * (1.0 + 0x1p-9);
     switch (metric) {
       case Metric::l2:  // |q|² + |x|² (float32, from the rows) - 2 q.x̃
-        return arithmetic + 2.0 * half_copy_error(d, query_norm, max_base_norm);
+        return arithmetic + 2.0 * half_copy_error(d, query_norm, max_base_norm, copies.base);
       case Metric::inner_product:
-        return arithmetic + half_copy_error(d, query_norm, max_base_norm);
+        return arithmetic + half_copy_error(d, query_norm, max_base_norm, copies.base);
       case Metric::cosine:
         // Divided by |q||x| >= 1: rows scaled to a largest element in [1, 2) before the copy.
-        return arithmetic + 1.01 * half_copy_error(d, 1.0, 1.0);
+        return arithmetic + 1.01 * half_copy_error(d, 1.0, 1.0, copies.base);
       case Metric::l1:
       case Metric::linf:
         break;
@@ -197,12 +215,13 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
   }
   switch (metric) {
     case Metric::l2:  // |q|² + |x|² - 2 q.x
-      return float32_part + 2.0 * tensor_product_error(precision, d, query_norm, max_base_norm);
+      return float32_part +
+             2.0 * tensor_product_error(precision, d, query_norm, max_base_norm, copies);
     case Metric::inner_product:
-      return float32_part + tensor_product_error(precision, d, query_norm, max_base_norm);
+      return float32_part + tensor_product_error(precision, d, query_norm, max_base_norm, copies);
     case Metric::cosine:
       // Divided by about |q||x| >= 1 (rows scaled to a largest element in [1, 2)).
-      return float32_part + 1.01 * tensor_product_error(precision, d, 1.0, 1.0);
+      return float32_part + 1.01 * tensor_product_error(precision, d, 1.0, 1.0, copies);
     case Metric::l1:
     case Metric::linf:
       break;
@@ -211,7 +230,7 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
 }
 
 double centred_screen_error_bound(std::size_t dim, double query_norm, double max_base_norm,
-                                  ScreenPrecision precision) {
+                                  ScreenPrecision precision, const CopyErrors& copies) {
   const double reach = query_norm + max_base_norm;
   if (reach * reach > max_squared_norm) return INFINITY;
   // q' = fl(q - c) and x' = fl(x - c): e = (q' - x') - (q - x) has |e| <= u (|q - c| + |x - c|)
@@ -220,7 +239,9 @@ double centred_screen_error_bound(std::size_t dim, double query_norm, double max
   const double e =
       1.01 * unit_roundoff * reach + 2.0 * std::sqrt(static_cast<double>(dim)) * flush_error;
   const double centring = (2.0 * 1.01 * reach + e) * e * safety;
-  return screen_error_bound(Metric::l2, dim, query_norm, max_base_norm, precision) + centring;
+  return screen_error_bound(Metric::l2, dim, query_norm, max_base_norm, precision, INFINITY,
+                            copies) +
+         centring;
 }
 
 bool certified(Metric metric, double kth_exact, double screen_last, double bound) {

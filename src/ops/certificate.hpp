@@ -46,6 +46,25 @@ inline constexpr double max_squared_norm = 0x1p124;
 /// before the screen reads them and never overflow.
 void check_squared_norm(double norm, Metric metric, std::string_view what, std::size_t row);
 
+/// What the float16 copies a screen reads (half_base: the base's; half_copies: the query's and
+/// the base's) measured of their own rounding (half_rows.glsl): the largest relative error
+/// |x~ - x| / |x| of a row, as the kernel computed it in float32. Infinite where unknown: the
+/// worst case of every element (2^-10) holds. Most data rounds to far less (about 2^-12 a row
+/// against 2^-10), and the bound shrinks with it.
+struct CopyErrors {
+  double query = INFINITY;
+  double base = INFINITY;
+  /// Every base row the half_copies screen reads has a copy (none falls back on the
+  /// float32-operand tensor-core kernel, whose own conversion is bounded a priori).
+  bool every_row_copied = false;
+};
+
+/// A rigorous bound on a copy's relative error from what half_rows.glsl measured of a row of
+/// `dim` elements in float32 (`measured`): its own rounding covered. Never above 2^-10, the
+/// worst case of faithful rounding of every element, which holds in any case; NaN (not
+/// measured) gives that.
+double copy_relative_error(double measured, std::size_t dim);
+
 /// A rigorous bound on |s̃ - s| for one query against any base row of the search, from the
 /// query's norm and the largest base norm (both of the vectors the screen read; cosine
 /// screens read rows scaled to a largest element in [1, 2)). Covers float32 rounding with
@@ -53,7 +72,7 @@ void check_squared_norm(double norm, Metric metric, std::string_view what, std::
 /// Tensor-core screens add their products' error (docs/exactness.md, "Tensor-core screens").
 /// The integer screen's l2 and inner-product values are exact integers rounded once to
 /// float32: their bound is relative to the value, at `screen_value` (docs/exactness.md,
-/// "Integer screens").
+/// "Integer screens"). `copies` tightens the bounds of screens reading float16 copies.
 ///
 /// l1, linf and l2 in direct form (float32 screens only; infinite for any other) err relative
 /// to the value itself, not to the norms: for them the bound holds for every row screened at
@@ -61,7 +80,7 @@ void check_squared_norm(double norm, Metric metric, std::string_view what, std::
 /// (docs/exactness.md, "l1 and linf"). Left out, it is infinite: nothing is certified.
 double screen_error_bound(Metric metric, std::size_t dim, double query_norm, double max_base_norm,
                           ScreenPrecision precision = ScreenPrecision::float32,
-                          double screen_value = INFINITY);
+                          double screen_value = INFINITY, const CopyErrors& copies = {});
 
 /// The bound of an l2 screen that reads rows and queries minus a centre c (float16 copies made
 /// about it, row_centre.hpp): screen_error_bound of the centred vectors (their float64 norms
@@ -69,7 +88,7 @@ double screen_error_bound(Metric metric, std::size_t dim, double query_norm, dou
 /// (or flushing) of each centred element changes in the distance (docs/exactness.md,
 /// "Centred copies"). Infinite where the centred screen's float32 values could overflow.
 double centred_screen_error_bound(std::size_t dim, double query_norm, double max_base_norm,
-                                  ScreenPrecision precision);
+                                  ScreenPrecision precision, const CopyErrors& copies = {});
 
 /// Whether no row outside the candidates can enter the top k: `kth_exact` is the exact k-th
 /// best candidate value, `screen_last` the screen's value of its last candidate.

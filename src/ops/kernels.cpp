@@ -340,7 +340,7 @@ bool half_copy_supported(const Capabilities& caps, std::uint32_t dim) {
 
 void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
                       std::uint32_t first_row, std::uint32_t rows, std::uint32_t dim,
-                      const Buffer& halves, const Buffer& scales, const HalfRowsCentre& centre) {
+                      const HalfRowsOut& out, const HalfRowsCentre& centre) {
   if (rows == 0) return;
   struct {
     std::uint32_t rows, dim, first_row;
@@ -350,7 +350,8 @@ void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& mat
   encoder.set_pipeline(device.shaders().pipeline(
       {.name = centred ? "half_rows_centred" : "half_rows", .workgroup_size = {threads, 1, 1}}));
   ArgumentTable table;
-  table.set_buffer(0, matrix).set_buffer(1, halves).set_buffer(2, scales);
+  table.set_buffer(0, matrix).set_buffer(1, out.halves).set_buffer(2, out.scales);
+  table.set_buffer(5, out.errors);
   if (centred) table.set_buffer(3, centre.values).set_buffer(4, centre.norms);
   encoder.set_argument_table(table);
   encoder.set_constants(constants);

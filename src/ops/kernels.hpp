@@ -64,14 +64,21 @@ struct HalfRowsCentre {
   Buffer values;
   Buffer norms;
 };
+/// Where a float16 copy goes, the same rows of each: `halves` (2 bytes an element), `scales`
+/// (one float a row: what undoes the row's scaling) and `errors` (one float a row: the copy's
+/// measured relative error, |x~ - x| / |x| in float32, which certificate.cpp inflates by its
+/// own rounding; 0 for a zero row).
+struct HalfRowsOut {
+  Buffer halves;
+  Buffer scales;
+  Buffer errors;
+};
 /// Records the float16 copy of rows [first_row, first_row + rows) of `matrix` (float32 rows
-/// of dim) into halves (2 bytes an element) and their scales (one float a row), the same rows
-/// of each: every row (minus the centre, if any) scaled by a power of two that keeps its
-/// largest element in [2^14, 2^15).
+/// of dim): every row (minus the centre, if any) scaled by a power of two that keeps its
+/// largest element in [2^14, 2^15), then rounded.
 void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
                       std::uint32_t first_row, std::uint32_t rows, std::uint32_t dim,
-                      const Buffer& halves, const Buffer& scales,
-                      const HalfRowsCentre& centre = {});
+                      const HalfRowsOut& out, const HalfRowsCentre& centre = {});
 
 struct DistanceArgs {
   Buffer queries, base, query_norms, base_norms, out;

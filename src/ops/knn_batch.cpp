@@ -184,7 +184,7 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
   if (plan.precision == ScreenPrecision::half_copies) {
     // The queries' copy goes with the chunks' copies: centred where they are.
     encode_half_rows(b.device, e, b.centre != nullptr ? s.centred_queries : s.queries, 0, b.queries,
-                     b.dim, s.query_halves, s.query_scales);
+                     b.dim, {s.query_halves, s.query_scales, s.query_half_errors});
   }
   e.barrier({s.query_norms, s.centred_query_norms, s.query_halves, s.query_scales}, Stage::dispatch,
             Stage::dispatch);

@@ -22,7 +22,7 @@ namespace vecaccel::detail {
 namespace {
 
 /// Buffers of a KnnScratch (its residency set's capacity).
-constexpr std::size_t scratch_buffers = 21;
+constexpr std::size_t scratch_buffers = 22;
 
 /// Rows of a base chunk at most (labels are 32-bit on the GPU; chunks stay manageable).
 constexpr std::size_t max_chunk_rows = std::size_t{1} << 22;
@@ -78,26 +78,46 @@ double ms_since(std::chrono::steady_clock::time_point start) {
 
 /// What the certificate's bound needs of the chunks a screen reads: the largest norm of the
 /// rows read as stored, and where an l2 screen reads float16 copies made about a centre
-/// (the first chunk's with a copy), that centre and the largest norm of the centred rows.
+/// (the first chunk's with a copy), that centre and the largest norm of the centred rows;
+/// where it reads copies, their largest measured errors.
 struct ScreenNorms {
   const RowCentre* centre = nullptr;
-  bool any_plain = false;  ///< some rows are read as stored
+  bool any_plain = false;  ///< some rows are read as stored (or through an uncentred copy)
   double max_norm = 0.0;   ///< of those
   double max_centred_norm = 0.0;
+  /// The largest measured error of the copies read among the plain rows (none read: -inf),
+  /// and whether every plain row is read through a copy.
+  double plain_copy_error = -INFINITY;
+  bool plain_all_copied = true;
+  double centred_copy_error = 0.0;  ///< of the centred copies
 
   /// The bound for one query (its norm, and its centred norm where there is a centre) at
-  /// the screen's last candidate value.
+  /// the screen's last candidate value; `query_copy_error`: its float16 copy's measured error
+  /// (half_copies: of the centred query where there is a centre; else infinite).
   double bound(Metric metric, std::size_t dim, ScreenPrecision precision, double query_norm,
-               double centred_query_norm, double screen_value) const {
-    const double plain =
-        any_plain ? screen_error_bound(metric, dim, query_norm, max_norm, precision, screen_value)
-                  : 0.0;
+               double centred_query_norm, double screen_value, double query_copy_error) const {
+    // With a centre, the plain rows are read in float32 and the queries converted by the
+    // kernel: the a-priori bounds.
+    const CopyErrors plain_copies =
+        centre != nullptr
+            ? CopyErrors{}
+            : CopyErrors{.query = query_copy_error,
+                         .base = plain_copy_error >= 0.0 ? plain_copy_error : INFINITY,
+                         .every_row_copied = plain_all_copied};
+    const double plain = any_plain ? screen_error_bound(metric, dim, query_norm, max_norm,
+                                                        precision, screen_value, plain_copies)
+                                   : 0.0;
     if (centre == nullptr) return plain;
-    return std::max(
-        plain, centred_screen_error_bound(dim, centred_query_norm, max_centred_norm, precision));
+    const CopyErrors centred_copies{
+        .query = query_copy_error, .base = centred_copy_error, .every_row_copied = true};
+    return std::max(plain, centred_screen_error_bound(dim, centred_query_norm, max_centred_norm,
+                                                      precision, centred_copies));
   }
 };
 
+/// Which rows a screen of this precision reads how (knn_batch.cpp, piece_distances): through
+/// a float16 copy where the chunk has one made about the search's centre (none but for l2),
+/// else as stored.
 ScreenNorms screen_norms(std::span<const BaseChunk> chunks, Metric metric,
                          ScreenPrecision precision) {
   ScreenNorms norms;
@@ -109,11 +129,18 @@ ScreenNorms screen_norms(std::span<const BaseChunk> chunks, Metric metric,
     if (copy != chunks.end()) norms.centre = copy->centre.get();
   }
   for (const BaseChunk& c : chunks) {
-    if (norms.centre != nullptr && c.halves.valid() && c.centre.get() == norms.centre) {
+    const bool copied = reads_copies && c.halves.valid() && c.centre.get() == norms.centre;
+    if (norms.centre != nullptr && copied) {
       norms.max_centred_norm = std::max(norms.max_centred_norm, c.max_centred_norm);
+      norms.centred_copy_error = std::max(norms.centred_copy_error, c.max_half_error);
+      continue;
+    }
+    norms.any_plain = true;
+    norms.max_norm = std::max(norms.max_norm, c.max_norm);
+    if (copied) {
+      norms.plain_copy_error = std::max(norms.plain_copy_error, c.max_half_error);
     } else {
-      norms.any_plain = true;
-      norms.max_norm = std::max(norms.max_norm, c.max_norm);
+      norms.plain_all_copied = false;
     }
   }
   return norms;
@@ -158,6 +185,7 @@ BaseChunk KnnEngine::make_chunk(std::size_t capacity, bool half_copy,
   if (half_copy) {
     chunk.halves = make(capacity * dim_ * 2, "base float16 copy");
     chunk.half_scales = make(capacity * sizeof(float), "base float16 scales");
+    chunk.half_errors = make(capacity * sizeof(float), "base float16 errors");
     if (centre != nullptr && metric_ == Metric::l2) {
       chunk.centre = std::move(centre);
       chunk.centred_norms = make(capacity * sizeof(float), "base centred norms");
@@ -173,14 +201,30 @@ void encode_chunk_halves(Device& device, ComputeEncoder& encoder, const BaseChun
   if (!chunk.halves.valid() || rows == 0) return;
   encode_half_rows(
       device, encoder, chunk.vectors, u32(first, "offset"), u32(rows, "rows"),
-      u32(dim, "dimension"), chunk.halves, chunk.half_scales,
+      u32(dim, "dimension"), {chunk.halves, chunk.half_scales, chunk.half_errors},
       chunk.centre ? HalfRowsCentre{chunk.centre->buffer, chunk.centred_norms} : HalfRowsCentre{});
+}
+
+void read_half_errors(Context& context, BaseChunk& chunk, std::size_t first, std::size_t rows) {
+  if (!chunk.half_errors.valid() || rows == 0) return;
+  const std::uint64_t bytes = rows * sizeof(float);
+  BufferToken readback = context.get_buffer(bytes);
+  context.execute_and_wait(
+      [&](CommandBuffer&, ComputeEncoder& encoder) {
+        encoder.copy_buffer(chunk.half_errors, first * sizeof(float), readback.buffer(), 0, bytes);
+      },
+      without_time_limit());
+  const std::vector<float> errors = readback.read<float>(rows);
+  const float largest = *std::max_element(errors.begin(), errors.end());
+  // NaN cannot come from finite rows; were it to, the a-priori bound takes over.
+  const double measured = std::isnan(largest) ? INFINITY : double{largest};
+  chunk.max_half_error = first == 0 ? measured : std::max(chunk.max_half_error, measured);
 }
 
 std::uint64_t KnnEngine::chunk_bytes(std::size_t capacity, bool half_copy) const {
   const std::uint64_t row = dim_ * sizeof(float) + sizeof(float);
-  // A copy's scales, and for l2 its centred rows' norms.
-  const std::uint64_t per_row = sizeof(float) * (metric_ == Metric::l2 ? 2 : 1);
+  // A copy's scales and errors, and for l2 its centred rows' norms.
+  const std::uint64_t per_row = sizeof(float) * (metric_ == Metric::l2 ? 3 : 2);
   return std::uint64_t{capacity} * (row + (half_copy ? dim_ * 2 + per_row : 0));
 }
 
@@ -216,6 +260,7 @@ void KnnEngine::append(BaseChunk& chunk, std::span<const float> vectors) const {
           },
           without_time_limit())
       .wait();
+  read_half_errors(context_, chunk, chunk.rows, n);
   double centred = 0.0;
   if (chunk.centre) {
     for (std::size_t r = 0; r < n; ++r)
@@ -239,6 +284,8 @@ BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) cons
                 encoder.copy_buffer(chunk.halves, 0, bigger.halves, 0, chunk.rows * dim_ * 2);
                 encoder.copy_buffer(chunk.half_scales, 0, bigger.half_scales, 0,
                                     chunk.rows * sizeof(float));
+                encoder.copy_buffer(chunk.half_errors, 0, bigger.half_errors, 0,
+                                    chunk.rows * sizeof(float));
               }
               if (chunk.centred_norms.valid()) {
                 encoder.copy_buffer(chunk.centred_norms, 0, bigger.centred_norms, 0,
@@ -250,6 +297,7 @@ BaseChunk KnnEngine::grow(const BaseChunk& chunk, std::size_t new_capacity) cons
   }
   bigger.rows = chunk.rows;
   bigger.note_norms(chunk.max_norm, chunk.max_centred_norm);
+  bigger.max_half_error = chunk.max_half_error;
   return bigger;
 }
 
@@ -401,6 +449,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     chunk_labels.push_back(static_cast<std::uint32_t>(label));
 
   std::vector<std::size_t> uncertified;
+  const bool half_copies = plan.precision == ScreenPrecision::half_copies;
   // Up to two batches in flight, each with its own scratch: while the GPU runs one, the host
   // stages the next and reads the previous one's results.
   struct InFlight {
@@ -423,6 +472,11 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     const auto values = f.readback.read<float>(n);
     const auto labels = f.readback.read<std::int32_t>(n, n * sizeof(float));
     const auto certificate = f.readback.read<double>(2 * std::size_t{f.qb}, 2 * n * sizeof(float));
+    // The queries' float16 copies' measured errors, where the screen read them.
+    const auto query_copy_errors =
+        half_copies
+            ? f.readback.read<float>(f.qb, 2 * n * sizeof(float) + 2 * f.qb * sizeof(double))
+            : std::vector<float>(f.qb, INFINITY);
     std::copy(values.begin(), values.end(),
               result.distances.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
     std::copy(labels.begin(), labels.end(),
@@ -433,7 +487,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       for (std::uint32_t r = 0; r < f.qb; ++r) {
         const double bound = norms.bound(metric_, dim_, plan.precision, f.query_norms[r],
                                          norms.centre != nullptr ? f.centred_query_norms[r] : 0.0,
-                                         certificate[2 * std::size_t{r} + 1]);
+                                         certificate[2 * std::size_t{r} + 1], query_copy_errors[r]);
         if (!certified(metric_, certificate[2 * std::size_t{r}],
                        certificate[2 * std::size_t{r} + 1], bound))
           uncertified.push_back(f.q0 + r);
@@ -475,7 +529,9 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       }
       const std::uint64_t result_bytes = std::uint64_t{qb} * k * sizeof(float);
       const std::uint64_t certificate_bytes = std::uint64_t{qb} * 2 * sizeof(double);
-      BufferToken readback = context_.get_buffer(2 * result_bytes + certificate_bytes);
+      const std::uint64_t copy_error_bytes = half_copies ? std::uint64_t{qb} * sizeof(float) : 0;
+      BufferToken readback =
+          context_.get_buffer(2 * result_bytes + certificate_bytes + copy_error_bytes);
       const std::uint64_t mask_bytes = mask != nullptr ? mask->rows.words().size_bytes() : 0;
       std::unique_ptr<Scratch> scratch = take_scratch(plan, k, mask_bytes, centred);
       const Scratch& s = *scratch;
@@ -510,11 +566,15 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
                       Stage::blit, Stage::dispatch);
             encode_screen(e, batch);
             encode_exact_top_k(e, batch);
-            e.barrier({s.final_values, s.final_labels, s.certificate}, Stage::dispatch,
-                      Stage::blit);
+            e.barrier({s.final_values, s.final_labels, s.certificate, s.query_half_errors},
+                      Stage::dispatch, Stage::blit);
             e.copy_buffer(s.final_values, 0, readback.buffer(), 0, result_bytes);
             e.copy_buffer(s.final_labels, 0, readback.buffer(), result_bytes, result_bytes);
             e.copy_buffer(s.certificate, 0, readback.buffer(), 2 * result_bytes, certificate_bytes);
+            if (half_copies) {
+              e.copy_buffer(s.query_half_errors, 0, readback.buffer(),
+                            2 * result_bytes + certificate_bytes, copy_error_bytes);
+            }
           },
           deadline.execute_options());
       in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb,
@@ -663,6 +723,7 @@ std::unique_ptr<KnnEngine::Scratch> KnnEngine::take_scratch(const KnnPlan& plan,
   fit(scratch->certificate, batch * 2 * sizeof(double), "knn certificate");
   fit(scratch->query_halves, plan.query_bytes / 2, "knn query float16 copy");
   fit(scratch->query_scales, batch * sizeof(float), "knn query scales");
+  fit(scratch->query_half_errors, batch * sizeof(float), "knn query float16 errors");
   const bool integer = plan.precision == ScreenPrecision::integer;
   fit(scratch->query_bytes, integer ? plan.query_bytes / sizeof(float) : 4, "knn query bytes");
   fit(scratch->query_byte_norms, integer ? batch * 4 : 4, "knn query byte norms");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,9 +32,10 @@ namespace vecaccel::detail {
 struct BaseChunk {
   Buffer vectors;
   Buffer norms;
-  /// Optional (valid when made so): the rows' float16 copy and its row scales
-  /// (encode_half_rows), which searches of few queries stream instead of `vectors`.
-  Buffer halves, half_scales;
+  /// Optional (valid when made so): the rows' float16 copy, its row scales and the copy's
+  /// measured relative error of each row (encode_half_rows), which searches of few queries
+  /// stream instead of `vectors`.
+  Buffer halves, half_scales, half_errors;
   /// Optional, l2 copies only: the copy is of the rows minus this centre (row_centre.hpp),
   /// and centred_norms holds their float32 squared norms, which the screen reads with it.
   std::shared_ptr<const RowCentre> centre;
@@ -49,6 +51,10 @@ struct BaseChunk {
   double max_norm = 0.0;
   /// With a centre: the largest float64 norm of the centred rows (centred_norm).
   double max_centred_norm = 0.0;
+  /// With a copy: the largest of half_errors over the rows (read_half_errors), as the
+  /// float32 kernel computed it; infinite until measured (the certificate then assumes the
+  /// worst case of every element).
+  double max_half_error = INFINITY;
 
   /// Folds rows' largest norms (plain and centred) into the chunk's.
   void note_norms(double norm, double centred) {
@@ -61,6 +67,10 @@ struct BaseChunk {
 /// a barrier that makes the rows visible to dispatches).
 void encode_chunk_halves(Device& device, ComputeEncoder& encoder, const BaseChunk& chunk,
                          std::size_t first, std::size_t rows, std::size_t dim);
+/// Folds the copy's measured errors of rows [first, first + rows) into chunk.max_half_error
+/// (from first = 0: replaces it), once their encode_chunk_halves has completed (reads them
+/// back; nothing without a copy).
+void read_half_errors(Context& context, BaseChunk& chunk, std::size_t first, std::size_t rows);
 
 /// One time limit and stop token for a whole search: every wait gets what is left of it.
 struct Deadline {
@@ -90,7 +100,8 @@ struct Deadline {
 struct KnnScratch {
   Buffer queries, query_norms, tile, cand_values, cand_labels, out_values, out_labels, exact,
       final_values, final_labels, certificate;
-  Buffer query_halves, query_scales;  // the queries' float16 copy (ScreenPrecision::half_copies)
+  /// The queries' float16 copy and its measured errors (ScreenPrecision::half_copies).
+  Buffer query_halves, query_scales, query_half_errors;
   /// The queries as bytes and their exact squared norms (uint32; ScreenPrecision::integer).
   Buffer query_bytes, query_byte_norms;
   /// The queries minus the centre of the float16 copies a screen reads (l2), and their norms.

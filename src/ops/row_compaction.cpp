@@ -133,6 +133,7 @@ void settle_chunks(std::vector<Chunk>& chunks, std::span<const RowMove> moves,
       if constexpr (std::is_same_v<Chunk, BaseChunk>) {
         // Rows copied about another centre (or none) are bounded through their plain norms.
         const BaseChunk& from = chunks[source];
+        chunks[c].max_half_error = std::max(chunks[c].max_half_error, from.max_half_error);
         if (chunks[c].centre)
           chunks[c].max_centred_norm =
               std::max(chunks[c].max_centred_norm,
@@ -154,22 +155,32 @@ RowPlane plane_of(const std::vector<Chunk>& chunks, Member member, std::uint64_t
   return plane;
 }
 
-/// Makes the float16 copy of the rows that moved into each chunk keeping one.
-void remake_halves(Context& context, const std::vector<BaseChunk>& chunks, std::size_t first_moved,
+/// Makes the float16 copy of the rows that moved into each chunk keeping one, and folds the
+/// copy's errors of those rows into the chunk's.
+void remake_halves(Context& context, std::vector<BaseChunk>& chunks, std::size_t first_moved,
                    std::size_t chunk_rows, std::size_t dim) {
   Device device = context.device();
+  // The rows of each chunk whose copy is remade: [from, chunk end), from before the end.
+  const auto moved_from = [&](std::size_t c) {
+    return std::max(c * chunk_rows, first_moved) - c * chunk_rows;
+  };
+  const auto remade = [&](std::size_t c) {
+    return chunks[c].halves.valid() && moved_from(c) < chunks[c].rows;
+  };
   context.execute_and_wait(
       [&](CommandBuffer&, ComputeEncoder& encoder) {
         for (std::size_t c = 0; c < chunks.size(); ++c) {
-          const std::size_t begin = c * chunk_rows;
-          const std::size_t from = std::max(begin, first_moved);
-          if (!chunks[c].halves.valid() || from >= begin + chunks[c].rows) continue;
+          if (!remade(c)) continue;
           encoder.barrier({chunks[c].vectors}, Stage::blit, Stage::dispatch);
-          encode_chunk_halves(device, encoder, chunks[c], from - begin,
-                              begin + chunks[c].rows - from, dim);
+          encode_chunk_halves(device, encoder, chunks[c], moved_from(c),
+                              chunks[c].rows - moved_from(c), dim);
         }
       },
       without_time_limit());
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    if (remade(c))
+      read_half_errors(context, chunks[c], moved_from(c), chunks[c].rows - moved_from(c));
+  }
 }
 
 }  // namespace
@@ -189,6 +200,7 @@ void remove_rows(Context& context, std::vector<BaseChunk>& chunks, std::span<con
   if (copies_move) {
     planes.push_back(plane_of(chunks, &BaseChunk::halves, dim * 2));
     planes.push_back(plane_of(chunks, &BaseChunk::half_scales, sizeof(float)));
+    planes.push_back(plane_of(chunks, &BaseChunk::half_errors, sizeof(float)));
     if (chunks.front().centre)
       planes.push_back(plane_of(chunks, &BaseChunk::centred_norms, sizeof(float)));
   }
