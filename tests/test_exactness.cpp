@@ -12,6 +12,7 @@
 
 #include "ops/certificate.hpp"
 #include "ops/kernels.hpp"
+#include "ops/row_centre.hpp"
 #include "support/reference.hpp"
 #include "support/scoped_env.hpp"
 #include "vecaccel/vecaccel.hpp"
@@ -797,4 +798,23 @@ TEST(Exactness, IntegerValuedRowsAreCertifiedThroughTheirExactFloat16Copy) {
     EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "") << to_string(metric);
     EXPECT_EQ(r.second_pass_queries, 0u) << to_string(metric);
   }
+}
+
+// Integer-valued rows keep integer values about an integer centre, so their centred float16
+// copies stay exact (docs/exactness.md, "Measured copy errors"); other rows are centred on
+// their mean.
+TEST(Exactness, IntegerRowsAreCentredOnTheirRoundedMean) {
+  constexpr std::size_t dim = 3;
+  const std::vector<float> integers = {0, 1, 255, 1, 2, 254, 1, 2, 0};
+  const std::vector<float> fractions = {0.5f, 1, 3, 1, 2, 4, 1, 2, 2};
+  const auto centre_of = [&](const std::vector<float>& rows) {
+    return detail::make_row_centre(shared_context(), dim, rows.size() / dim,
+                                   [&](std::size_t r) {
+                                     return std::vector<float>(rows.begin() + r * dim,
+                                                               rows.begin() + (r + 1) * dim);
+                                   })
+        ->values;
+  };
+  EXPECT_EQ(centre_of(integers), (std::vector<float>{1.0f, 2.0f, 170.0f}));
+  EXPECT_EQ(centre_of(fractions), (std::vector<float>{2.5f / 3.0f, 5.0f / 3.0f, 3.0f}));
 }

@@ -12,21 +12,28 @@ std::shared_ptr<const RowCentre> make_row_centre(
   const std::size_t taken = std::min(rows, samples);
   std::vector<double> sum(dim, 0.0);
   std::size_t finite_rows = 0;
+  bool integers = true;
   for (std::size_t s = 0; s < taken; ++s) {
     // Evenly spread: rows are often sorted or grouped (by class, by time), and the first
     // rows alone would centre on one group.
     const std::vector<float> values = row(s * rows / taken);
     if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); }))
       continue;
-    for (std::size_t i = 0; i < dim; ++i)
+    for (std::size_t i = 0; i < dim; ++i) {
       sum[i] += values[i];
+      integers = integers && values[i] == std::nearbyint(values[i]);
+    }
     ++finite_rows;
   }
   if (finite_rows == 0) return nullptr;
   auto centre = std::make_shared<RowCentre>();
   centre->values.resize(dim);
-  for (std::size_t i = 0; i < dim; ++i)
-    centre->values[i] = static_cast<float>(sum[i] / static_cast<double>(finite_rows));
+  for (std::size_t i = 0; i < dim; ++i) {
+    const double mean = sum[i] / static_cast<double>(finite_rows);
+    // Integer rows stay integers about an integer centre: their centred copies are exact
+    // wherever the centred values fit float16's 11 bits (pixels: all of them).
+    centre->values[i] = static_cast<float>(integers ? std::nearbyint(mean) : mean);
+  }
   double squares = 0.0;
   for (const float v : centre->values)
     squares += static_cast<double>(v) * static_cast<double>(v);

@@ -27,7 +27,8 @@ struct RowCentre {
 
 /// The float32 rounding of the float64 mean of up to `samples` of `rows` rows (all of them if
 /// fewer), spread evenly over them, leaving out rows holding NaN or Inf (their add is refused
-/// anyway); `row(i)` gives row i (dim floats). None when no sampled row is finite. The
+/// anyway), rounded to integers where every sampled value is one; `row(i)` gives row i (dim
+/// floats). None when no sampled row is finite. The
 /// centre's buffer is registered with the context's residency manager.
 std::shared_ptr<const RowCentre> make_row_centre(
     Context& context, std::size_t dim, std::size_t rows,
