@@ -205,9 +205,12 @@ class Bench {
         {HalfCoopShape::q128_b128, "half copies 128x128, 2 stages"},
         {HalfCoopShape::q128_b256, "half copies 128x256"},
         {HalfCoopShape::q128_b256_k16, "half copies 128x256 k16, 2 stages"},
-        {HalfCoopShape::q256_b128, "half copies 256x128"}};
+        {HalfCoopShape::q256_b128, "half copies 256x128"},
+        {HalfCoopShape::q32_b256, "half copies 32x256 (few queries)"}};
     for (const auto& entry : shapes) {  // no structured binding: clang 14 cannot capture one
       const HalfCoopShape shape = entry.first;
+      // The few-query blocks only where a search would take them.
+      if (shape == HalfCoopShape::q32_b256 && s.m > 32) continue;
       const double ms =
           time(s, slice, repeat, [&](ComputeEncoder& e, std::uint32_t c, std::uint32_t n) {
             encode_distances_half_coop(device_, e, args(c, n, true), shape);

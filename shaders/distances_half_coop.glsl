@@ -126,8 +126,9 @@ void main() {
     barrier();
   }
 
-  // Each accumulator through the subgroup's 16 x 16 float32 tile, staged in the operands'
-  // shared memory (free now). Lane l takes column l % 16 of rows l / 16, l / 16 + 2, ...: each
+  // Each accumulator through the subgroup's 16 x 16 float32 tile, staged in the base
+  // operand's shared memory (free now; every block shape's holds the 8 subgroups' tiles, 512
+  // words, where the query operand's of 32-row blocks does not). Lane l takes column l % 16 of rows l / 16, l / 16 + 2, ...: each
   // store instruction writes two rows' 64 contiguous bytes, four whole 32-byte sectors. (Eight
   // columns a lane along one row gave every float of an instruction a sector of its own, eight
   // times the transactions: on an H100 the epilogue was what limited kNN shapes, BENCHMARKS.md
@@ -138,7 +139,7 @@ void main() {
   const uint tile = warp * 64u;  // 16-byte words: 256 floats a subgroup
   [[unroll]] for (uint i = 0u; i < TM; ++i) {
     [[unroll]] for (uint j = 0u; j < TN; ++j) {
-      coopMatStoreNV(acc[i][j], sa, tile, 4u, false);
+      coopMatStoreNV(acc[i][j], sb, tile, 4u, false);
       subgroupMemoryBarrierShared();
       subgroupBarrier();
       const uint lc = wn + j * 16u + col;
@@ -150,7 +151,7 @@ void main() {
           const uint q = q0 + lr;
           if (q < pc.num_queries) {
             // Powers of two: undoing the scales is exact.
-            const float staged = uintBitsToFloat(sa[tile + row * 4u + col / 4u][col % 4u]);
+            const float staged = uintBitsToFloat(sb[tile + row * 4u + col / 4u][col % 4u]);
             const float dot_product = staged * unscale_a[lr] * unscale_b[lc];
             out_values[pc.out_offset + q * pc.out_stride + b] =
                 apply_metric(pc.metric, dot_product, norm_a[lr], norm_b[lc]);

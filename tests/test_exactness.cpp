@@ -265,6 +265,38 @@ TEST(Exactness, TensorCoreScreenEqualsFloat64OnAdversarialData) {
   }
 }
 
+// Tensor cores over float16 copies take every block of more than 8 queries where the index
+// keeps a copy (d >= 384 by default): a few queries in 32-row blocks, more in 128-row ones,
+// the last block partly empty. Every shape equals float64 on normal and pixel data, each
+// metric, k from 1 to 100.
+TEST(Exactness, TensorCoresOverFloat16CopiesEqualFloat64ForEveryQueryBlockShape) {
+  const Capabilities& caps = shared_context().device().capabilities();
+  if (!caps.cooperative_matrix) {
+    GTEST_SKIP() << "the device has no float16 cooperative matrices (lavapipe has none): this "
+                    "runs on a GPU that has them";
+  }
+  constexpr std::size_t dim = 512;
+  const std::vector<std::pair<std::string, std::vector<float>>> bases = {
+      {"normal", vt::normal_data(3000, dim, 31)}, {"pixels", pixel_data(3000, dim, 32)}};
+  for (const auto& [name, base] : bases) {
+    for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+      FlatIndex index(shared_context(), dim, metric, ElementType::float32, HalfCopy::always);
+      index.add(base);
+      for (const std::size_t nq : {9u, 32u, 33u, 300u}) {
+        const auto queries =
+            name == "normal" ? vt::normal_data(nq, dim, 33) : pixel_data(nq, dim, 34);
+        for (const std::size_t k : {1u, 10u, 100u}) {
+          const KnnResult r = index.search(queries, k);
+          EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "")
+              << name << " " << to_string(metric) << " queries " << nq << " k " << k;
+          std::printf("[ copies  ] %s %s %zu queries k=%zu: %zu screened again\n", name.c_str(),
+                      std::string(to_string(metric)).c_str(), nq, k, r.second_pass_queries);
+        }
+      }
+    }
+  }
+}
+
 // k = 2048: the screen proposes a margin past k and the certificates hold, also where the
 // candidates outnumber what one workgroup's shared memory sorts (lavapipe: 2048). With the
 // candidates capped at k, no certificate could hold and every query took the float64 direct

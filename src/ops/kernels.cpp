@@ -210,8 +210,10 @@ void encode_distances_coop(Device& device, ComputeEncoder& encoder, const Distan
 }
 
 HalfCoopShape half_coop_shape(std::uint32_t queries) {
-  // 256-row base blocks halve the reads of the query block; a batch that fills only part of
-  // a 128-row block gains nothing from more.
+  // A few queries: 32-row blocks, a quarter of the products of 128-row ones, the base read
+  // once. 256-row base blocks halve the reads of the query block; a batch that fills only
+  // part of a 128-row block gains nothing from more.
+  if (queries <= 32) return HalfCoopShape::q32_b256;
   return queries > 128 ? HalfCoopShape::q128_b256 : HalfCoopShape::q128_b128;
 }
 
@@ -232,7 +234,8 @@ void encode_distances_half_coop(Device& device, ComputeEncoder& encoder, const D
   static constexpr Variant variants[] = {{"distances_half_coop_128x128", 128, 128},
                                          {"distances_half_coop_128x256", 128, 256},
                                          {"distances_half_coop_128x256k16", 128, 256},
-                                         {"distances_half_coop_256x128", 256, 128}};
+                                         {"distances_half_coop_256x128", 256, 128},
+                                         {"distances_half_coop_32x256", 32, 256}};
   const Variant& v = variants[static_cast<std::size_t>(shape)];
   encoder.set_pipeline(device.shaders().pipeline({.name = v.name, .workgroup_size = {256, 1, 1}}));
   encoder.set_argument_table(operand_table(a)
