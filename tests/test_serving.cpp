@@ -21,6 +21,7 @@
 #include "ops/search_coalescer.hpp"
 #include "support/expect_error.hpp"
 #include "support/reference.hpp"
+#include "support/scoped_env.hpp"
 #include "support/support.hpp"
 
 using namespace vecaccel;
@@ -318,6 +319,36 @@ TEST(CoalescerConcurrency, CallersArrivingDuringASearchShareOneBatchEachWithItsO
   EXPECT_EQ(fake.calls.load(), 2);  // the lone search, then one batch for the four callers
   EXPECT_EQ(fake.last_rows.load(), 7u);
   EXPECT_EQ(fake.last_k.load(), 9u);
+}
+
+// VECACCEL_COALESCE_MAX_QUERIES bounds a batch: a group closes, and runs, as soon as it
+// holds that many queries, without waiting for the running search; the next caller opens a
+// group of its own.
+TEST(CoalescerConcurrency, AGroupRunsAsSoonAsItHoldsTheConfiguredQueries) {
+  vt::ScopedEnv limit("VECACCEL_COALESCE_MAX_QUERIES", "2");
+  SearchCoalescer coalescer(dim);
+  coalescer.set_window(1h);
+  FakeSearch fake(1);
+  const auto lone_q = query_rows({1});
+  auto lone = start_lone_search(coalescer, fake, lone_q, 3);
+  EXPECT_FALSE(coalescer.accepts(3, 3)) << "more queries than a batch holds search alone";
+  const std::vector<std::vector<float>> qs = {query_rows({2}), query_rows({3}), query_rows({4})};
+  std::vector<std::future<KnnResult>> callers;
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    callers.push_back(std::async(std::launch::async,
+                                 [&, i] { return coalescer.search(qs[i], 5, {}, nullptr, fake); }));
+    if (i == 1) {
+      // The pair ran while the lone search still holds the GPU.
+      expect_own_rows(callers[0].get(), qs[0], 5);
+      expect_own_rows(callers[1].get(), qs[1], 5);
+      EXPECT_EQ(fake.last_rows.load(), 2u);
+    }
+  }
+  wait_until([&] { return coalescer.gathering() == 1; });
+  fake.gates[0].set_value();
+  expect_own_rows(lone.get(), lone_q, 3);
+  expect_own_rows(callers[2].get(), qs[2], 5);
+  EXPECT_EQ(fake.calls.load(), 3);
 }
 
 // A member whose limit passes leaves; the batch runs on a thread with a later deadline, so the

@@ -73,12 +73,14 @@ TEST(Settings, EmptyMeansTheDefault) {
   ScopedEnv spin("VECACCEL_SPIN_US", "");
   ScopedEnv screen("VECACCEL_KNN_SCREEN", "");
   ScopedEnv trace("VECACCEL_KNN_TRACE", "");
+  ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "");
   EXPECT_FALSE(memory_budget_setting());
   EXPECT_FALSE(detail::device_setting());
   EXPECT_EQ(detail::pipeline_cache_directory(), "/cache-home/vecaccel");
   EXPECT_FALSE(detail::spin_setting());
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16);
   EXPECT_FALSE(detail::knn_trace_setting());
+  EXPECT_EQ(detail::coalesce_max_queries_setting(), 32u);
 }
 
 TEST(Settings, WellFormedValuesAreRead) {
@@ -88,6 +90,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   ScopedEnv spin("VECACCEL_SPIN_US", "1000000");
   ScopedEnv screen("VECACCEL_KNN_SCREEN", "float16x3");
   ScopedEnv trace("VECACCEL_KNN_TRACE", "1");
+  ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "8");
   ASSERT_TRUE(memory_budget_setting());
   EXPECT_EQ(memory_budget_setting()->bytes, 3072u);
   EXPECT_EQ(memory_budget_setting()->text, "3K");
@@ -96,6 +99,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   EXPECT_EQ(detail::spin_setting(), std::chrono::microseconds(1'000'000));
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16x3);
   EXPECT_TRUE(detail::knn_trace_setting());
+  EXPECT_EQ(detail::coalesce_max_queries_setting(), 8u);
   ScopedEnv copies("VECACCEL_KNN_SCREEN", "float16-copies");
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16_copies);
 }
@@ -116,6 +120,9 @@ TEST(Settings, AMalformedValueIsAnErrorNamingTheVariableAndItsText) {
   check("VECACCEL_SPIN_US", "99999999999999999999", [] { detail::spin_setting(); });
   check("VECACCEL_KNN_SCREEN", "float64", [] { detail::knn_screen_setting(); });
   check("VECACCEL_KNN_TRACE", "true", [] { detail::knn_trace_setting(); });
+  check("VECACCEL_COALESCE_MAX_QUERIES", "0", [] { detail::coalesce_max_queries_setting(); });
+  check("VECACCEL_COALESCE_MAX_QUERIES", "33", [] { detail::coalesce_max_queries_setting(); });
+  check("VECACCEL_COALESCE_MAX_QUERIES", "8 ", [] { detail::coalesce_max_queries_setting(); });
 }
 
 TEST(Settings, AValidationRequestStandsInForAnUnsetVariableOnly) {

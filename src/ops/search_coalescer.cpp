@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "knn_engine.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
@@ -28,6 +29,7 @@ struct SearchCoalescer::Group {
   std::array<Member*, max_batch_queries> members{};
   std::size_t count = 0;
   std::size_t queries = 0;
+  std::size_t limit = max_batch_queries;  // queries it closes at
   Clock::time_point close_at;
   bool closed = false;
   Member* executor = nullptr;  // runs the batch, chosen when the group closes
@@ -61,7 +63,8 @@ std::size_t SearchCoalescer::gathering() const {
 }
 
 bool SearchCoalescer::accepts(std::size_t nq, std::size_t k) const {
-  return nq >= 1 && nq <= max_batch_queries && k <= max_k && window() > std::chrono::nanoseconds(0);
+  return nq >= 1 && nq <= coalesce_max_queries_setting() && k <= max_k &&
+         window() > std::chrono::nanoseconds(0);
 }
 
 void SearchCoalescer::changed() noexcept {
@@ -83,7 +86,7 @@ KnnResult SearchCoalescer::search(std::span<const float> queries, std::size_t k,
   group->members[group->count++] = &me;
   group->queries += nq;
   group->live += 1;
-  if (group->queries == max_batch_queries) close(*group);
+  if (group->queries >= group->limit) close(*group);
   changed();
   return take_part(lock, group, me, run);
 }
@@ -94,10 +97,11 @@ std::shared_ptr<SearchCoalescer::Group> SearchCoalescer::group_for(const IdFilte
     return filter == nullptr ? !group->filter : group->filter && *group->filter == *filter;
   };
   if (const auto it = std::find_if(open_.begin(), open_.end(), same_filter); it != open_.end()) {
-    if ((*it)->queries + nq <= max_batch_queries) return *it;
+    if ((*it)->queries + nq <= (*it)->limit) return *it;
     close(**it);  // full for this caller: it starts, and a new group gathers
   }
   auto group = std::make_shared<Group>();
+  group->limit = coalesce_max_queries_setting();
   if (filter != nullptr) group->filter = *filter;
   group->close_at = Clock::now() + window_;
   open_.push_back(group);

@@ -45,7 +45,8 @@ namespace vecaccel::detail {
 class SearchCoalescer {
  public:
   /// The most queries one batch holds (and so the most a caller may bring to be coalesced):
-  /// FlatIndex's float16 copy serves batches of up to 32 queries.
+  /// FlatIndex's float16 copy serves batches of up to 32 queries. VECACCEL_COALESCE_MAX_QUERIES
+  /// lowers it (a diagnostic, read as each group opens).
   static constexpr std::size_t max_batch_queries = 32;
   /// Larger k is searched alone: a member with a large k would make the whole batch select it.
   static constexpr std::size_t max_k = 256;

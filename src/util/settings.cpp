@@ -95,5 +95,16 @@ bool integer_screen_setting() {
   return read_switch("VECACCEL_INTEGER_SCREEN", false);
 }
 
+std::size_t coalesce_max_queries_setting() {
+  constexpr std::size_t most = 32;  // SearchCoalescer::max_batch_queries
+  const auto text = read("VECACCEL_COALESCE_MAX_QUERIES");
+  if (!text) return most;
+  const bool digits = text->size() <= 2 && std::all_of(text->begin(), text->end(),
+                                                       [](char c) { return c >= '0' && c <= '9'; });
+  const std::size_t value = digits ? std::stoul(std::string(*text)) : 0;
+  if (value < 1 || value > most) throw malformed("VECACCEL_COALESCE_MAX_QUERIES", *text, "1 to 32");
+  return value;
+}
+
 }  // namespace detail
 }  // namespace vecaccel

@@ -5,6 +5,7 @@
 // ("Settings") documents each; include/vecaccel/settings.hpp holds what clients may use.
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -44,5 +45,9 @@ bool knn_trace_setting();
 /// queries screen on integer tensor cores (integer_screen.hpp). Opt-in until the kernel's
 /// exactness tests have run on a GPU that has them (lavapipe has none; BENCHMARKS.md).
 bool integer_screen_setting();
+
+/// VECACCEL_COALESCE_MAX_QUERIES=1..32 (default 32): the most queries one coalesced batch of
+/// FlatIndex searches holds (search_coalescer.hpp). A diagnostic for comparing batch sizes.
+std::size_t coalesce_max_queries_setting();
 
 }  // namespace vecaccel::detail
