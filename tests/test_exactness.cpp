@@ -510,8 +510,10 @@ std::vector<float> byte_rows(std::size_t n, std::size_t dim, ElementType type, i
   const int lowest = type == ElementType::int8 ? -128 : 0;
   std::uniform_int_distribution<int> level(0, levels - 1);
   std::vector<float> v(n * dim);
-  for (auto& x : v)
-    x = static_cast<float>(lowest + level(rng) * 255 / (levels - 1));
+  for (auto& x : v) {
+    const int value = lowest + level(rng) * 255 / (levels - 1);  // integer steps
+    x = static_cast<float>(value);
+  }
   for (std::size_t r = 1; r < n; r += 7)  // exact duplicates of the row before
     std::copy_n(v.begin() + static_cast<std::ptrdiff_t>((r - 1) * dim), dim,
                 v.begin() + static_cast<std::ptrdiff_t>(r * dim));
@@ -605,13 +607,15 @@ TEST(Exactness, IntegerTensorCoreKernelWritesTheRoundedExactValues) {
       const auto x = byte_rows(nb, dim, type, 256, 72);
       const auto qb = as_bytes(q, type);
       const auto xb = as_bytes(x, type);
-      Buffer queries = buffer(qb.size()), base = buffer(xb.size()), query_norms = buffer(nq * 4),
-             base_norms = buffer(nb * 4), out = buffer(std::uint64_t{nq} * nb * 4);
+      Buffer queries = buffer(qb.size()), base = buffer(xb.size()),
+             query_norms = buffer(std::uint64_t{nq} * 4),
+             base_norms = buffer(std::uint64_t{nb} * 4), out = buffer(std::uint64_t{nq} * nb * 4);
       context.residency_manager().commit();
       for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
         BufferToken up_q = context.get_buffer(std::span<const std::uint8_t>(qb));
         BufferToken up_x = context.get_buffer(std::span<const std::uint8_t>(xb));
-        BufferToken down = context.get_buffer(std::uint64_t{nq} * nb * 4 + (nq + nb) * 4);
+        BufferToken down =
+            context.get_buffer(std::uint64_t{nq} * nb * 4 + std::uint64_t{nq + nb} * 4);
         context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
           e.copy_buffer(up_q.buffer(), 0, queries, 0, qb.size());
           e.copy_buffer(up_x.buffer(), 0, base, 0, xb.size());
@@ -633,8 +637,10 @@ TEST(Exactness, IntegerTensorCoreKernelWritesTheRoundedExactValues) {
                                             type);
           e.barrier({out, query_norms, base_norms}, Stage::dispatch, Stage::blit);
           e.copy_buffer(out, 0, down.buffer(), 0, std::uint64_t{nq} * nb * 4);
-          e.copy_buffer(query_norms, 0, down.buffer(), std::uint64_t{nq} * nb * 4, nq * 4);
-          e.copy_buffer(base_norms, 0, down.buffer(), std::uint64_t{nq} * nb * 4 + nq * 4, nb * 4);
+          e.copy_buffer(query_norms, 0, down.buffer(), std::uint64_t{nq} * nb * 4,
+                        std::uint64_t{nq} * 4);
+          e.copy_buffer(base_norms, 0, down.buffer(), std::uint64_t{nq} * (nb + 1) * 4,
+                        std::uint64_t{nb} * 4);
         });
         const auto values = down.read<float>(std::size_t{nq} * nb);
         const auto norms = down.read<std::uint32_t>(nq + nb, std::size_t{nq} * nb * 4);
@@ -657,7 +663,8 @@ TEST(Exactness, IntegerTensorCoreKernelWritesTheRoundedExactValues) {
               const double exact =
                   nqq == 0 || nxx == 0
                       ? 0.0
-                      : static_cast<double>(dot) / std::sqrt(static_cast<double>(nqq) * nxx);
+                      : static_cast<double>(dot) /
+                            std::sqrt(static_cast<double>(nqq) * static_cast<double>(nxx));
               ok = std::fabs(got - exact) <= 0x1p-19;
             } else {
               const std::int64_t exact = metric == Metric::l2 ? nqq + nxx - 2 * dot : dot;
@@ -689,19 +696,20 @@ TEST(Exactness, ByteNormsAreExactUpToTheLargestDimension) {
       const auto bytes = as_bytes(values, type);
       Buffer matrix = context.buffer_factory().make_buffer(
           {.size = bytes.size(), .storage = StorageMode::private_, .label = "byte rows"});
-      Buffer norms = context.buffer_factory().make_buffer(
-          {.size = rows * 4, .storage = StorageMode::private_, .label = "byte norms"});
+      Buffer norms = context.buffer_factory().make_buffer({.size = std::uint64_t{rows} * 4,
+                                                           .storage = StorageMode::private_,
+                                                           .label = "byte norms"});
       context.residency_manager().register_buffer(matrix, ResidencyMode::persistent);
       context.residency_manager().register_buffer(norms, ResidencyMode::persistent);
       context.residency_manager().commit();
       BufferToken up = context.get_buffer(std::span<const std::uint8_t>(bytes));
-      BufferToken down = context.get_buffer(rows * 4);
+      BufferToken down = context.get_buffer(std::uint64_t{rows} * 4);
       context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
         e.copy_buffer(up.buffer(), 0, matrix, 0, bytes.size());
         e.barrier({matrix}, Stage::blit, Stage::dispatch);
         detail::encode_byte_norms(device, e, matrix, rows, dim, type, norms);
         e.barrier({norms}, Stage::dispatch, Stage::blit);
-        e.copy_buffer(norms, 0, down.buffer(), 0, rows * 4);
+        e.copy_buffer(norms, 0, down.buffer(), 0, std::uint64_t{rows} * 4);
       });
       const auto got = down.read<std::uint32_t>(rows);
       for (std::uint32_t r = 0; r < rows; ++r) {
@@ -746,35 +754,36 @@ TEST(Exactness, Float16CopysMeasuredErrorBoundsItsTrueError) {
   kinds.push_back(vt::normal_data(64, dim, 94));
   for (auto& x : kinds.back())
     x *= 1e-36f;
-  kinds.push_back(std::vector<float>(64 * dim, 0.0f));
+  kinds.push_back(std::vector<float>(std::size_t{64} * dim, 0.0f));
   kinds.push_back(extreme_scales(64, dim, 95));
   std::vector<float> rows;
   for (const auto& k : kinds)
     rows.insert(rows.end(), k.begin(), k.end());
   const auto n = static_cast<std::uint32_t>(rows.size() / dim);
+  const std::uint64_t per_row = std::uint64_t{n} * 4;  // bytes of one float a row
   const auto make = [&](std::uint64_t bytes) {
     Buffer b = context.buffer_factory().make_buffer(
         {.size = bytes, .storage = StorageMode::private_, .label = "copy test"});
     context.residency_manager().register_buffer(b, ResidencyMode::persistent);
     return b;
   };
-  Buffer matrix = make(rows.size() * 4), halves = make(rows.size() * 2), scales = make(n * 4),
-         errors = make(n * 4);
+  Buffer matrix = make(rows.size() * 4), halves = make(rows.size() * 2), scales = make(per_row),
+         errors = make(per_row);
   context.residency_manager().commit();
   BufferToken up = context.get_buffer(std::span<const float>(rows));
-  BufferToken down = context.get_buffer(rows.size() * 2 + n * 8);
+  BufferToken down = context.get_buffer(rows.size() * 2 + 2 * per_row);
   context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
     e.copy_buffer(up.buffer(), 0, matrix, 0, rows.size() * 4);
     e.barrier({matrix}, Stage::blit, Stage::dispatch);
     detail::encode_half_rows(device, e, matrix, 0, n, dim, {halves, scales, errors});
     e.barrier({halves, scales, errors}, Stage::dispatch, Stage::blit);
     e.copy_buffer(halves, 0, down.buffer(), 0, rows.size() * 2);
-    e.copy_buffer(scales, 0, down.buffer(), rows.size() * 2, n * 4);
-    e.copy_buffer(errors, 0, down.buffer(), rows.size() * 2 + n * 4, n * 4);
+    e.copy_buffer(scales, 0, down.buffer(), rows.size() * 2, per_row);
+    e.copy_buffer(errors, 0, down.buffer(), rows.size() * 2 + per_row, per_row);
   });
   const auto bits = down.read<std::uint16_t>(rows.size());
   const auto unscale = down.read<float>(n, rows.size() * 2);
-  const auto measured = down.read<float>(n, rows.size() * 2 + n * 4);
+  const auto measured = down.read<float>(n, rows.size() * 2 + per_row);
   for (std::uint32_t r = 0; r < n; ++r) {
     double lost = 0.0, squares = 0.0;
     for (std::uint32_t i = 0; i < dim; ++i) {
@@ -842,8 +851,8 @@ TEST(Exactness, IntegerRowsAreCentredOnTheirRoundedMean) {
   const auto centre_of = [&](const std::vector<float>& rows) {
     return detail::make_row_centre(shared_context(), dim, rows.size() / dim,
                                    [&](std::size_t r) {
-                                     return std::vector<float>(rows.begin() + r * dim,
-                                                               rows.begin() + (r + 1) * dim);
+                                     const auto row = std::span(rows).subspan(r * dim, dim);
+                                     return std::vector<float>(row.begin(), row.end());
                                    })
         ->values;
   };

@@ -104,6 +104,7 @@ TEST(MultiQueueConcurrency, BackPressureHoldsPerQueueAndOperationsGoToQueuesWith
     ops.emplace_back(context, static_cast<float>(i + 1));
   Gate gate(context);
   std::vector<Submission<void>> held;
+  held.reserve(3);
   for (int i = 0; i < 3; ++i)
     held.push_back(context.execute(ops[static_cast<std::size_t>(i)], {.timeout = 10s}));
   for (std::size_t q = 0; q < 3; ++q)
@@ -190,6 +191,7 @@ TEST(MultiQueueConcurrency, ThreadsOnSeveralQueuesAllComputeRight) {
   constexpr int threads = 4, per_thread = 40;
   std::atomic<int> wrong{0};
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       AddOnce op(context, static_cast<float>(t + 1));
@@ -494,6 +496,7 @@ void hammer_index(Make make_index, const std::vector<float>& base, std::size_t d
   std::vector<std::string> failures(threads);
   std::atomic<int> bad_errors{0};
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       const std::size_t k = ks[t];
@@ -573,6 +576,7 @@ TEST(CoalescedSearchConcurrency, FilteredCallersGetTheExactResultOfTheirOwnFilte
   constexpr int threads = 5, rounds = 3;
   std::vector<std::string> failures(threads);
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       const std::size_t k = 4 + static_cast<std::size_t>(t) * 3;

@@ -87,7 +87,7 @@ struct ScreenNorms {
   double max_centred_norm = 0.0;
   /// The largest measured error of the copies read among the plain rows (none read: -inf),
   /// and whether every plain row is read through a copy.
-  double plain_copy_error = -INFINITY;
+  double plain_copy_error = -std::numeric_limits<double>::infinity();
   bool plain_all_copied = true;
   double centred_copy_error = 0.0;  ///< of the centred copies
 
@@ -475,7 +475,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     // The queries' float16 copies' measured errors, where the screen read them.
     const auto query_copy_errors =
         half_copies
-            ? f.readback.read<float>(f.qb, 2 * n * sizeof(float) + 2 * f.qb * sizeof(double))
+            ? f.readback.read<float>(f.qb, 2 * n * sizeof(float) + 2 * sizeof(double) * f.qb)
             : std::vector<float>(f.qb, INFINITY);
     std::copy(values.begin(), values.end(),
               result.distances.begin() + static_cast<std::ptrdiff_t>(f.q0 * k));
@@ -560,7 +560,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
             if (integer) {
               e.copy_buffer(upload.buffer(), float_bytes, s.query_bytes, 0, byte_rows);
               e.copy_buffer(upload.buffer(), float_bytes + byte_rows, s.query_byte_norms, 0,
-                            qb * 4);
+                            std::uint64_t{qb} * 4);
             }
             e.barrier({s.queries, s.centred_queries, s.allowed, s.query_bytes, s.query_byte_norms},
                       Stage::blit, Stage::dispatch);
