@@ -206,11 +206,15 @@ class Bench {
         {HalfCoopShape::q128_b256, "half copies 128x256"},
         {HalfCoopShape::q128_b256_k16, "half copies 128x256 k16, 2 stages"},
         {HalfCoopShape::q256_b128, "half copies 256x128"},
-        {HalfCoopShape::q32_b256, "half copies 32x256 (few queries)"}};
+        {HalfCoopShape::q32_b256, "half copies 32x256 (few queries)"},
+        {HalfCoopShape::q128_b128_wide, "half copies 128x128 wide stores"},
+        {HalfCoopShape::q128_b256_wide, "half copies 128x256 wide stores"},
+        {HalfCoopShape::q32_b256_wide, "half copies 32x256 wide stores"}};
     for (const auto& entry : shapes) {  // no structured binding: clang 14 cannot capture one
       const HalfCoopShape shape = entry.first;
       // The few-query blocks only where a search would take them.
-      if (shape == HalfCoopShape::q32_b256 && s.m > 32) continue;
+      const bool few = shape == HalfCoopShape::q32_b256 || shape == HalfCoopShape::q32_b256_wide;
+      if (few && s.m > 32) continue;
       const double ms =
           time(s, slice, repeat, [&](ComputeEncoder& e, std::uint32_t c, std::uint32_t n) {
             encode_distances_half_coop(device_, e, args(c, n, true), shape);

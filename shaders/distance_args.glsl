@@ -16,7 +16,11 @@ layout(set = 0, binding = 0, std430) readonly buffer Queries { OPERAND queries[]
 layout(set = 0, binding = 1, std430) readonly buffer Base { BASE_OPERAND base[]; };
 layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_norms[]; };
 layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
+#ifdef OUT_VEC4  // the same floats, four at a time
+layout(set = 0, binding = 4, std430) writeonly buffer Out { vec4 out_values4[]; };
+#else
 layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
+#endif
 
 // The first push constants of every distance kernel.
 #define DISTANCE_OPERANDS                                 \

@@ -10,7 +10,9 @@
 // in flight in registers while the current one is multiplied (STAGES 2: from the other half of
 // a double-buffered shared memory, one barrier a stage). Shared rows are padded by 16 bytes so
 // that the eight rows a matrix load reads at once fall in distinct banks.
-// The includer defines BM, BN, BK, WARPS_M, WARPS_N and STAGES.
+// The includer defines BM, BN, BK, WARPS_M, WARPS_N and STAGES, and WIDE_EPILOGUE for 16-byte
+// stores of two accumulators' rows at once (TN even; the base operand's shared memory at least
+// 1024 16-byte words).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -22,6 +24,9 @@
 layout(local_size_x = 256) in;
 
 #define OPERAND uvec4  // eight float16 elements
+#ifdef WIDE_EPILOGUE
+#define OUT_VEC4  // out_values4: 16-byte stores
+#endif
 #include "distance_args.glsl"
 layout(set = 0, binding = 5, std430) readonly buffer QueryScales { float query_scales[]; };
 layout(set = 0, binding = 6, std430) readonly buffer BaseScales { float base_scales[]; };
@@ -71,6 +76,13 @@ void stash_stage(uint buffer_index, uvec4 pa[LOADS_A], uvec4 pb[LOADS_B]) {
     const uint e = gl_LocalInvocationIndex + i * THREADS;
     sb[buffer_index * TILE_B + (e / KV) * SKV + e % KV] = pb[i];
   }
+}
+
+// The value of one output element from its staged dot product (of the scaled copies).
+float finish(float staged, uint lr, uint lc) {
+  // Powers of two: undoing the scales is exact.
+  const float dot_product = staged * unscale_a[lr] * unscale_b[lc];
+  return apply_metric(pc.metric, dot_product, norm_a[lr], norm_b[lc]);
 }
 
 void main() {
@@ -126,13 +138,14 @@ void main() {
     barrier();
   }
 
-  // Each accumulator through the subgroup's 16 x 16 float32 tile, staged in the base
-  // operand's shared memory (free now; every block shape's holds the 8 subgroups' tiles, 512
-  // words, where the query operand's of 32-row blocks does not). Lane l takes column l % 16 of rows l / 16, l / 16 + 2, ...: each
-  // store instruction writes two rows' 64 contiguous bytes, four whole 32-byte sectors. (Eight
-  // columns a lane along one row gave every float of an instruction a sector of its own, eight
-  // times the transactions: on an H100 the epilogue was what limited kNN shapes, BENCHMARKS.md
-  // session 12.)
+#ifndef WIDE_EPILOGUE
+  // Each accumulator through the subgroup's 16 x 16 float32 tile, staged in the base operand's
+  // shared memory (free now; every block shape's holds the 8 subgroups' tiles, 512 words, where
+  // the query operand's of 32-row blocks does not). Lane l takes column l % 16 of rows l / 16,
+  // l / 16 + 2, ...: each store instruction writes two rows' 64 contiguous bytes, four whole
+  // 32-byte sectors. (Eight columns a lane along one row gave every float of an instruction a
+  // sector of its own, eight times the transactions: on an H100 the epilogue was what limited
+  // kNN shapes, BENCHMARKS.md session 12.)
   const uint lane = gl_SubgroupInvocationID;
   const uint col = lane % 16u;
   const uint first_row = lane / 16u;
@@ -150,15 +163,54 @@ void main() {
           const uint lr = wm + i * 16u + row;
           const uint q = q0 + lr;
           if (q < pc.num_queries) {
-            // Powers of two: undoing the scales is exact.
-            const float staged = uintBitsToFloat(sb[tile + row * 4u + col / 4u][col % 4u]);
-            const float dot_product = staged * unscale_a[lr] * unscale_b[lc];
             out_values[pc.out_offset + q * pc.out_stride + b] =
-                apply_metric(pc.metric, dot_product, norm_a[lr], norm_b[lc]);
+                finish(uintBitsToFloat(sb[tile + row * 4u + col / 4u][col % 4u]), lr, lc);
           }
         }
       }
       subgroupBarrier();  // the tile is read before the next accumulator overwrites it
     }
   }
+#else
+  // Two neighbouring accumulators at a time, staged side by side (16 rows of 32 floats, 2 KiB a
+  // subgroup: every wide shape's base operand memory holds the 8 subgroups'): lane l takes
+  // columns 4 (l % 8) .. + 3 of rows l / 8, l / 8 + 4, ...: each store instruction writes four
+  // rows' 128 contiguous bytes in 16-byte stores, whole cache lines. Where the output's rows are
+  // not 16-byte aligned (an odd offset or stride), and at the base's last columns, the floats go
+  // one by one.
+  const uint lane = gl_SubgroupInvocationID;
+  const uint quad = lane % 8u;
+  const uint first_row = lane / 8u;
+  const uint tile = warp * 128u;  // 16-byte words: 512 floats a subgroup
+  const bool aligned = pc.out_offset % 4u == 0u && pc.out_stride % 4u == 0u;
+  [[unroll]] for (uint i = 0u; i < TM; ++i) {
+    [[unroll]] for (uint j = 0u; j < TN; j += 2u) {
+      coopMatStoreNV(acc[i][j], sb, tile, 8u, false);
+      coopMatStoreNV(acc[i][j + 1u], sb, tile + 4u, 8u, false);
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
+      const uint lc = wn + j * 16u + quad * 4u;
+      const uint b = b0 + lc;
+      [[unroll]] for (uint u = 0u; u < 4u; ++u) {
+        const uint row = first_row + 4u * u;
+        const uint lr = wm + i * 16u + row;
+        const uint q = q0 + lr;
+        if (q < pc.num_queries && b < pc.num_base) {
+          const vec4 staged = uintBitsToFloat(sb[tile + row * 8u + quad]);
+          const vec4 value = vec4(finish(staged.x, lr, lc), finish(staged.y, lr, lc + 1u),
+                                  finish(staged.z, lr, lc + 2u), finish(staged.w, lr, lc + 3u));
+          const uint at = pc.out_offset + q * pc.out_stride + b;
+          if (aligned && b + 3u < pc.num_base) {
+            out_values4[at / 4u] = value;
+          } else {
+            [[unroll]] for (uint c = 0u; c < 4u; ++c) {
+              if (b + c < pc.num_base) out_values4[(at + c) / 4u][(at + c) % 4u] = value[c];
+            }
+          }
+        }
+      }
+      subgroupBarrier();  // the tile is read before the next accumulators overwrite it
+    }
+  }
+#endif
 }

@@ -231,11 +231,11 @@ void encode_distances_half_coop(Device& device, ComputeEncoder& encoder, const D
     const char* name;
     std::uint32_t queries, base;
   };
-  static constexpr Variant variants[] = {{"distances_half_coop_128x128", 128, 128},
-                                         {"distances_half_coop_128x256", 128, 256},
-                                         {"distances_half_coop_128x256k16", 128, 256},
-                                         {"distances_half_coop_256x128", 256, 128},
-                                         {"distances_half_coop_32x256", 32, 256}};
+  static constexpr Variant variants[] = {
+      {"distances_half_coop_128x128", 128, 128},    {"distances_half_coop_128x256", 128, 256},
+      {"distances_half_coop_128x256k16", 128, 256}, {"distances_half_coop_256x128", 256, 128},
+      {"distances_half_coop_32x256", 32, 256},      {"distances_half_coop_128x128w", 128, 128},
+      {"distances_half_coop_128x256w", 128, 256},   {"distances_half_coop_32x256w", 32, 256}};
   const Variant& v = variants[static_cast<std::size_t>(shape)];
   encoder.set_pipeline(device.shaders().pipeline({.name = v.name, .workgroup_size = {256, 1, 1}}));
   encoder.set_argument_table(operand_table(a)

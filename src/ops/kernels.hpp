@@ -116,7 +116,18 @@ void encode_distances_coop(Device& device, ComputeEncoder& encoder, const Distan
 
 /// Block shapes of the tensor-core kernel over float16 copies (distances_half_coop_*.comp):
 /// queries x base rows per workgroup, and the dimensions of one shared-memory stage.
-enum class HalfCoopShape { q128_b128, q128_b256, q128_b256_k16, q256_b128, q32_b256 };
+/// Block shapes of the tensor-core kernel over float16 copies (queries x base rows); `_wide`:
+/// the 16-byte-store epilogue (distances_half_coop.glsl, WIDE_EPILOGUE).
+enum class HalfCoopShape {
+  q128_b128,
+  q128_b256,
+  q128_b256_k16,
+  q256_b128,
+  q32_b256,
+  q128_b128_wide,
+  q128_b256_wide,
+  q32_b256_wide
+};
 /// The block shape for a batch of this many queries.
 HalfCoopShape half_coop_shape(std::uint32_t queries);
 /// Whether encode_distances_half_coop runs on this device for this dimension.
