@@ -30,6 +30,18 @@ layout(push_constant) uniform Constants {
   uint first_row;   // of the matrix, the copy, the scales and the norms alike
 } pc;
 
+// The value of float16 bits h as the kernels read them back, decoded with integer operations:
+// a compiler may fold unpackHalf2x16(packHalf2x16(v)) into v (NVIDIA's does), which would
+// measure every copy as exact. The copy's elements are below 2^15: no infinity or NaN.
+float half_value(uint h) {
+  const uint exponent = (h >> 10u) & 0x1fu;
+  const uint mantissa = h & 0x3ffu;
+  const float magnitude = exponent == 0u
+                              ? float(mantissa) * uintBitsToFloat(0x33800000u)  // 2^-24
+                              : uintBitsToFloat(((exponent + 112u) << 23u) | (mantissa << 13u));
+  return (h & 0x8000u) != 0u ? -magnitude : magnitude;
+}
+
 float element(uint first, uint j) {
 #ifdef CENTRED
   return m[first + j] - centre[j];
@@ -71,7 +83,7 @@ void main() {
           const uint packed = packHalf2x16(pair);
           halves[(first + j + u) / 2u] = packed;
           // Exact: the copy keeps the leading bits of each element.
-          const vec2 lost = pair - unpackHalf2x16(packed);
+          const vec2 lost = pair - vec2(half_value(packed & 0xffffu), half_value(packed >> 16u));
           scaled_squares = fma(pair.x, pair.x, fma(pair.y, pair.y, scaled_squares));
           lost_squares = fma(lost.x, lost.x, fma(lost.y, lost.y, lost_squares));
         }
