@@ -592,6 +592,10 @@ TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
   shape.half_copy = true;
   EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "at d = 128 opt-in (VECACCEL_KNN_SCREEN=float16-copies): second passes cost more";
+  shape.queries = 16;
+  EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
+      << "a few queries at any dimension: 32-row blocks over the copies";
+  shape.queries = 1000;
   shape.dim = 384;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "by default from d = 384 on";
