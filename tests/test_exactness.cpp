@@ -553,7 +553,6 @@ TEST(Exactness, IntegerTensorCoreScreenEqualsFloat64OnUint8AndInt8DataWithTies) 
     GTEST_SKIP() << "the device has no integer cooperative matrices (lavapipe has none): this "
                     "runs on a GPU that has them";
   }
-  const vt::ScopedEnv integer_screen("VECACCEL_INTEGER_SCREEN", "1");  // opt-in until measured
   constexpr std::size_t nb = 3000, nq = 130;  // two query blocks, the second mostly empty
   for (const ElementType type : {ElementType::uint8, ElementType::int8}) {
     for (const std::size_t dim : {std::size_t{48}, std::size_t{128}, std::size_t{1040}}) {

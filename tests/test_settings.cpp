@@ -80,7 +80,7 @@ TEST(Settings, EmptyMeansTheDefault) {
   EXPECT_FALSE(detail::spin_setting());
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16);
   EXPECT_FALSE(detail::knn_trace_setting());
-  EXPECT_EQ(detail::coalesce_max_queries_setting(), 32u);
+  EXPECT_EQ(detail::coalesce_max_queries_setting(), 8u);
 }
 
 TEST(Settings, WellFormedValuesAreRead) {
@@ -90,7 +90,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   ScopedEnv spin("VECACCEL_SPIN_US", "1000000");
   ScopedEnv screen("VECACCEL_KNN_SCREEN", "float16x3");
   ScopedEnv trace("VECACCEL_KNN_TRACE", "1");
-  ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "8");
+  ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "32");
   ASSERT_TRUE(memory_budget_setting());
   EXPECT_EQ(memory_budget_setting()->bytes, 3072u);
   EXPECT_EQ(memory_budget_setting()->text, "3K");
@@ -99,7 +99,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   EXPECT_EQ(detail::spin_setting(), std::chrono::microseconds(1'000'000));
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16x3);
   EXPECT_TRUE(detail::knn_trace_setting());
-  EXPECT_EQ(detail::coalesce_max_queries_setting(), 8u);
+  EXPECT_EQ(detail::coalesce_max_queries_setting(), 32u);
   ScopedEnv copies("VECACCEL_KNN_SCREEN", "float16-copies");
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16_copies);
 }

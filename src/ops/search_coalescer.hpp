@@ -44,9 +44,9 @@ namespace vecaccel::detail {
 
 class SearchCoalescer {
  public:
-  /// The most queries one batch holds (and so the most a caller may bring to be coalesced):
-  /// FlatIndex's float16 copy serves batches of up to 32 queries. VECACCEL_COALESCE_MAX_QUERIES
-  /// lowers it (a diagnostic, read as each group opens).
+  /// The most queries one batch may hold (and so the most a caller may bring to be
+  /// coalesced): FlatIndex's float16 copy serves batches of up to 32 queries. A batch holds
+  /// VECACCEL_COALESCE_MAX_QUERIES (default 8; read as each group opens).
   static constexpr std::size_t max_batch_queries = 32;
   /// Larger k is searched alone: a member with a large k would make the whole batch select it.
   static constexpr std::size_t max_k = 256;

@@ -92,13 +92,18 @@ bool knn_trace_setting() {
 }
 
 bool integer_screen_setting() {
-  return read_switch("VECACCEL_INTEGER_SCREEN", false);
+  return read_switch("VECACCEL_INTEGER_SCREEN", true);
 }
 
 std::size_t coalesce_max_queries_setting() {
   constexpr std::size_t most = 32;  // SearchCoalescer::max_batch_queries
+  // What the streaming kernel takes in one pass (kernels.hpp small_query_limit). Measured on
+  // an H100 (BENCHMARKS.md, session 14), 16 threads of one query over 1M x 128: 18,711
+  // queries/s in batches of up to 8 against 16,342 in batches of up to 32 (32-row tensor-core
+  // blocks over the float16 copy) and 11,437 before those.
+  constexpr std::size_t streamed = 8;
   const auto text = read("VECACCEL_COALESCE_MAX_QUERIES");
-  if (!text) return most;
+  if (!text) return streamed;
   const bool digits = text->size() <= 2 && std::all_of(text->begin(), text->end(),
                                                        [](char c) { return c >= '0' && c <= '9'; });
   const std::size_t value = digits ? std::stoul(std::string(*text)) : 0;

@@ -41,13 +41,14 @@ LeastPreciseScreen knn_screen_setting();
 /// VECACCEL_KNN_TRACE=0|1 (default 0): each search's phases printed to stderr.
 bool knn_trace_setting();
 
-/// VECACCEL_INTEGER_SCREEN=0|1 (default 0): uint8 / int8 indexes searched with byte-valued
-/// queries screen on integer tensor cores (integer_screen.hpp). Opt-in until the kernel's
-/// exactness tests have run on a GPU that has them (lavapipe has none; BENCHMARKS.md).
+/// VECACCEL_INTEGER_SCREEN=0|1 (default 1): uint8 / int8 indexes searched with byte-valued
+/// queries screen on integer tensor cores (integer_screen.hpp); 0 keeps them on the float
+/// screens (a diagnostic).
 bool integer_screen_setting();
 
-/// VECACCEL_COALESCE_MAX_QUERIES=1..32 (default 32): the most queries one coalesced batch of
-/// FlatIndex searches holds (search_coalescer.hpp). A diagnostic for comparing batch sizes.
+/// VECACCEL_COALESCE_MAX_QUERIES=1..32 (default 8, what the streaming kernel takes in one
+/// pass): the most queries one coalesced batch of FlatIndex searches holds
+/// (search_coalescer.hpp). A diagnostic for comparing batch sizes.
 std::size_t coalesce_max_queries_setting();
 
 }  // namespace vecaccel::detail
