@@ -32,9 +32,9 @@ std::optional<std::chrono::microseconds> spin_setting();
 
 /// The least precise screen a search may use,
 /// VECACCEL_KNN_SCREEN=float16-copies|float16|float16x3|float32 (default float16;
-/// docs/exactness.md): a diagnostic for comparing screens. float16-copies also lets query blocks
-/// below d = 384 use the tensor-core kernel over float16 copies (from 384 on they do by default:
-/// knn_plan.cpp, half_copies_min_dim).
+/// docs/exactness.md): a diagnostic for comparing screens. float16-copies also lets blocks of
+/// more than 32 queries below d = 384 use the tensor-core kernel over float16 copies (from 384
+/// on, and 9-32 queries at every dimension, do by default: knn_plan.cpp, half_copies_min_dim).
 enum class LeastPreciseScreen { float16_copies, float16, float16x3, float32 };
 LeastPreciseScreen knn_screen_setting();
 
