@@ -15,6 +15,7 @@
 #include "knn_batch.hpp"
 #include "knn_result.hpp"
 #include "row_staging.hpp"
+#include "screen_norms.hpp"
 #include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
@@ -74,76 +75,6 @@ const char* selection_name(const KnnPlan& plan) {
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-/// What the certificate's bound needs of the chunks a screen reads: the largest norm of the
-/// rows read as stored, and where an l2 screen reads float16 copies made about a centre
-/// (the first chunk's with a copy), that centre and the largest norm of the centred rows;
-/// where it reads copies, their largest measured errors.
-struct ScreenNorms {
-  const RowCentre* centre = nullptr;
-  bool any_plain = false;  ///< some rows are read as stored (or through an uncentred copy)
-  double max_norm = 0.0;   ///< of those
-  double max_centred_norm = 0.0;
-  /// The largest measured error of the copies read among the plain rows (none read: -inf),
-  /// and whether every plain row is read through a copy.
-  double plain_copy_error = -std::numeric_limits<double>::infinity();
-  bool plain_all_copied = true;
-  double centred_copy_error = 0.0;  ///< of the centred copies
-
-  /// The bound for one query (its norm, and its centred norm where there is a centre) at
-  /// the screen's last candidate value; `query_copy_error`: its float16 copy's measured error
-  /// (half_copies: of the centred query where there is a centre; else infinite).
-  double bound(Metric metric, std::size_t dim, ScreenPrecision precision, double query_norm,
-               double centred_query_norm, double screen_value, double query_copy_error) const {
-    // With a centre, the plain rows are read in float32 and the queries converted by the
-    // kernel: the a-priori bounds.
-    const CopyErrors plain_copies =
-        centre != nullptr
-            ? CopyErrors{}
-            : CopyErrors{.query = query_copy_error,
-                         .base = plain_copy_error >= 0.0 ? plain_copy_error : INFINITY,
-                         .every_row_copied = plain_all_copied};
-    const double plain = any_plain ? screen_error_bound(metric, dim, query_norm, max_norm,
-                                                        precision, screen_value, plain_copies)
-                                   : 0.0;
-    if (centre == nullptr) return plain;
-    const CopyErrors centred_copies{
-        .query = query_copy_error, .base = centred_copy_error, .every_row_copied = true};
-    return std::max(plain, centred_screen_error_bound(dim, centred_query_norm, max_centred_norm,
-                                                      precision, centred_copies));
-  }
-};
-
-/// Which rows a screen of this precision reads how (knn_batch.cpp, piece_distances): through
-/// a float16 copy where the chunk has one made about the search's centre (none but for l2),
-/// else as stored.
-ScreenNorms screen_norms(std::span<const BaseChunk> chunks, Metric metric,
-                         ScreenPrecision precision) {
-  ScreenNorms norms;
-  const bool reads_copies =
-      precision == ScreenPrecision::half_base || precision == ScreenPrecision::half_copies;
-  if (metric == Metric::l2 && reads_copies) {
-    const auto copy = std::find_if(chunks.begin(), chunks.end(),
-                                   [](const BaseChunk& c) { return c.halves.valid(); });
-    if (copy != chunks.end()) norms.centre = copy->centre.get();
-  }
-  for (const BaseChunk& c : chunks) {
-    const bool copied = reads_copies && c.halves.valid() && c.centre.get() == norms.centre;
-    if (norms.centre != nullptr && copied) {
-      norms.max_centred_norm = std::max(norms.max_centred_norm, c.max_centred_norm);
-      norms.centred_copy_error = std::max(norms.centred_copy_error, c.max_half_error);
-      continue;
-    }
-    norms.any_plain = true;
-    norms.max_norm = std::max(norms.max_norm, c.max_norm);
-    if (copied) {
-      norms.plain_copy_error = std::max(norms.plain_copy_error, c.max_half_error);
-    } else {
-      norms.plain_all_copied = false;
-    }
-  }
-  return norms;
 }
 
 }  // namespace
@@ -374,7 +305,9 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   }
   const Mask* masked = mask ? &*mask : nullptr;
 
+  const auto allocating = std::chrono::steady_clock::now();
   KnnResult result{nq, k, std::vector<float>(nq * k), std::vector<std::int64_t>(nq * k)};
+  const double allocate_ms = ms_since(allocating);
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::size_t> uncertified =
       screened_search(queries, chunks, k, plan, deadline, result, masked);
@@ -392,11 +325,12 @@ KnnResult KnnEngine::search(std::span<const float> queries, std::span<const Base
   if (trace_enabled()) {
     std::fprintf(stderr,
                  "vecaccel knn: N=%zu d=%zu Q=%zu k=%zu %s: %s screen, k'=%u, batch %zu, %s "
-                 "%.3f ms; %zu uncertified, re-screen %.3f ms; %zu direct, %.3f ms\n",
+                 "%.3f ms; %zu uncertified, re-screen %.3f ms; %zu direct, %.3f ms; result "
+                 "buffers %.3f ms\n",
                  total, dim_, nq, k, std::string(to_string(metric_)).c_str(),
                  precision_name(plan.precision), plan.screen_k, plan.batch, selection_name(plan),
                  screen_ms, result.second_pass_queries, rescreen_ms, result.direct_pass_queries,
-                 ms_since(start) - screen_ms - rescreen_ms);
+                 ms_since(start) - screen_ms - rescreen_ms, allocate_ms);
   }
   return result;
 }
@@ -463,10 +397,15 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
   };
   std::deque<InFlight> in_flight;
   std::int64_t gpu_ns = 0;  // the trace's: each batch's command buffer (enable_profiling)
+  // The trace's host side: waiting for the GPU, staging and recording, reading back.
+  double wait_ms = 0.0, stage_ms = 0.0, read_ms = 0.0;
   const auto started = std::chrono::steady_clock::now();
   const auto finish_oldest = [&] {
     InFlight& f = in_flight.front();
+    const auto waiting = std::chrono::steady_clock::now();
     deadline.wait(f.done, "kNN search of " + std::to_string(nq) + " queries");
+    wait_ms += ms_since(waiting);
+    const auto reading = std::chrono::steady_clock::now();
     if (trace_enabled()) gpu_ns += context_.performance_stats().last_gpu_time.count();
     const std::size_t n = std::size_t{f.qb} * k;
     const auto values = f.readback.read<float>(n);
@@ -495,6 +434,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
     }
     give_back(std::move(f.scratch));
     in_flight.pop_front();
+    read_ms += ms_since(reading);
   };
   // On an error, work already submitted keeps its scratch until it completes; the call
   // returns without waiting for it (a timeout must not turn into a hang).
@@ -506,6 +446,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
   try {
     for (std::size_t q0 = 0; q0 < nq; q0 += plan.batch) {
       deadline.check_stop(std::to_string(q0) + " of " + std::to_string(nq) + " queries");
+      const auto staging = std::chrono::steady_clock::now();
       const std::uint32_t qb = static_cast<std::uint32_t>(std::min(plan.batch, nq - q0));
       // Host-visible staging only at the edges; the kernels touch device-local memory alone.
       // Checked while staged: a batch with NaN or Inf throws before any of its work is encoded
@@ -579,6 +520,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
           deadline.execute_options());
       in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb,
                            std::move(query_norms), std::move(centred_query_norms)});
+      stage_ms += ms_since(staging);
       if (in_flight.size() == 2) finish_oldest();
     }
     while (!in_flight.empty())
@@ -590,9 +532,10 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
   if (trace_enabled()) {
     std::fprintf(stderr,
                  "vecaccel knn:   %s pass over %zu queries in batches of %zu: %.3f ms, GPU %.3f ms "
-                 "(with enable_profiling)\n",
+                 "(with enable_profiling); host: staging and recording %.3f ms, waiting %.3f ms, "
+                 "reading back %.3f ms\n",
                  precision_name(plan.precision), nq, plan.batch, ms_since(started),
-                 static_cast<double>(gpu_ns) / 1e6);
+                 static_cast<double>(gpu_ns) / 1e6, stage_ms, wait_ms, read_ms);
   }
   return uncertified;
 }
