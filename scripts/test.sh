@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds, runs
 # every test under the Khronos validation layer (synchronization validation on; any message
 # fails) and the Python package's pytest suite (g++ 12), then the AddressSanitizer/UBSan build
-# with its tests (clang 14, the second supported compiler: every target compiled with it), then
+# with its tests (clang 14, the second supported compiler: the library, tool and tests; the
+# benchmarks and Python module compile with clang in scripts/lint.sh's clang preset), then
 # the ThreadSanitizer build of the multi-threaded tests only, then an outside project (C++ and
 # Python, and the README's snippets) against the installed package.
 # Usage: scripts/test.sh [--quick]   (--quick: the first stage only)
