@@ -9,6 +9,7 @@
 #include "core/access.hpp"
 #include "device_impl.hpp"
 #include "fault_injection.hpp"
+#include "support/scoped_env.hpp"
 #include "support/support.hpp"
 
 using namespace vecaccel;
@@ -266,6 +267,38 @@ TEST(Context, ProfilingRecordsGpuTimePerOperation) {
   EXPECT_GE(stats.profiled_operations, 5u);
   EXPECT_GT(stats.total_gpu_time.count(), 0);
   EXPECT_GE(stats.max_gpu_time, stats.last_gpu_time);
+}
+
+TEST(Context, DispatchProfilePrintsEachPipelinesGpuTimeAndTheWorkStillRuns) {
+  vecaccel::testing::ScopedEnv profile("VECACCEL_PROFILE_DISPATCHES", "1");
+  Context context;
+  if (context.device().capabilities().timestamp_period_ns == 0) GTEST_SKIP() << "no timestamps";
+  constexpr std::uint32_t count = 4096;
+  auto out = context.get_buffer(count * 4ull);
+  auto copy = context.get_buffer(count * 4ull);
+  Device device = context.device();
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 2; ++i) {  // the second reuses the recording and its timestamps
+    context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+      e.fill_buffer(out.buffer(), 0, count * 4ull, 0);
+      e.barrier({out.buffer()}, Stage::blit, Stage::dispatch);
+      vt::encode_busy_loop(device, e, out.buffer(), count, 200, 1);
+      e.barrier({out.buffer()}, Stage::dispatch, Stage::dispatch);
+      vt::encode_busy_loop(device, e, out.buffer(), count, 200, 1);
+      e.barrier({out.buffer()}, Stage::dispatch, Stage::blit);
+      e.copy_buffer(out.buffer(), 0, copy.buffer(), 0, count * 4ull);
+    });
+  }
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  std::size_t lines = 0;
+  for (std::size_t at = printed.find("vecaccel gpu"); at != std::string::npos;
+       at = printed.find("vecaccel gpu", at + 1))
+    ++lines;
+  EXPECT_GE(lines, 1u) << printed;  // the last operation may be reported after the wait returned
+  EXPECT_NE(printed.find("busy_loop x2 "), std::string::npos) << printed;
+  EXPECT_NE(printed.find("fill x1 "), std::string::npos) << printed;
+  EXPECT_NE(printed.find("copy x1 "), std::string::npos) << printed;
+  EXPECT_EQ(out.read<std::uint32_t>(count), copy.read<std::uint32_t>(count));
 }
 
 // bench_context labels its cases with these (issue 10, item 6): a wait that had to block must

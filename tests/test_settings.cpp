@@ -73,6 +73,7 @@ TEST(Settings, EmptyMeansTheDefault) {
   ScopedEnv spin("VECACCEL_SPIN_US", "");
   ScopedEnv screen("VECACCEL_KNN_SCREEN", "");
   ScopedEnv trace("VECACCEL_KNN_TRACE", "");
+  ScopedEnv profile("VECACCEL_PROFILE_DISPATCHES", "");
   ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "");
   EXPECT_FALSE(memory_budget_setting());
   EXPECT_FALSE(detail::device_setting());
@@ -80,6 +81,7 @@ TEST(Settings, EmptyMeansTheDefault) {
   EXPECT_FALSE(detail::spin_setting());
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16);
   EXPECT_FALSE(detail::knn_trace_setting());
+  EXPECT_FALSE(detail::profile_dispatches_setting());
   EXPECT_EQ(detail::coalesce_max_queries_setting(), 8u);
 }
 
@@ -90,6 +92,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   ScopedEnv spin("VECACCEL_SPIN_US", "1000000");
   ScopedEnv screen("VECACCEL_KNN_SCREEN", "float16x3");
   ScopedEnv trace("VECACCEL_KNN_TRACE", "1");
+  ScopedEnv profile("VECACCEL_PROFILE_DISPATCHES", "1");
   ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "32");
   ASSERT_TRUE(memory_budget_setting());
   EXPECT_EQ(memory_budget_setting()->bytes, 3072u);
@@ -99,6 +102,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   EXPECT_EQ(detail::spin_setting(), std::chrono::microseconds(1'000'000));
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16x3);
   EXPECT_TRUE(detail::knn_trace_setting());
+  EXPECT_TRUE(detail::profile_dispatches_setting());
   EXPECT_EQ(detail::coalesce_max_queries_setting(), 32u);
   ScopedEnv copies("VECACCEL_KNN_SCREEN", "float16-copies");
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16_copies);
@@ -120,6 +124,7 @@ TEST(Settings, AMalformedValueIsAnErrorNamingTheVariableAndItsText) {
   check("VECACCEL_SPIN_US", "99999999999999999999", [] { detail::spin_setting(); });
   check("VECACCEL_KNN_SCREEN", "float64", [] { detail::knn_screen_setting(); });
   check("VECACCEL_KNN_TRACE", "true", [] { detail::knn_trace_setting(); });
+  check("VECACCEL_PROFILE_DISPATCHES", "on", [] { detail::profile_dispatches_setting(); });
   check("VECACCEL_COALESCE_MAX_QUERIES", "0", [] { detail::coalesce_max_queries_setting(); });
   check("VECACCEL_COALESCE_MAX_QUERIES", "33", [] { detail::coalesce_max_queries_setting(); });
   check("VECACCEL_COALESCE_MAX_QUERIES", "8 ", [] { detail::coalesce_max_queries_setting(); });

@@ -7,11 +7,13 @@
 #include "allocator_impl.hpp"
 #include "buffer_impl.hpp"
 #include "device_impl.hpp"
+#include "dispatch_profile.hpp"
 #include "lifetime.hpp"
 #include "pipeline_impl.hpp"
 #include "queue_impl.hpp"
 #include "residency_set_impl.hpp"
 #include "timeline.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/command_allocator.hpp"
 #include "vecaccel/command_buffer.hpp"
 #include "vecaccel/residency_set.hpp"
@@ -202,7 +204,12 @@ CommandList::QuerySlot CommandBufferImpl::query_slot() const {
 void CommandBufferImpl::record_list() {
   const CommandList::QuerySlot slot =
       list_.writes_timestamps() ? query_slot() : CommandList::QuerySlot{};
-  list_.play(*handle_, slot);
+  dispatch_profile_.reset();
+  if (profile_dispatches_setting() && device_->capabilities().timestamp_period_ns > 0 &&
+      list_.work_count() > 0) {
+    dispatch_profile_ = std::make_shared<DispatchProfile>(*device_, list_);
+  }
+  list_.play(*handle_, slot, dispatch_profile_ ? dispatch_profile_->pool() : vk::QueryPool{});
   device_->call("ending a command buffer", [&] { handle_->end(); });
   ++vulkan_recordings_;
 }
@@ -488,10 +495,15 @@ std::optional<std::uint64_t> CommandBufferImpl::read_elapsed_ns() const {
                                     device_->capabilities().timestamp_period_ns);
 }
 
+void CommandBufferImpl::report_dispatch_profile() const {
+  if (dispatch_profile_ && state_ == State::committed) dispatch_profile_->report(label);
+}
+
 void CommandBufferImpl::mark_committed(const std::shared_ptr<ReleaseQueue>& queue,
                                        std::uint64_t value) {
   allocator_->record_submission(queue, value);
   queue->defer(value, allocator_);
+  if (dispatch_profile_) queue->defer(value, dispatch_profile_);
   for (const auto& buffer : used_) {
     buffer->record_use(queue, value);
     if (retain_buffers_) queue->defer(value, buffer);

@@ -20,6 +20,7 @@ namespace vecaccel::detail {
 class AllocatorImpl;
 class BufferImpl;
 class DeviceImpl;
+class DispatchProfile;
 class PipelineImpl;
 class QueueImpl;
 class ReleaseQueue;
@@ -78,6 +79,9 @@ class CommandBufferImpl {
   void write_end_timestamp();
   /// GPU nanoseconds between the two timestamps; only once the submission completed.
   std::optional<std::uint64_t> read_elapsed_ns() const;
+  /// With VECACCEL_PROFILE_DISPATCHES, once the submission completed: its work's GPU times to
+  /// stderr (dispatch_profile.hpp). Nothing otherwise.
+  void report_dispatch_profile() const;
 
   // Queue side.
   State state() const noexcept { return state_; }
@@ -136,6 +140,8 @@ class CommandBufferImpl {
   bool validate_residency_ = true;
   bool retain_buffers_ = false;
   bool profiled_ = false;
+  // The last recording's per-command timestamps; each submission's queue keeps it alive too.
+  std::shared_ptr<DispatchProfile> dispatch_profile_;
   const QueueImpl* target_queue_ = nullptr;
   std::uint64_t committed_value_ = 0;
   std::uint32_t commands_ = 0;  // dispatches, copies, fills, timestamps since begin()

@@ -1,5 +1,6 @@
 #include "command_list.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -132,7 +133,32 @@ void CommandList::timestamp(bool end) {
   append({.kind = end ? Kind::end_timestamp : Kind::begin_timestamp});
 }
 
-void CommandList::play(const vk::raii::CommandBuffer& cb, const QuerySlot& slot) const {
+std::uint32_t CommandList::work_count() const noexcept {
+  return static_cast<std::uint32_t>(std::ranges::count_if(commands_, [](const Command& c) {
+    return c.kind == Kind::dispatch || c.kind == Kind::copy || c.kind == Kind::fill;
+  }));
+}
+
+std::vector<std::string> CommandList::work_names() const {
+  std::vector<std::string> names;
+  std::size_t bound = 0;  // pipelines_ holds one entry per bind, in order
+  std::string pipeline;
+  for (const Command& c : commands_) {
+    if (c.kind == Kind::bind_pipeline) pipeline = pipelines_[bound++]->name();
+    if (c.kind == Kind::dispatch) names.push_back(pipeline);
+    if (c.kind == Kind::copy) names.emplace_back("copy");
+    if (c.kind == Kind::fill) names.emplace_back("fill");
+  }
+  return names;
+}
+
+void CommandList::play(const vk::raii::CommandBuffer& cb, const QuerySlot& slot,
+                       vk::QueryPool work_timestamps) const {
+  std::uint32_t work = 0;
+  if (work_timestamps) {
+    cb.resetQueryPool(work_timestamps, 0, work_count() + 1);
+    cb.writeTimestamp2(S2::eAllCommands, work_timestamps, work++);
+  }
   for (const Command& c : commands_) {
     // Commands without variable operands have first == 0, inside or at the end of words_.
     const std::uint64_t* w = words_.data() + c.first;
@@ -206,6 +232,8 @@ void CommandList::play(const vk::raii::CommandBuffer& cb, const QuerySlot& slot)
         cb.writeTimestamp2(S2::eBottomOfPipe, slot.pool, slot.first + 1);
         break;
     }
+    const bool timed = c.kind == Kind::dispatch || c.kind == Kind::copy || c.kind == Kind::fill;
+    if (work_timestamps && timed) cb.writeTimestamp2(S2::eAllCommands, work_timestamps, work++);
   }
 }
 

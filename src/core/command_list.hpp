@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "vk.hpp"
@@ -59,9 +60,16 @@ class CommandList {
   /// Resets the slot's two queries and writes the first (begin) or writes the second (end).
   void timestamp(bool end);
 
+  /// Dispatches, copies and fills recorded.
+  std::uint32_t work_count() const noexcept;
+  /// What each of them runs, in order: its pipeline's name, "copy" or "fill".
+  std::vector<std::string> work_names() const;
+
   /// Records the list into cb, which is recording. slot: where timestamps go (needed only
-  /// when writes_timestamps()).
-  void play(const vk::raii::CommandBuffer& cb, const QuerySlot& slot) const;
+  /// when writes_timestamps()). work_timestamps, when given, holds work_count() + 1 queries: the
+  /// first is written before any work, query i + 1 once work i and all before it completed.
+  void play(const vk::raii::CommandBuffer& cb, const QuerySlot& slot,
+            vk::QueryPool work_timestamps = {}) const;
 
   bool operator==(const CommandList& other) const noexcept;
 

@@ -282,6 +282,7 @@ class ContextImpl {
   /// after profiling read its queries).
   void recycle(std::unique_ptr<Operation> op) noexcept {
     completed_.fetch_add(1, std::memory_order_relaxed);
+    detail::Access::impl(op->command_buffer)->report_dispatch_profile();
     if (const auto ns = detail::Access::impl(op->command_buffer)->read_elapsed_ns()) {
       const std::chrono::nanoseconds gpu(*ns);
       std::lock_guard lock(profile_mutex_);

@@ -91,6 +91,10 @@ bool knn_trace_setting() {
   return read_switch("VECACCEL_KNN_TRACE", false);
 }
 
+bool profile_dispatches_setting() {
+  return read_switch("VECACCEL_PROFILE_DISPATCHES", false);
+}
+
 bool integer_screen_setting() {
   return read_switch("VECACCEL_INTEGER_SCREEN", true);
 }
