@@ -277,14 +277,17 @@ TEST(Exactness, TensorCoresOverFloat16CopiesEqualFloat64ForEveryQueryBlockShape)
   }
   constexpr std::size_t dim = 512;
   const std::vector<std::pair<std::string, std::vector<float>>> bases = {
-      {"normal", vt::normal_data(3000, dim, 31)}, {"pixels", pixel_data(3000, dim, 32)}};
+      {"normal", vt::normal_data(3000, dim, 31)},
+      {"pixels", pixel_data(3000, dim, 32)},
+      // Rows of the distance tile not 16-byte aligned: the epilogue's one-by-one stores.
+      {"normal, 2999 rows", vt::normal_data(2999, dim, 35)}};
   for (const auto& [name, base] : bases) {
     for (const Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
       FlatIndex index(shared_context(), dim, metric, ElementType::float32, HalfCopy::always);
       index.add(base);
       for (const std::size_t nq : {9u, 32u, 33u, 300u}) {
         const auto queries =
-            name == "normal" ? vt::normal_data(nq, dim, 33) : pixel_data(nq, dim, 34);
+            name != "pixels" ? vt::normal_data(nq, dim, 33) : pixel_data(nq, dim, 34);
         for (const std::size_t k : {1u, 10u, 100u}) {
           const KnnResult r = index.search(queries, k);
           EXPECT_EQ(vt::check_knn(r, queries, base, dim, k, metric), "")

@@ -213,10 +213,9 @@ HalfCoopShape half_coop_shape(std::uint32_t queries) {
   // Measured on an H100 (BENCHMARKS.md, session 14): a few queries in 32-row blocks (32 x 100k
   // x 1024: 0.118 ms against 0.263 in 128-row ones), more in 128 x 128 blocks, which beat
   // 128 x 256 ones at every kNN shape (4096 x 2M x 384: 79.9 TFLOP/s against 39.2; 1000 x 1M x
-  // 960: 105.7 against 70.4; 4096 x 1M x 128: 44.9 against 37.9). The 16-byte-store epilogue
-  // adds 5-16% more (the `_wide` shapes) but has not yet run a search's exactness tests on a
-  // GPU: bench_gemm alone times it.
-  return queries <= 32 ? HalfCoopShape::q32_b256 : HalfCoopShape::q128_b128;
+  // 960: 105.7 against 70.4; 4096 x 1M x 128: 44.9 against 37.9), each with the 16-byte-store
+  // epilogue (5-16% more: 87.8, 111.3 and 55.1 TFLOP/s; 20% for a few queries).
+  return queries <= 32 ? HalfCoopShape::q32_b256_wide : HalfCoopShape::q128_b128_wide;
 }
 
 bool half_coop_distances_supported(const Capabilities& caps, std::uint32_t dim) {
