@@ -18,15 +18,27 @@ void main() {
   const uint bound = row_bound(row);
   if (tid == 0u) ties = 0u;
   barrier();
-  for (uint first = begin; first < end; first += threads) {
-    const uint col = first + tid;
-    const bool valid = col < end;
-    const float value = valid ? value_at(row, col) : 0.0;
-    const uint key = valid ? to_key(value) : WORST_KEY;
-    const bool kept = valid && key <= bound;
-    emit(kept && (key & last_mask) == (threshold & last_mask) && key < threshold, row, col, value);
-    const uint equal = subgroupBallotBitCount(subgroupBallot(kept && key == threshold));
-    if (equal != 0u && subgroupElect()) atomicAdd(ties, equal);
+  // Four columns a lane (select_rows.glsl, values_at); most subgroups have none to write out
+  // or count.
+  for (uint first = begin; first < end; first += 4u * threads) {
+    const uint col = first + 4u * tid;
+    const vec4 values = values_at(row, col, end);
+    bool below[4], equal[4];
+    bool any = false;
+    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+      const bool valid = col + i < end;
+      const uint key = valid ? to_key(values[i]) : WORST_KEY;
+      const bool kept = valid && key <= bound;
+      below[i] = kept && (key & last_mask) == (threshold & last_mask) && key < threshold;
+      equal[i] = kept && key == threshold;
+      any = any || below[i] || equal[i];
+    }
+    if (!subgroupAny(any)) continue;
+    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+      emit(below[i], row, col + i, values[i]);
+      const uint ties_here = subgroupBallotBitCount(subgroupBallot(equal[i]));
+      if (ties_here != 0u && subgroupElect()) atomicAdd(ties, ties_here);
+    }
   }
   barrier();
   if (tid == 0u) state[base + STATE_TIES + slice] = ties;

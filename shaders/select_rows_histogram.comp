@@ -21,25 +21,35 @@ void main() {
   const uint bound = row_bound(row);
   for (uint b = tid; b < BINS; b += threads) bins[b] = 0u;
   barrier();
-  // A uniform trip count: every lane reaches the subgroup operations together.
-  for (uint first = begin; first < end; first += threads) {
-    const uint col = first + tid;
-    const bool valid = col < end;
-    const float value = valid ? value_at(row, col) : 0.0;
-    const uint key = valid ? to_key(value) : WORST_KEY;
-    const bool kept = valid && key <= bound;
-    const bool match = kept && (key & mask) == prefix;
-    const uint digit = digit_of(key, p);
-    const uint lanes = subgroupBallotBitCount(subgroupBallot(true));
-    // Skewed data puts most keys in one bin: one add per subgroup when they agree.
-    if (subgroupAll(match) && subgroupAllEqual(digit)) {
-      if (subgroupElect()) atomicAdd(bins[digit], lanes);
-    } else if (match) {
-      atomicAdd(bins[digit], 1u);
+  // A uniform trip count: every lane reaches the subgroup operations together. Four columns a
+  // lane; a subgroup none of whose columns counts or is written out moves on at once (most of
+  // them, once the digit or the running bound has narrowed the keys down).
+  for (uint first = begin; first < end; first += 4u * threads) {
+    const uint col = first + 4u * tid;
+    const vec4 values = values_at(row, col, end);
+    uint keys[4];
+    bool matches[4], emits[4];
+    bool any = false;
+    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+      const bool valid = col + i < end;
+      keys[i] = valid ? to_key(values[i]) : WORST_KEY;
+      const bool kept = valid && keys[i] <= bound;
+      matches[i] = kept && (keys[i] & mask) == prefix;
+      emits[i] = p > 0u && kept && (keys[i] & previous_mask) == previous_prefix &&
+                 (keys[i] & mask) < prefix;
+      any = any || matches[i] || emits[i];
     }
-    if (p > 0u) {
-      emit(kept && (key & previous_mask) == previous_prefix && (key & mask) < prefix, row, col,
-           value);
+    if (!subgroupAny(any)) continue;
+    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+      const uint digit = digit_of(keys[i], p);
+      const uint lanes = subgroupBallotBitCount(subgroupBallot(true));
+      // Skewed data puts most keys in one bin: one add per subgroup when they agree.
+      if (subgroupAll(matches[i]) && subgroupAllEqual(digit)) {
+        if (subgroupElect()) atomicAdd(bins[digit], lanes);
+      } else if (matches[i]) {
+        atomicAdd(bins[digit], 1u);
+      }
+      if (p > 0u) emit(emits[i], row, col + i, values[i]);
     }
   }
   barrier();

@@ -16,6 +16,7 @@
 #include "knn_result.hpp"
 #include "row_staging.hpp"
 #include "screen_norms.hpp"
+#include "util/prefault.hpp"
 #include "util/settings.hpp"
 #include "vecaccel/error.hpp"
 
@@ -85,6 +86,20 @@ KnnResult reserved_result(std::size_t rows, std::size_t k) {
   result.distances.reserve(rows * k);
   result.labels.reserve(rows * k);
   return result;
+}
+
+/// Grows a reserved result to `entries`, populating the new pages first (util/prefault.hpp).
+void grow_result(KnnResult& result, std::size_t entries) {
+  const std::size_t from = result.distances.size();
+  if (entries <= from || entries > result.distances.capacity()) {
+    result.distances.resize(entries);
+    result.labels.resize(entries);
+    return;
+  }
+  prefault_for_writing(result.distances.data() + from, (entries - from) * sizeof(float));
+  prefault_for_writing(result.labels.data() + from, (entries - from) * sizeof(std::int64_t));
+  result.distances.resize(entries);
+  result.labels.resize(entries);
 }
 
 /// Copies a batch's n values and n labels (float32, then int32, at the start of readback)
@@ -537,8 +552,7 @@ std::vector<std::size_t> KnnEngine::screened_search(std::span<const float> queri
       in_flight.push_back({std::move(done), std::move(readback), std::move(scratch), q0, qb,
                            std::move(query_norms), std::move(centred_query_norms)});
       // The batch's result entries, touched (zeroed) while the GPU runs it.
-      result.distances.resize((q0 + qb) * k);
-      result.labels.resize((q0 + qb) * k);
+      grow_result(result, (q0 + qb) * k);
       stage_ms += ms_since(staging);
       if (in_flight.size() == 2) finish_oldest();
     }
