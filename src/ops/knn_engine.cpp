@@ -104,11 +104,11 @@ void stage_queries(std::span<const float> queries, std::span<std::byte> mapped, 
     const auto part = queries.subspan(begin * dim, (end - begin) * dim);
     const std::vector<double> part_norms = stage_rows(part, mapped.subspan(begin * row_bytes), dim,
                                                       metric, "query", first_query + begin);
-    std::copy(part_norms.begin(), part_norms.end(), query_norms.begin() + begin);
+    std::ranges::copy(part_norms, query_norms.subspan(begin).begin());
     if (centre == nullptr) return;
     const std::vector<double> centred =
         stage_centred_rows(part, mapped.subspan((rows + begin) * row_bytes), dim, *centre);
-    std::copy(centred.begin(), centred.end(), centred_norms.begin() + begin);
+    std::ranges::copy(centred, centred_norms.subspan(begin).begin());
   });
 }
 
