@@ -8,6 +8,9 @@
 // the row's cursor. Keys equal to the k-th are taken in column order, so the same input
 // always selects the same set. Output is unsorted, except that the row's last slot (k - 1)
 // holds a key equal to the k-th: the row's worst candidate, which the certificate reads.
+// Pass 1 also compacts the keys in the k-th key's first-digit bin (AIR top-k's filter): where
+// they fit the row's room, pass 2 and the gather read them alone instead of the whole row
+// (on an H100, 1,000 x 262,144 tiles at k = 1,136: four full reads a tile become two).
 //
 // A row is two sources: `a` (a_cols candidates with labels, e.g. the running best of earlier
 // tiles) then `b` (b_cols values labelled b_label_offset + column, e.g. a distance tile).
@@ -37,6 +40,8 @@ layout(push_constant) uniform Constants {
   uint state_stride;  // words of state per row
   uint pass;          // digit pass 0..2
   uint has_bound;     // 1: source a holds k candidates whose worst sits at a_offset + k - 1
+  uint compact_offset;    // word of state where the rows' compacted keys start
+  uint compact_capacity;  // compacted keys a row holds at most
 } pc;
 
 layout(set = 0, binding = 0, std430) readonly buffer AValues { float a_values[]; };
@@ -46,13 +51,15 @@ layout(set = 0, binding = 2, std430) readonly buffer BValues4 { vec4 b_values4[]
 layout(set = 0, binding = 3, std430) writeonly buffer OutValues { float out_values[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer OutLabels { int out_labels[]; };
 // Per row: [0] the k-th key's prefix found so far, [1] unused, [2] keys equal to that prefix
-// still to take, [3] the output cursor, [8, 8 + 2048) the digit histogram, then one tie
-// count per slice.
+// still to take, [3] the output cursor, [4] the keys compacted by pass 1, [8, 8 + 2048) the
+// digit histogram, then one tie count per slice. After every row's: per row, room for
+// compact_capacity (value bits, column) pairs.
 layout(set = 0, binding = 5, std430) buffer State { uint state[]; };
 
 const uint STATE_PREFIX = 0u;
 const uint STATE_REMAINING = 2u;
 const uint STATE_CURSOR = 3u;
+const uint STATE_COMPACTED = 4u;
 const uint STATE_BINS = 8u;
 const uint BINS = 2048u;
 const uint STATE_TIES = STATE_BINS + BINS;
@@ -106,6 +113,44 @@ vec4 values_at(uint row, uint col, uint end) {
 uint row_bound(uint row) {
   return pc.has_bound != 0u ? to_key(a_values[pc.a_offset + row * pc.a_stride + pc.k - 1u])
                             : WORST_KEY;
+}
+
+/// Appends (value, column) of the lanes with `take` to the row's compacted keys: one atomic
+/// per subgroup. Past the row's room only the count grows, which tells the later passes to
+/// read the whole row.
+void compact(bool take, uint row, uint col, float value) {
+  const uvec4 ballot = subgroupBallot(take);
+  const uint count = subgroupBallotBitCount(ballot);
+  if (count == 0u) return;
+  uint first = 0u;
+  if (subgroupElect()) first = atomicAdd(state[state_base(row) + STATE_COMPACTED], count);
+  first = subgroupBroadcastFirst(first);
+  const uint slot = first + subgroupBallotExclusiveBitCount(ballot);
+  if (take && slot < pc.compact_capacity) {
+    const uint at = pc.compact_offset + 2u * (row * pc.compact_capacity + slot);
+    state[at] = floatBitsToUint(value);
+    state[at + 1u] = col;
+  }
+}
+
+/// After pass 1: whether the row's keys in the k-th key's first-digit bin all fit its room.
+bool compacted(uint row) {
+  return state[state_base(row) + STATE_COMPACTED] <= pc.compact_capacity;
+}
+
+/// The workgroup's share of the row's compacted keys, [begin, end): the row's workgroups
+/// split them evenly.
+uvec2 compacted_share(uint row) {
+  const uint count = state[state_base(row) + STATE_COMPACTED];
+  const uint per = (count + gl_NumWorkGroups.x - 1u) / gl_NumWorkGroups.x;
+  const uint begin = min(gl_WorkGroupID.x * per, count);
+  return uvec2(begin, min(begin + per, count));
+}
+
+/// Compacted key i of a row: (value bits, column).
+uvec2 compacted_key(uint row, uint i) {
+  const uint at = pc.compact_offset + 2u * (row * pc.compact_capacity + i);
+  return uvec2(state[at], state[at + 1u]);
 }
 
 /// Appends the pairs of the lanes with `take` at the row's cursor: one atomic per subgroup.

@@ -16,6 +16,24 @@ void main() {
   const uint threshold = state[base + STATE_PREFIX];
   const uint last_mask = mask_before(2u);
   const uint bound = row_bound(row);
+  if (compacted(row)) {
+    // Every key this pass writes out or counts lies in the k-th key's first-digit bin, which
+    // pass 1 compacted; ties go straight to their column's slice.
+    const uvec2 share = compacted_share(row);
+    for (uint first = share.x; first < share.y; first += threads) {
+      const uint i = first + tid;
+      const uvec2 entry = i < share.y ? compacted_key(row, i) : uvec2(floatBitsToUint(0.0), 0u);
+      const float value = uintBitsToFloat(entry.x);
+      const uint key = i < share.y ? to_key(value) : WORST_KEY;
+      const bool below =
+          i < share.y && (key & last_mask) == (threshold & last_mask) && key < threshold;
+      emit(below, row, entry.y, value);
+      if (i < share.y && key == threshold) {
+        atomicAdd(state[base + STATE_TIES + entry.y / pc.slice_length], 1u);
+      }
+    }
+    return;  // uniform: the row's count decides
+  }
   if (tid == 0u) ties = 0u;
   barrier();
   // Four columns a lane (select_rows.glsl, values_at); most subgroups have none to write out

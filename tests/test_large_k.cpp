@@ -76,19 +76,29 @@ TEST(LargeK, AHundredThousandNeighboursOfALargerBaseAreExact) {
 // buffer: the second selects from the first's candidates and its own columns, skipping values
 // worse than the running worst. Values from few levels: ties across the k-th place. Widths
 // and k that are multiples of 4 take the 16-byte loads; the others the loads one by one.
-class RowSelection : public ::testing::TestWithParam<std::pair<std::uint32_t, std::uint32_t>> {};
+// Clustered values all share one first-digit bin, more keys than pass 1 compacts: the later
+// passes read the whole row; spread ones put a few hundred there, which they read alone.
+struct RowSelectionCase {
+  std::uint32_t cols, k;
+  bool clustered;
+};
+
+class RowSelection : public ::testing::TestWithParam<RowSelectionCase> {};
 
 TEST_P(RowSelection, RunningCandidatesAndANewTileKeepTheBestOfBoth) {
   Context& context = shared_context();
   Device device = context.device();
   constexpr std::uint32_t rows = 3;
-  const auto [cols, k] = GetParam();
+  const auto [cols, k, clustered] = GetParam();
   std::mt19937 rng(33);
   std::vector<float> first(rows * cols), second(rows * cols);
+  // Clustered: [1, 1.19), inside the first-digit bin [1, 1.25).
+  const float step = clustered ? 0x1p-14f : 0.5f;
+  const float base = clustered ? 1.0f : 0.0f;
   for (float& v : first)
-    v = static_cast<float>(rng() % 3000) * 0.5f;
+    v = base + static_cast<float>(rng() % 3000) * step;
   for (float& v : second)
-    v = static_cast<float>(rng() % 3000) * 0.5f - 100.0f;
+    v = base + static_cast<float>(rng() % 3000) * step - (clustered ? 0.0f : 100.0f);
   const auto bytes = [](std::size_t n) { return n * sizeof(float); };
   BufferToken a = context.get_buffer(std::span<const float>(first));
   BufferToken b = context.get_buffer(std::span<const float>(second));
@@ -159,8 +169,11 @@ TEST_P(RowSelection, RunningCandidatesAndANewTileKeepTheBestOfBoth) {
 }
 
 INSTANTIATE_TEST_SUITE_P(LargeK, RowSelection,
-                         ::testing::Values(std::pair{6000u, 700u}, std::pair{5999u, 701u},
-                                           std::pair{6002u, 703u}));
+                         ::testing::Values(RowSelectionCase{6000, 700, false},
+                                           RowSelectionCase{5999, 701, false},
+                                           RowSelectionCase{6002, 703, false},
+                                           RowSelectionCase{6000, 700, true},
+                                           RowSelectionCase{5999, 701, true}));
 
 // Many queries over a base whose distance tile outgrows one buffer (64 MiB on lavapipe): the
 // whole search over several tiles.

@@ -45,6 +45,14 @@ Slices slices_of(const Capabilities& caps, std::uint32_t rows, std::uint64_t col
   return {static_cast<std::uint32_t>(ceil_div(n, length)), static_cast<std::uint32_t>(length)};
 }
 
+/// Keys of a row's k-th first-digit bin that pass 1 compacts at most (select_rows.glsl): a
+/// sixteenth of the row, at least 4,096 (normal distances put a few percent of a tile in the
+/// bin, and a bounded tile about k' keys); rows with more read the whole row instead.
+std::uint32_t compact_capacity(std::uint64_t cols) {
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      std::max<std::uint64_t>(cols, 1), std::max<std::uint64_t>(4096, cols / 16)));
+}
+
 std::uint32_t sort_block(const Capabilities& caps, std::uint32_t width) {
   std::uint32_t block = max_sort_block;
   while (block > 2 && std::uint64_t{block} * 12 > caps.max_shared_memory_bytes)
@@ -60,7 +68,8 @@ std::uint64_t row_select_state_bytes(const Capabilities& caps, std::uint32_t row
   // the slices that the loop-turn limit asks of every row.
   const std::uint64_t threads = KernelShapes::for_device(caps).radix_threads;
   const std::uint64_t forced = ceil_div(std::max<std::uint64_t>(cols, 1), threads * max_loop_turns);
-  return (std::uint64_t{rows} * (state_words_per_row + 1 + forced) + row_select_workgroups) *
+  return (std::uint64_t{rows} * (state_words_per_row + 1 + forced + 2 * compact_capacity(cols)) +
+          row_select_workgroups) *
          sizeof(std::uint32_t);
 }
 
@@ -73,8 +82,10 @@ void encode_row_select(Device& device, ComputeEncoder& encoder, const RowSelectA
                                             " running candidates, not " + std::to_string(a.a_cols));
   }
   const Slices slices = slices_of(caps, a.rows, cols);
+  const std::uint64_t header_words = std::uint64_t{a.rows} * (state_words_per_row + slices.count);
+  const std::uint32_t capacity = compact_capacity(cols);
   const std::uint64_t state_bytes =
-      std::uint64_t{a.rows} * (state_words_per_row + slices.count) * sizeof(std::uint32_t);
+      (header_words + 2 * std::uint64_t{a.rows} * capacity) * sizeof(std::uint32_t);
   if (!a.state.valid() || a.state.size() < state_bytes) {
     throw Error(Errc::invalid_argument,
                 "row select: " + std::to_string(state_bytes) + " bytes of state needed for " +
@@ -89,7 +100,8 @@ void encode_row_select(Device& device, ComputeEncoder& encoder, const RowSelectA
   const KernelShapes s = KernelShapes::for_device(caps);
   struct {
     std::uint32_t rows, a_cols, a_stride, a_offset, b_cols, b_stride, b_offset, b_label_offset, k,
-        largest, out_stride, out_offset, slice_length, state_stride, pass, has_bound;
+        largest, out_stride, out_offset, slice_length, state_stride, pass, has_bound,
+        compact_offset, compact_capacity;
   } constants{a.rows,
               a.a_cols,
               a.a_stride,
@@ -105,7 +117,9 @@ void encode_row_select(Device& device, ComputeEncoder& encoder, const RowSelectA
               slices.length,
               static_cast<std::uint32_t>(state_words_per_row + slices.count),
               0,
-              a.bounded ? 1u : 0u};
+              a.bounded ? 1u : 0u,
+              static_cast<std::uint32_t>(header_words),
+              capacity};
   // Without source a the kernels never read bindings 0 and 1; source b keeps the table full.
   const bool has_a = a.a_cols > 0;
   const ArgumentTable table = ArgumentTable()
@@ -131,7 +145,8 @@ void encode_row_select(Device& device, ComputeEncoder& encoder, const RowSelectA
     encoder.dispatch_threadgroups(x, y);
   };
   encoder.barrier({a.state}, Stage::dispatch, Stage::blit);
-  encoder.fill_buffer(a.state, 0, state_bytes, 0);
+  // The rows' counters and histograms start at zero; their compacted keys are written first.
+  encoder.fill_buffer(a.state, 0, header_words * sizeof(std::uint32_t), 0);
   encoder.barrier({a.state}, Stage::blit, Stage::dispatch);
   const ComputePipeline histogram = pipeline("select_rows_histogram");
   const ComputePipeline scan = pipeline("select_rows_scan", {s.radix_threads});
