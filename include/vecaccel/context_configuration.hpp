@@ -29,12 +29,13 @@ struct ContextConfiguration {
   /// with its own timeline and its own max_command_buffer_count. execute() takes the queue with
   /// the fewest submissions in flight (the calling thread's usual one on a tie, which keeps its
   /// recordings), so threads submit in parallel instead of queueing on one VkQueue. 0: one per
-  /// hardware queue the device opened, at most default_command_queues (1 on lavapipe, 4 on
+  /// hardware queue the device opened, at most default_command_queues (1 on lavapipe, 2 on
   /// NVIDIA). More queues than hardware queues share them round robin (they still have their
   /// own timelines and back-pressure). Above max_command_queues: invalid_argument. LegacyContext
-  /// ignores it (one queue).
+  /// ignores it (one queue). Measured on an H100 (BENCHMARKS.md, session 15), 8 threads of small
+  /// operations: 97k ops/s on 1 queue, 120k on 2, 69k on 4, 15k on 8.
   std::uint32_t command_queue_count = 0;
-  static constexpr std::uint32_t default_command_queues = 4;
+  static constexpr std::uint32_t default_command_queues = 2;
   static constexpr std::uint32_t max_command_queues = 16;
   /// Buffers the context's residency set may hold.
   std::size_t residency_set_capacity = 256;

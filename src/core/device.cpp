@@ -43,7 +43,7 @@ std::string_view to_string(DeviceType type) noexcept {
 namespace detail {
 namespace {
 
-/// Hardware queues opened at most: contexts use up to 4 by default (ContextConfiguration::
+/// Hardware queues opened at most: contexts use up to 2 by default (ContextConfiguration::
 /// command_queue_count); the rest lets a configuration measure more (NVIDIA offers 8-16).
 constexpr std::uint32_t max_hardware_queues = 8;
 
