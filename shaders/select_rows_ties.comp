@@ -2,11 +2,14 @@
 // The end of select_rows.glsl, per (slice, row) workgroup: of the keys equal to the k-th,
 // the row needs the first `remaining` in column order; a slice takes those after the ties of
 // the slices before it, at the slots after the keys below the k-th (the last slot included).
+// Where the row takes all of them and pass 1 compacted its k-th first-digit bin, the slice's
+// ties come from there instead of a read of its columns.
 #include "select_rows.glsl"
 
 layout(constant_id = 3) const uint MAX_SUBGROUPS = 128;
 
 shared uint before_slice;
+shared uint row_ties;
 shared uint subgroup_ties[MAX_SUBGROUPS];
 shared uint taken;
 
@@ -20,18 +23,41 @@ void main() {
   if (remaining == 0u || state[base + STATE_TIES + slice] == 0u) return;  // uniform
   if (tid == 0u) {
     before_slice = 0u;
+    row_ties = 0u;
     taken = 0u;
   }
   barrier();
-  uint mine = 0u;
-  for (uint s = tid; s < slice; s += threads) mine += state[base + STATE_TIES + s];
+  uint mine = 0u, every = 0u;
+  for (uint s = tid; s < gl_NumWorkGroups.x; s += threads) {
+    const uint ties = state[base + STATE_TIES + s];
+    if (s < slice) mine += ties;
+    every += ties;
+  }
   if (mine != 0u) atomicAdd(before_slice, mine);
+  if (every != 0u) atomicAdd(row_ties, every);
   barrier();
   const uint before = before_slice;
   if (before >= remaining) return;  // uniform: read after a barrier
   const uint budget = remaining - before;
   const uint start = row_want() - remaining + before;
   const uint threshold = state[base + STATE_PREFIX];
+  if (row_ties == remaining && compacted(row)) {
+    // Every key equal to the k-th is taken (the usual case: one such key), so column order
+    // decides nothing: the slice's ties come from the compacted keys, in any order, to the
+    // slots after the earlier slices' (a slice reads its ties' bin, not its columns).
+    const uint count = state[base + STATE_COMPACTED];
+    for (uint first = 0u; first < count; first += threads) {
+      const uint i = first + tid;
+      const uvec2 entry = i < count ? compacted_key(row, i) : uvec2(0u);
+      const float value = uintBitsToFloat(entry.x);
+      if (i < count && entry.y / pc.slice_length == slice && to_key(value) == threshold) {
+        const uint o = pc.out_offset + row * pc.out_stride + start + atomicAdd(taken, 1u);
+        out_values[o] = value;
+        out_labels[o] = label_at(row, entry.y);
+      }
+    }
+    return;
+  }
   const uint begin = slice * pc.slice_length;
   const uint end = min(begin + pc.slice_length, row_cols());
   for (uint first = begin; first < end; first += threads) {
