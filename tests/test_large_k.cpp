@@ -89,7 +89,10 @@ TEST_P(RowSelection, RunningCandidatesAndANewTileKeepTheBestOfBoth) {
   Context& context = shared_context();
   Device device = context.device();
   constexpr std::uint32_t rows = 3;
-  const auto [cols, k, clustered] = GetParam();
+  // Plain locals, not a structured binding: clang 14's lambdas cannot capture those.
+  const std::uint32_t cols = GetParam().cols;
+  const std::uint32_t k = GetParam().k;
+  const bool clustered = GetParam().clustered;
   std::mt19937 rng(33);
   std::vector<float> first(rows * cols), second(rows * cols);
   // Clustered: [1, 1.19), inside the first-digit bin [1, 1.25).
