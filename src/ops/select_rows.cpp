@@ -68,7 +68,8 @@ std::uint64_t row_select_state_bytes(const Capabilities& caps, std::uint32_t row
   // the slices that the loop-turn limit asks of every row.
   const std::uint64_t threads = KernelShapes::for_device(caps).radix_threads;
   const std::uint64_t forced = ceil_div(std::max<std::uint64_t>(cols, 1), threads * max_loop_turns);
-  return (std::uint64_t{rows} * (state_words_per_row + 1 + forced + 2 * compact_capacity(cols)) +
+  return (std::uint64_t{rows} *
+              (state_words_per_row + 1 + forced + 2 * std::uint64_t{compact_capacity(cols)}) +
           row_select_workgroups) *
          sizeof(std::uint32_t);
 }
