@@ -88,7 +88,7 @@ class RowSelection : public ::testing::TestWithParam<RowSelectionCase> {};
 TEST_P(RowSelection, RunningCandidatesAndANewTileKeepTheBestOfBoth) {
   Context& context = shared_context();
   Device device = context.device();
-  constexpr std::uint32_t rows = 3;
+  constexpr std::size_t rows = 3;
   // Plain locals, not a structured binding: clang 14's lambdas cannot capture those.
   const std::uint32_t cols = GetParam().cols;
   const std::uint32_t k = GetParam().k;
