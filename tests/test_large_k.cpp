@@ -110,7 +110,7 @@ TEST_P(RowSelection, RunningCandidatesAndANewTileKeepTheBestOfBoth) {
   BufferToken values = context.get_buffer(bytes(rows * k));
   BufferToken labels = context.get_buffer(bytes(rows * k));
   BufferToken state =
-      context.get_buffer(detail::row_select_state_bytes(device.capabilities(), rows, k + cols));
+      context.get_buffer(detail::row_select_state_bytes(device.capabilities(), rows, k + cols, k));
   context
       .execute([&](CommandBuffer&, ComputeEncoder& e) {
         detail::encode_row_select(device, e,

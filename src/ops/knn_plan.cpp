@@ -277,8 +277,8 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, range / (kk * 8ull)));
   if (p.global_sort) batch = std::min<std::size_t>(batch, range / sort_row_bytes);
   if (p.row_select) {
-    while (batch > 1 &&
-           row_select_state_bytes(caps, static_cast<std::uint32_t>(batch), kk + tile_cols) > range)
+    while (batch > 1 && row_select_state_bytes(caps, static_cast<std::uint32_t>(batch),
+                                               kk + tile_cols, kk) > range)
       batch /= 2;
   }
   // Radix selection in later tiles drops what cannot beat the running k-th best, so only the
@@ -292,9 +292,9 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   p.tile_bytes = p.fused ? sizeof(float) : std::uint64_t{batch} * tile_cols * sizeof(float);
   p.candidate_bytes = std::uint64_t{batch} * cand_stride * sizeof(float);
   p.exact_bytes = std::uint64_t{batch} * kk * sizeof(double);
-  p.state_bytes =
-      p.row_select ? row_select_state_bytes(caps, static_cast<std::uint32_t>(batch), kk + tile_cols)
-                   : 0;
+  p.state_bytes = p.row_select ? row_select_state_bytes(caps, static_cast<std::uint32_t>(batch),
+                                                        kk + tile_cols, kk)
+                               : 0;
   p.sort_bytes = std::uint64_t{batch} * sort_row_bytes;
   return p;
 }

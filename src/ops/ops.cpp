@@ -211,7 +211,7 @@ void top_k_many(Context& context, std::span<const float> values, std::size_t col
   std::size_t batch = std::max<std::size_t>(
       1, std::min({result.rows, range / (std::max<std::size_t>(cols, 1) * sizeof(float)),
                    range / (std::uint64_t{width} * sizeof(double)), std::size_t{4096}}));
-  while (batch > 1 && detail::row_select_state_bytes(caps, u32(batch, "rows"), cols) > range)
+  while (batch > 1 && detail::row_select_state_bytes(caps, u32(batch, "rows"), cols, kk) > range)
     batch /= 2;
   for (std::size_t r0 = 0; r0 < result.rows; r0 += batch) {
     const std::size_t rb = std::min(batch, result.rows - r0);
@@ -219,7 +219,7 @@ void top_k_many(Context& context, std::span<const float> values, std::size_t col
     BufferToken selected_values = context.get_buffer(rb * kk * sizeof(float));
     BufferToken selected_labels = context.get_buffer(rb * kk * sizeof(float));
     BufferToken state =
-        context.get_buffer(detail::row_select_state_bytes(caps, u32(rb, "rows"), cols));
+        context.get_buffer(detail::row_select_state_bytes(caps, u32(rb, "rows"), cols, kk));
     BufferToken sort_keys = context.get_buffer(rb * width * sizeof(double));
     BufferToken sort_labels = context.get_buffer(rb * width * sizeof(std::uint32_t));
     BufferToken out_values = context.get_buffer(rb * kk * sizeof(float));

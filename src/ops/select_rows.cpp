@@ -46,11 +46,13 @@ Slices slices_of(const Capabilities& caps, std::uint32_t rows, std::uint64_t col
 }
 
 /// Keys of a row's k-th first-digit bin that pass 1 compacts at most (select_rows.glsl): a
-/// sixteenth of the row, at least 4,096 (normal distances put a few percent of a tile in the
-/// bin, and a bounded tile about k' keys); rows with more read the whole row instead.
-std::uint32_t compact_capacity(std::uint64_t cols) {
-  return static_cast<std::uint32_t>(std::min<std::uint64_t>(
-      std::max<std::uint64_t>(cols, 1), std::max<std::uint64_t>(4096, cols / 16)));
+/// sixteenth of the row, four times k, at least 4,096. Normal distances put a few percent of
+/// an unbounded tile in the bin; a bounded tile (running candidates first) keeps about 2k keys
+/// in all, so 4k lets every later tile compact. Rows with more read the whole row instead.
+std::uint32_t compact_capacity(std::uint64_t cols, std::uint32_t k) {
+  const std::uint64_t wanted = std::max<std::uint64_t>({4096, cols / 16, 4 * std::uint64_t{k}});
+  return static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(std::max<std::uint64_t>(cols, 1), wanted));
 }
 
 std::uint32_t sort_block(const Capabilities& caps, std::uint32_t width) {
@@ -63,13 +65,13 @@ std::uint32_t sort_block(const Capabilities& caps, std::uint32_t width) {
 }  // namespace
 
 std::uint64_t row_select_state_bytes(const Capabilities& caps, std::uint32_t rows,
-                                     std::uint64_t cols) {
+                                     std::uint64_t cols, std::uint32_t k) {
   // Fewer rows get more slices each, but never more than row_select_workgroups in all beyond
   // the slices that the loop-turn limit asks of every row.
   const std::uint64_t threads = KernelShapes::for_device(caps).radix_threads;
   const std::uint64_t forced = ceil_div(std::max<std::uint64_t>(cols, 1), threads * max_loop_turns);
   return (std::uint64_t{rows} *
-              (state_words_per_row + 1 + forced + 2 * std::uint64_t{compact_capacity(cols)}) +
+              (state_words_per_row + 1 + forced + 2 * std::uint64_t{compact_capacity(cols, k)}) +
           row_select_workgroups) *
          sizeof(std::uint32_t);
 }
@@ -84,7 +86,7 @@ void encode_row_select(Device& device, ComputeEncoder& encoder, const RowSelectA
   }
   const Slices slices = slices_of(caps, a.rows, cols);
   const std::uint64_t header_words = std::uint64_t{a.rows} * (state_words_per_row + slices.count);
-  const std::uint32_t capacity = compact_capacity(cols);
+  const std::uint32_t capacity = compact_capacity(cols, a.k);
   const std::uint64_t state_bytes =
       (header_words + 2 * std::uint64_t{a.rows} * capacity) * sizeof(std::uint32_t);
   if (!a.state.valid() || a.state.size() < state_bytes) {

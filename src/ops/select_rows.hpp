@@ -25,14 +25,14 @@ struct RowSelectArgs {
   bool bounded = false;
   Buffer out_values, out_labels;
   std::uint32_t out_stride = 0, out_offset = 0;
-  /// Working memory: row_select_state_bytes(rows, a_cols + b_cols) at least.
+  /// Working memory: row_select_state_bytes(rows, a_cols + b_cols, k) at least.
   Buffer state;
 };
 
-/// Bytes of RowSelectArgs::state a selection of `rows` rows of `cols` values needs (no
-/// more for fewer rows or values).
+/// Bytes of RowSelectArgs::state a selection of k of `cols` values in each of `rows` rows
+/// needs (no more for fewer rows, values or k).
 std::uint64_t row_select_state_bytes(const Capabilities& caps, std::uint32_t rows,
-                                     std::uint64_t cols);
+                                     std::uint64_t cols, std::uint32_t k);
 
 /// Per row, the k best (value, label) pairs at out[out_offset + row * out_stride + i], i < k,
 /// in no particular order except that slot k - 1 holds a value equal to the k-th best (the
