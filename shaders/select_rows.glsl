@@ -115,17 +115,21 @@ uint row_bound(uint row) {
                             : WORST_KEY;
 }
 
-/// Appends (value, column) of the lanes with `take` to the row's compacted keys: one atomic
-/// per subgroup. Past the row's room only the count grows, which tells the later passes to
-/// read the whole row.
-void compact(bool take, uint row, uint col, float value) {
+/// The lanes with `take` claim consecutive slots of the row counter at state word `counter`,
+/// one atomic per subgroup; returns the lane's slot (meaningful where `take`).
+uint claim_slots(bool take, uint counter) {
   const uvec4 ballot = subgroupBallot(take);
   const uint count = subgroupBallotBitCount(ballot);
-  if (count == 0u) return;
+  if (count == 0u) return 0u;  // uniform: no lane takes one
   uint first = 0u;
-  if (subgroupElect()) first = atomicAdd(state[state_base(row) + STATE_COMPACTED], count);
-  first = subgroupBroadcastFirst(first);
-  const uint slot = first + subgroupBallotExclusiveBitCount(ballot);
+  if (subgroupElect()) first = atomicAdd(state[counter], count);
+  return subgroupBroadcastFirst(first) + subgroupBallotExclusiveBitCount(ballot);
+}
+
+/// Appends (value, column) of the lanes with `take` to the row's compacted keys. Past the
+/// row's room only the count grows, which tells the later passes to read the whole row.
+void compact(bool take, uint row, uint col, float value) {
+  const uint slot = claim_slots(take, state_base(row) + STATE_COMPACTED);
   if (take && slot < pc.compact_capacity) {
     const uint at = pc.compact_offset + 2u * (row * pc.compact_capacity + slot);
     state[at] = floatBitsToUint(value);
@@ -153,17 +157,11 @@ uvec2 compacted_key(uint row, uint i) {
   return uvec2(state[at], state[at + 1u]);
 }
 
-/// Appends the pairs of the lanes with `take` at the row's cursor: one atomic per subgroup.
+/// Appends the pairs of the lanes with `take` at the row's cursor.
 void emit(bool take, uint row, uint col, float value) {
-  const uvec4 ballot = subgroupBallot(take);
-  const uint count = subgroupBallotBitCount(ballot);
-  if (count == 0u) return;
-  uint first = 0u;
-  if (subgroupElect()) first = atomicAdd(state[state_base(row) + STATE_CURSOR], count);
-  first = subgroupBroadcastFirst(first);
+  const uint slot = claim_slots(take, state_base(row) + STATE_CURSOR);
   if (take) {
-    const uint o =
-        pc.out_offset + row * pc.out_stride + first + subgroupBallotExclusiveBitCount(ballot);
+    const uint o = pc.out_offset + row * pc.out_stride + slot;
     out_values[o] = value;
     out_labels[o] = label_at(row, col);
   }

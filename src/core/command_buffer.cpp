@@ -13,7 +13,6 @@
 #include "queue_impl.hpp"
 #include "residency_set_impl.hpp"
 #include "timeline.hpp"
-#include "util/settings.hpp"
 #include "vecaccel/command_allocator.hpp"
 #include "vecaccel/command_buffer.hpp"
 #include "vecaccel/residency_set.hpp"
@@ -205,8 +204,7 @@ void CommandBufferImpl::record_list() {
   const CommandList::QuerySlot slot =
       list_.writes_timestamps() ? query_slot() : CommandList::QuerySlot{};
   dispatch_profile_.reset();
-  if (profile_dispatches_setting() && device_->capabilities().timestamp_period_ns > 0 &&
-      list_.work_count() > 0) {
+  if (profile_dispatches_ && list_.work_count() > 0) {
     dispatch_profile_ = std::make_shared<DispatchProfile>(*device_, list_);
   }
   list_.play(*handle_, slot, dispatch_profile_ ? dispatch_profile_->pool() : vk::QueryPool{});

@@ -54,6 +54,9 @@ class CommandBufferImpl {
   /// commands on the same buffers and pipelines) instead of resetting the pool and recording
   /// anew. Otherwise (the default) each begin() takes a new command buffer from the allocator.
   void set_reuse_recording(bool reuse) noexcept { reuse_ = reuse; }
+  /// Timestamps after every dispatch, copy and fill of each recording (dispatch_profile.hpp;
+  /// a Context sets it from VECACCEL_PROFILE_DISPATCHES on devices with timestamps).
+  void set_profile_dispatches(bool profile) noexcept { profile_dispatches_ = profile; }
   /// Vulkan recordings made (end() of a recording that ran no command, or that reused the last
   /// one, makes none).
   std::uint64_t vulkan_recordings() const noexcept { return vulkan_recordings_; }
@@ -141,6 +144,7 @@ class CommandBufferImpl {
   bool retain_buffers_ = false;
   bool profiled_ = false;
   // The last recording's per-command timestamps; each submission's queue keeps it alive too.
+  bool profile_dispatches_ = false;
   std::shared_ptr<DispatchProfile> dispatch_profile_;
   const QueueImpl* target_queue_ = nullptr;
   std::uint64_t committed_value_ = 0;

@@ -19,6 +19,7 @@
 #include "residency_set_impl.hpp"
 #include "timeline.hpp"
 #include "timeout_text.hpp"
+#include "util/settings.hpp"
 #include "vecaccel/command_allocator.hpp"
 
 namespace vecaccel {
@@ -55,6 +56,9 @@ class ContextImpl {
     // with residency_set_full (found by bench/soak).
     residency_.set_overflow_handler([this] { pool_.reset(); });
     profiling_ = configuration_.enable_profiling && device_.capabilities().timestamp_period_ns > 0;
+    // Read once here, not per recording: a malformed value fails the context's creation.
+    profile_dispatches_ =
+        detail::profile_dispatches_setting() && device_.capabilities().timestamp_period_ns > 0;
   }
 
   /// Operation records go back to recycle() while the members are alive.
@@ -185,6 +189,7 @@ class ContextImpl {
     Operation(ContextImpl& c, Lane& l, CommandAllocator a, CommandBuffer cb)
         : context(c), lane(l), allocator(std::move(a)), command_buffer(std::move(cb)) {
       detail::Access::impl(command_buffer)->set_reuse_recording(true);
+      detail::Access::impl(command_buffer)->set_profile_dispatches(c.profile_dispatches_);
     }
     ContextImpl& context;
     Lane& lane;
@@ -305,6 +310,7 @@ class ContextImpl {
   void count_cancellation() { cancellations_.fetch_add(1, std::memory_order_relaxed); }
 
   bool profiling_ = false;
+  bool profile_dispatches_ = false;  // VECACCEL_PROFILE_DISPATCHES
   // Counted without a lock: every operation counts, from every thread.
   std::atomic<std::uint64_t> operations_{0};
   std::atomic<std::uint64_t> completed_{0};

@@ -41,8 +41,9 @@ LeastPreciseScreen knn_screen_setting();
 /// VECACCEL_KNN_TRACE=0|1 (default 0): each search's phases printed to stderr.
 bool knn_trace_setting();
 
-/// VECACCEL_PROFILE_DISPATCHES=0|1 (default 0): a Context's command buffers time every
-/// dispatch, copy and fill on the GPU and print each operation's times, by pipeline, to stderr.
+/// VECACCEL_PROFILE_DISPATCHES=0|1 (default 0), read when a Context is made: its command
+/// buffers time every dispatch, copy and fill on the GPU and print each operation's times, by
+/// pipeline, to stderr.
 bool profile_dispatches_setting();
 
 /// VECACCEL_INTEGER_SCREEN=0|1 (default 1): uint8 / int8 indexes searched with byte-valued
