@@ -178,11 +178,11 @@ void print_phases(Context& context, const detail::KnnEngine& engine,
   // rows, at the search's own k' and those of the targets (k = 1000, 2048); then the
   // global-memory sort of k' float64 values where k' is beyond shared memory.
   const std::uint32_t own = screen_candidates(c.k, c.n, c.dim, ScreenPrecision::float32);
-  Buffer state = make(row_select_state_bytes(caps, qb, cols));
-  context.residency_manager().commit();
   std::vector<std::uint32_t> wide = {own};
   for (const std::uint32_t kk : {1136u, 2304u})
     if (kk != own) wide.push_back(kk);
+  Buffer state = make(row_select_state_bytes(caps, qb, cols, std::ranges::max(wide)));
+  context.residency_manager().commit();
   for (const std::uint32_t kk : wide) {
     if (kk < row_select_min_candidates || 2ull * kk > cols) continue;
     char name[64];

@@ -18,6 +18,8 @@ layout(set = 0, binding = 2, std430) readonly buffer QueryNorms { float query_no
 layout(set = 0, binding = 3, std430) readonly buffer BaseNorms { float base_norms[]; };
 #ifdef OUT_VEC4  // the same floats, four at a time
 layout(set = 0, binding = 4, std430) writeonly buffer Out { vec4 out_values4[]; };
+#elif defined(OUT_READ)  // the output also holds a bound the kernel reads (knn_stream)
+layout(set = 0, binding = 4, std430) buffer Out { float out_values[]; };
 #else
 layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; };
 #endif
@@ -31,11 +33,26 @@ layout(set = 0, binding = 4, std430) writeonly buffer Out { float out_values[]; 
   uint query_offset; /* first query row */                \
   uint base_offset;  /* first base row */
 
-// The distance kernels' push constants; knn_fused declares its own from DISTANCE_OPERANDS.
 #ifndef FUSED_CONSTANTS
+// The distance kernels' push constants.
 layout(push_constant) uniform Constants {
   DISTANCE_OPERANDS
   uint out_stride;  // floats per output row
   uint out_offset;  // elements
+} pc;
+#else
+// The fused distance + selection kernels' (knn_fused, knn_stream): each workgroup's k best of
+// its split of split_length base rows go to out[row * out_stride + out_offset + split * k + i].
+layout(push_constant) uniform Constants {
+  DISTANCE_OPERANDS
+  uint split_length;  // base rows per workgroup
+  uint k;
+  uint largest;
+  uint label_offset;
+  uint out_stride;
+  uint out_offset;
+  uint has_bound;  // 1: bounds[bound_offset + row * bound_stride] is no better than the row's
+  uint bound_offset;  //    final k-th best (a running merge's), so lists start there
+  uint bound_stride;
 } pc;
 #endif

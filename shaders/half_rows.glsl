@@ -1,7 +1,10 @@
 // The float16 copy of rows that few-query searches stream (half the bytes of float32): each
 // row scaled by the power of two that brings its largest magnitude into [2^14, 2^15), below
 // float16's largest value and far above its normal range's bottom, then rounded; scales[row]
-// undoes it (a power of two: exact). One thread per row, grid-stride: a pass per added slice.
+// undoes it (a power of two: exact). One subgroup a row, grid-stride: its lanes load and store
+// consecutive elements (a thread a row scattered every load: 104 us for 32 query rows of
+// d = 1024 on an H100), and every lane sums in element order from the lanes' registers, so the
+// sums round as one thread's loop rounds them.
 //
 // With CENTRED defined (half_rows_centred.comp), the copy is of the rows minus a centre
 // (float32 subtractions, rounded as the host's centre_row rounds them), and norms[row] gets
@@ -13,6 +16,9 @@
 // scaled row (float32: certificate.cpp inflates it by its rounding), the very values the
 // kernels read back from the copy: the certificate bounds the screen with it rather than with
 // the worst case of every element (docs/exactness.md, "Measured copy errors").
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
 layout(set = 0, binding = 0, std430) readonly buffer Matrix { float m[]; };
@@ -50,23 +56,60 @@ float element(uint first, uint j) {
 #endif
 }
 
+// Elements (pairs) a lane loads a turn: the row's loads in flight at once, and few turns
+// (lavapipe ends an outermost loop after 65535 turns of it and its inner loops together).
+const uint PER_LANE = 8u;
+
+/// fma(v, v, sum) over the subgroup's v[u] in element order: lane s holds elements
+/// s * PER_LANE + u of the turn's run. Lanes 8 a turn (a turn a lane would be a turn an
+/// element for lavapipe's count), unrolled loops within (v indexed by constants: registers).
+float ordered_squares(float v[PER_LANE], float sum) {
+  for (uint s0 = 0u; s0 < gl_SubgroupSize; s0 += 8u) {
+    [[unroll]] for (uint t = 0u; t < 8u; ++t) {
+      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
+        const float e = subgroupShuffle(v[u], s0 + t);
+        if (s0 + t < gl_SubgroupSize) sum = fma(e, e, sum);
+      }
+    }
+  }
+  return sum;
+}
+
+/// The pairs' fma(x, x, fma(y, y, sum)) over the subgroup's p[u] in pair order (as above).
+float ordered_pair_squares(vec2 p[PER_LANE], float sum) {
+  for (uint s0 = 0u; s0 < gl_SubgroupSize; s0 += 8u) {
+    [[unroll]] for (uint t = 0u; t < 8u; ++t) {
+      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
+        const vec2 e = subgroupShuffle(p[u], s0 + t);
+        if (s0 + t < gl_SubgroupSize) sum = fma(e.x, e.x, fma(e.y, e.y, sum));
+      }
+    }
+  }
+  return sum;
+}
+
 void main() {
-  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint row = gl_GlobalInvocationID.x; row < pc.rows; row += stride) {
+  const uint lanes = gl_SubgroupSize;
+  const uint lane = gl_SubgroupInvocationID;
+  const uint stride = gl_NumWorkGroups.x * gl_NumSubgroups;
+  const uint pairs = pc.dim / 2u;
+  for (uint row = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; row < pc.rows;
+       row += stride) {
     const uint first = (pc.first_row + row) * pc.dim;
     float largest = 0.0;
     float squares = 0.0;
-    // 8 elements a turn: lavapipe ends an outermost loop after 65535 turns of it and its
-    // inner loops together (dimension 65536 has 8192 such turns per pass).
-    for (uint j = 0u; j < pc.dim; j += 8u) {
-      [[unroll]] for (uint u = 0u; u < 8u; ++u) {
-        if (j + u < pc.dim) {
-          const float v = element(first, j + u);
-          largest = max(largest, abs(v));
-          squares = fma(v, v, squares);
-        }
+    for (uint j = 0u; j < pc.dim; j += PER_LANE * lanes) {
+      float v[PER_LANE];
+      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
+        const uint i = j + lane * PER_LANE + u;
+        v[u] = i < pc.dim ? element(first, i) : 0.0;  // zeros leave both as they are
+        largest = max(largest, abs(v[u]));
       }
+#ifdef CENTRED
+      squares = ordered_squares(v, squares);
+#endif
     }
+    largest = subgroupMax(largest);
     int exponent = 0;
     frexp(largest, exponent);  // largest = f 2^exponent, f in [0.5, 1)
     // Rows are refused above 2^62 (their squared norms would overflow), so the clamp only
@@ -76,24 +119,31 @@ void main() {
     const float scale = ldexp(1.0, shift);
     float scaled_squares = 0.0;
     float lost_squares = 0.0;
-    for (uint j = 0u; j < pc.dim; j += 8u) {
-      [[unroll]] for (uint u = 0u; u < 8u; u += 2u) {
-        if (j + u < pc.dim) {
-          const vec2 pair = vec2(element(first, j + u), element(first, j + u + 1u)) * scale;
-          const uint packed = packHalf2x16(pair);
-          halves[(first + j + u) / 2u] = packed;
+    for (uint j = 0u; j < pairs; j += PER_LANE * lanes) {
+      vec2 kept[PER_LANE];
+      vec2 lost[PER_LANE];
+      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
+        const uint p = j + lane * PER_LANE + u;
+        kept[u] = vec2(0.0);
+        lost[u] = vec2(0.0);
+        if (p < pairs) {
+          kept[u] = vec2(element(first, 2u * p), element(first, 2u * p + 1u)) * scale;
+          const uint packed = packHalf2x16(kept[u]);
+          halves[first / 2u + p] = packed;
           // Exact: the copy keeps the leading bits of each element.
-          const vec2 lost = pair - vec2(half_value(packed & 0xffffu), half_value(packed >> 16u));
-          scaled_squares = fma(pair.x, pair.x, fma(pair.y, pair.y, scaled_squares));
-          lost_squares = fma(lost.x, lost.x, fma(lost.y, lost.y, lost_squares));
+          lost[u] = kept[u] - vec2(half_value(packed & 0xffffu), half_value(packed >> 16u));
         }
       }
+      scaled_squares = ordered_pair_squares(kept, scaled_squares);
+      lost_squares = ordered_pair_squares(lost, lost_squares);
     }
-    scales[pc.first_row + row] = ldexp(1.0, -shift);
-    errors[pc.first_row + row] =
-        scaled_squares > 0.0 ? sqrt(lost_squares / scaled_squares) : 0.0;
+    if (lane == 0u) {
+      scales[pc.first_row + row] = ldexp(1.0, -shift);
+      errors[pc.first_row + row] =
+          scaled_squares > 0.0 ? sqrt(lost_squares / scaled_squares) : 0.0;
 #ifdef CENTRED
-    norms[pc.first_row + row] = squares;
+      norms[pc.first_row + row] = squares;
 #endif
+    }
   }
 }

@@ -17,18 +17,7 @@
 
 layout(set = 0, binding = 5, std430) writeonly buffer OutLabels { uint out_labels[]; };
 
-layout(push_constant) uniform Constants {
-  DISTANCE_OPERANDS
-  uint split_length;  // base rows per workgroup, a multiple of BM
-  uint k;
-  uint largest;
-  uint label_offset;
-  uint out_stride;
-  uint out_offset;
-  uint has_bound;  // 1: bounds[bound_offset + row * bound_stride] is no better than the row's
-  uint bound_offset;  //    final k-th best (a running merge's), so lists start there
-  uint bound_stride;
-} pc;
+// Push constants: distance_args.glsl (FUSED_CONSTANTS); split_length a multiple of BM.
 
 layout(set = 0, binding = 6, std430) readonly buffer Bounds { float bounds[]; };
 // A filtered search's pipeline (specialization constant 3, kernels.cpp): bit r of `allowed`

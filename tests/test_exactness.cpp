@@ -3,7 +3,9 @@
 // brute force (ids in its order, ties by label).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -860,4 +862,144 @@ TEST(Exactness, IntegerRowsAreCentredOnTheirRoundedMean) {
   };
   EXPECT_EQ(centre_of(integers), (std::vector<float>{1.0f, 2.0f, 170.0f}));
   EXPECT_EQ(centre_of(fractions), (std::vector<float>{2.5f / 3.0f, 5.0f / 3.0f, 3.0f}));
+}
+
+namespace {
+
+/// keys.glsl's order_key: unsigned order is the selection order (largest: inverted).
+std::uint32_t order_key(float v, bool largest) {
+  const auto bits = std::bit_cast<std::uint32_t>(v);
+  const std::uint32_t ordered = (bits & 0x80000000u) != 0 ? ~bits : (bits | 0x80000000u);
+  return largest ? ~ordered : ordered;
+}
+
+/// Rows built so that a streaming selection works hardest: each row better than every row
+/// before it (every value enters, the rooms fill every block), identical rows (ties settled
+/// by label alone), and normal rows.
+std::vector<float> stream_rows(std::size_t n, std::size_t dim, int kind) {
+  if (kind == 2) return vt::normal_data(n, dim, 77);
+  std::vector<float> rows(n * dim, 0.0f);
+  for (std::size_t r = 0; r < n; ++r)
+    rows[r * dim] = kind == 0 ? static_cast<float>(n - r) : 1.0f;
+  return rows;
+}
+
+}  // namespace
+
+// The streaming screen (knn_stream.glsl) keeps each split's k best of exactly the values the
+// streaming distance kernel writes (one source for both: stream_rows.glsl), with ties broken
+// by label, denied rows left out and nothing worse than a query's bound kept — on rows that
+// make every value enter, on ties, and on normal rows.
+TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
+  Context& context = shared_context();
+  Device device = context.device();
+  const auto shape = detail::stream_shape(device.capabilities(), 32);
+  ASSERT_TRUE(shape.has_value());
+  constexpr std::uint32_t dim = 32, n = 5000;
+  const std::uint32_t split = 2 * shape->block_rows;
+  const std::uint32_t splits = (n + split - 1) / split;
+  for (int kind = 0; kind < 3; ++kind) {
+    const auto base = stream_rows(n, dim, kind);
+    for (const std::uint32_t nq : {1u, 3u, 8u}) {
+      auto queries = vt::normal_data(nq, dim, 78);
+      if (kind == 0) std::fill(queries.begin(), queries.end(), 0.0f);
+      for (const Metric metric : {Metric::l2, Metric::inner_product}) {
+        const bool largest = metric == Metric::inner_product;
+        BufferToken q = context.get_buffer(std::span<const float>(queries));
+        BufferToken b = context.get_buffer(std::span<const float>(base));
+        BufferToken qn = context.get_buffer(nq * 4), bn = context.get_buffer(n * 4);
+        BufferToken distances = context.get_buffer(std::uint64_t{nq} * n * 4);
+        context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+          detail::encode_row_norms(device, e, q.buffer(), 0, nq, dim, qn.buffer(), 0);
+          detail::encode_row_norms(device, e, b.buffer(), 0, n, dim, bn.buffer(), 0);
+          e.barrier({qn.buffer(), bn.buffer()}, Stage::dispatch, Stage::dispatch);
+          detail::encode_distances_small(device, e,
+                                         {.queries = q.buffer(),
+                                          .base = b.buffer(),
+                                          .query_norms = qn.buffer(),
+                                          .base_norms = bn.buffer(),
+                                          .out = distances.buffer(),
+                                          .num_queries = nq,
+                                          .num_base = n,
+                                          .dim = dim,
+                                          .out_stride = n,
+                                          .metric = metric});
+        });
+        const auto values = distances.read<float>(std::size_t{nq} * n);
+        for (const std::uint32_t k : {1u, 7u, 16u}) {
+          for (const bool masked : {false, true}) {
+            for (const bool bounded : {false, true}) {
+              // Each query's row: its bound (the median value), then k slots a split.
+              const std::uint32_t stride = 1 + splits * k;
+              std::vector<float> slots(std::size_t{nq} * stride, 0.0f);
+              std::vector<std::uint32_t> bound_keys(nq, 0xffffffffu);
+              for (std::uint32_t m = 0; m < nq; ++m) {
+                std::vector<float> row(values.begin() + m * n, values.begin() + (m + 1) * n);
+                std::nth_element(row.begin(), row.begin() + n / 2, row.end());
+                slots[m * stride] = row[n / 2];
+                if (bounded) bound_keys[m] = order_key(row[n / 2], largest);
+              }
+              std::vector<std::uint32_t> allowed((n + 31) / 32, 0xffffffffu);
+              if (masked) {
+                for (std::uint32_t r = 0; r < n; ++r)
+                  if (r % 3 != 1) allowed[r / 32] &= ~(1u << (r % 32));
+              }
+              BufferToken out = context.get_buffer(std::span<const float>(slots));
+              BufferToken labels = context.get_buffer(std::uint64_t{nq} * stride * 4);
+              BufferToken bits = context.get_buffer(std::span<const std::uint32_t>(allowed));
+              context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+                detail::encode_knn_stream(device, e,
+                                          {.distances = {.queries = q.buffer(),
+                                                         .base = b.buffer(),
+                                                         .query_norms = qn.buffer(),
+                                                         .base_norms = bn.buffer(),
+                                                         .num_queries = nq,
+                                                         .num_base = n,
+                                                         .dim = dim,
+                                                         .metric = metric},
+                                           .split_length = split,
+                                           .k = k,
+                                           .largest = largest,
+                                           .out_values = out.buffer(),
+                                           .out_labels = labels.buffer(),
+                                           .out_stride = stride,
+                                           .out_offset = 1,
+                                           .bound = bounded ? out.buffer() : Buffer{},
+                                           .bound_stride = stride,
+                                           .allowed = masked ? bits.buffer() : Buffer{}});
+              });
+              const auto got_values = out.read<float>(std::size_t{nq} * stride);
+              const auto got_labels = labels.read<std::int32_t>(std::size_t{nq} * stride);
+              const std::string what = "kind " + std::to_string(kind) + " queries " +
+                                       std::to_string(nq) + " " + std::string(to_string(metric)) +
+                                       " k " + std::to_string(k) + (masked ? " masked" : "") +
+                                       (bounded ? " bounded" : "");
+              for (std::uint32_t m = 0; m < nq; ++m) {
+                for (std::uint32_t s = 0; s < splits; ++s) {
+                  std::vector<std::pair<std::uint32_t, std::int32_t>> kept;
+                  for (std::uint32_t r = s * split; r < std::min(n, (s + 1) * split); ++r) {
+                    const std::uint32_t key = order_key(values[m * n + r], largest);
+                    const bool allow = !masked || (allowed[r / 32] >> (r % 32) & 1u) != 0;
+                    if (allow && key <= bound_keys[m]) kept.emplace_back(key, r);
+                  }
+                  std::sort(kept.begin(), kept.end());
+                  for (std::uint32_t i = 0; i < k; ++i) {
+                    const std::size_t slot = m * stride + 1 + s * k + i;
+                    const std::int32_t label = i < kept.size() ? kept[i].second : -1;
+                    ASSERT_EQ(got_labels[slot], label)
+                        << what << " query " << m << " split " << s << " rank " << i;
+                    if (label >= 0) {
+                      ASSERT_EQ(got_values[slot], values[m * n + label]) << what;
+                    } else {
+                      ASSERT_TRUE(std::isinf(got_values[slot])) << what << ": padding";
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
 }

@@ -120,10 +120,16 @@ TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
   const KnnPlan many = plan_knn({1'000'000, 128, 10'000, 10, Metric::l2, 1 << 22}, caps);
   EXPECT_TRUE(many.fused);
   EXPECT_FALSE(many.radix);
-  for (const std::size_t q : {1u, 4u, 9u, 32u}) {
-    EXPECT_FALSE(plan_knn({1'000'000, 128, q, 10, Metric::l2, 1 << 22}, caps).fused)
-        << q << " queries stream the base";
+  for (const std::size_t q : {1u, 4u, 8u}) {
+    const KnnPlan few = plan_knn({1'000'000, 128, q, 10, Metric::l2, 1 << 22}, caps);
+    EXPECT_TRUE(few.fused && few.stream) << q << " queries stream the base, selecting as they go";
   }
+  for (const std::size_t q : {9u, 32u}) {
+    EXPECT_FALSE(plan_knn({1'000'000, 128, q, 10, Metric::l2, 1 << 22}, caps).fused)
+        << q << " queries take tensor cores and a selection pass";
+  }
+  EXPECT_FALSE(plan_knn({1'000'000, 128, 4, 40, Metric::l2, 1 << 22}, caps).stream)
+      << "the streaming screen keeps 16 candidates at most";
   const KnnPlan larger_k = plan_knn({1'000'000, 128, 1000, 100, Metric::l2, 1 << 22}, caps);
   EXPECT_FALSE(larger_k.fused);
   EXPECT_TRUE(larger_k.radix);
@@ -561,7 +567,8 @@ TEST(KnnPlan, AFailedL2ScreenEscalatesToDirectFormAndOtherMetricsDoNot) {
       shape.least_precise = ScreenPrecision::float32_direct;
       const KnnPlan plan = plan_knn(shape, caps);
       EXPECT_EQ(plan.precision, ScreenPrecision::float32_direct) << queries;
-      EXPECT_FALSE(plan.fused) << "the fused kernel computes the expanded form";
+      EXPECT_FALSE(plan.fused && !plan.stream)
+          << "the block-fused kernel computes the expanded form (the streaming one either)";
     }
   }
 }
@@ -720,7 +727,7 @@ TEST(KnnPlan, L1AndLinfOnlyTheFloat32SimtScreensTakeThem) {
       shape.half_copy = true;
       const KnnPlan plan = plan_knn(shape, caps);
       EXPECT_EQ(plan.precision, ScreenPrecision::float32) << queries;
-      EXPECT_FALSE(plan.fused) << queries;
+      EXPECT_FALSE(plan.fused && !plan.stream) << queries << ": the block-fused kernel's products";
     }
     EXPECT_FALSE(has_product_form(metric));
   }

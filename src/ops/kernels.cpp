@@ -99,6 +99,18 @@ std::uint32_t max_screen_candidates(const Capabilities& caps) {
   return slots;
 }
 
+namespace {
+
+/// Workgroups of `threads` for kernels that take a subgroup a row (grid-stride beyond the
+/// device's workgroup count).
+std::uint32_t subgroup_row_workgroups(const Capabilities& caps, std::uint32_t rows,
+                                      std::uint32_t threads) {
+  const std::uint32_t rows_per_group = std::max(1u, threads / std::max(1u, caps.subgroup_size));
+  return std::min(groups(rows, rows_per_group), caps.max_workgroup_count[0]);
+}
+
+}  // namespace
+
 void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& matrix,
                       std::uint32_t matrix_offset, std::uint32_t rows, std::uint32_t dim,
                       const Buffer& norms, std::uint32_t norms_offset) {
@@ -107,12 +119,11 @@ void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& mat
     std::uint32_t rows, dim, matrix_offset, norms_offset;
   } constants{rows, dim, matrix_offset, norms_offset};
   constexpr std::uint32_t threads = 64;
-  const std::uint32_t max_groups = device.capabilities().max_workgroup_count[0];
   encoder.set_pipeline(
       device.shaders().pipeline({.name = "row_norms", .workgroup_size = {threads, 1, 1}}));
   encoder.set_argument_table(ArgumentTable().set_buffer(0, matrix).set_buffer(1, norms));
   encoder.set_constants(constants);
-  encoder.dispatch_threadgroups(std::min(groups(rows, threads), max_groups));
+  encoder.dispatch_threadgroups(subgroup_row_workgroups(device.capabilities(), rows, threads));
 }
 
 namespace {
@@ -144,6 +155,19 @@ struct FusedConstants {
   DistanceOperands operands;
   std::uint32_t split_length, k, largest, label_offset, out_stride, out_offset, has_bound,
       bound_offset, bound_stride;
+
+  static FusedConstants of(const FusedKnnArgs& f) {
+    return {DistanceOperands::of(f.distances),
+            f.split_length,
+            f.k,
+            f.largest ? 1u : 0u,
+            f.label_offset,
+            f.out_stride,
+            f.out_offset,
+            f.bound.valid() ? 1u : 0u,
+            f.bound_offset,
+            f.bound_stride};
+  }
 };
 static_assert(sizeof(FusedConstants) == 15 * sizeof(std::uint32_t));
 
@@ -359,8 +383,7 @@ void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& mat
   if (centred) table.set_buffer(3, centre.values).set_buffer(4, centre.norms);
   encoder.set_argument_table(table);
   encoder.set_constants(constants);
-  encoder.dispatch_threadgroups(
-      std::min(groups(rows, threads), device.capabilities().max_workgroup_count[0]));
+  encoder.dispatch_threadgroups(subgroup_row_workgroups(device.capabilities(), rows, threads));
 }
 
 bool fused_knn_supported(const Capabilities& caps, std::uint32_t k, std::uint32_t dim) {
@@ -378,10 +401,7 @@ std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const Fu
   const std::uint32_t splits = std::max(1u, groups(a.num_base, f.split_length));
   if (a.num_queries == 0) return splits;
   const KernelShapes s = KernelShapes::for_device(device.capabilities());
-  const FusedConstants constants{
-      DistanceOperands::of(a), f.split_length, f.k,          f.largest ? 1u : 0u,
-      f.label_offset,          f.out_stride,   f.out_offset, f.bound.valid() ? 1u : 0u,
-      f.bound_offset,          f.bound_stride};
+  const FusedConstants constants = FusedConstants::of(f);
   const bool masked = f.allowed.valid();
   encoder.set_pipeline(device.shaders().pipeline(
       {.name = s.block == 128 ? "knn_fused_large" : "knn_fused_small",
@@ -396,6 +416,91 @@ std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const Fu
                                  .set_buffer(7, masked ? f.allowed : a.queries));
   encoder.set_constants(constants);
   encoder.dispatch_threadgroups(splits, groups(a.num_queries, s.block));
+  return splits;
+}
+
+namespace {
+
+/// knn_stream's workgroup and the shared memory besides the queries' rooms: counts, limits
+/// and the compaction's k best (knn_stream.glsl).
+constexpr std::uint32_t stream_threads = 256;
+constexpr std::uint32_t word_bytes = sizeof(std::uint32_t);
+constexpr std::uint32_t stream_fixed_shared_bytes =
+    small_query_limit * (3 + 2 * small_k_limit) * word_bytes;
+/// Shared memory a workgroup takes at most: four workgroups an SM where an SM has
+/// 228 KiB (an H100's), ...
+constexpr std::uint32_t stream_room_budget = 48 * 1024;
+/// ...and base rows a block at most: between blocks (two barriers) a query whose room could
+/// not take another block is compacted, so a room of about twice a block compacts rarely.
+constexpr std::uint32_t stream_block_target = 512;
+/// Workgroups a base wants (a whole number of blocks each).
+constexpr std::uint64_t stream_workgroups_wanted = 1024;
+
+}  // namespace
+
+std::optional<StreamShape> stream_shape(const Capabilities& caps, std::uint32_t dim) {
+  const std::uint32_t lanes = caps.subgroup_size;
+  if (dim % 4 != 0 || lanes < 8 || stream_threads % lanes != 0) return std::nullopt;
+  const std::uint32_t shared = std::min(caps.max_shared_memory_bytes, stream_room_budget);
+  if (shared <= stream_fixed_shared_bytes) return std::nullopt;
+  StreamShape s;
+  s.row_lanes = streaming_row_lanes(caps, dim / 4);
+  s.capacity = (shared - stream_fixed_shared_bytes) / (small_query_limit * 2 * word_bytes);
+  const std::uint32_t turn_rows = (stream_threads / lanes) * 4 * (lanes / s.row_lanes);
+  const std::uint32_t target = std::min(
+      stream_block_target, s.capacity > small_k_limit ? (s.capacity - small_k_limit) / 2 : 0);
+  s.turns = std::bit_floor(std::max(1u, target / turn_rows));
+  s.block_rows = s.turns * turn_rows;
+  if (s.capacity < s.block_rows + small_k_limit) return std::nullopt;
+  // A block's loop turns: each subgroup's turns over its rows' words, and a compaction's
+  // rounds over the rooms, within max_loop_turns over the workgroup's blocks.
+  const std::uint32_t turns_per_block =
+      s.turns * (groups(dim / 4, s.row_lanes) + 1) + small_k_limit * groups(s.capacity, 4 * lanes);
+  s.max_blocks = std::max(1u, max_loop_turns / turns_per_block);
+  return s;
+}
+
+std::uint32_t stream_split_length(const StreamShape& shape, std::size_t rows) {
+  const std::uint64_t wanted = stream_workgroups_wanted;
+  // Powers of two (as the blocks are): a power-of-two chunk is whole splits.
+  const std::uint64_t blocks =
+      std::bit_ceil((rows + wanted * shape.block_rows - 1) / (wanted * shape.block_rows));
+  return shape.block_rows * static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+                                blocks, 1, std::bit_floor(std::uint64_t{shape.max_blocks})));
+}
+
+std::uint32_t encode_knn_stream(Device& device, ComputeEncoder& encoder, const FusedKnnArgs& f) {
+  const DistanceArgs& a = f.distances;
+  const std::uint32_t splits = std::max(1u, groups(a.num_base, f.split_length));
+  if (a.num_queries == 0) return splits;
+  const auto& caps = device.capabilities();
+  const std::optional<StreamShape> shape = stream_shape(caps, a.dim);
+  if (!shape || a.num_queries > small_query_limit || f.k == 0 || f.k > small_k_limit ||
+      f.split_length % shape->block_rows != 0 || splits > caps.max_workgroup_count[0] ||
+      (f.bound.valid() && !(f.bound == f.out_values))) {
+    throw Error(Errc::invalid_argument,
+                "the streaming kNN screen takes up to " + std::to_string(small_query_limit) +
+                    " queries, k up to " + std::to_string(small_k_limit) +
+                    " and dimensions divisible by 4, its bound in its output buffer (asked: " +
+                    std::to_string(a.num_queries) + " queries, k = " + std::to_string(f.k) +
+                    ", d = " + std::to_string(a.dim) + ")");
+  }
+  const FusedConstants constants = FusedConstants::of(f);
+  const bool masked = f.allowed.valid();
+  encoder.set_pipeline(device.shaders().pipeline(
+      {.name = a.base_scales.valid() ? "knn_stream_half" : "knn_stream_vec4",
+       .workgroup_size = {stream_threads, 1, 1},
+       .constants = {form_code(a), shape->row_lanes, masked ? 1u : 0u, shape->turns,
+                     shape->capacity}}));
+  // Without a mask (a float16 copy) the kernel never reads binding 7 (5); the queries keep
+  // the table complete.
+  encoder.set_argument_table(operand_table(a)
+                                 .set_buffer(4, f.out_values)
+                                 .set_buffer(5, a.base_scales.valid() ? a.base_scales : a.queries)
+                                 .set_buffer(6, f.out_labels)
+                                 .set_buffer(7, masked ? f.allowed : a.queries));
+  encoder.set_constants(constants);
+  encoder.dispatch_threadgroups(splits);
   return splits;
 }
 
@@ -462,8 +567,11 @@ void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& a)
                                  .set_buffer(2, a.direct ? a.exact : a.labels)
                                  .set_buffer(3, a.exact));
   encoder.set_constants(constants);
-  encoder.dispatch_threadgroups(std::min(groups(a.slots, threads), caps.max_workgroup_count[0]),
-                                a.num_queries);
+  // Direct mode takes a thread a slot, candidate mode a subgroup.
+  encoder.dispatch_threadgroups(
+      a.direct ? std::min(groups(a.slots, threads), caps.max_workgroup_count[0])
+               : subgroup_row_workgroups(caps, a.slots, threads),
+      a.num_queries);
 }
 
 void encode_exact_select(Device& device, ComputeEncoder& encoder, const ExactSelectArgs& a) {

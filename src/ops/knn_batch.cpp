@@ -204,20 +204,21 @@ void encode_screen(ComputeEncoder& e, const BatchEncoding& b) {
     std::uint32_t segs = 0;
     if (plan.fused) {
       for (const Piece& piece : tile.pieces) {
-        segs += encode_knn_fused(b.device, e,
-                                 {.distances = piece_distances(b, piece),
-                                  .split_length = plan.segment,
-                                  .k = kk,
-                                  .largest = largest,
-                                  .label_offset = first_label + piece.column,
-                                  .out_values = s.cand_values,
-                                  .out_labels = s.cand_labels,
-                                  .out_stride = plan.cand_stride,
-                                  .out_offset = running + kk * segs,
-                                  .bound = bound,
-                                  .bound_offset = kk - 1,
-                                  .bound_stride = plan.cand_stride,
-                                  .allowed = b.masked ? s.allowed : Buffer{}});
+        const auto encode = plan.stream ? encode_knn_stream : encode_knn_fused;
+        segs += encode(b.device, e,
+                       {.distances = piece_distances(b, piece),
+                        .split_length = plan.segment,
+                        .k = kk,
+                        .largest = largest,
+                        .label_offset = first_label + piece.column,
+                        .out_values = s.cand_values,
+                        .out_labels = s.cand_labels,
+                        .out_stride = plan.cand_stride,
+                        .out_offset = running + kk * segs,
+                        .bound = bound,
+                        .bound_offset = kk - 1,
+                        .bound_stride = plan.cand_stride,
+                        .allowed = b.masked ? s.allowed : Buffer{}});
       }
     } else {
       encode_tile_distances(e, b, tile);

@@ -26,8 +26,10 @@ constexpr std::uint32_t fused_split = 8192;
 /// workgroups (one per split and query block).
 constexpr std::uint32_t min_fused_split = 512;
 constexpr std::uint64_t fused_workgroups_wanted = 1024;
-/// Segments per fused tile: bounds the candidates each merge selects from.
+/// Segments per fused tile: bounds the candidates each merge selects from. The streaming
+/// screen's splits are few (about stream_workgroups_wanted a base): a chunk is one tile.
 constexpr std::uint32_t fused_segments_per_tile = 64;
+constexpr std::uint32_t stream_segments_per_tile = 4096;
 /// A single batch of queries is split in two (to overlap its host work with the GPU's) from
 /// this size on, each half keeping at least this many queries.
 constexpr std::size_t pipelined_min_bytes = std::size_t{1} << 20;
@@ -225,7 +227,15 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   }
   p.screen_k = screen_candidates(shape.k, shape.base_rows, shape.dim, p.precision);
   const std::uint32_t kk = p.screen_k;
-  p.fused = p.precision == ScreenPrecision::float32 && fusable;
+  // A few queries stream the base once, selecting as they go, where the streaming kernels
+  // would have written distance rows for a selection pass to read back.
+  const bool streaming_precision = p.precision == ScreenPrecision::float32 ||
+                                   p.precision == ScreenPrecision::float32_direct ||
+                                   p.precision == ScreenPrecision::half_base;
+  const std::optional<StreamShape> stream = stream_shape(caps, dim);
+  p.stream = streaming_precision && shape.queries <= small_query_limit && kk <= small_k_limit &&
+             stream.has_value();
+  p.fused = (p.precision == ScreenPrecision::float32 && fusable) || p.stream;
   p.row_select = !p.fused && kk >= row_select_min_candidates;
   p.radix = !p.fused && !p.row_select && kk > small_k_limit;
   p.global_sort = kk > max_screen_candidates(caps);
@@ -257,15 +267,19 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
     batch = (shape.queries + 1) / 2;
   }
   batch = std::max<std::size_t>(batch, 1);
-  if (p.fused) {
+  if (p.stream) {
+    p.segment = stream_split_length(*stream, rows);
+  } else if (p.fused) {
     p.segment = fused_split_length(rows, batch, KernelShapes::for_device(caps).block, shape.dim);
   } else if (!p.row_select) {
     p.segment = select_segment_length(kk, batch, rows, tile_bytes);
   }
   // Tile columns: a multiple of the segment length, within the tile budget (the fused kernel
   // keeps its distances on chip and is limited by its candidate count instead).
-  std::uint64_t tile_cols = p.fused ? std::uint64_t{fused_segments_per_tile} * p.segment
-                                    : tile_bytes / (batch * sizeof(float)) / p.segment * p.segment;
+  std::uint64_t tile_cols =
+      p.fused
+          ? std::uint64_t{p.stream ? stream_segments_per_tile : fused_segments_per_tile} * p.segment
+          : tile_bytes / (batch * sizeof(float)) / p.segment * p.segment;
   tile_cols = std::clamp<std::uint64_t>(
       tile_cols, p.segment, p.fused ? std::max<std::size_t>(shape.chunk_rows, 1) : rows);
   const auto segments_per_tile = (tile_cols + p.segment - 1) / p.segment;

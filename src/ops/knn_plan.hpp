@@ -42,6 +42,9 @@ struct KnnPlan {
   std::uint32_t screen_k = 0;
   ScreenPrecision precision = ScreenPrecision::float32;  ///< of the screen's products
   bool fused = false;  ///< fused distance + selection screen (else distance tile + select)
+  /// The fused screen streams the base for a few queries (encode_knn_stream) rather than
+  /// multiplying blocks (encode_knn_fused); segment is its split length.
+  bool stream = false;
   bool radix = false;  ///< radix selection (k above the register-list limit)
   /// Radix selection with many workgroups per row in global memory (select_rows.hpp): the
   /// running candidates and each whole tile row, for many candidates (any number).
