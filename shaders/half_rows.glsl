@@ -1,10 +1,11 @@
 // The float16 copy of rows that few-query searches stream (half the bytes of float32): each
 // row scaled by the power of two that brings its largest magnitude into [2^14, 2^15), below
 // float16's largest value and far above its normal range's bottom, then rounded; scales[row]
-// undoes it (a power of two: exact). One subgroup a row, grid-stride: its lanes load and store
-// consecutive elements (a thread a row scattered every load: 104 us for 32 query rows of
-// d = 1024 on an H100), and every lane sums in element order from the lanes' registers, so the
-// sums round as one thread's loop rounds them.
+// undoes it (a power of two: exact). A thread a row, grid-stride, or, with SUBGROUP_ROWS (few
+// rows: kernels.cpp), a subgroup a row: its lanes load and store consecutive elements (a
+// thread a row scattered every load: 104 us for 32 query rows of d = 1024 on an H100), and
+// every lane sums in element order from the lanes' registers, so the sums round as one
+// thread's loop rounds them. Many rows keep the thread a row (row_norms.comp says why).
 //
 // With CENTRED defined (half_rows_centred.comp), the copy is of the rows minus a centre
 // (float32 subtractions, rounded as the host's centre_row rounds them), and norms[row] gets
@@ -20,6 +21,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
+layout(constant_id = 3) const bool SUBGROUP_ROWS = false;
 
 layout(set = 0, binding = 0, std430) readonly buffer Matrix { float m[]; };
 layout(set = 0, binding = 1, std430) writeonly buffer Halves { uint halves[]; };
@@ -88,62 +90,112 @@ float ordered_pair_squares(vec2 p[PER_LANE], float sum) {
   return sum;
 }
 
-void main() {
+/// The power of two that brings a row's largest magnitude into [2^14, 2^15). Rows are refused
+/// above 2^62 (their squared norms would overflow), so the clamp only keeps rows below 2^-85
+/// from an overflowing scale; their elements become float16 subnormals or zeros, which
+/// certificate.cpp's bound covers.
+int row_shift(float largest) {
+  int exponent = 0;
+  frexp(largest, exponent);  // largest = f 2^exponent, f in [0.5, 1)
+  return largest > 0.0 ? clamp(15 - exponent, -100, 100) : 0;
+}
+
+/// Elements e and e + 1 of the row at `first`, scaled and rounded into the copy; the scaled
+/// pair and what rounding lost (exact: the copy keeps their leading bits) returned.
+void copy_pair(uint first, uint e, float scale, out vec2 kept, out vec2 lost) {
+  kept = vec2(element(first, e), element(first, e + 1u)) * scale;
+  const uint packed = packHalf2x16(kept);
+  halves[(first + e) / 2u] = packed;
+  lost = kept - vec2(half_value(packed & 0xffffu), half_value(packed >> 16u));
+}
+
+void finish_row(uint row, int shift, float scaled_squares, float lost_squares, float squares) {
+  scales[pc.first_row + row] = ldexp(1.0, -shift);
+  errors[pc.first_row + row] = scaled_squares > 0.0 ? sqrt(lost_squares / scaled_squares) : 0.0;
+#ifdef CENTRED
+  norms[pc.first_row + row] = squares;
+#endif
+}
+
+void copy_row_thread(uint row) {
+  const uint first = (pc.first_row + row) * pc.dim;
+  float largest = 0.0;
+  float squares = 0.0;
+  // 8 elements a turn: lavapipe ends an outermost loop after 65535 turns of it and its
+  // inner loops together (dimension 65536 has 8192 such turns per pass).
+  for (uint j = 0u; j < pc.dim; j += 8u) {
+    [[unroll]] for (uint u = 0u; u < 8u; ++u) {
+      if (j + u < pc.dim) {
+        const float v = element(first, j + u);
+        largest = max(largest, abs(v));
+        squares = fma(v, v, squares);
+      }
+    }
+  }
+  const int shift = row_shift(largest);
+  const float scale = ldexp(1.0, shift);
+  float scaled_squares = 0.0;
+  float lost_squares = 0.0;
+  for (uint j = 0u; j < pc.dim; j += 8u) {
+    [[unroll]] for (uint u = 0u; u < 8u; u += 2u) {
+      if (j + u < pc.dim) {
+        vec2 kept;
+        vec2 lost;
+        copy_pair(first, j + u, scale, kept, lost);
+        scaled_squares = fma(kept.x, kept.x, fma(kept.y, kept.y, scaled_squares));
+        lost_squares = fma(lost.x, lost.x, fma(lost.y, lost.y, lost_squares));
+      }
+    }
+  }
+  finish_row(row, shift, scaled_squares, lost_squares, squares);
+}
+
+void copy_row_subgroup(uint row) {
   const uint lanes = gl_SubgroupSize;
   const uint lane = gl_SubgroupInvocationID;
-  const uint stride = gl_NumWorkGroups.x * gl_NumSubgroups;
   const uint pairs = pc.dim / 2u;
+  const uint first = (pc.first_row + row) * pc.dim;
+  float largest = 0.0;
+  float squares = 0.0;
+  for (uint j = 0u; j < pc.dim; j += PER_LANE * lanes) {
+    float v[PER_LANE];
+    [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
+      const uint i = j + lane * PER_LANE + u;
+      v[u] = i < pc.dim ? element(first, i) : 0.0;  // zeros leave both as they are
+      largest = max(largest, abs(v[u]));
+    }
+#ifdef CENTRED
+    squares = ordered_squares(v, squares);
+#endif
+  }
+  const int shift = row_shift(subgroupMax(largest));
+  const float scale = ldexp(1.0, shift);
+  float scaled_squares = 0.0;
+  float lost_squares = 0.0;
+  for (uint j = 0u; j < pairs; j += PER_LANE * lanes) {
+    vec2 kept[PER_LANE];
+    vec2 lost[PER_LANE];
+    [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
+      const uint p = j + lane * PER_LANE + u;
+      kept[u] = vec2(0.0);
+      lost[u] = vec2(0.0);
+      if (p < pairs) copy_pair(first, 2u * p, scale, kept[u], lost[u]);
+    }
+    scaled_squares = ordered_pair_squares(kept, scaled_squares);
+    lost_squares = ordered_pair_squares(lost, lost_squares);
+  }
+  if (lane == 0u) finish_row(row, shift, scaled_squares, lost_squares, squares);
+}
+
+void main() {
+  if (!SUBGROUP_ROWS) {
+    const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint row = gl_GlobalInvocationID.x; row < pc.rows; row += stride) copy_row_thread(row);
+    return;
+  }
+  const uint stride = gl_NumWorkGroups.x * gl_NumSubgroups;
   for (uint row = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; row < pc.rows;
        row += stride) {
-    const uint first = (pc.first_row + row) * pc.dim;
-    float largest = 0.0;
-    float squares = 0.0;
-    for (uint j = 0u; j < pc.dim; j += PER_LANE * lanes) {
-      float v[PER_LANE];
-      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-        const uint i = j + lane * PER_LANE + u;
-        v[u] = i < pc.dim ? element(first, i) : 0.0;  // zeros leave both as they are
-        largest = max(largest, abs(v[u]));
-      }
-#ifdef CENTRED
-      squares = ordered_squares(v, squares);
-#endif
-    }
-    largest = subgroupMax(largest);
-    int exponent = 0;
-    frexp(largest, exponent);  // largest = f 2^exponent, f in [0.5, 1)
-    // Rows are refused above 2^62 (their squared norms would overflow), so the clamp only
-    // keeps rows below 2^-85 from an overflowing scale; their elements become float16
-    // subnormals or zeros, which certificate.cpp's bound covers.
-    const int shift = largest > 0.0 ? clamp(15 - exponent, -100, 100) : 0;
-    const float scale = ldexp(1.0, shift);
-    float scaled_squares = 0.0;
-    float lost_squares = 0.0;
-    for (uint j = 0u; j < pairs; j += PER_LANE * lanes) {
-      vec2 kept[PER_LANE];
-      vec2 lost[PER_LANE];
-      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-        const uint p = j + lane * PER_LANE + u;
-        kept[u] = vec2(0.0);
-        lost[u] = vec2(0.0);
-        if (p < pairs) {
-          kept[u] = vec2(element(first, 2u * p), element(first, 2u * p + 1u)) * scale;
-          const uint packed = packHalf2x16(kept[u]);
-          halves[first / 2u + p] = packed;
-          // Exact: the copy keeps the leading bits of each element.
-          lost[u] = kept[u] - vec2(half_value(packed & 0xffffu), half_value(packed >> 16u));
-        }
-      }
-      scaled_squares = ordered_pair_squares(kept, scaled_squares);
-      lost_squares = ordered_pair_squares(lost, lost_squares);
-    }
-    if (lane == 0u) {
-      scales[pc.first_row + row] = ldexp(1.0, -shift);
-      errors[pc.first_row + row] =
-          scaled_squares > 0.0 ? sqrt(lost_squares / scaled_squares) : 0.0;
-#ifdef CENTRED
-      norms[pc.first_row + row] = squares;
-#endif
-    }
+    copy_row_subgroup(row);
   }
 }

@@ -7,12 +7,13 @@
 // proposes the rows; this is the value results are ranked and reported by.
 //
 // Candidate mode: row `label` of exact[] slot (query, j) comes from labels[query * stride + j];
-// slots whose label lies outside this chunk are left to the chunk holding it. A subgroup a
-// slot: its lanes load consecutive elements (a thread a slot scattered every load: 126 us for
-// 32 x 16 candidates of d = 1024 on an H100) and form the terms, and every lane adds them up in
-// element order from the lanes' registers, so each sum rounds as the host's loop rounds it.
-// Direct mode (pc.direct = 1): every row of the chunk, slot j = chunk row j, a thread a slot
-// (many slots: the lanes' redundant sums would cost more than the scattered loads).
+// slots whose label lies outside this chunk are left to the chunk holding it. Direct mode
+// (pc.direct = 1): every row of the chunk, slot j = chunk row j. A thread a slot, or, with
+// SUBGROUP_SLOTS (few candidate slots: kernels.cpp), a subgroup a slot: its lanes load
+// consecutive elements (a thread a slot scattered every load: 126 us for 32 x 16 candidates
+// of d = 1024 on an H100) and form the terms, and every lane adds them up in element order
+// from the lanes' registers, so each sum rounds as the host's loop rounds it. Many slots keep
+// the thread a slot (row_norms.comp says why).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -21,6 +22,7 @@
 #include "metric.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
+layout(constant_id = 3) const bool SUBGROUP_SLOTS = false;
 
 // The float32 rows as bits: widen() keeps subnormal values, which a float -> double conversion
 // may flush (NVIDIA's does: tiny rows then ranked wrong).
@@ -158,22 +160,32 @@ double subgroup_distance(uint query_start, uint row_start) {
   return denominator > 0.0 ? sum / denominator : 0.0;
 }
 
+/// The slot's base row in this chunk, or none (-1) where its candidate lies in another chunk.
+int slot_row(uint slot, uint j) {
+  if (pc.direct != 0u) return int(j);
+  const int label = labels[slot];
+  if (label < int(pc.label_begin) || uint(label) - pc.label_begin >= pc.chunk_rows) return -1;
+  return label - int(pc.label_begin);
+}
+
 void main() {
   const uint query = gl_WorkGroupID.y;
   if (query >= pc.num_queries) return;
-  if (pc.direct != 0u) {
+  if (!SUBGROUP_SLOTS) {
     const uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint j = gl_GlobalInvocationID.x; j < pc.slots; j += step) {
-      exact[query * pc.stride + j] = direct_distance(query * pc.dim, j * pc.dim);
+      const uint slot = query * pc.stride + j;
+      const int row = slot_row(slot, j);
+      if (row >= 0) exact[slot] = direct_distance(query * pc.dim, uint(row) * pc.dim);
     }
     return;
   }
   const uint step = gl_NumWorkGroups.x * gl_NumSubgroups;
   for (uint j = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; j < pc.slots; j += step) {
     const uint slot = query * pc.stride + j;
-    const int label = labels[slot];
-    if (label < int(pc.label_begin) || uint(label) - pc.label_begin >= pc.chunk_rows) continue;
-    const double value = subgroup_distance(query * pc.dim, (uint(label) - pc.label_begin) * pc.dim);
+    const int row = slot_row(slot, j);
+    if (row < 0) continue;
+    const double value = subgroup_distance(query * pc.dim, uint(row) * pc.dim);
     if (gl_SubgroupInvocationID == 0u) exact[slot] = value;
   }
 }

@@ -15,8 +15,12 @@
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
 // A compile-time constant: arrays sized by a specialization constant are not unrolled by
-// the SPIR-V optimiser and may end up in local memory.
-const uint MAX_QUERIES = 8u;  // kernels.hpp small_query_limit
+// the SPIR-V optimiser and may end up in local memory. 8 (kernels.hpp small_query_limit), or
+// 16 where the includer defines STREAM_QUERIES (kernels.hpp stream_query_limit).
+#ifndef STREAM_QUERIES
+#define STREAM_QUERIES 8u
+#endif
+const uint MAX_QUERIES = STREAM_QUERIES;
 
 #include "metric.glsl"
 

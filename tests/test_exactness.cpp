@@ -893,14 +893,14 @@ std::vector<float> stream_rows(std::size_t n, std::size_t dim, int kind) {
 TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
   Context& context = shared_context();
   Device device = context.device();
-  const auto shape = detail::stream_shape(device.capabilities(), 32);
-  ASSERT_TRUE(shape.has_value());
   constexpr std::uint32_t dim = 32, n = 5000;
-  const std::uint32_t split = 2 * shape->block_rows;
-  const std::uint32_t splits = (n + split - 1) / split;
   for (int kind = 0; kind < 3; ++kind) {
     const auto base = stream_rows(n, dim, kind);
-    for (const std::uint32_t nq : {1u, 3u, 8u}) {
+    for (const std::uint32_t nq : {1u, 3u, 8u, 12u}) {
+      const auto shape = detail::stream_shape(device.capabilities(), nq, dim);
+      ASSERT_TRUE(shape.has_value());
+      const std::uint32_t split = 2 * shape->block_rows;
+      const std::uint32_t splits = (n + split - 1) / split;
       auto queries = vt::normal_data(nq, dim, 78);
       if (kind == 0) std::fill(queries.begin(), queries.end(), 0.0f);
       for (const Metric metric : {Metric::l2, Metric::inner_product}) {
@@ -913,17 +913,17 @@ TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
           detail::encode_row_norms(device, e, q.buffer(), 0, nq, dim, qn.buffer(), 0);
           detail::encode_row_norms(device, e, b.buffer(), 0, n, dim, bn.buffer(), 0);
           e.barrier({qn.buffer(), bn.buffer()}, Stage::dispatch, Stage::dispatch);
-          detail::encode_distances_small(device, e,
-                                         {.queries = q.buffer(),
-                                          .base = b.buffer(),
-                                          .query_norms = qn.buffer(),
-                                          .base_norms = bn.buffer(),
-                                          .out = distances.buffer(),
-                                          .num_queries = nq,
-                                          .num_base = n,
-                                          .dim = dim,
-                                          .out_stride = n,
-                                          .metric = metric});
+          detail::encode_distances(device, e,
+                                   {.queries = q.buffer(),
+                                    .base = b.buffer(),
+                                    .query_norms = qn.buffer(),
+                                    .base_norms = bn.buffer(),
+                                    .out = distances.buffer(),
+                                    .num_queries = nq,
+                                    .num_base = n,
+                                    .dim = dim,
+                                    .out_stride = n,
+                                    .metric = metric});
         });
         const auto values = distances.read<float>(std::size_t{nq} * n);
         for (const std::uint32_t k : {1u, 7u, 16u}) {
@@ -1002,4 +1002,47 @@ TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
       }
     }
   }
+}
+
+// The row kernels take a subgroup a row for a few rows and a thread a row for many
+// (kernels.cpp RowSpread): both sum in element order, so a row's norm, centred norm, float16
+// copy, scale and measured error are the same bits whichever took it.
+TEST(Exactness, RowKernelsGiveARowTheSameBitsWhetherASubgroupOrAThreadTakesIt) {
+  Context& context = shared_context();
+  Device device = context.device();
+  constexpr std::uint32_t dim = 200, many = 9000, few = 40;
+  auto rows = vt::normal_data(many, dim, 81);
+  for (std::size_t i = 0; i < rows.size(); i += 7)
+    rows[i] *= 1e3f;  // a spread of magnitudes: rounding that depends on the order shows
+  const std::vector<float> centre_values(dim, 0.25f);
+  BufferToken matrix = context.get_buffer(std::span<const float>(rows));
+  BufferToken centre = context.get_buffer(std::span<const float>(centre_values));
+  struct Out {
+    BufferToken norms, halves, scales, errors, centred_norms;
+  };
+  const auto outputs = [&](std::uint32_t n) {
+    return Out{context.get_buffer(n * 4), context.get_buffer(std::uint64_t{n} * dim * 2),
+               context.get_buffer(n * 4), context.get_buffer(n * 4), context.get_buffer(n * 4)};
+  };
+  Out all = outputs(many), some = outputs(few);
+  context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+    for (auto [out, n] : {std::pair{&all, many}, std::pair{&some, few}}) {
+      detail::encode_row_norms(device, e, matrix.buffer(), 0, n, dim, out->norms.buffer(), 0);
+      detail::encode_half_rows(device, e, matrix.buffer(), 0, n, dim,
+                               {out->halves.buffer(), out->scales.buffer(), out->errors.buffer()},
+                               {centre.buffer(), out->centred_norms.buffer()});
+    }
+  });
+  const auto words = [](BufferToken& t, std::size_t n) { return t.read<std::uint32_t>(n); };
+  const auto first_few = [&](BufferToken& t, std::size_t n) {
+    auto v = words(t, n);
+    v.resize(few * (n / many));
+    return v;
+  };
+  EXPECT_EQ(words(some.norms, few), first_few(all.norms, many));
+  EXPECT_EQ(words(some.centred_norms, few), first_few(all.centred_norms, many));
+  EXPECT_EQ(words(some.scales, few), first_few(all.scales, many));
+  EXPECT_EQ(words(some.errors, few), first_few(all.errors, many));
+  EXPECT_EQ(words(some.halves, std::size_t{few} * dim / 2),
+            first_few(all.halves, std::size_t{many} * dim / 2));
 }

@@ -120,11 +120,11 @@ TEST(KnnPlan, ManyQueriesWithSmallKUseTheFusedScreenAndAFewQueriesStream) {
   const KnnPlan many = plan_knn({1'000'000, 128, 10'000, 10, Metric::l2, 1 << 22}, caps);
   EXPECT_TRUE(many.fused);
   EXPECT_FALSE(many.radix);
-  for (const std::size_t q : {1u, 4u, 8u}) {
+  for (const std::size_t q : {1u, 4u, 8u, 9u, 16u}) {
     const KnnPlan few = plan_knn({1'000'000, 128, q, 10, Metric::l2, 1 << 22}, caps);
     EXPECT_TRUE(few.fused && few.stream) << q << " queries stream the base, selecting as they go";
   }
-  for (const std::size_t q : {9u, 32u}) {
+  for (const std::size_t q : {17u, 32u}) {
     EXPECT_FALSE(plan_knn({1'000'000, 128, q, 10, Metric::l2, 1 << 22}, caps).fused)
         << q << " queries take tensor cores and a selection pass";
   }
@@ -600,8 +600,11 @@ TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
   EXPECT_NE(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "at d = 128 opt-in (VECACCEL_KNN_SCREEN=float16-copies): second passes cost more";
   shape.queries = 16;
+  EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_base)
+      << "up to 16 queries stream the copy, selecting as they go";
+  shape.queries = 24;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
-      << "a few queries at any dimension: 32-row blocks over the copies";
+      << "a few queries more at any dimension: 32-row blocks over the copies";
   shape.queries = 1000;
   shape.dim = 384;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
@@ -610,7 +613,7 @@ TEST(KnnPlan, QueryBlocksGoToTensorCoresOverFloat16CopiesWhereTheBaseHasOne) {
   shape.least_precise = ScreenPrecision::half_copies;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies)
       << "at any dimension: no conversion on load, half the bytes";
-  shape.queries = 16;
+  shape.queries = 24;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_copies);
   shape.queries = 8;
   EXPECT_EQ(plan_knn(shape, caps).precision, ScreenPrecision::half_base)

@@ -101,13 +101,34 @@ std::uint32_t max_screen_candidates(const Capabilities& caps) {
 
 namespace {
 
-/// Workgroups of `threads` for kernels that take a subgroup a row (grid-stride beyond the
-/// device's workgroup count).
-std::uint32_t subgroup_row_workgroups(const Capabilities& caps, std::uint32_t rows,
-                                      std::uint32_t threads) {
-  const std::uint32_t rows_per_group = std::max(1u, threads / std::max(1u, caps.subgroup_size));
-  return std::min(groups(rows, rows_per_group), caps.max_workgroup_count[0]);
-}
+/// The row kernels (row_norms, half_rows, knn_rerank's candidates) take a subgroup a row
+/// below this many rows: fewer threads than that leave a GPU mostly idle with a thread a row
+/// (32 query rows of d = 1024: 64 us for their norms on an H100), while many rows fill it and
+/// a CPU driver runs a subgroup as one vector, for which a subgroup's sums in element order
+/// are its lanes' count times the work.
+constexpr std::uint32_t subgroup_rows_below = 8192;
+
+/// How a row kernel of `threads` a workgroup covers `rows` rows (grid-stride beyond the
+/// device's workgroup count; one such range of each of several queries where the dispatch
+/// has them: rows_in_all counts them all): a subgroup a row or a thread a row.
+struct RowSpread {
+  bool subgroup_rows;
+  std::uint32_t workgroups;
+
+  static RowSpread of(const Capabilities& caps, std::uint64_t rows, std::uint32_t threads,
+                      std::uint64_t rows_in_all) {
+    const bool subgroups = rows_in_all < subgroup_rows_below;
+    const std::uint32_t rows_per_group =
+        subgroups ? std::max(1u, threads / std::max(1u, caps.subgroup_size)) : threads;
+    const std::uint64_t wanted = (rows + rows_per_group - 1) / rows_per_group;
+    return {subgroups, static_cast<std::uint32_t>(
+                           std::min<std::uint64_t>(wanted, caps.max_workgroup_count[0]))};
+  }
+  static RowSpread of(const Capabilities& caps, std::uint64_t rows, std::uint32_t threads) {
+    return of(caps, rows, threads, rows);
+  }
+  std::vector<std::uint32_t> constants() const { return {subgroup_rows ? 1u : 0u}; }
+};
 
 }  // namespace
 
@@ -119,11 +140,12 @@ void encode_row_norms(Device& device, ComputeEncoder& encoder, const Buffer& mat
     std::uint32_t rows, dim, matrix_offset, norms_offset;
   } constants{rows, dim, matrix_offset, norms_offset};
   constexpr std::uint32_t threads = 64;
-  encoder.set_pipeline(
-      device.shaders().pipeline({.name = "row_norms", .workgroup_size = {threads, 1, 1}}));
+  const RowSpread spread = RowSpread::of(device.capabilities(), rows, threads);
+  encoder.set_pipeline(device.shaders().pipeline(
+      {.name = "row_norms", .workgroup_size = {threads, 1, 1}, .constants = spread.constants()}));
   encoder.set_argument_table(ArgumentTable().set_buffer(0, matrix).set_buffer(1, norms));
   encoder.set_constants(constants);
-  encoder.dispatch_threadgroups(subgroup_row_workgroups(device.capabilities(), rows, threads));
+  encoder.dispatch_threadgroups(spread.workgroups);
 }
 
 namespace {
@@ -375,15 +397,18 @@ void encode_half_rows(Device& device, ComputeEncoder& encoder, const Buffer& mat
   } constants{rows, dim, first_row};
   constexpr std::uint32_t threads = 64;
   const bool centred = centre.values.valid();
-  encoder.set_pipeline(device.shaders().pipeline(
-      {.name = centred ? "half_rows_centred" : "half_rows", .workgroup_size = {threads, 1, 1}}));
+  const RowSpread spread = RowSpread::of(device.capabilities(), rows, threads);
+  encoder.set_pipeline(
+      device.shaders().pipeline({.name = centred ? "half_rows_centred" : "half_rows",
+                                 .workgroup_size = {threads, 1, 1},
+                                 .constants = spread.constants()}));
   ArgumentTable table;
   table.set_buffer(0, matrix).set_buffer(1, out.halves).set_buffer(2, out.scales);
   table.set_buffer(5, out.errors);
   if (centred) table.set_buffer(3, centre.values).set_buffer(4, centre.norms);
   encoder.set_argument_table(table);
   encoder.set_constants(constants);
-  encoder.dispatch_threadgroups(subgroup_row_workgroups(device.capabilities(), rows, threads));
+  encoder.dispatch_threadgroups(spread.workgroups);
 }
 
 bool fused_knn_supported(const Capabilities& caps, std::uint32_t k, std::uint32_t dim) {
@@ -425,8 +450,7 @@ namespace {
 /// and the compaction's k best (knn_stream.glsl).
 constexpr std::uint32_t stream_threads = 256;
 constexpr std::uint32_t word_bytes = sizeof(std::uint32_t);
-constexpr std::uint32_t stream_fixed_shared_bytes =
-    small_query_limit * (3 + 2 * small_k_limit) * word_bytes;
+constexpr std::uint32_t stream_fixed_shared_words_a_query = 3 + 2 * small_k_limit;
 /// Shared memory a workgroup takes at most: four workgroups an SM where an SM has
 /// 228 KiB (an H100's), ...
 constexpr std::uint32_t stream_room_budget = 48 * 1024;
@@ -438,15 +462,24 @@ constexpr std::uint64_t stream_workgroups_wanted = 1024;
 
 }  // namespace
 
-std::optional<StreamShape> stream_shape(const Capabilities& caps, std::uint32_t dim) {
+std::optional<StreamShape> stream_shape(const Capabilities& caps, std::uint32_t queries,
+                                        std::uint32_t dim) {
   const std::uint32_t lanes = caps.subgroup_size;
-  if (dim % 4 != 0 || lanes < 8 || stream_threads % lanes != 0) return std::nullopt;
-  const std::uint32_t shared = std::min(caps.max_shared_memory_bytes, stream_room_budget);
-  if (shared <= stream_fixed_shared_bytes) return std::nullopt;
+  if (queries == 0 || queries > stream_query_limit || dim % 4 != 0 || lanes < 8 ||
+      stream_threads % lanes != 0) {
+    return std::nullopt;
+  }
   StreamShape s;
+  // The 16-query variant takes two rows a group a turn, the other four.
+  const bool wide = queries > small_query_limit;
+  s.queries = wide ? stream_query_limit : small_query_limit;
+  s.group_rows = wide ? 2 : 4;
+  const std::uint32_t shared = std::min(caps.max_shared_memory_bytes, stream_room_budget);
+  const std::uint32_t fixed = s.queries * stream_fixed_shared_words_a_query * word_bytes;
+  if (shared <= fixed) return std::nullopt;
   s.row_lanes = streaming_row_lanes(caps, dim / 4);
-  s.capacity = (shared - stream_fixed_shared_bytes) / (small_query_limit * 2 * word_bytes);
-  const std::uint32_t turn_rows = (stream_threads / lanes) * 4 * (lanes / s.row_lanes);
+  s.capacity = (shared - fixed) / (s.queries * 2 * word_bytes);
+  const std::uint32_t turn_rows = (stream_threads / lanes) * s.group_rows * (lanes / s.row_lanes);
   const std::uint32_t target = std::min(
       stream_block_target, s.capacity > small_k_limit ? (s.capacity - small_k_limit) / 2 : 0);
   s.turns = std::bit_floor(std::max(1u, target / turn_rows));
@@ -474,12 +507,11 @@ std::uint32_t encode_knn_stream(Device& device, ComputeEncoder& encoder, const F
   const std::uint32_t splits = std::max(1u, groups(a.num_base, f.split_length));
   if (a.num_queries == 0) return splits;
   const auto& caps = device.capabilities();
-  const std::optional<StreamShape> shape = stream_shape(caps, a.dim);
-  if (!shape || a.num_queries > small_query_limit || f.k == 0 || f.k > small_k_limit ||
-      f.split_length % shape->block_rows != 0 || splits > caps.max_workgroup_count[0] ||
-      (f.bound.valid() && !(f.bound == f.out_values))) {
+  const std::optional<StreamShape> shape = stream_shape(caps, a.num_queries, a.dim);
+  if (!shape || f.k == 0 || f.k > small_k_limit || f.split_length % shape->block_rows != 0 ||
+      splits > caps.max_workgroup_count[0] || (f.bound.valid() && !(f.bound == f.out_values))) {
     throw Error(Errc::invalid_argument,
-                "the streaming kNN screen takes up to " + std::to_string(small_query_limit) +
+                "the streaming kNN screen takes up to " + std::to_string(stream_query_limit) +
                     " queries, k up to " + std::to_string(small_k_limit) +
                     " and dimensions divisible by 4, its bound in its output buffer (asked: " +
                     std::to_string(a.num_queries) + " queries, k = " + std::to_string(f.k) +
@@ -488,7 +520,8 @@ std::uint32_t encode_knn_stream(Device& device, ComputeEncoder& encoder, const F
   const FusedConstants constants = FusedConstants::of(f);
   const bool masked = f.allowed.valid();
   encoder.set_pipeline(device.shaders().pipeline(
-      {.name = a.base_scales.valid() ? "knn_stream_half" : "knn_stream_vec4",
+      {.name = std::string(a.base_scales.valid() ? "knn_stream_half" : "knn_stream_vec4") +
+               (shape->queries > small_query_limit ? "_16" : ""),
        .workgroup_size = {stream_threads, 1, 1},
        .constants = {form_code(a), shape->row_lanes, masked ? 1u : 0u, shape->turns,
                      shape->capacity}}));
@@ -557,9 +590,12 @@ void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& a)
   } constants{a.num_queries, a.slots,      a.dim,    metric_code(a.metric),
               a.label_begin, a.chunk_rows, a.stride, a.direct ? 1u : 0u};
   constexpr std::uint32_t threads = 64;
-  const auto& caps = device.capabilities();
-  encoder.set_pipeline(
-      device.shaders().pipeline({.name = "knn_rerank", .workgroup_size = {threads, 1, 1}}));
+  // Direct mode's slots are a chunk's rows: a thread each.
+  const RowSpread spread = RowSpread::of(
+      device.capabilities(), a.slots, threads,
+      a.direct ? std::uint64_t{subgroup_rows_below} : std::uint64_t{a.slots} * a.num_queries);
+  encoder.set_pipeline(device.shaders().pipeline(
+      {.name = "knn_rerank", .workgroup_size = {threads, 1, 1}, .constants = spread.constants()}));
   // Direct mode reads no labels; the exact buffer keeps the table complete.
   encoder.set_argument_table(ArgumentTable()
                                  .set_buffer(0, a.queries)
@@ -567,11 +603,7 @@ void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& a)
                                  .set_buffer(2, a.direct ? a.exact : a.labels)
                                  .set_buffer(3, a.exact));
   encoder.set_constants(constants);
-  // Direct mode takes a thread a slot, candidate mode a subgroup.
-  encoder.dispatch_threadgroups(
-      a.direct ? std::min(groups(a.slots, threads), caps.max_workgroup_count[0])
-               : subgroup_row_workgroups(caps, a.slots, threads),
-      a.num_queries);
+  encoder.dispatch_threadgroups(spread.workgroups, a.num_queries);
 }
 
 void encode_exact_select(Device& device, ComputeEncoder& encoder, const ExactSelectArgs& a) {

@@ -187,23 +187,30 @@ struct FusedKnnArgs {
 /// Returns the number of segments.
 std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const FusedKnnArgs& args);
 
-/// The fused streaming screen (knn_stream.glsl): up to small_query_limit queries and k up to
+/// The fused streaming screen (knn_stream.glsl): up to stream_query_limit queries and k up to
 /// small_k_limit, over float32 rows or a float16 copy, the dimension a multiple of 4.
 struct StreamShape {
+  std::uint32_t queries = 0;     // at most (small_query_limit or stream_query_limit)
+  std::uint32_t group_rows = 0;  // rows a row group takes a turn (stream_rows.glsl ROWS)
   std::uint32_t row_lanes = 0;   // lanes a base row (stream_rows.glsl ROW_LANES)
   std::uint32_t turns = 0;       // turns of each subgroup a block
   std::uint32_t block_rows = 0;  // base rows a block
   std::uint32_t capacity = 0;    // candidates a query's room in shared memory holds
   std::uint32_t max_blocks = 0;  // a workgroup's blocks at most (max_loop_turns)
 };
-/// The kernel's shape for rows of dimension dim on this device; nullopt where it cannot run
-/// (dimension not a multiple of 4, subgroups under 8 lanes, too little shared memory).
-std::optional<StreamShape> stream_shape(const Capabilities& caps, std::uint32_t dim);
+/// The streaming screen takes up to this many queries in one pass (its second variant, from
+/// small_query_limit + 1 on).
+constexpr std::uint32_t stream_query_limit = 16;
+/// The kernel's shape for `queries` queries (1..stream_query_limit) and rows of dimension dim
+/// on this device; nullopt where it cannot run (dimension not a multiple of 4, subgroups
+/// under 8 lanes, too little shared memory).
+std::optional<StreamShape> stream_shape(const Capabilities& caps, std::uint32_t queries,
+                                        std::uint32_t dim);
 /// Base rows per workgroup of the streaming screen over `rows` base rows: enough workgroups
 /// to fill the device, a whole number of blocks each.
 std::uint32_t stream_split_length(const StreamShape& shape, std::size_t rows);
 /// As encode_knn_fused, by the streaming kernel (args.distances.num_queries <=
-/// small_query_limit, args.k <= small_k_limit, args.split_length a multiple of the shape's
+/// stream_query_limit, args.k <= small_k_limit, args.split_length a multiple of the shape's
 /// block_rows, a bound only in args.out_values); args.distances.base_scales valid: the base
 /// is a float16 copy.
 std::uint32_t encode_knn_stream(Device& device, ComputeEncoder& encoder, const FusedKnnArgs& args);

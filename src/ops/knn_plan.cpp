@@ -208,15 +208,24 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   const bool integer =
       shape.integer_rows != ElementType::float32 && least != ScreenPrecision::float32_direct &&
       shape.queries > small_query_limit && products && int_coop_distances_supported(caps, dim);
+  // Up to stream_query_limit queries stream the base once and select as they go (knn_stream)
+  // where the candidates they keep are enough: tensor-core blocks would be mostly empty rows
+  // and write distance rows for a selection pass to read back.
+  const std::optional<StreamShape> stream = stream_shape(
+      caps, static_cast<std::uint32_t>(std::min<std::size_t>(shape.queries, 1u << 16)), dim);
+  const bool streamed =
+      stream.has_value() && screen_candidates(shape.k, shape.base_rows, shape.dim,
+                                              ScreenPrecision::half_base) <= small_k_limit;
+  const bool tensor_batch = shape.queries > small_query_limit && !streamed;
   if (integer) {
     p.precision = ScreenPrecision::integer;
-  } else if (shape.queries > small_query_limit && shape.half_copy && products && copies_preferred &&
+  } else if (tensor_batch && shape.half_copy && products && copies_preferred &&
              half_coop_distances_supported(caps, dim)) {
     // Tensor cores over the base's float16 copy and the queries': no conversion on load, half
     // the bytes, at every dimension.
     p.precision = ScreenPrecision::half_copies;
-  } else if (shape.queries > small_query_limit && tensor_cores_allowed &&
-             coop_distances_supported(caps, dim) && (!blocked || dim >= coop_min_dim)) {
+  } else if (tensor_batch && tensor_cores_allowed && coop_distances_supported(caps, dim) &&
+             (!blocked || dim >= coop_min_dim)) {
     p.precision = all_allowed ? ScreenPrecision::float16 : least;
   } else if (!blocked && shape.half_copy && half_copy_allowed && half_copy_supported(caps, dim)) {
     // The streaming kernel reads the base's float16 copy: half the bytes of its rows.
@@ -227,14 +236,10 @@ KnnPlan plan_knn(const KnnShape& shape, const Capabilities& caps) {
   }
   p.screen_k = screen_candidates(shape.k, shape.base_rows, shape.dim, p.precision);
   const std::uint32_t kk = p.screen_k;
-  // A few queries stream the base once, selecting as they go, where the streaming kernels
-  // would have written distance rows for a selection pass to read back.
   const bool streaming_precision = p.precision == ScreenPrecision::float32 ||
                                    p.precision == ScreenPrecision::float32_direct ||
                                    p.precision == ScreenPrecision::half_base;
-  const std::optional<StreamShape> stream = stream_shape(caps, dim);
-  p.stream = streaming_precision && shape.queries <= small_query_limit && kk <= small_k_limit &&
-             stream.has_value();
+  p.stream = streaming_precision && stream.has_value() && kk <= small_k_limit;
   p.fused = (p.precision == ScreenPrecision::float32 && fusable) || p.stream;
   p.row_select = !p.fused && kk >= row_select_min_candidates;
   p.radix = !p.fused && !p.row_select && kk > small_k_limit;

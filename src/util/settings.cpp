@@ -101,7 +101,8 @@ bool integer_screen_setting() {
 
 std::size_t coalesce_max_queries_setting() {
   constexpr std::size_t most = 32;  // SearchCoalescer::max_batch_queries
-  // What the streaming kernel takes in one pass (kernels.hpp small_query_limit). Measured on
+  // What the streaming screen's first variant takes in one pass (kernels.hpp
+  // small_query_limit; its second takes up to stream_query_limit). Measured on
   // an H100 (BENCHMARKS.md, session 14), 16 threads of one query over 1M x 128: 18,711
   // queries/s in batches of up to 8 against 16,342 in batches of up to 32 (32-row tensor-core
   // blocks over the float16 copy) and 11,437 before those.
