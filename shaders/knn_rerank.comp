@@ -102,8 +102,9 @@ double direct_distance(uint query_start, uint row_start) {
   return denominator > 0.0 ? sum / denominator : 0.0;  // a zero vector is similar to nothing
 }
 
-// Elements a lane loads a turn in candidate mode.
-const uint PER_LANE = 8u;
+// Elements a lane loads a turn in candidate mode: few, as each one unrolls the sums below
+// (a CPU driver compiles the shader for every process: 8 a lane cost lavapipe 0.1 s).
+const uint PER_LANE = 2u;
 
 /// sum += the subgroup's terms t[u] in element order (lane s holds elements j + s * PER_LANE
 /// + u), elements below pc.dim only. Lanes 8 a turn (a turn a lane would be a turn an element

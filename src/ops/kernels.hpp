@@ -190,6 +190,7 @@ std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const Fu
 /// The fused streaming screen (knn_stream.glsl): up to stream_query_limit queries and k up to
 /// small_k_limit, over float32 rows or a float16 copy, the dimension a multiple of 4.
 struct StreamShape {
+  std::uint32_t threads = 0;     // a workgroup
   std::uint32_t queries = 0;     // at most (small_query_limit or stream_query_limit)
   std::uint32_t group_rows = 0;  // rows a row group takes a turn (stream_rows.glsl ROWS)
   std::uint32_t row_lanes = 0;   // lanes a base row (stream_rows.glsl ROW_LANES)
