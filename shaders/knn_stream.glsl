@@ -1,7 +1,7 @@
 // Fused distances and top-k for a handful of queries (<= MAX_QUERIES) and k <= LIST, over base
 // rows streamed once (stream_rows.glsl): distances_small's scan without its distance rows, and
-// without the selection pass that re-read them (half of a 1M x 128 one-query search's GPU time
-// on an H100). Included by knn_stream_*.comp.
+// without the selection passes that read them back (a quarter of a 1M x 128 one-query
+// search's GPU time on an H100). Included by knn_stream_*.comp.
 //
 // Workgroup `split` takes base rows [split * split_length, +split_length) in blocks: each
 // subgroup TURNS turns of its rows a block. A value enters its query's room of candidates in
@@ -10,9 +10,10 @@
 // kept and the rest dropped (compact), and its limit becomes the k-th (key, label) of them:
 // a value tying the k-th key enters only with a smaller label, so rows of equal values cost
 // one compaction, not one a block. The limit starts at the running bound where there is one
-// (its label unknown: values equal to it enter). Output, as knn_fused: each query's k best at out[query *
-// out_stride + out_offset + split * k + i], labels label_offset + base row, padded with
-// (worst, -1).
+// (its label unknown: values equal to it enter). Output, as knn_fused: each query's k best at
+// out[query * out_stride + out_offset + split * k + i], labels label_offset + base row, padded
+// with (worst, -1). A few queries share the subgroups' turns: MAX_QUERIES (8, or 16 for the
+// _16 variants) bounds them.
 #define FUSED_CONSTANTS
 #define OUT_READ
 #include "stream_rows.glsl"
