@@ -16,51 +16,85 @@ namespace {
 /// Upper bound on one blocking wait, so a device marked lost is noticed without a signal.
 constexpr std::uint64_t max_wait_ns = 100'000'000;
 
-/// Listener threads that released their own device's last handle: a thread cannot join
-/// itself, so the next one to finish this way joins those before it, and process exit joins
-/// the rest. Without that, exit could tear the Vulkan loader down while such a thread is
-/// still in vkDestroyDevice (ThreadSanitizer saw it). Process-wide by nature, hence global;
-/// never destroyed, since a thread may still hand itself over while the process exits.
-struct OrphanedThreads {
+/// What process exit must wait for. A listener thread may hold the last handle to its device
+/// while it fires callbacks, and then destroys the device on its own thread; if the process
+/// exits meanwhile, the Vulkan loader and layers are torn down under that vkDestroyDevice
+/// (ThreadSanitizer saw it). So exit waits for every firing in progress, then joins the threads
+/// that destroyed their own device (a thread cannot join itself: each hands itself over, and
+/// the next one or exit joins it). Process-wide by nature, hence global; never destroyed, as a
+/// thread may still use it while the process exits.
+struct ListenerThreads {
   std::mutex mutex;
-  std::vector<std::thread> threads;
+  std::condition_variable idle;
+  int firing = 0;
+  std::vector<std::thread> orphans;
 };
 
-void join_orphaned_threads();
+void finish_listener_threads();
 
-OrphanedThreads& orphaned_threads() {
-  static OrphanedThreads* const registry = [] {
-    auto owned = std::make_unique<OrphanedThreads>();
-    // Exit handlers run before shared libraries' own teardown, the loader's included.
-    std::atexit(join_orphaned_threads);
+ListenerThreads& listener_threads() {
+  static ListenerThreads* const registry = [] {
+    auto owned = std::make_unique<ListenerThreads>();
+    // Registered by the first listener, after the loader and layers are loaded: exit handlers
+    // run in reverse order, so this one runs before their teardown.
+    std::atexit(finish_listener_threads);
     return owned.release();
   }();
   return *registry;
 }
 
-std::vector<std::thread> take_orphaned_threads() {
-  OrphanedThreads& orphans = orphaned_threads();
-  const std::lock_guard lock(orphans.mutex);
-  return std::exchange(orphans.threads, {});
+std::vector<std::thread> take_orphans() {
+  ListenerThreads& threads = listener_threads();
+  const std::lock_guard lock(threads.mutex);
+  return std::exchange(threads.orphans, {});
 }
 
-void join_orphaned_threads() {
-  for (std::thread& thread : take_orphaned_threads())
+void join_orphans() {
+  for (std::thread& thread : take_orphans())
     thread.join();
+}
+
+void finish_listener_threads() {
+  ListenerThreads& threads = listener_threads();
+  {
+    std::unique_lock lock(threads.mutex);
+    threads.idle.wait(lock, [&] { return threads.firing == 0; });
+  }
+  join_orphans();
 }
 
 /// Called by a listener thread about to release its device: joins the threads handed over
 /// before (they are past their device's release), then leaves its own to the next.
 void hand_over_current_thread(std::thread self) {
-  join_orphaned_threads();
-  OrphanedThreads& orphans = orphaned_threads();
-  const std::lock_guard lock(orphans.mutex);
-  orphans.threads.push_back(std::move(self));
+  join_orphans();
+  ListenerThreads& threads = listener_threads();
+  const std::lock_guard lock(threads.mutex);
+  threads.orphans.push_back(std::move(self));
 }
+
+/// Marks a listener thread as firing callbacks and releasing their entries, which may destroy
+/// the device: process exit waits until no thread is.
+class FiringScope {
+ public:
+  FiringScope() : threads_(listener_threads()) {
+    const std::lock_guard lock(threads_.mutex);
+    ++threads_.firing;
+  }
+  ~FiringScope() {
+    const std::lock_guard lock(threads_.mutex);
+    if (--threads_.firing == 0) threads_.idle.notify_all();
+  }
+  FiringScope(const FiringScope&) = delete;
+  FiringScope& operator=(const FiringScope&) = delete;
+
+ private:
+  ListenerThreads& threads_;
+};
 
 }  // namespace
 
 EventListener::EventListener(DeviceImpl& device) : device_(device) {
+  listener_threads();  // registers the exit handler now, while the loader is loaded
   const vk::SemaphoreTypeCreateInfo type{.semaphoreType = vk::SemaphoreType::eTimeline,
                                          .initialValue = 0};
   wake_ = device_.call("creating the event listener's semaphore", [&] {
@@ -112,6 +146,7 @@ void EventListener::signal_wake_locked() {
 }
 
 void EventListener::fire_ready(std::vector<Entry>& entries, bool finish_all) {
+  const FiringScope firing;  // outlives `ready`, whose release may destroy the device
   std::vector<Entry> ready;
   auto keep = entries.begin();
   for (auto& entry : entries) {
