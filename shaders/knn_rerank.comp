@@ -8,12 +8,15 @@
 //
 // Candidate mode: row `label` of exact[] slot (query, j) comes from labels[query * stride + j];
 // slots whose label lies outside this chunk are left to the chunk holding it. Direct mode
-// (pc.direct = 1): every row of the chunk, slot j = chunk row j. A thread a slot, or, with
-// SUBGROUP_SLOTS (few candidate slots: kernels.cpp), a subgroup a slot: its lanes load
-// consecutive elements (a thread a slot scattered every load: 126 us for 32 x 16 candidates
-// of d = 1024 on an H100) and form the terms, and every lane adds them up in element order
-// from the lanes' registers, so each sum rounds as the host's loop rounds it. Many slots keep
-// the thread a slot (row_norms.comp says why).
+// (pc.direct = 1): every row of the chunk, slot j = chunk row j. SLOT_MODE (kernels.cpp
+// chooses): a thread a slot (CPU drivers: no barriers); a subgroup a slot (few slots): its
+// lanes load consecutive elements (a thread a slot scattered every load: 126 us for 32 x 16
+// candidates of d = 1024 on an H100) and form the terms, and every lane adds them up in
+// element order from the lanes' registers; or staged (many slots on a GPU): the workgroup
+// copies its slots' rows through shared memory a stretch at a time, a subgroup a row's stretch
+// (coalesced: a thread a slot read 4 bytes of a different row a load, which took 5.9 ms to
+// re-rank 10 million candidates of d = 128 on an H100), and each thread sums its own slot.
+// Every mode sums in element order, so each sum rounds as the host's loop rounds it.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -22,7 +25,10 @@
 #include "metric.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
-layout(constant_id = 3) const bool SUBGROUP_SLOTS = false;
+layout(constant_id = 3) const uint SLOT_MODE = 0u;
+const uint THREAD_SLOTS = 0u;
+const uint SUBGROUP_SLOTS = 1u;
+const uint STAGED_SLOTS = 2u;
 
 // The float32 rows as bits: widen() keeps subnormal values, which a float -> double conversion
 // may flush (NVIDIA's does: tiny rows then ranked wrong).
@@ -169,10 +175,78 @@ int slot_row(uint slot, uint j) {
   return label - int(pc.label_begin);
 }
 
+// Staged mode: the workgroup (STAGE_SLOTS threads) takes its slots' rows STAGE_ELEMENTS
+// elements at a time; a row's stretch is padded by one word so that the threads reading their
+// own rows meet different banks.
+const uint STAGE_SLOTS = 64u;
+const uint STAGE_ELEMENTS = 32u;
+const uint STAGE_STRIDE = STAGE_ELEMENTS + 1u;
+shared uint stage[SLOT_MODE == STAGED_SLOTS ? STAGE_SLOTS * STAGE_STRIDE : 1u];
+shared int stage_rows[SLOT_MODE == STAGED_SLOTS ? STAGE_SLOTS : 1u];
+
+/// direct_distance of each thread's slot, its row staged (uniform control flow: barriers).
+void staged_slots(uint query) {
+  const uint t = gl_LocalInvocationID.x;
+  const uint query_start = query * pc.dim;
+  for (uint first = gl_WorkGroupID.x * STAGE_SLOTS; first < pc.slots;
+       first += gl_NumWorkGroups.x * STAGE_SLOTS) {
+    const uint j = first + t;
+    const uint slot = query * pc.stride + j;
+    const int row = j < pc.slots ? slot_row(slot, j) : -1;
+    stage_rows[t] = row;
+    precise double sum = 0.0;
+    precise double qq = 0.0;
+    precise double xx = 0.0;
+    for (uint e0 = 0u; e0 < pc.dim; e0 += STAGE_ELEMENTS) {
+      barrier();  // stage_rows written; the previous stretch read by every thread
+      const uint count = min(STAGE_ELEMENTS, pc.dim - e0);
+      [[unroll]] for (uint i = 0u; i < STAGE_ELEMENTS; ++i) {
+        const uint n = t + i * STAGE_SLOTS;
+        const uint r = n / STAGE_ELEMENTS;
+        const uint e = n % STAGE_ELEMENTS;
+        const int source = stage_rows[r];
+        if (source >= 0 && e < count)
+          stage[r * STAGE_STRIDE + e] = base[uint(source) * pc.dim + e0 + e];
+      }
+      barrier();
+      if (row < 0) continue;
+      for (uint e = 0u; e < count; ++e) {
+        const double q = widen(queries[query_start + e0 + e]);
+        const double x = widen(stage[t * STAGE_STRIDE + e]);
+        if (pc.metric == METRIC_L2) {
+          const double d = q - x;
+          sum += d * d;
+        } else if (pc.metric == METRIC_L1) {
+          sum += abs(q - x);
+        } else if (pc.metric == METRIC_LINF) {
+          sum = max(sum, abs(q - x));
+        } else if (pc.metric == METRIC_INNER_PRODUCT) {
+          sum += q * x;
+        } else {
+          sum += q * x;
+          qq += q * q;
+          xx += x * x;
+        }
+      }
+    }
+    if (row < 0) continue;
+    if (pc.metric != METRIC_COSINE) {
+      exact[slot] = sum;
+      continue;
+    }
+    const double denominator = sqrt(qq) * sqrt(xx);
+    exact[slot] = denominator > 0.0 ? sum / denominator : 0.0;
+  }
+}
+
 void main() {
   const uint query = gl_WorkGroupID.y;
   if (query >= pc.num_queries) return;
-  if (!SUBGROUP_SLOTS) {
+  if (SLOT_MODE == STAGED_SLOTS) {
+    staged_slots(query);
+    return;
+  }
+  if (SLOT_MODE == THREAD_SLOTS) {
     const uint step = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint j = gl_GlobalInvocationID.x; j < pc.slots; j += step) {
       const uint slot = query * pc.stride + j;

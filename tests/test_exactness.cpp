@@ -13,6 +13,7 @@
 #include <string>
 
 #include "ops/certificate.hpp"
+#include "ops/exact_merge.hpp"
 #include "ops/kernels.hpp"
 #include "ops/row_centre.hpp"
 #include "support/reference.hpp"
@@ -1045,4 +1046,77 @@ TEST(Exactness, RowKernelsGiveARowTheSameBitsWhetherASubgroupOrAThreadTakesIt) {
   EXPECT_EQ(words(some.errors, few), first_few(all.errors, many));
   EXPECT_EQ(words(some.halves, std::size_t{few} * dim / 2),
             first_few(all.halves, std::size_t{many} * dim / 2));
+}
+
+TEST(Exactness, RerankGivesTheHostsFloat64BitsWhicheverWayItTakesItsSlots) {
+  Context& context = shared_context();
+  Device device = context.device();
+  constexpr std::uint32_t nq = 3, n = 500, label_begin = 50, chunk_rows = 400;
+  constexpr std::uint32_t slots = 150, stride = 160;  // a partial block of staged slots
+  std::mt19937 rng(91);
+  std::uniform_int_distribution<std::int32_t> any_label(0, 599);  // some in other chunks
+  std::vector<std::int32_t> labels(std::size_t{nq} * stride, 0);
+  for (auto& label : labels)
+    label = any_label(rng);
+  for (const std::uint32_t dim : {3u, 37u, 200u}) {
+    auto queries = vt::normal_data(nq, dim, 92);
+    auto base = vt::normal_data(n, dim, 93);
+    for (std::size_t i = 0; i < base.size(); i += 5)
+      base[i] *= 1e3f;  // rounding that depends on the order shows
+    for (std::size_t i = 3; i < base.size(); i += 11)
+      base[i] = std::ldexp(base[i], -140);  // subnormal elements
+    BufferToken q = context.get_buffer(std::span<const float>(queries));
+    // The chunk: rows label_begin .. label_begin + chunk_rows of the base.
+    BufferToken chunk = context.get_buffer(std::span<const float>(base).subspan(
+        std::size_t{label_begin} * dim, std::size_t{chunk_rows} * dim));
+    BufferToken l = context.get_buffer(std::span<const std::int32_t>(labels));
+    for (const Metric metric :
+         {Metric::l2, Metric::inner_product, Metric::cosine, Metric::l1, Metric::linf}) {
+      for (const bool direct : {false, true}) {
+        const std::uint32_t count = direct ? chunk_rows : slots;
+        const std::uint32_t row_stride = direct ? chunk_rows : stride;
+        const std::vector<double> untouched(std::size_t{nq} * row_stride, -7.0);
+        std::vector<double> expected = untouched;
+        for (std::uint32_t m = 0; m < nq; ++m) {
+          for (std::uint32_t j = 0; j < count; ++j) {
+            const std::int64_t label =
+                direct ? std::int64_t{label_begin} + j : labels[std::size_t{m} * stride + j];
+            if (label < label_begin || label >= label_begin + chunk_rows) continue;
+            expected[std::size_t{m} * row_stride + j] = detail::direct_distance(
+                std::span<const float>(queries).subspan(std::size_t{m} * dim, dim),
+                std::span<const float>(base).subspan(static_cast<std::size_t>(label) * dim, dim),
+                metric);
+          }
+        }
+        for (const auto mode : {detail::RerankSlots::thread, detail::RerankSlots::subgroup,
+                                detail::RerankSlots::staged}) {
+          BufferToken exact = context.get_buffer(std::span<const double>(untouched));
+          context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
+            detail::encode_rerank(device, e,
+                                  {.queries = q.buffer(),
+                                   .base = chunk.buffer(),
+                                   .labels = l.buffer(),
+                                   .exact = exact.buffer(),
+                                   .num_queries = nq,
+                                   .slots = count,
+                                   .dim = dim,
+                                   .label_begin = label_begin,
+                                   .chunk_rows = chunk_rows,
+                                   .stride = row_stride,
+                                   .direct = direct,
+                                   .metric = metric,
+                                   .slots_by = mode});
+          });
+          const auto got = exact.read<double>(expected.size());
+          for (std::size_t i = 0; i < expected.size(); ++i) {
+            ASSERT_EQ(std::bit_cast<std::uint64_t>(got[i]),
+                      std::bit_cast<std::uint64_t>(expected[i]))
+                << "slot " << i << " of dim " << dim << ", metric " << static_cast<int>(metric)
+                << (direct ? ", direct" : ", candidates") << ", mode " << static_cast<int>(mode)
+                << ": " << got[i] << " against " << expected[i];
+          }
+        }
+      }
+    }
+  }
 }

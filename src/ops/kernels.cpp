@@ -78,6 +78,9 @@ KernelShapes KernelShapes::for_device(const Capabilities& caps) {
     s.tile_m = 64, s.tile_n = 64, s.tile_k = 16, s.micro_m = 4, s.micro_n = 4;
   }
   s.block = big ? 128 : 64;
+  // A CPU driver switches between a workgroup's subgroups at every barrier, and its caches
+  // take scattered rows well.
+  s.stage_rows = big;
   s.small_threads = std::min<std::uint32_t>(big ? 128 : 64, caps.max_workgroup_invocations);
   s.radix_threads = std::min<std::uint32_t>(big ? 256 : 128, caps.max_workgroup_invocations);
   s.max_subgroups =
@@ -588,19 +591,35 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
   return segments;
 }
 
+namespace {
+
+RerankSlots rerank_slots(const Capabilities& caps, const RerankArgs& a) {
+  if (a.slots_by != RerankSlots::automatic) return a.slots_by;
+  // Direct mode's slots are a chunk's rows: never a subgroup each.
+  const std::uint64_t slots_in_all =
+      a.direct ? std::uint64_t{subgroup_rows_below} : std::uint64_t{a.slots} * a.num_queries;
+  if (slots_in_all < subgroup_rows_below) return RerankSlots::subgroup;
+  return KernelShapes::for_device(caps).stage_rows ? RerankSlots::staged : RerankSlots::thread;
+}
+
+}  // namespace
+
 void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& a) {
   if (a.num_queries == 0 || a.slots == 0) return;
   struct {
     std::uint32_t num_queries, slots, dim, metric, label_begin, chunk_rows, stride, direct;
   } constants{a.num_queries, a.slots,      a.dim,    metric_code(a.metric),
               a.label_begin, a.chunk_rows, a.stride, a.direct ? 1u : 0u};
-  constexpr std::uint32_t threads = 64;
-  // Direct mode's slots are a chunk's rows: a thread each.
-  const RowSpread spread = RowSpread::of(
-      device.capabilities(), a.slots, threads,
-      a.direct ? std::uint64_t{subgroup_rows_below} : std::uint64_t{a.slots} * a.num_queries);
+  constexpr std::uint32_t threads = 64;  // knn_rerank.comp's STAGE_SLOTS
+  const Capabilities& caps = device.capabilities();
+  const RerankSlots mode = rerank_slots(caps, a);
+  const bool subgroups = mode == RerankSlots::subgroup;
+  const RowSpread spread =
+      RowSpread::of(caps, a.slots, threads, subgroups ? 0 : std::uint64_t{subgroup_rows_below});
+  // knn_rerank.comp's SLOT_MODE: 0 a thread a slot, 1 a subgroup a slot, 2 staged.
+  const std::uint32_t slot_mode = subgroups ? 1 : mode == RerankSlots::staged ? 2 : 0;
   encoder.set_pipeline(device.shaders().pipeline(
-      {.name = "knn_rerank", .workgroup_size = {threads, 1, 1}, .constants = spread.constants()}));
+      {.name = "knn_rerank", .workgroup_size = {threads, 1, 1}, .constants = {slot_mode}}));
   // Direct mode reads no labels; the exact buffer keeps the table complete.
   encoder.set_argument_table(ArgumentTable()
                                  .set_buffer(0, a.queries)

@@ -49,6 +49,7 @@ struct KernelShapes {
   std::uint32_t small_threads;  // select_small workgroup
   std::uint32_t radix_threads;  // select_radix workgroup
   std::uint32_t max_subgroups;
+  bool stage_rows;  // scattered rows are read through shared memory by a workgroup
   static KernelShapes for_device(const Capabilities& caps);
 };
 
@@ -238,6 +239,11 @@ std::uint32_t encode_select(Device& device, ComputeEncoder& encoder, const Selec
 /// The segment length encode_select uses for this k when asked to choose (0).
 std::uint32_t default_segment_length(std::uint32_t k);
 
+/// How knn_rerank takes its slots: a thread each, a subgroup each, or a thread each with the
+/// rows read through shared memory. `automatic` chooses by slot count and device; tests pin
+/// each (they give the same bits).
+enum class RerankSlots { automatic, thread, subgroup, staged };
+
 struct RerankArgs {
   Buffer queries, base, labels, exact;
   std::uint32_t num_queries = 0;
@@ -248,6 +254,7 @@ struct RerankArgs {
   std::uint32_t stride = 0;  // labels and exact: elements per query
   bool direct = false;       // every row of the chunk instead of the labelled candidates
   Metric metric = Metric::l2;
+  RerankSlots slots_by = RerankSlots::automatic;
 };
 /// exact[q * stride + j] (float64) = the direct-form metric of query q and its candidate j
 /// (labels[q * stride + j]) where that label lies in this chunk; direct: of chunk row j.
