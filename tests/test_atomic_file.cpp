@@ -157,6 +157,15 @@ TEST_F(AtomicFileTest, MissingDirectoryIsIoErrorNamingTargetAndReason) {
   EXPECT_TRUE(entries().empty());
 }
 
+TEST_F(AtomicFileTest, ADirectoryTargetIsRefusedBeforeAnythingIsWritten) {
+  const fs::path target = path("out");
+  fs::create_directory(target);
+  const std::string message = io_error_of([&] { AtomicFile file(target); });
+  EXPECT_NE(message.find("'" + target.string() + "' is a directory"), std::string::npos) << message;
+  EXPECT_EQ(entries(), std::vector<std::string>{"out"});  // no temporary beside it
+  EXPECT_TRUE(fs::is_empty(target));
+}
+
 TEST_F(AtomicFileTest, WriteErrorIsIoErrorNamingTheFileAndLeavesEveryTargetAsItWas) {
   put(path("a.bin"), "old a");
   put(path("b.bin"), "old b");

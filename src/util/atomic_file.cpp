@@ -42,6 +42,13 @@ AtomicFile::AtomicFile(const fs::path& target) : AtomicFile(target, target.strin
 
 AtomicFile::AtomicFile(const fs::path& target, std::string context)
     : target_(target), context_(std::move(context)), temp_(temp_path(target)) {
+  // Refused before anything is written: the rename at the end would fail over a directory.
+  std::error_code error;
+  if (fs::is_directory(target_, error)) {
+    temp_.clear();
+    throw Error(Errc::io_error, context_ + "'" + target_.string() +
+                                    "' is a directory, not a file that can be written");
+  }
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd_ < 0) {
     const int err = errno;
@@ -83,7 +90,9 @@ void AtomicFile::sync() {
 void AtomicFile::commit() {
   if (temp_.empty()) return;
   sync();
-  if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("cannot rename over the target", errno);
+  if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+    fail("cannot rename over '" + target_.string() + "' the temporary file", errno);
+  }
   temp_.clear();
   sync_directory(target_);
 }
