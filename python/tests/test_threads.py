@@ -161,8 +161,12 @@ def python_handles_sigint():
     signal.signal(signal.SIGINT, previous)
 
 
-def test_ctrl_c_stops_a_running_search_and_the_index_stays_usable(big, python_handles_sigint):
-    index, queries = big
+def test_ctrl_c_stops_a_running_search_and_the_index_stays_usable(context, python_handles_sigint):
+    # A quarter of `big`'s rows: the search that is stopped runs a batch or two first.
+    rng = np.random.default_rng(3)
+    index = vecaccel.FlatIndex(64, "l2", context)
+    index.add(rng.standard_normal((5000, 64)).astype(np.float32))
+    queries = rng.standard_normal((2000, 64)).astype(np.float32)
     D_before, I_before = index.search(queries[:3], 10)
     # Many query batches (about five): the stop is noticed between batches, before the last
     # even where a loaded machine wakes the interrupter late.
