@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/expect_error.hpp"
@@ -166,6 +167,36 @@ TEST_F(FilterTest, FewerAllowedRowsThanKArePaddedWithMinusOne) {
     }
   }
   EXPECT_EQ(check_filtered(result, queries_, base_, IdFilter::allow(three), 8, Metric::l2), "");
+}
+
+// The rows of a gathered search go to a spare chunk of an earlier, larger one: only its own
+// rows count (the rows past them still hold the earlier search's, which would otherwise fill
+// the padding), and concurrent searches each gather into a chunk of their own.
+TEST_F(FilterTest, GatheredSearchesSeeOnlyTheirOwnRowsInASpareChunkSequentiallyAndConcurrently) {
+  FlatIndex index(context(), kDim, Metric::l2);
+  index.add(base_);
+  const IdFilter large = IdFilter::allow(every(3));
+  const IdFilter three = IdFilter::allow(std::vector<std::int64_t>{5, 17, 599});
+  const IdFilter sparse = IdFilter::allow(every(37, 3));
+  for (const IdFilter* filter : {&large, &three, &sparse, &large, &three}) {
+    const KnnResult result = index.search(query_view(), 8, *filter);
+    EXPECT_EQ(check_filtered(result, queries_, base_, *filter, 8, Metric::l2), "");
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(4);
+  for (std::size_t t = 0; t < errors.size(); ++t) {
+    threads.emplace_back([&, t] {
+      const IdFilter& filter = t % 2 == 0 ? large : sparse;
+      for (int i = 0; i < 3; ++i) {
+        const KnnResult result = index.search(query_view(), 8, filter);
+        errors[t] += check_filtered(result, queries_, base_, filter, 8, Metric::l2);
+      }
+    });
+  }
+  for (std::thread& thread : threads)
+    thread.join();
+  for (const std::string& error : errors)
+    EXPECT_EQ(error, "");
 }
 
 TEST_F(FilterTest, FilterOnUint8IndexAndCallerIdsUsesTheIds) {

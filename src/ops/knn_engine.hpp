@@ -199,6 +199,12 @@ class KnnEngine {
                                     KnnShape shape, ScreenPrecision precision,
                                     std::span<const std::size_t> rows, const Deadline& deadline,
                                     KnnResult& result, const Mask* mask) const;
+  /// A chunk for `rows` gathered rows: a spare one of a finished filtered search where one
+  /// holds them, else a new one (of a power-of-two capacity, so that others fit it later).
+  BaseChunk take_gather_chunk(std::size_t rows) const;
+  /// Keeps a finished filtered search's gathered chunks as spares, up to gather_spare_bytes:
+  /// a filtered search would otherwise allocate and free device memory each time.
+  void keep_gather_chunks(std::vector<BaseChunk> chunks) const;
   void give_back(std::unique_ptr<Scratch> scratch) const;
   /// Keeps scratch of an abandoned search, and the base buffers its work reads, until its
   /// submission completes (the caller may drop the chunks as the error unwinds).
@@ -217,6 +223,7 @@ class KnnEngine {
     std::vector<Buffer> base;
   };
   mutable std::vector<Retired> retired_;
+  mutable std::vector<BaseChunk> gather_spares_;  // under scratch_mutex_
 };
 
 }  // namespace vecaccel::detail

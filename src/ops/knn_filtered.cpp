@@ -2,6 +2,8 @@
 // and searches those alone, so the cost follows the allowed rows, not the base.
 
 #include <algorithm>
+#include <bit>
+#include <utility>
 
 #include "kernels.hpp"
 #include "knn_engine.hpp"
@@ -9,6 +11,14 @@
 #include "vecaccel/error.hpp"
 
 namespace vecaccel::detail {
+namespace {
+
+/// The most device memory a KnnEngine keeps in spare gathered chunks (like its search
+/// scratch, not counted in FlatIndex::device_bytes): the rows of a 1% filter over 50 million
+/// rows of d = 128.
+constexpr std::uint64_t gather_spare_bytes = std::uint64_t{256} << 20;
+
+}  // namespace
 
 KnnResult KnnEngine::search_gathered(std::span<const float> queries,
                                      std::span<const BaseChunk> chunks, std::size_t k,
@@ -17,6 +27,7 @@ KnnResult KnnEngine::search_gathered(std::span<const float> queries,
   const std::vector<std::size_t> rows = filter.allowed_rows();
   const std::vector<BaseChunk> gathered = gather(chunks, rows, deadline);
   KnnResult result = search(queries, gathered, k, deadline.execute_options());
+  keep_gather_chunks(std::move(gathered));
   // Gathered rows keep their order, so ties by gathered row are ties by row.
   for (std::int64_t& label : result.labels) {
     if (label >= 0) label = static_cast<std::int64_t>(rows[static_cast<std::size_t>(label)]);
@@ -38,7 +49,7 @@ std::vector<BaseChunk> KnnEngine::gather(std::span<const BaseChunk> chunks,
   std::vector<BaseChunk> out;
   for (std::size_t begin = 0; begin < rows.size(); begin += chunk_rows_) {
     const std::size_t count = std::min(chunk_rows_, rows.size() - begin);
-    BaseChunk target = make_chunk(count);
+    BaseChunk target = take_gather_chunk(count);
     // Each source chunk's rows of this target, as indices within that chunk.
     std::vector<BufferToken> lists;
     struct Run {
@@ -85,6 +96,35 @@ std::vector<BaseChunk> KnnEngine::gather(std::span<const BaseChunk> chunks,
     out.push_back(std::move(target));
   }
   return out;
+}
+
+BaseChunk KnnEngine::take_gather_chunk(std::size_t rows) const {
+  {
+    const std::lock_guard lock(scratch_mutex_);
+    const auto fits = std::find_if(gather_spares_.begin(), gather_spares_.end(),
+                                   [&](const BaseChunk& c) { return c.capacity >= rows; });
+    if (fits != gather_spares_.end()) {
+      BaseChunk chunk = std::move(*fits);
+      gather_spares_.erase(fits);
+      return chunk;
+    }
+  }
+  return make_chunk(std::bit_ceil(rows));
+}
+
+void KnnEngine::keep_gather_chunks(std::vector<BaseChunk> chunks) const {
+  const auto bytes = [](const BaseChunk& c) { return c.vectors.size() + c.norms.size(); };
+  const std::lock_guard lock(scratch_mutex_);
+  std::uint64_t held = 0;
+  for (const BaseChunk& spare : gather_spares_)
+    held += bytes(spare);
+  for (BaseChunk& chunk : chunks) {
+    // A search that returned has no work left on them; checked all the same.
+    if (!chunk.vectors.is_idle() || !chunk.norms.is_idle()) continue;
+    if (held + bytes(chunk) > gather_spare_bytes) continue;
+    held += bytes(chunk);
+    gather_spares_.push_back(std::move(chunk));
+  }
 }
 
 }  // namespace vecaccel::detail
