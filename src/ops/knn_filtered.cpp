@@ -25,7 +25,7 @@ KnnResult KnnEngine::search_gathered(std::span<const float> queries,
                                      const ExecuteOptions& options, const RowFilter& filter) const {
   const Deadline deadline = Deadline::after(options.timeout, options.stop);
   const std::vector<std::size_t> rows = filter.allowed_rows();
-  const std::vector<BaseChunk> gathered = gather(chunks, rows, deadline);
+  std::vector<BaseChunk> gathered = gather(chunks, rows, deadline);
   KnnResult result = search(queries, gathered, k, deadline.execute_options());
   keep_gather_chunks(std::move(gathered));
   // Gathered rows keep their order, so ties by gathered row are ties by row.
