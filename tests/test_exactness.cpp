@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
 #include <random>
 #include <span>
 #include <string>
@@ -895,6 +896,9 @@ TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
   Context& context = shared_context();
   Device device = context.device();
   constexpr std::uint32_t dim = 32, n = 5000;
+  if (!detail::stream_shape(device.capabilities(), 1, dim)) {
+    GTEST_SKIP() << "the streaming screen runs on CPU drivers only";
+  }
   for (int kind = 0; kind < 3; ++kind) {
     const auto base = stream_rows(n, dim, kind);
     for (const std::uint32_t nq : {1u, 3u, 8u, 12u}) {
@@ -1108,13 +1112,18 @@ TEST(Exactness, RerankGivesTheHostsFloat64BitsWhicheverWayItTakesItsSlots) {
                                    .slots_by = mode});
           });
           const auto got = exact.read<double>(expected.size());
-          for (std::size_t i = 0; i < expected.size(); ++i) {
-            ASSERT_EQ(std::bit_cast<std::uint64_t>(got[i]),
-                      std::bit_cast<std::uint64_t>(expected[i]))
-                << "slot " << i << " of dim " << dim << ", metric " << static_cast<int>(metric)
-                << (direct ? ", direct" : ", candidates") << ", mode " << static_cast<int>(mode)
-                << ": " << got[i] << " against " << expected[i];
+          std::size_t differ = 0, first = 0;
+          for (std::size_t i = expected.size(); i-- > 0;) {
+            if (std::bit_cast<std::uint64_t>(got[i]) == std::bit_cast<std::uint64_t>(expected[i]))
+              continue;
+            ++differ;
+            first = i;
           }
+          EXPECT_EQ(differ, 0u) << "slots of dim " << dim << ", metric " << to_string(metric)
+                                << (direct ? ", direct" : ", candidates") << ", mode "
+                                << static_cast<int>(mode) << " differ, the first " << first << ": "
+                                << std::setprecision(17) << got[first] << " against "
+                                << expected[first];
         }
       }
     }

@@ -450,12 +450,11 @@ std::uint32_t encode_knn_fused(Device& device, ComputeEncoder& encoder, const Fu
 namespace {
 
 /// knn_stream's workgroup and the shared memory besides the queries' rooms: counts, limits
-/// and the compaction's k best (knn_stream.glsl).
-constexpr std::uint32_t stream_gpu_threads = 256;
-/// CPU drivers run a workgroup's subgroups in turn and switch between all of them at every
-/// barrier (two a block): 64 threads there (lavapipe, 4 queries over 3,000 rows: 5.1 -> 1.2-2.3
-/// ms).
-constexpr std::uint32_t stream_cpu_threads = 64;
+/// and the compaction's k best (knn_stream.glsl). It runs on CPU drivers only (stream_shape
+/// says why), which run a workgroup's subgroups in turn and switch between all of them at
+/// every barrier (two a block): 64 threads (lavapipe, 4 queries over 3,000 rows: 5.1 -> 1.2-2.3
+/// ms against 256).
+constexpr std::uint32_t stream_threads = 64;
 constexpr std::uint32_t word_bytes = sizeof(std::uint32_t);
 constexpr std::uint32_t stream_fixed_shared_words_a_query = 3 + 2 * small_k_limit;
 /// Shared memory a workgroup takes at most: four workgroups an SM where an SM has
@@ -471,9 +470,14 @@ constexpr std::uint64_t stream_workgroups_wanted = 1024;
 
 std::optional<StreamShape> stream_shape(const Capabilities& caps, std::uint32_t queries,
                                         std::uint32_t dim) {
+  // On a GPU the fused kernel was slower than the scan and select_small16 it fuses (H100,
+  // session 17, GPU time: one query over 1M x 128 227 us + 75 of merge against 131 + 58 for
+  // the scan and its selection; 16 queries 978 + 75 against 195 + 151 on tensor cores; 10M
+  // rows 5.9 ms against 3.3): its rooms and barriers cost more than the rows it saves writing.
+  if (KernelShapes::for_device(caps).stage_rows) return std::nullopt;
   const std::uint32_t lanes = caps.subgroup_size;
   StreamShape s;
-  s.threads = KernelShapes::for_device(caps).block == 128 ? stream_gpu_threads : stream_cpu_threads;
+  s.threads = stream_threads;
   if (queries == 0 || queries > stream_query_limit || dim % 4 != 0 || lanes < 8 ||
       s.threads % lanes != 0) {
     return std::nullopt;

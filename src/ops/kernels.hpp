@@ -205,7 +205,8 @@ struct StreamShape {
 constexpr std::uint32_t stream_query_limit = 16;
 /// The kernel's shape for `queries` queries (1..stream_query_limit) and rows of dimension dim
 /// on this device; nullopt where it cannot run (dimension not a multiple of 4, subgroups
-/// under 8 lanes, too little shared memory).
+/// under 8 lanes, too little shared memory) or where it is slower than the scan and selection
+/// it fuses (GPUs: kernels.cpp).
 std::optional<StreamShape> stream_shape(const Capabilities& caps, std::uint32_t queries,
                                         std::uint32_t dim);
 /// Base rows per workgroup of the streaming screen over `rows` base rows: enough workgroups
