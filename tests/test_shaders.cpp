@@ -45,7 +45,40 @@ int variable_register_array_indices(std::span<const std::uint32_t> spirv) {
   return found;
 }
 
+/// GLSL.std.450 Fma instructions: a multiply and an add fused into one rounding.
+int fused_multiply_adds(std::span<const std::uint32_t> spirv) {
+  constexpr std::uint32_t op_ext_inst_import = 11, op_ext_inst = 12, glsl_fma = 50;
+  std::uint32_t glsl_set = 0;
+  int found = 0;
+  for (std::size_t i = 5; i < spirv.size();) {
+    const std::uint32_t words = spirv[i] >> 16;
+    const std::uint32_t op = spirv[i] & 0xffff;
+    if (words == 0 || i + words > spirv.size()) break;
+    if (op == op_ext_inst_import) {
+      const auto* name = reinterpret_cast<const char*>(&spirv[i + 2]);
+      if (std::string(name) == "GLSL.std.450") glsl_set = spirv[i + 1];
+    }
+    if (op == op_ext_inst && words > 4 && spirv[i + 3] == glsl_set && spirv[i + 4] == glsl_fma)
+      ++found;
+    i += words;
+  }
+  return found;
+}
+
 }  // namespace
+
+// The re-rank's float64 sums are `precise`: each multiply and add rounds on its own, as the
+// host's reference does. spirv-opt's unroller dropped that from the copies it made of an
+// [[unroll]] loop and fused them (NVIDIA ran the Fma fused: one unit in the last place off).
+TEST(Shaders, TheRerankSumsKeepEveryMultiplyAndAddApart) {
+  for (const auto& shader : vecaccel::detail::embedded_shaders()) {
+    if (std::string(shader.name) == "knn_rerank") {
+      EXPECT_EQ(fused_multiply_adds(shader.spirv), 0);
+      return;
+    }
+  }
+  FAIL() << "no knn_rerank shader";
+}
 
 // A `break` or `continue` in an [[unroll]] loop, or an array sized by a specialization
 // constant, keeps the loop, and the register tile of a distance kernel silently moves to local
