@@ -1,11 +1,10 @@
 // The float16 copy of rows that few-query searches stream (half the bytes of float32): each
 // row scaled by the power of two that brings its largest magnitude into [2^14, 2^15), below
 // float16's largest value and far above its normal range's bottom, then rounded; scales[row]
-// undoes it (a power of two: exact). A thread a row, grid-stride, or, with SUBGROUP_ROWS (few
-// rows: kernels.cpp), a subgroup a row: its lanes load and store consecutive elements (a
-// thread a row scattered every load: 104 us for 32 query rows of d = 1024 on an H100), and
-// every lane sums in element order from the lanes' registers, so the sums round as one
-// thread's loop rounds them. Many rows keep the thread a row (row_norms.comp says why).
+// undoes it (a power of two: exact). A thread a row, grid-stride, or, with SUBGROUP_ROWS
+// (kernels.cpp), a subgroup a row: its lanes load and store consecutive elements (a thread a
+// row scattered every load: 104 us for 32 query rows of d = 1024 on an H100). Sums are in
+// strand order (strands.glsl), the same bits either way.
 //
 // With CENTRED defined (half_rows_centred.comp), the copy is of the rows minus a centre
 // (float32 subtractions, rounded as the host's centre_row rounds them), and norms[row] gets
@@ -58,37 +57,7 @@ float element(uint first, uint j) {
 #endif
 }
 
-// Elements (pairs) a lane loads a turn: the row's loads in flight at once, and few turns
-// (lavapipe ends an outermost loop after 65535 turns of it and its inner loops together).
-const uint PER_LANE = 8u;
-
-/// fma(v, v, sum) over the subgroup's v[u] in element order: lane s holds elements
-/// s * PER_LANE + u of the turn's run. Lanes 8 a turn (a turn a lane would be a turn an
-/// element for lavapipe's count), unrolled loops within (v indexed by constants: registers).
-float ordered_squares(float v[PER_LANE], float sum) {
-  for (uint s0 = 0u; s0 < gl_SubgroupSize; s0 += 8u) {
-    [[unroll]] for (uint t = 0u; t < 8u; ++t) {
-      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-        const float e = subgroupShuffle(v[u], s0 + t);
-        if (s0 + t < gl_SubgroupSize) sum = fma(e, e, sum);
-      }
-    }
-  }
-  return sum;
-}
-
-/// The pairs' fma(x, x, fma(y, y, sum)) over the subgroup's p[u] in pair order (as above).
-float ordered_pair_squares(vec2 p[PER_LANE], float sum) {
-  for (uint s0 = 0u; s0 < gl_SubgroupSize; s0 += 8u) {
-    [[unroll]] for (uint t = 0u; t < 8u; ++t) {
-      [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-        const vec2 e = subgroupShuffle(p[u], s0 + t);
-        if (s0 + t < gl_SubgroupSize) sum = fma(e.x, e.x, fma(e.y, e.y, sum));
-      }
-    }
-  }
-  return sum;
-}
+#include "strands.glsl"
 
 /// The power of two that brings a row's largest magnitude into [2^14, 2^15). Rows are refused
 /// above 2^62 (their squared norms would overflow), so the clamp only keeps rows below 2^-85
@@ -120,71 +89,91 @@ void finish_row(uint row, int shift, float scaled_squares, float lost_squares, f
 void copy_row_thread(uint row) {
   const uint first = (pc.first_row + row) * pc.dim;
   float largest = 0.0;
-  float squares = 0.0;
-  // 8 elements a turn: lavapipe ends an outermost loop after 65535 turns of it and its
-  // inner loops together (dimension 65536 has 8192 such turns per pass).
-  for (uint j = 0u; j < pc.dim; j += 8u) {
-    [[unroll]] for (uint u = 0u; u < 8u; ++u) {
-      if (j + u < pc.dim) {
-        const float v = element(first, j + u);
+  float squares[STRANDS];
+  [[unroll]] for (uint s = 0u; s < STRANDS; ++s) squares[s] = 0.0;
+  for (uint j = 0u; j < pc.dim; j += STRANDS) {
+    [[unroll]] for (uint s = 0u; s < STRANDS; ++s) {
+      if (j + s < pc.dim) {
+        const float v = element(first, j + s);
         largest = max(largest, abs(v));
-        squares = fma(v, v, squares);
+        squares[s] = fma(v, v, squares[s]);
       }
     }
   }
   const int shift = row_shift(largest);
   const float scale = ldexp(1.0, shift);
-  float scaled_squares = 0.0;
-  float lost_squares = 0.0;
-  for (uint j = 0u; j < pc.dim; j += 8u) {
-    [[unroll]] for (uint u = 0u; u < 8u; u += 2u) {
-      if (j + u < pc.dim) {
+  float scaled[STRANDS];
+  float lost[STRANDS];
+  [[unroll]] for (uint s = 0u; s < STRANDS; ++s) {
+    scaled[s] = 0.0;
+    lost[s] = 0.0;
+  }
+  const uint pairs = pc.dim / 2u;
+  for (uint j = 0u; j < pairs; j += STRANDS) {
+    [[unroll]] for (uint s = 0u; s < STRANDS; ++s) {
+      if (j + s < pairs) {
         vec2 kept;
-        vec2 lost;
-        copy_pair(first, j + u, scale, kept, lost);
-        scaled_squares = fma(kept.x, kept.x, fma(kept.y, kept.y, scaled_squares));
-        lost_squares = fma(lost.x, lost.x, fma(lost.y, lost.y, lost_squares));
+        vec2 gone;
+        copy_pair(first, 2u * (j + s), scale, kept, gone);
+        scaled[s] = fma(kept.x, kept.x, fma(kept.y, kept.y, scaled[s]));
+        lost[s] = fma(gone.x, gone.x, fma(gone.y, gone.y, lost[s]));
       }
     }
   }
-  finish_row(row, shift, scaled_squares, lost_squares, squares);
+  finish_row(row, shift, strands_in_order(scaled), strands_in_order(lost),
+             strands_in_order(squares));
 }
 
 void copy_row_subgroup(uint row) {
-  const uint lanes = gl_SubgroupSize;
-  const uint lane = gl_SubgroupInvocationID;
   const uint pairs = pc.dim / 2u;
   const uint first = (pc.first_row + row) * pc.dim;
   float largest = 0.0;
-  float squares = 0.0;
-  for (uint j = 0u; j < pc.dim; j += PER_LANE * lanes) {
-    float v[PER_LANE];
-    [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-      const uint i = j + lane * PER_LANE + u;
-      v[u] = i < pc.dim ? element(first, i) : 0.0;  // zeros leave both as they are
-      largest = max(largest, abs(v[u]));
+  float squares[LANE_STRANDS];
+  [[unroll]] for (uint t = 0u; t < LANE_STRANDS; ++t) squares[t] = 0.0;
+  for (uint j = 0u; j < pc.dim; j += STRANDS * TURN_STRIDES) {
+    [[unroll]] for (uint r = 0u; r < TURN_STRIDES; ++r) {
+      [[unroll]] for (uint t = 0u; t < LANE_STRANDS; ++t) {
+        const uint s = lane_strand(t);
+        const uint i = j + r * STRANDS + s;
+        if (s < STRANDS && i < pc.dim) {
+          const float v = element(first, i);
+          largest = max(largest, abs(v));
+          squares[t] = fma(v, v, squares[t]);
+        }
+      }
     }
-#ifdef CENTRED
-    squares = ordered_squares(v, squares);
-#endif
   }
   const int shift = row_shift(subgroupMax(largest));
   const float scale = ldexp(1.0, shift);
-  float scaled_squares = 0.0;
-  float lost_squares = 0.0;
-  for (uint j = 0u; j < pairs; j += PER_LANE * lanes) {
-    vec2 kept[PER_LANE];
-    vec2 lost[PER_LANE];
-    [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-      const uint p = j + lane * PER_LANE + u;
-      kept[u] = vec2(0.0);
-      lost[u] = vec2(0.0);
-      if (p < pairs) copy_pair(first, 2u * p, scale, kept[u], lost[u]);
-    }
-    scaled_squares = ordered_pair_squares(kept, scaled_squares);
-    lost_squares = ordered_pair_squares(lost, lost_squares);
+  float scaled[LANE_STRANDS];
+  float lost[LANE_STRANDS];
+  [[unroll]] for (uint t = 0u; t < LANE_STRANDS; ++t) {
+    scaled[t] = 0.0;
+    lost[t] = 0.0;
   }
-  if (lane == 0u) finish_row(row, shift, scaled_squares, lost_squares, squares);
+  for (uint j = 0u; j < pairs; j += STRANDS * TURN_STRIDES) {
+    [[unroll]] for (uint r = 0u; r < TURN_STRIDES; ++r) {
+      [[unroll]] for (uint t = 0u; t < LANE_STRANDS; ++t) {
+        const uint s = lane_strand(t);
+        const uint p = j + r * STRANDS + s;
+        if (s < STRANDS && p < pairs) {
+          vec2 kept;
+          vec2 gone;
+          copy_pair(first, 2u * p, scale, kept, gone);
+          scaled[t] = fma(kept.x, kept.x, fma(kept.y, kept.y, scaled[t]));
+          lost[t] = fma(gone.x, gone.x, fma(gone.y, gone.y, lost[t]));
+        }
+      }
+    }
+  }
+  const float scaled_sum = lane_strands_in_order(scaled);
+  const float lost_sum = lane_strands_in_order(lost);
+#ifdef CENTRED
+  const float squares_sum = lane_strands_in_order(squares);
+#else
+  const float squares_sum = 0.0;
+#endif
+  if (gl_SubgroupInvocationID == 0u) finish_row(row, shift, scaled_sum, lost_sum, squares_sum);
 }
 
 void main() {

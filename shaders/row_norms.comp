@@ -1,14 +1,15 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
-// norms[i] = squared L2 norm of row i of a rows x dim matrix, summed in element order (as the
-// host's squared_norm sums it). A thread a row, grid-stride, or, with SUBGROUP_ROWS (few rows:
-// kernels.cpp), a subgroup a row: its lanes load consecutive elements (a thread a row reads 32
-// rows' scattered sectors a load, which took 64 us for 32 query rows of d = 1024 on an H100)
-// and every lane sums the row in element order from the lanes' registers. Many rows keep the
-// thread a row: enough of them fill the device, and a CPU driver runs a subgroup as one
-// vector, for which the subgroup's redundant sums are eight times the work.
+// norms[i] = squared L2 norm of row i of a rows x dim matrix, in strand order (strands.glsl):
+// 32 running fma sums over the elements of each residue mod 32, then the 32 sums added in
+// order, the same bits whichever way the row is taken. A thread a row, grid-stride, or, with
+// SUBGROUP_ROWS (kernels.cpp), a subgroup a row: its lanes load consecutive elements and each
+// keeps its own strands, so the dependent chain is a 32nd of the row (a thread a row reads 32
+// rows' scattered sectors a load; a lane summing the whole row in element order took 64 us for
+// 32 query rows of d = 1024 on an H100).
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 layout(constant_id = 3) const bool SUBGROUP_ROWS = false;
 
@@ -22,45 +23,32 @@ layout(push_constant) uniform Constants {
   uint norms_offset;   // elements
 } pc;
 
-// Elements a lane loads a turn: the row's loads in flight at once, and few turns (lavapipe
-// ends an outermost loop after 65535 turns of it and its inner loops together).
-const uint PER_LANE = 8u;
+#include "strands.glsl"
 
 float thread_norm(uint first) {
-  float sum = 0.0;
-  // 8 elements a turn: lavapipe ends an outermost loop after 65535 turns of it and its inner
-  // loops together, which cut the norms of dimension 65536 short.
-  uint j = 0u;
-  for (; j + 8u <= pc.dim; j += 8u) {
-    [[unroll]] for (uint u = 0u; u < 8u; ++u) sum = fma(m[first + j + u], m[first + j + u], sum);
+  float strand[STRANDS];
+  [[unroll]] for (uint s = 0u; s < STRANDS; ++s) strand[s] = 0.0;
+  for (uint j = 0u; j < pc.dim; j += STRANDS) {
+    [[unroll]] for (uint s = 0u; s < STRANDS; ++s) {
+      if (j + s < pc.dim) strand[s] = fma(m[first + j + s], m[first + j + s], strand[s]);
+    }
   }
-  for (; j < pc.dim; ++j) sum = fma(m[first + j], m[first + j], sum);
-  return sum;
+  return strands_in_order(strand);
 }
 
 float subgroup_norm(uint first) {
-  const uint lanes = gl_SubgroupSize;
-  float sum = 0.0;
-  for (uint j = 0u; j < pc.dim; j += PER_LANE * lanes) {
-    // Lane s holds elements j + s * PER_LANE + u: in element order, s then u.
-    float v[PER_LANE];
-    [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-      const uint i = j + gl_SubgroupInvocationID * PER_LANE + u;
-      v[u] = i < pc.dim ? m[first + i] : 0.0;
-    }
-    // Padding elements are zeros, which leave the sum as it is. Lanes 8 a turn: a turn a
-    // lane would be a turn an element for lavapipe's count; unrolled loops within, so that
-    // v is indexed by constants (registers, not local memory).
-    for (uint s0 = 0u; s0 < lanes; s0 += 8u) {
-      [[unroll]] for (uint t = 0u; t < 8u; ++t) {
-        [[unroll]] for (uint u = 0u; u < PER_LANE; ++u) {
-          const float e = subgroupShuffle(v[u], s0 + t);
-          if (s0 + t < lanes) sum = fma(e, e, sum);
-        }
+  float strand[LANE_STRANDS];
+  [[unroll]] for (uint t = 0u; t < LANE_STRANDS; ++t) strand[t] = 0.0;
+  for (uint j = 0u; j < pc.dim; j += STRANDS * TURN_STRIDES) {
+    [[unroll]] for (uint r = 0u; r < TURN_STRIDES; ++r) {
+      [[unroll]] for (uint t = 0u; t < LANE_STRANDS; ++t) {
+        const uint s = lane_strand(t);
+        const uint i = j + r * STRANDS + s;
+        if (s < STRANDS && i < pc.dim) strand[t] = fma(m[first + i], m[first + i], strand[t]);
       }
     }
   }
-  return sum;
+  return lane_strands_in_order(strand);
 }
 
 void main() {

@@ -1009,9 +1009,34 @@ TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
   }
 }
 
-// The row kernels take a subgroup a row for a few rows and a thread a row for many
-// (kernels.cpp RowSpread): both sum in element order, so a row's norm, centred norm, float16
-// copy, scale and measured error are the same bits whichever took it.
+namespace {
+
+/// A row's float32 squared norm in strand order (shaders/strands.glsl): 32 chains of
+/// multiply-adds over the elements of each residue mod 32, added in order. GLSL's fma may run
+/// fused (NVIDIA) or as a multiply and an add (lavapipe): `fused` picks which.
+std::uint32_t strand_norm_bits(std::span<const float> row, bool fused) {
+  std::array<float, 32> strand{};
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    float& s = strand[i % 32];
+    if (fused) {
+      s = std::fma(row[i], row[i], s);
+    } else {
+      const float square = row[i] * row[i];
+      s += square;
+    }
+  }
+  float sum = 0.0f;
+  for (const float s : strand)
+    sum += s;
+  return std::bit_cast<std::uint32_t>(sum);
+}
+
+}  // namespace
+
+// The row kernels take a subgroup a row or (CPU drivers, many rows) a thread a row
+// (kernels.cpp RowSpread): both sum in strand order, so a row's norm, centred norm, float16
+// copy, scale and measured error are the same bits whichever took it, and the norms are the
+// host's strand-order sums.
 TEST(Exactness, RowKernelsGiveARowTheSameBitsWhetherASubgroupOrAThreadTakesIt) {
   Context& context = shared_context();
   Device device = context.device();
@@ -1050,6 +1075,24 @@ TEST(Exactness, RowKernelsGiveARowTheSameBitsWhetherASubgroupOrAThreadTakesIt) {
   EXPECT_EQ(words(some.errors, few), first_few(all.errors, many));
   EXPECT_EQ(words(some.halves, std::size_t{few} * dim / 2),
             first_few(all.halves, std::size_t{many} * dim / 2));
+  // The device's norms are the host's strand-order sums, with its fma fused or split.
+  const auto device_norms = words(some.norms, few);
+  const auto device_centred_norms = words(some.centred_norms, few);
+  std::array<int, 2> matches{};  // rows (plain and centred) whose norms match, split / fused
+  for (std::uint32_t r = 0; r < few; ++r) {
+    const std::span<const float> row(rows.data() + std::size_t{r} * dim, dim);
+    std::vector<float> centred(dim);
+    for (std::uint32_t i = 0; i < dim; ++i)
+      centred[i] = row[i] - centre_values[i];
+    for (const bool fused : {false, true}) {
+      matches[fused] +=
+          static_cast<int>(device_norms[r] == strand_norm_bits(row, fused)) +
+          static_cast<int>(device_centred_norms[r] == strand_norm_bits(centred, fused));
+    }
+  }
+  EXPECT_TRUE(matches[0] == 2 * few || matches[1] == 2 * few)
+      << "of " << 2 * few << " norms, " << matches[0] << " match the host's strand order with "
+      << "split multiply-adds and " << matches[1] << " with fused ones";
 }
 
 TEST(Exactness, RerankGivesTheHostsFloat64BitsWhicheverWayItTakesItsSlots) {

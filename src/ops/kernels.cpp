@@ -104,31 +104,37 @@ std::uint32_t max_screen_candidates(const Capabilities& caps) {
 
 namespace {
 
-/// The row kernels (row_norms, half_rows, knn_rerank's candidates) take a subgroup a row
-/// below this many rows: fewer threads than that leave a GPU mostly idle with a thread a row
-/// (32 query rows of d = 1024: 64 us for their norms on an H100), while many rows fill it and
-/// a CPU driver runs a subgroup as one vector, for which a subgroup's sums in element order
-/// are its lanes' count times the work.
+/// Below this many rows (re-rank slots) the row kernels take a subgroup a row on any device:
+/// fewer threads than that leave the device mostly idle with a thread a row, while with many
+/// rows a CPU driver (which runs a subgroup as one vector) is better served by a thread a row.
 constexpr std::uint32_t subgroup_rows_below = 8192;
 
 /// How a row kernel of `threads` a workgroup covers `rows` rows (grid-stride beyond the
-/// device's workgroup count; one such range of each of several queries where the dispatch
-/// has them: rows_in_all counts them all): a subgroup a row or a thread a row.
+/// device's workgroup count; in each of several queries where the dispatch has them): a
+/// subgroup a row or a thread a row. GPUs take a subgroup a row at any count: its lanes' loads
+/// are coalesced, and row_norms and half_rows split the row's sums into 32 strands
+/// (strands.glsl), so a lane's chain is a 32nd of the row (a thread a row took 55 ms for the
+/// float16 copy of 200k x 4096 on an H100, its loads scattered over 32 rows). knn_rerank
+/// (sums in element order) chooses for itself.
 struct RowSpread {
   bool subgroup_rows;
   std::uint32_t workgroups;
 
   static RowSpread of(const Capabilities& caps, std::uint64_t rows, std::uint32_t threads,
-                      std::uint64_t rows_in_all) {
-    const bool subgroups = rows_in_all < subgroup_rows_below;
+                      bool subgroups) {
     const std::uint32_t rows_per_group =
         subgroups ? std::max(1u, threads / std::max(1u, caps.subgroup_size)) : threads;
     const std::uint64_t wanted = (rows + rows_per_group - 1) / rows_per_group;
     return {subgroups, static_cast<std::uint32_t>(
                            std::min<std::uint64_t>(wanted, caps.max_workgroup_count[0]))};
   }
+  /// The strand-summed row kernels (row_norms, half_rows): strands.glsl's slots need subgroups
+  /// of 8 lanes or more.
   static RowSpread of(const Capabilities& caps, std::uint64_t rows, std::uint32_t threads) {
-    return of(caps, rows, threads, rows);
+    const std::uint32_t narrowest =
+        caps.min_subgroup_size != 0 ? caps.min_subgroup_size : caps.subgroup_size;
+    const bool any_count = KernelShapes::for_device(caps).stage_rows;
+    return of(caps, rows, threads, narrowest >= 8 && (any_count || rows < subgroup_rows_below));
   }
   std::vector<std::uint32_t> constants() const { return {subgroup_rows ? 1u : 0u}; }
 };
@@ -618,8 +624,7 @@ void encode_rerank(Device& device, ComputeEncoder& encoder, const RerankArgs& a)
   const Capabilities& caps = device.capabilities();
   const RerankSlots mode = rerank_slots(caps, a);
   const bool subgroups = mode == RerankSlots::subgroup;
-  const RowSpread spread =
-      RowSpread::of(caps, a.slots, threads, subgroups ? 0 : std::uint64_t{subgroup_rows_below});
+  const RowSpread spread = RowSpread::of(caps, a.slots, threads, subgroups);
   // knn_rerank.comp's SLOT_MODE: 0 a thread a slot, 1 a subgroup a slot, 2 staged.
   const std::uint32_t slot_mode = subgroups ? 1 : mode == RerankSlots::staged ? 2 : 0;
   encoder.set_pipeline(device.shaders().pipeline(
