@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "clock_warm_up.hpp"
 #include "support/reference.hpp"
 #include "uniform_data.hpp"
 #include "vecaccel/vecaccel.hpp"
@@ -30,6 +31,7 @@
 namespace {
 
 using vecaccel::bench::uniform_data;
+using vecaccel::bench::warm_up;
 
 using Clock = std::chrono::steady_clock;
 using vecaccel::KnnResult;
@@ -49,11 +51,11 @@ struct Options {
   std::uint32_t seed = 1;
 };
 
-/// Median wall time of `repeat` calls of `work` in ms, after one untimed call (pipelines,
-/// pools).
+/// Median wall time of `repeat` calls of `work` in ms, after a second of untimed calls
+/// (pipelines, pools, and the GPU's clock: clock_warm_up.hpp).
 template <class Work>
 double median_ms(unsigned repeat, Work work) {
-  work();
+  warm_up(work);
   std::vector<double> times;
   for (unsigned i = 0; i < repeat; ++i) {
     const auto start = Clock::now();

@@ -5,12 +5,13 @@ and tf32.
 Same configurations as bench_knn (PERFORMANCE.md). Data lives on the GPU before timing (as a
 user of PyTorch would have it); queries go in batches only where the score matrix would not
 fit the GPU's memory; each timing is the median of CUDA-event-timed runs after a
-warm-up. The result of the fp32 run is checked against a float64 reference on a sample of
+second of warm-up. The result of the fp32 run is checked against a float64 reference on a sample of
 queries. Prints a table; --json FILE writes the figures.
 """
 import argparse
 import json
 import statistics
+import time
 
 import torch
 
@@ -46,9 +47,21 @@ def knn(q, x, xn, k, metric, batch):
     return torch.cat([v for v, _ in parts]), torch.cat([i for _, i in parts])
 
 
+WARM_UP_SECONDS = 1.0  # as bench_knn --warm-up: the GPU's clock rises only under sustained load
+
+
+def warm_up(fn, seconds=WARM_UP_SECONDS):
+    """Untimed back-to-back runs of fn for `seconds` (at least one)."""
+    end = time.perf_counter() + seconds
+    while True:
+        fn()
+        torch.cuda.synchronize()
+        if time.perf_counter() >= end:
+            return
+
+
 def time_ms(fn, repeat):
-    fn()
-    torch.cuda.synchronize()
+    warm_up(fn)
     times = []
     for _ in range(repeat):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
