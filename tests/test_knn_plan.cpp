@@ -244,6 +244,10 @@ TEST(KnnPlan, SelectionSegmentsLengthenOnlyWhileTheirWorkgroupsFillTheGpu) {
   EXPECT_EQ(select_segment_length(16, 1000, 1'000'000, tile), 32768u) << "many rows of a tile";
   EXPECT_EQ(select_segment_length(16, 1, 1'000'000, tile), default_segment_length(16))
       << "one row: short segments keep workgroups for every SM";
+  EXPECT_EQ(select_segment_length(16, 8, 1'000'000, tile), 16384u)
+      << "a few rows: 16,384 columns while 256 workgroups remain";
+  EXPECT_EQ(select_segment_length(16, 32, 1'000'000, tile), 16384u) << "and no longer";
+  EXPECT_EQ(select_segment_length(16, 1, 10'000'000, tile), 16384u) << "one row of 10M columns";
   EXPECT_EQ(select_segment_length(160, 1000, 1'000'000, tile), default_segment_length(160))
       << "radix selection keeps its own length";
   EXPECT_EQ(select_segment_length(16, 1000, 1'000'000, 1000ull * 8192 * 4),

@@ -52,6 +52,14 @@ constexpr std::uint32_t half_copies_min_dim = 384;
 /// a 1,000 x 262,144 tile at k' = 16).
 constexpr std::uint32_t max_select_segment = 32768;
 constexpr std::uint64_t selection_workgroups_wanted = 2048;
+/// Batches of a few queries (at most few_query_batch) grow their segments to 16,384 columns
+/// while 256 workgroups remain: on an H100 (session 18, clock at 1980 MHz) the selection over
+/// 1M columns took 102 -> 88 us for 8 rows, 151 -> 134 for 16 and 252 -> 212 for 32 at 16,384
+/// against 8,192 (65,536: 155, 173 and 232), and one row over 10M columns 790 -> 670 us; one
+/// row over 1M keeps 8,192 (59 us against 64).
+constexpr std::size_t few_query_batch = 32;
+constexpr std::uint32_t few_query_max_segment = 16384;
+constexpr std::uint64_t few_query_workgroups_wanted = 256;
 /// Queries per batch at most: bounds the host's staging and the result readback.
 constexpr std::size_t max_batch = 4096;
 
@@ -86,8 +94,10 @@ std::uint32_t select_segment_length(std::uint32_t kk, std::size_t batch, std::si
   const auto workgroups = [&](std::uint64_t length) {
     return std::uint64_t{batch} * ((rows + length - 1) / length);
   };
-  while (segment < max_select_segment &&
-         workgroups(2ull * segment) >= selection_workgroups_wanted &&
+  const bool few = batch <= few_query_batch;
+  const std::uint32_t longest = few ? few_query_max_segment : max_select_segment;
+  const std::uint64_t wanted = few ? few_query_workgroups_wanted : selection_workgroups_wanted;
+  while (segment < longest && workgroups(2ull * segment) >= wanted &&
          std::uint64_t{batch} * 2 * segment * sizeof(float) <= tile_bytes) {
     segment *= 2;
   }
