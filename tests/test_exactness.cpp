@@ -912,7 +912,8 @@ TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
         const bool largest = metric == Metric::inner_product;
         BufferToken q = context.get_buffer(std::span<const float>(queries));
         BufferToken b = context.get_buffer(std::span<const float>(base));
-        BufferToken qn = context.get_buffer(nq * 4), bn = context.get_buffer(n * 4);
+        BufferToken qn = context.get_buffer(std::uint64_t{nq} * 4);
+        BufferToken bn = context.get_buffer(std::uint64_t{n} * 4);
         BufferToken distances = context.get_buffer(std::uint64_t{nq} * n * 4);
         context.execute_and_wait([&](CommandBuffer&, ComputeEncoder& e) {
           detail::encode_row_norms(device, e, q.buffer(), 0, nq, dim, qn.buffer(), 0);
@@ -939,9 +940,10 @@ TEST(Exactness, StreamingScreenKeepsEachSplitsBestOfTheStreamedDistances) {
               std::vector<float> slots(std::size_t{nq} * stride, 0.0f);
               std::vector<std::uint32_t> bound_keys(nq, 0xffffffffu);
               for (std::uint32_t m = 0; m < nq; ++m) {
-                std::vector<float> row(values.begin() + m * n, values.begin() + (m + 1) * n);
+                const auto first = values.begin() + static_cast<std::ptrdiff_t>(m) * n;
+                std::vector<float> row(first, first + n);
                 std::nth_element(row.begin(), row.begin() + n / 2, row.end());
-                slots[m * stride] = row[n / 2];
+                slots[std::size_t{m} * stride] = row[n / 2];
                 if (bounded) bound_keys[m] = order_key(row[n / 2], largest);
               }
               std::vector<std::uint32_t> allowed((n + 31) / 32, 0xffffffffu);
@@ -1050,8 +1052,8 @@ TEST(Exactness, RowKernelsGiveARowTheSameBitsWhetherASubgroupOrAThreadTakesIt) {
   struct Out {
     BufferToken norms, halves, scales, errors, centred_norms;
   };
-  const auto outputs = [&](std::uint32_t n) {
-    return Out{context.get_buffer(n * 4), context.get_buffer(std::uint64_t{n} * dim * 2),
+  const auto outputs = [&](std::uint64_t n) {
+    return Out{context.get_buffer(n * 4), context.get_buffer(n * dim * 2),
                context.get_buffer(n * 4), context.get_buffer(n * 4), context.get_buffer(n * 4)};
   };
   Out all = outputs(many), some = outputs(few);
