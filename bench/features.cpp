@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "clock_warm_up.hpp"
+#include "gpu_clock.hpp"
 #include "support/reference.hpp"
 #include "uniform_data.hpp"
 #include "vecaccel/vecaccel.hpp"
@@ -52,7 +52,7 @@ struct Options {
 };
 
 /// Median wall time of `repeat` calls of `work` in ms, after a second of untimed calls
-/// (pipelines, pools, and the GPU's clock: clock_warm_up.hpp).
+/// (pipelines, pools, and the GPU's clock: gpu_clock.hpp).
 template <class Work>
 double median_ms(unsigned repeat, Work work) {
   warm_up(work);

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "clock_warm_up.hpp"
+#include "gpu_clock.hpp"
 #include "kernels.hpp"
 #include "vecaccel/vecaccel.hpp"
 
@@ -134,7 +134,7 @@ class Bench {
         }
       });
     };
-    warm_up(run);  // pipelines, and the GPU's clock (clock_warm_up.hpp)
+    warm_up(run);  // pipelines, and the GPU's clock (gpu_clock.hpp)
     std::vector<double> ms;
     for (int r = 0; r < repeat; ++r) {
       run();

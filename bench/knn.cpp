@@ -1,7 +1,8 @@
 // bench_knn: the PERFORMANCE.md kNN configurations, timed end to end (queries uploaded,
 // results read back), checked against a float64 CPU reference on a sample of queries.
 // Prints a table (ms, GPU ms, queries/s, TFLOP/s, the floor and how much of it we reach, and
-// the first search of each shape: cold start, pipelines from the disk cache once it is warm)
+// the first search of each shape: cold start, pipelines from the disk cache once it is warm; a
+// clock probe after the timed searches: gpu_clock.hpp)
 // and writes JSON with --json FILE.
 //
 //   bench_knn [--quick] [--json out.json] [--repeat R] [--bandwidth-gbs B] [--peak-tflops T]
@@ -15,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "clock_warm_up.hpp"
+#include "gpu_clock.hpp"
 #include "kernels.hpp"
 #include "knn_engine.hpp"
 #include "knn_plan.hpp"
@@ -28,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using vecaccel::bench::clock_probe_us;
 using vecaccel::bench::default_warm_up_seconds;
 using vecaccel::bench::uniform_data;
 using vecaccel::bench::warm_up;
@@ -291,7 +293,7 @@ int main(int argc, char** argv) {
   std::string points_path;
   std::string fmnist_dir;
   int repeat = 5;
-  double warm_up_seconds = default_warm_up_seconds;  // clock_warm_up.hpp says why
+  double warm_up_seconds = default_warm_up_seconds;  // gpu_clock.hpp says why
   bool phases = false;
   bool half_copy = true;        // as FlatIndex's HalfCopy::automatic where memory allows
   double bandwidth_gbs = 3350;  // H100 SXM HBM3 datasheet; pass the measured copy rate
@@ -365,8 +367,9 @@ int main(int argc, char** argv) {
   const auto& info = context.device().info();
   std::printf("device: %s (%s %s)\n", info.name.c_str(), info.driver_name.c_str(),
               info.driver_info.c_str());
-  std::printf("%-34s %10s %10s %12s %9s %10s %8s %6s %11s %9s\n", "config", "ms", "gpu ms",
-              "queries/s", "TFLOP/s", "floor ms", "% floor", "exact", "2nd/direct", "first ms");
+  std::printf("%-34s %10s %10s %12s %9s %10s %8s %6s %11s %9s %9s\n", "config", "ms", "gpu ms",
+              "queries/s", "TFLOP/s", "floor ms", "% floor", "exact", "2nd/direct", "first ms",
+              "probe us");
   std::string json = "[";
   std::vector<float> base;
   std::size_t base_n = 0, base_dim = 0;
@@ -424,6 +427,10 @@ int main(int argc, char** argv) {
       result = engine_ptr->search(queries, chunks, c.k);
       times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
     }
+    const double gpu_ms =
+        static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6;
+    // Right after the timed searches: the clock they ran at (gpu_clock.hpp).
+    const double probe_us = clock_probe_us(context);
     std::sort(times.begin(), times.end());
     const double ms = times[times.size() / 2];
     const double flops = 2.0 * static_cast<double>(c.queries) * static_cast<double>(c.n) *
@@ -436,24 +443,23 @@ int main(int argc, char** argv) {
     char name[64];
     std::snprintf(name, sizeof name, "N=%zu d=%zu Q=%zu k=%zu %s", c.n, c.dim, c.queries, c.k,
                   std::string(to_string(c.metric)).c_str());
-    const double gpu_ms =
-        static_cast<double>(context.performance_stats().last_gpu_time.count()) / 1e6;
     // "% floor": the floor as a share of our time (100% = at the hardware limit).
-    std::printf("%-34s %10.3f %10.3f %12.0f %9.2f %10.3f %7.1f%% %6.2f %6zu/%-4zu %9.1f\n", name,
-                ms, gpu_ms, static_cast<double>(c.queries) / (ms / 1e3), flops / (ms / 1e3) / 1e12,
-                floor_ms, 100 * floor_ms / ms, exact, result.second_pass_queries,
-                result.direct_pass_queries, first_ms);
+    std::printf("%-34s %10.3f %10.3f %12.0f %9.2f %10.3f %7.1f%% %6.2f %6zu/%-4zu %9.1f %9.1f\n",
+                name, ms, gpu_ms, static_cast<double>(c.queries) / (ms / 1e3),
+                flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms, exact,
+                result.second_pass_queries, result.direct_pass_queries, first_ms, probe_us);
     char entry[512];
     std::snprintf(
         entry, sizeof entry,
         "%s\n {\"n\": %zu, \"dim\": %zu, \"queries\": %zu, \"k\": %zu, \"metric\": \"%s\", "
         "\"median_ms\": %.4f, \"min_ms\": %.4f, \"gpu_ms\": %.4f, \"tflops\": %.3f, "
         "\"floor_ms\": %.4f, \"percent_of_floor\": %.1f, \"sample_exact\": %.3f, "
-        "\"second_pass_queries\": %zu, \"direct_pass_queries\": %zu, \"first_ms\": %.4f}",
+        "\"second_pass_queries\": %zu, \"direct_pass_queries\": %zu, \"first_ms\": %.4f, "
+        "\"clock_probe_us\": %.1f}",
         json.size() > 1 ? "," : "", c.n, c.dim, c.queries, c.k,
         std::string(to_string(c.metric)).c_str(), ms, times.front(), gpu_ms,
         flops / (ms / 1e3) / 1e12, floor_ms, 100 * floor_ms / ms, exact, result.second_pass_queries,
-        result.direct_pass_queries, first_ms);
+        result.direct_pass_queries, first_ms, probe_us);
     json += entry;
     // Rewritten after every point: a run cut short by a time limit keeps what it measured.
     if (!json_path.empty()) std::ofstream(json_path) << json << "\n]\n";
