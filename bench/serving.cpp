@@ -21,12 +21,14 @@
 #include <utility>
 #include <vector>
 
+#include "percentile.hpp"
 #include "support/reference.hpp"
 #include "uniform_data.hpp"
 #include "vecaccel/vecaccel.hpp"
 
 namespace {
 
+using vecaccel::bench::percentile;
 using vecaccel::bench::uniform_data;
 
 using Clock = std::chrono::steady_clock;
@@ -53,13 +55,6 @@ struct Row {
   double qps, p50_ms, p99_ms;
   std::size_t checked, wrong;
 };
-
-double percentile(std::vector<double>& values, double p) {
-  if (values.empty()) return 0;
-  const auto at = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(at), values.end());
-  return values[at];
-}
 
 /// T threads calling search back to back until `seconds` passed; per-call latencies in ms.
 Row serve(const vecaccel::FlatIndex& index, const Options& o, unsigned threads,

@@ -16,6 +16,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ops/search_coalescer.hpp"
@@ -286,17 +287,76 @@ std::future<KnnResult> start_lone_search(SearchCoalescer& coalescer, FakeSearch&
   return lone;
 }
 
+/// A lone search (k = 3, held until fake's first gate opens) and a caller gathering behind it
+/// (k = 5).
+std::pair<std::future<KnnResult>, std::future<KnnResult>> start_lone_and_one_gathering(
+    SearchCoalescer& coalescer, FakeSearch& fake, const std::vector<float>& lone_q,
+    const std::vector<float>& gathering_q) {
+  auto lone = start_lone_search(coalescer, fake, lone_q, 3);
+  auto gathering = std::async(std::launch::async,
+                              [&] { return coalescer.search(gathering_q, 5, {}, nullptr, fake); });
+  wait_until([&] { return coalescer.gathering() == 1; });
+  return {std::move(lone), std::move(gathering)};
+}
+
 }  // namespace
 
-// A caller alone runs at once: with an hour's window, waiting for companions would hang.
+// A caller alone runs at once: with an hour's window, waiting for companions would hang, and
+// with a second's regroup grace, waiting for the callers of its own last search (itself) would
+// take seconds.
 TEST(CoalescerConcurrency, ACallerAloneNeverWaitsForCompanions) {
+  vt::ScopedEnv regroup("VECACCEL_COALESCE_REGROUP_US", "1000000");
   SearchCoalescer coalescer(dim);
   coalescer.set_window(1h);
   FakeSearch fake;
   const auto q = query_rows({7});
+  const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 3; ++i)
     expect_own_rows(coalescer.search(q, 4, {}, nullptr, fake), q, 4);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
   EXPECT_EQ(fake.calls.load(), 3);
+}
+
+// Two threads searching in turn: the second gathers while the first runs alone. When that
+// search ends, the group waits for the first caller to come back instead of starting at once
+// (which would leave the first caller to gather alone behind it, and so on, one query a
+// batch), and the two then share every batch.
+TEST(CoalescerConcurrency, AnIdleGroupWaitsForTheCallersOfTheBatchThatJustEnded) {
+  vt::ScopedEnv regroup("VECACCEL_COALESCE_REGROUP_US", "1000000");
+  SearchCoalescer coalescer(dim);
+  coalescer.set_window(1h);
+  FakeSearch fake(1);
+  const auto first_q = query_rows({1});
+  const auto second_q = query_rows({2});
+  auto [first, second] = start_lone_and_one_gathering(coalescer, fake, first_q, second_q);
+  fake.gates[0].set_value();
+  expect_own_rows(first.get(), first_q, 3);
+  std::this_thread::sleep_for(20ms);  // the group would have started by now
+  EXPECT_EQ(fake.calls.load(), 1);
+  EXPECT_EQ(coalescer.gathering(), 1u);
+  const auto again_q = query_rows({3});
+  expect_own_rows(coalescer.search(again_q, 2, {}, nullptr, fake), again_q, 2);
+  expect_own_rows(second.get(), second_q, 5);
+  EXPECT_EQ(fake.calls.load(), 2);
+  EXPECT_EQ(fake.last_rows.load(), 2u);
+}
+
+// The wait for callers who do not come back is bounded by the grace: the group starts then.
+TEST(CoalescerConcurrency, AnIdleGroupStartsWhenTheCallersOfTheLastBatchDoNotComeBack) {
+  vt::ScopedEnv regroup("VECACCEL_COALESCE_REGROUP_US", "50000");
+  SearchCoalescer coalescer(dim);
+  coalescer.set_window(1h);
+  FakeSearch fake(1);
+  const auto first_q = query_rows({1});
+  const auto second_q = query_rows({2});
+  auto [first, second] = start_lone_and_one_gathering(coalescer, fake, first_q, second_q);
+  const auto ended = std::chrono::steady_clock::now();
+  fake.gates[0].set_value();
+  expect_own_rows(first.get(), first_q, 3);
+  expect_own_rows(second.get(), second_q, 5);
+  EXPECT_GE(std::chrono::steady_clock::now() - ended, 50ms);
+  EXPECT_EQ(fake.calls.load(), 2);
+  EXPECT_EQ(fake.last_rows.load(), 1u);
 }
 
 TEST(CoalescerConcurrency, CallersArrivingDuringASearchShareOneBatchEachWithItsOwnK) {

@@ -75,6 +75,7 @@ TEST(Settings, EmptyMeansTheDefault) {
   ScopedEnv trace("VECACCEL_KNN_TRACE", "");
   ScopedEnv profile("VECACCEL_PROFILE_DISPATCHES", "");
   ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "");
+  ScopedEnv regroup("VECACCEL_COALESCE_REGROUP_US", "");
   EXPECT_FALSE(memory_budget_setting());
   EXPECT_FALSE(detail::device_setting());
   EXPECT_EQ(detail::pipeline_cache_directory(), "/cache-home/vecaccel");
@@ -83,6 +84,7 @@ TEST(Settings, EmptyMeansTheDefault) {
   EXPECT_FALSE(detail::knn_trace_setting());
   EXPECT_FALSE(detail::profile_dispatches_setting());
   EXPECT_EQ(detail::coalesce_max_queries_setting(), 8u);
+  EXPECT_EQ(detail::coalesce_regroup_setting(), std::chrono::microseconds(100));
 }
 
 TEST(Settings, WellFormedValuesAreRead) {
@@ -94,6 +96,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   ScopedEnv trace("VECACCEL_KNN_TRACE", "1");
   ScopedEnv profile("VECACCEL_PROFILE_DISPATCHES", "1");
   ScopedEnv batch("VECACCEL_COALESCE_MAX_QUERIES", "32");
+  ScopedEnv regroup("VECACCEL_COALESCE_REGROUP_US", "0");
   ASSERT_TRUE(memory_budget_setting());
   EXPECT_EQ(memory_budget_setting()->bytes, 3072u);
   EXPECT_EQ(memory_budget_setting()->text, "3K");
@@ -104,6 +107,7 @@ TEST(Settings, WellFormedValuesAreRead) {
   EXPECT_TRUE(detail::knn_trace_setting());
   EXPECT_TRUE(detail::profile_dispatches_setting());
   EXPECT_EQ(detail::coalesce_max_queries_setting(), 32u);
+  EXPECT_EQ(detail::coalesce_regroup_setting(), std::chrono::microseconds(0));
   ScopedEnv copies("VECACCEL_KNN_SCREEN", "float16-copies");
   EXPECT_EQ(detail::knn_screen_setting(), detail::LeastPreciseScreen::float16_copies);
 }
@@ -128,6 +132,8 @@ TEST(Settings, AMalformedValueIsAnErrorNamingTheVariableAndItsText) {
   check("VECACCEL_COALESCE_MAX_QUERIES", "0", [] { detail::coalesce_max_queries_setting(); });
   check("VECACCEL_COALESCE_MAX_QUERIES", "33", [] { detail::coalesce_max_queries_setting(); });
   check("VECACCEL_COALESCE_MAX_QUERIES", "8 ", [] { detail::coalesce_max_queries_setting(); });
+  check("VECACCEL_COALESCE_REGROUP_US", "1000001", [] { detail::coalesce_regroup_setting(); });
+  check("VECACCEL_COALESCE_REGROUP_US", "0.5", [] { detail::coalesce_regroup_setting(); });
 }
 
 TEST(Settings, AValidationRequestStandsInForAnUnsetVariableOnly) {

@@ -54,12 +54,28 @@ std::chrono::nanoseconds SearchCoalescer::window() const {
   return window_;
 }
 
+SearchCoalescer::SearchCoalescer(std::size_t dim)
+    : dim_(dim), regroup_grace_(coalesce_regroup_setting()) {}
+
 std::size_t SearchCoalescer::gathering() const {
   std::lock_guard lock(mutex_);
+  return gathering_locked();
+}
+
+std::size_t SearchCoalescer::gathering_locked() const {
   std::size_t queries = 0;
   for (const auto& group : open_)
     queries += group->queries;
   return queries;
+}
+
+void SearchCoalescer::ended(std::size_t queries) {
+  expected_back_ = queries + gathering_locked();
+  regroup_until_ = Clock::now() + std::min(regroup_grace_, window_);
+}
+
+bool SearchCoalescer::regrouped(Clock::time_point now) const {
+  return now >= regroup_until_ || gathering_locked() >= expected_back_;
 }
 
 bool SearchCoalescer::accepts(std::size_t nq, std::size_t k) const {
@@ -77,7 +93,8 @@ KnnResult SearchCoalescer::search(std::span<const float> queries, std::size_t k,
                                   Search run) {
   Lock lock(mutex_);
   const std::size_t nq = queries.size() / dim_;
-  if (open_.empty() && running_ == 0) return run_alone(lock, queries, k, options, filter, run);
+  if (open_.empty() && running_ == 0 && (nq >= expected_back_ || Clock::now() >= regroup_until_))
+    return run_alone(lock, queries, k, options, filter, run);
   Member me{.queries = queries,
             .rows = nq,
             .k = k,
@@ -119,12 +136,14 @@ KnnResult SearchCoalescer::run_alone(Lock& lock, std::span<const float> queries,
   lock.unlock();
   struct Done {
     SearchCoalescer& self;
+    std::size_t rows;
     ~Done() {
       std::lock_guard relock(self.mutex_);
       --self.running_;
+      self.ended(rows);
       self.changed();
     }
-  } done{*this};
+  } done{*this, queries.size() / dim_};
   return run(queries, k, options, filter);
 }
 
@@ -147,7 +166,9 @@ void SearchCoalescer::close(Group& group) {
 KnnResult SearchCoalescer::take_part(Lock& lock, const std::shared_ptr<Group>& group, Member& me,
                                      Search run) {
   for (;;) {
-    if (!group->closed && (running_ == 0 || Clock::now() >= group->close_at)) close(*group);
+    const auto now = Clock::now();
+    if (!group->closed && ((running_ == 0 && regrouped(now)) || now >= group->close_at))
+      close(*group);
     if (group->closed && group->executor == &me) return execute(lock, group, me, run);
     if (group->done) {
       if (group->error) std::rethrow_exception(group->error);
@@ -159,13 +180,15 @@ KnnResult SearchCoalescer::take_part(Lock& lock, const std::shared_ptr<Group>& g
       leave(*group, me);
       throw Error(Errc::cancelled, "kNN search stopped while coalesced with other searches");
     }
-    if (Clock::now() >= me.deadline.at) {
+    if (now >= me.deadline.at) {
       leave(*group, me);
       throw me.deadline.timeout_error("a coalesced kNN search");
     }
     // Bounded: a wait until time_point::max() is not portable.
-    const auto wake = std::min({group->closed ? me.deadline.at : group->close_at, me.deadline.at,
-                                Clock::now() + std::chrono::hours(1)});
+    const auto start_by =
+        running_ == 0 ? std::min(group->close_at, regroup_until_) : group->close_at;
+    const auto wake = std::min(
+        {group->closed ? me.deadline.at : start_by, me.deadline.at, now + std::chrono::hours(1)});
     const std::uint64_t seen = changes_;
     cv_.wait_until(lock, me.deadline.stop, wake, [&] { return changes_ != seen; });
   }
@@ -224,6 +247,10 @@ KnnResult SearchCoalescer::execute(Lock& lock, const std::shared_ptr<Group>& gro
   group->error = error;
   group->done = true;
   --running_;
+  std::size_t staying = 0;  // members that left are not expected back
+  for (std::size_t i = 0; i < group->count; ++i)
+    staying += group->members[i] == nullptr ? 0 : group->members[i]->rows;
+  ended(staying);
   changed();
   if (error) std::rethrow_exception(error);
   if (me.left) throw Error(Errc::cancelled, "kNN search stopped while coalesced with others");

@@ -6,9 +6,17 @@
 // - Alone it never waits: with no batch of this coalescer running, a caller runs its own
 //   search at once, exactly as without coalescing.
 // - While a batch runs, callers gather in one open group (up to max_batch_queries queries).
-//   The group starts when the running batch has finished, when it is full, or when the window
-//   has passed since it opened, whichever comes first: the wait for companions is bounded by
-//   the window (0 turns coalescing off).
+//   The group starts when it is full, when the window has passed since it opened, or once no
+//   batch runs and the callers of the batch that ended last are back: the wait for
+//   companions is bounded by the window (0 turns coalescing off).
+// - Callers of a batch usually come back at once (a server's threads, each with its next
+//   query): when a batch ends, its queries plus those gathering then are expected back for a
+//   short grace (VECACCEL_COALESCE_REGROUP_US, default 100 us, at most the window). Until that many
+//   gather or the grace passes, an idle coalescer holds its open group, and a caller that finds
+//   none opens one instead of running alone. Without it, callers settle into two cohorts that
+//   alternate on the GPU (each group starting the moment the other's batch ends, before its callers
+//   are back), half the batch size the threads allow. A caller that is the whole of what is
+//   expected (one thread searching in a loop) still runs at once.
 // - The group runs as one search of the concatenated queries with the largest k of its members;
 //   each member gets its own rows cut to its own k. Results are those of a search of its own:
 //   top-k lists are exact, sorted, ties by label, so the first k of the top max-k are the top k
@@ -74,7 +82,8 @@ class SearchCoalescer {
                        const IdFilter*);
   };
 
-  explicit SearchCoalescer(std::size_t dim) noexcept : dim_(dim) {}
+  /// Reads VECACCEL_COALESCE_REGROUP_US (invalid_argument when malformed).
+  explicit SearchCoalescer(std::size_t dim);
   SearchCoalescer(const SearchCoalescer&) = delete;
   SearchCoalescer& operator=(const SearchCoalescer&) = delete;
 
@@ -109,6 +118,12 @@ class SearchCoalescer {
   /// Waits in the group until its result, its turn to run it, or its own limit.
   KnnResult take_part(Lock& lock, const std::shared_ptr<Group>& group, Member& me, Search run);
   void close(Group& group);
+  /// Called under the lock when a batch or a lone search of `queries` queries has ended.
+  void ended(std::size_t queries);
+  /// Whether an idle coalescer's groups may start: the last batch's callers are back, or their
+  /// grace has passed.
+  bool regrouped(Clock::time_point now) const;
+  std::size_t gathering_locked() const;
   /// Runs the group's batch on this thread and hands out the result.
   KnnResult execute(Lock& lock, const std::shared_ptr<Group>& group, Member& me, Search run);
   void leave(Group& group, Member& me);
@@ -120,9 +135,14 @@ class SearchCoalescer {
   mutable std::mutex mutex_;
   std::condition_variable_any cv_;
   std::chrono::nanoseconds window_ = default_window;  // under mutex_
-  std::size_t running_ = 0;                           // batches (and lone searches) running
-  std::vector<std::shared_ptr<Group>> open_;          // gathering companions, one per filter
-  std::uint64_t changes_ = 0;                         // what waiters wake on
+  // Long enough for woken threads to take their results and call again, short against a
+  // search (the default's reason: BENCHMARKS.md, session 19).
+  const std::chrono::nanoseconds regroup_grace_;
+  std::size_t running_ = 0;                   // batches (and lone searches) running
+  std::size_t expected_back_ = 0;             // queries expected to gather before regroup_until_
+  Clock::time_point regroup_until_;           // end of the grace after the last batch ended
+  std::vector<std::shared_ptr<Group>> open_;  // gathering companions, one per filter
+  std::uint64_t changes_ = 0;                 // what waiters wake on
 };
 
 }  // namespace vecaccel::detail

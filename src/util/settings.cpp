@@ -35,6 +35,19 @@ bool read_switch(const char* name, bool otherwise) {
   throw malformed(name, *text, "0 or 1");
 }
 
+/// 0 to 1,000,000 microseconds (a second: beyond it a wait only burns a core or a caller's
+/// time); nullopt where unset or empty.
+std::optional<std::chrono::microseconds> read_microseconds(const char* name) {
+  constexpr std::int64_t most = 1'000'000;
+  const auto text = read(name);
+  if (!text) return std::nullopt;
+  const bool digits = text->size() <= 7 && std::all_of(text->begin(), text->end(),
+                                                       [](char c) { return c >= '0' && c <= '9'; });
+  const std::int64_t value = digits ? std::stoll(std::string(*text)) : most + 1;
+  if (value > most) throw malformed(name, *text, "microseconds, 0 to 1000000");
+  return std::chrono::microseconds(value);
+}
+
 }  // namespace
 
 std::optional<MemoryBudgetSetting> memory_budget_setting() {
@@ -68,14 +81,11 @@ std::string pipeline_cache_directory() {
 }
 
 std::optional<std::chrono::microseconds> spin_setting() {
-  constexpr std::int64_t most = 1'000'000;  // a second: beyond it spinning only burns a core
-  const auto text = read("VECACCEL_SPIN_US");
-  if (!text) return std::nullopt;
-  const bool digits = text->size() <= 7 && std::all_of(text->begin(), text->end(),
-                                                       [](char c) { return c >= '0' && c <= '9'; });
-  const std::int64_t value = digits ? std::stoll(std::string(*text)) : most + 1;
-  if (value > most) throw malformed("VECACCEL_SPIN_US", *text, "microseconds, 0 to 1000000");
-  return std::chrono::microseconds(value);
+  return read_microseconds("VECACCEL_SPIN_US");
+}
+
+std::chrono::microseconds coalesce_regroup_setting() {
+  return read_microseconds("VECACCEL_COALESCE_REGROUP_US").value_or(std::chrono::microseconds(100));
 }
 
 LeastPreciseScreen knn_screen_setting() {

@@ -56,4 +56,9 @@ bool integer_screen_setting();
 /// (search_coalescer.hpp). A diagnostic for comparing batch sizes.
 std::size_t coalesce_max_queries_setting();
 
+/// VECACCEL_COALESCE_REGROUP_US=0..1000000 (default 100), read when an index is made: how long
+/// after a coalesced batch ends its callers are expected back before an idle coalescer starts
+/// the next group without them (search_coalescer.hpp; 0: at once). A diagnostic.
+std::chrono::microseconds coalesce_regroup_setting();
+
 }  // namespace vecaccel::detail
