@@ -11,7 +11,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin/lib" "$(dirname "$out")"
 for b in tools/vecaccel tests/test_exactness tests/test_large_k bench/bench_knn bench/bench_serving \
-  bench/bench_gemm bench/bench_context bench/bench_features; do
+  bench/bench_gemm bench/bench_context bench/bench_features bench/bench_coalescer; do
   cp "build/$b" "$stage/bin/"
 done
 cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so.1* "$stage/bin/lib/"
