@@ -473,12 +473,28 @@ TEST_F(CliErrors, AQueryWhoseL2ValuesWouldOverflowIsRefusedNamingFileAndRowHeldO
   EXPECT_EQ(run(args).status, 0);
 }
 
-TEST_F(CliErrors, KOutOfRangeIsAUsageError) {
+TEST_F(CliErrors, KOutOfRangeIsAUsageErrorAndKPastTheBasePads) {
   expect_failure(search(data("base.fvecs"), data("query.fvecs"), "0"), 2, {"-k", "0"});
-  expect_failure(search(data("base.fvecs"), data("query.fvecs"), "2049"), 2, {"-k", "2049"});
-  // More neighbours than base vectors: also out of range, named with the base size.
-  expect_failure(search(data("base.fvecs"), data("query.fvecs"), "31"), 2,
-                 {"-k 31", "30", data("base.fvecs")});
+  expect_failure(search(data("base.fvecs"), data("query.fvecs"), "2147483648"), 2,
+                 {"-k", "2147483648"});
+  // More neighbours than the 30 base vectors: every row, then id -1 at distance +inf (as the
+  // library pads).
+  const CliResult r = run(search(data("base.fvecs"), data("query.fvecs"), "32"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Matrix<std::int32_t> ids = read_ids(data("ids.ivecs"));
+  const Matrix<float> distances = read_vectors(data("dist.fvecs"));
+  ASSERT_EQ(ids.dim, 32u);
+  for (std::size_t q = 0; q < ids.rows; ++q) {
+    std::vector<std::int32_t> found(ids.values.begin() + static_cast<std::ptrdiff_t>(q * 32),
+                                    ids.values.begin() + static_cast<std::ptrdiff_t>(q * 32 + 30));
+    std::sort(found.begin(), found.end());
+    for (std::int32_t i = 0; i < 30; ++i)
+      EXPECT_EQ(found[static_cast<std::size_t>(i)], i) << "query " << q;
+    for (std::size_t j = 30; j < 32; ++j) {
+      EXPECT_EQ(ids.values[q * 32 + j], -1);
+      EXPECT_EQ(distances.values[q * 32 + j], std::numeric_limits<float>::infinity());
+    }
+  }
 }
 
 TEST_F(CliErrors, UnknownMetricIsAUsageError) {
@@ -1408,6 +1424,10 @@ TEST_F(CliFilterRange, RadiusOptionsThatDoNotGoTogetherAreUsageErrors) {
   expect_failure(with({"--radius", "3"}), 2, {"--radius needs --lims"});
   expect_failure(with({"-k", "2", "--lims", lims}), 2, {"--lims", "range search only"});
   expect_failure(with({"-k", "2", "--max-results", "5"}), 2, {"--max-results", "range search"});
+  expect_failure(with({"--radius", "3", "--lims", lims, "--max-results", "-1"}), 2,
+                 {"--max-results", "'-1'"});
+  expect_failure(with({"--radius", "3", "--lims", lims, "--max-results", "18446744073709551616"}),
+                 2, {"--max-results", "18446744073709551616"});
   expect_failure(with({"--radius", "3", "--lims", data("lims.ivecs")}), 2,
                  {"--lims", "lims.ivecs", "must be .npy"});
   expect_failure(with({"--radius", "3", "--lims", lims, "--output", data("ids.ivecs")}), 2,

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -152,6 +154,19 @@ TEST_F(FilterTest, MaskedQueryBlocksInTheFusedKernelEqualTheBruteForceOfTheAllow
         EXPECT_LT(result.second_pass_queries, queries / 2) << to_string(metric) << " k " << k;
       }
     }
+  }
+}
+
+// Masks from other languages (numpy's bool view of bytes, C buffers) hold bools other than 0
+// and 1: any nonzero byte allows its id, as numpy reads it.
+TEST(IdFilterBits, ABoolMaskAllowsEveryIdWhoseByteIsNonzero) {
+  const std::uint8_t bytes[] = {0, 255, 2, 0, 1, 128, 0};
+  std::array<bool, sizeof bytes> mask{};
+  std::memcpy(mask.data(), bytes, sizeof bytes);
+  const IdFilter filter = IdFilter::bitset(mask);
+  for (std::size_t id = 0; id < sizeof bytes + 2; ++id) {
+    EXPECT_EQ(filter.allows(static_cast<std::int64_t>(id)), id < sizeof bytes && bytes[id] != 0)
+        << "id " << id;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <random>
 #include <vector>
@@ -132,6 +133,21 @@ TEST_F(KnnGraph, KZeroAndAFlatIndexBaseAreRefused) {
       vt::mentions(vt::expect_error(Errc::invalid_argument,
                                     [&] { knn_graph(context_, SearchBase(index), 3, Metric::l2); }),
                    "FlatIndex"));
+}
+
+TEST_F(KnnGraph, ZeroWidthRowsAndARowThatIsNotFiniteAreRefusedNamingThem) {
+  const std::vector<float> none;
+  EXPECT_TRUE(vt::mentions(
+      vt::expect_error(
+          Errc::invalid_argument,
+          [&] { knn_graph(context_, MatrixView<const float>(none, 4, 0), 1, Metric::l2); }),
+      "dimension must be at least 1"));
+  std::vector<float> rows = base_;
+  rows[2 * kDim + 1] = std::numeric_limits<float>::quiet_NaN();
+  const MatrixView<const float> view(rows, rows.size() / kDim, kDim);
+  EXPECT_TRUE(vt::mentions(
+      vt::expect_error(Errc::invalid_argument, [&] { knn_graph(context_, view, 1, Metric::l2); }),
+      "base row 2 holds nan at dimension 1: values must be finite"));
 }
 
 }  // namespace

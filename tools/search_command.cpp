@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -158,9 +159,11 @@ void add_search_command(CLI::App& app) {
                    "With --radius: write each query's offsets into --output/--distances (.npy, "
                    "int64, queries + 1 values: FAISS's lims)")
       ->check(non_empty_path());
-  command->add_option("--max-results", options->max_results,
-                      "With --radius: refuse (nothing written) more results than this in all "
-                      "(default 100000000)");
+  command
+      ->add_option("--max-results", options->max_results,
+                   "With --radius: refuse (nothing written) more results than this in all "
+                   "(default 100000000)")
+      ->check(whole_number_in(0, std::numeric_limits<std::int64_t>::max()));
   command
       ->add_option("--filter", options->filter,
                    "Only return these base rows: their ids (0-based) in .ivecs (rows of any "

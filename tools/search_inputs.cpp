@@ -278,10 +278,6 @@ void check_search_shape(const SearchOptions& options, std::size_t base_dim, std:
                                             std::to_string(queries.dim) + ", " + options.base +
                                             " has " + std::to_string(base_dim));
   }
-  if (options.k > base_rows) {
-    throw UsageError("-k " + std::to_string(options.k) + " exceeds the " +
-                     std::to_string(base_rows) + " vectors of " + options.base);
-  }
   if (base_rows > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
     throw Error(Errc::invalid_argument, options.base + ": " + std::to_string(base_rows) +
                                             " rows do not fit the int32 ids of .ivecs");

@@ -54,12 +54,21 @@ FloatArray as_rows(py::handle x, const char* name, std::size_t dim) {
 IdArray as_int64(py::handle x, const char* name) {
   const py::module_ numpy = py::module_::import("numpy");
   const py::array raw = numpy.attr("asarray")(as_numpy(x, name));
-  const bool integer = raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u';
-  if (!integer || !numpy.attr("can_cast")(raw.dtype(), numpy.attr("int64")).cast<bool>()) {
-    throw py::value_error(std::string(name) + " must be integers that fit int64, got dtype " +
-                          py::str(raw.dtype()).cast<std::string>());
+  // No ids ([] reads as float64): none, whatever the dtype.
+  if (raw.size() == 0) return IdArray(numpy.attr("zeros")(raw.attr("shape"), "int64"));
+  const char kind = raw.dtype().kind();
+  // uint64 ids (other libraries' choice) are taken where their values fit.
+  const bool fits =
+      (kind == 'i' || kind == 'u') &&
+      (numpy.attr("can_cast")(raw.dtype(), numpy.attr("int64")).cast<bool>() ||
+       py::int_(raw.attr("max")()) <= py::int_(std::numeric_limits<std::int64_t>::max()));
+  if (!fits) {
+    throw py::value_error(std::string(name) + " must be integers that fit int64, got " +
+                          (kind == 'u'
+                               ? "the value " + py::str(raw.attr("max")()).cast<std::string>()
+                               : "dtype " + py::str(raw.dtype()).cast<std::string>()));
   }
-  return IdArray(raw);
+  return IdArray(raw.attr("astype")("int64", py::arg("copy") = false));
 }
 
 IdArray as_ids(py::handle ids, std::size_t n) {
@@ -79,6 +88,9 @@ std::size_t int_at_least(py::handle value, const char* name, int minimum) {
   if (number < py::int_(minimum)) {
     throw py::value_error(std::string(name) + " must be at least " + std::to_string(minimum) +
                           ", got " + given);
+  }
+  if (number > py::int_(std::numeric_limits<std::size_t>::max())) {
+    throw py::value_error(std::string(name) + " must be below 2^64, got " + given);
   }
   return number.cast<std::size_t>();
 }
@@ -118,11 +130,14 @@ py::array_t<T, py::array::c_style> as_byte_rows(py::handle x, const char* name, 
   }
   if (raw.size() > 0 && !py::isinstance<Bytes>(raw)) {
     // Values are checked before any narrowing: 300 must not become 44.
-    const auto low = raw.attr("min")().cast<long long>();
-    const auto high = raw.attr("max")().cast<long long>();
-    if (low < std::numeric_limits<T>::min() || high > std::numeric_limits<T>::max()) {
-      throw py::value_error(std::string(name) + " holds " +
-                            std::to_string(low < std::numeric_limits<T>::min() ? low : high) +
+    // As Python integers: a uint64 above 2^63 fits no C++ signed type.
+    const py::int_ low(raw.attr("min")());
+    const py::int_ high(raw.attr("max")());
+    const py::int_ least(static_cast<int>(std::numeric_limits<T>::min()));
+    const py::int_ most(static_cast<int>(std::numeric_limits<T>::max()));
+    if (low < least || high > most) {
+      const py::handle outside = low < least ? low : high;
+      throw py::value_error(std::string(name) + " holds " + py::str(outside).cast<std::string>() +
                             ", outside the " + std::to_string(std::numeric_limits<T>::min()) +
                             ".." + std::to_string(std::numeric_limits<T>::max()) + " of " + type);
     }

@@ -10,9 +10,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -39,7 +41,8 @@ py::handle error_type;  // NOLINT(cppcoreguidelines-avoid-non-const-global-varia
 std::optional<IdFilter> as_filter(py::handle filter) {
   if (filter.is_none()) return std::nullopt;
   const py::array raw = py::array::ensure(filter);
-  if (raw && raw.ndim() == 1 && raw.dtype().kind() == 'b') {
+  if (raw && raw.dtype().kind() == 'b') {
+    if (raw.ndim() != 1) throw py::value_error("filter must be 1-D, got shape " + shape_of(raw));
     const auto bits = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(raw);
     return IdFilter::bitset(span_of(bits));
   }
@@ -203,7 +206,8 @@ void add_rows(PyFlatIndex& self, py::handle x, const py::object& ids) {
 /// The stored rows at `rows` (positions): an int gives one (dim,) row, integers an (n, dim)
 /// array.
 py::array_t<float> reconstruct(const PyFlatIndex& self, py::handle rows) {
-  const bool one = py::hasattr(rows, "__index__") && !py::isinstance<py::array>(rows);
+  const bool one = py::hasattr(rows, "__index__") && !py::isinstance<py::array>(rows) &&
+                   !py::isinstance<py::bool_>(rows);
   const IdArray wanted = one ? IdArray(py::make_tuple(rows)) : as_int64(rows, "rows");
   if (wanted.ndim() != 1) {
     throw py::value_error("rows must be an integer or 1-D integers, got shape " + shape_of(wanted));
@@ -212,8 +216,11 @@ py::array_t<float> reconstruct(const PyFlatIndex& self, py::handle rows) {
   positions.reserve(static_cast<std::size_t>(wanted.size()));
   for (const std::int64_t row : span_of(wanted)) {
     if (row < 0) {
-      throw py::value_error("rows: " + std::to_string(row) + " is negative (rows are positions " +
-                            "0.." + std::to_string(self.index.size()) + ")");
+      const std::size_t size = self.index.size();
+      throw py::value_error("rows: " + std::to_string(row) + " is negative (" +
+                            (size == 0 ? std::string("the index holds no rows")
+                                       : "rows are positions 0.." + std::to_string(size - 1)) +
+                            ")");
     }
     positions.push_back(static_cast<std::size_t>(row));
   }
@@ -260,14 +267,21 @@ py::tuple index_search(PyFlatIndex& self, py::handle q, py::handle k, std::optio
 
 /// The contexts of knn(devices=...): one per entry, the same index twice allowed. None: the
 /// given context, else the default one.
-std::vector<std::shared_ptr<Context>> contexts_for(const std::optional<py::list>& devices,
+std::vector<std::shared_ptr<Context>> contexts_for(const std::optional<py::sequence>& devices,
                                                    std::shared_ptr<Context> context) {
   if (!devices) return {context_or_default(std::move(context))};
   if (context) throw py::value_error("knn: give context or devices, not both");
   if (devices->empty()) throw py::value_error("knn: devices is an empty list");
+  if (py::isinstance<py::str>(*devices) || py::isinstance<py::bytes>(*devices))
+    throw py::type_error("knn: devices must be a sequence of device indices, got a string");
   std::vector<std::uint32_t> indices;
   for (const py::handle device : *devices) {
-    indices.push_back(static_cast<std::uint32_t>(int_at_least(device, "each of devices", 0)));
+    const std::size_t index = int_at_least(device, "each of devices", 0);
+    if (index > std::numeric_limits<std::uint32_t>::max()) {
+      throw py::value_error("each of devices must be an index into devices(), got " +
+                            py::repr(device).cast<std::string>());
+    }
+    indices.push_back(static_cast<std::uint32_t>(index));
   }
   return without_gil([&] {
     std::vector<std::shared_ptr<Context>> out;
@@ -331,7 +345,7 @@ std::vector<Context*> pointers_to(const std::vector<std::shared_ptr<Context>>& c
 /// devices' top k merged exactly. A FlatIndex base is searched on its own context.
 py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& metric,
               std::shared_ptr<Context> context, std::optional<double> timeout,
-              std::optional<py::list> devices, py::handle memory_budget, py::handle filter,
+              std::optional<py::sequence> devices, py::handle memory_budget, py::handle filter,
               std::optional<double> radius, py::handle max_results) {
   const KnnBase rows = knn_base(base);
   const SearchBase view = rows.view();
@@ -374,7 +388,7 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
 /// The exact self-kNN graph (vecaccel/knn_graph.hpp) of an array's rows or a vector file.
 py::tuple knn_graph(py::handle x, py::handle k, const std::string& metric,
                     std::shared_ptr<Context> context, std::optional<double> timeout,
-                    std::optional<py::list> devices, py::handle memory_budget) {
+                    std::optional<py::sequence> devices, py::handle memory_budget) {
   if (py::isinstance<PyFlatIndex>(x)) {
     throw py::value_error(
         "knn_graph: x must be an array (n, d) or a vector file, not a FlatIndex "
@@ -416,7 +430,26 @@ py::array read_vector_file(const std::filesystem::path& path) {
   return to_numpy(without_gil([&] { return read_vectors(path); }));
 }
 
+/// A finite value that float32 cannot hold (|v| > 3.4e38 in float64) would be written as inf:
+/// refused, naming where, before numpy's conversion (which would only warn).
+void check_float32_range(py::handle x) {
+  const py::array raw = py::array::ensure(x);
+  if (!raw || raw.ndim() != 2 || raw.dtype().kind() != 'f' || raw.dtype().itemsize() <= 4) return;
+  const auto wide = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(raw);
+  if (!wide) throw py::error_already_set();
+  const std::span<const double> values = span_of(wide);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i]) && std::isinf(static_cast<float>(values[i]))) {
+      const auto dim = static_cast<std::size_t>(raw.shape(1));
+      throw py::value_error("array[" + std::to_string(i / dim) + ", " + std::to_string(i % dim) +
+                            "] = " + py::repr(py::float_(values[i])).cast<std::string>() +
+                            " is beyond float32's range (it would be written as inf)");
+    }
+  }
+}
+
 void write_float_file(const std::filesystem::path& path, py::handle x) {
+  check_float32_range(x);
   const FloatArray a = as_rows(x, "array", 0);
   const Matrix<float> m{static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
                         std::vector<float>(a.data(), a.data() + a.size())};

@@ -11,7 +11,7 @@ import pytest
 SETUP = """
 import numpy as np, vecaccel
 rng = np.random.default_rng(3)
-base = rng.standard_normal((100000, 128)).astype(np.float32)
+base = rng.standard_normal((25000, 128)).astype(np.float32)
 queries = rng.standard_normal((300, 128)).astype(np.float32)
 """
 

@@ -41,6 +41,25 @@ def test_bool_filter_shorter_than_the_index_allows_nothing_past_its_end():
     np.testing.assert_array_equal(I, want_I)
 
 
+def test_a_bool_filter_allows_exactly_its_true_entries_whatever_their_bytes():
+    # A view of bytes as bool (np.frombuffer, uint8.view(bool), C buffers) holds values other
+    # than 0 and 1: numpy reads any nonzero byte as True, and so must the filter.
+    raw = np.zeros(500, dtype=np.uint8)
+    raw[[3, 70, 71]] = [255, 2, 1]
+    allowed = raw.view(bool)
+    D, I = vecaccel.knn(BASE, QUERIES, 5, filter=allowed)
+    eD, eI = _expected([3, 70, 71], 5)
+    np.testing.assert_array_equal(I, eI)
+    index = vecaccel.FlatIndex(8)
+    index.add(BASE)
+    np.testing.assert_array_equal(index.search(QUERIES, 5, filter=allowed)[1], eI)
+
+
+def test_a_bool_filter_of_more_than_one_dimension_is_named_as_such():
+    with pytest.raises(ValueError, match=r"filter must be 1-D, got shape \(2, 250\)"):
+        vecaccel.knn(BASE, QUERIES, 5, filter=np.ones((2, 250), dtype=bool))
+
+
 def test_fewer_allowed_rows_than_k_pads_with_minus_one():
     index = vecaccel.FlatIndex(8, "ip")
     index.add(BASE)

@@ -50,3 +50,20 @@ def test_graph_refuses_k_zero_and_an_index(context):
         vecaccel.knn_graph(x, 0, context=context)
     with pytest.raises(ValueError, match="not a FlatIndex"):
         vecaccel.knn_graph(vecaccel.FlatIndex(2, context=context), 1)
+
+
+def test_graph_refuses_zero_width_rows_and_names_a_row_that_is_not_finite(context):
+    with pytest.raises(vecaccel.Error, match="dimension must be at least 1"):
+        vecaccel.knn_graph(np.ones((4, 0), dtype=np.float32), 1, context=context)
+    x = np.ones((4, 2), dtype=np.float32)
+    x[2, 1] = np.nan
+    with pytest.raises(vecaccel.Error, match="base row 2 holds nan at dimension 1: values must be finite"):
+        vecaccel.knn_graph(x, 1, context=context)
+
+
+def test_devices_may_be_any_sequence_and_an_index_past_32_bits_is_refused(context):
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    D, I = vecaccel.knn(x, x[:2], 2, devices=(0,))
+    np.testing.assert_array_equal(I, [[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match=f"each of devices must be an index into devices\\(\\), got {2**40}"):
+        vecaccel.knn(x, x[:2], 2, devices=[2**40])

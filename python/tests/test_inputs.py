@@ -99,10 +99,56 @@ def test_wrong_shapes_in_add_and_knn_are_value_errors(index):
     assert index.ntotal == 10
 
 
-@pytest.mark.parametrize("ids", [np.array([1.0, 2.0]), np.array([1, 2], dtype=np.uint64), [True, False]])
+@pytest.mark.parametrize("ids", [np.array([1.0, 2.0]), np.array([1, 2**63], dtype=np.uint64),
+                                 [True, False]])
 def test_ids_that_int64_cannot_hold_exactly_are_refused(index, ids):
     with pytest.raises(ValueError, match="ids must be integers that fit int64"):
         index.add_with_ids(np.zeros((2, 4)), ids)
+
+
+def test_uint64_ids_whose_values_fit_int64_are_taken(context):
+    index = vecaccel.FlatIndex(4, "l2", context)
+    index.add_with_ids(np.eye(4, dtype=np.float32)[:2], np.array([7, 2**40], dtype=np.uint64))
+    assert index.search(np.eye(4, dtype=np.float32)[1:2], 1)[1].tolist() == [[2**40]]
+    assert index.remove_ids(np.array([7], dtype=np.uint64)) == 1
+
+
+def test_empty_id_lists_remove_none_and_allow_none(index):
+    assert index.remove_ids([]) == 0
+    D, I = index.search(np.zeros((1, 4)), 2, filter=[])
+    assert I.tolist() == [[-1, -1]]
+
+
+@pytest.mark.parametrize("call", ["k", "max_results"])
+def test_integers_of_2_to_the_64_or_more_are_value_errors_naming_the_argument(index, call):
+    huge = 2**64 + 3
+    with pytest.raises(ValueError, match=f"{call} must be below 2\\^64, got {huge}"):
+        if call == "k":
+            index.search(np.zeros((1, 4)), huge)
+        else:
+            index.range_search(np.zeros((1, 4)), 1.0, max_results=huge)
+
+
+def test_a_byte_index_refuses_uint64_values_past_int64_naming_the_value(context):
+    index = vecaccel.FlatIndex(2, "l2", context, element_type="uint8")
+    with pytest.raises(ValueError, match="x holds 18446744073709551615, outside the 0..255"):
+        index.add(np.array([[1, 2**64 - 1]], dtype=np.uint64))
+
+
+def test_reconstruct_names_the_positions_an_index_has_and_refuses_bools(index):
+    with pytest.raises(ValueError, match=r"rows are positions 0\.\.9\)"):
+        index.reconstruct(-1)
+    with pytest.raises(ValueError, match="dtype bool"):
+        index.reconstruct(True)
+
+
+def test_write_vectors_refuses_float64_values_beyond_float32_naming_where(tmp_path):
+    path = tmp_path / "x.npy"
+    with pytest.raises(ValueError, match=r"array\[0, 1\] = 1e\+300 is beyond float32's range"):
+        vecaccel.write_vectors(path, np.array([[1e-50, 1e300]]))
+    assert not path.exists()
+    vecaccel.write_vectors(path, np.array([[1.0, np.inf]]))  # infinities given are kept
+    assert np.isinf(np.load(path)[0, 1])
 
 
 def test_k_below_one_is_a_value_error(index):

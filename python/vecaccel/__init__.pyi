@@ -1,6 +1,6 @@
 # Type stubs for the vecaccel package (the extension module vecaccel._vecaccel).
 import os
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -136,7 +136,7 @@ def knn(
     metric: str = "l2",
     context: Optional[Context] = None,
     timeout: Optional[float] = None,
-    devices: Optional[List[int]] = None,
+    devices: Optional[Sequence[int]] = None,
     memory_budget: Optional[int] = None,
     filter: Optional[npt.ArrayLike] = None,
 ) -> _Results:
@@ -157,7 +157,7 @@ def range_search(
     metric: str = "l2",
     context: Optional[Context] = None,
     timeout: Optional[float] = None,
-    devices: Optional[List[int]] = None,
+    devices: Optional[Sequence[int]] = None,
     memory_budget: Optional[int] = None,
     filter: Optional[npt.ArrayLike] = None,
     max_results: int = 100_000_000,
@@ -173,7 +173,7 @@ def knn_graph(
     metric: str = "l2",
     context: Optional[Context] = None,
     timeout: Optional[float] = None,
-    devices: Optional[List[int]] = None,
+    devices: Optional[Sequence[int]] = None,
     memory_budget: Optional[int] = None,
 ) -> _Results:
     """The exact self-kNN graph: (D, I) of shape (n, k), each row's k nearest *other* rows.

@@ -28,9 +28,12 @@ IdFilter IdFilter::deny(std::span<const std::int64_t> ids) {
 }
 
 IdFilter IdFilter::bitset(std::span<const bool> allowed) {
+  // Read as bytes: a mask from another language (numpy's view of a uint8 array, a C buffer)
+  // may hold bools other than 0 and 1, which any nonzero byte means.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(allowed.data());
   std::vector<std::uint64_t> words((allowed.size() + 63) / 64, 0);
   for (std::size_t i = 0; i < allowed.size(); ++i)
-    words[i / 64] |= std::uint64_t{allowed[i]} << (i % 64);
+    words[i / 64] |= std::uint64_t{bytes[i] != 0} << (i % 64);
   return IdFilter(std::make_shared<const Data>(
       Data{.kind = Kind::bits, .words = std::move(words), .size = allowed.size()}));
 }

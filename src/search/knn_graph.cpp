@@ -14,6 +14,7 @@
 #include "ops/certificate.hpp"
 #include "ops/knn_plan.hpp"
 #include "ops/knn_result.hpp"
+#include "ops/row_staging.hpp"
 #include "search/search_base.hpp"
 #include "vecaccel/error.hpp"
 
@@ -67,9 +68,10 @@ KnnResult padded(KnnResult&& result, std::size_t k, Metric metric) {
   return widened(result, k, metric);
 }
 
-/// The rows are the queries too: a row whose norm would overflow the screen is named as the base
-/// row it is (search() would name its place among the queries).
-void check_norms(MatrixView<const float> rows, Metric metric, std::size_t first_label) {
+/// The rows are the queries too: a row that is not finite, or whose norm would overflow the
+/// screen, is named as the base row it is (search() would name its place among the queries).
+void check_rows(MatrixView<const float> rows, Metric metric, std::size_t first_label) {
+  check_finite(rows.data(), rows.dim(), "base", first_label);
   for (std::size_t r = 0; r < rows.rows(); ++r) {
     double squared = 0.0;
     for (const float v : rows.row(r))
@@ -84,6 +86,9 @@ void check_graph(const SearchBase& base, std::size_t k) {
                 "knn_graph: a FlatIndex base is not supported (its labels need not be its rows); "
                 "pass its rows or file");
   }
+  // The rows' width sizes the blocks of queries.
+  if (base.dim() == 0)
+    throw Error(Errc::invalid_argument, "knn_graph: dimension must be at least 1");
   if (k == 0 || k >= max_search_k) {
     throw Error(Errc::invalid_argument, "knn_graph: k = " + std::to_string(k) + " is outside 1.." +
                                             std::to_string(max_search_k - 1));
@@ -136,7 +141,7 @@ SearchResult knn_graph(std::span<Context* const> devices, const SearchBase& base
     const std::size_t count = std::min(block, rows - first);
     const MatrixView<const float> queries =
         detail::query_rows(source, base.first_row() + first, count, scratch);
-    detail::check_norms(queries, metric, base.first_row() + first);
+    detail::check_rows(queries, metric, base.first_row() + first);
     SearchResult part = search(devices, base, queries, searched_k, metric, options);
     KnnResult graph =
         drop_self(detail::padded(std::move(part.knn), k + 1, metric), k, base.first_row() + first);
