@@ -150,10 +150,14 @@ struct PyFlatIndex {
 
   /// Counts a search's queries and re-screens into stats().
   void count(const KnnResult& result) noexcept {
-    searches += 1;
-    queries += result.rows;
+    count_queries(result.rows);
     second_pass_queries += result.second_pass_queries;
     direct_pass_queries += result.direct_pass_queries;
+  }
+  /// A range search's (its re-checks are not re-screens).
+  void count_queries(std::size_t rows) noexcept {
+    searches += 1;
+    queries += rows;
   }
 
   std::shared_ptr<Context> context;
@@ -285,6 +289,7 @@ std::vector<std::shared_ptr<Context>> contexts_for(const std::optional<py::seque
   }
   return without_gil([&] {
     std::vector<std::shared_ptr<Context>> out;
+    out.reserve(indices.size());
     for (const std::uint32_t index : indices)
       out.push_back(std::make_shared<Context>(Device::open(index)));
     return out;
@@ -336,6 +341,7 @@ SearchOptions planner_options(std::optional<double> timeout, py::handle memory_b
 
 std::vector<Context*> pointers_to(const std::vector<std::shared_ptr<Context>>& contexts) {
   std::vector<Context*> pointers;
+  pointers.reserve(contexts.size());
   for (const auto& c : contexts)
     pointers.push_back(c.get());
   return pointers;
@@ -345,8 +351,8 @@ std::vector<Context*> pointers_to(const std::vector<std::shared_ptr<Context>>& c
 /// devices' top k merged exactly. A FlatIndex base is searched on its own context.
 py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& metric,
               std::shared_ptr<Context> context, std::optional<double> timeout,
-              std::optional<py::sequence> devices, py::handle memory_budget, py::handle filter,
-              std::optional<double> radius, py::handle max_results) {
+              const std::optional<py::sequence>& devices, py::handle memory_budget,
+              py::handle filter, std::optional<double> radius, py::handle max_results) {
   const KnnBase rows = knn_base(base);
   const SearchBase view = rows.view();
   const FloatArray queries = as_rows(q, "queries", view.dim());
@@ -371,14 +377,17 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
         options.stop = std::move(stop);
         return range_search(pointers, view, query_rows, *radius, m, options, most);
       });
+      if (rows.index) rows.index->count_queries(query_rows.rows());
       const auto n = static_cast<py::ssize_t>(r.labels.size());
       return py::make_tuple(adopt(std::move(r.lims), {static_cast<py::ssize_t>(r.lims.size())}),
                             adopt(std::move(r.distances), {n}), adopt(std::move(r.labels), {n}));
     }
-    return to_numpy(interruptible([&](std::stop_token stop) {
+    KnnResult result = interruptible([&](std::stop_token stop) {
       options.stop = std::move(stop);
       return vecaccel::search(pointers, view, query_rows, kk, m, options).knn;
-    }));
+    });
+    if (rows.index) rows.index->count(result);
+    return to_numpy(std::move(result));
   } catch (...) {
     if (rows.index) rows.index->left_work = true;
     throw;
@@ -388,7 +397,7 @@ py::tuple knn(py::handle base, py::handle q, py::handle k, const std::string& me
 /// The exact self-kNN graph (vecaccel/knn_graph.hpp) of an array's rows or a vector file.
 py::tuple knn_graph(py::handle x, py::handle k, const std::string& metric,
                     std::shared_ptr<Context> context, std::optional<double> timeout,
-                    std::optional<py::sequence> devices, py::handle memory_budget) {
+                    const std::optional<py::sequence>& devices, py::handle memory_budget) {
   if (py::isinstance<PyFlatIndex>(x)) {
     throw py::value_error(
         "knn_graph: x must be an array (n, d) or a vector file, not a FlatIndex "

@@ -82,6 +82,10 @@ def test_stats_count_searches_queries_and_re_screens(context, rng):
     after = index.stats()
     assert after["searches"] == 2 and after["queries"] == 9
     assert 0 <= after["second_pass_queries"] <= 9 and 0 <= after["direct_pass_queries"] <= 9
+    index.range_search(rng.standard_normal((3, 4)).astype(np.float32), 1.0)
+    vecaccel.knn(index, rng.standard_normal((4, 4)).astype(np.float32), 2)
+    last = index.stats()
+    assert last["searches"] == 4 and last["queries"] == 16
 
 
 def test_device_bytes_grow_with_rows_and_go_with_reset(context):

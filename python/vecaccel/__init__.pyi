@@ -65,8 +65,9 @@ class FlatIndex:
         gives shape (dim,), 1-D integers (n, dim). uint8/int8 rows come back widened; cosine
         rows scaled by a power of two (no cosine changes)."""
     def stats(self) -> dict[str, int]:
-        """Counts over this index's searches: searches, queries, second_pass_queries (queries
-        re-screened over more candidates after a failed certificate) and direct_pass_queries."""
+        """Counts over this index's searches (search, range_search and knn(index, ...)):
+        searches, queries, second_pass_queries (queries re-screened over more candidates after
+        a failed certificate) and direct_pass_queries."""
     @property
     def coalescing_window(self) -> float:
         """Seconds a search of few queries may wait for concurrent searches from other threads

@@ -5,6 +5,8 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -170,6 +172,14 @@ std::vector<T> read_values(hid_t dataset, const Shape& shape, hid_t memory_type,
   return values;
 }
 
+/// The shortest text that reads back as v: 16777217, not 1.67772e+07 (which hides why it is
+/// not a float32).
+std::string shortest_text(double v) {
+  std::array<char, 32> text{};
+  const auto end = std::to_chars(text.data(), text.data() + text.size(), v).ptr;
+  return {text.data(), end};
+}
+
 std::string position(const Shape& shape, std::size_t i) {
   return cat("row ", i / shape.dim, ", column ", i % shape.dim);
 }
@@ -201,8 +211,9 @@ Matrix<Out> read_dataset(const Hdf5Input& input, std::string_view dataset_name) 
                              ? std::fabs(v) <= exact_integers
                              : std::isnan(v) || static_cast<double>(f) == v;
       if (!exact) {
-        fail(Errc::invalid_argument, name,
-             cat(what, " ", position(shape, i), ": ", v, " is not exact as float32"));
+        fail(
+            Errc::invalid_argument, name,
+            cat(what, " ", position(shape, i), ": ", shortest_text(v), " is not exact as float32"));
       }
       out.values.push_back(f);
     }

@@ -44,7 +44,8 @@ IdFilter IdFilter::bitset(std::span<const std::uint64_t> words, std::size_t size
                                             " words hold fewer than the " + std::to_string(size) +
                                             " bits stated");
   }
-  std::vector<std::uint64_t> kept(words.begin(), words.begin() + (size + 63) / 64);
+  std::vector<std::uint64_t> kept(words.begin(),
+                                  words.begin() + static_cast<std::ptrdiff_t>((size + 63) / 64));
   if (size % 64 != 0) kept.back() &= (std::uint64_t{1} << (size % 64)) - 1;
   return IdFilter(std::make_shared<const Data>(
       Data{.kind = Kind::bits, .words = std::move(kept), .size = size}));
