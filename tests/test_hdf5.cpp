@@ -118,12 +118,17 @@ TEST_F(Hdf5Files, Float64ValuesAreTakenOnlyWhereExactAndOtherShapesAreRefused) {
     writer.dataset("exact", H5T_NATIVE_DOUBLE, 1, 3, std::vector<double>{0.5, -2.0, 3.25});
     writer.dataset("inexact", H5T_NATIVE_DOUBLE, 1, 3, std::vector<double>{0.5, 0.1, 2.0});
     writer.dataset("big", H5T_NATIVE_INT64, 1, 2, std::vector<std::int64_t>{1, 1LL << 40});
+    writer.dataset("odd", H5T_NATIVE_INT64, 1, 2, std::vector<std::int64_t>{1, 16777217});
   }
   const std::string file = path("f.h5").string();
   EXPECT_EQ(read_vectors(file + ":exact").values, (std::vector<float>{0.5F, -2.0F, 3.25F}));
   EXPECT_TRUE(vt::mentions(
       vt::expect_error(Errc::invalid_argument, [&] { read_vectors(file + ":inexact"); }),
-      "row 0, column 1"));
+      "row 0, column 1: 0.1 is not exact"));
+  // The value as given, not rounded in the message as it would be in the file.
+  EXPECT_TRUE(
+      vt::mentions(vt::expect_error(Errc::invalid_argument, [&] { read_vectors(file + ":odd"); }),
+                   "16777217 is not exact as float32"));
   EXPECT_TRUE(vt::mentions(
       vt::expect_error(Errc::invalid_argument, [&] { read_ids(file + ":big"); }), "int32"));
 }
