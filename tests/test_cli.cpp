@@ -949,7 +949,7 @@ TEST_F(CliShards, ABudgetThatCannotBeKeptOrReadIsRefusedByOneDeviceAndByDevices)
                                      "3",       "--output",        (io_ / "ids.npy").string()};
     if (!devices.empty()) args.insert(args.end(), {"--devices", devices});
     ::setenv("VECACCEL_MEMORY_BUDGET", budget.c_str(), 1);
-    const CliResult r = run(args);
+    CliResult r = run(args);
     ::unsetenv("VECACCEL_MEMORY_BUDGET");
     return r;
   };
@@ -966,12 +966,14 @@ TEST_F(CliShards, ABudgetThatCannotBeKeptOrReadIsRefusedByOneDeviceAndByDevices)
     EXPECT_EQ(piped.status, 1) << piped.err;
     const std::string rows = devices.empty() ? "801" : "401";
     const std::string mode = devices.empty() ? "search" : "--devices";
-    EXPECT_NE(piped.err.find(rows +
-                             " rows of dimension 6 per device exceed VECACCEL_MEMORY_BUDGET "
-                             "= 4K (4096 bytes), and " +
-                             mode + " streams only a base file it can map"),
-              std::string::npos)
-        << piped.err;
+    const std::string expected =
+        std::string(rows)
+            .append(
+                " rows of dimension 6 per device exceed VECACCEL_MEMORY_BUDGET = 4K (4096 "
+                "bytes), and ")
+            .append(mode)
+            .append(" streams only a base file it can map");
+    EXPECT_NE(piped.err.find(expected), std::string::npos) << piped.err;
     const CliResult malformed = search_with("lots", data("base.npy"), devices);
     EXPECT_EQ(malformed.status, 1) << malformed.err;
     EXPECT_NE(malformed.err.find("VECACCEL_MEMORY_BUDGET = 'lots'"), std::string::npos)
@@ -1229,7 +1231,8 @@ class CliFilterRange : public CliShards {
     rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
     std::vector<float> sub;
     for (const std::int64_t row : rows)
-      sub.insert(sub.end(), base_.begin() + row * kDim, base_.begin() + (row + 1) * kDim);
+      sub.insert(sub.end(), base_.begin() + static_cast<std::ptrdiff_t>(row * kDim),
+                 base_.begin() + static_cast<std::ptrdiff_t>((row + 1) * kDim));
     vt::ExactKnn exact = vt::exact_knn(queries_, sub, kDim, k, metric);
     for (std::int64_t& label : exact.labels)
       if (label >= 0) label = rows[static_cast<std::size_t>(label)];
@@ -1257,14 +1260,17 @@ class CliFilterRange : public CliShards {
         "--radius", radius,   "--metric",       metric,    "--quiet"};
     const std::vector<std::pair<std::string, std::string>> outputs = {
         {"--lims", "lims"}, {"--output", "ids"}, {"--distances", "distances"}};
+    const auto file = [&](const std::string& name) {
+      return io_ / std::string(tag).append("-").append(name).append(".npy");
+    };
     for (const auto& [option, name] : outputs)
-      args.insert(args.end(), {option, (io_ / (tag + "-" + name + ".npy")).string()});
+      args.insert(args.end(), {option, file(name).string()});
     args.insert(args.end(), extra.begin(), extra.end());
     last_ = run(args);
     EXPECT_EQ(last_.status, 0) << last_.err;
     std::string bytes;
     for (const auto& [option, name] : outputs)
-      bytes += slurp(io_ / (tag + "-" + name + ".npy"));
+      bytes += slurp(file(name));
     return bytes;
   }
 
@@ -1366,8 +1372,8 @@ TEST_F(CliFilterRange, RadiusWritesFaissShapedArraysEqualToTheReferenceForEveryM
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"l2", "12"}, {"l2", "12.5"}, {"ip", "3"}, {"cosine", "0.5"}, {"l1", "8"}, {"linf", "2"}};
   for (const auto& [metric, radius] : cases) {
-    SCOPED_TRACE(metric + " radius " + radius);
-    const std::string tag = metric + "-" + radius;
+    SCOPED_TRACE(::testing::Message() << metric << " radius " << radius);
+    const std::string tag = std::string(metric).append("-").append(radius);
     range(tag, metric, radius);
     const RangeResult want =
         vt::exact_range(queries_, base_, kDim, std::stod(radius), parse_metric(metric));

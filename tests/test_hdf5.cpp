@@ -64,7 +64,7 @@ class Hdf5Files : public vt::TempDirTest {
 
   /// An ann-benchmarks file: train, test, neighbors (exact, by the float64 reference).
   std::string ann_file(const char* name, const char* distance, Metric metric) {
-    const std::string file = path(name).string();
+    std::string file = path(name).string();
     Hdf5Writer writer(file);
     writer.dataset("train", H5T_NATIVE_FLOAT, kRows, kDim, train_);
     writer.dataset("test", H5T_NATIVE_FLOAT, kQueries, kDim, test_);
