@@ -16,7 +16,6 @@
 #include <stop_token>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "ops/search_coalescer.hpp"
@@ -288,16 +287,23 @@ std::future<KnnResult> start_lone_search(SearchCoalescer& coalescer, FakeSearch&
 }
 
 /// A lone search (k = 3, held until fake's first gate opens) and a caller gathering behind it
-/// (k = 5).
-std::pair<std::future<KnnResult>, std::future<KnnResult>> start_lone_and_one_gathering(
-    SearchCoalescer& coalescer, FakeSearch& fake, const std::vector<float>& lone_q,
-    const std::vector<float>& gathering_q) {
-  auto lone = start_lone_search(coalescer, fake, lone_q, 3);
-  auto gathering = std::async(std::launch::async,
-                              [&] { return coalescer.search(gathering_q, 5, {}, nullptr, fake); });
-  wait_until([&] { return coalescer.gathering() == 1; });
-  return {std::move(lone), std::move(gathering)};
-}
+/// (k = 5), under a coalescer with the given regroup grace and an hour's window.
+struct LoneAndGathering {
+  explicit LoneAndGathering(const char* regroup_us)
+      : regroup("VECACCEL_COALESCE_REGROUP_US", regroup_us) {
+    coalescer.set_window(1h);
+    lone = start_lone_search(coalescer, fake, lone_q, 3);
+    gathering = std::async(std::launch::async,
+                           [this] { return coalescer.search(gathering_q, 5, {}, nullptr, fake); });
+    wait_until([&] { return coalescer.gathering() == 1; });
+  }
+  vt::ScopedEnv regroup;  // before the coalescer, which reads it
+  SearchCoalescer coalescer{dim};
+  FakeSearch fake{1};
+  const std::vector<float> lone_q = query_rows({1});
+  const std::vector<float> gathering_q = query_rows({2});
+  std::future<KnnResult> lone, gathering;
+};
 
 }  // namespace
 
@@ -322,41 +328,29 @@ TEST(CoalescerConcurrency, ACallerAloneNeverWaitsForCompanions) {
 // (which would leave the first caller to gather alone behind it, and so on, one query a
 // batch), and the two then share every batch.
 TEST(CoalescerConcurrency, AnIdleGroupWaitsForTheCallersOfTheBatchThatJustEnded) {
-  vt::ScopedEnv regroup("VECACCEL_COALESCE_REGROUP_US", "1000000");
-  SearchCoalescer coalescer(dim);
-  coalescer.set_window(1h);
-  FakeSearch fake(1);
-  const auto first_q = query_rows({1});
-  const auto second_q = query_rows({2});
-  auto [first, second] = start_lone_and_one_gathering(coalescer, fake, first_q, second_q);
-  fake.gates[0].set_value();
-  expect_own_rows(first.get(), first_q, 3);
+  LoneAndGathering callers("1000000");
+  callers.fake.gates[0].set_value();
+  expect_own_rows(callers.lone.get(), callers.lone_q, 3);
   std::this_thread::sleep_for(20ms);  // the group would have started by now
-  EXPECT_EQ(fake.calls.load(), 1);
-  EXPECT_EQ(coalescer.gathering(), 1u);
+  EXPECT_EQ(callers.fake.calls.load(), 1);
+  EXPECT_EQ(callers.coalescer.gathering(), 1u);
   const auto again_q = query_rows({3});
-  expect_own_rows(coalescer.search(again_q, 2, {}, nullptr, fake), again_q, 2);
-  expect_own_rows(second.get(), second_q, 5);
-  EXPECT_EQ(fake.calls.load(), 2);
-  EXPECT_EQ(fake.last_rows.load(), 2u);
+  expect_own_rows(callers.coalescer.search(again_q, 2, {}, nullptr, callers.fake), again_q, 2);
+  expect_own_rows(callers.gathering.get(), callers.gathering_q, 5);
+  EXPECT_EQ(callers.fake.calls.load(), 2);
+  EXPECT_EQ(callers.fake.last_rows.load(), 2u);
 }
 
 // The wait for callers who do not come back is bounded by the grace: the group starts then.
 TEST(CoalescerConcurrency, AnIdleGroupStartsWhenTheCallersOfTheLastBatchDoNotComeBack) {
-  vt::ScopedEnv regroup("VECACCEL_COALESCE_REGROUP_US", "50000");
-  SearchCoalescer coalescer(dim);
-  coalescer.set_window(1h);
-  FakeSearch fake(1);
-  const auto first_q = query_rows({1});
-  const auto second_q = query_rows({2});
-  auto [first, second] = start_lone_and_one_gathering(coalescer, fake, first_q, second_q);
+  LoneAndGathering callers("50000");
   const auto ended = std::chrono::steady_clock::now();
-  fake.gates[0].set_value();
-  expect_own_rows(first.get(), first_q, 3);
-  expect_own_rows(second.get(), second_q, 5);
+  callers.fake.gates[0].set_value();
+  expect_own_rows(callers.lone.get(), callers.lone_q, 3);
+  expect_own_rows(callers.gathering.get(), callers.gathering_q, 5);
   EXPECT_GE(std::chrono::steady_clock::now() - ended, 50ms);
-  EXPECT_EQ(fake.calls.load(), 2);
-  EXPECT_EQ(fake.last_rows.load(), 1u);
+  EXPECT_EQ(callers.fake.calls.load(), 2);
+  EXPECT_EQ(callers.fake.last_rows.load(), 1u);
 }
 
 TEST(CoalescerConcurrency, CallersArrivingDuringASearchShareOneBatchEachWithItsOwnK) {
