@@ -1,13 +1,18 @@
 #!/bin/bash
-# Session 19's prepared addition to session 18's call 2 (no device was lent in session 19). Run
-# both in one command, this one second: it uses call2.sh's unpacked /tmp/s18 and its helpers'
-# layout. Pack with scripts/gpu_pack.sh out/s18/bin.tar.xz; copy ../2026-12-08-h100-session18/
-# call2.sh and mid/few/bigk.txt, this call.sh, bench/peers/torch_*.py and the Fashion-MNIST
-# *-ubyte.gz into out/s18; carry .gl and out/s18; run:
-#   GUARD=400 bash out/s18/call2.sh; GUARD=560 bash out/s18/call.sh
+# Session 19's prepared addition to session 18's call 2 (no device was lent in session 19), in
+# the same layout. Pack with scripts/gpu_pack.sh out/s18/bin.tar.xz; copy ../2026-12-08-h100-
+# session18/call2.sh and mid/few/bigk.txt, this call.sh, bench/peers/torch_*.py and the
+# Fashion-MNIST *-ubyte.gz into out/s18; carry .gl and out/s18; run as two device calls (each
+# under the 600 s a call may take), the .deb unpacking first in each:
+#   GUARD=560 bash out/s18/call2.sh        then        GUARD=560 bash out/s18/call.sh
 # Serving with the coalescer's regroup grace off and on (and batches of 16), the policy alone on
 # the GPU host's cores (bench_coalescer), and bench_context's raw-versus-Context rows.
-cd /tmp/s18; export LD_LIBRARY_PATH=/tmp/s18/bin/lib:$LD_LIBRARY_PATH
+D=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -x /tmp/s18/bin/bench_serving ]; then  # a fresh machine: unpack as call2.sh does
+  mkdir -p /tmp/s18 && python3 -c "import tarfile; tarfile.open('$D/s18/bin.tar.xz').extractall('/tmp/s18')"
+  cp $D/s18/torch_*.py /tmp/s18/
+fi
+cd /tmp/s18; cat bin/COMMIT; export LD_LIBRARY_PATH=/tmp/s18/bin/lib:$LD_LIBRARY_PATH
 R=$OUT/r19; mkdir -p $R
 step() { local t=$1 f=$2; shift 2; if (( SECONDS + t > ${GUARD:-400} )); then echo "## $f skipped at ${SECONDS}s"; return; fi
   echo "## $f (at ${SECONDS}s, $(date -u +%T))"; timeout $t "$@" > $R/$f 2>&1; echo "rc=$? (${SECONDS}s)"; }
