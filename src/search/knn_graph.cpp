@@ -71,11 +71,12 @@ KnnResult padded(KnnResult&& result, std::size_t k, Metric metric) {
 /// The rows are the queries too: a row that is not finite, or whose norm would overflow the
 /// screen, is named as the base row it is (search() would name its place among the queries).
 void check_rows(MatrixView<const float> rows, Metric metric, std::size_t first_label) {
-  check_finite(rows.data(), rows.dim(), "base", first_label);
   for (std::size_t r = 0; r < rows.rows(); ++r) {
     double squared = 0.0;
     for (const float v : rows.row(r))
       squared += static_cast<double>(v) * static_cast<double>(v);
+    // Only a NaN or an infinity makes a float row's float64 sum non-finite: name it as such.
+    if (!std::isfinite(squared)) check_finite(rows.row(r), rows.dim(), "base", first_label + r);
     check_squared_norm(std::sqrt(squared), metric, "base", first_label + r);
   }
 }
